@@ -1,0 +1,127 @@
+"""Value types and the harness's one exception hierarchy.
+
+This module imports nothing of the harness: every other layer builds on it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "CatalogError",
+    "CheckFailure",
+    "ConfigurationError",
+    "Finding",
+    "HarnessError",
+    "Level",
+    "ScenarioResult",
+    "TargetUnreachable",
+    "TransportError",
+    "UsageError",
+    "Verdict",
+]
+
+
+class HarnessError(Exception):
+    """Base of every error the harness raises on purpose.
+
+    Its message is one line a user can act on; the CLI prints it without a
+    traceback and maps the subclass to an exit code.
+    """
+
+    exit_code = 2
+
+
+class UsageError(HarnessError):
+    """The command line or an input file cannot be used as given."""
+
+
+class ConfigurationError(HarnessError):
+    """A suite, format or option is unknown or inconsistent."""
+
+
+class CatalogError(ConfigurationError):
+    """The fixtures on disk are inconsistent (a bug in the catalog data)."""
+
+
+class TransportError(HarnessError):
+    """A message could not be carried to or from the system under test."""
+
+
+class TargetUnreachable(TransportError):
+    """The system under test does not accept connections at all."""
+
+    exit_code = 3
+
+
+@dataclass(slots=True, frozen=True)
+class Finding:
+    """One reason a message is not valid.
+
+    `location` is a JSON Pointer (RFC 6901) for JSON and an XPath for XML;
+    `rule` is a rule id of the profile (``IR-03``) or ``schema``.
+    """
+
+    location: str
+    rule: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"location": self.location, "rule": self.rule, "message": self.message}
+
+
+class Level(enum.StrEnum):
+    MUST = "MUST"
+    SHOULD = "SHOULD"
+
+
+class Verdict(enum.StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+    MANUAL = "manual"
+
+
+@dataclass(slots=True, frozen=True)
+class CheckFailure:
+    """A conformance check that did not hold, explained as (field, expected, actual)."""
+
+    step: str
+    check: str
+    expected: Any
+    actual: Any
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "check": self.check,
+            "expected": self.expected,
+            "actual": self.actual,
+            "message": self.message,
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class ScenarioResult:
+    id: str
+    title: str
+    level: Level
+    verdict: Verdict
+    duration_ms: float
+    failures: tuple[CheckFailure, ...] = ()
+    exchanges: int = 0
+    latencies_ms: tuple[float, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "level": str(self.level),
+            "verdict": str(self.verdict),
+            "duration_ms": round(self.duration_ms, 3),
+            "failures": [f.as_dict() for f in self.failures],
+        }
