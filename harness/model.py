@@ -14,9 +14,12 @@ __all__ = [
     "CheckFailure",
     "ConfigurationError",
     "Finding",
+    "Format",
     "HarnessError",
     "Level",
+    "Sample",
     "ScenarioResult",
+    "Suite",
     "TargetUnreachable",
     "TransportError",
     "UsageError",
@@ -125,3 +128,57 @@ class ScenarioResult:
             "duration_ms": round(self.duration_ms, 3),
             "failures": [f.as_dict() for f in self.failures],
         }
+
+
+@dataclass(slots=True, frozen=True)
+class Sample:
+    """A message kept in the catalog: valid, or invalid with the rules it breaks."""
+
+    path: str
+    valid: bool
+    rules: tuple[str, ...] = ()
+
+
+@dataclass(slots=True, frozen=True)
+class Format:
+    """A message format of the catalog, as its manifest describes it."""
+
+    id: str
+    title: str
+    syntax: str  # "json" or "xml"
+    media_types: tuple[str, ...]
+    schema_path: str
+    rule_set: str | None
+    family: str | None
+    detect: tuple[tuple[str, str], ...]
+    max_bytes: int
+    samples: tuple[Sample, ...]
+    directory: str
+
+    @property
+    def media_type(self) -> str:
+        return self.media_types[0]
+
+    @property
+    def valid_samples(self) -> tuple[Sample, ...]:
+        return tuple(s for s in self.samples if s.valid)
+
+    @property
+    def invalid_samples(self) -> tuple[Sample, ...]:
+        return tuple(s for s in self.samples if not s.valid)
+
+
+@dataclass(slots=True, frozen=True)
+class Suite:
+    """A versioned certification suite: declarative scenarios read from its folder."""
+
+    name: str
+    version: str
+    title: str
+    description: str
+    scenarios: tuple[dict[str, Any], ...]
+    directory: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"

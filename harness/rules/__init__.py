@@ -1,0 +1,58 @@
+"""Rules beyond the schema, written once against a format family's JSON model.
+
+A rule set is a list of functions registered with :func:`rule`. Each takes
+the message's JSON model (the XML rendition is converted first) and yields
+``(path, message)`` pairs; the validator turns paths into JSON Pointers or
+XPaths for the rendition at hand. Rules run even when the schema failed, so
+they must tolerate any shape: a rule that cannot judge a malformed part
+stays silent about it (the schema error already explains it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["RULE_SETS", "Rule", "RuleViolation", "rule", "run_rules"]
+
+Path = tuple[str | int, ...]
+RuleViolation = tuple[Path, str]
+RuleFunction = Callable[[Any], Iterable[RuleViolation]]
+
+
+@dataclass(slots=True, frozen=True)
+class Rule:
+    id: str
+    statement: str
+    check: RuleFunction
+
+
+RULE_SETS: dict[str, list[Rule]] = {}
+
+
+def rule(rule_set: str, rule_id: str, statement: str) -> Callable[[RuleFunction], RuleFunction]:
+    """Register ``function`` as rule ``rule_id`` of ``rule_set``."""
+
+    def register(function: RuleFunction) -> RuleFunction:
+        RULE_SETS.setdefault(rule_set, []).append(Rule(rule_id, statement, function))
+        return function
+
+    return register
+
+
+def run_rules(rule_set: str, document: Any) -> Iterator[tuple[str, Path, str]]:
+    """Every violation of every rule of ``rule_set``, as ``(rule id, path, message)``."""
+    _load_builtin_rule_sets()
+    for item in RULE_SETS.get(rule_set, ()):
+        try:
+            violations = list(item.check(document))
+        except (TypeError, KeyError, ValueError, AttributeError, IndexError):
+            # The document's shape is too broken for this rule; the schema reports why.
+            continue
+        for path, message in violations:
+            yield item.id, path, message
+
+
+def _load_builtin_rule_sets() -> None:
+    from harness.rules import intel_report  # noqa: F401  (registers on import)

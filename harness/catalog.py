@@ -1,0 +1,174 @@
+"""The catalog: formats and suites read from ``fixtures/``, once, and immutable after."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.model import CatalogError, ConfigurationError, Format, Sample, Suite
+
+__all__ = ["Catalog", "default_fixtures", "load_catalog"]
+
+_SUITE_REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*)(?:@(?P<version>[0-9][0-9A-Za-z.-]*))?$")
+_LEVELS = {"MUST", "SHOULD"}
+
+
+def default_fixtures() -> Path:
+    """``$HARNESS_FIXTURES``, else the ``fixtures/`` folder beside the package."""
+    configured = os.environ.get("HARNESS_FIXTURES")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with path.open("rb") as handle:
+            return yaml.safe_load(handle)
+    except (OSError, yaml.YAMLError) as exc:
+        raise CatalogError(f"{path}: cannot read: {exc}".splitlines()[0]) from None
+
+
+def _version_key(version: str) -> tuple[tuple[int, str], ...]:
+    return tuple((int(part), "") if part.isdigit() else (-1, part) for part in version.split("."))
+
+
+@dataclass(slots=True, frozen=True)
+class Catalog:
+    root: Path
+    formats: dict[str, Format]
+    suites: dict[str, dict[str, Suite]]
+
+    def format(self, format_id: str) -> Format:
+        try:
+            return self.formats[format_id]
+        except KeyError:
+            known = ", ".join(sorted(self.formats))
+            raise ConfigurationError(f"unknown format {format_id!r} (known: {known})") from None
+
+    def suite(self, ref: str) -> Suite:
+        """The suite ``name`` (latest version) or ``name@version``."""
+        match = _SUITE_REF.match(ref)
+        if not match:
+            raise ConfigurationError(f"bad suite reference {ref!r}: expected NAME or NAME@VERSION")
+        versions = self.suites.get(match["name"])
+        if not versions:
+            known = ", ".join(sorted(self.suites)) or "none"
+            raise ConfigurationError(f"unknown suite {match['name']!r} (known: {known})")
+        version = match["version"] or max(versions, key=_version_key)
+        if version not in versions:
+            raise ConfigurationError(
+                f"suite {match['name']!r} has no version {version!r} (known: {', '.join(sorted(versions))})"
+            )
+        return versions[version]
+
+    def latest_suites(self) -> list[Suite]:
+        return [versions[max(versions, key=_version_key)] for _, versions in sorted(self.suites.items())]
+
+    def formats_of_family(self, family: str) -> list[Format]:
+        return [fmt for fmt in self.formats.values() if fmt.family == family]
+
+
+def _load_format(directory: Path) -> Format:
+    manifest = _read_yaml(directory / "format.yaml")
+    if not isinstance(manifest, dict):
+        raise CatalogError(f"{directory / 'format.yaml'}: not a mapping")
+    try:
+        format_id = str(manifest["id"])
+        schema_path = directory / str(manifest["schema"])
+        samples = _load_samples(directory / "samples")
+        detect = manifest.get("detect") or {}
+        fmt = Format(
+            id=format_id,
+            title=str(manifest.get("title", format_id)),
+            syntax=str(manifest["syntax"]),
+            media_types=tuple(str(m) for m in manifest["media_types"]),
+            schema_path=str(schema_path),
+            rule_set=manifest.get("rules"),
+            family=manifest.get("family"),
+            detect=tuple((str(k), str(v)) for k, v in detect.items()),
+            max_bytes=int(manifest.get("max_bytes", 1 << 20)),
+            samples=samples,
+            directory=str(directory),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CatalogError(f"{directory / 'format.yaml'}: bad manifest ({exc})") from None
+    if fmt.syntax not in {"json", "xml"}:
+        raise CatalogError(f"{directory}: unknown syntax {fmt.syntax!r}")
+    if not schema_path.is_file():
+        raise CatalogError(f"{directory}: schema {schema_path.name} is missing")
+    return fmt
+
+
+def _load_samples(directory: Path) -> tuple[Sample, ...]:
+    samples: list[Sample] = []
+    valid = directory / "valid"
+    if valid.is_dir():
+        samples += [Sample(str(p), True) for p in sorted(valid.iterdir()) if p.is_file()]
+    invalid = directory / "invalid"
+    if invalid.is_dir():
+        manifest = _read_yaml(invalid / "manifest.yaml") if (invalid / "manifest.yaml").is_file() else {}
+        for path in sorted(invalid.iterdir()):
+            if path.name == "manifest.yaml" or not path.is_file():
+                continue
+            rules = manifest.get(path.name)
+            if not rules:
+                raise CatalogError(f"{path}: invalid sample declares no rule in manifest.yaml")
+            samples.append(Sample(str(path), False, tuple(str(r) for r in rules)))
+    return tuple(samples)
+
+
+def _load_suite(directory: Path) -> Suite:
+    manifest = _read_yaml(directory / "suite.yaml")
+    if not isinstance(manifest, dict):
+        raise CatalogError(f"{directory / 'suite.yaml'}: not a mapping")
+    scenarios: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for path in sorted((directory / "scenarios").glob("*.yaml")):
+        scenario = _read_yaml(path)
+        if not isinstance(scenario, dict):
+            raise CatalogError(f"{path}: a scenario file is a mapping")
+        for key in ("id", "title", "level", "steps"):
+            if key not in scenario:
+                raise CatalogError(f"{path}: scenario lacks {key!r}")
+        if scenario["level"] not in _LEVELS:
+            raise CatalogError(f"{path}: level must be MUST or SHOULD, not {scenario['level']!r}")
+        if scenario["id"] in seen:
+            raise CatalogError(f"{path}: duplicate scenario id {scenario['id']!r}")
+        seen.add(scenario["id"])
+        scenarios.append({**scenario, "_file": str(path)})
+    if not scenarios:
+        raise CatalogError(f"{directory}: suite has no scenarios")
+    return Suite(
+        name=str(manifest["name"]),
+        version=str(manifest["version"]),
+        title=str(manifest.get("title", manifest["name"])),
+        description=str(manifest.get("description", "")),
+        scenarios=tuple(scenarios),
+        directory=str(directory),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def load_catalog(root: Path | None = None) -> Catalog:
+    """Load every format and suite under ``root`` (default :func:`default_fixtures`)."""
+    root = root or default_fixtures()
+    if not root.is_dir():
+        raise ConfigurationError(f"fixtures folder {root} not found (set HARNESS_FIXTURES)")
+    formats: dict[str, Format] = {}
+    for manifest in sorted(root.glob("formats/*/*/format.yaml")):
+        fmt = _load_format(manifest.parent)
+        if fmt.id in formats:
+            raise CatalogError(f"{manifest}: format {fmt.id} defined twice")
+        formats[fmt.id] = fmt
+    suites: dict[str, dict[str, Suite]] = {}
+    for manifest in sorted(root.glob("suites/*/*/suite.yaml")):
+        suite = _load_suite(manifest.parent)
+        suites.setdefault(suite.name, {})[suite.version] = suite
+    return Catalog(root=root, formats=formats, suites=suites)
