@@ -70,8 +70,9 @@ def conditions_follow_handling(document: dict[str, Any]) -> Iterator[RuleViolati
     handling = grading.get("handling")
     conditions = grading.get("conditions")
     if handling == "C" and (not isinstance(conditions, str) or not conditions):
-        yield ("grading",) if conditions is None else ("grading", "conditions"), (
-            "handling code C requires non-empty grading.conditions"
+        yield (
+            ("grading",) if conditions is None else ("grading", "conditions"),
+            ("handling code C requires non-empty grading.conditions"),
         )
     elif handling == "P" and conditions is not None:
         yield ("grading", "conditions"), "handling code P must not carry grading.conditions"
@@ -116,12 +117,19 @@ def dates_not_in_future(document: dict[str, Any]) -> Iterator[RuleViolation]:
         if subject.get("type") == "person":
             born = _parse_date(subject.get("dateOfBirth"))
             if born is not None and born > created.date():
-                yield ("subjects", index, "dateOfBirth"), f"date of birth {born} is after the report's date {created.date()}"
+                yield (
+                    ("subjects", index, "dateOfBirth"),
+                    f"date of birth {born} is after the report's date {created.date()}",
+                )
         elif subject.get("type") == "event":
             occurred = parse_date_time(subject.get("occurred"))
             if occurred is not None and occurred > created + EVENT_SKEW:
-                yield ("subjects", index, "occurred"), (
-                    f"event occurred {subject['occurred']} is more than 5 minutes after created {document['created']}"
+                yield (
+                    ("subjects", index, "occurred"),
+                    (
+                        f"event occurred {subject['occurred']} is more than 5 minutes after created "
+                        f"{document['created']}"
+                    ),
                 )
 
 

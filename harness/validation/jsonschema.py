@@ -20,9 +20,7 @@ __all__ = ["Path", "SchemaError", "SchemaValidator", "is_date", "is_date_time"]
 Path = tuple[str | int, ...]
 SchemaError = tuple[Path, str]
 
-_DATE_TIME = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$"
-)
+_DATE_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
 

@@ -153,9 +153,9 @@ def detect_format(formats: list[Format], data: bytes) -> Format | None:
         except UnsafeJson:
             document = None
         for fmt in formats:
-            if fmt.syntax == "json" and isinstance(document, dict) and fmt.detect:
-                if all(document.get(key) == value for key, value in fmt.detect):
-                    return fmt
+            matches = isinstance(document, dict) and all(document.get(k) == v for k, v in fmt.detect)
+            if fmt.syntax == "json" and fmt.detect and matches:
+                return fmt
         return None
     if head == b"<" or data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
         try:

@@ -1,0 +1,334 @@
+"""The ``harness`` command. Thin: it builds runs from arguments and attaches reporters.
+
+Exit codes: 0 success / certified, 1 invalid message or a MUST scenario not
+passed, 2 usage or configuration error, 3 target unreachable, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import harness
+from harness.catalog import Catalog, load_catalog
+from harness.events import Listener, RunFinished, Summary
+from harness.model import HarnessError, UsageError
+from harness.reporting import ConsoleReporter, JUnitReporter, ResultsJsonReporter, summary_line, write_atomically
+from harness.runner.engine import Runner
+from harness.transport import TransportOptions, load_transport
+from harness.validation.validator import detect_format, validator_for
+
+__all__ = ["main"]
+
+DEFAULT_REPORTS = Path("reports/latest")
+MAX_FILE_BYTES = 64 << 20
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"harness: {message} (see harness {self.prog.split()[-1]} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="harness", description="Certification harness for the police and emergency-services network code."
+    )
+    parser.add_argument("--version", action="version", version=f"harness {harness.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    formats = commands.add_parser("formats", help="list the message formats of the catalog")
+    formats.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    suites = commands.add_parser("suites", help="list the certification suites")
+    suites.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    validate = commands.add_parser("validate", help="validate message files")
+    validate.add_argument("--format", dest="format_id", help="format id (detected from the content when omitted)")
+    validate.add_argument("--json", action="store_true", help="one JSON object per file per line")
+    validate.add_argument("paths", nargs="+", metavar="PATH")
+
+    serve = commands.add_parser("serve", help="run the reference endpoints in the foreground")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+
+    run = commands.add_parser("run", help="run a suite against a system under test")
+    run.add_argument("--suite", required=True, help="NAME or NAME@VERSION")
+    run.add_argument("--target", required=True, help="base URL of the system under test")
+    run.add_argument("--reports", type=Path, default=DEFAULT_REPORTS, help="report folder (default reports/latest)")
+    run.add_argument("--junit", type=Path, help="also write JUnit XML here")
+    run.add_argument("--concurrency", type=int, default=4, help="scenarios run at once (default 4)")
+    run.add_argument("--timeout", type=float, default=10.0, help="seconds allowed for one exchange (default 10)")
+
+    demo = commands.add_parser("demo", help="certify the embedded reference supplier with every suite")
+    demo.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
+    demo.add_argument("--concurrency", type=int, default=4)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        handler = _COMMANDS[args.command]
+        return handler(args)
+    except HarnessError as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return 130
+
+
+# -- catalog listings -------------------------------------------------------------
+
+
+def _cmd_formats(args: argparse.Namespace) -> int:
+    catalog = load_catalog()
+    for fmt in sorted(catalog.formats.values(), key=lambda f: f.id):
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "id": fmt.id,
+                        "title": fmt.title,
+                        "syntax": fmt.syntax,
+                        "mediaTypes": list(fmt.media_types),
+                        "rules": fmt.rule_set,
+                        "samples": {"valid": len(fmt.valid_samples), "invalid": len(fmt.invalid_samples)},
+                    }
+                )
+            )
+        else:
+            print(f"{fmt.id:<24} {fmt.syntax:<5} {fmt.media_type:<45} {fmt.title}")
+    return 0
+
+
+def _cmd_suites(args: argparse.Namespace) -> int:
+    catalog = load_catalog()
+    for name in sorted(catalog.suites):
+        for version, suite in sorted(catalog.suites[name].items()):
+            must = sum(1 for s in suite.scenarios if s["level"] == "MUST")
+            if args.json:
+                print(
+                    json.dumps(
+                        {
+                            "name": name,
+                            "version": version,
+                            "title": suite.title,
+                            "scenarios": len(suite.scenarios),
+                            "must": must,
+                        }
+                    )
+                )
+            else:
+                print(f"{suite.ref:<22} {len(suite.scenarios):>3} scenarios ({must} MUST)  {suite.title}")
+    return 0
+
+
+# -- validate ---------------------------------------------------------------------
+
+
+def _read_file(path: str) -> bytes:
+    file = Path(path)
+    try:
+        if file.is_dir():
+            raise UsageError(f"{path}: is a directory")
+        size = file.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise UsageError(f"{path}: {size} bytes is over the {MAX_FILE_BYTES}-byte limit for a message file")
+        return file.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except PermissionError:
+        raise UsageError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    catalog = load_catalog()
+    forced = catalog.format(args.format_id) if args.format_id else None
+    worst = 0
+    for path in args.paths:
+        shown = path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        try:
+            data = _read_file(path)
+            fmt = forced or detect_format(list(catalog.formats.values()), data)
+            if fmt is None:
+                raise UsageError(f"{shown}: cannot tell the format from the content; name it with --format")
+        except UsageError as exc:
+            print(f"harness: {str(exc).replace(path, shown)}", file=sys.stderr)
+            worst = 2
+            continue
+        validation = validator_for(fmt).validate(data)
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "path": shown,
+                        "format": fmt.id,
+                        "valid": validation.valid,
+                        "errors": [f.as_dict() for f in validation.findings],
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        elif validation.valid:
+            print(f"{shown}: valid {fmt.id}")
+        else:
+            print(f"{shown}: INVALID {fmt.id} ({len(validation.findings)} error(s))")
+            for finding in validation.findings:
+                print(f"  {finding.rule:<7} {finding.location or '/'}: {finding.message}")
+        if not validation.valid:
+            worst = max(worst, 1)
+    return worst
+
+
+# -- serve --------------------------------------------------------------------------
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from harness.endpoints import ReferenceServer, build_app
+
+    catalog = load_catalog()
+
+    async def serve() -> None:
+        server = ReferenceServer(build_app(catalog), args.host, args.port)
+        try:
+            url = await server.start()
+        except OSError as exc:
+            raise UsageError(f"cannot bind {args.host}:{args.port}: {exc.strerror}") from None
+        print(f"reference endpoints listening on {url} (Ctrl-C to stop)", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.stop()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    return 0
+
+
+# -- run and demo ---------------------------------------------------------------------
+
+
+def _check_target(target: str) -> str:
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"bad target URL {target!r}: expected http://HOST[:PORT][/BASE] or https://...")
+    try:
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError:
+        raise UsageError(f"bad target URL {target!r}: bad port") from None
+    return target.rstrip("/")
+
+
+async def run_suite(
+    catalog: Catalog,
+    suite_ref: str,
+    target: str,
+    reports: Path,
+    junit: Path | None,
+    concurrency: int,
+    timeout: float = 10.0,
+    console: bool = True,
+) -> RunFinished:
+    """Run one suite against ``target``, writing its reports; raises TargetUnreachable before any scenario."""
+    suite = catalog.suite(suite_ref)
+    options = TransportOptions(timeout_s=timeout, concurrency=concurrency)
+    transport = load_transport("http", options)
+    try:
+        await transport.probe(target)
+        listeners: list[Listener] = [ResultsJsonReporter(reports)]
+        if console:
+            listeners.insert(0, ConsoleReporter())
+        if junit is not None:
+            listeners.append(JUnitReporter(junit))
+        runner = Runner(catalog, transport, target, listeners, concurrency)
+        return await runner.run(suite)
+    finally:
+        await transport.close()
+
+
+def _positive(value: int, name: str) -> int:
+    if value < 1:
+        raise UsageError(f"--{name} must be at least 1")
+    return value
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    catalog = load_catalog()
+    target = _check_target(args.target)
+    catalog.suite(args.suite)  # unknown suites fail before any connection
+    _positive(args.concurrency, "concurrency")
+    finished = asyncio.run(
+        run_suite(catalog, args.suite, target, args.reports, args.junit, args.concurrency, args.timeout)
+    )
+    print(f"report: {args.reports / 'results.json'}" + (f", JUnit: {args.junit}" if args.junit else ""))
+    return 0 if finished.certified else 1
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from harness.endpoints import ReferenceServer, build_app
+
+    catalog = load_catalog()
+    _positive(args.concurrency, "concurrency")
+
+    async def demo() -> list[RunFinished]:
+        async with ReferenceServer(build_app(catalog)) as url:
+            print(f"reference supplier running in-process at {url}")
+            runs = []
+            for suite in catalog.latest_suites():
+                runs.append(await run_suite(catalog, suite.ref, url, args.reports / suite.name, None, args.concurrency))
+            return runs
+
+    runs = asyncio.run(demo())
+    total = Summary()
+    suites: list[dict[str, Any]] = []
+    for run in runs:
+        total.merge(run.summary)
+        suites.append(
+            {
+                "name": run.suite,
+                "version": run.version,
+                "certified": run.certified,
+                "summary": run.summary.as_dict(),
+                "report": str(args.reports / run.suite / "results.json"),
+            }
+        )
+    certified = all(run.certified for run in runs)
+    document = {
+        "harness": {"version": harness.__version__},
+        "target": "embedded reference supplier",
+        "certified": certified,
+        "summary": total.as_dict(),
+        "suites": suites,
+    }
+    write_atomically(args.reports / "results.json", json.dumps(document, indent=2).encode() + b"\n")
+    print()
+    print(f"demo: {len(runs)} suite(s): {summary_line(total)} -> {'CERTIFIED' if certified else 'NOT CERTIFIED'}")
+    for entry in suites:
+        print(f"  {entry['name']}@{entry['version']}: {entry['report']}")
+    print(f"  all suites: {args.reports / 'results.json'}")
+    return 0 if certified else 1
+
+
+_COMMANDS = {
+    "formats": _cmd_formats,
+    "suites": _cmd_suites,
+    "validate": _cmd_validate,
+    "serve": _cmd_serve,
+    "run": _cmd_run,
+    "demo": _cmd_demo,
+}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,98 @@
+"""Reference endpoints: aiohttp applications that behave as a correct system of the profile would.
+
+The same application is the embedded reference supplier that ``harness demo``
+certifies and the counterpart that receives what a system under test sends.
+Its control API lives under ``/_harness/``.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from harness.catalog import Catalog
+from harness.endpoints.common import Recorder, json_response, recording_middleware
+from harness.endpoints.intel_hub import IntelHub
+
+__all__ = ["ReferenceServer", "Role", "build_app"]
+
+RECORDER: web.AppKey[Recorder] = web.AppKey("recorder", Recorder)
+
+
+class Role(Protocol):
+    """One role of the profile, served by a reference endpoint."""
+
+    def routes(self) -> list[web.RouteDef]: ...
+
+    def reset(self) -> None: ...
+
+
+def build_app(catalog: Catalog, roles: list[Role] | None = None, recorder: Recorder | None = None) -> web.Application:
+    """The reference supplier: every role, the recorder and the control API."""
+    roles = roles if roles is not None else [IntelHub(catalog)]
+    recorder = recorder or Recorder()
+    app = web.Application(middlewares=[recording_middleware(recorder)], client_max_size=1 << 20)
+    app[RECORDER] = recorder
+    for role in roles:
+        app.add_routes(role.routes())
+
+    async def health(_: web.Request) -> web.Response:
+        return json_response({"status": "ok", "roles": [type(role).__name__ for role in roles]})
+
+    async def received(_: web.Request) -> web.Response:
+        return json_response([message.as_dict() for message in recorder.messages])
+
+    async def reset(_: web.Request) -> web.Response:
+        recorder.clear()
+        for role in roles:
+            role.reset()
+        return web.Response(status=204)
+
+    app.add_routes(
+        [
+            web.get("/_harness/health", health),
+            web.get("/_harness/received", received),
+            web.post("/_harness/reset", reset),
+        ]
+    )
+    return app
+
+
+class ReferenceServer:
+    """Runs an application on loopback; ``async with`` gives its base URL.
+
+    Binds port 0 unless told otherwise and reports the port it got.
+    """
+
+    def __init__(self, app: web.Application, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> str:
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        site = web.SockSite(self._runner, sock)
+        await site.start()
+        bound = sock.getsockname()[1]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"http://{host}:{bound}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> str:
+        return await self.start()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()

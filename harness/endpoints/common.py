@@ -1,0 +1,162 @@
+"""What every reference endpoint shares: problem documents, bounded bodies, the evidence recorder."""
+
+from __future__ import annotations
+
+import base64
+import collections
+import datetime as dt
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from harness.model import Finding
+
+__all__ = [
+    "MAX_BODY",
+    "PROBLEM_BASE",
+    "BodyTooLarge",
+    "ReceivedMessage",
+    "Recorder",
+    "json_response",
+    "problem",
+    "read_body",
+    "utc_now",
+]
+
+MAX_BODY = 1 << 20
+PROBLEM_BASE = "urn:netcode:problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+
+_TITLES = {
+    "invalid-message": "The message is not valid",
+    "classification-not-permitted": "The classification may not travel over the network code",
+    "conflict": "The identifier is already used by different content",
+    "not-found": "No such resource",
+    "too-large": "The body is larger than 1 MiB",
+    "unsupported-media-type": "The media type is not accepted here",
+    "not-acceptable": "No rendition matches the Accept header",
+    "method-not-allowed": "Method not allowed",
+}
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def json_response(body: Any, status: int = 200, content_type: str = "application/json", **headers: str) -> web.Response:
+    return web.Response(
+        body=json.dumps(body, ensure_ascii=False).encode(),
+        status=status,
+        headers={"Content-Type": content_type, **headers},
+    )
+
+
+def problem(
+    status: int, kind: str, detail: str | None = None, errors: Iterable[Finding] = (), **headers: str
+) -> web.Response:
+    """An RFC 9457 problem document whose ``type`` ends with ``/<kind>``."""
+    body: dict[str, Any] = {"type": PROBLEM_BASE + kind, "title": _TITLES.get(kind, kind), "status": status}
+    if detail:
+        body["detail"] = detail
+    findings = [finding.as_dict() for finding in errors]
+    if findings:
+        body["errors"] = findings
+    return json_response(body, status, PROBLEM_MEDIA_TYPE, **headers)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: web.Request, limit: int = MAX_BODY) -> bytes:
+    """The request body, refused as soon as it is known to pass ``limit`` (never read whole)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(64 * 1024)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass(slots=True, frozen=True)
+class ReceivedMessage:
+    """One request a reference endpoint received, with the status it answered: evidence."""
+
+    received_at: str
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    status: int
+
+    def as_dict(self) -> dict[str, Any]:
+        try:
+            text: str | None = self.body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        return {
+            "receivedAt": self.received_at,
+            "method": self.method,
+            "path": self.path,
+            "headers": [list(pair) for pair in self.headers],
+            "body": text,
+            "bodyBase64": None if text is not None else base64.b64encode(self.body).decode(),
+            "status": self.status,
+        }
+
+
+class Recorder:
+    """Keeps the most recent messages an endpoint received (bounded), secrets redacted."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._messages: collections.deque[ReceivedMessage] = collections.deque(maxlen=capacity)
+
+    def record(self, request: web.BaseRequest, body: bytes, status: int) -> None:
+        headers = tuple(
+            (name, "[redacted]" if name.lower() in SECRET_HEADERS else value) for name, value in request.headers.items()
+        )
+        self._messages.append(ReceivedMessage(utc_now(), request.method, request.path_qs, headers, body, status))
+
+    @property
+    def messages(self) -> list[ReceivedMessage]:
+        return list(self._messages)
+
+    def clear(self) -> None:
+        self._messages.clear()
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def recording_middleware(recorder: Recorder) -> Any:
+    """Record every request (body included, as far as the handler read it) and turn errors into problems."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPNotFound:
+            response = problem(404, "not-found", f"no resource at {request.path}")
+        except web.HTTPMethodNotAllowed as exc:
+            response = problem(
+                405,
+                "method-not-allowed",
+                f"{request.method} is not allowed here",
+                Allow=",".join(sorted(exc.allowed_methods)),
+            )
+        if not request.path.startswith("/_harness/"):
+            recorder.record(request, request.get("body", b""), response.status)
+        return response
+
+    return middleware

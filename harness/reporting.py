@@ -1,0 +1,156 @@
+"""Reporters: they see events and the model only, and turn a run into evidence."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+from xml.sax.saxutils import escape, quoteattr
+
+import harness
+from harness.events import Event, RunFinished, RunStarted, ScenarioFinished, Summary
+from harness.model import ScenarioResult, Verdict
+
+__all__ = ["ConsoleReporter", "JUnitReporter", "ResultsJsonReporter", "results_document", "write_atomically"]
+
+_MARKS = {
+    Verdict.PASSED: "PASS",
+    Verdict.FAILED: "FAIL",
+    Verdict.ERROR: "ERR ",
+    Verdict.SKIPPED: "SKIP",
+    Verdict.MANUAL: "MAN ",
+}
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary file then rename, so a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with temporary.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    temporary.replace(path)
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class ConsoleReporter:
+    """One line per scenario as it finishes, its failures beneath it, a summary at the end."""
+
+    def __init__(self, stream: TextIO | None = None, max_failures: int = 5) -> None:
+        self.stream = stream or sys.stdout
+        self.max_failures = max_failures
+        self.total = 0
+        self.done = 0
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.total, self.done = event.scenarios, 0
+            self._print(f"{event.suite}@{event.version} against {event.target}: {event.scenarios} scenarios")
+        elif isinstance(event, ScenarioFinished):
+            self.done += 1
+            self._scenario(event.result)
+        elif isinstance(event, RunFinished):
+            verdict = "CERTIFIED (every MUST scenario passed)" if event.certified else "NOT CERTIFIED"
+            self._print(f"{event.suite}@{event.version}: {summary_line(event.summary)} -> {verdict}")
+
+    def _scenario(self, result: ScenarioResult) -> None:
+        width = len(str(self.total))
+        self._print(
+            f"[{self.done:>{width}}/{self.total}] {_MARKS[result.verdict]} {result.id} {result.level:<6} "
+            f"{result.title} ({result.duration_ms:.0f} ms)"
+        )
+        for failure in result.failures[: self.max_failures]:
+            self._print(
+                f"      {failure.step} / {failure.check}: expected {_short(failure.expected)}, "
+                f"got {_short(failure.actual)} ({failure.message})"
+            )
+        hidden = len(result.failures) - self.max_failures
+        if hidden > 0:
+            self._print(f"      ... and {hidden} more (see results.json)")
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.stream, flush=True)
+
+
+def summary_line(summary: Summary) -> str:
+    return ", ".join(f"{count} {name}" for name, count in summary.as_dict().items())
+
+
+def results_document(event: RunFinished) -> dict[str, Any]:
+    return {
+        "harness": {"version": harness.__version__},
+        "suite": {"name": event.suite, "version": event.version},
+        "target": event.target,
+        "started": event.started,
+        "finished": event.finished,
+        "certified": event.certified,
+        "summary": event.summary.as_dict(),
+        "scenarios": [result.as_dict() for result in event.results],
+    }
+
+
+class ResultsJsonReporter:
+    """Writes ``results.json`` in the report folder when the run finishes."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "results.json"
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunFinished):
+            document = results_document(event)
+            write_atomically(self.path, json.dumps(document, indent=2, ensure_ascii=False).encode() + b"\n")
+
+
+class JUnitReporter:
+    """JUnit XML as CI systems read it: one testcase per scenario; SHOULD failures are not failures."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunFinished):
+            write_atomically(self.path, self.render(event).encode())
+
+    @staticmethod
+    def render(event: RunFinished) -> str:
+        must_failed = sum(1 for r in event.results if r.verdict == Verdict.FAILED and r.level == "MUST")
+        errors = sum(1 for r in event.results if r.verdict == Verdict.ERROR)
+        skipped = sum(1 for r in event.results if r.verdict in (Verdict.SKIPPED, Verdict.MANUAL))
+        total_s = sum(r.duration_ms for r in event.results) / 1000
+        name = f"{event.suite}@{event.version}"
+        lines = [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            f'<testsuites name={quoteattr(name)} tests="{len(event.results)}" failures="{must_failed}" '
+            f'errors="{errors}" skipped="{skipped}" time="{total_s:.3f}">',
+            f'  <testsuite name={quoteattr(name)} tests="{len(event.results)}" failures="{must_failed}" '
+            f'errors="{errors}" skipped="{skipped}" time="{total_s:.3f}" timestamp={quoteattr(event.started)}>',
+            f'    <properties><property name="target" value={quoteattr(event.target)}/></properties>',
+        ]
+        for result in event.results:
+            detail = "\n".join(
+                f"{f.step} / {f.check}: expected {_short(f.expected, 500)}, got {_short(f.actual, 500)} ({f.message})"
+                for f in result.failures
+            )
+            case_name = quoteattr(f"{result.id} [{result.level}] {result.title}")
+            lines.append(
+                f'    <testcase classname={quoteattr(name)} name={case_name} time="{result.duration_ms / 1000:.3f}">'
+            )
+            first = quoteattr(_short(result.failures[0].message, 300)) if result.failures else '""'
+            if result.verdict == Verdict.FAILED and result.level == "MUST":
+                lines.append(f"      <failure message={first}>{escape(detail)}</failure>")
+            elif result.verdict == Verdict.FAILED:
+                lines.append(f"      <system-out>SHOULD scenario failed (warning):\n{escape(detail)}</system-out>")
+            elif result.verdict == Verdict.ERROR:
+                lines.append(f"      <error message={first}>{escape(detail)}</error>")
+            elif result.verdict in (Verdict.SKIPPED, Verdict.MANUAL):
+                lines.append(f'      <skipped message="{result.verdict}"/>')
+            lines.append("    </testcase>")
+        lines += ["  </testsuite>", "</testsuites>", ""]
+        return "\n".join(lines)

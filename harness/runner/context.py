@@ -1,0 +1,194 @@
+"""A scenario's state while it runs: fresh identifiers, captures, messages sent, and templating."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.catalog import Catalog
+from harness.model import ConfigurationError, Format, Sample
+from harness.renditions import family
+from harness.validation.jsonsafe import UnsafeJson, parse_json
+from harness.validation.xmlsafe import UnsafeXml, parse_xml
+
+__all__ = ["Message", "ScenarioContext", "resolve_pointer"]
+
+_WHOLE = re.compile(r"^\$\{([^}]+)\}$")
+_INLINE = re.compile(r"\$\{([^}]+)\}")
+
+
+@dataclass(slots=True, frozen=True)
+class Message:
+    """A message the harness sent: its format, bytes and (when it has one) its JSON model."""
+
+    format: Format | None
+    body: bytes
+    content_type: str
+    model: dict[str, Any] | None
+    sample: Sample | None
+
+
+def _pointer_tokens(pointer: str) -> list[str]:
+    if pointer == "":
+        return []
+    if not pointer.startswith("/"):
+        raise ConfigurationError(f"bad JSON pointer {pointer!r}")
+    return [token.replace("~1", "/").replace("~0", "~") for token in pointer[1:].split("/")]
+
+
+_MISSING = object()
+
+
+def resolve_pointer(document: Any, pointer: str) -> Any:
+    """The value at ``pointer``, or the module's private MISSING marker (see :func:`is_missing`)."""
+    value = document
+    for token in _pointer_tokens(pointer):
+        if isinstance(value, dict) and token in value:
+            value = value[token]
+        elif isinstance(value, list) and token.isdigit() and int(token) < len(value):
+            value = value[int(token)]
+        else:
+            return _MISSING
+    return value
+
+
+def is_missing(value: Any) -> bool:
+    return value is _MISSING
+
+
+def _set_pointer(document: Any, pointer: str, value: Any) -> None:
+    tokens = _pointer_tokens(pointer)
+    if not tokens:
+        raise ConfigurationError("cannot replace the whole message with 'set'")
+    parent = document
+    for token in tokens[:-1]:
+        parent = parent[int(token)] if isinstance(parent, list) else parent.setdefault(token, {})
+    last = tokens[-1]
+    if isinstance(parent, list):
+        if last == "-":
+            parent.append(value)
+        else:
+            parent[int(last)] = value
+    else:
+        parent[last] = value
+
+
+def _remove_pointer(document: Any, pointer: str) -> None:
+    tokens = _pointer_tokens(pointer)
+    parent = resolve_pointer(document, "".join("/" + t.replace("~", "~0").replace("/", "~1") for t in tokens[:-1]))
+    if isinstance(parent, dict):
+        parent.pop(tokens[-1], None)
+    elif isinstance(parent, list) and tokens[-1].isdigit() and int(tokens[-1]) < len(parent):
+        del parent[int(tokens[-1])]
+
+
+@dataclass
+class ScenarioContext:
+    """Everything a running scenario remembers; one per scenario, never shared."""
+
+    catalog: Catalog
+    target: str
+    uuids: dict[str, str] = field(default_factory=dict)
+    captures: dict[str, Any] = field(default_factory=dict)
+    sent: dict[str, Message] = field(default_factory=dict)
+
+    # -- templating ---------------------------------------------------------
+
+    def expand(self, value: Any) -> Any:
+        """Replace ``${...}`` expressions in strings, recursively through lists and mappings."""
+        if isinstance(value, str):
+            whole = _WHOLE.match(value)
+            if whole:
+                return self._evaluate(whole[1])
+            return _INLINE.sub(lambda m: str(self._evaluate(m[1])), value)
+        if isinstance(value, list):
+            return [self.expand(item) for item in value]
+        if isinstance(value, dict):
+            if set(value) == {"repeat", "times"}:
+                return str(value["repeat"]) * int(value["times"])
+            return {key: self.expand(item) for key, item in value.items()}
+        return value
+
+    def _evaluate(self, expression: str) -> Any:
+        kind, _, name = expression.partition(":")
+        if kind == "uuid":
+            return self.uuids.setdefault(name or "default", str(uuid.uuid4()))
+        if kind == "now":
+            return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        if kind == "capture":
+            if name not in self.captures:
+                raise ConfigurationError(f"nothing was captured as {name!r}")
+            return self.captures[name]
+        if kind == "target":
+            return self.target
+        raise ConfigurationError(f"unknown expression ${{{expression}}}")
+
+    # -- messages -----------------------------------------------------------
+
+    def sample(self, reference: str) -> tuple[Format, Sample]:
+        """``FORMAT_ID/valid|invalid/FILE`` names a sample of the catalog."""
+        parts = reference.split("/")
+        if len(parts) < 4:
+            raise ConfigurationError(f"bad sample reference {reference!r}: expected FORMAT/VERSION/valid|invalid/FILE")
+        fmt = self.catalog.format("/".join(parts[:2]))
+        wanted = Path(fmt.directory, "samples", *parts[2:])
+        for sample in fmt.samples:
+            if Path(sample.path) == wanted:
+                return fmt, sample
+        raise ConfigurationError(f"no sample {reference!r} in the catalog")
+
+    def build_message(self, spec: dict[str, Any]) -> Message:
+        """Build the bytes of a ``message:`` block of a scenario step."""
+        fmt: Format | None
+        sample: Sample | None = None
+        if "sample" in spec:
+            fmt, sample = self.sample(str(spec["sample"]))
+            raw = Path(sample.path).read_bytes()
+            model = _read_model(fmt, raw)
+        elif "same_as" in spec:
+            earlier = self.sent.get(str(spec["same_as"]))
+            if earlier is None:
+                raise ConfigurationError(f"no message was sent by a step {spec['same_as']!r}")
+            fmt, sample, raw, model = earlier.format, earlier.sample, earlier.body, earlier.model
+        else:
+            raise ConfigurationError("a message needs 'sample' or 'same_as'")
+        edits = bool(spec.get("set") or spec.get("remove"))
+        if edits:
+            if model is None:
+                raise ConfigurationError("only messages with a JSON model can be edited")
+            model = copy.deepcopy(model)
+            for pointer in spec.get("remove", ()):
+                _remove_pointer(model, str(pointer))
+            for pointer, value in (spec.get("set") or {}).items():
+                _set_pointer(model, str(pointer), self.expand(value))
+        target_format = self.catalog.format(str(spec["as"])) if "as" in spec else fmt
+        if target_format is not None and (edits or target_format is not fmt):
+            assert model is not None
+            raw = _render(target_format, model)
+        return Message(target_format, raw, target_format.media_type if target_format else "", model, sample)
+
+
+def _read_model(fmt: Format, raw: bytes) -> dict[str, Any] | None:
+    try:
+        if fmt.syntax == "json":
+            document = parse_json(raw)
+            return document if isinstance(document, dict) else None
+        rendition = family(fmt.family) if fmt.family else None
+        return rendition.from_xml(parse_xml(raw)) if rendition else None
+    except (UnsafeJson, UnsafeXml) as exc:
+        raise ConfigurationError(f"sample of {fmt.id} is unreadable: {exc}") from None
+
+
+def _render(fmt: Format, model: dict[str, Any]) -> bytes:
+    if fmt.syntax == "json":
+        return json.dumps(model, ensure_ascii=False, indent=1).encode()
+    rendition = family(fmt.family) if fmt.family else None
+    if rendition is None:
+        raise ConfigurationError(f"format {fmt.id} cannot be rendered from a model")
+    return rendition.to_xml(model)

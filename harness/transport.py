@@ -1,0 +1,81 @@
+"""The contract between the runner and the adapters that carry messages to a system under test.
+
+Every adapter returns one normalised :class:`Response`, so checks are written
+once. Adapters are found through the entry-point group ``harness.adapters``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Protocol
+
+from harness.model import ConfigurationError
+
+__all__ = ["Request", "Response", "Transport", "TransportOptions", "load_transport"]
+
+
+@dataclass(slots=True, frozen=True)
+class Request:
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+
+@dataclass(slots=True, frozen=True)
+class Response:
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    elapsed_ms: float
+    url: str = ""
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or None."""
+        lowered = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lowered:
+                return value
+        return None
+
+    def header_values(self, name: str) -> list[str]:
+        lowered = name.lower()
+        return [value for key, value in self.headers if key.lower() == lowered]
+
+
+@dataclass(slots=True, frozen=True)
+class TransportOptions:
+    """What every adapter is configured with."""
+
+    timeout_s: float = 10.0
+    max_response_bytes: int = 16 << 20
+    concurrency: int = 8
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Transport(Protocol):
+    """Carries one request to the system under test and brings back its response.
+
+    Failures of the transport itself are raised as :class:`harness.model.TransportError`
+    (or :class:`harness.model.TargetUnreachable` when nothing accepts the connection).
+    """
+
+    async def send(self, request: Request) -> Response: ...
+
+    async def probe(self, base_url: str) -> None:
+        """Raise TargetUnreachable when nothing listens at ``base_url``."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def load_transport(name: str, options: TransportOptions) -> Transport:
+    """Instantiate the adapter registered as ``name`` in the ``harness.adapters`` group."""
+    found = [ep for ep in entry_points(group="harness.adapters") if ep.name == name]
+    if not found:
+        raise ConfigurationError(f"no adapter {name!r} is installed (entry-point group harness.adapters)")
+    factory = found[0].load()
+    transport: Transport = factory(options)
+    return transport
