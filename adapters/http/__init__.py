@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -42,6 +43,13 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def _payload(request: Request) -> bytes | io.BytesIO | None:
+    if not request.body and request.method in ("GET", "HEAD"):
+        return None
+    # Large bodies go as a stream, so writing them never blocks the event loop.
+    return io.BytesIO(request.body) if len(request.body) > 256 * 1024 else request.body
+
+
 class HttpTransport:
     """HTTP/1.1 to the system under test; one connection pool per run."""
 
@@ -68,7 +76,7 @@ class HttpTransport:
                 request.method,
                 request.url,
                 headers=list(request.headers),
-                data=request.body if request.body or request.method not in ("GET", "HEAD") else None,
+                data=_payload(request),
                 allow_redirects=False,
             ) as answer:
                 body = await self._read_bounded(answer)

@@ -15,6 +15,7 @@ from aiohttp import web
 from harness.model import Finding
 
 __all__ = [
+    "BODY",
     "MAX_BODY",
     "PROBLEM_BASE",
     "BodyTooLarge",
@@ -66,6 +67,10 @@ def problem(
     if findings:
         body["errors"] = findings
     return json_response(body, status, PROBLEM_MEDIA_TYPE, **headers)
+
+
+BODY: web.RequestKey[bytes] = web.RequestKey("body", bytes)
+"""Where a handler leaves the body it read, for the recorder."""
 
 
 class BodyTooLarge(Exception):
@@ -156,7 +161,7 @@ def recording_middleware(recorder: Recorder) -> Any:
                 Allow=",".join(sorted(exc.allowed_methods)),
             )
         if not request.path.startswith("/_harness/"):
-            recorder.record(request, request.get("body", b""), response.status)
+            recorder.record(request, request.get(BODY, b""), response.status)
         return response
 
     return middleware

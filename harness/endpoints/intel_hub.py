@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from harness.catalog import Catalog
-from harness.endpoints.common import BodyTooLarge, json_response, problem, read_body, utc_now
+from harness.endpoints.common import BODY, BodyTooLarge, json_response, problem, read_body, utc_now
 from harness.http import media_type, negotiate
 from harness.model import Format
 from harness.renditions import Family, family
@@ -77,7 +77,7 @@ class IntelHub:
             body = await read_body(request)
         except BodyTooLarge:
             return problem(413, "too-large", "bodies are limited to 1 MiB", Connection="close")
-        request["body"] = body
+        request[BODY] = body
         validation = self.validate(fmt, body)
         model = validation.model
         classification = model.get("classification") if model else None

@@ -171,9 +171,9 @@ def problem_document(expected: dict[str, Any], ctx: CheckContext) -> Iterator[Mi
     if not isinstance(document, dict):
         yield Mismatch("body", "a JSON object", type(document).__name__, "a problem is a JSON object")
         return
-    for member, kind in (("type", str), ("title", str), ("status", int)):
-        if not isinstance(document.get(member), kind):
-            yield Mismatch(f"body /{member}", kind.__name__, document.get(member), f"problem lacks {member}")
+    for member, member_type in (("type", str), ("title", str), ("status", int)):
+        if not isinstance(document.get(member), member_type):
+            yield Mismatch(f"body /{member}", member_type.__name__, document.get(member), f"problem lacks {member}")
     kind = expected.get("type")
     if kind and not (isinstance(document.get("type"), str) and document["type"].endswith("/" + kind)):
         yield Mismatch("body /type", f".../{kind}", document.get("type"), "problem type")

@@ -66,7 +66,7 @@ class SchemaValidator:
 
     def __init__(self, schema: dict[str, Any]) -> None:
         self._root = schema
-        self._defs = {key: schema[key] for key in ("$defs", "definitions") if key in schema}
+        self._defs: dict[str, Any] = {key: schema[key] for key in ("$defs", "definitions") if key in schema}
         self._compiled: dict[str, Compiled] = {}
         self._whole = self._compile("")
 

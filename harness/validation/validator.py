@@ -92,7 +92,8 @@ class Validator:
             return Validation(fmt.id, (Finding("/", "schema", str(exc)),))
         if not self._xsd.validate(root):
             findings = tuple(
-                Finding(self._element_xpath(root, entry.path), "schema", entry.message) for entry in self._xsd.error_log
+                Finding(self._element_xpath(root, entry.path), "schema", entry.message)
+                for entry in self._xsd.error_log  # type: ignore[attr-defined]
             )
             return Validation(fmt.id, findings)
         if self.family is None:

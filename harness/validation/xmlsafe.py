@@ -8,6 +8,7 @@ configured to refuse them anyway, as a second wall.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from lxml import etree
 
@@ -64,7 +65,7 @@ def parse_xml(data: bytes, max_depth: int = MAX_DEPTH) -> etree._Element:
         raise UnsafeXml(f"not well-formed: {exc}") from None
     if root is None:
         raise UnsafeXml("not well-formed: empty document")
-    docinfo = root.getroottree().docinfo
+    docinfo: Any = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise UnsafeXml("a DOCTYPE is not allowed (DTDs and entities are refused)")
     _check_tree(root, max_depth)
