@@ -14,11 +14,11 @@ __all__ = ["RULE_SET", "VRM_STYLES", "created_date", "parse_date_time", "vrm_is_
 RULE_SET = "intel-report"
 
 VRM_STYLES = (
-    re.compile(r"^[A-Z]{2}[0-9]{2} ?[A-Z]{3}$"),  # current
-    re.compile(r"^[A-Z][0-9]{1,3} ?[A-Z]{3}$"),  # prefix
-    re.compile(r"^[A-Z]{3} ?[0-9]{1,3}[A-Z]$"),  # suffix
-    re.compile(r"^[0-9]{1,4} ?[A-Z]{1,3}$"),  # dateless
-    re.compile(r"^[A-Z]{1,3} ?[0-9]{1,4}$"),  # dateless, reversed
+    re.compile(r"^[A-Z]{2}[0-9]{2} ?[A-Z]{3}\Z"),  # current
+    re.compile(r"^[A-Z][0-9]{1,3} ?[A-Z]{3}\Z"),  # prefix
+    re.compile(r"^[A-Z]{3} ?[0-9]{1,3}[A-Z]\Z"),  # suffix
+    re.compile(r"^[0-9]{1,4} ?[A-Z]{1,3}\Z"),  # dateless
+    re.compile(r"^[A-Z]{1,3} ?[0-9]{1,4}\Z"),  # dateless, reversed
 )
 EVENT_SKEW = dt.timedelta(minutes=5)
 

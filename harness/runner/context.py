@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
+import functools
 import json
 import re
 import uuid
@@ -62,13 +62,32 @@ def is_missing(value: Any) -> bool:
     return value is _MISSING
 
 
+def _copied_path(document: Any, tokens: list[str]) -> Any:
+    """Copy the containers from the root down to the parent of ``tokens``, sharing the rest.
+
+    Edits then touch only fresh copies, so cached samples stay intact without a deep copy.
+    """
+    parent = document
+    for token in tokens[:-1]:
+        if isinstance(parent, list):
+            index = int(token)
+            parent[index] = _shallow(parent[index])
+            parent = parent[index]
+        else:
+            parent[token] = _shallow(parent.get(token, {}))
+            parent = parent[token]
+    return parent
+
+
+def _shallow(value: Any) -> Any:
+    return dict(value) if isinstance(value, dict) else list(value) if isinstance(value, list) else value
+
+
 def _set_pointer(document: Any, pointer: str, value: Any) -> None:
     tokens = _pointer_tokens(pointer)
     if not tokens:
         raise ConfigurationError("cannot replace the whole message with 'set'")
-    parent = document
-    for token in tokens[:-1]:
-        parent = parent[int(token)] if isinstance(parent, list) else parent.setdefault(token, {})
+    parent = _copied_path(document, tokens)
     last = tokens[-1]
     if isinstance(parent, list):
         if last == "-":
@@ -81,7 +100,9 @@ def _set_pointer(document: Any, pointer: str, value: Any) -> None:
 
 def _remove_pointer(document: Any, pointer: str) -> None:
     tokens = _pointer_tokens(pointer)
-    parent = resolve_pointer(document, "".join("/" + t.replace("~", "~0").replace("/", "~1") for t in tokens[:-1]))
+    if is_missing(resolve_pointer(document, pointer)):
+        return
+    parent = _copied_path(document, tokens)
     if isinstance(parent, dict):
         parent.pop(tokens[-1], None)
     elif isinstance(parent, list) and tokens[-1].isdigit() and int(tokens[-1]) < len(parent):
@@ -137,11 +158,10 @@ class ScenarioContext:
         if len(parts) < 4:
             raise ConfigurationError(f"bad sample reference {reference!r}: expected FORMAT/VERSION/valid|invalid/FILE")
         fmt = self.catalog.format("/".join(parts[:2]))
-        wanted = Path(fmt.directory, "samples", *parts[2:])
-        for sample in fmt.samples:
-            if Path(sample.path) == wanted:
-                return fmt, sample
-        raise ConfigurationError(f"no sample {reference!r} in the catalog")
+        sample = _samples_by_name(fmt).get("/".join(parts[2:]))
+        if sample is None:
+            raise ConfigurationError(f"no sample {reference!r} in the catalog")
+        return fmt, sample
 
     def build_message(self, spec: dict[str, Any]) -> Message:
         """Build the bytes of a ``message:`` block of a scenario step."""
@@ -149,8 +169,7 @@ class ScenarioContext:
         sample: Sample | None = None
         if "sample" in spec:
             fmt, sample = self.sample(str(spec["sample"]))
-            raw = Path(sample.path).read_bytes()
-            model = _read_model(fmt, raw)
+            raw, model = _read_sample(fmt, sample.path)
         elif "same_as" in spec:
             earlier = self.sent.get(str(spec["same_as"]))
             if earlier is None:
@@ -162,7 +181,7 @@ class ScenarioContext:
         if edits:
             if model is None:
                 raise ConfigurationError("only messages with a JSON model can be edited")
-            model = copy.deepcopy(model)
+            model = _shallow(model)
             for pointer in spec.get("remove", ()):
                 _remove_pointer(model, str(pointer))
             for pointer, value in (spec.get("set") or {}).items():
@@ -172,6 +191,19 @@ class ScenarioContext:
             assert model is not None
             raw = _render(target_format, model)
         return Message(target_format, raw, target_format.media_type if target_format else "", model, sample)
+
+
+@functools.lru_cache(maxsize=64)
+def _samples_by_name(fmt: Format) -> dict[str, Sample]:
+    """``valid/NAME`` or ``invalid/NAME`` -> sample."""
+    return {f"{'valid' if s.valid else 'invalid'}/{Path(s.path).name}": s for s in fmt.samples}
+
+
+@functools.lru_cache(maxsize=256)
+def _read_sample(fmt: Format, path: str) -> tuple[bytes, dict[str, Any] | None]:
+    """A sample's bytes and model, read once per process (never mutated: edits copy on write)."""
+    raw = Path(path).read_bytes()
+    return raw, _read_model(fmt, raw)
 
 
 def _read_model(fmt: Format, raw: bytes) -> dict[str, Any] | None:
@@ -187,7 +219,7 @@ def _read_model(fmt: Format, raw: bytes) -> dict[str, Any] | None:
 
 def _render(fmt: Format, model: dict[str, Any]) -> bytes:
     if fmt.syntax == "json":
-        return json.dumps(model, ensure_ascii=False, indent=1).encode()
+        return json.dumps(model, ensure_ascii=False, separators=(",", ":")).encode()
     rendition = family(fmt.family) if fmt.family else None
     if rendition is None:
         raise ConfigurationError(f"format {fmt.id} cannot be rendered from a model")

@@ -140,12 +140,13 @@ class SchemaValidator:
             for name in instance:
                 if name not in properties:
                     found.append((path + (name,), f"member {name!r} is not allowed here"))
-        names = node.get("propertyNames")
-        if isinstance(names, dict) and "pattern" in names:
-            pattern = re.compile(names["pattern"])
+        if isinstance(node.get("propertyNames"), dict):
+            name_check = self._compile(f"{pointer}/propertyNames")
             for name in instance:
-                if not pattern.search(name):
-                    found.append((path + (name,), f"member name {name!r} does not match {names['pattern']}"))
+                try:
+                    name_check(name)
+                except fastjsonschema.JsonSchemaValueException as exc:
+                    found.append((path + (name,), f"member name {name!r}: {self._leaf(exc, name, ())[1]}"))
         for name, value in instance.items():
             if name in properties:
                 self._collect(f"{pointer}/properties/{name}", value, path + (name,), found)
@@ -154,13 +155,28 @@ class SchemaValidator:
             self._collect(branch, instance, path, found)
 
     def _discriminated_branch(self, pointer: str, node: dict[str, Any], instance: dict[str, Any]) -> str | None:
-        """For a ``oneOf`` whose branches are told apart by a ``const`` member, the branch that applies."""
+        """The sub-schema that applies when branches are told apart by a ``const`` member.
+
+        Two shapes are understood: ``oneOf`` branches that each fix the member, and
+        ``allOf`` of ``if`` (the member's const) / ``then`` (the branch).
+        """
         for index, _ in enumerate(node.get("oneOf", ())):
             branch = self._resolve(f"{pointer}/oneOf/{index}")
-            for member, schema in self._node(branch).get("properties", {}).items():
-                if isinstance(schema, dict) and "const" in schema and instance.get(member) == schema["const"]:
-                    return branch
+            if self._consts_match(self._node(branch), instance):
+                return branch
+        for index, item in enumerate(node.get("allOf", ())):
+            if isinstance(item, dict) and "if" in item and "then" in item and self._consts_match(item["if"], instance):
+                return self._resolve(f"{pointer}/allOf/{index}/then")
         return None
+
+    @staticmethod
+    def _consts_match(node: dict[str, Any], instance: dict[str, Any]) -> bool:
+        consts = {
+            member: schema["const"]
+            for member, schema in node.get("properties", {}).items()
+            if isinstance(schema, dict) and "const" in schema
+        }
+        return bool(consts) and all(instance.get(member) == value for member, value in consts.items())
 
     def _collect_array(
         self, pointer: str, node: dict[str, Any], instance: list[Any], path: Path, found: list[SchemaError]

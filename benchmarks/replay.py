@@ -1,0 +1,133 @@
+"""Replay throughput of the submit exchange against the raw aiohttp baseline, measured in the same run.
+
+The reference endpoint runs in its own process (``harness serve`` on loopback),
+so both clients below meet the same server and differ only in what the
+client does per exchange:
+
+- raw: an aiohttp client POSTing prepared bodies (fresh reportIds), reading the answer;
+- harness: the runner replaying intel-core's submit scenario: message built from
+  the catalog sample with a fresh reportId, validated against its format before
+  sending, and the answer checked (status, media type, Location, members, timestamp).
+
+Prints a table, or with --json one line: {"raw_rps", "harness_rps", "ratio", ...}.
+Bounded: --requests exchanges per side (default 3000), and at most --max-seconds per side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from harness.catalog import load_catalog
+from harness.model import Suite
+from harness.runner.engine import Runner
+from harness.transport import TransportOptions, load_transport
+
+SCENARIO = "IC-01"
+
+
+def start_server() -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "serve", "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if "http://" not in line:
+        process.kill()
+        raise SystemExit(f"reference endpoint did not start: {line!r}")
+    return process, line.split(" on ", 1)[1].split()[0]
+
+
+async def raw(url: str, bodies: list[bytes], concurrency: int, deadline: float) -> tuple[int, float]:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    headers = {"Content-Type": "application/vnd.netcode.intel-report+json"}
+    queue = iter(bodies)
+    done = 0
+
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker() -> None:
+            nonlocal done
+            for body in queue:
+                if time.perf_counter() > deadline:
+                    return
+                async with session.post(url + "/netcode/v1/intel-reports", data=body, headers=headers) as answer:
+                    await answer.read()
+                    if answer.status != 202:
+                        raise SystemExit(f"raw baseline got {answer.status}")
+                done += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return done, time.perf_counter() - started
+
+
+async def replay(url: str, count: int, concurrency: int) -> tuple[int, float, int]:
+    catalog = load_catalog()
+    suite = catalog.suite("intel-core")
+    template = next(s for s in suite.scenarios if s["id"] == SCENARIO)
+    scenarios = tuple({**template, "id": f"{SCENARIO}#{i}"} for i in range(count))
+    bench_suite = Suite(suite.name, suite.version, suite.title, "", scenarios, suite.directory)
+    transport = load_transport("http", TransportOptions(concurrency=concurrency))
+    try:
+        runner = Runner(catalog, transport, url, [], concurrency=concurrency)
+        started = time.perf_counter()
+        finished = await runner.run(bench_suite)
+        elapsed = time.perf_counter() - started
+    finally:
+        await transport.close()
+    return count, elapsed, finished.summary.passed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--max-seconds", type=float, default=60.0)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    sample = Path(load_catalog().format("intel-report/1.0").directory, "samples/valid/full.json").read_bytes()
+    original = json.loads(sample)["reportId"].encode()
+    process, url = start_server()
+    try:
+        warm = [sample.replace(original, str(uuid.uuid4()).encode()) for _ in range(200)]
+        asyncio.run(raw(url, warm, args.concurrency, time.perf_counter() + 10))
+        asyncio.run(replay(url, 200, args.concurrency))
+        bodies = [sample.replace(original, str(uuid.uuid4()).encode()) for _ in range(args.requests)]
+        raw_done, raw_s = asyncio.run(raw(url, bodies, args.concurrency, time.perf_counter() + args.max_seconds))
+        count = min(args.requests, raw_done)
+        h_done, h_s, passed = asyncio.run(replay(url, count, args.concurrency))
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    if passed != h_done:
+        raise SystemExit(f"harness replay: only {passed} of {h_done} exchanges passed; the figure would be meaningless")
+    result: dict[str, Any] = {
+        "raw_rps": round(raw_done / raw_s, 1),
+        "harness_rps": round(h_done / h_s, 1),
+        "ratio": round((h_done / h_s) / (raw_done / raw_s), 3),
+        "requests": count,
+        "concurrency": args.concurrency,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>12}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
