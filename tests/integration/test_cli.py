@@ -177,7 +177,7 @@ def test_run_against_broken_supplier_exit_1_with_failures(tmp_path: Path) -> Non
         "import asyncio,sys\nfrom aiohttp import web\n"
         "async def h(r):\n    await r.read()\n    return web.json_response({})\n"
         "app=web.Application()\napp.router.add_route('*','/{p:.*}',h)\n"
-        f"web.run_app(app,host='127.0.0.1',port=int(sys.argv[1]),print=lambda *a:print('up',flush=True))\n"
+        "web.run_app(app,host='127.0.0.1',port=int(sys.argv[1]),print=lambda *a:print('up',flush=True))\n"
     )
     port = free_port()
     process = subprocess.Popen([sys.executable, "-c", script, str(port)], stdout=subprocess.PIPE, text=True)
