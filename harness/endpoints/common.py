@@ -6,6 +6,7 @@ import base64
 import collections
 import datetime as dt
 import json
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ __all__ = [
     "utc_now",
 ]
 
+LOG = logging.getLogger("harness.endpoints")
 MAX_BODY = 1 << 20
 PROBLEM_BASE = "urn:netcode:problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -160,6 +162,11 @@ def recording_middleware(recorder: Recorder) -> Any:
                 f"{request.method} is not allowed here",
                 Allow=",".join(sorted(exc.allowed_methods)),
             )
+        except web.HTTPException as exc:
+            response = problem(exc.status, "http-error", exc.reason)
+        except Exception as exc:  # a reference endpoint answers, whatever it received
+            LOG.exception("reference endpoint failed on %s %s", request.method, request.path)
+            response = problem(500, "internal-error", f"reference endpoint fault: {type(exc).__name__}")
         if not request.path.startswith("/_harness/"):
             recorder.record(request, request.get(BODY, b""), response.status)
         return response
