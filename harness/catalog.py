@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -35,6 +36,13 @@ def _read_yaml(path: Path) -> Any:
         raise CatalogError(f"{path}: cannot read: {exc}".splitlines()[0]) from None
 
 
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise CatalogError(f"{path}: cannot read: {exc}".splitlines()[0]) from None
+
+
 def _version_key(version: str) -> tuple[tuple[int, str], ...]:
     return tuple((int(part), "") if part.isdigit() else (-1, part) for part in version.split("."))
 
@@ -44,6 +52,8 @@ class Catalog:
     root: Path
     formats: dict[str, Format]
     suites: dict[str, dict[str, Suite]]
+    datasets: dict[str, Path]
+    """``name@version`` -> the data set's folder (``dataset.json``, ``schema.json``)."""
 
     def format(self, format_id: str) -> Format:
         try:
@@ -67,6 +77,20 @@ class Catalog:
                 f"suite {match['name']!r} has no version {version!r} (known: {', '.join(sorted(versions))})"
             )
         return versions[version]
+
+    def dataset(self, ref: str) -> dict[str, Any]:
+        """The certification data set ``name@version`` as a (fresh) JSON document."""
+        folder = self.datasets.get(ref)
+        if folder is None:
+            known = ", ".join(sorted(self.datasets)) or "none"
+            raise ConfigurationError(f"unknown data set {ref!r} (known: {known})")
+        document: dict[str, Any] = _read_json(folder / "dataset.json")
+        return document
+
+    def dataset_schema(self, ref: str) -> dict[str, Any]:
+        self.dataset(ref)
+        schema: dict[str, Any] = _read_json(self.datasets[ref] / "schema.json")
+        return schema
 
     def latest_suites(self) -> list[Suite]:
         return [versions[max(versions, key=_version_key)] for _, versions in sorted(self.suites.items())]
@@ -152,6 +176,8 @@ def _load_suite(directory: Path) -> Suite:
         description=str(manifest.get("description", "")),
         scenarios=tuple(scenarios),
         directory=str(directory),
+        dataset=manifest.get("dataset"),
+        counterpart=bool(manifest.get("counterpart", False)),
     )
 
 
@@ -171,4 +197,12 @@ def load_catalog(root: Path | None = None) -> Catalog:
     for manifest in sorted(root.glob("suites/*/*/suite.yaml")):
         suite = _load_suite(manifest.parent)
         suites.setdefault(suite.name, {})[suite.version] = suite
-    return Catalog(root=root, formats=formats, suites=suites)
+    datasets = {
+        f"{path.parent.parent.name}@{path.parent.name}": path.parent
+        for path in sorted(root.glob("datasets/*/*/dataset.json"))
+    }
+    for suite_versions in suites.values():
+        for suite in suite_versions.values():
+            if suite.dataset and suite.dataset not in datasets:
+                raise CatalogError(f"{suite.directory}: unknown data set {suite.dataset!r}")
+    return Catalog(root=root, formats=formats, suites=suites, datasets=datasets)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -64,6 +66,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--junit", type=Path, help="also write JUnit XML here")
     run.add_argument("--concurrency", type=int, default=4, help="scenarios run at once (default 4)")
     run.add_argument("--timeout", type=float, default=10.0, help="seconds allowed for one exchange (default 10)")
+    run.add_argument(
+        "--unattended",
+        action="store_true",
+        help="never wait for an operator: steps that need one end 'manual' (always so in CI)",
+    )
+    run.add_argument(
+        "--listen",
+        default="127.0.0.1:0",
+        help="HOST:PORT of the reference endpoint the SUT sends to, for suites that need one (default 127.0.0.1:0)",
+    )
 
     demo = commands.add_parser("demo", help="certify the embedded reference supplier with every suite")
     demo.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
@@ -230,31 +242,70 @@ def _check_target(target: str) -> str:
     return target.rstrip("/")
 
 
-async def run_suite(
-    catalog: Catalog,
-    suite_ref: str,
-    target: str,
-    reports: Path,
-    junit: Path | None,
-    concurrency: int,
-    timeout: float = 10.0,
-    console: bool = True,
-) -> RunFinished:
-    """Run one suite against ``target``, writing its reports; raises TargetUnreachable before any scenario."""
+@dataclass(slots=True, frozen=True)
+class RunSettings:
+    reports: Path
+    junit: Path | None = None
+    concurrency: int = 4
+    timeout: float = 10.0
+    unattended: bool = True
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 0
+    console: bool = True
+
+
+async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: RunSettings) -> RunFinished:
+    """Run one suite against ``target``, writing its reports; raises TargetUnreachable before any scenario.
+
+    A suite in which the SUT sends messages gets a reference endpoint of its own
+    (the counterpart) on ``listen_host:listen_port`` for the length of the run.
+    """
+    from harness.endpoints import RecorderCounterpart, ReferenceServer, build_app
+
     suite = catalog.suite(suite_ref)
-    options = TransportOptions(timeout_s=timeout, concurrency=concurrency)
+    options = TransportOptions(timeout_s=settings.timeout, concurrency=settings.concurrency)
     transport = load_transport("http", options)
+    counterpart_server: ReferenceServer | None = None
     try:
         await transport.probe(target)
-        listeners: list[Listener] = [ResultsJsonReporter(reports)]
-        if console:
+        counterpart: RecorderCounterpart | None = None
+        if suite.counterpart:
+            app = build_app(catalog)
+            counterpart_server = ReferenceServer(app, settings.listen_host, settings.listen_port)
+            try:
+                url = await counterpart_server.start()
+            except OSError as exc:
+                where = f"{settings.listen_host}:{settings.listen_port}"
+                raise UsageError(f"cannot listen on {where} for the reference endpoint: {exc.strerror}") from None
+            counterpart = RecorderCounterpart(app, url)
+        listeners: list[Listener] = [ResultsJsonReporter(settings.reports)]
+        if settings.console:
             listeners.insert(0, ConsoleReporter())
-        if junit is not None:
-            listeners.append(JUnitReporter(junit))
-        runner = Runner(catalog, transport, target, listeners, concurrency)
+            if counterpart is not None:
+                print(f"reference endpoint for the SUT to send to: {counterpart.url}", flush=True)
+        if settings.junit is not None:
+            listeners.append(JUnitReporter(settings.junit))
+        runner = Runner(
+            catalog, transport, target, listeners, settings.concurrency, counterpart, unattended=settings.unattended
+        )
         return await runner.run(suite)
     finally:
         await transport.close()
+        if counterpart_server is not None:
+            await counterpart_server.stop()
+
+
+def _unattended(args: argparse.Namespace) -> bool:
+    """Unattended when asked, in CI, or when nobody can answer at a terminal."""
+    in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    return bool(args.unattended) or in_ci or not sys.stdin.isatty()
+
+
+def _listen_address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise UsageError(f"bad --listen {text!r}: expected HOST:PORT (PORT 0 picks a free one)")
+    return host.strip("[]"), int(port)
 
 
 def _positive(value: int, name: str) -> int:
@@ -268,9 +319,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     target = _check_target(args.target)
     catalog.suite(args.suite)  # unknown suites fail before any connection
     _positive(args.concurrency, "concurrency")
-    finished = asyncio.run(
-        run_suite(catalog, args.suite, target, args.reports, args.junit, args.concurrency, args.timeout)
-    )
+    host, port = _listen_address(args.listen)
+    settings = RunSettings(args.reports, args.junit, args.concurrency, args.timeout, _unattended(args), host, port)
+    finished = asyncio.run(run_suite(catalog, args.suite, target, settings))
     print(f"report: {args.reports / 'results.json'}" + (f", JUnit: {args.junit}" if args.junit else ""))
     return 0 if finished.certified else 1
 
@@ -286,7 +337,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             print(f"reference supplier running in-process at {url}")
             runs = []
             for suite in catalog.latest_suites():
-                runs.append(await run_suite(catalog, suite.ref, url, args.reports / suite.name, None, args.concurrency))
+                settings = RunSettings(args.reports / suite.name, None, args.concurrency, unattended=True)
+                runs.append(await run_suite(catalog, suite.ref, url, settings))
             return runs
 
     runs = asyncio.run(demo())

@@ -11,7 +11,9 @@ __all__ = [
     "Event",
     "ExchangeCompleted",
     "Listener",
+    "OperatorActionRequired",
     "RunFinished",
+    "RunNote",
     "RunStarted",
     "ScenarioFinished",
     "Summary",
@@ -66,6 +68,23 @@ class ExchangeCompleted:
 
 
 @dataclass(slots=True, frozen=True)
+class RunNote:
+    """Something the operator should know about the run (a hook missing, a data set loaded)."""
+
+    message: str
+
+
+@dataclass(slots=True, frozen=True)
+class OperatorActionRequired:
+    """An interactive run waits for the operator to make the SUT do something."""
+
+    scenario: str
+    step: str
+    instruction: str
+    timeout_s: float
+
+
+@dataclass(slots=True, frozen=True)
 class ScenarioFinished:
     result: ScenarioResult
 
@@ -88,7 +107,7 @@ class RunFinished:
         return all(r.verdict == Verdict.PASSED for r in self.results if r.level == "MUST") and not self.interrupted
 
 
-Event = RunStarted | ExchangeCompleted | ScenarioFinished | RunFinished
+Event = RunStarted | RunNote | OperatorActionRequired | ExchangeCompleted | ScenarioFinished | RunFinished
 
 
 class Listener(Protocol):

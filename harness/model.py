@@ -6,6 +6,7 @@ This module imports nothing of the harness: every other layer builds on it.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
     "TransportError",
     "UsageError",
     "Verdict",
+    "percentile",
 ]
 
 
@@ -108,6 +110,14 @@ class CheckFailure:
         }
 
 
+def percentile(values: list[float], rank: int) -> float:
+    """Nearest-rank percentile: the smallest value with at least ``rank`` % of the values at or below it."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(rank / 100 * len(ordered)) - 1)]
+
+
 @dataclass(slots=True, frozen=True)
 class ScenarioResult:
     id: str
@@ -127,6 +137,17 @@ class ScenarioResult:
             "verdict": str(self.verdict),
             "duration_ms": round(self.duration_ms, 3),
             "failures": [f.as_dict() for f in self.failures],
+            **({"latency_ms": self.latency_summary()} if self.latencies_ms else {}),
+        }
+
+    def latency_summary(self) -> dict[str, float]:
+        """Count, median, 95th percentile (nearest rank) and maximum of this scenario's exchanges."""
+        values = list(self.latencies_ms)
+        return {
+            "count": len(values),
+            "p50": round(percentile(values, 50), 3),
+            "p95": round(percentile(values, 95), 3),
+            "max": round(max(values), 3),
         }
 
 
@@ -178,6 +199,10 @@ class Suite:
     description: str
     scenarios: tuple[dict[str, Any], ...]
     directory: str
+    dataset: str | None = None
+    """The certification data set the system under test must hold (``name@version``)."""
+    counterpart: bool = False
+    """Whether the suite needs a reference endpoint that the system under test sends to."""
 
     @property
     def ref(self) -> str:

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 from xml.sax.saxutils import escape, quoteattr
 
 import harness
-from harness.events import Event, RunFinished, RunStarted, ScenarioFinished, Summary
+from harness.events import Event, OperatorActionRequired, RunFinished, RunNote, RunStarted, ScenarioFinished, Summary
 from harness.model import ScenarioResult, Verdict
 
 __all__ = ["ConsoleReporter", "JUnitReporter", "ResultsJsonReporter", "results_document", "write_atomically"]
@@ -50,7 +50,13 @@ class ConsoleReporter:
         self.done = 0
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
+        if isinstance(event, RunNote):
+            self._print(f"note: {event.message}")
+        elif isinstance(event, OperatorActionRequired):
+            self._print(
+                f"OPERATOR ({event.scenario} / {event.step}): {event.instruction}; waiting up to {event.timeout_s:g} s"
+            )
+        elif isinstance(event, RunStarted):
             self.total, self.done = event.scenarios, 0
             self._print(f"{event.suite}@{event.version} against {event.target}: {event.scenarios} scenarios")
         elif isinstance(event, ScenarioFinished):

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from harness.model import ConfigurationError
 
-__all__ = ["Request", "Response", "Transport", "TransportOptions", "load_transport"]
+__all__ = ["Counterpart", "Request", "Response", "Transport", "TransportOptions", "load_transport"]
 
 
 @dataclass(slots=True, frozen=True)
@@ -69,6 +69,21 @@ class Transport(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class Counterpart(Protocol):
+    """A reference endpoint the system under test sends to, as the runner sees it."""
+
+    url: str
+
+    def mark(self) -> int:
+        """A position in what was received so far; :meth:`wait_for` looks only after it."""
+        ...
+
+    async def wait_for(self, method: str, path: str, since: int, timeout_s: float) -> Response | None:
+        """The first request ``method path`` received after ``since``, as a Response
+        (status is the answer the counterpart gave), or None on time-out."""
+        ...
 
 
 def load_transport(name: str, options: TransportOptions) -> Transport:

@@ -13,10 +13,13 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from harness.catalog import Catalog
-from harness.endpoints.common import Recorder, json_response, recording_middleware
+from harness.endpoints.common import ReceivedMessage, Recorder, json_response, recording_middleware
 from harness.endpoints.intel_hub import IntelHub
+from harness.endpoints.query_responder import QueryResponder
+from harness.endpoints.test_hooks import TestHooks
+from harness.transport import Response
 
-__all__ = ["ReferenceServer", "Role", "build_app"]
+__all__ = ["RecorderCounterpart", "ReferenceServer", "Role", "build_app", "default_roles"]
 
 RECORDER: web.AppKey[Recorder] = web.AppKey("recorder", Recorder)
 
@@ -29,9 +32,14 @@ class Role(Protocol):
     def reset(self) -> None: ...
 
 
+def default_roles(catalog: Catalog) -> list[Role]:
+    """Every role of the profile, as the reference supplier plays them (test hooks on)."""
+    return [IntelHub(catalog), QueryResponder(catalog), TestHooks()]
+
+
 def build_app(catalog: Catalog, roles: list[Role] | None = None, recorder: Recorder | None = None) -> web.Application:
     """The reference supplier: every role, the recorder and the control API."""
-    roles = roles if roles is not None else [IntelHub(catalog)]
+    roles = roles if roles is not None else default_roles(catalog)
     recorder = recorder or Recorder()
     app = web.Application(middlewares=[recording_middleware(recorder)], client_max_size=1 << 20)
     app[RECORDER] = recorder
@@ -96,3 +104,23 @@ class ReferenceServer:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.stop()
+
+
+class RecorderCounterpart:
+    """A served reference application, seen by the runner as the counterpart the SUT sends to."""
+
+    def __init__(self, app: web.Application, url: str) -> None:
+        self.recorder = app[RECORDER]
+        self.url = url
+
+    def mark(self) -> int:
+        return self.recorder.sequence
+
+    async def wait_for(self, method: str, path: str, since: int, timeout_s: float) -> Response | None:
+        def wanted(message: ReceivedMessage) -> bool:
+            return message.method == method.upper() and message.path.split("?", 1)[0] == path
+
+        message = await self.recorder.wait_for(wanted, since, timeout_s)
+        if message is None:
+            return None
+        return Response(message.status, "", message.headers, message.body, 0.0, self.url + message.path)

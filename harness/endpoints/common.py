@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import collections
 import datetime as dt
@@ -106,6 +107,7 @@ class ReceivedMessage:
     headers: tuple[tuple[str, str], ...]
     body: bytes
     status: int
+    sequence: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         try:
@@ -124,16 +126,28 @@ class ReceivedMessage:
 
 
 class Recorder:
-    """Keeps the most recent messages an endpoint received (bounded), secrets redacted."""
+    """Keeps the most recent messages an endpoint received (bounded), secrets redacted.
+
+    Each message gets a sequence number; :meth:`wait_for` lets a runner wait for
+    the next message that matches, received after a mark it took earlier.
+    """
 
     def __init__(self, capacity: int = 10_000) -> None:
         self._messages: collections.deque[ReceivedMessage] = collections.deque(maxlen=capacity)
+        self._waiters: list[asyncio.Future[None]] = []
+        self.sequence = 0
 
     def record(self, request: web.BaseRequest, body: bytes, status: int) -> None:
         headers = tuple(
             (name, "[redacted]" if name.lower() in SECRET_HEADERS else value) for name, value in request.headers.items()
         )
-        self._messages.append(ReceivedMessage(utc_now(), request.method, request.path_qs, headers, body, status))
+        self.sequence += 1
+        message = ReceivedMessage(utc_now(), request.method, request.path_qs, headers, body, status, self.sequence)
+        self._messages.append(message)
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     @property
     def messages(self) -> list[ReceivedMessage]:
@@ -141,6 +155,26 @@ class Recorder:
 
     def clear(self) -> None:
         self._messages.clear()
+
+    async def wait_for(
+        self, predicate: Callable[[ReceivedMessage], bool], since: int, timeout_s: float
+    ) -> ReceivedMessage | None:
+        """The first message after sequence ``since`` that satisfies ``predicate``, or None on time-out."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            for message in self._messages:
+                if message.sequence > since and predicate(message):
+                    return message
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            except TimeoutError:
+                return None
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

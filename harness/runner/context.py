@@ -118,6 +118,14 @@ class ScenarioContext:
     uuids: dict[str, str] = field(default_factory=dict)
     captures: dict[str, Any] = field(default_factory=dict)
     sent: dict[str, Message] = field(default_factory=dict)
+    dataset: dict[str, Any] | None = None
+    counterpart: str = ""
+
+    def child(self) -> ScenarioContext:
+        """A context for one repetition: fresh identifiers, the captures and messages so far."""
+        return ScenarioContext(
+            self.catalog, self.target, {}, dict(self.captures), dict(self.sent), self.dataset, self.counterpart
+        )
 
     # -- templating ---------------------------------------------------------
 
@@ -148,6 +156,8 @@ class ScenarioContext:
             return self.captures[name]
         if kind == "target":
             return self.target
+        if kind == "counterpart":
+            return self.counterpart
         raise ConfigurationError(f"unknown expression ${{{expression}}}")
 
     # -- messages -----------------------------------------------------------

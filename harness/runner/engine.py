@@ -7,13 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import time
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urljoin
 
 from harness.catalog import Catalog
-from harness.events import ExchangeCompleted, Listener, RunFinished, RunStarted, ScenarioFinished, Summary
+from harness.events import (
+    ExchangeCompleted,
+    Listener,
+    OperatorActionRequired,
+    RunFinished,
+    RunNote,
+    RunStarted,
+    ScenarioFinished,
+    Summary,
+)
 from harness.model import (
     CheckFailure,
     ConfigurationError,
@@ -23,10 +33,11 @@ from harness.model import (
     Suite,
     TransportError,
     Verdict,
+    percentile,
 )
 from harness.runner.checks import CHECKS, CheckContext
 from harness.runner.context import Message, ScenarioContext, is_missing, resolve_pointer
-from harness.transport import Request, Transport
+from harness.transport import Counterpart, Request, Response, Transport
 from harness.validation.validator import validator_for
 
 __all__ = ["Runner", "now_rfc3339"]
@@ -36,8 +47,13 @@ def now_rfc3339() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class StepError(HarnessError):
-    """A step could not be carried out; the scenario ends with verdict ``error``."""
+DATASET_HOOK = "/netcode/v1/_test/dataset"
+TRIGGER_HOOK = "/netcode/v1/_test/trigger"
+HOOK_ABSENT = frozenset({404, 405, 501})
+
+
+class ManualAction(HarnessError):
+    """The step needs an operator, and the run is unattended: the scenario is ``manual``."""
 
 
 class Runner:
@@ -50,12 +66,19 @@ class Runner:
         target: str,
         listeners: Iterable[Listener] = (),
         concurrency: int = 4,
+        counterpart: Counterpart | None = None,
+        unattended: bool = True,
+        operator_timeout_s: float = 300.0,
     ) -> None:
         self.catalog = catalog
         self.transport = transport
         self.target = target.rstrip("/")
         self.listeners = list(listeners)
         self.concurrency = max(1, concurrency)
+        self.counterpart = counterpart
+        self.unattended = unattended
+        self.operator_timeout_s = operator_timeout_s
+        self.dataset: dict[str, Any] | None = None
 
     def emit(self, event: Any) -> None:
         for listener in self.listeners:
@@ -64,6 +87,11 @@ class Runner:
     async def run(self, suite: Suite) -> RunFinished:
         started = now_rfc3339()
         self.emit(RunStarted(suite.name, suite.version, self.target, started, len(suite.scenarios)))
+        if suite.counterpart and self.counterpart is None:
+            raise ConfigurationError(f"suite {suite.ref} needs a reference endpoint for the SUT to send to")
+        if suite.dataset:
+            self.dataset = self.catalog.dataset(suite.dataset)
+            await self._load_dataset(suite.dataset, self.dataset)
         gate = asyncio.Semaphore(self.concurrency)
         results: dict[str, ScenarioResult] = {}
 
@@ -86,8 +114,27 @@ class Runner:
         self.emit(finished)
         return finished
 
+    async def _load_dataset(self, ref: str, dataset: dict[str, Any]) -> None:
+        """Load the data set through the SUT's test hook, when it has one (binding rule 8)."""
+        body = json.dumps(dataset, ensure_ascii=False).encode()
+        request = Request("PUT", self.target + DATASET_HOOK, (("Content-Type", "application/json"),), body)
+        response = await self.transport.send(request)
+        if response.status in (200, 204):
+            self.emit(RunNote(f"data set {ref} loaded through {DATASET_HOOK}"))
+        elif response.status in HOOK_ABSENT:
+            self.emit(
+                RunNote(f"no {DATASET_HOOK} hook (HTTP {response.status}): the SUT must already hold data set {ref}")
+            )
+        else:
+            raise ConfigurationError(f"the SUT refused data set {ref} through {DATASET_HOOK}: HTTP {response.status}")
+
     async def run_scenario(self, scenario: dict[str, Any]) -> ScenarioResult:
-        ctx = ScenarioContext(self.catalog, self.target)
+        ctx = ScenarioContext(
+            self.catalog,
+            self.target,
+            dataset=self.dataset,
+            counterpart=self.counterpart.url if self.counterpart else "",
+        )
         started = time.perf_counter()
         failures: list[CheckFailure] = []
         latencies: list[float] = []
@@ -96,6 +143,10 @@ class Runner:
             name = str(step.get("id", f"step-{index + 1}"))
             try:
                 step_failures = await self._run_step(scenario, name, step, ctx, latencies)
+            except ManualAction as exc:
+                failures.append(CheckFailure(name, "manual", "an operator's action", None, str(exc)))
+                verdict = Verdict.MANUAL
+                break
             except TransportError as exc:
                 failures.append(CheckFailure(name, "exchange", "an HTTP answer", None, str(exc)))
                 verdict = Verdict.ERROR
@@ -170,6 +221,16 @@ class Runner:
     async def _run_step(
         self, scenario: dict[str, Any], name: str, step: dict[str, Any], ctx: ScenarioContext, latencies: list[float]
     ) -> list[CheckFailure]:
+        if "trigger" in step:
+            return await self._run_trigger_step(scenario, name, step, ctx, latencies)
+        if "repeat" in step:
+            return await self._run_repeated_step(scenario, name, step, ctx, latencies)
+        response, message = await self._exchange(scenario, name, step, ctx, latencies)
+        return self._judge(scenario, name, step, response, ctx, message)
+
+    async def _exchange(
+        self, scenario: dict[str, Any], name: str, step: dict[str, Any], ctx: ScenarioContext, latencies: list[float]
+    ) -> tuple[Response, Message | None]:
         request, message = self.build_request(step, ctx)
         if message is not None:
             ctx.sent[name] = message
@@ -187,6 +248,83 @@ class Runner:
                 len(response.body),
             )
         )
+        return response, message
+
+    async def _run_repeated_step(
+        self, scenario: dict[str, Any], name: str, step: dict[str, Any], ctx: ScenarioContext, latencies: list[float]
+    ) -> list[CheckFailure]:
+        """The same exchange ``times`` times (fresh identifiers each), then timing checks on all of them."""
+        spec = step["repeat"]
+        times, concurrency = int(spec.get("times", 1)), max(1, int(spec.get("concurrency", 1)))
+        gate = asyncio.Semaphore(concurrency)
+        failures: list[CheckFailure] = []
+        own: list[float] = []
+
+        async def once(index: int) -> None:
+            child = ctx.child()
+            async with gate:
+                response, message = await self._exchange(scenario, f"{name}#{index + 1}", step, child, own)
+            failures.extend(self._judge(scenario, f"{name}#{index + 1}", step, response, child, message))
+
+        await asyncio.gather(*(once(index) for index in range(times)))
+        latencies.extend(own)
+        for key, limit in (step.get("timing") or {}).items():
+            if key.startswith("p") and key.endswith("_ms") and key[1:-3].isdigit():
+                observed = percentile(own, int(key[1:-3]))
+                if observed > float(limit):
+                    failures.append(
+                        CheckFailure(
+                            name,
+                            f"timing: {key}",
+                            f"<= {limit}",
+                            round(observed, 1),
+                            f"{key[1:-3]}th percentile over {len(own)} exchanges is {observed:.1f} ms",
+                        )
+                    )
+            else:
+                raise ConfigurationError(f"unknown timing check {key!r} (use pNN_ms)")
+        return failures
+
+    async def _run_trigger_step(
+        self, scenario: dict[str, Any], name: str, step: dict[str, Any], ctx: ScenarioContext, latencies: list[float]
+    ) -> list[CheckFailure]:
+        """Make the SUT send something to the counterpart (hook, or operator), wait for it, judge it."""
+        if self.counterpart is None:
+            raise ConfigurationError("a trigger step needs a counterpart reference endpoint")
+        trigger = ctx.expand(step["trigger"])
+        wait = step.get("await") or {}
+        method, path = str(wait.get("method", "POST")), str(ctx.expand(wait["path"]))
+        within = float(wait.get("within_s", 10))
+        since = self.counterpart.mark()
+        command = {"action": trigger["action"], "to": self.counterpart.url, "params": trigger.get("params", {})}
+        body = json.dumps(command, ensure_ascii=False).encode()
+        hook = Request("POST", self.target + TRIGGER_HOOK, (("Content-Type", "application/json"),), body)
+        answer = await self.transport.send(hook)
+        latencies.append(answer.elapsed_ms)
+        instruction = str(trigger.get("instruction") or f"make the SUT perform {trigger['action']}")
+        instruction += f" (send it to {self.counterpart.url}{path})"
+        if answer.status in HOOK_ABSENT:
+            if self.unattended:
+                raise ManualAction(f"no {TRIGGER_HOOK} hook (HTTP {answer.status}); operator must: {instruction}")
+            self.emit(OperatorActionRequired(str(scenario["id"]), name, instruction, self.operator_timeout_s))
+            within = self.operator_timeout_s
+        elif answer.status != 202:
+            return [CheckFailure(name, "trigger: status", 202, answer.status, f"the {TRIGGER_HOOK} hook refused")]
+        received = await self.counterpart.wait_for(method, path, since, within)
+        if received is None:
+            expected = f"{method} {path} at the reference endpoint"
+            return [CheckFailure(name, "await", expected, None, f"nothing arrived within {within:g} s")]
+        return self._judge(scenario, name, step, received, ctx, None)
+
+    def _judge(
+        self,
+        scenario: dict[str, Any],
+        name: str,
+        step: dict[str, Any],
+        response: Response,
+        ctx: ScenarioContext,
+        message: Message | None,
+    ) -> list[CheckFailure]:
         check_ctx = CheckContext(response, ctx, message)
         failures: list[CheckFailure] = []
         for key, expected in (step.get("expect") or {}).items():

@@ -1,0 +1,113 @@
+"""The reference supplier's test hook ``POST /netcode/v1/_test/trigger``: make it *send* a message.
+
+The reference supplier plays the system under test in ``harness demo``; this
+hook lets a suite ask it to send a person or vehicle query to a reference
+endpoint. It only sends to loopback addresses: a test hook is no way to make
+the harness call out to other hosts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+
+from harness.endpoints.common import BODY, LOG, BodyTooLarge, problem, read_body
+from harness.endpoints.query_responder import PERSON_PATH, VEHICLE_PATH
+from harness.model import Finding
+from harness.validation.jsonsafe import UnsafeJson, parse_json
+
+__all__ = ["TRIGGER_PATH", "TestHooks"]
+
+TRIGGER_PATH = "/netcode/v1/_test/trigger"
+ACTIONS = ("send-person-query", "send-vehicle-query")
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class TestHooks:
+    """Triggers outgoing queries; what it sends is decided by :meth:`person_query` / :meth:`vehicle_query`."""
+
+    __test__ = False  # not a pytest test class, whatever its name says
+    force = "reference-force"
+    officer = "REF0001"
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.sent: list[tuple[str, int | str]] = []
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post(TRIGGER_PATH, self.trigger)]
+
+    def reset(self) -> None:
+        self.sent.clear()
+
+    async def trigger(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await read_body(request, limit=64 * 1024)
+        except BodyTooLarge:
+            return problem(413, "too-large")
+        request[BODY] = body
+        try:
+            command = parse_json(body)
+        except UnsafeJson as exc:
+            return problem(400, "invalid-message", str(exc), [Finding("", "schema", str(exc))])
+        if not isinstance(command, dict) or command.get("action") not in ACTIONS:
+            finding = Finding("/action", "schema", f"action must be one of {', '.join(ACTIONS)}")
+            return problem(400, "invalid-message", "unknown action", [finding])
+        to = command.get("to")
+        if not isinstance(to, str) or urlsplit(to).scheme not in ("http", "https") or not _loopback(to):
+            finding = Finding("/to", "schema", "to must be an http(s) URL on a loopback address")
+            return problem(400, "invalid-message", "bad destination", [finding])
+        given = command.get("params")
+        params: dict[str, Any] = given if isinstance(given, dict) else {}
+        if command["action"] == "send-person-query":
+            path, message = PERSON_PATH, self.person_query(params)
+        else:
+            path, message = VEHICLE_PATH, self.vehicle_query(params)
+        task = asyncio.create_task(self._send(to.rstrip("/") + path, message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return web.Response(status=202)
+
+    def requested_by(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"force": self.force, "officerId": self.officer, "purpose": params.get("purpose", "investigation")}
+
+    def person_query(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "queryId": str(uuid.uuid4()),
+            "profile": "netcode.person-query/1.0",
+            "requestedBy": self.requested_by(params),
+            "criteria": params.get("criteria", {}),
+        }
+
+    def vehicle_query(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "queryId": str(uuid.uuid4()),
+            "profile": "netcode.vehicle-query/1.0",
+            "requestedBy": self.requested_by(params),
+            "vrm": params.get("vrm", ""),
+        }
+
+    async def _send(self, url: str, message: dict[str, Any]) -> None:
+        try:
+            timeout = aiohttp.ClientTimeout(total=10)
+            async with aiohttp.ClientSession(timeout=timeout) as session, session.post(url, json=message) as answer:
+                await answer.read()
+                self.sent.append((url, answer.status))
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            LOG.warning("triggered query to %s failed: %s", url, exc)
+            self.sent.append((url, str(exc)))
