@@ -16,7 +16,7 @@ from harness.model import CatalogError, ConfigurationError, Format, Sample, Suit
 
 __all__ = ["Catalog", "default_fixtures", "load_catalog"]
 
-_SUITE_REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*)(?:@(?P<version>[0-9][0-9A-Za-z.-]*))?$")
+_SUITE_REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*)(?:@(?P<version>[0-9][0-9A-Za-z.-]*))?\Z")
 _LEVELS = {"MUST", "SHOULD"}
 
 
@@ -138,6 +138,8 @@ def _load_samples(directory: Path) -> tuple[Sample, ...]:
     invalid = directory / "invalid"
     if invalid.is_dir():
         manifest = _read_yaml(invalid / "manifest.yaml") if (invalid / "manifest.yaml").is_file() else {}
+        if not isinstance(manifest, dict):
+            raise CatalogError(f"{invalid / 'manifest.yaml'}: not a mapping of sample names to rules")
         for path in sorted(invalid.iterdir()):
             if path.name == "manifest.yaml" or not path.is_file():
                 continue
@@ -169,6 +171,9 @@ def _load_suite(directory: Path) -> Suite:
         scenarios.append({**scenario, "_file": str(path)})
     if not scenarios:
         raise CatalogError(f"{directory}: suite has no scenarios")
+    for key in ("name", "version"):
+        if key not in manifest:
+            raise CatalogError(f"{directory / 'suite.yaml'}: lacks {key!r}")
     return Suite(
         name=str(manifest["name"]),
         version=str(manifest["version"]),

@@ -46,9 +46,10 @@ def parse_accept(header: str | None) -> list[MediaRange]:
             name, _, value = param.partition("=")
             if name.strip().lower() == "q":
                 try:
-                    quality = max(0.0, min(1.0, float(value)))
+                    quality = float(value)
                 except ValueError:
                     quality = 0.0
+                quality = max(0.0, min(1.0, quality)) if quality == quality else 0.0  # NaN counts as 0
         ranges.append(MediaRange(fields[0].lower(), quality, order))
     return ranges
 

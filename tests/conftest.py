@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
 
 from adapters.http import HttpTransport
 from harness.catalog import Catalog, load_catalog
-from harness.endpoints import ReferenceServer
+from harness.endpoints import RecorderCounterpart, ReferenceServer, build_app
 from harness.events import RunFinished
 from harness.runner.engine import Runner
 from harness.transport import TransportOptions
@@ -21,14 +22,24 @@ def catalog() -> Catalog:
     return load_catalog()
 
 
-async def certify(catalog: Catalog, app: web.Application, suite: str = "intel-core") -> RunFinished:
-    """Run ``suite`` against ``app`` served on loopback port 0; the verdicts, nothing printed."""
+async def certify(
+    catalog: Catalog, app: web.Application, suite: str = "intel-core", **runner_options: Any
+) -> RunFinished:
+    """Run ``suite`` against ``app`` served on loopback port 0; the verdicts, nothing printed.
+
+    A suite in which the SUT sends gets a reference counterpart on loopback too.
+    """
+    chosen = catalog.suite(suite)
     async with ReferenceServer(app) as url:
-        transport = HttpTransport(TransportOptions(timeout_s=5.0, concurrency=4))
-        try:
-            return await Runner(catalog, transport, url, [], concurrency=4).run(catalog.suite(suite))
-        finally:
-            await transport.close()
+        counterpart_app = build_app(catalog)
+        async with ReferenceServer(counterpart_app) as counterpart_url:
+            counterpart = RecorderCounterpart(counterpart_app, counterpart_url) if chosen.counterpart else None
+            transport = HttpTransport(TransportOptions(timeout_s=5.0, concurrency=4))
+            try:
+                runner = Runner(catalog, transport, url, concurrency=4, counterpart=counterpart, **runner_options)
+                return await runner.run(chosen)
+            finally:
+                await transport.close()
 
 
 def verdicts(run: RunFinished) -> dict[str, str]:

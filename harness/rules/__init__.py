@@ -47,7 +47,7 @@ def run_rules(rule_set: str, document: Any) -> Iterator[tuple[str, Path, str]]:
     for item in RULE_SETS.get(rule_set, ()):
         try:
             violations = list(item.check(document))
-        except (TypeError, KeyError, ValueError, AttributeError, IndexError):
+        except (TypeError, KeyError, ValueError, AttributeError, IndexError, OverflowError):
             # The document's shape is too broken for this rule; the schema reports why.
             continue
         for path, message in violations:

@@ -123,7 +123,7 @@ def dates_not_in_future(document: dict[str, Any]) -> Iterator[RuleViolation]:
                 )
         elif subject.get("type") == "event":
             occurred = parse_date_time(subject.get("occurred"))
-            if occurred is not None and occurred > created + EVENT_SKEW:
+            if occurred is not None and occurred - EVENT_SKEW > created:
                 yield (
                     ("subjects", index, "occurred"),
                     (

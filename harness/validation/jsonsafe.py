@@ -69,3 +69,5 @@ def parse_json(data: bytes, max_depth: int = MAX_DEPTH) -> Any:
         raise UnsafeJson(f"not well-formed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise UnsafeJson(f"nested deeper than {max_depth} levels") from None
+    except ValueError as exc:  # e.g. an integer literal longer than Python converts
+        raise UnsafeJson(f"not acceptable JSON: {str(exc).splitlines()[0]}") from None

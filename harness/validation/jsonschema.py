@@ -20,8 +20,11 @@ __all__ = ["Path", "SchemaError", "SchemaValidator", "is_date", "is_date_time"]
 Path = tuple[str | int, ...]
 SchemaError = tuple[Path, str]
 
-_DATE_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$")
-_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+# ASCII digits only, and \Z: "$" would let a trailing newline through.
+_DATE_TIME = re.compile(
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?([Zz]|[+-]([0-9]{2}):([0-9]{2}))\Z"
+)
+_DATE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})\Z")
 
 
 def is_date(value: str) -> bool:
@@ -82,7 +85,8 @@ class SchemaValidator:
             return []
         found: list[SchemaError] = []
         self._collect("", instance, (), found)
-        return found
+        # A discriminated branch repeats keywords of its parent (``required``): report each error once.
+        return list(dict.fromkeys(found))
 
     # -- internals ---------------------------------------------------------
 

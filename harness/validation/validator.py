@@ -61,7 +61,7 @@ class Validator:
         fmt = self.format
         if len(data) > fmt.max_bytes:
             message = f"message is {len(data)} bytes, over the limit of {fmt.max_bytes}"
-            return Validation(fmt.id, (Finding("", "schema", message),))
+            return Validation(fmt.id, (Finding("/" if fmt.syntax == "xml" else "", "schema", message),))
         if fmt.syntax == "json":
             return self._validate_json(data)
         return self._validate_xml(data)
@@ -147,7 +147,7 @@ def validator_for(fmt: Format) -> Validator:
 
 def detect_format(formats: list[Format], data: bytes) -> Format | None:
     """The format whose ``detect`` keys the content matches, or None."""
-    head = data.lstrip()[:1]
+    head = data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
     if head in (b"{", b"["):
         try:
             document = parse_json(data)

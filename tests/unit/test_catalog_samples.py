@@ -167,12 +167,6 @@ def test_an_invalid_sample_with_an_empty_rule_list_raises_catalog_error(fixtures
         _load(fixtures_copy)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="bug: harness/catalog.py _load_samples calls manifest.get() on whatever YAML gave; an empty "
-    "manifest.yaml (None) or a list raises AttributeError instead of CatalogError",
-)
 @pytest.mark.parametrize("text", ["", "- a\n- b\n"], ids=["empty", "list"])
 def test_a_manifest_that_is_not_a_mapping_raises_catalog_error(fixtures_copy: Path, text: str) -> None:
     manifest = fixtures_copy / "formats/intel-report/1.0/samples/invalid/manifest.yaml"
@@ -198,12 +192,6 @@ def test_a_scenario_with_an_unknown_level_raises_catalog_error(fixtures_copy: Pa
         _load(fixtures_copy)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="bug: harness/catalog.py _load_suite reads manifest['name'] outside any try; a suite.yaml "
-    "without 'name' raises KeyError instead of CatalogError",
-)
 def test_a_suite_yaml_without_name_raises_catalog_error(fixtures_copy: Path) -> None:
     (fixtures_copy / "suites/intel-core/1.0/suite.yaml").write_text('version: "1.0"\n', encoding="utf-8")
     with pytest.raises(CatalogError):

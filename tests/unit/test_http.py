@@ -96,11 +96,6 @@ def test_a_malformed_quality_counts_as_zero() -> None:
     assert negotiate("application/xml;q=high", OFFERS) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: harness/http.py parse_accept clamps float('nan') with max(0, min(1, q)), which gives 1.0, "
-    "so 'q=nan' (not a qvalue) accepts at full quality instead of counting as 0 like other malformed values",
-)
 def test_a_nan_quality_counts_as_zero() -> None:
     assert negotiate("application/xml;q=nan", OFFERS) is None
 

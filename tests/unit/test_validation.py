@@ -106,12 +106,6 @@ def test_several_errors_inside_one_subject_are_all_reported(json_format: Format)
     assert result.rules == {"schema"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: harness/validation/jsonschema.py checks 'required' both on $defs/subject and on the "
-    "discriminated branch ($defs/person ...), so a subject without 'id' gets the same finding "
-    "('/subjects/0', \"required member 'id' is missing\") twice",
-)
 def test_each_error_is_reported_once(json_format: Format) -> None:
     doc = full_report()
     del doc["subjects"][0]["id"]
@@ -242,11 +236,6 @@ def test_a_message_over_the_limit_gets_one_schema_finding_naming_the_limit(catal
     assert result.model is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: harness/validation/validator.py Validator.validate gives the size-limit finding the "
-    "location '' for XML formats too; an XML finding's location must be an XPath ('/' as for parse errors)",
-)
 def test_the_size_limit_finding_of_an_xml_format_has_an_xpath_location(xml_format: Format) -> None:
     data = _padded((XML_SAMPLES / "valid/full.xml").read_bytes(), MIB + 1)
     (finding,) = validator_for(xml_format).validate(data).findings
@@ -307,13 +296,6 @@ def test_a_duplicate_key_in_an_otherwise_valid_report_is_refused(json_format: Fo
     assert not result.valid
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="bug: harness/validation/jsonsafe.py parse_json catches only JSONDecodeError and RecursionError; "
-    "an integer literal of more than 4300 digits makes json.loads raise ValueError (int max str digits), "
-    "which escapes Validator.validate",
-)
 def test_a_huge_integer_literal_gives_a_finding_not_an_exception(json_format: Format) -> None:
     doc = full_report()
     data = encode(doc).replace(b'"intelligence": 2', b'"intelligence": ' + b"9" * 5000, 1)
@@ -322,13 +304,6 @@ def test_a_huge_integer_literal_gives_a_finding_not_an_exception(json_format: Fo
     assert result.rules == {"schema"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="bug: harness/rules/intel_report.py IR-04 computes created + 5 minutes; for created "
-    "9999-12-31T23:58:00Z that overflows (OverflowError), which run_rules does not catch, so "
-    "Validator.validate raises on a schema-valid report",
-)
 def test_a_created_at_the_end_of_time_gives_no_exception(json_format: Format) -> None:
     doc = full_report()
     doc["created"] = "9999-12-31T23:58:00Z"
@@ -403,34 +378,18 @@ def test_is_date_rejects(value: str) -> None:
     assert not is_date(value)
 
 
-_NEWLINE_REASON = (
-    "bug: harness/validation/jsonschema.py _DATE_TIME and _DATE end in '$', which matches before a "
-    "trailing newline under re.match, so '2026-03-14T09:30:00Z\\n' and '2026-03-14\\n' are accepted "
-    "(use \\Z or fullmatch)"
-)
-_DIGIT_REASON = (
-    "bug: harness/validation/jsonschema.py uses \\d on str patterns, which matches any Unicode decimal "
-    "digit, and int() converts them, so dates written in e.g. Arabic-Indic digits are accepted; "
-    "RFC 3339 allows ASCII digits only"
-)
-
-
 @pytest.mark.parametrize(
     ("check", "value"),
     [
-        pytest.param(
-            is_date_time, "2026-03-14T09:30:00Z\n", marks=pytest.mark.xfail(strict=True, reason=_NEWLINE_REASON)
-        ),
-        pytest.param(is_date, "2026-03-14\n", marks=pytest.mark.xfail(strict=True, reason=_NEWLINE_REASON)),
+        pytest.param(is_date_time, "2026-03-14T09:30:00Z\n"),
+        pytest.param(is_date, "2026-03-14\n"),
         pytest.param(
             is_date_time,
             "\u0662\u0660\u0662\u0666-03-14T09:30:00Z",
-            marks=pytest.mark.xfail(strict=True, reason=_DIGIT_REASON),
         ),
         pytest.param(
             is_date,
             "\u0662\u0660\u0662\u0666-\u0660\u0663-\u0661\u0664",
-            marks=pytest.mark.xfail(strict=True, reason=_DIGIT_REASON),
         ),
     ],
     ids=["date-time-newline", "date-newline", "date-time-arabic-digits", "date-arabic-digits"],
@@ -439,7 +398,6 @@ def test_rfc3339_checks_reject_trailing_newlines_and_non_ascii_digits(check: Any
     assert not check(value)
 
 
-@pytest.mark.xfail(strict=True, reason=_NEWLINE_REASON)
 def test_a_created_with_a_trailing_newline_is_a_schema_error(json_format: Format) -> None:
     doc = full_report()
     doc["created"] = "2026-03-14T09:30:00Z\n"
@@ -523,3 +481,10 @@ def test_detect_format_recognises_json_with_leading_whitespace(catalog: Catalog)
 )
 def test_detect_format_returns_none_for_unknown_content(catalog: Catalog, data: bytes) -> None:
     assert detect_format(_formats(catalog), data) is None
+
+
+def test_detect_format_recognises_json_with_a_utf8_bom(catalog: Catalog, json_format: Format) -> None:
+    data = b"\xef\xbb\xbf" + (JSON_SAMPLES / "valid/full.json").read_bytes()
+    assert validator_for(json_format).validate(data).valid
+    detected = detect_format(_formats(catalog), data)
+    assert detected is not None and detected.id == "intel-report/1.0"
