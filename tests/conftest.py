@@ -44,3 +44,8 @@ async def certify(
 
 def verdicts(run: RunFinished) -> dict[str, str]:
     return {result.id: str(result.verdict) for result in run.results}
+
+
+def failing(run: RunFinished) -> dict[str, list[tuple[str, Any, Any]]]:
+    """Every scenario that did not pass, with its failed checks as (check, expected, actual)."""
+    return {r.id: [(f.check, f.expected, f.actual) for f in r.failures] for r in run.results if r.verdict != "passed"}

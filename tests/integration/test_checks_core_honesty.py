@@ -12,7 +12,7 @@ from harness.endpoints import build_app
 from harness.endpoints.intel_hub import IntelHub
 from harness.endpoints.query_responder import QueryResponder
 from harness.events import Event, OperatorActionRequired
-from tests.conftest import certify, verdicts
+from tests.conftest import certify, failing, verdicts
 from tests.integration.broken_query_suppliers import build_broken_force
 
 # variant -> (scenarios that must fail, still certified because only SHOULD scenarios fail)
@@ -35,8 +35,7 @@ EXPECTED: dict[str, tuple[set[str], bool]] = {
 
 async def test_reference_force_is_certified(catalog: Catalog) -> None:
     run = await certify(catalog, build_app(catalog), "checks-core")
-    failing = {r.id: [f.message for f in r.failures] for r in run.results if r.verdict != "passed"}
-    assert failing == {}
+    assert failing(run) == {}
     assert run.certified
     timed = next(r for r in run.results if r.id == "CC-15")
     assert timed.exchanges >= 100  # at least 50 person and 50 vehicle checks

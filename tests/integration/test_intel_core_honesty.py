@@ -6,7 +6,7 @@ import pytest
 
 from harness.catalog import Catalog
 from harness.endpoints import build_app
-from tests.conftest import certify, verdicts
+from tests.conftest import certify, failing, verdicts
 from tests.integration.broken_suppliers import build_broken
 
 # variant -> scenarios that must fail; certification is refused unless only SHOULD scenarios fail.
@@ -37,8 +37,7 @@ EXPECTED: dict[str, tuple[set[str], bool]] = {
 
 async def test_reference_supplier_is_certified(catalog: Catalog) -> None:
     run = await certify(catalog, build_app(catalog))
-    failing = {r.id: [f.message for f in r.failures] for r in run.results if r.verdict != "passed"}
-    assert failing == {}
+    assert failing(run) == {}
     assert run.certified
     assert run.summary.passed == len(catalog.suite("intel-core").scenarios)
 
