@@ -123,7 +123,7 @@ def _load_format(directory: Path) -> Format:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CatalogError(f"{directory / 'format.yaml'}: bad manifest ({exc})") from None
-    if fmt.syntax not in {"json", "xml"}:
+    if fmt.syntax not in {"json", "xml", "binary", "multipart"}:
         raise CatalogError(f"{directory}: unknown syntax {fmt.syntax!r}")
     if not schema_path.is_file():
         raise CatalogError(f"{directory}: schema {schema_path.name} is missing")

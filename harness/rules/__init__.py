@@ -17,7 +17,8 @@ from typing import Any
 __all__ = ["RULE_SETS", "Rule", "RuleViolation", "rule", "run_rules"]
 
 Path = tuple[str | int, ...]
-RuleViolation = tuple[Path, str]
+RuleViolation = tuple[Path | str, str]
+"""A rule's finding: where (a model path, or an XPath string for formats without a model) and why."""
 RuleFunction = Callable[[Any], Iterable[RuleViolation]]
 
 
@@ -41,7 +42,7 @@ def rule(rule_set: str, rule_id: str, statement: str) -> Callable[[RuleFunction]
     return register
 
 
-def run_rules(rule_set: str, document: Any) -> Iterator[tuple[str, Path, str]]:
+def run_rules(rule_set: str, document: Any) -> Iterator[tuple[str, Path | str, str]]:
     """Every violation of every rule of ``rule_set``, as ``(rule id, path, message)``."""
     _load_builtin_rule_sets()
     for item in RULE_SETS.get(rule_set, ()):

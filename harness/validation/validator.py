@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,15 @@ from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.jsonschema import SchemaValidator
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
-__all__ = ["Validation", "Validator", "detect_format", "json_pointer", "validator_for"]
+__all__ = [
+    "SYNTAXES",
+    "Validation",
+    "Validator",
+    "detect_format",
+    "json_pointer",
+    "register_syntax",
+    "validator_for",
+]
 
 
 def json_pointer(path: tuple[str | int, ...]) -> str:
@@ -41,14 +51,46 @@ class Validation:
         return {finding.rule for finding in self.findings}
 
 
+SyntaxValidator = Callable[[bytes], Validation]
+SYNTAXES: dict[str, Callable[[Format], SyntaxValidator]] = {}
+"""Validators for syntaxes other than JSON and XML (binary codecs, multipart), by manifest ``syntax``.
+
+A module registers a factory with :func:`register_syntax`; :func:`_load_builtin_syntaxes` imports them.
+"""
+
+
+def register_syntax(name: str) -> Callable[[Callable[[Format], SyntaxValidator]], Callable[[Format], SyntaxValidator]]:
+    def register(factory: Callable[[Format], SyntaxValidator]) -> Callable[[Format], SyntaxValidator]:
+        SYNTAXES[name] = factory
+        return factory
+
+    return register
+
+
+def _load_builtin_syntaxes() -> None:
+    """Import the modules that register syntaxes (each registers on import)."""
+    for module in BUILTIN_SYNTAX_MODULES:
+        importlib.import_module(module)
+
+
+BUILTIN_SYNTAX_MODULES: list[str] = []
+
+
 class Validator:
     """A format's schema compiled once, with its rules and rendition."""
 
     def __init__(self, fmt: Format) -> None:
         self.format = fmt
         self.family: Family | None = family(fmt.family) if fmt.family and fmt.syntax == "xml" else None
+        self._other: SyntaxValidator | None = None
         schema_path = Path(fmt.schema_path)
-        if fmt.syntax == "json":
+        if fmt.syntax not in ("json", "xml"):
+            _load_builtin_syntaxes()
+            factory = SYNTAXES.get(fmt.syntax)
+            if factory is None:
+                raise CatalogError(f"format {fmt.id}: no validator for syntax {fmt.syntax!r}")
+            self._other = factory(fmt)
+        elif fmt.syntax == "json":
             self._json = SchemaValidator(json.loads(schema_path.read_bytes()))
         else:
             try:
@@ -62,6 +104,8 @@ class Validator:
         if len(data) > fmt.max_bytes:
             message = f"message is {len(data)} bytes, over the limit of {fmt.max_bytes}"
             return Validation(fmt.id, (Finding("/" if fmt.syntax == "xml" else "", "schema", message),))
+        if self._other is not None:
+            return self._other(data)
         if fmt.syntax == "json":
             return self._validate_json(data)
         return self._validate_xml(data)
@@ -71,7 +115,7 @@ class Validator:
         findings = [Finding(json_pointer(path), "schema", message) for path, message in self._json.errors(document)]
         if self.format.rule_set:
             findings += [
-                Finding(json_pointer(path), rule_id, message)
+                Finding(path if isinstance(path, str) else json_pointer(path), rule_id, message)
                 for rule_id, path, message in run_rules(self.format.rule_set, document)
             ]
         model = document if isinstance(document, dict) else None
@@ -96,15 +140,15 @@ class Validator:
                 for entry in self._xsd.error_log  # type: ignore[attr-defined]
             )
             return Validation(fmt.id, findings)
-        if self.family is None:
-            return Validation(fmt.id, ())
-        model = self.family.from_xml(root)
+        # Rules see the family's JSON model when the format has one, else the element tree;
+        # a rule's path is either a model path (mapped to an XPath) or already an XPath string.
+        model = self.family.from_xml(root) if self.family is not None else None
         findings_list: list[Finding] = []
         if fmt.rule_set:
-            findings_list = [
-                Finding(self.family.xpath(path), rule_id, message)
-                for rule_id, path, message in run_rules(fmt.rule_set, model)
-            ]
+            subject: Any = model if model is not None else root
+            for rule_id, path, message in run_rules(fmt.rule_set, subject):
+                location = path if isinstance(path, str) else self.family.xpath(path) if self.family else "/"
+                findings_list.append(Finding(location, rule_id, message))
         return Validation(fmt.id, tuple(findings_list), model)
 
     def _element_xpath(self, root: etree._Element, libxml_path: str | None) -> str:
