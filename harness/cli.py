@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import sys
@@ -21,7 +22,16 @@ import harness
 from harness.catalog import Catalog, load_catalog
 from harness.events import Listener, RunFinished, Summary
 from harness.model import HarnessError, UsageError
-from harness.reporting import ConsoleReporter, JUnitReporter, ResultsJsonReporter, summary_line, write_atomically
+from harness.reporting import (
+    ConsoleReporter,
+    JournalReporter,
+    JUnitReporter,
+    Redactor,
+    ResultsJsonReporter,
+    read_journal,
+    summary_line,
+    write_atomically,
+)
 from harness.runner.engine import Runner
 from harness.transport import TransportOptions, load_transport
 from harness.validation.validator import detect_format, validator_for
@@ -67,6 +77,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--concurrency", type=int, default=4, help="scenarios run at once (default 4)")
     run.add_argument("--timeout", type=float, default=10.0, help="seconds allowed for one exchange (default 10)")
     run.add_argument(
+        "--header",
+        action="append",
+        metavar="'NAME: VALUE'",
+        help="extra header on every request (credentials: never written to any output)",
+    )
+    run.add_argument("--ca-bundle", help="PEM file of CAs to trust for an https target")
+    run.add_argument("--client-cert", help="PEM client certificate (chain) for mutual TLS")
+    run.add_argument("--client-key", help="PEM private key of the client certificate")
+    run.add_argument("--key-password-env", metavar="VAR", help="environment variable holding the key's password")
+    run.add_argument(
         "--unattended",
         action="store_true",
         help="never wait for an operator: steps that need one end 'manual' (always so in CI)",
@@ -76,6 +96,11 @@ def _parser() -> argparse.ArgumentParser:
         default="127.0.0.1:0",
         help="HOST:PORT of the reference endpoint the SUT sends to, for suites that need one (default 127.0.0.1:0)",
     )
+
+    report = commands.add_parser("report", help="rebuild the reports of a run from its journal")
+    report.add_argument("--journal", type=Path, required=True, help="the run's journal.jsonl")
+    report.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
+    report.add_argument("--junit", type=Path)
 
     demo = commands.add_parser("demo", help="certify the embedded reference supplier with every suite")
     demo.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
@@ -252,6 +277,8 @@ class RunSettings:
     listen_host: str = "127.0.0.1"
     listen_port: int = 0
     console: bool = True
+    credentials: TransportOptions = dataclasses.field(default_factory=TransportOptions)
+    """TLS files, key password and extra headers (secrets): only their transport options are used."""
 
 
 async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: RunSettings) -> RunFinished:
@@ -263,7 +290,8 @@ async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: Run
     from harness.endpoints import RecorderCounterpart, ReferenceServer, build_app
 
     suite = catalog.suite(suite_ref)
-    options = TransportOptions(timeout_s=settings.timeout, concurrency=settings.concurrency)
+    options = dataclasses.replace(settings.credentials, timeout_s=settings.timeout, concurrency=settings.concurrency)
+    redact = Redactor(options.secrets)
     transport = load_transport("http", options)
     counterpart_server: ReferenceServer | None = None
     try:
@@ -278,13 +306,16 @@ async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: Run
                 where = f"{settings.listen_host}:{settings.listen_port}"
                 raise UsageError(f"cannot listen on {where} for the reference endpoint: {exc.strerror}") from None
             counterpart = RecorderCounterpart(app, url)
-        listeners: list[Listener] = [ResultsJsonReporter(settings.reports)]
+        listeners: list[Listener] = [
+            JournalReporter(settings.reports / "journal.jsonl", redact),
+            ResultsJsonReporter(settings.reports, redact),
+        ]
         if settings.console:
-            listeners.insert(0, ConsoleReporter())
+            listeners.insert(0, ConsoleReporter(redact=redact))
             if counterpart is not None:
                 print(f"reference endpoint for the SUT to send to: {counterpart.url}", flush=True)
         if settings.junit is not None:
-            listeners.append(JUnitReporter(settings.junit))
+            listeners.append(JUnitReporter(settings.junit, redact))
         runner = Runner(
             catalog, transport, target, listeners, settings.concurrency, counterpart, unattended=settings.unattended
         )
@@ -293,6 +324,48 @@ async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: Run
         await transport.close()
         if counterpart_server is not None:
             await counterpart_server.stop()
+
+
+def _credentials(args: argparse.Namespace) -> TransportOptions:
+    """TLS files and extra headers from the command line; the key password only from the environment."""
+    headers: list[tuple[str, str]] = []
+    for text in args.header or ():
+        name, sep, value = text.partition(":")
+        if not sep or not name.strip() or any(c in name for c in " \t"):
+            raise UsageError("bad --header: expected 'Name: value'")
+        headers.append((name.strip(), value.strip()))
+    for option in ("ca_bundle", "client_cert", "client_key"):
+        path = getattr(args, option)
+        if path and not Path(path).is_file():
+            raise UsageError(f"--{option.replace('_', '-')} {path}: no such file")
+    if args.client_key and not args.client_cert:
+        raise UsageError("--client-key needs --client-cert")
+    password = os.environ.get(args.key_password_env) if args.key_password_env else None
+    if args.key_password_env and password is None:
+        raise UsageError(f"--key-password-env names {args.key_password_env}, which is not set")
+    return TransportOptions(
+        ca_bundle=args.ca_bundle,
+        client_cert=args.client_cert,
+        client_key=args.client_key,
+        key_password=password,
+        headers=tuple(headers),
+    )
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    try:
+        finished = read_journal(args.journal)
+    except FileNotFoundError:
+        raise UsageError(f"{args.journal}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{args.journal}: not a harness journal ({exc})") from None
+    ResultsJsonReporter(args.reports)(finished)
+    if args.junit:
+        JUnitReporter(args.junit)(finished)
+    state = "interrupted run" if finished.interrupted else "complete run"
+    print(f"{finished.suite}@{finished.version} ({state}): {summary_line(finished.summary)}")
+    print(f"report: {args.reports / 'results.json'}" + (f", JUnit: {args.junit}" if args.junit else ""))
+    return 0 if finished.certified else 1
 
 
 def _unattended(args: argparse.Namespace) -> bool:
@@ -320,8 +393,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     catalog.suite(args.suite)  # unknown suites fail before any connection
     _positive(args.concurrency, "concurrency")
     host, port = _listen_address(args.listen)
-    settings = RunSettings(args.reports, args.junit, args.concurrency, args.timeout, _unattended(args), host, port)
-    finished = asyncio.run(run_suite(catalog, args.suite, target, settings))
+    settings = RunSettings(
+        args.reports,
+        args.junit,
+        args.concurrency,
+        args.timeout,
+        _unattended(args),
+        host,
+        port,
+        credentials=_credentials(args),
+    )
+    try:
+        finished = asyncio.run(run_suite(catalog, args.suite, target, settings))
+    except KeyboardInterrupt:
+        print(f"harness: interrupted; partial report: {args.reports / 'results.json'}", file=sys.stderr)
+        return 130
     print(f"report: {args.reports / 'results.json'}" + (f", JUnit: {args.junit}" if args.junit else ""))
     return 0 if finished.certified else 1
 
@@ -378,6 +464,7 @@ _COMMANDS = {
     "validate": _cmd_validate,
     "serve": _cmd_serve,
     "run": _cmd_run,
+    "report": _cmd_report,
     "demo": _cmd_demo,
 }
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "BadAnswer",
     "CatalogError",
     "CheckFailure",
     "ConfigurationError",
@@ -53,6 +54,11 @@ class CatalogError(ConfigurationError):
 
 class TransportError(HarnessError):
     """A message could not be carried to or from the system under test."""
+
+
+class BadAnswer(TransportError):
+    """The system under test answered, but with something no conforming system sends
+    (over the size limit, malformed, cut off, too slow): a failed check, not a harness error."""
 
 
 class TargetUnreachable(TransportError):
@@ -128,6 +134,8 @@ class ScenarioResult:
     failures: tuple[CheckFailure, ...] = ()
     exchanges: int = 0
     latencies_ms: tuple[float, ...] = field(default=())
+    latency: dict[str, Any] | None = field(default=None, compare=False)
+    """A latency summary read back from a journal (when the raw latencies are gone)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -138,7 +146,27 @@ class ScenarioResult:
             "duration_ms": round(self.duration_ms, 3),
             "failures": [f.as_dict() for f in self.failures],
             **({"latency_ms": self.latency_summary()} if self.latencies_ms else {}),
+            **({"latency_ms": self.latency} if self.latency and not self.latencies_ms else {}),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScenarioResult:
+        """The inverse of :meth:`as_dict` (latencies come back as their summary only)."""
+        failures = tuple(
+            CheckFailure(f["step"], f["check"], f["expected"], f["actual"], f["message"]) for f in data["failures"]
+        )
+        latency = data.get("latency_ms") or {}
+        return cls(
+            id=str(data["id"]),
+            title=str(data["title"]),
+            level=Level(data["level"]),
+            verdict=Verdict(data["verdict"]),
+            duration_ms=float(data["duration_ms"]),
+            failures=failures,
+            exchanges=int(latency.get("count", 0)),
+            latencies_ms=(),
+            latency=latency or None,
+        )
 
     def latency_summary(self) -> dict[str, float]:
         """Count, median, 95th percentile (nearest rank) and maximum of this scenario's exchanges."""

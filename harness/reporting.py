@@ -13,7 +13,16 @@ import harness
 from harness.events import Event, OperatorActionRequired, RunFinished, RunNote, RunStarted, ScenarioFinished, Summary
 from harness.model import ScenarioResult, Verdict
 
-__all__ = ["ConsoleReporter", "JUnitReporter", "ResultsJsonReporter", "results_document", "write_atomically"]
+__all__ = [
+    "ConsoleReporter",
+    "JUnitReporter",
+    "JournalReporter",
+    "Redactor",
+    "ResultsJsonReporter",
+    "read_journal",
+    "results_document",
+    "write_atomically",
+]
 
 _MARKS = {
     Verdict.PASSED: "PASS",
@@ -22,6 +31,23 @@ _MARKS = {
     Verdict.SKIPPED: "SKIP",
     Verdict.MANUAL: "MAN ",
 }
+
+
+class Redactor:
+    """Replaces every secret the harness was given (credentials) wherever it would be written.
+
+    A system under test may echo a credential back (an Authorization header in an
+    error body, say); what the reporters write passes through here first.
+    """
+
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
+        forms = {s for s in secrets if s} | {json.dumps(s)[1:-1] for s in secrets if s}
+        self._forms = sorted(forms, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._forms:
+            text = text.replace(secret, "[redacted]")
+        return text
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -43,8 +69,9 @@ def _short(value: Any, limit: int = 120) -> str:
 class ConsoleReporter:
     """One line per scenario as it finishes, its failures beneath it, a summary at the end."""
 
-    def __init__(self, stream: TextIO | None = None, max_failures: int = 5) -> None:
+    def __init__(self, stream: TextIO | None = None, max_failures: int = 5, redact: Redactor | None = None) -> None:
         self.stream = stream or sys.stdout
+        self.redact = redact or Redactor()
         self.max_failures = max_failures
         self.total = 0
         self.done = 0
@@ -82,7 +109,7 @@ class ConsoleReporter:
             self._print(f"      ... and {hidden} more (see results.json)")
 
     def _print(self, line: str) -> None:
-        print(line, file=self.stream, flush=True)
+        print(self.redact(line), file=self.stream, flush=True)
 
 
 def summary_line(summary: Summary) -> str:
@@ -97,6 +124,7 @@ def results_document(event: RunFinished) -> dict[str, Any]:
         "started": event.started,
         "finished": event.finished,
         "certified": event.certified,
+        **({"interrupted": True} if event.interrupted else {}),
         "summary": event.summary.as_dict(),
         "scenarios": [result.as_dict() for result in event.results],
     }
@@ -105,24 +133,26 @@ def results_document(event: RunFinished) -> dict[str, Any]:
 class ResultsJsonReporter:
     """Writes ``results.json`` in the report folder when the run finishes."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, redact: Redactor | None = None) -> None:
         self.path = directory / "results.json"
+        self.redact = redact or Redactor()
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunFinished):
-            document = results_document(event)
-            write_atomically(self.path, json.dumps(document, indent=2, ensure_ascii=False).encode() + b"\n")
+            text = json.dumps(results_document(event), indent=2, ensure_ascii=False, default=str)
+            write_atomically(self.path, self.redact(text).encode() + b"\n")
 
 
 class JUnitReporter:
     """JUnit XML as CI systems read it: one testcase per scenario; SHOULD failures are not failures."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, redact: Redactor | None = None) -> None:
         self.path = path
+        self.redact = redact or Redactor()
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunFinished):
-            write_atomically(self.path, self.render(event).encode())
+            write_atomically(self.path, self.redact(self.render(event)).encode())
 
     @staticmethod
     def render(event: RunFinished) -> str:
@@ -160,3 +190,93 @@ class JUnitReporter:
             lines.append("    </testcase>")
         lines += ["  </testsuite>", "</testsuites>", ""]
         return "\n".join(lines)
+
+
+class JournalReporter:
+    """Appends each finished scenario to a JSON-lines journal, flushed and synced at once.
+
+    A harness killed mid-run (even with SIGKILL) loses no finished scenario:
+    ``harness report --journal FILE`` rebuilds the reports from the journal.
+    """
+
+    def __init__(self, path: Path, redact: Redactor | None = None) -> None:
+        self.path = path
+        self.redact = redact or Redactor()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = path.open("wb")  # a new journal per run; appended to, never rewritten, during it
+
+    def _append(self, record: dict[str, Any]) -> None:
+        line = self.redact(json.dumps(record, ensure_ascii=False, default=str))
+        self._handle.write(line.encode() + b"\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def __call__(self, event: Event) -> None:
+        if self._handle.closed:
+            return
+        if isinstance(event, RunStarted):
+            self._append(
+                {
+                    "event": "run-started",
+                    "harness": harness.__version__,
+                    "suite": event.suite,
+                    "version": event.version,
+                    "target": event.target,
+                    "started": event.started,
+                }
+            )
+        elif isinstance(event, ScenarioFinished):
+            self._append({"event": "scenario-finished", **event.result.as_dict()})
+        elif isinstance(event, RunFinished):
+            self._append({"event": "run-finished", "finished": event.finished, "interrupted": event.interrupted})
+            self._handle.close()
+
+
+def read_journal(path: Path) -> RunFinished:
+    """Rebuild a run from its journal; a torn last line (the process died writing it) is ignored.
+
+    Raises ValueError with a one-line reason when the file is no journal of the harness.
+    """
+    started: dict[str, Any] | None = None
+    ended: dict[str, Any] | None = None
+    results: dict[str, ScenarioResult] = {}
+    with path.open("rb") as handle:
+        lines = handle.read().split(b"\n")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            if number >= len(lines) - 1:
+                break  # torn final record
+            raise ValueError(f"line {number} is not JSON") from None
+        kind = record.get("event") if isinstance(record, dict) else None
+        if kind == "run-started":
+            started, ended, results = record, None, {}
+        elif kind == "scenario-finished" and started is not None:
+            try:
+                result = ScenarioResult.from_dict(record)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"line {number}: not a scenario result ({exc})") from None
+            results[result.id] = result
+        elif kind == "run-finished" and started is not None:
+            ended = record
+        else:
+            raise ValueError(f"line {number}: unexpected record {str(kind)!r}")
+    if started is None:
+        raise ValueError("no run-started record")
+    summary = Summary()
+    for result in results.values():
+        summary.add(result.verdict)
+    interrupted = ended is None or bool(ended.get("interrupted"))
+    return RunFinished(
+        str(started["suite"]),
+        str(started["version"]),
+        str(started["target"]),
+        str(started["started"]),
+        str(ended["finished"]) if ended else "",
+        summary,
+        tuple(results.values()),
+        interrupted,
+    )

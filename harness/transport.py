@@ -47,12 +47,29 @@ class Response:
 
 @dataclass(slots=True, frozen=True)
 class TransportOptions:
-    """What every adapter is configured with."""
+    """What every adapter is configured with.
+
+    Credentials (``headers`` values, ``key_password``) are secrets: they are
+    kept out of ``repr`` and never written to any output.
+    """
 
     timeout_s: float = 10.0
     max_response_bytes: int = 16 << 20
     concurrency: int = 8
+    ca_bundle: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    key_password: str | None = field(default=None, repr=False)
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value these options carry, for redaction."""
+        values = [value for _, value in self.headers]
+        if self.key_password:
+            values.append(self.key_password)
+        return tuple(v for v in values if v)
 
 
 class Transport(Protocol):

@@ -1,46 +1,83 @@
-"""The HTTP adapter: aiohttp client, bounded reads, no redirects followed, errors in the harness's own types."""
+"""The HTTP adapter: aiohttp client, bounded reads, no redirects followed, errors in the harness's own types.
+
+What the system under test answers is never trusted: bodies are read up to a
+limit (also after decompression), the whole exchange has one deadline, and a
+malformed, cut-off or oversize answer becomes :class:`BadAnswer` (a failed
+check) while a refused connection is :class:`TargetUnreachable`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import io
+import ssl
 import time
+import zlib
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from harness.model import TargetUnreachable, TransportError
+from harness.model import BadAnswer, ConfigurationError, TargetUnreachable, TransportError
 from harness.transport import Request, Response, TransportOptions
 
-__all__ = ["HttpTransport"]
-
-
-@contextlib.contextmanager
-def _translated(url: str, timeout_s: float) -> Iterator[None]:
-    """Map aiohttp's and the OS's failures to the harness's error types, most specific first."""
-    try:
-        yield
-    except aiohttp.ClientConnectorError as exc:
-        raise TargetUnreachable(f"cannot connect to {_origin(url)}: {exc.os_error.strerror or exc}") from exc
-    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-        raise TransportError(f"no complete answer from {_origin(url)} within {timeout_s:g} s") from exc
-    except aiohttp.ServerDisconnectedError as exc:
-        raise TransportError(f"{_origin(url)} closed the connection before answering") from exc
-    except aiohttp.ClientPayloadError as exc:
-        raise TransportError(f"broken response body from {_origin(url)}: {exc}") from exc
-    except aiohttp.ClientResponseError as exc:
-        raise TransportError(f"malformed response from {_origin(url)}: {exc.message}") from exc
-    except aiohttp.ClientError as exc:
-        raise TransportError(f"HTTP failure talking to {_origin(url)}: {exc}") from exc
-    except OSError as exc:
-        raise TransportError(f"network error talking to {_origin(url)}: {exc.strerror or exc}") from exc
+__all__ = ["HttpTransport", "tls_context"]
 
 
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def _tls_reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate not accepted: {exc.verify_message or exc.reason}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failure: {exc.reason or exc}"
+    return str(exc)
+
+
+@contextlib.contextmanager
+def _translated(url: str, timeout_s: float) -> Iterator[None]:
+    """Map aiohttp's and the OS's failures to the harness's error types, most specific first."""
+    origin = _origin(url)
+    try:
+        yield
+    except aiohttp.ClientConnectorCertificateError as exc:
+        raise TargetUnreachable(f"{origin}: {_tls_reason(exc.certificate_error)}") from exc
+    except aiohttp.ClientConnectorSSLError as exc:
+        raise TargetUnreachable(f"{origin}: {_tls_reason(exc.os_error)}") from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise TargetUnreachable(f"cannot connect to {origin}: {exc.os_error.strerror or exc}") from exc
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        raise BadAnswer(f"no complete answer from {origin} within {timeout_s:g} s") from exc
+    except aiohttp.ServerDisconnectedError as exc:
+        raise BadAnswer(f"{origin} closed the connection before answering completely") from exc
+    except aiohttp.ClientPayloadError as exc:
+        raise BadAnswer(f"broken response body from {origin}: {str(exc).splitlines()[0]}") from exc
+    except aiohttp.ClientResponseError as exc:
+        raise BadAnswer(f"malformed response from {origin}: {exc.message}") from exc
+    except aiohttp.ClientOSError as exc:
+        raise BadAnswer(f"connection to {origin} failed mid-exchange: {exc.strerror or exc}") from exc
+    except aiohttp.ClientError as exc:
+        raise TransportError(f"HTTP failure talking to {origin}: {str(exc).splitlines()[0]}") from exc
+    except OSError as exc:
+        raise TransportError(f"network error talking to {origin}: {exc.strerror or exc}") from exc
+
+
+def tls_context(options: TransportOptions) -> ssl.SSLContext:
+    """The client's TLS context: the system's CAs or ``ca_bundle``, and a client certificate for mutual TLS."""
+    try:
+        context = ssl.create_default_context(cafile=options.ca_bundle)
+        if options.client_cert:
+            context.load_cert_chain(options.client_cert, options.client_key, password=options.key_password)
+    except FileNotFoundError as exc:
+        raise ConfigurationError(f"TLS file not found: {exc.filename}") from None
+    except ssl.SSLError as exc:
+        # Never echo the password; the reason is enough ("bad decrypt", "key values mismatch").
+        raise ConfigurationError(f"unusable TLS credentials: {exc.reason or 'cannot load'}") from None
+    return context
 
 
 def _payload(request: Request) -> bytes | io.BytesIO | None:
@@ -50,19 +87,44 @@ def _payload(request: Request) -> bytes | io.BytesIO | None:
     return io.BytesIO(request.body) if len(request.body) > 256 * 1024 else request.body
 
 
+def _decoded(body: bytes, encoding: str, limit: int) -> bytes:
+    """Undo gzip/deflate, refusing as soon as the output would pass ``limit`` (no bomb expands)."""
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise BadAnswer(f"unsupported Content-Encoding {encoding!r}")
+    wbits = 31 if "gzip" in encoding else 15
+    try:
+        inflater = zlib.decompressobj(wbits)
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error:
+        if encoding != "deflate":
+            raise BadAnswer("Content-Encoding gzip, but the body is not gzip data") from None
+        try:  # raw deflate, as some servers send it
+            inflater = zlib.decompressobj(-15)
+            out = inflater.decompress(body, limit + 1)
+        except zlib.error:
+            raise BadAnswer("Content-Encoding deflate, but the body is not deflate data") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise BadAnswer(f"{encoding} body expands past the {limit}-byte limit")
+    return out
+
+
 class HttpTransport:
     """HTTP/1.1 to the system under test; one connection pool per run."""
 
     def __init__(self, options: TransportOptions) -> None:
         self.options = options
         self._session: aiohttp.ClientSession | None = None
+        self._tls: ssl.SSLContext | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=max(1, self.options.concurrency), force_close=False)
+            self._tls = tls_context(self.options)
+            connector = aiohttp.TCPConnector(limit=max(1, self.options.concurrency), ssl=self._tls)
             self._session = aiohttp.ClientSession(
                 connector=connector,
-                timeout=aiohttp.ClientTimeout(total=self.options.timeout_s),
+                timeout=aiohttp.ClientTimeout(total=None),
                 auto_decompress=False,
                 skip_auto_headers=("Content-Type",),
             )
@@ -71,48 +133,60 @@ class HttpTransport:
     async def send(self, request: Request) -> Response:
         session = self._client()
         started = time.perf_counter()
+        headers = list(request.headers) + [h for h in self.options.headers if h[0] not in dict(request.headers)]
         with _translated(request.url, self.options.timeout_s):
-            async with session.request(
-                request.method,
-                request.url,
-                headers=list(request.headers),
-                data=_payload(request),
-                allow_redirects=False,
-            ) as answer:
-                body = await self._read_bounded(answer)
-                return Response(
-                    status=answer.status,
-                    reason=answer.reason or "",
-                    headers=tuple((k, v) for k, v in answer.headers.items()),
-                    body=body,
-                    elapsed_ms=(time.perf_counter() - started) * 1000,
-                    url=request.url,
-                )
+            # One deadline for the whole exchange: a body that trickles in counts against it too.
+            async with asyncio.timeout(self.options.timeout_s):
+                async with session.request(
+                    request.method, request.url, headers=headers, data=_payload(request), allow_redirects=False
+                ) as answer:
+                    raw = await self._read_bounded(answer)
+                    body = _decoded(raw, answer.headers.get("Content-Encoding", "").strip().lower(), self._limit)
+                    return Response(
+                        status=answer.status,
+                        reason=answer.reason or "",
+                        headers=tuple((k, v) for k, v in answer.headers.items()),
+                        body=body,
+                        elapsed_ms=(time.perf_counter() - started) * 1000,
+                        url=request.url,
+                    )
+
+    @property
+    def _limit(self) -> int:
+        return self.options.max_response_bytes
 
     async def _read_bounded(self, answer: aiohttp.ClientResponse) -> bytes:
-        limit = self.options.max_response_bytes
+        limit = self._limit
         if answer.content_length is not None and answer.content_length > limit:
-            raise TransportError(f"response body of {answer.content_length} bytes is over the {limit}-byte limit")
+            raise BadAnswer(f"response body of {answer.content_length} bytes is over the {limit}-byte limit")
         chunks: list[bytes] = []
         size = 0
         async for chunk in answer.content.iter_chunked(64 * 1024):
             size += len(chunk)
             if size > limit:
-                raise TransportError(f"response body passed the {limit}-byte limit")
+                raise BadAnswer(f"response body passed the {limit}-byte limit")
             chunks.append(chunk)
         return b"".join(chunks)
 
     async def probe(self, base_url: str) -> None:
+        """Connect (and for https, complete the TLS handshake) or raise TargetUnreachable."""
         parts = urlsplit(base_url)
         host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        tls = parts.scheme == "https"
+        port = parts.port or (443 if tls else 80)
+        context = tls_context(self.options) if tls else None
         try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), self.options.timeout_s)
-        except (TimeoutError, OSError) as exc:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port, ssl=context, server_hostname=host if tls else None),
+                self.options.timeout_s,
+            )
+        except (ssl.SSLError, ssl.CertificateError) as exc:
+            raise TargetUnreachable(f"{_origin(base_url)}: {_tls_reason(exc)}") from None
+        except (OSError, TimeoutError) as exc:
             reason = getattr(exc, "strerror", None) or type(exc).__name__
             raise TargetUnreachable(f"cannot connect to {_origin(base_url)}: {reason}") from None
         writer.close()
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ssl.SSLError):
             await writer.wait_closed()
 
     async def close(self) -> None:

@@ -8,6 +8,7 @@ Its control API lives under ``/_harness/``.
 from __future__ import annotations
 
 import socket
+import ssl
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -19,7 +20,7 @@ from harness.endpoints.query_responder import QueryResponder
 from harness.endpoints.test_hooks import TestHooks
 from harness.transport import Response
 
-__all__ = ["RecorderCounterpart", "ReferenceServer", "Role", "build_app", "default_roles"]
+__all__ = ["RecorderCounterpart", "ReferenceServer", "Role", "build_app", "default_roles", "server_tls"]
 
 RECORDER: web.AppKey[Recorder] = web.AppKey("recorder", Recorder)
 
@@ -68,16 +69,29 @@ def build_app(catalog: Catalog, roles: list[Role] | None = None, recorder: Recor
     return app
 
 
+def server_tls(cert: str, key: str, client_ca: str | None = None) -> ssl.SSLContext:
+    """TLS for a reference endpoint; with ``client_ca`` it demands a client certificate (mutual TLS)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    if client_ca:
+        context.load_verify_locations(client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
 class ReferenceServer:
     """Runs an application on loopback; ``async with`` gives its base URL.
 
     Binds port 0 unless told otherwise and reports the port it got.
     """
 
-    def __init__(self, app: web.Application, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, app: web.Application, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port
+        self.tls = tls
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -87,11 +101,11 @@ class ReferenceServer:
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
-        site = web.SockSite(self._runner, sock)
+        site = web.SockSite(self._runner, sock, ssl_context=self.tls)
         await site.start()
         bound = sock.getsockname()[1]
         host = f"[{self.host}]" if ":" in self.host else self.host
-        self.url = f"http://{host}:{bound}"
+        self.url = f"{'https' if self.tls else 'http'}://{host}:{bound}"
         return self.url
 
     async def stop(self) -> None:

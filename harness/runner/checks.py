@@ -6,11 +6,15 @@ it in scenario files (``status``, ``headers``, ``json``, ``problem``, ...).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+
+from lxml import etree
 
 from harness.http import media_type
 from harness.model import ConfigurationError, Format
@@ -21,6 +25,7 @@ from harness.transport import Response
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.jsonschema import is_date_time
 from harness.validation.validator import Validation, validator_for
+from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
 __all__ = ["CHECKS", "CheckContext", "Mismatch", "check"]
 
@@ -322,3 +327,222 @@ def _same_records(want: list[Any], got: Any) -> Iterator[Mismatch]:
         yield Mismatch("body /matches", missing, None, f"{len(missing)} record(s) of the data set not returned")
     if unexpected:
         yield Mismatch("body /matches", None, unexpected, f"{len(unexpected)} record(s) returned that do not match")
+
+
+# -- XML answers (CAP 1.2, EDXL-DE) and bodies kept between steps ------------------------------
+
+CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
+CAP_FORMAT = "cap/1.2"
+SKEW_S = 300.0
+"""Clock skew a receiver tolerates (binding rule 6): an Ack's ``sent`` is "now" within it."""
+
+
+def _xml_root(ctx: CheckContext, field: str) -> tuple[etree._Element | None, Mismatch | None]:
+    try:
+        return parse_xml(ctx.response.body), None
+    except UnsafeXml as exc:
+        return None, Mismatch(field, "an XML body", _preview(ctx.response.body), f"body is not usable XML: {exc}")
+
+
+def _xpath_value(result: Any) -> Any:
+    """An XPath result as a scenario compares it: text of the first node, numbers, booleans; MISSING for no node."""
+    if isinstance(result, list):
+        if not result:
+            return _NO_NODE
+        first = result[0]
+        if isinstance(first, etree._Element):
+            return (first.text or "").strip()
+        return str(first).strip()
+    if isinstance(result, float) and result.is_integer():
+        return int(result)
+    if isinstance(result, (bool, float)):
+        return result
+    return str(result)
+
+
+_NO_NODE = object()
+
+
+@check("xml")
+def xml_values(expected: dict[str, Any], ctx: CheckContext) -> Iterator[Mismatch]:
+    """Values of an XML body by XPath (``namespaces`` binds the prefixes the XPaths use).
+
+    A node gives its text (trimmed); ``count(...)`` a number; ``{present: false}`` wants no node.
+    """
+    root, error = _xml_root(ctx, "body")
+    if root is None:
+        assert error is not None
+        yield error
+        return
+    namespaces = {str(k): str(v) for k, v in (expected.get("namespaces") or {}).items()}
+    for expression, spec in expected.items():
+        if expression == "namespaces":
+            continue
+        spec = ctx.scenario.expand(spec)
+        try:
+            actual = _xpath_value(root.xpath(expression, namespaces=namespaces))
+        except etree.XPathError as exc:
+            raise ConfigurationError(f"bad XPath {expression!r} in an 'xml' check: {exc}") from None
+        if isinstance(spec, dict) and spec.get("present") is False:
+            if actual is not _NO_NODE:
+                yield Mismatch(f"body {expression}", "absent", actual, f"{expression} must be absent")
+        elif actual is _NO_NODE:
+            yield Mismatch(f"body {expression}", spec, None, f"body has no {expression}")
+        elif not _matches(spec, actual):
+            yield Mismatch(f"body {expression}", spec, actual, f"{expression} differs")
+
+
+@dataclass(slots=True, frozen=True)
+class CapHeader:
+    """What a CAP alert's header says: the triple that references it, and to whom it goes."""
+
+    sender: str
+    identifier: str
+    sent: str
+    status: str
+    msg_type: str
+    scope: str
+    restriction: str
+    addresses: str
+    references: str | None
+    note: str
+
+    @property
+    def reference(self) -> str:
+        return f"{self.sender},{self.identifier},{self.sent}"
+
+
+def cap_header(root: etree._Element) -> CapHeader | None:
+    """The header of a CAP 1.2 ``alert`` (missing elements read as empty text), or None for another root."""
+    if root.tag != f"{{{CAP_NS}}}alert":
+        return None
+
+    def text(name: str) -> str | None:
+        element = root.find(f"{{{CAP_NS}}}{name}")
+        return None if element is None else (element.text or "").strip()
+
+    return CapHeader(
+        sender=text("sender") or "",
+        identifier=text("identifier") or "",
+        sent=text("sent") or "",
+        status=text("status") or "",
+        msg_type=text("msgType") or "",
+        scope=text("scope") or "",
+        restriction=text("restriction") or "",
+        addresses=text("addresses") or "",
+        references=text("references"),
+        note=text("note") or "",
+    )
+
+
+def _sent_header(ctx: CheckContext, step: str) -> CapHeader:
+    original = ctx.scenario.sent.get(step)
+    header = None
+    if original is not None:
+        try:
+            header = cap_header(parse_xml(original.body))
+        except UnsafeXml:
+            header = None
+    if header is None or not (header.sender and header.identifier and header.sent):
+        raise ConfigurationError(f"'original: {step}' needs a CAP alert (sender, identifier, sent) sent by {step}")
+    return header
+
+
+def _cap_findings(ctx: CheckContext, answer: CapHeader) -> Iterator[Mismatch]:
+    """The answer must itself be valid CAP 1.2; an Error may lack ``references`` (original unreadable)."""
+    validation = _validate_as(ctx.scenario.catalog.format(CAP_FORMAT), ctx)
+    for finding in validation.findings[:20]:
+        if finding.rule == "CAP-04" and answer.msg_type == "Error" and answer.references is None:
+            continue
+        where = f"body {finding.location or '/'}"
+        yield Mismatch(where, f"valid {CAP_FORMAT} ({finding.rule})", finding.message, "the answer is not valid CAP")
+
+
+def _is_now(sent: str) -> bool:
+    try:
+        moment = dt.datetime.fromisoformat(sent)
+    except ValueError:
+        return False
+    if moment.tzinfo is None:
+        return False
+    return abs((dt.datetime.now(dt.UTC) - moment).total_seconds()) <= SKEW_S
+
+
+@check("cap_answer")
+def cap_answer(expected: dict[str, Any], ctx: CheckContext) -> Iterator[Mismatch]:
+    """A CAP answer (Ack or Error): valid CAP, the ``msgType`` wanted, about the message ``original`` sent.
+
+    ``original: STEP`` wants ``references`` to name exactly that message (``sender,identifier,sent``);
+    for an Ack also a new identifier, ``sent`` now, and the original's status, scope, restriction and
+    addresses. ``note_rules`` (a list, or ``from_sample``) are rule ids the Error's ``note`` must name.
+    """
+    root, error = _xml_root(ctx, "body")
+    answer = cap_header(root) if root is not None else None
+    if answer is None:
+        yield error or Mismatch("body", f"{{{CAP_NS}}}alert", root.tag if root is not None else None, "not CAP")
+        return
+    yield from _cap_findings(ctx, answer)
+    wanted_type = expected.get("msgType")
+    if wanted_type and answer.msg_type != wanted_type:
+        yield Mismatch("body msgType", wanted_type, answer.msg_type, f"a {wanted_type} was expected")
+    if "original" in expected:
+        yield from _refers_to(_sent_header(ctx, str(expected["original"])), answer)
+    if "note_rules" in expected:
+        rules = _declared_rules(expected["note_rules"], ctx)
+        missing = [rule for rule in rules if not re.search(rf"(?<![\w-]){re.escape(rule)}(?![\w-])", answer.note)]
+        if missing:
+            yield Mismatch("body note", rules, answer.note, f"the note does not name {', '.join(missing)}")
+
+
+def _refers_to(original: CapHeader, answer: CapHeader) -> Iterator[Mismatch]:
+    references = (answer.references or "").split()
+    if references != [original.reference]:
+        yield Mismatch("body references", original.reference, answer.references, "references must name the original")
+    if answer.msg_type != "Ack":
+        return
+    if (answer.sender, answer.identifier) == (original.sender, original.identifier):
+        yield Mismatch("body identifier", "a new identifier", answer.identifier, "the Ack re-uses the original's id")
+    if not _is_now(answer.sent):
+        yield Mismatch("body sent", f"now (within {SKEW_S:g} s)", answer.sent, "the Ack is not sent now")
+    for field, want, got in (
+        ("status", original.status, answer.status),
+        ("scope", original.scope, answer.scope),
+        ("restriction", original.restriction, answer.restriction),
+        ("addresses", original.addresses, answer.addresses),
+    ):
+        if want != got:
+            yield Mismatch(f"body {field}", want or None, got or None, f"the Ack's {field} is not the original's")
+
+
+@check("error_located")
+def error_located(expected: dict[str, Any], ctx: CheckContext) -> Iterator[Mismatch]:
+    """Some entry of a problem's ``errors`` has a location matching ``location`` (a regex) and, if given, ``rule``."""
+    errors = list(_json_body(ctx, "body"))
+    if errors:
+        yield from errors
+        return
+    document, _ = ctx.json()
+    entries = document.get("errors") if isinstance(document, dict) else None
+    pattern = re.compile(str(expected["location"]))
+    rule = expected.get("rule")
+    for entry in entries if isinstance(entries, list) else []:
+        location = entry.get("location") if isinstance(entry, dict) else None
+        if isinstance(location, str) and pattern.search(location) and (rule is None or entry.get("rule") == rule):
+            return
+    found = [(e.get("location"), e.get("rule")) for e in entries or [] if isinstance(e, dict)]
+    wanted = f"an error at {pattern.pattern}" + (f" ({rule})" if rule else "")
+    yield Mismatch("body /errors", wanted, found, "no error locates the failing part")
+
+
+@check("body")
+def body_kept(expected: dict[str, Any], ctx: CheckContext) -> Iterator[Mismatch]:
+    """``keep_as: NAME`` keeps the body for a later step; ``same_as: NAME`` wants it byte-identical to that one."""
+    if "same_as" in expected:
+        name = str(expected["same_as"])
+        if name not in ctx.scenario.captures:
+            raise ConfigurationError(f"no body was kept as {name!r}")
+        if ctx.response.body != ctx.scenario.captures[name]:
+            kept = ctx.scenario.captures[name]
+            yield Mismatch("body", _preview(kept), _preview(ctx.response.body), f"body differs from {name}")
+    if "keep_as" in expected:
+        ctx.scenario.captures[str(expected["keep_as"])] = ctx.response.body

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
 from harness.catalog import Catalog
 from harness.model import ConfigurationError, Format, Sample
@@ -187,6 +188,11 @@ class ScenarioContext:
             fmt, sample, raw, model = earlier.format, earlier.sample, earlier.body, earlier.model
         else:
             raise ConfigurationError("a message needs 'sample' or 'same_as'")
+        if spec.get("replace"):
+            if fmt is None:
+                raise ConfigurationError("'replace' needs a message of a known format")
+            raw = _replace_text(fmt, raw, {str(old): str(self.expand(new)) for old, new in spec["replace"].items()})
+            model = _read_model(fmt, raw)
         edits = bool(spec.get("set") or spec.get("remove"))
         if edits:
             if model is None:
@@ -225,6 +231,28 @@ def _read_model(fmt: Format, raw: bytes) -> dict[str, Any] | None:
         return rendition.from_xml(parse_xml(raw)) if rendition else None
     except (UnsafeJson, UnsafeXml) as exc:
         raise ConfigurationError(f"sample of {fmt.id} is unreadable: {exc}") from None
+
+
+def _replace_text(fmt: Format, raw: bytes, replacements: dict[str, str]) -> bytes:
+    """Replace literal text in a message's bytes, each new value escaped for the format's syntax.
+
+    This is how a scenario gives messages without a JSON model (CAP, EDXL-DE) fresh
+    identifiers: ``replace: {"OLD-ID": "${uuid:alert}"}``. A value can only ever become
+    character data (``<``, ``&`` and quotes are escaped), never markup. Text that does
+    not occur in the message is a suite bug.
+    """
+    for old, new in replacements.items():
+        needle = old.encode()
+        if not old or needle not in raw:
+            raise ConfigurationError(f"'replace': {old!r} does not occur in the message")
+        if fmt.syntax == "xml":
+            escaped = xml_escape(new, {'"': "&quot;", "'": "&apos;"})
+        elif fmt.syntax == "json":
+            escaped = json.dumps(new, ensure_ascii=False)[1:-1]
+        else:
+            escaped = new
+        raw = raw.replace(needle, escaped.encode())
+    return raw
 
 
 def _render(fmt: Format, model: dict[str, Any]) -> bytes:

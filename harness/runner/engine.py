@@ -25,6 +25,7 @@ from harness.events import (
     Summary,
 )
 from harness.model import (
+    BadAnswer,
     CheckFailure,
     ConfigurationError,
     HarnessError,
@@ -103,16 +104,28 @@ class Runner:
 
         parallel = [s for s in suite.scenarios if not s.get("serial")]
         serial = [s for s in suite.scenarios if s.get("serial")]
-        await asyncio.gather(*(guarded(s) for s in parallel))
-        for scenario in serial:
-            await guarded(scenario)
-        ordered = tuple(results[str(s["id"])] for s in suite.scenarios)
+        try:
+            await asyncio.gather(*(guarded(s) for s in parallel))
+            for scenario in serial:
+                await guarded(scenario)
+        except asyncio.CancelledError:
+            # Ctrl-C: what finished is reported, marked interrupted, then the cancellation goes on.
+            self.emit(self._finished(suite, started, results, interrupted=True))
+            raise
+        finished = self._finished(suite, started, results, interrupted=False)
+        self.emit(finished)
+        return finished
+
+    def _finished(
+        self, suite: Suite, started: str, results: dict[str, ScenarioResult], interrupted: bool
+    ) -> RunFinished:
+        ordered = tuple(results[str(s["id"])] for s in suite.scenarios if str(s["id"]) in results)
         summary = Summary()
         for result in ordered:
             summary.add(result.verdict)
-        finished = RunFinished(suite.name, suite.version, self.target, started, now_rfc3339(), summary, ordered)
-        self.emit(finished)
-        return finished
+        return RunFinished(
+            suite.name, suite.version, self.target, started, now_rfc3339(), summary, ordered, interrupted
+        )
 
     async def _load_dataset(self, ref: str, dataset: dict[str, Any]) -> None:
         """Load the data set through the SUT's test hook, when it has one (binding rule 8)."""
@@ -146,6 +159,11 @@ class Runner:
             except ManualAction as exc:
                 failures.append(CheckFailure(name, "manual", "an operator's action", None, str(exc)))
                 verdict = Verdict.MANUAL
+                break
+            except BadAnswer as exc:
+                # The SUT answered with something no conforming system sends: its failure.
+                failures.append(CheckFailure(name, "exchange", "a complete, well-formed answer", None, str(exc)))
+                verdict = Verdict.FAILED
                 break
             except TransportError as exc:
                 failures.append(CheckFailure(name, "exchange", "an HTTP answer", None, str(exc)))
