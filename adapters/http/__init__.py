@@ -38,9 +38,24 @@ def _tls_reason(exc: BaseException) -> str:
     return str(exc)
 
 
+def _one_line(text: object) -> str:
+    """Library messages may span lines (aiohttp quotes the bad bytes); a verdict's message is one line."""
+    return " ".join(str(text).split())
+
+
 @contextlib.contextmanager
 def _translated(url: str, timeout_s: float) -> Iterator[None]:
     """Map aiohttp's and the OS's failures to the harness's error types, most specific first."""
+    try:
+        with _failures(url, timeout_s):
+            yield
+    except TransportError as exc:
+        exc.args = (_one_line(exc),)
+        raise
+
+
+@contextlib.contextmanager
+def _failures(url: str, timeout_s: float) -> Iterator[None]:
     origin = _origin(url)
     try:
         yield

@@ -227,7 +227,10 @@ def body_is_valid(expected: str, ctx: CheckContext) -> Iterator[Mismatch]:
     validation = _validate_as(fmt, ctx)
     for finding in validation.findings[:20]:
         yield Mismatch(
-            f"body {finding.location or '/'}", f"valid {fmt.id} ({finding.rule})", finding.message, "invalid body"
+            f"body {finding.location or '/'}",
+            f"valid {fmt.id} ({finding.rule})",
+            finding.message,
+            f"body is not valid {fmt.id}: {finding.message}",
         )
 
 

@@ -67,6 +67,8 @@ def parse_json(data: bytes, max_depth: int = MAX_DEPTH) -> Any:
         return json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant)
     except json.JSONDecodeError as exc:
         raise UnsafeJson(f"not well-formed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except UnsafeJson:
+        raise
     except RecursionError:
         raise UnsafeJson(f"nested deeper than {max_depth} levels") from None
     except ValueError as exc:  # e.g. an integer literal longer than Python converts

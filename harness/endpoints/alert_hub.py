@@ -1,0 +1,415 @@
+"""Reference alert hub: CAP 1.2 alerts, EDXL-DE 1.0 distributions and EMSI incidents (spec `alerts.md`).
+
+Every answer the hub writes is built as an element tree (CAP, EDXL-DE) or a
+JSON document (EMSI), never by pasting received text into markup. Choices
+where the spec is silent are numbered in docs/decisions-alerts-exchange.md.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import json
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from lxml import etree
+
+from harness.catalog import Catalog
+from harness.endpoints.common import BODY, BodyTooLarge, json_response, problem, read_body
+from harness.http import media_type
+from harness.model import Finding, Format
+from harness.renditions.intel_report import NS as IR_NS
+from harness.validation.validator import Validation, validator_for
+from harness.validation.xmlsafe import UnsafeXml, parse_xml
+
+__all__ = [
+    "ALERTS_PATH",
+    "CAP_NS",
+    "DE_NS",
+    "DISTRIBUTIONS_PATH",
+    "INCIDENTS_PATH",
+    "AlertHub",
+    "CapOriginal",
+    "Held",
+    "Incident",
+]
+
+ALERTS_PATH = "/netcode/v1/alerts"
+DISTRIBUTIONS_PATH = "/netcode/v1/distributions"
+INCIDENTS_PATH = "/netcode/v1/incidents"
+CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
+DE_NS = "urn:oasis:names:tc:emergency:EDXL:DE:1.0"
+CAP_MEDIA_TYPE = "application/common-alerting-protocol+xml"
+CAP_STATUSES = frozenset({"Actual", "Exercise", "System", "Test", "Draft"})
+_TOKEN = re.compile(r"[^\s,<&]+")
+_CAP_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[-+]\d\d:\d\d")
+EMSI_WRAPPER = "emsi"
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def now_with_offset() -> str:
+    """Now, to the second, with a numeric offset (CAP and EDXL-DE timestamps never end in ``Z``)."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+@dataclass(slots=True, frozen=True)
+class CapOriginal:
+    """What an answer needs from a received CAP alert; ``None`` where the element is missing."""
+
+    identifier: str | None
+    sender: str | None
+    sent: str | None
+    status: str | None
+    scope: str | None
+    restriction: str | None
+    addresses: str | None
+
+    @property
+    def reference(self) -> str | None:
+        """``sender,identifier,sent``, when each part can stand in a CAP ``references`` list."""
+        if not (self.sender and self.identifier and self.sent):
+            return None
+        usable = _TOKEN.fullmatch(self.sender) and _TOKEN.fullmatch(self.identifier) and _CAP_TIME.fullmatch(self.sent)
+        return f"{self.sender},{self.identifier},{self.sent}" if usable else None
+
+
+@dataclass(slots=True, frozen=True)
+class Held:
+    """A message the hub accepted: its content (canonical form) and the answer it got, kept byte for byte."""
+
+    content: bytes
+    answer: bytes
+
+
+@dataclass(slots=True, frozen=True)
+class Incident:
+    """An incident the hub holds, by EMSI ``EVENT.ID``: the latest ALERT or UPDATE, open or closed."""
+
+    event_id: str
+    state: str
+    message: dict[str, Any]
+    message_id: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.event_id, "state": self.state, "messageId": self.message_id, "message": self.message}
+
+
+def _text(parent: etree._Element, namespace: str, name: str) -> str | None:
+    element = parent.find(f"{{{namespace}}}{name}")
+    return None if element is None else (element.text or "").strip()
+
+
+def _xml_text(value: str) -> str:
+    """Text that lxml can store (characters XML cannot carry become U+FFFD)."""
+    return _NOT_XML_CHAR.sub("\ufffd", value)
+
+
+def _document(namespace: str, root_name: str, fields: Iterable[tuple[str, str]]) -> bytes:
+    nsmap: dict[str | None, str] = {None: namespace}
+    root = etree.Element(f"{{{namespace}}}{root_name}", nsmap=nsmap)  # type: ignore[arg-type]
+    for name, value in fields:
+        etree.SubElement(root, f"{{{namespace}}}{name}").text = _xml_text(value)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def canonical(root: etree._Element) -> bytes:
+    """The content of a document as compared for idempotency: C14N 2.0, no comments, text trimmed."""
+    text: bytes = etree.tostring(root, method="c14n2", strip_text=True, with_comments=False)  # type: ignore[call-overload]
+    return text
+
+
+class AlertHub:
+    """The reference implementation of the alert, distribution and incident exchanges.
+
+    Each decision is a method, so that tests can build deliberately broken
+    variants by overriding one of them.
+    """
+
+    sender = "alert-hub@reference.netcode"
+    """The hub's own CAP ``sender`` and EDXL-DE ``senderID``."""
+
+    def __init__(self, catalog: Catalog, capacity: int = 100_000) -> None:
+        self.cap = catalog.format("cap/1.2")
+        self.edxl = catalog.format("edxl-de/1.0")
+        self.emsi = catalog.format("emsi/1.0")
+        self.capacity = capacity
+        self.alerts: collections.OrderedDict[tuple[str, str], Held] = collections.OrderedDict()
+        self.distributions: collections.OrderedDict[tuple[str, str], Held] = collections.OrderedDict()
+        self.incident_messages: collections.OrderedDict[str, Held] = collections.OrderedDict()
+        self.incidents: collections.OrderedDict[str, Incident] = collections.OrderedDict()
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post(ALERTS_PATH, self.receive_alert),
+            web.post(DISTRIBUTIONS_PATH, self.receive_distribution),
+            web.post(INCIDENTS_PATH, self.receive_incident),
+            web.get(INCIDENTS_PATH + "/{event_id}", self.incident),
+        ]
+
+    def reset(self) -> None:
+        for store in (self.alerts, self.distributions, self.incident_messages, self.incidents):
+            store.clear()
+
+    def _keep(self, store: collections.OrderedDict[Any, Any], key: Any, value: Any) -> None:
+        store[key] = value
+        while len(store) > self.capacity:
+            store.popitem(last=False)
+
+    async def _read(self, request: web.Request, fmt: Format, *aliases: str) -> bytes | web.Response:
+        """The body, or the refusal: 415 for a media type not accepted, 413 past 1 MiB (never read whole)."""
+        accepted = (*fmt.media_types, *(a for a in aliases if a not in fmt.media_types))
+        if media_type(request.headers.get("Content-Type")) not in accepted:
+            return problem(
+                415, "unsupported-media-type", f"send one of: {', '.join(accepted)}", Accept_Post=", ".join(accepted)
+            )
+        try:
+            body = await read_body(request)
+        except BodyTooLarge:
+            return problem(413, "too-large", "bodies are limited to 1 MiB", Connection="close")
+        request[BODY] = body
+        return body
+
+    # -- CAP alerts -----------------------------------------------------------------------
+
+    async def receive_alert(self, request: web.Request) -> web.StreamResponse:
+        body = await self._read(request, self.cap, CAP_MEDIA_TYPE, "application/xml")
+        if isinstance(body, web.Response):
+            return body
+        validation = self.validate_alert(body)
+        try:
+            root: etree._Element | None = parse_xml(body)
+        except UnsafeXml:
+            root = None  # a DOCTYPE, or not XML: nothing in it is read, let alone resolved
+        original = self.read_alert(root) if root is not None else None
+        if not validation.valid or root is None or original is None:
+            return self.cap_answer(400, self.error_alert(original, validation.findings))
+        return self.accept_alert(original, canonical(root))
+
+    def validate_alert(self, body: bytes) -> Validation:
+        return validator_for(self.cap).validate(body)
+
+    def read_alert(self, root: etree._Element) -> CapOriginal | None:
+        if root.tag != f"{{{CAP_NS}}}alert":
+            return None
+        fields = ("identifier", "sender", "sent", "status", "scope", "restriction", "addresses")
+        return CapOriginal(*(_text(root, CAP_NS, name) for name in fields))
+
+    def accept_alert(self, original: CapOriginal, content: bytes) -> web.StreamResponse:
+        assert original.sender and original.identifier
+        key = (original.sender, original.identifier)
+        held = self.alerts.get(key)
+        if held is not None:
+            if self.same_content(held.content, content):
+                return self.cap_answer(202, held.answer)
+            clash = Finding("/cap:alert/cap:identifier", "conflict", "identifier already used with different content")
+            return self.cap_answer(409, self.error_alert(original, [clash]))
+        ack = self.ack_alert(original)
+        self._keep(self.alerts, key, Held(content, ack))
+        return self.cap_answer(202, ack)
+
+    def same_content(self, first: bytes, second: bytes) -> bool:
+        return first == second
+
+    def ack_alert(self, original: CapOriginal) -> bytes:
+        """A CAP Ack: new identifier, the hub as sender, sent now, the original's status and scope, referencing it."""
+        assert original.reference and original.status and original.scope
+        addressing = self._addressing(original) or [("scope", original.scope)]
+        fields = [*self._cap_header("Ack", original.status), *addressing, ("references", original.reference)]
+        return _document(CAP_NS, "alert", fields)
+
+    def error_alert(self, original: CapOriginal | None, findings: Iterable[Finding]) -> bytes:
+        """A CAP Error whose note names every finding; it references the original when that can be read."""
+        status = original.status if original and original.status in CAP_STATUSES else "Actual"
+        fields = [*self._cap_header("Error", status or "Actual"), *self._error_addressing(original)]
+        note = "\n".join(f"{f.rule} at {f.location or '/'}: {f.message}" for f in findings) or "schema: not a CAP alert"
+        fields.append(("note", note))
+        if original is not None and original.reference:
+            fields.append(("references", original.reference))
+        return _document(CAP_NS, "alert", fields)
+
+    def _cap_header(self, msg_type: str, status: str) -> list[tuple[str, str]]:
+        return [
+            ("identifier", f"urn:uuid:{uuid.uuid4()}"),
+            ("sender", self.sender),
+            ("sent", now_with_offset()),
+            ("status", status),
+            ("msgType", msg_type),
+        ]
+
+    @staticmethod
+    def _addressing(original: CapOriginal) -> list[tuple[str, str]]:
+        """The original's scope with its restriction and addresses, when they are consistent (CAP-02)."""
+        optional = (("restriction", original.restriction), ("addresses", original.addresses))
+        fields = [(name, value) for name, value in optional if value]
+        consistent = {"Public": True, "Restricted": bool(original.restriction), "Private": bool(original.addresses)}
+        return [("scope", original.scope or ""), *fields] if consistent.get(original.scope or "") else []
+
+    def _error_addressing(self, original: CapOriginal | None) -> list[tuple[str, str]]:
+        """An Error goes where the original went; failing that, privately to its sender; failing that, Public."""
+        if original is not None:
+            mirrored = self._addressing(original)
+            if mirrored:
+                return mirrored
+            if original.sender and _TOKEN.fullmatch(original.sender):
+                return [("scope", "Private"), ("addresses", original.sender)]
+        return [("scope", "Public")]
+
+    def cap_answer(self, status: int, alert: bytes) -> web.StreamResponse:
+        return web.Response(body=alert, status=status, headers={"Content-Type": CAP_MEDIA_TYPE})
+
+    # -- EDXL-DE distributions ------------------------------------------------------------
+
+    async def receive_distribution(self, request: web.Request) -> web.StreamResponse:
+        body = await self._read(request, self.edxl, "application/xml")
+        if isinstance(body, web.Response):
+            return body
+        try:
+            root: etree._Element | None = parse_xml(body)
+        except UnsafeXml:
+            root = None
+        if root is not None:
+            refused = self.classification_refused(root)
+            if refused is not None:
+                detail = f"{refused!r} is above OFFICIAL-SENSITIVE and may not travel over the network code"
+                return problem(422, "classification-not-permitted", detail)
+        validation = self.validate_distribution(body)
+        if not validation.valid or root is None:
+            findings = validation.findings or (Finding("/", "schema", "not an EDXL-DE distribution"),)
+            return problem(400, "invalid-message", f"{len(findings)} finding(s)", findings)
+        return self.accept_distribution(root)
+
+    def validate_distribution(self, body: bytes) -> Validation:
+        return validator_for(self.edxl).validate(body)
+
+    def classification_refused(self, root: etree._Element) -> str | None:
+        """The first marking of the envelope or of a content that may not travel, or None."""
+        if root.tag != f"{{{DE_NS}}}EDXLDistribution":
+            return None
+        markings = [_text(root, DE_NS, "combinedConfidentiality")]
+        for content in root.iterfind(f"{{{DE_NS}}}contentObject"):
+            markings.append(_text(content, DE_NS, "confidentiality"))
+            for embedded in content.iterfind(f"{{{DE_NS}}}xmlContent/{{{DE_NS}}}embeddedXMLContent/*"):
+                if embedded.tag == f"{{{IR_NS}}}intelReport":
+                    markings.append(_text(embedded, IR_NS, "classification"))
+        return next((m for m in markings if m is not None and not self.permitted(m)), None)
+
+    def permitted(self, marking: str) -> bool:
+        return classification_permitted(marking)
+
+    def accept_distribution(self, root: etree._Element) -> web.StreamResponse:
+        reference = ",".join(_text(root, DE_NS, name) or "" for name in ("distributionID", "senderID", "dateTimeSent"))
+        key = (_text(root, DE_NS, "senderID") or "", _text(root, DE_NS, "distributionID") or "")
+        content = canonical(root)
+        held = self.distributions.get(key)
+        if held is not None:
+            if self.same_content(held.content, content):
+                return self.distribution_answer(held.answer)
+            return problem(409, "conflict", f"distributionID {key[1]} was first sent with different content")
+        ack = self.ack_distribution(root, reference)
+        self._keep(self.distributions, key, Held(content, ack))
+        return self.distribution_answer(ack)
+
+    def ack_distribution(self, root: etree._Element, reference: str) -> bytes:
+        """An EDXL-DE Ack; ``distributionReference`` is ``distributionID,senderID,dateTimeSent`` of the original."""
+        fields = [
+            ("distributionID", f"urn:uuid:{uuid.uuid4()}"),
+            ("senderID", self.sender),
+            ("dateTimeSent", now_with_offset()),
+            ("distributionStatus", _text(root, DE_NS, "distributionStatus") or "Actual"),
+            ("distributionType", "Ack"),
+            ("combinedConfidentiality", _text(root, DE_NS, "combinedConfidentiality") or "OFFICIAL"),
+            ("distributionReference", reference),
+        ]
+        return _document(DE_NS, "EDXLDistribution", fields)
+
+    def distribution_answer(self, ack: bytes) -> web.StreamResponse:
+        return web.Response(body=ack, status=202, headers={"Content-Type": "application/xml"})
+
+    # -- EMSI incidents -------------------------------------------------------------------
+
+    async def receive_incident(self, request: web.Request) -> web.StreamResponse:
+        body = await self._read(request, self.emsi, "application/json")
+        if isinstance(body, web.Response):
+            return body
+        validation = self.validate_incident(body)
+        if not validation.valid or validation.model is None:
+            return problem(400, "invalid-message", f"{len(validation.findings)} finding(s)", validation.findings)
+        document = validation.model
+        message = emsi_message(document)
+        message_id = str(message["CONTEXT"]["ID"])
+        content = json.dumps(document, sort_keys=True, ensure_ascii=False).encode()
+        held = self.incident_messages.get(message_id)
+        if held is not None:
+            if self.same_content(held.content, content):
+                return json_response(json.loads(held.answer), 202, self.emsi.media_type)
+            return problem(409, "conflict", f"CONTEXT.ID {message_id} was first sent with different content")
+        refusal = self.apply_incident(message_id, document)
+        if refusal is not None:
+            return refusal
+        ack = self.ack_incident(document)
+        self._keep(self.incident_messages, message_id, Held(content, json.dumps(ack, ensure_ascii=False).encode()))
+        return json_response(ack, 202, self.emsi.media_type)
+
+    def validate_incident(self, body: bytes) -> Validation:
+        return validator_for(self.emsi).validate(body)
+
+    def apply_incident(self, message_id: str, document: dict[str, Any]) -> web.Response | None:
+        """ALERT opens an incident, UPDATE replaces an open one, CANCEL closes it; ACK and ERROR change nothing."""
+        message = emsi_message(document)
+        msg_type, event_id = str(message["CONTEXT"]["MSGTYPE"]), str(message["EVENT"]["ID"])
+        held = self.incidents.get(event_id)
+        if msg_type == "ALERT":
+            if held is not None:
+                return problem(409, "conflict", f"incident {event_id} is already held: send an UPDATE")
+            self._keep(self.incidents, event_id, Incident(event_id, "open", document, message_id))
+        elif msg_type in ("UPDATE", "CANCEL"):
+            if held is None:
+                return problem(404, "not-found", f"no incident {event_id} is held: send an ALERT first")
+            if held.state == "closed":
+                return problem(409, "conflict", f"incident {event_id} was cancelled")
+            if msg_type == "UPDATE":
+                self.incidents[event_id] = Incident(event_id, "open", document, message_id)
+            else:
+                self.incidents[event_id] = Incident(event_id, "closed", held.message, message_id)
+        return None
+
+    def ack_incident(self, document: dict[str, Any]) -> dict[str, Any]:
+        """An EMSI ACK: a new CONTEXT.ID, linked to the original's CONTEXT.ID, about the same EVENT."""
+        message = emsi_message(document)
+        context = message["CONTEXT"]
+        ack_context: dict[str, Any] = {
+            "ID": str(uuid.uuid4()),
+            "MODE": context["MODE"],
+            "MSGTYPE": "ACK",
+            "CREATION": now_with_offset(),
+            "LINK": [{"ID": context["ID"], "LINK_ROLE": "ADDSTO"}],
+        }
+        if "SECLASS" in context:
+            ack_context["SECLASS"] = context["SECLASS"]
+        ack = {"CONTEXT": ack_context, "EVENT": {"ID": message["EVENT"]["ID"]}}
+        return {EMSI_WRAPPER: ack} if EMSI_WRAPPER in document else ack
+
+    async def incident(self, request: web.Request) -> web.StreamResponse:
+        held = self.incidents.get(request.match_info["event_id"])
+        if held is None:
+            return problem(404, "not-found", f"no incident {request.match_info['event_id']}")
+        return json_response(held.as_dict())
+
+
+def emsi_message(document: dict[str, Any]) -> dict[str, Any]:
+    """The EMSI message of a document (the JSON rendition may wrap it in ``emsi``)."""
+    inner = document.get(EMSI_WRAPPER)
+    return inner if isinstance(inner, dict) and "CONTEXT" not in document else document
+
+
+_ABOVE_OFFICIAL_SENSITIVE = re.compile(r"\b(SECRET|TOP[\s_-]*SECRET|CONFIDENTIAL)\b", re.IGNORECASE)
+
+
+def classification_permitted(marking: str) -> bool:
+    """Whether a marking maps to at most OFFICIAL-SENSITIVE of the Government Security Classification."""
+    return not _ABOVE_OFFICIAL_SENSITIVE.search(marking)
