@@ -21,6 +21,8 @@ __all__ = [
     "MAX_BODY",
     "PROBLEM_BASE",
     "BodyTooLarge",
+    "BodyTooSlow",
+    "Refused",
     "ReceivedMessage",
     "Recorder",
     "json_response",
@@ -76,24 +78,49 @@ BODY: web.RequestKey[bytes] = web.RequestKey("body", bytes)
 """Where a handler leaves the body it read, for the recorder."""
 
 
-class BodyTooLarge(Exception):
-    pass
+class Refused(Exception):
+    """A request refused before its handler could judge it; the middleware answers with ``response``."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+class BodyTooLarge(Refused):
+    def __init__(self) -> None:
+        super().__init__(problem(413, "too-large", "bodies are limited to 1 MiB", Connection="close"))
+
+
+class BodyTooSlow(Refused):
+    def __init__(self) -> None:
+        super().__init__(
+            problem(408, "request-timeout", f"the body must arrive within {BODY_TIMEOUT_S:g} s", Connection="close")
+        )
+
+
+BODY_TIMEOUT_S = 30.0
+"""How long a sender may take to deliver a body: a slow sender cannot hold a reference endpoint."""
 
 
 async def read_body(request: web.Request, limit: int = MAX_BODY) -> bytes:
-    """The request body, refused as soon as it is known to pass ``limit`` (never read whole)."""
+    """The request body, refused as soon as it is known to pass ``limit`` (never read whole),
+    or when it has not arrived within :data:`BODY_TIMEOUT_S`."""
     if request.content_length is not None and request.content_length > limit:
         raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
-    while True:
-        chunk = await request.content.read(64 * 1024)
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            while True:
+                chunk = await request.content.read(64 * 1024)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge
+                chunks.append(chunk)
+    except TimeoutError:
+        raise BodyTooSlow from None
     return b"".join(chunks)
 
 
@@ -196,6 +223,8 @@ def recording_middleware(recorder: Recorder) -> Any:
                 f"{request.method} is not allowed here",
                 Allow=",".join(sorted(exc.allowed_methods)),
             )
+        except Refused as exc:
+            response = exc.response
         except web.HTTPException as exc:
             response = problem(exc.status, "http-error", exc.reason)
         except Exception as exc:  # a reference endpoint answers, whatever it received

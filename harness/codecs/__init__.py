@@ -1,0 +1,13 @@
+"""Codecs for the binary and multipart bodies of the profile.
+
+- :mod:`harness.codecs.mcdata`: the binary MCData messages of 3GPP TS 24.282
+  clause 15 (SDS SIGNALLING PAYLOAD, DATA PAYLOAD, SDS NOTIFICATION):
+  ``decode(bytes) -> Message``, ``encode(Message) -> bytes``, one error type
+  :class:`~harness.codecs.mcdata.CodecError` naming the octet offset.
+- :mod:`harness.codecs.multipart`: ``multipart/mixed`` bodies (RFC 2046) with
+  binary parts kept exact, and the SDS body of ``specs/esn.md``
+  (``parse_sds`` / ``build_sds``).
+
+Codecs import nothing of the harness but :mod:`harness.model`; validation
+(:mod:`harness.validation.binary`) builds on them.
+"""
