@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from harness.validation.validator import detect_format, validator_for
 __all__ = ["main"]
 
 DEFAULT_REPORTS = Path("reports/latest")
-MAX_FILE_BYTES = 64 << 20
+MAX_FILE_BYTES = 16 << 20
 
 
 class _Parser(argparse.ArgumentParser):
@@ -173,12 +174,19 @@ def _cmd_suites(args: argparse.Namespace) -> int:
 def _read_file(path: str) -> bytes:
     file = Path(path)
     try:
-        if file.is_dir():
+        info = file.stat()
+        if stat.S_ISDIR(info.st_mode):
             raise UsageError(f"{path}: is a directory")
-        size = file.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise UsageError(f"{path}: {size} bytes is over the {MAX_FILE_BYTES}-byte limit for a message file")
-        return file.read_bytes()
+        if not stat.S_ISREG(info.st_mode):
+            # A FIFO or a device would block or never end: only regular files are messages.
+            raise UsageError(f"{path}: not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise UsageError(f"{path}: {info.st_size} bytes is over the {MAX_FILE_BYTES}-byte limit for a message file")
+        with file.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)  # the file may grow after stat
+        if len(data) > MAX_FILE_BYTES:
+            raise UsageError(f"{path}: over the {MAX_FILE_BYTES}-byte limit for a message file")
+        return data
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except PermissionError:

@@ -1,0 +1,723 @@
+"""The binary MCData messages of 3GPP TS 24.282 clause 15, as ``specs/esn.md`` profiles them.
+
+Public API::
+
+    decode(data: bytes | bytearray | memoryview) -> Message
+    encode(message: Message) -> bytes
+    Message = SdsSignalling | DataPayload | SdsNotification | Protected
+
+Messages (clause 15.1; all integers big-endian, octets numbered from 0):
+
+- :class:`SdsSignalling`, SDS SIGNALLING PAYLOAD (message type 1, 38 octets at
+  least): date and time (5 octets, seconds since 1970-01-01T00:00Z), Conversation
+  ID and Message ID (16 octets each, :class:`uuid.UUID`), then the optional IEs
+  in this order: InReplyTo message ID (TV ``0x21`` + 16), Application ID (TV
+  ``0x22`` + 1, **profile**), SDS disposition request type (half-octet TV
+  ``0x8N``, clause 15.2.3, N = 1 delivery, 2 read, 3 both), Extended application
+  ID (TLV-E ``0x7D``: 2-octet length + value, kept as opaque octets).
+- :class:`DataPayload`, DATA PAYLOAD (type 3): number of payloads (1 octet,
+  at least 1), then that many Payload IEs: ``0x78``, a 2-octet length counting
+  the content type octet and the data, the content type (clause 15.2.13), the data.
+- :class:`SdsNotification`, SDS NOTIFICATION (type 5, 39 octets at least):
+  disposition notification type (clause 15.2.5: 1 undelivered, 2 delivered,
+  3 read, 4 delivered and read, 5 disposition prevented by system), date and
+  time, Conversation ID, Message ID (those of the SDS it answers), then the
+  optional Application ID (``0x22``) and Extended application ID (``0x7D``).
+- :class:`Protected`: the first octet's bit 7 (``0x40``, protected) or bit 8
+  (``0x80``, authenticated) is set. **profile:** such a message is "protected,
+  not decoded": its octets are kept as they are and :func:`encode` gives them back.
+
+Payload contents, one class per content type: :class:`Text` (1, UTF-8),
+:class:`Binary` (2), :class:`Hyperlinks` (3), :class:`FileUrl` (4),
+:class:`Location` (5), :class:`EnhancedStatus` (6), :class:`LocationAltitude`
+(8), :class:`LocationTimestamp` (9), :class:`CodedText` (10). Where the profile
+does not fix a coding (hyperlinks, file URL, location timestamp, coded text) the
+data is kept as opaque octets. :class:`Location` and :class:`LocationAltitude`
+keep the raw field values, so that ``encode(decode(x)) == x`` for every valid
+``x``; degrees and metres are derived from them.
+
+:func:`decode` never reads past the buffer it is given and raises nothing but
+:class:`CodecError`, whose ``offset`` is the 0-based octet where the message
+goes wrong and whose ``rule`` is one of :class:`Fault` (``MCD-01`` ...).
+:func:`encode` raises :class:`CodecError` (rule ``MCD-12``) for values that
+cannot be encoded, with the offset the field would have had.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+import uuid
+from dataclasses import dataclass
+from typing import ClassVar
+
+__all__ = [
+    "Binary",
+    "CodecError",
+    "CodedText",
+    "ContentType",
+    "DataPayload",
+    "Disposition",
+    "EnhancedStatus",
+    "Fault",
+    "FileUrl",
+    "Hyperlinks",
+    "Location",
+    "LocationAltitude",
+    "LocationTimestamp",
+    "Message",
+    "MessageType",
+    "NotificationType",
+    "PayloadContent",
+    "Protected",
+    "SdsNotification",
+    "SdsSignalling",
+    "Text",
+    "decode",
+    "encode",
+    "message_type_name",
+]
+
+
+class Fault(enum.StrEnum):
+    """Why a message is refused: the rule ids of the binary formats (``docs/decisions-esn.md``)."""
+
+    TRUNCATED = "MCD-01"
+    LENGTH_PAST_END = "MCD-02"
+    UNKNOWN_MESSAGE_TYPE = "MCD-03"
+    UNKNOWN_VALUE = "MCD-04"
+    PAYLOAD_COUNT = "MCD-05"
+    TRAILING_OCTETS = "MCD-06"
+    NOT_UTF8 = "MCD-07"
+    IE_ORDER = "MCD-08"
+    CONTENT_SIZE = "MCD-09"
+    PROTECTED = "MCD-10"
+    """Used by validation: a protected or authenticated message, which the harness does not decode."""
+    WRONG_PART = "MCD-11"
+    """Used by validation: a message type that the body part (format) does not carry."""
+    NOT_ENCODABLE = "MCD-12"
+    """Raised by :func:`encode` only: a value out of range for its field."""
+
+
+class CodecError(ValueError):
+    """The octets are not a well-formed message (or a value cannot be encoded).
+
+    ``offset`` is the 0-based octet where it goes wrong (never beyond the end of
+    the data), ``message`` says what is wrong, ``rule`` is the :class:`Fault`.
+    """
+
+    def __init__(self, offset: int, message: str, rule: Fault = Fault.UNKNOWN_VALUE) -> None:
+        super().__init__(f"octet {offset}: {message}")
+        self.offset = offset
+        self.message = message
+        self.rule = rule
+
+
+class MessageType(enum.IntEnum):
+    """Message types of TS 24.282 table 15.2.2-1 (the low 6 bits of the first octet)."""
+
+    SDS_SIGNALLING_PAYLOAD = 1
+    FD_SIGNALLING_PAYLOAD = 2
+    DATA_PAYLOAD = 3
+    SDS_NOTIFICATION = 5
+    FD_NOTIFICATION = 6
+    SDS_OFF_NETWORK_MESSAGE = 7
+    SDS_OFF_NETWORK_NOTIFICATION = 8
+    FD_NETWORK_NOTIFICATION = 9
+    COMMUNICATION_RELEASE = 10
+    DEFERRED_LIST_ACCESS_REQUEST = 11
+    DEFERRED_LIST_ACCESS_RESPONSE = 12
+    FD_HTTP_TERMINATION = 13
+    GROUP_EMERGENCY_ALERT = 17
+    GROUP_EMERGENCY_ALERT_ACK = 18
+    GROUP_EMERGENCY_ALERT_CANCEL = 19
+    GROUP_EMERGENCY_ALERT_CANCEL_ACK = 20
+
+
+def message_type_name(value: int) -> str:
+    """``"SDS SIGNALLING PAYLOAD"`` for 1; ``"unknown"`` for a value the table does not hold."""
+    try:
+        return MessageType(value).name.replace("_", " ")
+    except ValueError:
+        return "unknown"
+
+
+class Disposition(enum.IntEnum):
+    """SDS disposition request type (clause 15.2.3), the low nibble of IE ``0x8N``."""
+
+    DELIVERY = 1
+    READ = 2
+    DELIVERY_AND_READ = 3
+
+    @property
+    def wants_delivery(self) -> bool:
+        return self in (Disposition.DELIVERY, Disposition.DELIVERY_AND_READ)
+
+    @property
+    def wants_read(self) -> bool:
+        return self in (Disposition.READ, Disposition.DELIVERY_AND_READ)
+
+
+class NotificationType(enum.IntEnum):
+    """SDS disposition notification type (clause 15.2.5)."""
+
+    UNDELIVERED = 1
+    DELIVERED = 2
+    READ = 3
+    DELIVERED_AND_READ = 4
+    DISPOSITION_PREVENTED = 5
+
+
+class ContentType(enum.IntEnum):
+    """Payload content type (clause 15.2.13). 7 (interworking, TS 29.582) is not part of the profile."""
+
+    TEXT = 1
+    BINARY = 2
+    HYPERLINKS = 3
+    FILEURL = 4
+    LOCATION = 5
+    ENHANCED_STATUS = 6
+    LOCATION_ALTITUDE = 8
+    LOCATION_TIMESTAMP = 9
+    CODED_TEXT = 10
+
+
+# --------------------------------------------------------------------------- payload contents
+
+
+@dataclass(slots=True, frozen=True)
+class Text:
+    """TEXT: UTF-8 text (a BOM or any other character is content, kept as is)."""
+
+    text: str
+    content_type: ClassVar[ContentType] = ContentType.TEXT
+
+
+@dataclass(slots=True, frozen=True)
+class Binary:
+    """BINARY: opaque octets."""
+
+    data: bytes
+    content_type: ClassVar[ContentType] = ContentType.BINARY
+
+
+@dataclass(slots=True, frozen=True)
+class Hyperlinks:
+    """HYPERLINKS: octets as sent (normally UTF-8 text; not checked, the profile fixes no coding)."""
+
+    data: bytes
+    content_type: ClassVar[ContentType] = ContentType.HYPERLINKS
+
+
+@dataclass(slots=True, frozen=True)
+class FileUrl:
+    """FILEURL: the URL's octets as sent (normally UTF-8; not checked)."""
+
+    data: bytes
+    content_type: ClassVar[ContentType] = ContentType.FILEURL
+
+
+_BIT23 = 1 << 23
+_BIT24 = 1 << 24
+
+
+@dataclass(slots=True, frozen=True)
+class Location:
+    """LOCATION: 3 octets of latitude then 3 of longitude, kept as the raw 24-bit field values.
+
+    ``latitude_raw``: bit 23 the sign (1 = south), bits 22..0 the magnitude,
+    degrees = magnitude x 90 / 2^23. ``longitude_raw``: a 24-bit two's complement
+    number, degrees = value x 360 / 2^24 (TS 23.032 clause 6.1 codings).
+    """
+
+    latitude_raw: int
+    longitude_raw: int
+    content_type: ClassVar[ContentType] = ContentType.LOCATION
+
+    @property
+    def latitude(self) -> float:
+        """Degrees north (negative: south); ``-0.0`` for a raw "south, magnitude 0"."""
+        degrees = (self.latitude_raw & (_BIT23 - 1)) * 90 / _BIT23
+        return -degrees if self.latitude_raw & _BIT23 else degrees
+
+    @property
+    def longitude(self) -> float:
+        """Degrees east (negative: west), in [-180, 180)."""
+        value = self.longitude_raw - _BIT24 if self.longitude_raw & _BIT23 else self.longitude_raw
+        return value * 360 / _BIT24
+
+    @classmethod
+    def from_degrees(cls, latitude: float, longitude: float) -> Location:
+        """The coding of TS 23.032: magnitudes rounded down; 90 degrees is clamped, 180 east is 180 west.
+
+        ``Location.from_degrees(loc.latitude, loc.longitude) == loc`` for every decoded ``loc``.
+        """
+        if not (-90.0 <= latitude <= 90.0) or not math.isfinite(longitude) or not -180.0 <= longitude <= 180.0:
+            raise CodecError(0, f"location ({latitude}, {longitude}) is out of range", Fault.NOT_ENCODABLE)
+        magnitude = min(math.floor(abs(latitude) * _BIT23 / 90), _BIT23 - 1)
+        south = math.copysign(1.0, latitude) < 0
+        value = math.floor(longitude * _BIT24 / 360)
+        value = (value + _BIT23) % _BIT24 - _BIT23
+        return cls(magnitude | (_BIT23 if south else 0), value & (_BIT24 - 1))
+
+
+@dataclass(slots=True, frozen=True)
+class EnhancedStatus:
+    """ENHANCED STATUS: a 2-octet unsigned value."""
+
+    value: int
+    content_type: ClassVar[ContentType] = ContentType.ENHANCED_STATUS
+
+
+@dataclass(slots=True, frozen=True)
+class LocationAltitude:
+    """LOCATION ALTITUDE: 2 octets coded as TS 23.032 clause 6.3, kept raw.
+
+    Bit 15 is the direction (1 = depth), bits 14..0 the altitude in metres.
+    """
+
+    raw: int
+    content_type: ClassVar[ContentType] = ContentType.LOCATION_ALTITUDE
+
+    @property
+    def depth(self) -> bool:
+        return bool(self.raw & 0x8000)
+
+    @property
+    def metres(self) -> int:
+        """Signed: negative for a depth."""
+        magnitude = self.raw & 0x7FFF
+        return -magnitude if self.depth else magnitude
+
+    @classmethod
+    def from_metres(cls, metres: int) -> LocationAltitude:
+        """Height (>= 0) or depth (< 0) in whole metres; magnitudes above 32767 are clamped (TS 23.032)."""
+        return cls(min(abs(metres), 0x7FFF) | (0x8000 if metres < 0 else 0))
+
+
+@dataclass(slots=True, frozen=True)
+class LocationTimestamp:
+    """LOCATION TIMESTAMP: octets as sent (the profile fixes no coding)."""
+
+    data: bytes
+    content_type: ClassVar[ContentType] = ContentType.LOCATION_TIMESTAMP
+
+
+@dataclass(slots=True, frozen=True)
+class CodedText:
+    """CODED TEXT: octets as sent (the coding is not the profile's to check)."""
+
+    data: bytes
+    content_type: ClassVar[ContentType] = ContentType.CODED_TEXT
+
+
+PayloadContent = (
+    Text | Binary | Hyperlinks | FileUrl | Location | EnhancedStatus | LocationAltitude | LocationTimestamp | CodedText
+)
+_OPAQUE: dict[int, type[Binary | Hyperlinks | FileUrl | LocationTimestamp | CodedText]] = {
+    ContentType.BINARY: Binary,
+    ContentType.HYPERLINKS: Hyperlinks,
+    ContentType.FILEURL: FileUrl,
+    ContentType.LOCATION_TIMESTAMP: LocationTimestamp,
+    ContentType.CODED_TEXT: CodedText,
+}
+
+
+# --------------------------------------------------------------------------- messages
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MAX_DATE_TIME = (1 << 40) - 1
+
+
+@dataclass(slots=True, frozen=True)
+class SdsSignalling:
+    """SDS SIGNALLING PAYLOAD (TS 24.282 clause 15.1.2)."""
+
+    date_time: int
+    """Seconds since 1970-01-01T00:00Z, 0 .. 2^40-1."""
+    conversation_id: uuid.UUID
+    message_id: uuid.UUID
+    in_reply_to: uuid.UUID | None = None
+    application_id: int | None = None
+    disposition: Disposition | None = None
+    extended_application_id: bytes | None = None
+    message_type: ClassVar[MessageType] = MessageType.SDS_SIGNALLING_PAYLOAD
+
+    @property
+    def sent_at(self) -> dt.datetime:
+        return _EPOCH + dt.timedelta(seconds=self.date_time)
+
+
+@dataclass(slots=True, frozen=True)
+class DataPayload:
+    """DATA PAYLOAD (clause 15.1.4): one or more payload contents."""
+
+    payloads: tuple[PayloadContent, ...]
+    message_type: ClassVar[MessageType] = MessageType.DATA_PAYLOAD
+
+
+@dataclass(slots=True, frozen=True)
+class SdsNotification:
+    """SDS NOTIFICATION (clause 15.1.3): a disposition for the SDS with these ids."""
+
+    notification: NotificationType
+    date_time: int
+    conversation_id: uuid.UUID
+    message_id: uuid.UUID
+    application_id: int | None = None
+    extended_application_id: bytes | None = None
+    message_type: ClassVar[MessageType] = MessageType.SDS_NOTIFICATION
+
+    @property
+    def sent_at(self) -> dt.datetime:
+        return _EPOCH + dt.timedelta(seconds=self.date_time)
+
+    @classmethod
+    def answering(cls, sds: SdsSignalling, notification: NotificationType, date_time: int) -> SdsNotification:
+        """The notification for ``sds``: its Conversation ID and Message ID (and Application ID, if any)."""
+        return cls(notification, date_time, sds.conversation_id, sds.message_id, sds.application_id)
+
+
+@dataclass(slots=True, frozen=True)
+class Protected:
+    """A protected (``0x40``) or authenticated (``0x80``) message: "protected, not decoded"."""
+
+    message_type: int
+    protected: bool
+    authenticated: bool
+    data: bytes
+    """The whole message, first octet included; :func:`encode` returns it unchanged."""
+
+
+Message = SdsSignalling | DataPayload | SdsNotification | Protected
+
+# --------------------------------------------------------------------------- decoding
+
+_UUID = uuid.UUID
+_IEI_IN_REPLY_TO = 0x21
+_IEI_APPLICATION_ID = 0x22
+_IEI_DISPOSITION = 0x80
+_IEI_EXTENDED_APPLICATION_ID = 0x7D
+_IEI_PAYLOAD = 0x78
+
+
+def _require(data: bytes, offset: int, size: int, what: str) -> None:
+    remaining = len(data) - offset
+    if remaining < size:
+        raise CodecError(offset, f"{what} needs {size} octet(s), {max(remaining, 0)} remain", Fault.TRUNCATED)
+
+
+def _tlv_e(data: bytes, offset: int, what: str) -> tuple[bytes, int]:
+    """The value of the TLV-E IE at ``offset`` and the offset after it."""
+    _require(data, offset + 1, 2, f"length of {what}")
+    length = (data[offset + 1] << 8) | data[offset + 2]
+    start = offset + 3
+    if start + length > len(data):
+        raise CodecError(
+            offset + 1,
+            f"{what} length {length} runs past the end ({len(data) - start} octet(s) remain)",
+            Fault.LENGTH_PAST_END,
+        )
+    return data[start : start + length], start + length
+
+
+def _ids(data: bytes, offset: int) -> tuple[int, uuid.UUID, uuid.UUID]:
+    """Date and time, Conversation ID and Message ID starting at ``offset``."""
+    _require(data, offset, 5, "date and time")
+    _require(data, offset + 5, 16, "Conversation ID")
+    _require(data, offset + 21, 16, "Message ID")
+    date_time = int.from_bytes(data[offset : offset + 5])
+    return date_time, _UUID(bytes=data[offset + 5 : offset + 21]), _UUID(bytes=data[offset + 21 : offset + 37])
+
+
+_SIGNALLING_IES = ("InReplyTo message ID", "Application ID", "SDS disposition request type", "Extended application ID")
+
+
+def _decode_signalling(data: bytes) -> SdsSignalling:
+    date_time, conversation_id, message_id = _ids(data, 1)
+    in_reply_to: uuid.UUID | None = None
+    application_id: int | None = None
+    disposition: Disposition | None = None
+    extended: bytes | None = None
+    offset, rank, end = 38, -1, len(data)
+    while offset < end:
+        iei = data[offset]
+        if iei == _IEI_IN_REPLY_TO:
+            position = 0
+        elif iei == _IEI_APPLICATION_ID:
+            position = 1
+        elif iei & 0xF0 == _IEI_DISPOSITION:
+            position = 2
+        elif iei == _IEI_EXTENDED_APPLICATION_ID:
+            position = 3
+        else:
+            raise CodecError(offset, f"0x{iei:02X} is not an IE of SDS SIGNALLING PAYLOAD", Fault.TRAILING_OCTETS)
+        if position <= rank:
+            raise CodecError(
+                offset,
+                f"{_SIGNALLING_IES[position]} repeated or out of order (the order is {', '.join(_SIGNALLING_IES)})",
+                Fault.IE_ORDER,
+            )
+        rank = position
+        if position == 0:
+            _require(data, offset + 1, 16, "InReplyTo message ID")
+            in_reply_to = _UUID(bytes=data[offset + 1 : offset + 17])
+            offset += 17
+        elif position == 1:
+            _require(data, offset + 1, 1, "Application ID")
+            application_id = data[offset + 1]
+            offset += 2
+        elif position == 2:
+            nibble = iei & 0x0F
+            if not 1 <= nibble <= 3:
+                raise CodecError(offset, f"unknown SDS disposition request type {nibble} (1..3)", Fault.UNKNOWN_VALUE)
+            disposition = Disposition(nibble)
+            offset += 1
+        else:
+            extended, offset = _tlv_e(data, offset, "Extended application ID")
+    return SdsSignalling(date_time, conversation_id, message_id, in_reply_to, application_id, disposition, extended)
+
+
+def _decode_notification(data: bytes) -> SdsNotification:
+    _require(data, 1, 1, "SDS disposition notification type")
+    kind = data[1]
+    if not 1 <= kind <= 5:
+        raise CodecError(1, f"unknown SDS disposition notification type {kind} (1..5)", Fault.UNKNOWN_VALUE)
+    date_time, conversation_id, message_id = _ids(data, 2)
+    application_id: int | None = None
+    extended: bytes | None = None
+    offset, rank, end = 39, -1, len(data)
+    while offset < end:
+        iei = data[offset]
+        if iei == _IEI_APPLICATION_ID:
+            position = 0
+        elif iei == _IEI_EXTENDED_APPLICATION_ID:
+            position = 1
+        else:
+            raise CodecError(offset, f"0x{iei:02X} is not an IE of SDS NOTIFICATION", Fault.TRAILING_OCTETS)
+        if position <= rank:
+            raise CodecError(offset, "optional IE repeated or out of order", Fault.IE_ORDER)
+        rank = position
+        if position == 0:
+            _require(data, offset + 1, 1, "Application ID")
+            application_id = data[offset + 1]
+            offset += 2
+        else:
+            extended, offset = _tlv_e(data, offset, "Extended application ID")
+    return SdsNotification(NotificationType(kind), date_time, conversation_id, message_id, application_id, extended)
+
+
+_EXACT_SIZES = {ContentType.LOCATION: 6, ContentType.ENHANCED_STATUS: 2, ContentType.LOCATION_ALTITUDE: 2}
+
+
+def _decode_content(data: bytes, start: int, end: int) -> PayloadContent:
+    """The payload content whose content type octet is at ``start`` and which ends before ``end``."""
+    kind = data[start]
+    value = data[start + 1 : end]
+    if kind == ContentType.TEXT:
+        try:
+            return Text(value.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise CodecError(start + 1 + exc.start, f"TEXT is not UTF-8 ({exc.reason})", Fault.NOT_UTF8) from None
+    opaque = _OPAQUE.get(kind)
+    if opaque is not None:
+        return opaque(value)
+    size = _EXACT_SIZES.get(kind)  # type: ignore[call-overload]
+    if size is None:
+        raise CodecError(start, f"unknown payload content type {kind}", Fault.UNKNOWN_VALUE)
+    if len(value) != size:
+        name = ContentType(kind).name.replace("_", " ")
+        raise CodecError(start + 1, f"{name} is {size} octets, not {len(value)}", Fault.CONTENT_SIZE)
+    if kind == ContentType.LOCATION:
+        return Location(int.from_bytes(value[:3]), int.from_bytes(value[3:]))
+    if kind == ContentType.ENHANCED_STATUS:
+        return EnhancedStatus(int.from_bytes(value))
+    return LocationAltitude(int.from_bytes(value))
+
+
+def _decode_data_payload(data: bytes) -> DataPayload:
+    _require(data, 1, 1, "number of payloads")
+    count = data[1]
+    if count == 0:
+        raise CodecError(1, "number of payloads is 0 (a DATA PAYLOAD carries at least one)", Fault.UNKNOWN_VALUE)
+    contents: list[PayloadContent] = []
+    offset, end = 2, len(data)
+    while offset < end:
+        if data[offset] != _IEI_PAYLOAD:
+            raise CodecError(offset, f"0x{data[offset]:02X} is not a Payload IE (0x78)", Fault.TRAILING_OCTETS)
+        if len(contents) == count:
+            raise CodecError(
+                1, f"number of payloads is {count} but another Payload IE starts at octet {offset}", Fault.PAYLOAD_COUNT
+            )
+        _require(data, offset + 1, 2, "Payload length")
+        length = (data[offset + 1] << 8) | data[offset + 2]
+        start = offset + 3
+        if start + length > end:
+            raise CodecError(
+                offset + 1,
+                f"Payload length {length} runs past the end ({end - start} octet(s) remain)",
+                Fault.LENGTH_PAST_END,
+            )
+        if length == 0:
+            raise CodecError(offset + 1, "Payload length 0 leaves no room for the content type", Fault.CONTENT_SIZE)
+        contents.append(_decode_content(data, start, start + length))
+        offset = start + length
+    if len(contents) != count:
+        raise CodecError(
+            1, f"number of payloads is {count} but {len(contents)} Payload IE(s) are present", Fault.PAYLOAD_COUNT
+        )
+    return DataPayload(tuple(contents))
+
+
+_DECODERS = {
+    MessageType.SDS_SIGNALLING_PAYLOAD: _decode_signalling,
+    MessageType.DATA_PAYLOAD: _decode_data_payload,
+    MessageType.SDS_NOTIFICATION: _decode_notification,
+}
+_KNOWN_TYPES = frozenset(int(t) for t in MessageType)
+
+
+def decode(data: bytes | bytearray | memoryview) -> Message:
+    """The message in ``data``, or :class:`CodecError` naming the octet where it goes wrong.
+
+    Refused (TS 24.282 clause 15 as ``specs/esn.md`` profiles it): a truncated
+    message (MCD-01), a length running past the end (MCD-02), an unknown message
+    type or one the profile does not decode (MCD-03), an unknown mandatory value
+    (MCD-04: notification type, content type, disposition nibble, a payload count
+    of 0), a payload count that disagrees with the Payload IEs present (MCD-05),
+    trailing octets (MCD-06), a TEXT that is not UTF-8 (MCD-07), optional IEs out
+    of order or repeated (MCD-08), a content of the wrong size (MCD-09).
+    """
+    buffer = data if isinstance(data, bytes) else bytes(data)
+    if not buffer:
+        raise CodecError(0, "empty: the message type octet is missing", Fault.TRUNCATED)
+    first = buffer[0]
+    kind = first & 0x3F
+    if kind not in _KNOWN_TYPES:
+        raise CodecError(0, f"unknown message type {kind}", Fault.UNKNOWN_MESSAGE_TYPE)
+    if first & 0xC0:
+        return Protected(kind, bool(first & 0x40), bool(first & 0x80), buffer)
+    decoder = _DECODERS.get(kind)  # type: ignore[call-overload]
+    if decoder is None:
+        raise CodecError(
+            0,
+            f"message type {kind} ({message_type_name(kind)}) is not decoded by the profile",
+            Fault.UNKNOWN_MESSAGE_TYPE,
+        )
+    message: Message = decoder(buffer)
+    return message
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def _unencodable(offset: int, message: str) -> CodecError:
+    return CodecError(offset, message, Fault.NOT_ENCODABLE)
+
+
+def _byte(value: int | None, offset: int, what: str) -> int:
+    if not isinstance(value, int) or not 0 <= value <= 0xFF:
+        raise _unencodable(offset, f"{what} {value!r} is not an octet value (0..255)")
+    return value
+
+
+def _encode_ids(out: bytearray, date_time: int, conversation_id: uuid.UUID, message_id: uuid.UUID) -> None:
+    if not isinstance(date_time, int) or not 0 <= date_time <= _MAX_DATE_TIME:
+        raise _unencodable(len(out), f"date and time {date_time!r} does not fit 5 octets")
+    out += date_time.to_bytes(5)
+    for what, value in (("Conversation ID", conversation_id), ("Message ID", message_id)):
+        if not isinstance(value, uuid.UUID):
+            raise _unencodable(len(out), f"{what} {value!r} is not a UUID")
+        out += value.bytes
+
+
+def _encode_tlv_e(out: bytearray, iei: int, value: bytes, what: str) -> None:
+    if len(value) > 0xFFFF:
+        raise _unencodable(len(out), f"{what} of {len(value)} octets does not fit a 2-octet length")
+    out.append(iei)
+    out += len(value).to_bytes(2)
+    out += value
+
+
+def _encode_signalling(message: SdsSignalling) -> bytes:
+    out = bytearray((MessageType.SDS_SIGNALLING_PAYLOAD,))
+    _encode_ids(out, message.date_time, message.conversation_id, message.message_id)
+    if message.in_reply_to is not None:
+        if not isinstance(message.in_reply_to, uuid.UUID):
+            raise _unencodable(len(out), f"InReplyTo message ID {message.in_reply_to!r} is not a UUID")
+        out.append(_IEI_IN_REPLY_TO)
+        out += message.in_reply_to.bytes
+    if message.application_id is not None:
+        value = _byte(message.application_id, len(out) + 1, "Application ID")
+        out += bytes((_IEI_APPLICATION_ID, value))
+    if message.disposition is not None:
+        if message.disposition not in (1, 2, 3):
+            raise _unencodable(len(out), f"SDS disposition request type {message.disposition!r} is not 1..3")
+        out.append(_IEI_DISPOSITION | int(message.disposition))
+    if message.extended_application_id is not None:
+        _encode_tlv_e(out, _IEI_EXTENDED_APPLICATION_ID, message.extended_application_id, "Extended application ID")
+    return bytes(out)
+
+
+def _encode_notification(message: SdsNotification) -> bytes:
+    if message.notification not in (1, 2, 3, 4, 5):
+        raise _unencodable(1, f"SDS disposition notification type {message.notification!r} is not 1..5")
+    out = bytearray((MessageType.SDS_NOTIFICATION, int(message.notification)))
+    _encode_ids(out, message.date_time, message.conversation_id, message.message_id)
+    if message.application_id is not None:
+        out += bytes((_IEI_APPLICATION_ID, _byte(message.application_id, len(out) + 1, "Application ID")))
+    if message.extended_application_id is not None:
+        _encode_tlv_e(out, _IEI_EXTENDED_APPLICATION_ID, message.extended_application_id, "Extended application ID")
+    return bytes(out)
+
+
+def _content_octets(content: PayloadContent, offset: int) -> bytes:
+    """The data of ``content`` (after its content type octet); ``offset`` is where that data would start."""
+    if isinstance(content, Text):
+        try:
+            return content.text.encode("utf-8")
+        except (UnicodeEncodeError, AttributeError):
+            raise _unencodable(offset, "TEXT is not encodable as UTF-8") from None
+    if isinstance(content, Location):
+        for what, raw in (("latitude", content.latitude_raw), ("longitude", content.longitude_raw)):
+            if not isinstance(raw, int) or not 0 <= raw < _BIT24:
+                raise _unencodable(offset, f"LOCATION {what} {raw!r} is not a 24-bit field value")
+        return content.latitude_raw.to_bytes(3) + content.longitude_raw.to_bytes(3)
+    if isinstance(content, EnhancedStatus | LocationAltitude):
+        raw = content.value if isinstance(content, EnhancedStatus) else content.raw
+        if not isinstance(raw, int) or not 0 <= raw <= 0xFFFF:
+            raise _unencodable(offset, f"{type(content).__name__} {raw!r} does not fit 2 octets")
+        return raw.to_bytes(2)
+    if isinstance(content, Binary | Hyperlinks | FileUrl | LocationTimestamp | CodedText):
+        return bytes(content.data)
+    raise _unencodable(offset, f"{type(content).__name__} is not a payload content")
+
+
+def _encode_data_payload(message: DataPayload) -> bytes:
+    payloads = tuple(message.payloads)
+    if not 1 <= len(payloads) <= 0xFF:
+        raise _unencodable(1, f"a DATA PAYLOAD carries 1..255 payloads, not {len(payloads)}")
+    out = bytearray((MessageType.DATA_PAYLOAD, len(payloads)))
+    for content in payloads:
+        octets = _content_octets(content, len(out) + 4)
+        if len(octets) + 1 > 0xFFFF:
+            raise _unencodable(len(out) + 1, f"a payload of {len(octets)} octets does not fit a 2-octet length")
+        out.append(_IEI_PAYLOAD)
+        out += (len(octets) + 1).to_bytes(2)
+        out.append(content.content_type)
+        out += octets
+    return bytes(out)
+
+
+def encode(message: Message) -> bytes:
+    """The octets of ``message``; ``encode(decode(data)) == data`` for every ``data`` that decodes."""
+    if isinstance(message, SdsSignalling):
+        return _encode_signalling(message)
+    if isinstance(message, DataPayload):
+        return _encode_data_payload(message)
+    if isinstance(message, SdsNotification):
+        return _encode_notification(message)
+    if isinstance(message, Protected):
+        return bytes(message.data)
+    raise _unencodable(0, f"{type(message).__name__} is not an MCData message")
