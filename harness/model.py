@@ -203,6 +203,10 @@ class Format:
     max_bytes: int
     samples: tuple[Sample, ...]
     directory: str
+    embedded: tuple[Format, ...] = ()
+    """Formats of the messages this one carries inside ``embedded_in`` elements (an envelope's contents)."""
+    embedded_in: str | None = None
+    """Clark name (``{namespace}local``) of the elements whose child elements are embedded messages."""
 
     @property
     def media_type(self) -> str:

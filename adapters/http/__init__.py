@@ -191,14 +191,23 @@ class HttpTransport:
         port = parts.port or (443 if tls else 80)
         context = tls_context(self.options) if tls else None
         try:
-            _, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port, ssl=context, server_hostname=host if tls else None),
-                self.options.timeout_s,
-            )
+            async with asyncio.timeout(self.options.timeout_s):
+                reader, writer = await asyncio.open_connection(
+                    host, port, ssl=context, server_hostname=host if tls else None
+                )
+                if tls:
+                    # TLS 1.3 servers judge the client certificate after the handshake: one
+                    # request shows whether the server accepts this client at all.
+                    writer.write(f"HEAD / HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n".encode())
+                    await writer.drain()
+                    if not await reader.readline():
+                        raise ConnectionResetError("closed without answering")
         except (ssl.SSLError, ssl.CertificateError) as exc:
             raise TargetUnreachable(f"{_origin(base_url)}: {_tls_reason(exc)}") from None
         except (OSError, TimeoutError) as exc:
-            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            if tls and isinstance(exc, ConnectionResetError):
+                reason += " (the server may demand a client certificate)"
             raise TargetUnreachable(f"cannot connect to {_origin(base_url)}: {reason}") from None
         writer.close()
         with contextlib.suppress(OSError, ssl.SSLError):

@@ -6,7 +6,7 @@ Public API::
     encode(message: Message) -> bytes
     Message = SdsSignalling | DataPayload | SdsNotification | Protected
 
-Messages (clause 15.1; all integers big-endian, octets numbered from 0):
+Messages (clause 15.1; all integers big-endian, octets numbered from 0; field codings in clause 15.2):
 
 - :class:`SdsSignalling`, SDS SIGNALLING PAYLOAD (message type 1, 38 octets at
   least): date and time (5 octets, seconds since 1970-01-01T00:00Z), Conversation
@@ -36,6 +36,19 @@ data is kept as opaque octets. :class:`Location` and :class:`LocationAltitude`
 keep the raw field values, so that ``encode(decode(x)) == x`` for every valid
 ``x``; degrees and metres are derived from them.
 
+Examples (hex; ``C`` = the 16 octets of Conversation ID ``8d1e7c5a-3b4f-4c2d-9e6f-1a2b3c4d5e6f``,
+``M`` = those of Message ID ``f47ac10b-58cc-4372-a567-0e02b2c3d479``)::
+
+    01 00 6A BD 11 30 C M 81          SDS SIGNALLING PAYLOAD, 1790775600, delivery report requested (39 octets)
+    05 02 00 6A BD 11 31 C M          SDS NOTIFICATION "delivered" answering it one second later (39 octets)
+    03 01 78 00 03 01 68 69           DATA PAYLOAD, TEXT "hi"
+    03 01 78 00 07 05 49 3E D5 FF E9 51
+                                      DATA PAYLOAD, LOCATION latitude 0x493ED5 (51.50070 N),
+                                      longitude 0xFFE951 (-5807, 0.12460 W)
+
+The payload content classes live in :mod:`harness.codecs.mcdata_content` and
+the error in :mod:`harness.codecs.errors`; import all of them from here.
+
 :func:`decode` never reads past the buffer it is given and raises nothing but
 :class:`CodecError`, whose ``offset`` is the 0-based octet where the message
 goes wrong and whose ``rule`` is one of :class:`Fault` (``MCD-01`` ...).
@@ -47,10 +60,27 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
+
+from harness.codecs.errors import CodecError, Fault
+from harness.codecs.mcdata_content import (
+    Binary,
+    CodedText,
+    ContentType,
+    EnhancedStatus,
+    FileUrl,
+    Hyperlinks,
+    Location,
+    LocationAltitude,
+    LocationTimestamp,
+    PayloadContent,
+    Text,
+    content_octets,
+    decode_content,
+)
 
 __all__ = [
     "Binary",
@@ -78,40 +108,6 @@ __all__ = [
     "encode",
     "message_type_name",
 ]
-
-
-class Fault(enum.StrEnum):
-    """Why a message is refused: the rule ids of the binary formats (``docs/decisions-esn.md``)."""
-
-    TRUNCATED = "MCD-01"
-    LENGTH_PAST_END = "MCD-02"
-    UNKNOWN_MESSAGE_TYPE = "MCD-03"
-    UNKNOWN_VALUE = "MCD-04"
-    PAYLOAD_COUNT = "MCD-05"
-    TRAILING_OCTETS = "MCD-06"
-    NOT_UTF8 = "MCD-07"
-    IE_ORDER = "MCD-08"
-    CONTENT_SIZE = "MCD-09"
-    PROTECTED = "MCD-10"
-    """Used by validation: a protected or authenticated message, which the harness does not decode."""
-    WRONG_PART = "MCD-11"
-    """Used by validation: a message type that the body part (format) does not carry."""
-    NOT_ENCODABLE = "MCD-12"
-    """Raised by :func:`encode` only: a value out of range for its field."""
-
-
-class CodecError(ValueError):
-    """The octets are not a well-formed message (or a value cannot be encoded).
-
-    ``offset`` is the 0-based octet where it goes wrong (never beyond the end of
-    the data), ``message`` says what is wrong, ``rule`` is the :class:`Fault`.
-    """
-
-    def __init__(self, offset: int, message: str, rule: Fault = Fault.UNKNOWN_VALUE) -> None:
-        super().__init__(f"octet {offset}: {message}")
-        self.offset = offset
-        self.message = message
-        self.rule = rule
 
 
 class MessageType(enum.IntEnum):
@@ -169,161 +165,6 @@ class NotificationType(enum.IntEnum):
     DISPOSITION_PREVENTED = 5
 
 
-class ContentType(enum.IntEnum):
-    """Payload content type (clause 15.2.13). 7 (interworking, TS 29.582) is not part of the profile."""
-
-    TEXT = 1
-    BINARY = 2
-    HYPERLINKS = 3
-    FILEURL = 4
-    LOCATION = 5
-    ENHANCED_STATUS = 6
-    LOCATION_ALTITUDE = 8
-    LOCATION_TIMESTAMP = 9
-    CODED_TEXT = 10
-
-
-# --------------------------------------------------------------------------- payload contents
-
-
-@dataclass(slots=True, frozen=True)
-class Text:
-    """TEXT: UTF-8 text (a BOM or any other character is content, kept as is)."""
-
-    text: str
-    content_type: ClassVar[ContentType] = ContentType.TEXT
-
-
-@dataclass(slots=True, frozen=True)
-class Binary:
-    """BINARY: opaque octets."""
-
-    data: bytes
-    content_type: ClassVar[ContentType] = ContentType.BINARY
-
-
-@dataclass(slots=True, frozen=True)
-class Hyperlinks:
-    """HYPERLINKS: octets as sent (normally UTF-8 text; not checked, the profile fixes no coding)."""
-
-    data: bytes
-    content_type: ClassVar[ContentType] = ContentType.HYPERLINKS
-
-
-@dataclass(slots=True, frozen=True)
-class FileUrl:
-    """FILEURL: the URL's octets as sent (normally UTF-8; not checked)."""
-
-    data: bytes
-    content_type: ClassVar[ContentType] = ContentType.FILEURL
-
-
-_BIT23 = 1 << 23
-_BIT24 = 1 << 24
-
-
-@dataclass(slots=True, frozen=True)
-class Location:
-    """LOCATION: 3 octets of latitude then 3 of longitude, kept as the raw 24-bit field values.
-
-    ``latitude_raw``: bit 23 the sign (1 = south), bits 22..0 the magnitude,
-    degrees = magnitude x 90 / 2^23. ``longitude_raw``: a 24-bit two's complement
-    number, degrees = value x 360 / 2^24 (TS 23.032 clause 6.1 codings).
-    """
-
-    latitude_raw: int
-    longitude_raw: int
-    content_type: ClassVar[ContentType] = ContentType.LOCATION
-
-    @property
-    def latitude(self) -> float:
-        """Degrees north (negative: south); ``-0.0`` for a raw "south, magnitude 0"."""
-        degrees = (self.latitude_raw & (_BIT23 - 1)) * 90 / _BIT23
-        return -degrees if self.latitude_raw & _BIT23 else degrees
-
-    @property
-    def longitude(self) -> float:
-        """Degrees east (negative: west), in [-180, 180)."""
-        value = self.longitude_raw - _BIT24 if self.longitude_raw & _BIT23 else self.longitude_raw
-        return value * 360 / _BIT24
-
-    @classmethod
-    def from_degrees(cls, latitude: float, longitude: float) -> Location:
-        """The coding of TS 23.032: magnitudes rounded down; 90 degrees is clamped, 180 east is 180 west.
-
-        ``Location.from_degrees(loc.latitude, loc.longitude) == loc`` for every decoded ``loc``.
-        """
-        if not (-90.0 <= latitude <= 90.0) or not math.isfinite(longitude) or not -180.0 <= longitude <= 180.0:
-            raise CodecError(0, f"location ({latitude}, {longitude}) is out of range", Fault.NOT_ENCODABLE)
-        magnitude = min(math.floor(abs(latitude) * _BIT23 / 90), _BIT23 - 1)
-        south = math.copysign(1.0, latitude) < 0
-        value = math.floor(longitude * _BIT24 / 360)
-        value = (value + _BIT23) % _BIT24 - _BIT23
-        return cls(magnitude | (_BIT23 if south else 0), value & (_BIT24 - 1))
-
-
-@dataclass(slots=True, frozen=True)
-class EnhancedStatus:
-    """ENHANCED STATUS: a 2-octet unsigned value."""
-
-    value: int
-    content_type: ClassVar[ContentType] = ContentType.ENHANCED_STATUS
-
-
-@dataclass(slots=True, frozen=True)
-class LocationAltitude:
-    """LOCATION ALTITUDE: 2 octets coded as TS 23.032 clause 6.3, kept raw.
-
-    Bit 15 is the direction (1 = depth), bits 14..0 the altitude in metres.
-    """
-
-    raw: int
-    content_type: ClassVar[ContentType] = ContentType.LOCATION_ALTITUDE
-
-    @property
-    def depth(self) -> bool:
-        return bool(self.raw & 0x8000)
-
-    @property
-    def metres(self) -> int:
-        """Signed: negative for a depth."""
-        magnitude = self.raw & 0x7FFF
-        return -magnitude if self.depth else magnitude
-
-    @classmethod
-    def from_metres(cls, metres: int) -> LocationAltitude:
-        """Height (>= 0) or depth (< 0) in whole metres; magnitudes above 32767 are clamped (TS 23.032)."""
-        return cls(min(abs(metres), 0x7FFF) | (0x8000 if metres < 0 else 0))
-
-
-@dataclass(slots=True, frozen=True)
-class LocationTimestamp:
-    """LOCATION TIMESTAMP: octets as sent (the profile fixes no coding)."""
-
-    data: bytes
-    content_type: ClassVar[ContentType] = ContentType.LOCATION_TIMESTAMP
-
-
-@dataclass(slots=True, frozen=True)
-class CodedText:
-    """CODED TEXT: octets as sent (the coding is not the profile's to check)."""
-
-    data: bytes
-    content_type: ClassVar[ContentType] = ContentType.CODED_TEXT
-
-
-PayloadContent = (
-    Text | Binary | Hyperlinks | FileUrl | Location | EnhancedStatus | LocationAltitude | LocationTimestamp | CodedText
-)
-_OPAQUE: dict[int, type[Binary | Hyperlinks | FileUrl | LocationTimestamp | CodedText]] = {
-    ContentType.BINARY: Binary,
-    ContentType.HYPERLINKS: Hyperlinks,
-    ContentType.FILEURL: FileUrl,
-    ContentType.LOCATION_TIMESTAMP: LocationTimestamp,
-    ContentType.CODED_TEXT: CodedText,
-}
-
-
 # --------------------------------------------------------------------------- messages
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -332,7 +173,7 @@ _MAX_DATE_TIME = (1 << 40) - 1
 
 @dataclass(slots=True, frozen=True)
 class SdsSignalling:
-    """SDS SIGNALLING PAYLOAD (TS 24.282 clause 15.1.2)."""
+    """SDS SIGNALLING PAYLOAD (TS 24.282 clause 15.1)."""
 
     date_time: int
     """Seconds since 1970-01-01T00:00Z, 0 .. 2^40-1."""
@@ -351,7 +192,7 @@ class SdsSignalling:
 
 @dataclass(slots=True, frozen=True)
 class DataPayload:
-    """DATA PAYLOAD (clause 15.1.4): one or more payload contents."""
+    """DATA PAYLOAD (TS 24.282 clause 15.1): one or more payload contents."""
 
     payloads: tuple[PayloadContent, ...]
     message_type: ClassVar[MessageType] = MessageType.DATA_PAYLOAD
@@ -359,7 +200,7 @@ class DataPayload:
 
 @dataclass(slots=True, frozen=True)
 class SdsNotification:
-    """SDS NOTIFICATION (clause 15.1.3): a disposition for the SDS with these ids."""
+    """SDS NOTIFICATION (TS 24.282 clause 15.1): a disposition for the SDS with these ids."""
 
     notification: NotificationType
     date_time: int
@@ -508,34 +349,6 @@ def _decode_notification(data: bytes) -> SdsNotification:
     return SdsNotification(NotificationType(kind), date_time, conversation_id, message_id, application_id, extended)
 
 
-_EXACT_SIZES = {ContentType.LOCATION: 6, ContentType.ENHANCED_STATUS: 2, ContentType.LOCATION_ALTITUDE: 2}
-
-
-def _decode_content(data: bytes, start: int, end: int) -> PayloadContent:
-    """The payload content whose content type octet is at ``start`` and which ends before ``end``."""
-    kind = data[start]
-    value = data[start + 1 : end]
-    if kind == ContentType.TEXT:
-        try:
-            return Text(value.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise CodecError(start + 1 + exc.start, f"TEXT is not UTF-8 ({exc.reason})", Fault.NOT_UTF8) from None
-    opaque = _OPAQUE.get(kind)
-    if opaque is not None:
-        return opaque(value)
-    size = _EXACT_SIZES.get(kind)  # type: ignore[call-overload]
-    if size is None:
-        raise CodecError(start, f"unknown payload content type {kind}", Fault.UNKNOWN_VALUE)
-    if len(value) != size:
-        name = ContentType(kind).name.replace("_", " ")
-        raise CodecError(start + 1, f"{name} is {size} octets, not {len(value)}", Fault.CONTENT_SIZE)
-    if kind == ContentType.LOCATION:
-        return Location(int.from_bytes(value[:3]), int.from_bytes(value[3:]))
-    if kind == ContentType.ENHANCED_STATUS:
-        return EnhancedStatus(int.from_bytes(value))
-    return LocationAltitude(int.from_bytes(value))
-
-
 def _decode_data_payload(data: bytes) -> DataPayload:
     _require(data, 1, 1, "number of payloads")
     count = data[1]
@@ -561,7 +374,7 @@ def _decode_data_payload(data: bytes) -> DataPayload:
             )
         if length == 0:
             raise CodecError(offset + 1, "Payload length 0 leaves no room for the content type", Fault.CONTENT_SIZE)
-        contents.append(_decode_content(data, start, start + length))
+        contents.append(decode_content(data, start, start + length))
         offset = start + length
     if len(contents) != count:
         raise CodecError(
@@ -570,7 +383,7 @@ def _decode_data_payload(data: bytes) -> DataPayload:
     return DataPayload(tuple(contents))
 
 
-_DECODERS = {
+_DECODERS: dict[int, Callable[[bytes], Message]] = {
     MessageType.SDS_SIGNALLING_PAYLOAD: _decode_signalling,
     MessageType.DATA_PAYLOAD: _decode_data_payload,
     MessageType.SDS_NOTIFICATION: _decode_notification,
@@ -589,7 +402,12 @@ def decode(data: bytes | bytearray | memoryview) -> Message:
     trailing octets (MCD-06), a TEXT that is not UTF-8 (MCD-07), optional IEs out
     of order or repeated (MCD-08), a content of the wrong size (MCD-09).
     """
-    buffer = data if isinstance(data, bytes) else bytes(data)
+    if isinstance(data, bytes):
+        buffer = data
+    elif isinstance(data, bytearray | memoryview):
+        buffer = bytes(data)
+    else:
+        raise CodecError(0, f"{type(data).__name__} is not octets", Fault.TRUNCATED)
     if not buffer:
         raise CodecError(0, "empty: the message type octet is missing", Fault.TRUNCATED)
     first = buffer[0]
@@ -598,15 +416,14 @@ def decode(data: bytes | bytearray | memoryview) -> Message:
         raise CodecError(0, f"unknown message type {kind}", Fault.UNKNOWN_MESSAGE_TYPE)
     if first & 0xC0:
         return Protected(kind, bool(first & 0x40), bool(first & 0x80), buffer)
-    decoder = _DECODERS.get(kind)  # type: ignore[call-overload]
+    decoder = _DECODERS.get(kind)
     if decoder is None:
         raise CodecError(
             0,
             f"message type {kind} ({message_type_name(kind)}) is not decoded by the profile",
             Fault.UNKNOWN_MESSAGE_TYPE,
         )
-    message: Message = decoder(buffer)
-    return message
+    return decoder(buffer)
 
 
 # --------------------------------------------------------------------------- encoding
@@ -672,35 +489,13 @@ def _encode_notification(message: SdsNotification) -> bytes:
     return bytes(out)
 
 
-def _content_octets(content: PayloadContent, offset: int) -> bytes:
-    """The data of ``content`` (after its content type octet); ``offset`` is where that data would start."""
-    if isinstance(content, Text):
-        try:
-            return content.text.encode("utf-8")
-        except (UnicodeEncodeError, AttributeError):
-            raise _unencodable(offset, "TEXT is not encodable as UTF-8") from None
-    if isinstance(content, Location):
-        for what, raw in (("latitude", content.latitude_raw), ("longitude", content.longitude_raw)):
-            if not isinstance(raw, int) or not 0 <= raw < _BIT24:
-                raise _unencodable(offset, f"LOCATION {what} {raw!r} is not a 24-bit field value")
-        return content.latitude_raw.to_bytes(3) + content.longitude_raw.to_bytes(3)
-    if isinstance(content, EnhancedStatus | LocationAltitude):
-        raw = content.value if isinstance(content, EnhancedStatus) else content.raw
-        if not isinstance(raw, int) or not 0 <= raw <= 0xFFFF:
-            raise _unencodable(offset, f"{type(content).__name__} {raw!r} does not fit 2 octets")
-        return raw.to_bytes(2)
-    if isinstance(content, Binary | Hyperlinks | FileUrl | LocationTimestamp | CodedText):
-        return bytes(content.data)
-    raise _unencodable(offset, f"{type(content).__name__} is not a payload content")
-
-
 def _encode_data_payload(message: DataPayload) -> bytes:
     payloads = tuple(message.payloads)
     if not 1 <= len(payloads) <= 0xFF:
         raise _unencodable(1, f"a DATA PAYLOAD carries 1..255 payloads, not {len(payloads)}")
     out = bytearray((MessageType.DATA_PAYLOAD, len(payloads)))
     for content in payloads:
-        octets = _content_octets(content, len(out) + 4)
+        octets = content_octets(content, len(out) + 4)
         if len(octets) + 1 > 0xFFFF:
             raise _unencodable(len(out) + 1, f"a payload of {len(octets)} octets does not fit a 2-octet length")
         out.append(_IEI_PAYLOAD)

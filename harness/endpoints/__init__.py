@@ -18,9 +18,19 @@ from harness.endpoints.common import ReceivedMessage, Recorder, json_response, r
 from harness.endpoints.intel_hub import IntelHub
 from harness.endpoints.query_responder import QueryResponder
 from harness.endpoints.test_hooks import TestHooks
+from harness.model import ConfigurationError
 from harness.transport import Response
 
-__all__ = ["RecorderCounterpart", "ReferenceServer", "Role", "build_app", "default_roles", "server_tls"]
+__all__ = [
+    "ROLE_PORTS",
+    "RecorderCounterpart",
+    "ReferenceServer",
+    "Role",
+    "build_app",
+    "default_roles",
+    "roles_named",
+    "server_tls",
+]
 
 RECORDER: web.AppKey[Recorder] = web.AppKey("recorder", Recorder)
 
@@ -36,6 +46,21 @@ class Role(Protocol):
 def default_roles(catalog: Catalog) -> list[Role]:
     """Every role of the profile, as the reference supplier plays them (test hooks on)."""
     return [IntelHub(catalog), QueryResponder(catalog), TestHooks()]
+
+
+ROLE_PORTS = {"supplier": 8080, "intel-hub": 8081, "query-responder": 8082}
+"""The roles ``harness serve --role`` and ``harness up`` start, each with its documented port (docs/containers.md)."""
+
+
+def roles_named(catalog: Catalog, name: str) -> list[Role]:
+    """What one endpoint plays: ``supplier`` is every role with test hooks on, the others one role each."""
+    if name == "supplier":
+        return default_roles(catalog)
+    if name == "intel-hub":
+        return [IntelHub(catalog)]
+    if name == "query-responder":
+        return [QueryResponder(catalog)]
+    raise ConfigurationError(f"unknown role {name!r} (known: {', '.join(ROLE_PORTS)})")
 
 
 def build_app(catalog: Catalog, roles: list[Role] | None = None, recorder: Recorder | None = None) -> web.Application:

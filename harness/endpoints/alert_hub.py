@@ -48,7 +48,6 @@ CAP_MEDIA_TYPE = "application/common-alerting-protocol+xml"
 CAP_STATUSES = frozenset({"Actual", "Exercise", "System", "Test", "Draft"})
 _TOKEN = re.compile(r"[^\s,<&]+")
 _CAP_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[-+]\d\d:\d\d")
-EMSI_WRAPPER = "emsi"
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -340,8 +339,7 @@ class AlertHub:
         if not validation.valid or validation.model is None:
             return problem(400, "invalid-message", f"{len(validation.findings)} finding(s)", validation.findings)
         document = validation.model
-        message = emsi_message(document)
-        message_id = str(message["CONTEXT"]["ID"])
+        message_id = str(document["CONTEXT"]["ID"])
         content = json.dumps(document, sort_keys=True, ensure_ascii=False).encode()
         held = self.incident_messages.get(message_id)
         if held is not None:
@@ -360,8 +358,7 @@ class AlertHub:
 
     def apply_incident(self, message_id: str, document: dict[str, Any]) -> web.Response | None:
         """ALERT opens an incident, UPDATE replaces an open one, CANCEL closes it; ACK and ERROR change nothing."""
-        message = emsi_message(document)
-        msg_type, event_id = str(message["CONTEXT"]["MSGTYPE"]), str(message["EVENT"]["ID"])
+        msg_type, event_id = str(document["CONTEXT"]["MSGTYPE"]), str(document["EVENT"]["ID"])
         held = self.incidents.get(event_id)
         if msg_type == "ALERT":
             if held is not None:
@@ -380,8 +377,7 @@ class AlertHub:
 
     def ack_incident(self, document: dict[str, Any]) -> dict[str, Any]:
         """An EMSI ACK: a new CONTEXT.ID, linked to the original's CONTEXT.ID, about the same EVENT."""
-        message = emsi_message(document)
-        context = message["CONTEXT"]
+        context = document["CONTEXT"]
         ack_context: dict[str, Any] = {
             "ID": str(uuid.uuid4()),
             "MODE": context["MODE"],
@@ -391,20 +387,13 @@ class AlertHub:
         }
         if "SECLASS" in context:
             ack_context["SECLASS"] = context["SECLASS"]
-        ack = {"CONTEXT": ack_context, "EVENT": {"ID": message["EVENT"]["ID"]}}
-        return {EMSI_WRAPPER: ack} if EMSI_WRAPPER in document else ack
+        return {"CONTEXT": ack_context, "EVENT": {"ID": document["EVENT"]["ID"]}}
 
     async def incident(self, request: web.Request) -> web.StreamResponse:
         held = self.incidents.get(request.match_info["event_id"])
         if held is None:
             return problem(404, "not-found", f"no incident {request.match_info['event_id']}")
         return json_response(held.as_dict())
-
-
-def emsi_message(document: dict[str, Any]) -> dict[str, Any]:
-    """The EMSI message of a document (the JSON rendition may wrap it in ``emsi``)."""
-    inner = document.get(EMSI_WRAPPER)
-    return inner if isinstance(inner, dict) and "CONTEXT" not in document else document
 
 
 _ABOVE_OFFICIAL_SENSITIVE = re.compile(r"\b(SECRET|TOP[\s_-]*SECRET|CONFIDENTIAL)\b", re.IGNORECASE)

@@ -1,0 +1,40 @@
+# The netcode harness and its reference endpoints in one image (docs/containers.md).
+#
+#   python -m pip wheel -w build/wheels <dependencies>   # or: harness up --containers --build
+#   docker build -t netcode-harness:latest [--build-arg BASE_IMAGE=...] .
+#   docker run --rm -p 127.0.0.1:8081:8081 -e HARNESS_ROLE=intel-hub -e HARNESS_PORT=8081 netcode-harness:latest
+#
+# The build needs no network: Python packages come from the wheelhouse
+# build/wheels/ in the build context (installed with --no-index). BASE_IMAGE
+# must provide python3 (3.11, the version the wheels were built for) with venv.
+ARG BASE_IMAGE=python:3.11-slim
+
+FROM ${BASE_IMAGE} AS build
+RUN python3 -m venv /opt/harness
+COPY build/wheels/ /wheels/
+COPY pyproject.toml README.md /src/
+COPY harness/ /src/harness/
+COPY adapters/ /src/adapters/
+RUN /opt/harness/bin/python -m pip install --no-index --find-links /wheels --no-cache-dir \
+        --disable-pip-version-check --quiet /src \
+    && /opt/harness/bin/python -m pip uninstall --yes --quiet pip setuptools wheel
+
+FROM ${BASE_IMAGE}
+RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin harness
+COPY --from=build /opt/harness/ /opt/harness/
+COPY fixtures/ /opt/harness/fixtures/
+# Role, address and port of the endpoint; `harness serve --role/--host/--port` override them,
+# but the health check below reads HARNESS_HOST and HARNESS_PORT: set the port through the environment.
+# 0.0.0.0 is the container's own network namespace (published ports); with host networking bind 127.0.0.1.
+ENV PATH=/opt/harness/bin:$PATH \
+    HARNESS_FIXTURES=/opt/harness/fixtures \
+    HARNESS_ROLE=supplier \
+    HARNESS_HOST=0.0.0.0 \
+    HARNESS_PORT=8080 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+USER harness:harness
+EXPOSE 8080 8081 8082
+HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 CMD ["python3", "-c", "import os, urllib.request as u; h = os.environ.get('HARNESS_HOST') or '0.0.0.0'; h = '127.0.0.1' if h == '0.0.0.0' else f'[{h}]' if ':' in h else h; u.urlopen(f\"http://{h}:{os.environ.get('HARNESS_PORT', '8080')}/_harness/health\", timeout=2)"]
+ENTRYPOINT ["harness", "serve"]
