@@ -1,6 +1,8 @@
 # The netcode harness and its reference endpoints in one image (docs/containers.md).
 #
-#   python -m pip wheel -w build/wheels <dependencies>   # or: harness up --containers --build
+#   harness up --containers --build          # fills build/wheels, builds, runs every role
+# or, step by step (docs/containers.md):
+#   python3.11 -m pip wheel -w build/wheels <dependencies and build requirements of pyproject.toml>
 #   docker build -t netcode-harness:latest [--build-arg BASE_IMAGE=...] .
 #   docker run --rm -p 127.0.0.1:8081:8081 -e HARNESS_ROLE=intel-hub -e HARNESS_PORT=8081 netcode-harness:latest
 #
@@ -20,7 +22,8 @@ RUN /opt/harness/bin/python -m pip install --no-index --find-links /wheels --no-
     && /opt/harness/bin/python -m pip uninstall --yes --quiet pip setuptools wheel
 
 FROM ${BASE_IMAGE}
-RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
+RUN groupadd --system --gid 10001 harness \
+    && useradd --system --uid 10001 --gid harness --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin harness
 COPY --from=build /opt/harness/ /opt/harness/
 COPY fixtures/ /opt/harness/fixtures/

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -99,7 +100,8 @@ class Catalog:
         return [fmt for fmt in self.formats.values() if fmt.family == family]
 
 
-def _load_format(directory: Path) -> Format:
+def _load_format(directory: Path) -> tuple[Format, tuple[str, ...]]:
+    """The format of ``directory``, and the ids of the formats it embeds (resolved once all are read)."""
     manifest = _read_yaml(directory / "format.yaml")
     if not isinstance(manifest, dict):
         raise CatalogError(f"{directory / 'format.yaml'}: not a mapping")
@@ -108,6 +110,8 @@ def _load_format(directory: Path) -> Format:
         schema_path = directory / str(manifest["schema"])
         samples = _load_samples(directory / "samples")
         detect = manifest.get("detect") or {}
+        embedded = manifest.get("embedded") or {}
+        embedded_ids = tuple(str(i) for i in embedded.get("formats", ())) if embedded else ()
         fmt = Format(
             id=format_id,
             title=str(manifest.get("title", format_id)),
@@ -120,14 +124,28 @@ def _load_format(directory: Path) -> Format:
             max_bytes=int(manifest.get("max_bytes", 1 << 20)),
             samples=samples,
             directory=str(directory),
+            embedded_in=str(embedded["in"]) if embedded else None,
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CatalogError(f"{directory / 'format.yaml'}: bad manifest ({exc})") from None
     if fmt.syntax not in {"json", "xml", "binary", "multipart"}:
         raise CatalogError(f"{directory}: unknown syntax {fmt.syntax!r}")
     if not schema_path.is_file():
         raise CatalogError(f"{directory}: schema {schema_path.name} is missing")
-    return fmt
+    if fmt.embedded_in is not None and (fmt.syntax != "xml" or not fmt.embedded_in.startswith("{") or not embedded_ids):
+        raise CatalogError(f"{directory}: 'embedded' needs an XML format, 'in' as {{namespace}}element and formats")
+    return fmt, embedded_ids
+
+
+def _resolve_embedded(fmt: Format, ids: tuple[str, ...], formats: dict[str, Format]) -> Format:
+    """``fmt`` with the formats it embeds: known XML formats with a detect root, embedding nothing themselves."""
+    embedded: list[Format] = []
+    for format_id in ids:
+        inner = formats.get(format_id)
+        if inner is None or inner.syntax != "xml" or "root" not in dict(inner.detect) or inner.embedded_in:
+            raise CatalogError(f"{fmt.directory}: cannot embed {format_id!r} (an XML format with a detect root)")
+        embedded.append(inner)
+    return dataclasses.replace(fmt, embedded=tuple(embedded))
 
 
 def _load_samples(directory: Path) -> tuple[Sample, ...]:
@@ -193,11 +211,16 @@ def load_catalog(root: Path | None = None) -> Catalog:
     if not root.is_dir():
         raise ConfigurationError(f"fixtures folder {root} not found (set HARNESS_FIXTURES)")
     formats: dict[str, Format] = {}
+    embeds: dict[str, tuple[str, ...]] = {}
     for manifest in sorted(root.glob("formats/*/*/format.yaml")):
-        fmt = _load_format(manifest.parent)
+        fmt, embedded_ids = _load_format(manifest.parent)
         if fmt.id in formats:
             raise CatalogError(f"{manifest}: format {fmt.id} defined twice")
         formats[fmt.id] = fmt
+        embeds[fmt.id] = embedded_ids
+    for format_id, embedded_ids in embeds.items():
+        if embedded_ids:
+            formats[format_id] = _resolve_embedded(formats[format_id], embedded_ids, formats)
     suites: dict[str, dict[str, Suite]] = {}
     for manifest in sorted(root.glob("suites/*/*/suite.yaml")):
         suite = _load_suite(manifest.parent)

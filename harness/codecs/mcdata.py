@@ -17,7 +17,7 @@ Messages (clause 15.1; all integers big-endian, octets numbered from 0; field co
   ID (TLV-E ``0x7D``: 2-octet length + value, kept as opaque octets).
 - :class:`DataPayload`, DATA PAYLOAD (type 3): number of payloads (1 octet,
   at least 1), then that many Payload IEs: ``0x78``, a 2-octet length counting
-  the content type octet and the data, the content type (clause 15.2.13), the data.
+  the content type octet and the data, the content type (clause 15.2), the data.
 - :class:`SdsNotification`, SDS NOTIFICATION (type 5, 39 octets at least):
   disposition notification type (clause 15.2.5: 1 undelivered, 2 delivered,
   3 read, 4 delivered and read, 5 disposition prevented by system), date and
@@ -265,13 +265,17 @@ def _tlv_e(data: bytes, offset: int, what: str) -> tuple[bytes, int]:
 
 def _ids(data: bytes, offset: int) -> tuple[int, uuid.UUID, uuid.UUID]:
     """Date and time, Conversation ID and Message ID starting at ``offset``."""
-    _require(data, offset, 5, "date and time")
-    _require(data, offset + 5, 16, "Conversation ID")
-    _require(data, offset + 21, 16, "Message ID")
+    if len(data) < offset + 37:
+        _require(data, offset, 5, "date and time")
+        _require(data, offset + 5, 16, "Conversation ID")
+        _require(data, offset + 21, 16, "Message ID")
     date_time = int.from_bytes(data[offset : offset + 5])
     return date_time, _UUID(bytes=data[offset + 5 : offset + 21]), _UUID(bytes=data[offset + 21 : offset + 37])
 
 
+# Enum lookups by index: calling the enum class costs more than the rest of a field's decoding.
+_DISPOSITIONS: dict[int, Disposition] = {int(value): value for value in Disposition}
+_NOTIFICATION_TYPES: dict[int, NotificationType] = {int(value): value for value in NotificationType}
 _SIGNALLING_IES = ("InReplyTo message ID", "Application ID", "SDS disposition request type", "Extended application ID")
 
 
@@ -310,10 +314,11 @@ def _decode_signalling(data: bytes) -> SdsSignalling:
             application_id = data[offset + 1]
             offset += 2
         elif position == 2:
-            nibble = iei & 0x0F
-            if not 1 <= nibble <= 3:
-                raise CodecError(offset, f"unknown SDS disposition request type {nibble} (1..3)", Fault.UNKNOWN_VALUE)
-            disposition = Disposition(nibble)
+            disposition = _DISPOSITIONS.get(iei & 0x0F)
+            if disposition is None:
+                raise CodecError(
+                    offset, f"unknown SDS disposition request type {iei & 0x0F} (1..3)", Fault.UNKNOWN_VALUE
+                )
             offset += 1
         else:
             extended, offset = _tlv_e(data, offset, "Extended application ID")
@@ -322,9 +327,9 @@ def _decode_signalling(data: bytes) -> SdsSignalling:
 
 def _decode_notification(data: bytes) -> SdsNotification:
     _require(data, 1, 1, "SDS disposition notification type")
-    kind = data[1]
-    if not 1 <= kind <= 5:
-        raise CodecError(1, f"unknown SDS disposition notification type {kind} (1..5)", Fault.UNKNOWN_VALUE)
+    kind = _NOTIFICATION_TYPES.get(data[1])
+    if kind is None:
+        raise CodecError(1, f"unknown SDS disposition notification type {data[1]} (1..5)", Fault.UNKNOWN_VALUE)
     date_time, conversation_id, message_id = _ids(data, 2)
     application_id: int | None = None
     extended: bytes | None = None
@@ -338,7 +343,12 @@ def _decode_notification(data: bytes) -> SdsNotification:
         else:
             raise CodecError(offset, f"0x{iei:02X} is not an IE of SDS NOTIFICATION", Fault.TRAILING_OCTETS)
         if position <= rank:
-            raise CodecError(offset, "optional IE repeated or out of order", Fault.IE_ORDER)
+            name = ("Application ID", "Extended application ID")[position]
+            raise CodecError(
+                offset,
+                f"{name} repeated or out of order (the order is Application ID, Extended application ID)",
+                Fault.IE_ORDER,
+            )
         rank = position
         if position == 0:
             _require(data, offset + 1, 1, "Application ID")
@@ -346,7 +356,7 @@ def _decode_notification(data: bytes) -> SdsNotification:
             offset += 2
         else:
             extended, offset = _tlv_e(data, offset, "Extended application ID")
-    return SdsNotification(NotificationType(kind), date_time, conversation_id, message_id, application_id, extended)
+    return SdsNotification(kind, date_time, conversation_id, message_id, application_id, extended)
 
 
 def _decode_data_payload(data: bytes) -> DataPayload:

@@ -1,4 +1,4 @@
-"""Payload contents of the MCData DATA PAYLOAD (3GPP TS 24.282 clause 15.2.13), one class per content type.
+"""Payload contents of the MCData DATA PAYLOAD (3GPP TS 24.282 clause 15.2), one class per content type.
 
 Import them from :mod:`harness.codecs.mcdata`, which re-exports them. Where the
 profile fixes no coding (hyperlinks, file URL, location timestamp, coded text)
@@ -34,7 +34,7 @@ __all__ = [
 
 
 class ContentType(enum.IntEnum):
-    """Payload content type (clause 15.2.13). 7 (interworking, TS 29.582) is not part of the profile."""
+    """Payload content type (TS 24.282 clause 15.2). 7 (interworking, TS 29.582) is not part of the profile."""
 
     TEXT = 1
     BINARY = 2

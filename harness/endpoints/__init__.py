@@ -14,7 +14,9 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from harness.catalog import Catalog
+from harness.endpoints.alert_hub import AlertHub
 from harness.endpoints.common import ReceivedMessage, Recorder, json_response, recording_middleware
+from harness.endpoints.esn_gateway import EsnGateway
 from harness.endpoints.intel_hub import IntelHub
 from harness.endpoints.query_responder import QueryResponder
 from harness.endpoints.test_hooks import TestHooks
@@ -45,7 +47,7 @@ class Role(Protocol):
 
 def default_roles(catalog: Catalog) -> list[Role]:
     """Every role of the profile, as the reference supplier plays them (test hooks on)."""
-    return [IntelHub(catalog), QueryResponder(catalog), TestHooks()]
+    return [IntelHub(catalog), QueryResponder(catalog), AlertHub(catalog), EsnGateway(catalog), TestHooks()]
 
 
 ROLE_PORTS = {"supplier": 8080, "intel-hub": 8081, "query-responder": 8082}

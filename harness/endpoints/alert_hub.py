@@ -23,7 +23,7 @@ from harness.catalog import Catalog
 from harness.endpoints.common import BODY, BodyTooLarge, json_response, problem, read_body
 from harness.http import media_type
 from harness.model import Finding, Format
-from harness.renditions.intel_report import NS as IR_NS
+from harness.rules.edxl import first_refused, marking_permitted
 from harness.validation.validator import Validation, validator_for
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
@@ -274,8 +274,7 @@ class AlertHub:
         if root is not None:
             refused = self.classification_refused(root)
             if refused is not None:
-                detail = f"{refused!r} is above OFFICIAL-SENSITIVE and may not travel over the network code"
-                return problem(422, "classification-not-permitted", detail)
+                return problem(422, "classification-not-permitted", _not_permitted(refused))
         validation = self.validate_distribution(body)
         if not validation.valid or root is None:
             findings = validation.findings or (Finding("/", "schema", "not an EDXL-DE distribution"),)
@@ -286,19 +285,9 @@ class AlertHub:
         return validator_for(self.edxl).validate(body)
 
     def classification_refused(self, root: etree._Element) -> str | None:
-        """The first marking of the envelope or of a content that may not travel, or None."""
-        if root.tag != f"{{{DE_NS}}}EDXLDistribution":
-            return None
-        markings = [_text(root, DE_NS, "combinedConfidentiality")]
-        for content in root.iterfind(f"{{{DE_NS}}}contentObject"):
-            markings.append(_text(content, DE_NS, "confidentiality"))
-            for embedded in content.iterfind(f"{{{DE_NS}}}xmlContent/{{{DE_NS}}}embeddedXMLContent/*"):
-                if embedded.tag == f"{{{IR_NS}}}intelReport":
-                    markings.append(_text(embedded, IR_NS, "classification"))
-        return next((m for m in markings if m is not None and not self.permitted(m)), None)
-
-    def permitted(self, marking: str) -> bool:
-        return classification_permitted(marking)
+        """The first marking of the envelope or of a content that may not travel, or None (harness.rules.edxl)."""
+        refused = first_refused(root)
+        return None if refused is None else refused.text
 
     def accept_distribution(self, root: etree._Element) -> web.StreamResponse:
         reference = ",".join(_text(root, DE_NS, name) or "" for name in ("distributionID", "senderID", "dateTimeSent"))
@@ -339,22 +328,29 @@ class AlertHub:
         if not validation.valid or validation.model is None:
             return problem(400, "invalid-message", f"{len(validation.findings)} finding(s)", validation.findings)
         document = validation.model
+        marking = str(document["CONTEXT"].get("SECLASS", ""))
+        if not self.incident_permitted(marking):
+            return problem(422, "classification-not-permitted", _not_permitted(marking))
         message_id = str(document["CONTEXT"]["ID"])
         content = json.dumps(document, sort_keys=True, ensure_ascii=False).encode()
         held = self.incident_messages.get(message_id)
         if held is not None:
             if self.same_content(held.content, content):
-                return json_response(json.loads(held.answer), 202, self.emsi.media_type)
+                return self.incident_answer(held.answer)
             return problem(409, "conflict", f"CONTEXT.ID {message_id} was first sent with different content")
         refusal = self.apply_incident(message_id, document)
         if refusal is not None:
             return refusal
-        ack = self.ack_incident(document)
-        self._keep(self.incident_messages, message_id, Held(content, json.dumps(ack, ensure_ascii=False).encode()))
-        return json_response(ack, 202, self.emsi.media_type)
+        ack = json.dumps(self.ack_incident(document), ensure_ascii=False).encode()
+        self._keep(self.incident_messages, message_id, Held(content, ack))
+        return self.incident_answer(ack)
 
     def validate_incident(self, body: bytes) -> Validation:
         return validator_for(self.emsi).validate(body)
+
+    def incident_permitted(self, seclass: str) -> bool:
+        """EMSI ``SECLASS`` read as a GSC tier: CONFID, SECRET and TOPSRT may not travel (RESTRC may)."""
+        return marking_permitted(seclass)
 
     def apply_incident(self, message_id: str, document: dict[str, Any]) -> web.Response | None:
         """ALERT opens an incident, UPDATE replaces an open one, CANCEL closes it; ACK and ERROR change nothing."""
@@ -389,6 +385,9 @@ class AlertHub:
             ack_context["SECLASS"] = context["SECLASS"]
         return {"CONTEXT": ack_context, "EVENT": {"ID": document["EVENT"]["ID"]}}
 
+    def incident_answer(self, ack: bytes) -> web.StreamResponse:
+        return web.Response(body=ack, status=202, headers={"Content-Type": self.emsi.media_type})
+
     async def incident(self, request: web.Request) -> web.StreamResponse:
         held = self.incidents.get(request.match_info["event_id"])
         if held is None:
@@ -396,9 +395,5 @@ class AlertHub:
         return json_response(held.as_dict())
 
 
-_ABOVE_OFFICIAL_SENSITIVE = re.compile(r"\b(SECRET|TOP[\s_-]*SECRET|CONFIDENTIAL)\b", re.IGNORECASE)
-
-
-def classification_permitted(marking: str) -> bool:
-    """Whether a marking maps to at most OFFICIAL-SENSITIVE of the Government Security Classification."""
-    return not _ABOVE_OFFICIAL_SENSITIVE.search(marking)
+def _not_permitted(marking: str) -> str:
+    return f"the marking {marking!r} is above OFFICIAL-SENSITIVE or unreadable: it may not travel over the network code"

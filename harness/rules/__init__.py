@@ -56,4 +56,4 @@ def run_rules(rule_set: str, document: Any) -> Iterator[tuple[str, Path | str, s
 
 
 def _load_builtin_rule_sets() -> None:
-    from harness.rules import intel_report, queries  # noqa: F401  (registers on import)
+    from harness.rules import cap, edxl, intel_report, queries  # noqa: F401  (registers on import)

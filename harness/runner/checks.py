@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,12 +17,15 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
+from harness.codecs.mcdata import CodecError, NotificationType, SdsNotification, SdsSignalling, decode
+from harness.codecs.multipart import MultipartError, Sds, parse_sds
 from harness.http import media_type
 from harness.model import ConfigurationError, Format
 from harness.renditions import family
 from harness.rules.queries import expected_person_result, expected_vehicle_result
-from harness.runner.context import Message, ScenarioContext, is_missing, resolve_pointer
+from harness.runner.context import NOTIFICATION_TYPES, Message, ScenarioContext, is_missing, resolve_pointer
 from harness.transport import Response
+from harness.validation.binary import sds_validator
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.jsonschema import is_date_time
 from harness.validation.validator import Validation, validator_for
@@ -518,23 +522,23 @@ def _refers_to(original: CapHeader, answer: CapHeader) -> Iterator[Mismatch]:
 
 
 @check("error_located")
-def error_located(expected: dict[str, Any], ctx: CheckContext) -> Iterator[Mismatch]:
-    """Some entry of a problem's ``errors`` has a location matching ``location`` (a regex) and, if given, ``rule``."""
+def error_located(expected: Any, ctx: CheckContext) -> Iterator[Mismatch]:
+    """Each ``{location: REGEX, rule: ID}`` given is matched by some entry of a problem's ``errors`` (rule optional)."""
     errors = list(_json_body(ctx, "body"))
     if errors:
         yield from errors
         return
     document, _ = ctx.json()
     entries = document.get("errors") if isinstance(document, dict) else None
-    pattern = re.compile(str(expected["location"]))
-    rule = expected.get("rule")
-    for entry in entries if isinstance(entries, list) else []:
-        location = entry.get("location") if isinstance(entry, dict) else None
-        if isinstance(location, str) and pattern.search(location) and (rule is None or entry.get("rule") == rule):
-            return
     found = [(e.get("location"), e.get("rule")) for e in entries or [] if isinstance(e, dict)]
-    wanted = f"an error at {pattern.pattern}" + (f" ({rule})" if rule else "")
-    yield Mismatch("body /errors", wanted, found, "no error locates the failing part")
+    for wanted in _as_list(expected):
+        pattern, rule = re.compile(str(wanted["location"])), wanted.get("rule")
+        if not any(
+            isinstance(location, str) and pattern.search(location) and rule in (None, found_rule)
+            for location, found_rule in found
+        ):
+            explained = f"an error at {pattern.pattern}" + (f" ({rule})" if rule else "")
+            yield Mismatch("body /errors", explained, found, "no error locates the failing part")
 
 
 @check("body")
@@ -549,3 +553,109 @@ def body_kept(expected: dict[str, Any], ctx: CheckContext) -> Iterator[Mismatch]
             yield Mismatch("body", _preview(kept), _preview(ctx.response.body), f"body differs from {name}")
     if "keep_as" in expected:
         ctx.scenario.captures[str(expected["keep_as"])] = ctx.response.body
+
+
+# -- ESN: SDS notifications and relayed SDS (specs/esn.md, docs/decisions-esn-exchange.md) ----------------
+
+SDS_FORMAT = "mcdata-sds/1.0"
+_MCDATA_NS = "urn:3gpp:ns:mcdataInfo:1.0"
+
+
+def _received_sds(ctx: CheckContext) -> tuple[Sds | None, list[Mismatch]]:
+    """The SDS in the body (its Content-Type names the boundary), or why it is not a valid one."""
+    fmt = ctx.scenario.catalog.format(SDS_FORMAT)
+    content_type = ctx.response.header("Content-Type") or ""
+    validation = sds_validator(fmt).validate(content_type, ctx.response.body)
+    if not validation.valid:
+        return None, [
+            Mismatch(f"body {f.location}", f"valid {SDS_FORMAT} ({f.rule})", f.message, f"not a valid SDS: {f.message}")
+            for f in validation.findings[:20]
+        ]
+    return parse_sds(content_type, ctx.response.body), []
+
+
+def _sent_sds(ctx: CheckContext, step: str) -> Sds:
+    original = ctx.scenario.sent.get(step)
+    try:
+        if original is None:
+            raise MultipartError("nothing sent")
+        sds = parse_sds(original.content_type, original.body)
+        if not isinstance(decode(sds.signalling), SdsSignalling):
+            raise MultipartError("no SDS SIGNALLING PAYLOAD")
+    except (MultipartError, CodecError) as exc:
+        raise ConfigurationError(f"step {step!r} sent no readable SDS ({exc})") from None
+    return sds
+
+
+def _ids(octets: bytes) -> str:
+    return f"conversation {uuid.UUID(bytes=octets[:16])}, message {uuid.UUID(bytes=octets[16:32])}"
+
+
+def _notification_types(names: Any) -> list[NotificationType]:
+    try:
+        return [NOTIFICATION_TYPES[str(name)] for name in _as_list(names)]
+    except KeyError as exc:
+        raise ConfigurationError(f"unknown notification type {exc} (known: {', '.join(NOTIFICATION_TYPES)})") from None
+
+
+@check("sds_notification")
+def sds_notification(expected: dict[str, Any], ctx: CheckContext) -> Iterator[Mismatch]:
+    """An SDS NOTIFICATION (mcdata-info + signalling, no payload part) answering the SDS sent by step ``answers``:
+    its Conversation ID and Message ID are that SDS's octet for octet, its type one of ``type``."""
+    sent = _sent_sds(ctx, str(expected["answers"]))
+    allowed = _notification_types(expected.get("type", "delivered"))
+    received, problems = _received_sds(ctx)
+    if received is None:
+        yield from problems
+        return
+    message = decode(received.signalling)
+    if not isinstance(message, SdsNotification):
+        kind = received.signalling[0] & 0x3F
+        yield Mismatch("body signalling message type", "5 (SDS NOTIFICATION)", kind, "not an SDS NOTIFICATION")
+        return
+    if received.payload is not None:
+        yield Mismatch("body payload part", "absent", len(received.payload), "an SDS NOTIFICATION has no payload part")
+    want, got = sent.signalling[6:38], received.signalling[7:39]
+    if want != got:
+        yield Mismatch("body signalling octets 7-38", _ids(want), _ids(got), "the ids are not those of the SDS sent")
+    if message.notification not in allowed:
+        names = [kind.name.lower().replace("_", "-") for kind in allowed]
+        actual = message.notification.name.lower().replace("_", "-")
+        yield Mismatch("body notification type", names[0] if len(names) == 1 else names, actual, "notification type")
+
+
+def _uri(info: bytes, element: str) -> str | None:
+    try:
+        root = parse_xml(info)
+    except UnsafeXml:
+        return None
+    found = root.find(f"{{{_MCDATA_NS}}}mcdata-Params/{{{_MCDATA_NS}}}{element}/{{{_MCDATA_NS}}}mcdataURI")
+    return None if found is None else (found.text or "").strip()
+
+
+@check("sds_relayed")
+def sds_relayed(expected: dict[str, Any], ctx: CheckContext) -> Iterator[Mismatch]:
+    """The SDS sent by step ``original``, as a member received it: the same SDS SIGNALLING PAYLOAD ids and the
+    payload part octet for octet; ``group: true`` also wants the mcdata-info to name the group the SDS was
+    sent to as ``mcdata-calling-group-id``."""
+    sent = _sent_sds(ctx, str(expected["original"]))
+    received, problems = _received_sds(ctx)
+    if received is None:
+        yield from problems
+        return
+    if not isinstance(decode(received.signalling), SdsSignalling):
+        kind = received.signalling[0] & 0x3F
+        yield Mismatch("body signalling message type", "1 (SDS SIGNALLING PAYLOAD)", kind, "not an SDS")
+        return
+    want, got = sent.signalling[6:38], received.signalling[6:38]
+    if want != got:
+        yield Mismatch("body signalling octets 6-37", _ids(want), _ids(got), "the ids are not those of the SDS sent")
+    if received.payload != sent.payload:
+        shown = None if received.payload is None else received.payload.hex(" ")
+        assert sent.payload is not None
+        yield Mismatch("body payload part", sent.payload.hex(" "), shown, "the payload was not relayed octet for octet")
+    if expected.get("group"):
+        group = _uri(sent.info, "mcdata-request-uri")
+        calling_group = _uri(received.info, "mcdata-calling-group-id")
+        if calling_group != group:
+            yield Mismatch("body mcdata-calling-group-id", group, calling_group, "the relayed SDS names another group")

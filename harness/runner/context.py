@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import json
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,26 @@ from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 from harness.catalog import Catalog
+from harness.codecs.mcdata import (
+    Binary,
+    CodecError,
+    DataPayload,
+    Disposition,
+    NotificationType,
+    SdsNotification,
+    SdsSignalling,
+    Text,
+    encode,
+)
+from harness.codecs.multipart import (
+    MCDATA_INFO,
+    MCDATA_PAYLOAD,
+    MCDATA_SIGNALLING,
+    BodyPart,
+    MultipartError,
+    build_multipart,
+    read_entity,
+)
 from harness.model import ConfigurationError, Format, Sample
 from harness.renditions import family
 from harness.validation.jsonsafe import UnsafeJson, parse_json
@@ -121,11 +142,20 @@ class ScenarioContext:
     sent: dict[str, Message] = field(default_factory=dict)
     dataset: dict[str, Any] | None = None
     counterpart: str = ""
+    counterpart_mark: int = 0
+    """Where the counterpart's record stood when the scenario began: an ``await`` step looks after it."""
 
     def child(self) -> ScenarioContext:
         """A context for one repetition: fresh identifiers, the captures and messages so far."""
         return ScenarioContext(
-            self.catalog, self.target, {}, dict(self.captures), dict(self.sent), self.dataset, self.counterpart
+            self.catalog,
+            self.target,
+            {},
+            dict(self.captures),
+            dict(self.sent),
+            self.dataset,
+            self.counterpart,
+            self.counterpart_mark,
         )
 
     # -- templating ---------------------------------------------------------
@@ -176,6 +206,10 @@ class ScenarioContext:
 
     def build_message(self, spec: dict[str, Any]) -> Message:
         """Build the bytes of a ``message:`` block of a scenario step."""
+        if "sds" in spec:
+            return self.build_sds(spec["sds"])
+        if "multipart" in spec:
+            return self.build_multipart(spec["multipart"])
         fmt: Format | None
         sample: Sample | None = None
         if "sample" in spec:
@@ -206,7 +240,93 @@ class ScenarioContext:
         if target_format is not None and (edits or target_format is not fmt):
             assert model is not None
             raw = _render(target_format, model)
-        return Message(target_format, raw, target_format.media_type if target_format else "", model, sample)
+        content_type = target_format.media_type if target_format else ""
+        if target_format is not None and target_format.syntax == "multipart":
+            content_type, raw = _split_entity(raw)
+        return Message(target_format, raw, content_type, model, sample)
+
+    def build_sds(self, spec: dict[str, Any]) -> Message:
+        """A fresh SDS (``mcdata-sds/1.0``) built from a scenario's ``sds:`` block (docs/decisions-esn-exchange.md).
+
+        ``info`` (a sample reference or a ``message:`` block; default the one-to-one
+        mcdata-info sample), ``disposition`` (``none``, ``delivery``, ``read``,
+        ``delivery-and-read``) or ``notification`` (``delivered``, ...: an SDS
+        NOTIFICATION instead), ``date_time`` (default now), ``conversation_id`` and
+        ``message_id`` (default fresh UUIDs), ``payload`` (``{text: ...}``,
+        ``{binary_hex: ...}`` or ``{hex: ...}``, the whole DATA PAYLOAD),
+        ``truncate_signalling`` (keep that many octets), ``transfer_encoding``
+        (``binary`` or ``base64``) and ``parts`` (which of ``info``, ``signalling``,
+        ``payload`` to write, in that order).
+        """
+        spec = self.expand(spec)
+        info_spec = spec.get("info", DEFAULT_SDS_INFO)
+        info = self.build_message({"sample": info_spec} if isinstance(info_spec, str) else info_spec).body
+        try:
+            signalling = encode(_signalling(spec))
+            payload = _payload(spec.get("payload", {"text": "hi"}))
+        except (CodecError, ValueError, TypeError, KeyError) as exc:
+            raise ConfigurationError(f"bad 'sds' block: {exc}") from None
+        if "truncate_signalling" in spec:
+            signalling = signalling[: int(spec["truncate_signalling"])]
+        encoding = str(spec.get("transfer_encoding", "binary"))
+        available = {
+            "info": BodyPart(MCDATA_INFO, info),
+            "signalling": BodyPart(MCDATA_SIGNALLING, signalling, encoding),
+            "payload": BodyPart(MCDATA_PAYLOAD, payload, encoding),
+        }
+        default = ["info", "signalling"] if "notification" in spec else ["info", "signalling", "payload"]
+        try:
+            content_type, body = build_multipart([available[str(name)] for name in spec.get("parts", default)])
+        except (KeyError, MultipartError) as exc:
+            raise ConfigurationError(f"bad 'sds' block: parts are info, signalling, payload ({exc})") from None
+        return Message(self.catalog.format(SDS_FORMAT), body, content_type, None, None)
+
+    def build_multipart(self, parts: list[Any]) -> Message:
+        """A ``multipart/mixed`` body whose parts are ``message:`` blocks, each with its own media type."""
+        if not isinstance(parts, list) or not parts:
+            raise ConfigurationError("'multipart' is a list of message blocks")
+        built = [self.build_message(part) for part in parts]
+        content_type, body = build_multipart([BodyPart(part.content_type, part.body) for part in built])
+        return Message(None, body, content_type, None, None)
+
+
+SDS_FORMAT = "mcdata-sds/1.0"
+DEFAULT_SDS_INFO = "mcdata-info/1.0/valid/one-to-one-sds.xml"
+_DISPOSITIONS = {
+    "none": None,
+    "delivery": Disposition.DELIVERY,
+    "read": Disposition.READ,
+    "delivery-and-read": Disposition.DELIVERY_AND_READ,
+}
+NOTIFICATION_TYPES = {kind.name.lower().replace("_", "-"): kind for kind in NotificationType}
+"""``delivered``, ``read``, ``delivered-and-read``, ... as scenarios name SDS NOTIFICATION types."""
+
+
+def _signalling(spec: dict[str, Any]) -> SdsSignalling | SdsNotification:
+    date_time = int(spec.get("date_time", time.time()))
+    conversation_id = uuid.UUID(str(spec.get("conversation_id", uuid.uuid4())))
+    message_id = uuid.UUID(str(spec.get("message_id", uuid.uuid4())))
+    if "notification" in spec:
+        return SdsNotification(NOTIFICATION_TYPES[str(spec["notification"])], date_time, conversation_id, message_id)
+    return SdsSignalling(
+        date_time, conversation_id, message_id, disposition=_DISPOSITIONS[str(spec.get("disposition", "none"))]
+    )
+
+
+def _payload(spec: dict[str, Any]) -> bytes:
+    if "hex" in spec:
+        return bytes.fromhex(str(spec["hex"]))
+    if "binary_hex" in spec:
+        return encode(DataPayload((Binary(bytes.fromhex(str(spec["binary_hex"]))),)))
+    return encode(DataPayload((Text(str(spec["text"])),)))
+
+
+def _split_entity(raw: bytes) -> tuple[str, bytes]:
+    """A stored multipart sample is a MIME entity: its own Content-Type line (with the boundary), then the body."""
+    try:
+        return read_entity(raw)
+    except MultipartError as exc:
+        raise ConfigurationError(f"a multipart sample must start with its Content-Type line: {exc}") from None
 
 
 @functools.lru_cache(maxsize=64)

@@ -147,6 +147,7 @@ class Runner:
             self.target,
             dataset=self.dataset,
             counterpart=self.counterpart.url if self.counterpart else "",
+            counterpart_mark=self.counterpart.mark() if self.counterpart else 0,
         )
         started = time.perf_counter()
         failures: list[CheckFailure] = []
@@ -227,6 +228,8 @@ class Runner:
         as_model = message.format.syntax == "json" and message.model is not None
         if as_model and len(message.body) <= message.format.max_bytes:
             validation = validator.validate_model(message.model)
+        elif message.format.syntax == "multipart":  # validated as the entity it is stored as
+            validation = validator.validate(f"Content-Type: {message.content_type}\r\n\r\n".encode() + message.body)
         else:
             validation = validator.validate(message.body)
         if validation.valid != bool(claimed):
@@ -243,7 +246,14 @@ class Runner:
             return await self._run_trigger_step(scenario, name, step, ctx, latencies)
         if "repeat" in step:
             return await self._run_repeated_step(scenario, name, step, ctx, latencies)
+        if "await" in step and "request" not in step:
+            return await self._run_await_step(scenario, name, step, ctx)
         response, message = await self._exchange(scenario, name, step, ctx, latencies)
+        if step.get("hook") and response.status in HOOK_ABSENT:
+            path = str(ctx.expand((step.get("request") or {}).get("path", "")))
+            hook = step["hook"]
+            instruction = str(ctx.expand(hook)) if isinstance(hook, str) else f"do what {path} would do"
+            raise ManualAction(f"no {path} test hook (HTTP {response.status}); operator must: {instruction}")
         return self._judge(scenario, name, step, response, ctx, message)
 
     async def _exchange(
@@ -329,8 +339,38 @@ class Runner:
         elif answer.status != 202:
             return [CheckFailure(name, "trigger: status", 202, answer.status, f"the {TRIGGER_HOOK} hook refused")]
         received = await self.counterpart.wait_for(method, path, since, within)
+        return self._awaited(scenario, name, step, ctx, received, f"{method} {path}", within)
+
+    async def _run_await_step(
+        self, scenario: dict[str, Any], name: str, step: dict[str, Any], ctx: ScenarioContext
+    ) -> list[CheckFailure]:
+        """Wait for what the SUT sends to the counterpart because of earlier steps (received since the scenario
+        began), and judge it; with ``expect_none: true``, make sure nothing arrives within ``within_s``."""
+        if self.counterpart is None:
+            raise ConfigurationError("an await step needs a counterpart reference endpoint")
+        wait = step["await"]
+        method, path = str(wait.get("method", "POST")), str(ctx.expand(wait["path"]))
+        within = float(wait.get("within_s", 10))
+        received = await self.counterpart.wait_for(method, path, ctx.counterpart_mark, within)
+        return self._awaited(scenario, name, step, ctx, received, f"{method} {path}", within)
+
+    def _awaited(
+        self,
+        scenario: dict[str, Any],
+        name: str,
+        step: dict[str, Any],
+        ctx: ScenarioContext,
+        received: Response | None,
+        what: str,
+        within: float,
+    ) -> list[CheckFailure]:
+        if (step.get("await") or {}).get("expect_none"):
+            if received is None:
+                return []
+            got = f"{what} (answered {received.status})"
+            return [CheckFailure(name, "await: none", f"no {what}", got, f"a message arrived within {within:g} s")]
         if received is None:
-            expected = f"{method} {path} at the reference endpoint"
+            expected = f"{what} at the reference endpoint"
             return [CheckFailure(name, "await", expected, None, f"nothing arrived within {within:g} s")]
         return self._judge(scenario, name, step, received, ctx, None)
 

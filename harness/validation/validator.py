@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import json
@@ -21,6 +22,7 @@ from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
 __all__ = [
     "SYNTAXES",
+    "XPATH_PREFIXES",
     "Validation",
     "Validator",
     "detect_format",
@@ -28,6 +30,13 @@ __all__ = [
     "register_syntax",
     "validator_for",
 ]
+
+
+XPATH_PREFIXES: dict[str, str] = {
+    "urn:oasis:names:tc:emergency:cap:1.2": "cap",
+    "urn:oasis:names:tc:emergency:EDXL:DE:1.0": "de",
+}
+"""Prefixes of XML locations for formats without a rendition family (a family names its own, e.g. ``ir``)."""
 
 
 def json_pointer(path: tuple[str | int, ...]) -> str:
@@ -57,6 +66,8 @@ SYNTAXES: dict[str, Callable[[Format], SyntaxValidator]] = {}
 
 A module registers a factory with :func:`register_syntax`; :func:`_load_builtin_syntaxes` imports them.
 """
+SYNTAX_DETECTORS: list[Callable[[list[Format], bytes], Format | None]] = []
+"""Content detection for those syntaxes (e.g. a stored multipart entity); :func:`detect_format` asks them last."""
 
 
 def register_syntax(name: str) -> Callable[[Callable[[Format], SyntaxValidator]], Callable[[Format], SyntaxValidator]]:
@@ -73,7 +84,7 @@ def _load_builtin_syntaxes() -> None:
         importlib.import_module(module)
 
 
-BUILTIN_SYNTAX_MODULES: list[str] = []
+BUILTIN_SYNTAX_MODULES: list[str] = ["harness.validation.binary"]
 
 
 class Validator:
@@ -129,11 +140,15 @@ class Validator:
         return self.validate_model(document)
 
     def _validate_xml(self, data: bytes) -> Validation:
-        fmt = self.format
         try:
             root = parse_xml(data)
         except UnsafeXml as exc:
-            return Validation(fmt.id, (Finding("/", "schema", str(exc)),))
+            return Validation(self.format.id, (Finding("/", "schema", str(exc)),))
+        return self.validate_element(root)
+
+    def validate_element(self, root: etree._Element) -> Validation:
+        """Validate a document already parsed by :func:`parse_xml` (XML formats only); ``root`` is its root."""
+        fmt = self.format
         if not self._xsd.validate(root):
             findings = tuple(
                 Finding(self._element_xpath(root, entry.path), "schema", entry.message)
@@ -149,7 +164,39 @@ class Validator:
             for rule_id, path, message in run_rules(fmt.rule_set, subject):
                 location = path if isinstance(path, str) else self.family.xpath(path) if self.family else "/"
                 findings_list.append(Finding(location, rule_id, message))
+        if fmt.embedded_in:
+            findings_list += self._embedded_findings(root)
         return Validation(fmt.id, tuple(findings_list), model)
+
+    def _embedded_findings(self, root: etree._Element) -> list[Finding]:
+        """Each message inside an ``embedded_in`` element, validated by the embedded format its root names.
+
+        Inner findings keep their rule id; their location is prefixed with the container's XPath. A container
+        holds one message: another element after it, or an element of no embedded format, is a schema finding.
+        """
+        fmt = self.format
+        by_root = {dict(inner.detect)["root"]: inner for inner in fmt.embedded}
+        known = ", ".join(inner.id for inner in fmt.embedded) or "none"
+        findings: list[Finding] = []
+        for container in root.iter(str(fmt.embedded_in)):
+            where = self._xpath(container)
+            messages = [child for child in container if isinstance(child.tag, str)]
+            for index, message in enumerate(messages):
+                step = element_xpath(message, None, "", XPATH_PREFIXES, stop=container)
+                if index > 0:
+                    why = f"a container holds one message; this is element {index + 1} of {len(messages)}"
+                    findings.append(Finding(where + step, "schema", why))
+                inner = by_root.get(message.tag)
+                if inner is None:
+                    findings.append(Finding(where + step, "schema", f"embedded {message.tag} is not one of: {known}"))
+                    continue
+                findings += _relocated(validator_for(inner), message, where)
+        return findings
+
+    def _xpath(self, element: etree._Element) -> str:
+        if self.family is None:
+            return element_xpath(element, None, "", XPATH_PREFIXES)
+        return element_xpath(element, self.family.namespace, self.family.prefix)
 
     def _element_xpath(self, root: etree._Element, libxml_path: str | None) -> str:
         """Rewrite libxml2's positional path as a readable, prefixed XPath."""
@@ -161,20 +208,40 @@ class Validator:
             return libxml_path
         if not isinstance(found, list) or not found or not isinstance(found[0], etree._Element):
             return libxml_path
-        if self.family is None:
-            return element_xpath(found[0], None, "")
-        return element_xpath(found[0], self.family.namespace, self.family.prefix)
+        return self._xpath(found[0])
 
 
-def element_xpath(element: etree._Element, namespace: str | None, prefix: str) -> str:
+def _relocated(validator: Validator, message: etree._Element, where: str) -> list[Finding]:
+    """``validator``'s findings on a copy of ``message``, located below ``where`` (the XPath of its container)."""
+    alone = copy.deepcopy(message)  # the root of its own tree: the inner format's locations start at it
+    own = validator._xpath(alone)  # "/cap:alert"
+    same = [sibling for sibling in message.itersiblings(preceding=True) if sibling.tag == message.tag]
+    later = any(sibling.tag == message.tag for sibling in message.itersiblings())
+    at = where + own + (f"[{len(same) + 1}]" if same or later else "")
+    return [
+        Finding(at + (f.location[len(own) :] if f.location.startswith(own) else ""), f.rule, f.message)
+        for f in validator.validate_element(alone).findings
+    ]
+
+
+def element_xpath(
+    element: etree._Element,
+    namespace: str | None,
+    prefix: str,
+    prefixes: dict[str, str] | None = None,
+    stop: etree._Element | None = None,
+) -> str:
+    """``/p:a/p:b[2]/...`` from the root (or from below ``stop``) down to ``element``; positions where ambiguous.
+
+    Elements in ``namespace`` (or in one of ``prefixes``) get their prefix; others ``*[local-name()='x']``.
+    """
     steps: list[str] = []
     node: etree._Element | None = element
-    while node is not None:
+    while node is not None and node is not stop:
         qname = etree.QName(node)
-        if namespace is not None and qname.namespace == namespace:
-            name = f"{prefix}:{qname.localname}"
-        else:
-            name = f"*[local-name()='{qname.localname}']"
+        known = prefix if namespace is not None and qname.namespace == namespace else None
+        known = known or (prefixes or {}).get(qname.namespace or "")
+        name = f"{known}:{qname.localname}" if known else f"*[local-name()='{qname.localname}']"
         parent = node.getparent()
         same = [sibling for sibling in parent if sibling.tag == node.tag] if parent is not None else [node]
         position = f"[{same.index(node) + 1}]" if len(same) > 1 else ""
@@ -198,8 +265,7 @@ def detect_format(formats: list[Format], data: bytes) -> Format | None:
         except UnsafeJson:
             document = None
         for fmt in formats:
-            matches = isinstance(document, dict) and all(document.get(k) == v for k, v in fmt.detect)
-            if fmt.syntax == "json" and fmt.detect and matches:
+            if fmt.syntax == "json" and fmt.detect and isinstance(document, dict) and _json_matches(document, fmt):
                 return fmt
         return None
     if head == b"<" or data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
@@ -210,15 +276,23 @@ def detect_format(formats: list[Format], data: bytes) -> Format | None:
         for fmt in formats:
             if fmt.syntax == "xml" and dict(fmt.detect).get("root") == root.tag:
                 return fmt
-    return None
+    _load_builtin_syntaxes()
+    return next((found for detect in SYNTAX_DETECTORS if (found := detect(formats, data)) is not None), None)
+
+
+def _json_matches(document: dict[str, Any], fmt: Format) -> bool:
+    """Every ``detect`` member has its value; the value ``"*"`` only asks that the member is present."""
+    return all(k in document if v == "*" else document.get(k) == v for k, v in fmt.detect)
 
 
 def _xml_by_text(formats: list[Format], data: bytes) -> Format | None:
-    """A refused XML document still gets a format when its root's namespace is plain to see."""
+    """A refused XML document still gets a format when its root's namespace is plain to see (the first one seen)."""
+    head = data[:4096]
+    seen: list[tuple[int, Format]] = []
     for fmt in formats:
         root = dict(fmt.detect).get("root", "")
         if fmt.syntax == "xml" and root.startswith("{"):
-            namespace = root[1:].split("}")[0].encode()
-            if namespace in data[:4096]:
-                return fmt
-    return None
+            at = head.find(root[1:].split("}")[0].encode())
+            if at >= 0:
+                seen.append((at, fmt))
+    return min(seen, key=lambda pair: pair[0])[1] if seen else None

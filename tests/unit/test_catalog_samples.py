@@ -21,7 +21,11 @@ from harness.catalog import Catalog, default_fixtures, load_catalog
 from harness.model import CatalogError, ConfigurationError, Format, Sample
 from harness.validation.validator import Validation, validator_for
 
-NAMESPACES = {"ir": "urn:netcode:intel-report:1.0"}
+NAMESPACES = {
+    "ir": "urn:netcode:intel-report:1.0",
+    "cap": "urn:oasis:names:tc:emergency:cap:1.2",
+    "de": "urn:oasis:names:tc:emergency:EDXL:DE:1.0",
+}
 INTEL_FORMATS = ("intel-report/1.0", "intel-report-xml/1.0")
 IR_RULES = tuple(f"IR-0{n}" for n in range(1, 8))
 

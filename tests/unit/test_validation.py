@@ -462,7 +462,7 @@ def test_detect_format_recognises_json_with_leading_whitespace(catalog: Catalog)
         b'{"reportId": "3f1c2a9e-7b4d-4e2a-9c1f-0a1b2c3d4e5f"}',
         b'["netcode.intel-report/1.0"]',
         b'{"profile": ',
-        b'<?xml version="1.0"?><alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"/>',
+        b'<?xml version="1.0"?><alert xmlns="urn:oasis:names:tc:emergency:cap:1.1"/>',
         b"<intelReport profile='netcode.intel-report/1.0'/>",
         b"<unclosed",
     ],

@@ -1,0 +1,238 @@
+"""Validation of the binary MCData formats (syntax ``binary``) and of SDS bodies (syntax ``multipart``).
+
+Registered with :func:`harness.validation.validator.register_syntax`; the
+validator imports this module through ``BUILTIN_SYNTAX_MODULES``.
+
+- ``binary`` (``mcdata-signalling/1.0``, ``mcdata-payload/1.0``): the format's
+  schema file (``layout.yaml``) names the message types the part carries; the
+  octets are decoded by :mod:`harness.codecs.mcdata`. Findings carry the
+  codec's rule (``MCD-01`` ...), ``MCD-10`` for a protected message (not
+  decoded) and ``MCD-11`` for a message type the part does not carry.
+- ``multipart`` (``mcdata-sds/1.0``): the data is a MIME entity (a
+  ``Content-Type`` header line, an empty line, the body; or a bare body that
+  starts with its delimiter line), split by :mod:`harness.codecs.multipart`
+  (rules ``MCS-01`` ...); then the mcdata-info part is checked against its XSD
+  (rule ``schema``), the binary parts as above, and the resource-lists part for
+  its root element (rule ``schema``). Callers that hold the Content-Type apart
+  from the body (an HTTP or SIP receiver) use ``sds_validator(fmt).validate(content_type, body)``.
+
+Locations (every one starts with ``/``): ``/octet/N`` for octet N (0-based) of
+a binary message; ``/`` for a multipart body as a whole; ``/part/K`` for its
+K-th part (1-based), ``/part/K/octet/N`` for an octet of a binary part and
+``/part/K`` followed by an XPath (``/part/1/*[local-name()='mcdatainfo']/...``)
+for an element of an XML part.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from lxml import etree
+
+from harness.codecs.mcdata import CodecError, Fault, Protected, decode, message_type_name
+from harness.codecs.multipart import (
+    MCDATA_INFO,
+    MCDATA_PAYLOAD,
+    MCDATA_SIGNALLING,
+    RESOURCE_LISTS,
+    MultipartError,
+    parse_media_type,
+    parse_sds,
+    read_entity,
+)
+from harness.model import CatalogError, Finding, Format
+from harness.validation.validator import (
+    SYNTAX_DETECTORS,
+    XPATH_PREFIXES,
+    SyntaxValidator,
+    Validation,
+    element_xpath,
+    register_syntax,
+)
+from harness.validation.xmlsafe import UnsafeXml, parse_xml
+
+__all__ = ["SdsValidator", "detect_entity", "message_findings", "sds_validator"]
+
+_RESOURCE_LISTS_ROOT = "{urn:ietf:params:xml:ns:resource-lists}resource-lists"
+
+
+def _description(fmt: Format) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(Path(fmt.schema_path).read_bytes())
+    except (OSError, yaml.YAMLError) as exc:
+        raise CatalogError(f"{fmt.schema_path}: cannot read: {exc}".splitlines()[0]) from None
+    if not isinstance(document, dict):
+        raise CatalogError(f"{fmt.schema_path}: not a mapping")
+    return document
+
+
+def _message_types(value: Any, where: str) -> frozenset[int]:
+    if not isinstance(value, list) or not value or not all(isinstance(item, int) for item in value):
+        raise CatalogError(f"{where}: message_types must be a non-empty list of integers")
+    return frozenset(value)
+
+
+def message_findings(data: bytes, allowed: frozenset[int], media_type: str, where: str = "") -> list[Finding]:
+    """Why ``data`` is not a message of ``allowed`` types for ``media_type``; empty when it is one.
+
+    ``where`` prefixes the ``/octet/N`` locations (``/part/2`` inside a multipart body).
+    """
+    try:
+        message = decode(data)
+    except CodecError as exc:
+        return [Finding(f"{where}/octet/{exc.offset}", str(exc.rule), exc.message)]
+    kind = data[0] & 0x3F
+    if kind not in allowed:
+        expected = ", ".join(f"{t} ({message_type_name(t)})" for t in sorted(allowed))
+        message_text = f"message type {kind} ({message_type_name(kind)}) is not carried as {media_type}: {expected}"
+        return [Finding(f"{where}/octet/0", str(Fault.WRONG_PART), message_text)]
+    if isinstance(message, Protected):
+        flags = " and ".join(
+            n for n, on in (("protected", message.protected), ("authenticated", message.authenticated)) if on
+        )
+        text = f"{message_type_name(kind)} is {flags} (first octet 0x{data[0]:02X}): protected, not decoded"
+        return [Finding(f"{where}/octet/0", str(Fault.PROTECTED), text)]
+    return []
+
+
+@register_syntax("binary")
+def binary_validator(fmt: Format) -> SyntaxValidator:
+    """The validator of a binary MCData format whose ``layout.yaml`` lists its message types."""
+    description = _description(fmt)
+    if description.get("codec") != "mcdata":
+        raise CatalogError(f"{fmt.schema_path}: unknown codec {description.get('codec')!r} (known: mcdata)")
+    allowed = _message_types(description.get("message_types"), fmt.schema_path)
+
+    def validate(data: bytes) -> Validation:
+        return Validation(fmt.id, tuple(message_findings(data, allowed, fmt.media_type)))
+
+    return validate
+
+
+class SdsValidator:
+    """The validator of an SDS multipart body, its parts described by the format's ``parts.yaml``."""
+
+    def __init__(self, fmt: Format) -> None:
+        self.format = fmt
+        parts = _description(fmt).get("parts")
+        if not isinstance(parts, list) or not all(isinstance(part, dict) for part in parts):
+            raise CatalogError(f"{fmt.schema_path}: 'parts' must be a list of mappings")
+        by_type = {str(part.get("media_type")): part for part in parts}
+        try:
+            self._signalling = _message_types(by_type[MCDATA_SIGNALLING].get("message_types"), fmt.schema_path)
+            self._payload = _message_types(by_type[MCDATA_PAYLOAD].get("message_types"), fmt.schema_path)
+            xsd_path = Path(fmt.schema_path).parent / str(by_type[MCDATA_INFO]["schema"])
+        except KeyError as exc:
+            raise CatalogError(f"{fmt.schema_path}: the part {exc} is not described") from None
+        try:
+            self._info_schema = etree.XMLSchema(parse_xml(xsd_path.read_bytes(), max_depth=256))
+        except (OSError, UnsafeXml, etree.XMLSchemaParseError) as exc:
+            raise CatalogError(f"{xsd_path}: unusable XSD: {exc}") from None
+
+    def __call__(self, data: bytes) -> Validation:
+        """Validate a stored MIME entity (Content-Type header, empty line, body)."""
+        try:
+            content_type, body = read_entity(data)
+        except MultipartError as exc:
+            return Validation(self.format.id, (Finding(exc.location, str(exc.rule), exc.message),))
+        return self.validate(content_type, body)
+
+    def validate(self, content_type: str, body: bytes) -> Validation:
+        """Validate a body received with its ``content_type`` (which names the boundary)."""
+        try:
+            sds = parse_sds(content_type, body)
+        except MultipartError as exc:
+            return Validation(self.format.id, (Finding(exc.location, str(exc.rule), exc.message),))
+        findings: list[Finding] = []
+        for part in sds.parts:
+            where = f"/part/{part.index}"
+            if part.media_type == MCDATA_INFO:
+                findings += self._info_findings(part.content, where)
+            elif part.media_type == MCDATA_SIGNALLING:
+                findings += message_findings(part.content, self._signalling, part.media_type, where)
+            elif part.media_type == MCDATA_PAYLOAD:
+                findings += message_findings(part.content, self._payload, part.media_type, where)
+            elif part.media_type == RESOURCE_LISTS:
+                findings += _resource_lists_findings(part.content, where)
+        return Validation(self.format.id, tuple(findings))
+
+    def _info_findings(self, data: bytes, where: str) -> list[Finding]:
+        try:
+            root = parse_xml(data)
+        except UnsafeXml as exc:
+            return [Finding(where, "schema", str(exc))]
+        if self._info_schema.validate(root):
+            return []
+        return [
+            Finding(where + _xpath(root, entry.path), "schema", entry.message)
+            for entry in self._info_schema.error_log  # type: ignore[attr-defined]
+        ]
+
+
+def _xpath(root: etree._Element, libxml_path: str | None) -> str:
+    if not libxml_path:
+        return ""
+    try:
+        found = root.getroottree().xpath(libxml_path)
+    except etree.XPathError:
+        return ""
+    if isinstance(found, list) and found and isinstance(found[0], etree._Element):
+        return element_xpath(found[0], None, "", XPATH_PREFIXES)
+    return ""
+
+
+def _resource_lists_findings(data: bytes, where: str) -> list[Finding]:
+    try:
+        root = parse_xml(data)
+    except UnsafeXml as exc:
+        return [Finding(where, "schema", str(exc))]
+    if root.tag != _RESOURCE_LISTS_ROOT:
+        return [Finding(where, "schema", f"the root element is {root.tag}, not {_RESOURCE_LISTS_ROOT} (RFC 4826)")]
+    return []
+
+
+@functools.lru_cache(maxsize=16)
+def sds_validator(fmt: Format) -> SdsValidator:
+    """The compiled validator of the multipart format ``fmt`` (compiled once per process)."""
+    return SdsValidator(fmt)
+
+
+@register_syntax("multipart")
+def multipart_validator(fmt: Format) -> SyntaxValidator:
+    return sds_validator(fmt)
+
+
+_ENTITY_STARTS = (b"content-type:", b"mime-version:", b"--")
+
+
+def detect_entity(formats: list[Format], data: bytes) -> Format | None:
+    """The multipart format of a stored entity: its Content-Type and a part type named in ``detect``.
+
+    Only data that starts like a MIME entity (``Content-Type:``, ``MIME-Version:``
+    or a delimiter line) is considered; binary MCData messages are never
+    detected (name them with ``--format``).
+    """
+    if not data[:16].lower().startswith(_ENTITY_STARTS):
+        return None
+    try:
+        content_type, body = read_entity(data)
+        media, _ = parse_media_type(content_type)
+    except MultipartError:
+        return None
+    head = body[:65536].lower()
+    for fmt in formats:
+        detect = dict(fmt.detect)
+        if fmt.syntax != "multipart" or detect.get("content-type") != media:
+            continue
+        if "part" not in detect or detect["part"].lower().encode() in head:
+            return fmt
+    return None
+
+
+_DETECTOR: Callable[[list[Format], bytes], Format | None] = detect_entity
+if _DETECTOR not in SYNTAX_DETECTORS:
+    SYNTAX_DETECTORS.append(_DETECTOR)

@@ -1,0 +1,120 @@
+"""``harness validate`` on every file of the alerts corpus (cap/, edxl-de/, emsi/) gives the expected verdict.
+
+The corpus facts of spec ``alerts.md`` through the command line: the two OASIS examples are valid CAP,
+``canada_errors.cap`` breaks exactly CAP-04 and CAP-07, ``invalid.cap`` fails the schema and ``xee.cap`` is
+refused for its DOCTYPE. Files that are not messages of a catalog format (the schemas, the Hub Santé's
+EDXL-DE 2.0 envelope and its EMSI wrapper) cannot be detected (exit 2, one line each); named with
+``--format``, they are invalid. Our own samples give the verdicts their manifests declare.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.catalog import Catalog
+from tests.conftest import ROOT, SHARED
+
+CORPUS = SHARED / "corpus"
+HARNESS = [sys.executable, "-m", "harness.cli", "validate", "--json"]
+ALERTS_CORPUS = sorted(p for folder in ("cap", "edxl-de", "emsi") for p in (CORPUS / folder).iterdir() if p.is_file())
+# file -> (format, rules found) for detected files; None for files whose format cannot be told.
+EXPECTED: dict[str, tuple[str, set[str]] | None] = {
+    "43b080713727.cap": ("cap/1.2", set()),
+    "cap_amber_alert_example.xml": ("cap/1.2", set()),
+    "canada_errors.cap": ("cap/1.2", {"CAP-04", "CAP-07"}),
+    "invalid.cap": ("cap/1.2", {"schema"}),
+    "xee.cap": ("cap/1.2", {"schema"}),
+    "CAP-v1.2.xsd": None,
+    "edxlde-1_0.xsd": None,
+    "EDXL-DE.xml": None,
+    "EDXL-DE.json": None,
+    "EDXL-DE-envelope-only.schema.json": None,
+    "emsi-DC-message.json": None,
+}
+
+
+def validate(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HARNESS, *map(str, args)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def by_name(result: subprocess.CompletedProcess[str]) -> dict[str, dict[str, Any]]:
+    return {Path(entry["path"]).name: entry for entry in map(json.loads, result.stdout.splitlines())}
+
+
+@pytest.fixture(scope="module")
+def corpus_run() -> subprocess.CompletedProcess[str]:
+    return validate(*ALERTS_CORPUS)
+
+
+def test_every_corpus_file_has_an_expected_verdict() -> None:
+    assert {p.name for p in ALERTS_CORPUS} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_harness_validate_gives_the_corpus_verdict(corpus_run: subprocess.CompletedProcess[str], name: str) -> None:
+    assert "Traceback" not in corpus_run.stderr
+    assert corpus_run.returncode == 2  # some files cannot be detected; the others are still judged
+    expected = EXPECTED[name]
+    judged = by_name(corpus_run)
+    if expected is None:
+        assert name not in judged
+        (line,) = [line for line in corpus_run.stderr.splitlines() if name in line]
+        assert "cannot tell the format" in line
+        return
+    entry = judged[name]
+    format_id, rules = expected
+    assert entry["format"] == format_id
+    assert entry["valid"] is (not rules)
+    assert {error["rule"] for error in entry["errors"]} == rules
+    assert all(error["location"].startswith("/") and error["message"] for error in entry["errors"])
+
+
+def test_the_corpus_facts_in_detail(corpus_run: subprocess.CompletedProcess[str]) -> None:
+    judged = by_name(corpus_run)
+    canada = {(e["rule"], e["location"]) for e in judged["canada_errors.cap"]["errors"]}
+    assert ("CAP-04", "/cap:alert/cap:references") in canada
+    assert {location for rule, location in canada if rule == "CAP-07"} == {
+        "/cap:alert/cap:restriction",
+        "/cap:alert/cap:addresses",
+        "/cap:alert/cap:references",
+    }
+    (xee,) = judged["xee.cap"]["errors"]
+    assert xee["location"] == "/" and "DOCTYPE" in xee["message"] and "root:" not in xee["message"]
+    assert any("scope" in e["message"] for e in judged["invalid.cap"]["errors"])
+
+
+@pytest.mark.parametrize(
+    ("format_id", "path", "location"),
+    [
+        ("edxl-de/1.0", CORPUS / "edxl-de/EDXL-DE.xml", "/*[local-name()='edxlDistribution']"),
+        ("emsi/1.0", CORPUS / "emsi/emsi-DC-message.json", "/emsi"),
+        ("cap/1.2", CORPUS / "edxl-de/EDXL-DE.xml", "/*[local-name()='edxlDistribution']"),
+    ],
+)
+def test_named_formats_judge_what_cannot_be_detected(format_id: str, path: Path, location: str) -> None:
+    result = validate("--format", format_id, path)
+    assert result.returncode == 1, result.stderr
+    (entry,) = by_name(result).values()
+    assert entry["format"] == format_id and entry["valid"] is False
+    assert location in {error["location"] for error in entry["errors"]}
+
+
+@pytest.mark.parametrize("format_id", ["cap/1.2", "edxl-de/1.0", "emsi/1.0"])
+def test_our_samples_give_their_declared_verdicts(catalog: Catalog, format_id: str) -> None:
+    fmt = catalog.format(format_id)
+    detected = validate(*[s.path for s in fmt.valid_samples])
+    assert detected.returncode == 0, detected.stdout + detected.stderr
+    assert {entry["format"] for entry in map(json.loads, detected.stdout.splitlines())} == {format_id}
+    named = validate("--format", format_id, *[s.path for s in fmt.samples])
+    assert named.returncode == 1
+    judged = {entry["path"]: entry for entry in map(json.loads, named.stdout.splitlines())}
+    for sample in fmt.samples:
+        entry = judged[sample.path]
+        assert entry["valid"] is sample.valid, sample.path
+        assert {e["rule"] for e in entry["errors"]} == set(sample.rules), sample.path
