@@ -1,24 +1,28 @@
 # The netcode harness and its reference endpoints in one image (docs/containers.md).
 #
 #   harness up --containers --build          # fills build/wheels, builds, runs every role
-# or, step by step (docs/containers.md):
-#   python3.11 -m pip wheel -w build/wheels <dependencies and build requirements of pyproject.toml>
+# or, step by step:
+#   .venv/bin/python -c 'from pathlib import Path; from harness.containers import prepare_wheels; prepare_wheels(Path("."))'
 #   docker build -t netcode-harness:latest [--build-arg BASE_IMAGE=...] .
 #   docker run --rm -p 127.0.0.1:8081:8081 -e HARNESS_ROLE=intel-hub -e HARNESS_PORT=8081 netcode-harness:latest
 #
-# The build needs no network: Python packages come from the wheelhouse
-# build/wheels/ in the build context (installed with --no-index). BASE_IMAGE
-# must provide python3 (3.11, the version the wheels were built for) with venv.
+# The build needs no network: every wheel in build/wheels/ (the dependencies of
+# pyproject.toml and its build backend, nothing else) is installed with
+# --no-index. BASE_IMAGE must provide python3 with venv, of the version (3.11)
+# and architecture the wheels were built for. No compiler is needed in either stage.
 ARG BASE_IMAGE=python:3.11-slim
 
 FROM ${BASE_IMAGE} AS build
+ENV PIP_NO_INDEX=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_FIND_LINKS=/wheels
 RUN python3 -m venv /opt/harness
+# Dependencies first, in a layer of their own: a change to the sources leaves it cached.
 COPY build/wheels/ /wheels/
+RUN /opt/harness/bin/python -m pip install --quiet /wheels/*.whl
 COPY pyproject.toml README.md /src/
 COPY harness/ /src/harness/
 COPY adapters/ /src/adapters/
-RUN /opt/harness/bin/python -m pip install --no-index --find-links /wheels --no-cache-dir \
-        --disable-pip-version-check --quiet /src \
+RUN /opt/harness/bin/python -m pip install --quiet --no-deps --no-build-isolation /src \
+    && /opt/harness/bin/python -m pip check \
     && /opt/harness/bin/python -m pip uninstall --yes --quiet pip setuptools wheel
 
 FROM ${BASE_IMAGE}

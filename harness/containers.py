@@ -182,10 +182,11 @@ def source_checkout() -> Path:
 def prepare_wheels(context: Path) -> Path:
     """Fill ``context/build/wheels`` with wheels of every dependency and of the build backend.
 
-    The image build then installs with ``--no-index`` and needs no network.
-    The wheels are this Python's, for this machine: the image's Python (3.11)
-    and architecture must be the same. Does nothing when the wheelhouse
-    already holds this exact requirement list.
+    The image build then installs every wheel there with ``--no-index`` and
+    needs no network. The wheels are this Python's, for this machine: the
+    image's Python (3.11) and architecture must be the same. Does nothing when
+    the wheelhouse already holds this exact requirement list; otherwise it is
+    emptied and filled anew.
     """
     project = tomllib.loads((context / "pyproject.toml").read_text(encoding="utf-8"))
     requirements = [*project["project"]["dependencies"], *project["build-system"]["requires"]]
@@ -194,7 +195,8 @@ def prepare_wheels(context: Path) -> Path:
     wanted = "\n".join([f"python {sys.version_info.major}.{sys.version_info.minor}", *requirements]) + "\n"
     if stamp.is_file() and stamp.read_text(encoding="utf-8") == wanted:
         return wheels
-    wheels.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(wheels, ignore_errors=True)  # the image installs every wheel there: no stale versions
+    wheels.mkdir(parents=True)
     command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--wheel-dir"]
     done = subprocess.run([*command, str(wheels), *requirements], capture_output=True, text=True, timeout=900)  # noqa: S603
     if done.returncode != 0:

@@ -54,10 +54,11 @@ def utc_now() -> str:
 
 
 def json_response(body: Any, status: int = 200, content_type: str = "application/json", **headers: str) -> web.Response:
+    """A JSON answer; header keyword arguments use ``_`` for ``-`` (``Accept_Post`` is ``Accept-Post``)."""
     return web.Response(
         body=json.dumps(body, ensure_ascii=False).encode(),
         status=status,
-        headers={"Content-Type": content_type, **headers},
+        headers={"Content-Type": content_type, **{name.replace("_", "-"): value for name, value in headers.items()}},
     )
 
 

@@ -204,7 +204,7 @@ class EsnGateway:
             sds = self.parse(content_type, body)
             message = decode(sds.signalling)
         except (MultipartError, CodecError) as exc:  # only a variant that validates less gets here
-            return problem(400, "invalid-message", str(exc), [Finding("/", "MCS-01", str(exc))])
+            return self.undecodable(exc)
         info = read_mcdata_info(sds.info)
         if isinstance(message, SdsNotification):
             self.notification_received(info, message)
@@ -221,6 +221,10 @@ class EsnGateway:
             for kind in kinds:
                 self._spawn(self.send_notification(reply_to, info, message, kind))
         return web.Response(status=202)
+
+    def undecodable(self, error: MultipartError | CodecError) -> web.StreamResponse:
+        """The answer to an SDS that passed validation but cannot be read (a variant that validates less)."""
+        return problem(400, "invalid-message", str(error), [Finding("/", "MCS-01", str(error))])
 
     def validate_sds(self, content_type: str, body: bytes) -> Validation:
         return sds_validator(self.sds_format).validate(content_type, body)

@@ -94,7 +94,7 @@ class IntelHub:
         return validator_for(fmt).validate(body)
 
     def permitted(self, classification: Any) -> bool:
-        return classification not in NOT_PERMITTED
+        return not (isinstance(classification, str) and classification in NOT_PERMITTED)
 
     def accept(self, fmt: Format, body: bytes, model: dict[str, Any]) -> web.StreamResponse:
         report_id = str(model["reportId"])

@@ -28,8 +28,16 @@ TRIGGER_PATH = "/netcode/v1/_test/trigger"
 ACTIONS = ("send-person-query", "send-vehicle-query")
 
 
-def _loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
+def _loopback_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:  # e.g. an unclosed "[" in the host
+        return False
+    return parts.scheme in ("http", "https") and _loopback_host(host)
+
+
+def _loopback_host(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -69,7 +77,7 @@ class TestHooks:
             finding = Finding("/action", "schema", f"action must be one of {', '.join(ACTIONS)}")
             return problem(400, "invalid-message", "unknown action", [finding])
         to = command.get("to")
-        if not isinstance(to, str) or urlsplit(to).scheme not in ("http", "https") or not _loopback(to):
+        if not isinstance(to, str) or not _loopback_http_url(to):
             finding = Finding("/to", "schema", "to must be an http(s) URL on a loopback address")
             return problem(400, "invalid-message", "bad destination", [finding])
         given = command.get("params")

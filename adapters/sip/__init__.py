@@ -1,0 +1,94 @@
+"""The SIP adapter: SDS and notifications as SIP MESSAGE over UDP and TCP (RFC 3261, RFC 3428, TS 24.282).
+
+- :class:`SipTransport` is the harness's ``Transport`` (entry point ``sip`` in
+  the group ``harness.adapters``): a request's URL is the SIP URI of the system
+  under test (``sip:gw@127.0.0.1:5060;transport=tcp``), its method ``MESSAGE``
+  (or ``OPTIONS``); the answer is the final SIP response as a harness
+  ``Response`` (status, reason, header fields, body).
+- :class:`~adapters.sip.server.SipServer` is the reference side: it receives
+  SDS MESSAGEs, validates them with the harness's own validator, answers 202 or
+  400 and sends disposition notifications back as MESSAGE.
+- :mod:`adapters.sip.message` parses and writes SIP messages (bounded);
+  :mod:`adapters.sip.client` sends one request and waits for its final response.
+
+A MESSAGE without an ``Accept-Contact`` header gets the MCData SDS feature tag
+``*;+g.3gpp.mcdata.sds;require;explicit``. Transport failures become the
+harness's own errors: nothing listening is :class:`~harness.model.TargetUnreachable`,
+no final response in time or a malformed one :class:`~harness.model.BadAnswer`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from adapters.sip.client import SipTarget, exchange, parse_sip_uri
+from adapters.sip.message import SipMessage, SipSyntaxError, new_tag
+from adapters.sip.server import ACCEPT_CONTACT, SipServer
+from harness.model import BadAnswer, ConfigurationError, TargetUnreachable, TransportError
+from harness.transport import Request, Response, TransportOptions
+
+__all__ = ["ACCEPT_CONTACT", "SipMessage", "SipServer", "SipTarget", "SipTransport", "parse_sip_uri"]
+
+FROM_URI = "sip:harness@127.0.0.1"
+
+
+class SipTransport:
+    """Carries one request to the system under test as a SIP request; returns its final response."""
+
+    def __init__(self, options: TransportOptions | None = None) -> None:
+        self.options = options or TransportOptions()
+        self._sequence = 0
+
+    def build(self, request: Request) -> tuple[SipTarget, SipMessage]:
+        """The target and the SIP request for a harness ``Request`` (ConfigurationError for a bad URI)."""
+        try:
+            target = parse_sip_uri(request.url)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        method = (request.method or "MESSAGE").upper()
+        uri = request.url.strip().strip("<>")
+        self._sequence += 1
+        given = [(name, value) for name, value in (*self.options.headers, *request.headers)]
+        names = {name.lower() for name, _ in given}
+        headers = [
+            ("Max-Forwards", "70"),
+            ("From", f"<{FROM_URI}>;tag={new_tag()}"),
+            ("To", f"<{uri}>"),
+            ("Call-ID", f"{uuid.uuid4()}@127.0.0.1"),
+            ("CSeq", f"{self._sequence} {method}"),
+        ]
+        headers = [(name, value) for name, value in headers if name.lower() not in names]
+        if method == "MESSAGE" and "accept-contact" not in names:
+            headers.append(("Accept-Contact", ACCEPT_CONTACT))
+        return target, SipMessage.request(method, uri, headers + given, request.body)
+
+    async def send(self, request: Request) -> Response:
+        target, message = self.build(request)
+        started = time.perf_counter()
+        where = f"{target.transport}:{target.host}:{target.port}"
+        try:
+            answer = await exchange(target, message, self.options.timeout_s)
+        except ConnectionRefusedError as exc:
+            raise TargetUnreachable(f"nothing accepts SIP at {where}") from exc
+        except TimeoutError as exc:
+            raise BadAnswer(f"no final SIP response from {where} within {self.options.timeout_s:g} s") from exc
+        except SipSyntaxError as exc:
+            raise BadAnswer(f"malformed SIP response from {where}: {exc}") from exc
+        except ConnectionResetError as exc:
+            raise BadAnswer(f"{where} closed the connection before answering: {exc}") from exc
+        except OSError as exc:
+            raise TransportError(f"SIP failure talking to {where}: {exc.strerror or exc}") from exc
+        elapsed = (time.perf_counter() - started) * 1000
+        assert answer.status is not None
+        return Response(answer.status, answer.reason, answer.headers, answer.body, elapsed, request.url)
+
+    async def probe(self, base_url: str) -> None:
+        """Raise TargetUnreachable unless something answers an OPTIONS at ``base_url`` (a SIP URI)."""
+        try:
+            await self.send(Request("OPTIONS", base_url))
+        except BadAnswer as exc:
+            raise TargetUnreachable(str(exc)) from exc
+
+    async def close(self) -> None:
+        return None
