@@ -57,6 +57,16 @@ class ManualAction(HarnessError):
     """The step needs an operator, and the run is unattended: the scenario is ``manual``."""
 
 
+STEP_FAULTS: tuple[tuple[type[HarnessError], str, str, Verdict], ...] = (
+    (ManualAction, "manual", "an operator's action", Verdict.MANUAL),
+    # The SUT answered with something no conforming system sends: its failure, not the harness's.
+    (BadAnswer, "exchange", "a complete, well-formed answer", Verdict.FAILED),
+    (TransportError, "exchange", "an HTTP answer", Verdict.ERROR),
+    (HarnessError, "suite", "a runnable step", Verdict.ERROR),
+)
+"""How a step that could not be judged ends its scenario, most specific fault first."""
+
+
 class Runner:
     """Runs scenarios of a suite against ``target`` through ``transport``."""
 
@@ -157,22 +167,13 @@ class Runner:
             name = str(step.get("id", f"step-{index + 1}"))
             try:
                 step_failures = await self._run_step(scenario, name, step, ctx, latencies)
-            except ManualAction as exc:
-                failures.append(CheckFailure(name, "manual", "an operator's action", None, str(exc)))
-                verdict = Verdict.MANUAL
-                break
-            except BadAnswer as exc:
-                # The SUT answered with something no conforming system sends: its failure.
-                failures.append(CheckFailure(name, "exchange", "a complete, well-formed answer", None, str(exc)))
-                verdict = Verdict.FAILED
-                break
-            except TransportError as exc:
-                failures.append(CheckFailure(name, "exchange", "an HTTP answer", None, str(exc)))
-                verdict = Verdict.ERROR
-                break
             except HarnessError as exc:
-                failures.append(CheckFailure(name, "suite", "a runnable step", None, str(exc)))
-                verdict = Verdict.ERROR
+                check, expected, verdict = next(
+                    (check, expected, outcome)
+                    for kind, check, expected, outcome in STEP_FAULTS
+                    if isinstance(exc, kind)
+                )
+                failures.append(CheckFailure(name, check, expected, None, str(exc)))
                 break
             if step_failures:
                 failures.extend(step_failures)

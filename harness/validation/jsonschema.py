@@ -27,9 +27,8 @@ _DATE_TIME = re.compile(
 _DATE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})\Z")
 
 
-def is_date(value: str) -> bool:
-    """RFC 3339 full-date with a real calendar day."""
-    match = _DATE.match(value)
+def _real_day(match: re.Match[str] | None) -> bool:
+    """The year, month and day of ``match`` (groups 1-3) name a day of the calendar."""
     if not match:
         return False
     try:
@@ -39,15 +38,17 @@ def is_date(value: str) -> bool:
     return True
 
 
+def is_date(value: str) -> bool:
+    """RFC 3339 full-date with a real calendar day."""
+    return _real_day(_DATE.match(value))
+
+
 def is_date_time(value: str) -> bool:
     """RFC 3339 date-time with an explicit offset (``Z`` or ``±hh:mm``) and real values."""
     match = _DATE_TIME.match(value)
-    if not match:
+    if not _real_day(match):
         return False
-    try:
-        dt.date(int(match[1]), int(match[2]), int(match[3]))
-    except ValueError:
-        return False
+    assert match is not None
     hour, minute, second = int(match[4]), int(match[5]), int(match[6])
     if hour > 23 or minute > 59 or second > 60:
         return False
