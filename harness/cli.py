@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import ssl
 import stat
 import sys
 from collections.abc import Callable, Sequence
@@ -74,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default=os.environ.get("HARNESS_HOST", "127.0.0.1"), help="default $HARNESS_HOST")
     serve.add_argument("--port", type=int, default=os.environ.get("HARNESS_PORT", "8080"), help="default $HARNESS_PORT")
+    serve.add_argument("--tls-cert", help="serve https with this PEM certificate (chain)")
+    serve.add_argument("--tls-key", help="the PEM private key of --tls-cert")
+    serve.add_argument("--client-ca", help="demand client certificates issued by these CAs (mutual TLS)")
 
     up = commands.add_parser("up", help="run every reference role on its documented port, in-process or in containers")
     up.add_argument("--containers", action="store_true", help="in containers of the harness image (needs Docker)")
@@ -256,12 +260,32 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from harness.endpoints import ReferenceServer, build_app, roles_named
 
     catalog = load_catalog()
-    server = ReferenceServer(build_app(catalog, roles_named(catalog, args.role)), args.host, args.port)
+    server = ReferenceServer(
+        build_app(catalog, roles_named(catalog, args.role)), args.host, args.port, _serving_tls(args)
+    )
 
     def started(urls: dict[str, str]) -> None:
         print(f"reference endpoints listening on {urls[args.role]} (role {args.role}; Ctrl-C to stop)", flush=True)
 
     return _serve_until_stopped({args.role: server}, started)
+
+
+def _serving_tls(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The reference endpoint's TLS context from --tls-cert/--tls-key/--client-ca, or None for plain HTTP."""
+    from harness.endpoints import server_tls
+
+    if not args.tls_cert and not args.tls_key and not args.client_ca:
+        return None
+    if not (args.tls_cert and args.tls_key):
+        raise UsageError("--tls-cert and --tls-key go together (and --client-ca needs both)")
+    for option in ("tls_cert", "tls_key", "client_ca"):
+        path = getattr(args, option)
+        if path and not Path(path).is_file():
+            raise UsageError(f"--{option.replace('_', '-')} {path}: no such file")
+    try:
+        return server_tls(args.tls_cert, args.tls_key, args.client_ca)
+    except ssl.SSLError as exc:
+        raise UsageError(f"unusable TLS files: {exc.reason or 'cannot load'}") from None
 
 
 def _serve_until_stopped(servers: dict[str, Any], started: Callable[[dict[str, str]], None]) -> int:

@@ -332,7 +332,10 @@ class ReferenceContainers:
     def with_ports(self, **ports: int) -> Self:
         """Serve roles on these ports (keyword: the role with ``-`` written ``_``)."""
         for name, port in ports.items():
-            self.ports[name.replace("_", "-")] = port
+            role = name.replace("_", "-")
+            if role not in self.ports:
+                raise ConfigurationError(f"no role {role!r} to put on port {port} (roles: {', '.join(self.roles)})")
+            self.ports[role] = port
         return self
 
     def with_free_ports(self) -> Self:

@@ -143,3 +143,49 @@ async def test_wrong_key_password_is_one_line_without_the_password(
     assert code == 2, output
     assert "unusable TLS credentials" in output and "not-the-password-either" not in output
     assert len(output.strip().splitlines()) == 1
+
+
+async def test_harness_serve_with_tls_and_client_certificates(pki: dict[str, object], tmp_path: Path) -> None:
+    """`harness serve --tls-cert --tls-key --client-ca` is the mutual-TLS reference endpoint of a lab."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server, client, bundle = pki["server"], pki["client"], str(pki["ca"].bundle)  # type: ignore[attr-defined]
+    serve = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--tls-cert",
+        str(server.cert),  # type: ignore[attr-defined]
+        "--tls-key",
+        str(server.key),
+        "--client-ca",
+        bundle,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,  # type: ignore[attr-defined]
+    )
+    try:
+        assert serve.stdout is not None
+        line = (await asyncio.wait_for(serve.stdout.readline(), 30)).decode()
+        assert f"https://127.0.0.1:{port}" in line
+        code, output = await harness_run(
+            f"https://127.0.0.1:{port}",
+            "--ca-bundle",
+            bundle,
+            "--client-cert",
+            str(client.cert),  # type: ignore[attr-defined]
+            "--client-key",
+            str(client.key),
+            "--key-password-env",
+            "CLIENT_KEY_PASSWORD",
+            reports=tmp_path / "r",  # type: ignore[attr-defined]
+        )
+        assert code == 0, output
+    finally:
+        serve.terminate()
+        await serve.wait()
