@@ -188,9 +188,13 @@ class Sample:
     rules: tuple[str, ...] = ()
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True, frozen=True, eq=False)
 class Format:
-    """A message format of the catalog, as its manifest describes it."""
+    """A message format of the catalog, as its manifest describes it.
+
+    Compared and hashed by identity: the catalog holds each format once, and the
+    caches keyed by a format (compiled validators, samples) must not hash all of it.
+    """
 
     id: str
     title: str

@@ -11,7 +11,6 @@ import json
 import time
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urljoin
 
 from harness.catalog import Catalog
 from harness.events import (
@@ -195,7 +194,10 @@ class Runner:
         if not isinstance(spec, dict):
             raise ConfigurationError("a step needs a 'request' mapping")
         method = str(spec.get("method", "GET")).upper()
-        url = urljoin(self.target + "/", str(ctx.expand(spec.get("path", "/"))).lstrip("/"))
+        path = str(ctx.expand(spec.get("path", "/")))
+        if "://" in path:
+            raise ConfigurationError(f"a step's path is relative to the target, not a URL: {path!r}")
+        url = self.target + "/" + path.lstrip("/")  # paths sit below the target's base path
         headers: dict[str, str] = {}
         message: Message | None = None
         body = b""
