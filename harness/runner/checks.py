@@ -128,6 +128,17 @@ def _json_body(ctx: CheckContext, field: str) -> Iterator[Mismatch]:
         yield Mismatch(field, "a JSON body", _preview(ctx.response.body), f"body is not JSON: {error}")
 
 
+def _json_object(ctx: CheckContext, what: str) -> tuple[dict[str, Any] | None, list[Mismatch]]:
+    """The body as a JSON object, or None and the mismatches that say why it is not one."""
+    errors = list(_json_body(ctx, "body"))
+    if errors:
+        return None, errors
+    document, _ = ctx.json()
+    if not isinstance(document, dict):
+        return None, [Mismatch("body", "a JSON object", type(document).__name__, f"{what} is a JSON object")]
+    return document, []
+
+
 def _preview(body: bytes, limit: int = 200) -> str:
     text = body[:limit].decode("utf-8", "replace")
     return text + ("…" if len(body) > limit else "")
@@ -174,13 +185,9 @@ def problem_document(expected: dict[str, Any], ctx: CheckContext) -> Iterator[Mi
     actual_type = media_type(ctx.response.header("Content-Type"))
     if actual_type != PROBLEM_MEDIA_TYPE:
         yield Mismatch("header Content-Type", PROBLEM_MEDIA_TYPE, actual_type or None, "errors are problem+json")
-    errors = list(_json_body(ctx, "body"))
-    if errors:
+    document, errors = _json_object(ctx, "a problem")
+    if document is None:
         yield from errors
-        return
-    document, _ = ctx.json()
-    if not isinstance(document, dict):
-        yield Mismatch("body", "a JSON object", type(document).__name__, "a problem is a JSON object")
         return
     for member, member_type in (("type", str), ("title", str), ("status", int)):
         if not isinstance(document.get(member), member_type):
@@ -305,13 +312,9 @@ def answer_follows_dataset(expected: str, ctx: CheckContext) -> Iterator[Mismatc
         want = expected_vehicle_result(ctx.scenario.dataset, ctx.sent.model)
     else:
         raise ConfigurationError(f"dataset_answer is 'person' or 'vehicle', not {expected!r}")
-    errors = list(_json_body(ctx, "body"))
-    if errors:
+    got, errors = _json_object(ctx, "an answer")
+    if got is None:
         yield from errors
-        return
-    got, _ = ctx.json()
-    if not isinstance(got, dict):
-        yield Mismatch("body", "a JSON object", type(got).__name__, "an answer is a JSON object")
         return
     for member in ("queryId", "profile", "status"):
         if got.get(member) != want[member]:
