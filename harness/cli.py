@@ -71,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--role",
         default=os.environ.get("HARNESS_ROLE", "supplier"),
-        help="supplier (every role), intel-hub or query-responder (default $HARNESS_ROLE, else supplier)",
+        help="supplier (every role), intel-hub, query-responder, alert-hub or esn-gateway "
+        "(default $HARNESS_ROLE, else supplier)",
     )
     serve.add_argument("--host", default=os.environ.get("HARNESS_HOST", "127.0.0.1"), help="default $HARNESS_HOST")
     serve.add_argument("--port", type=int, default=os.environ.get("HARNESS_PORT", "8080"), help="default $HARNESS_PORT")

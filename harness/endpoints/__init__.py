@@ -50,7 +50,7 @@ def default_roles(catalog: Catalog) -> list[Role]:
     return [IntelHub(catalog), QueryResponder(catalog), AlertHub(catalog), EsnGateway(catalog), TestHooks()]
 
 
-ROLE_PORTS = {"supplier": 8080, "intel-hub": 8081, "query-responder": 8082}
+ROLE_PORTS = {"supplier": 8080, "intel-hub": 8081, "query-responder": 8082, "alert-hub": 8083, "esn-gateway": 8084}
 """The roles ``harness serve --role`` and ``harness up`` start, each with its documented port (docs/containers.md)."""
 
 
@@ -62,6 +62,10 @@ def roles_named(catalog: Catalog, name: str) -> list[Role]:
         return [IntelHub(catalog)]
     if name == "query-responder":
         return [QueryResponder(catalog)]
+    if name == "alert-hub":
+        return [AlertHub(catalog)]
+    if name == "esn-gateway":
+        return [EsnGateway(catalog)]
     raise ConfigurationError(f"unknown role {name!r} (known: {', '.join(ROLE_PORTS)})")
 
 

@@ -19,8 +19,16 @@ PORT_VARIABLES = {
     "supplier": "HARNESS_SUPPLIER_PORT",
     "intel-hub": "HARNESS_INTEL_HUB_PORT",
     "query-responder": "HARNESS_QUERY_RESPONDER_PORT",
+    "alert-hub": "HARNESS_ALERT_HUB_PORT",
+    "esn-gateway": "HARNESS_ESN_GATEWAY_PORT",
 }
-ROLES = {"supplier": "TestHooks", "intel-hub": "IntelHub", "query-responder": "QueryResponder"}
+ROLES = {
+    "supplier": "TestHooks",
+    "intel-hub": "IntelHub",
+    "query-responder": "QueryResponder",
+    "alert-hub": "AlertHub",
+    "esn-gateway": "EsnGateway",
+}
 
 
 def health_states(project: str) -> dict[str, str]:

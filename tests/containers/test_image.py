@@ -65,6 +65,7 @@ def test_each_role_serves_what_it_names_on_loopback(harness_image: containers.Bu
             client.close()
     assert set(roles["supplier"]) >= {"IntelHub", "QueryResponder", "TestHooks"}
     assert roles["intel-hub"] == ["IntelHub"] and roles["query-responder"] == ["QueryResponder"]
+    assert roles["alert-hub"] == ["AlertHub"] and roles["esn-gateway"] == ["EsnGateway"]
     assert all(url.startswith("http://127.0.0.1:") for url in urls.values())
     assert {a["HostConfig"]["NetworkMode"] for a in attrs} == {"host"}
     assert all("HARNESS_HOST=127.0.0.1" in a["Config"]["Env"] for a in attrs)

@@ -74,7 +74,7 @@ def test_up_in_process_serves_every_role_until_sigterm(started: list[subprocess.
     lines = Lines(process)
     shown = lines.until("up in-process")
     urls = dict(line.split()[:2] for line in shown[:-1])
-    assert set(urls) == {"supplier", "intel-hub", "query-responder"}
+    assert set(urls) == {"supplier", "intel-hub", "query-responder", "alert-hub", "esn-gateway"}
     assert health(urls["intel-hub"])["roles"] == ["IntelHub"]
     assert "TestHooks" in health(urls["supplier"])["roles"]
     code, errors = finish(process, lines, signal.SIGTERM)
@@ -103,7 +103,9 @@ def test_serve_an_unknown_role_is_one_line_and_exit_2() -> None:
         timeout=120,
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == "harness: unknown role 'dispatcher' (known: supplier, intel-hub, query-responder)"
+    assert result.stderr.strip() == (
+        "harness: unknown role 'dispatcher' (known: supplier, intel-hub, query-responder, alert-hub, esn-gateway)"
+    )
 
 
 @pytest.mark.containers
