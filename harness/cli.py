@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import re
 import ssl
 import stat
 import sys
@@ -35,7 +36,7 @@ from harness.reporting import (
     write_atomically,
 )
 from harness.runner.engine import Runner
-from harness.transport import TransportOptions, load_transport
+from harness.transport import Transport, TransportOptions, load_transport
 from harness.validation.validator import detect_format, validator_for
 
 __all__ = ["main"]
@@ -93,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a suite against a system under test")
     run.add_argument("--suite", required=True, help="NAME or NAME@VERSION")
     run.add_argument("--target", required=True, help="base URL of the system under test")
+    run.add_argument(
+        "--sip-target",
+        metavar="sip:HOST:PORT[;transport=udp|tcp]",
+        help="SIP URI of the system under test, for the scenarios carried over SIP MESSAGE (skipped without it)",
+    )
     run.add_argument("--reports", type=Path, default=DEFAULT_REPORTS, help="report folder (default reports/latest)")
     run.add_argument("--junit", type=Path, help="also write JUnit XML here")
     run.add_argument("--concurrency", type=int, default=4, help="scenarios run at once (default 4)")
@@ -400,6 +406,20 @@ def _check_target(target: str) -> str:
     return target.rstrip("/")
 
 
+_SIP_TARGET = re.compile(
+    r"sip:(?:[^\s@;<>?]+@)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?(?:;transport=(?:udp|tcp))?",
+    re.IGNORECASE,
+)
+
+
+def _check_sip_target(target: str) -> str:
+    """A SIP target as ``harness run --sip-target`` takes it (UsageError, one line, otherwise)."""
+    match = _SIP_TARGET.fullmatch(target)
+    if match is None or not 0 < int(match[1] or 5060) < 65536:
+        raise UsageError(f"bad --sip-target {target!r}: expected sip:HOST:PORT[;transport=udp|tcp]")
+    return target
+
+
 @dataclass(slots=True, frozen=True)
 class RunSettings:
     reports: Path
@@ -412,6 +432,8 @@ class RunSettings:
     console: bool = True
     credentials: TransportOptions = dataclasses.field(default_factory=TransportOptions)
     """TLS files, key password and extra headers (secrets): only their transport options are used."""
+    sip_target: str | None = None
+    """Where scenarios carried over SIP MESSAGE go; without it they are skipped."""
 
 
 async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: RunSettings) -> RunFinished:
@@ -426,9 +448,15 @@ async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: Run
     options = dataclasses.replace(settings.credentials, timeout_s=settings.timeout, concurrency=settings.concurrency)
     redact = Redactor(options.secrets)
     transport = load_transport("http", options)
+    extra_targets: dict[str, tuple[Transport, str]] = {}
     counterpart_server: ReferenceServer | None = None
     try:
         await transport.probe(target)
+        if settings.sip_target is not None:
+            # HTTP credentials (headers, TLS files) are not for the SIP side: only the time-out goes along.
+            sip = load_transport("sip", TransportOptions(timeout_s=settings.timeout))
+            extra_targets["sip"] = (sip, settings.sip_target)
+            await sip.probe(settings.sip_target)
         counterpart: RecorderCounterpart | None = None
         if suite.counterpart:
             app = build_app(catalog)
@@ -450,11 +478,20 @@ async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: Run
         if settings.junit is not None:
             listeners.append(JUnitReporter(settings.junit, redact))
         runner = Runner(
-            catalog, transport, target, listeners, settings.concurrency, counterpart, unattended=settings.unattended
+            catalog,
+            transport,
+            target,
+            listeners,
+            settings.concurrency,
+            counterpart,
+            unattended=settings.unattended,
+            extra_targets=extra_targets,
         )
         return await runner.run(suite)
     finally:
         await transport.close()
+        for carrier, _ in extra_targets.values():
+            await carrier.close()
         if counterpart_server is not None:
             await counterpart_server.stop()
 
@@ -523,6 +560,7 @@ def _positive(value: int, name: str) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     catalog = load_catalog()
     target = _check_target(args.target)
+    sip_target = _check_sip_target(args.sip_target) if args.sip_target is not None else None
     catalog.suite(args.suite)  # unknown suites fail before any connection
     _positive(args.concurrency, "concurrency")
     host, port = _listen_address(args.listen)
@@ -535,6 +573,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         host,
         port,
         credentials=_credentials(args),
+        sip_target=sip_target,
     )
     try:
         finished = asyncio.run(run_suite(catalog, args.suite, target, settings))
@@ -546,17 +585,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from adapters.sip import SipServer
     from harness.endpoints import ReferenceServer, build_app
 
     catalog = load_catalog()
     _positive(args.concurrency, "concurrency")
 
     async def demo() -> list[RunFinished]:
-        async with ReferenceServer(build_app(catalog)) as url:
-            print(f"reference supplier running in-process at {url}")
+        async with ReferenceServer(build_app(catalog)) as url, SipServer(catalog) as sip:
+            sip_target = sip.uri()
+            print(f"reference supplier running in-process at {url} and {sip_target}")
             runs = []
             for suite in catalog.latest_suites():
-                settings = RunSettings(args.reports / suite.name, None, args.concurrency, unattended=True)
+                settings = RunSettings(
+                    args.reports / suite.name, None, args.concurrency, unattended=True, sip_target=sip_target
+                )
                 runs.append(await run_suite(catalog, suite.ref, url, settings))
             return runs
 

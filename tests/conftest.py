@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -7,11 +8,12 @@ import pytest
 from aiohttp import web
 
 from adapters.http import HttpTransport
+from adapters.sip import SipServer, SipTransport
 from harness.catalog import Catalog, load_catalog
 from harness.endpoints import RecorderCounterpart, ReferenceServer, build_app
 from harness.events import RunFinished
 from harness.runner.engine import Runner
-from harness.transport import TransportOptions
+from harness.transport import Transport, TransportOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -23,23 +25,38 @@ def catalog() -> Catalog:
 
 
 async def certify(
-    catalog: Catalog, app: web.Application, suite: str = "intel-core", **runner_options: Any
+    catalog: Catalog,
+    app: web.Application,
+    suite: str = "intel-core",
+    sip: type[SipServer] | None = None,
+    **runner_options: Any,
 ) -> RunFinished:
     """Run ``suite`` against ``app`` served on loopback port 0; the verdicts, nothing printed.
 
     A suite in which the SUT sends gets a reference counterpart on loopback too.
+    With ``sip`` (SipServer or a variant of it), that server runs on loopback as
+    the SUT's SIP side and is the run's SIP target (UDP).
     """
     chosen = catalog.suite(suite)
-    async with ReferenceServer(app) as url:
+    async with contextlib.AsyncExitStack() as stack:
+        url = await stack.enter_async_context(ReferenceServer(app))
         counterpart_app = build_app(catalog)
-        async with ReferenceServer(counterpart_app) as counterpart_url:
-            counterpart = RecorderCounterpart(counterpart_app, counterpart_url) if chosen.counterpart else None
-            transport = HttpTransport(TransportOptions(timeout_s=5.0, concurrency=4))
-            try:
-                runner = Runner(catalog, transport, url, concurrency=4, counterpart=counterpart, **runner_options)
-                return await runner.run(chosen)
-            finally:
-                await transport.close()
+        counterpart_url = await stack.enter_async_context(ReferenceServer(counterpart_app))
+        counterpart = RecorderCounterpart(counterpart_app, counterpart_url) if chosen.counterpart else None
+        extra: dict[str, tuple[Transport, str]] = {}
+        if sip is not None:
+            sip_server = await stack.enter_async_context(sip(catalog))
+            extra["sip"] = (SipTransport(TransportOptions(timeout_s=5.0)), sip_server.uri())
+        transport = HttpTransport(TransportOptions(timeout_s=5.0, concurrency=4))
+        try:
+            runner = Runner(
+                catalog, transport, url, concurrency=4, counterpart=counterpart, extra_targets=extra, **runner_options
+            )
+            return await runner.run(chosen)
+        finally:
+            await transport.close()
+            for carrier, _ in extra.values():
+                await carrier.close()
 
 
 def verdicts(run: RunFinished) -> dict[str, str]:

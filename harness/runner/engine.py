@@ -9,7 +9,7 @@ import asyncio
 import datetime as dt
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from harness.catalog import Catalog
@@ -40,7 +40,7 @@ from harness.runner.context import Message, ScenarioContext, is_missing, resolve
 from harness.transport import Counterpart, Request, Response, Transport
 from harness.validation.validator import validator_for
 
-__all__ = ["Runner", "now_rfc3339"]
+__all__ = ["Runner", "Skipped", "now_rfc3339"]
 
 
 def now_rfc3339() -> str:
@@ -56,8 +56,13 @@ class ManualAction(HarnessError):
     """The step needs an operator, and the run is unattended: the scenario is ``manual``."""
 
 
+class Skipped(HarnessError):
+    """The scenario needs what the run was not given (a SIP target): the scenario is ``skipped``."""
+
+
 STEP_FAULTS: tuple[tuple[type[HarnessError], str, str, Verdict], ...] = (
     (ManualAction, "manual", "an operator's action", Verdict.MANUAL),
+    (Skipped, "transport", "a target for the step's transport", Verdict.SKIPPED),
     # The SUT answered with something no conforming system sends: its failure, not the harness's.
     (BadAnswer, "exchange", "a complete, well-formed answer", Verdict.FAILED),
     (TransportError, "exchange", "an HTTP answer", Verdict.ERROR),
@@ -67,7 +72,13 @@ STEP_FAULTS: tuple[tuple[type[HarnessError], str, str, Verdict], ...] = (
 
 
 class Runner:
-    """Runs scenarios of a suite against ``target`` through ``transport``."""
+    """Runs scenarios of a suite against ``target`` through ``transport``.
+
+    ``extra_targets`` names further transports, each with its own target: a step
+    whose request says ``transport: NAME`` is carried by that transport to that
+    target (``{"sip": (SipTransport(...), "sip:gw@127.0.0.1:5060;transport=udp")}``);
+    a scenario needing a transport the run was not given is ``skipped``.
+    """
 
     def __init__(
         self,
@@ -79,6 +90,7 @@ class Runner:
         counterpart: Counterpart | None = None,
         unattended: bool = True,
         operator_timeout_s: float = 300.0,
+        extra_targets: Mapping[str, tuple[Transport, str]] | None = None,
     ) -> None:
         self.catalog = catalog
         self.transport = transport
@@ -88,6 +100,7 @@ class Runner:
         self.counterpart = counterpart
         self.unattended = unattended
         self.operator_timeout_s = operator_timeout_s
+        self.extra_targets = dict(extra_targets or {})
         self.dataset: dict[str, Any] | None = None
 
     def emit(self, event: Any) -> None:
@@ -165,6 +178,9 @@ class Runner:
         for index, step in enumerate(scenario["steps"]):
             name = str(step.get("id", f"step-{index + 1}"))
             try:
+                if index == 0:  # a scenario is skipped whole, before any exchange, when a transport is missing
+                    for each in scenario["steps"]:
+                        self.carrier(each.get("request"))
                 step_failures = await self._run_step(scenario, name, step, ctx, latencies)
             except HarnessError as exc:
                 check, expected, verdict = next(
@@ -189,15 +205,33 @@ class Runner:
             latencies_ms=tuple(latencies),
         )
 
+    def carrier(self, spec: Any) -> tuple[Transport, str]:
+        """The transport and target for a step's ``request`` (its ``transport:``, else the run's own);
+        Skipped when the run was not given that transport."""
+        name = spec.get("transport") if isinstance(spec, dict) else None
+        if name is None:
+            return self.transport, self.target
+        if str(name) not in self.extra_targets:
+            raise Skipped(f"no {str(name).upper()} target given (--{name}-target)")
+        return self.extra_targets[str(name)]
+
     def build_request(self, step: dict[str, Any], ctx: ScenarioContext) -> tuple[Request, Message | None]:
+        """The request of an exchange step: to ``target/path``, or, with ``transport: NAME``, to that
+        transport's target itself (a SIP URI has no path; the method defaults to ``MESSAGE``)."""
         spec = step.get("request")
         if not isinstance(spec, dict):
             raise ConfigurationError("a step needs a 'request' mapping")
-        method = str(spec.get("method", "GET")).upper()
-        path = str(ctx.expand(spec.get("path", "/")))
-        if "://" in path:
-            raise ConfigurationError(f"a step's path is relative to the target, not a URL: {path!r}")
-        url = self.target + "/" + path.lstrip("/")  # paths sit below the target's base path
+        if spec.get("transport") is None:
+            method = str(spec.get("method", "GET")).upper()
+            path = str(ctx.expand(spec.get("path", "/")))
+            if "://" in path:
+                raise ConfigurationError(f"a step's path is relative to the target, not a URL: {path!r}")
+            url = self.target + "/" + path.lstrip("/")  # paths sit below the target's base path
+        else:
+            if "path" in spec:
+                raise ConfigurationError(f"a step carried by {spec['transport']!r} goes to its target: no 'path'")
+            method = str(spec.get("method", "MESSAGE")).upper()
+            url = self.carrier(spec)[1]
         headers: dict[str, str] = {}
         message: Message | None = None
         body = b""
@@ -265,7 +299,8 @@ class Runner:
         request, message = self.build_request(step, ctx)
         if message is not None:
             ctx.sent[name] = message
-        response = await self.transport.send(request)
+        transport, _ = self.carrier(step.get("request"))
+        response = await transport.send(request)
         latencies.append(response.elapsed_ms)
         self.emit(
             ExchangeCompleted(

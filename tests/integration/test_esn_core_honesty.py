@@ -61,9 +61,10 @@ def test_every_variant_is_listed() -> None:
 
 def test_reference_gateway_is_certified(runs: dict[str, RunFinished]) -> None:
     run = runs["reference"]
-    assert failing(run) == {}
+    sip_scenarios = {"ESN-17": "skipped", "ESN-18": "skipped", "ESN-19": "skipped"}  # no SIP target: test_esn_core_sip
+    assert {scenario: verdict for scenario, verdict in verdicts(run).items() if verdict != "passed"} == sip_scenarios
     assert run.certified
-    assert len(run.results) == 16
+    assert len(run.results) == 19
 
 
 @pytest.mark.parametrize("variant", sorted(EXPECTED))
