@@ -98,3 +98,42 @@ async def test_many_slow_senders_do_not_stop_anyone_else(catalog: Catalog, monke
         for _, writer in slow:
             writer.close()
         await asyncio.gather(*(w.wait_closed() for _, w in slow), return_exceptions=True)
+
+
+def _sds_sample() -> tuple[str, bytes]:
+    """The one-to-one text SDS of the catalog: (Content-Type with boundary, body)."""
+    raw = (ROOT / "fixtures/formats/mcdata-sds/1.0/samples/valid/one-to-one-text.multipart").read_bytes()
+    head, _, body = raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw[:200] else raw.partition(b"\n\n")
+    return head.decode().split(":", 1)[1].strip(), body
+
+
+BAD_MULTIPART: dict[str, tuple[str, bytes]] = {
+    "no-boundary-parameter": ("multipart/mixed", _sds_sample()[1]),
+    "boundary-never-found": ("multipart/mixed; boundary=not-in-the-body", _sds_sample()[1]),
+    "cut-before-closing-delimiter": (_sds_sample()[0], _sds_sample()[1][: len(_sds_sample()[1]) // 2]),
+    "two-hundred-parts": (
+        "multipart/mixed; boundary=b",
+        b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" for _ in range(200)) + b"--b--\r\n",
+    ),
+    "endless-part-header": (
+        "multipart/mixed; boundary=b",
+        b"--b\r\n" + b"X-Filler: " + b"y" * 100_000 + b"\r\n\r\nx\r\n--b--\r\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_MULTIPART))
+async def test_bad_multipart_is_refused_and_recorded(catalog: Catalog, case: str) -> None:
+    content_type, body = BAD_MULTIPART[case]
+    async with ReferenceServer(build_app(catalog)) as url, aiohttp.ClientSession() as http:
+        async with http.post(url + "/netcode/v1/esn/sds", data=body, headers={"Content-Type": content_type}) as a:
+            assert a.status == 400
+            problem = await a.json(content_type=None)
+            assert problem["type"].endswith("/invalid-message") and problem["errors"]
+        # The gateway still serves a good SDS afterwards, and kept the bad one as evidence.
+        good_type, good_body = _sds_sample()
+        async with http.post(url + "/netcode/v1/esn/sds", data=good_body, headers={"Content-Type": good_type}) as a:
+            assert a.status == 202
+        async with http.get(url + "/_harness/received") as answer:
+            received = await answer.json()
+    assert [m["status"] for m in received[-2:]] == [400, 202]
