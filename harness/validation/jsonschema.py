@@ -8,9 +8,11 @@ that every error is reported, each with its own location.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import fastjsonschema
@@ -65,6 +67,220 @@ def _decode_pointer_token(token: str) -> str:
     return token.replace("~1", "/").replace("~0", "~")
 
 
+def _pointer_tokens(ref: str) -> tuple[str, ...]:
+    return tuple(_decode_pointer_token(token) for token in ref[1:].split("/")[1:])
+
+
+# -- discriminated unions ------------------------------------------------------
+#
+# fastjsonschema evaluates each ``if`` of an ``allOf`` inside try/except, so a
+# union of N branches told apart by a ``const`` member costs N raised exceptions
+# per valid instance. The fast path validates the schema without those ``allOf``
+# entries, then runs the one ``then`` branch that applies at every place the
+# union is referenced. It is built only where that is provably the same verdict.
+
+Site = tuple[str | int, ...]
+"""Where a union applies in an instance: member names, and ``0`` for "each item of an array"."""
+
+_DATA_KEYWORDS = frozenset({"const", "enum", "examples", "required", "type"})
+_SCOPE_KEYWORDS = frozenset({"$id", "id", "$anchor", "$dynamicRef", "$dynamicAnchor", "$recursiveRef"})
+_LOCAL_REF = re.compile(r"^#/(\$defs|definitions)/")
+_WALK_BUDGET = 20_000
+
+
+class _Unmappable(Exception):
+    """The schema uses a union somewhere its instance locations cannot be told: no fast path."""
+
+
+@dataclass(slots=True, frozen=True, eq=False)
+class _Union:
+    """An ``allOf`` of ``if: {properties: {member: {const: tag}}}`` / ``then: {$ref}`` entries."""
+
+    member: str
+    branches: dict[str, Compiled]
+    unguarded: tuple[Compiled, ...]
+    """Branches whose ``if`` does not require the member: they apply to objects without it."""
+    every: tuple[Compiled, ...]
+    """All branches: an ``if`` on ``properties``/``required`` holds for any non-object."""
+
+    def branches_for(self, value: Any) -> tuple[Compiled, ...]:
+        if not isinstance(value, dict):
+            return self.every
+        if self.member not in value:
+            return self.unguarded
+        tag = value[self.member]
+        branch = self.branches.get(tag) if isinstance(tag, str) else None
+        return () if branch is None else (branch,)
+
+
+@dataclass(slots=True, frozen=True)
+class _FastPath:
+    stripped: Compiled
+    sites: tuple[tuple[_Union, Site], ...]
+
+    def check(self, instance: Any) -> None:
+        """Raise as the whole compiled schema would (same verdict, maybe another first error)."""
+        self.stripped(instance)
+        for union, site in self.sites:
+            for value in _values_at(instance, site, 0):
+                for branch in union.branches_for(value):
+                    branch(value)
+
+
+def _values_at(instance: Any, site: Site, start: int) -> Iterator[Any]:
+    if start == len(site):
+        yield instance
+        return
+    step = site[start]
+    if isinstance(step, str):
+        if isinstance(instance, dict) and step in instance:
+            yield from _values_at(instance[step], site, start + 1)
+    elif isinstance(instance, list):
+        for item in instance:
+            yield from _values_at(item, site, start + 1)
+
+
+def _union_shape(node: Any) -> tuple[str, dict[str, str], tuple[str, ...]] | None:
+    """``(member, {tag: branch pointer}, unguarded pointers)`` if ``node``'s ``allOf`` is a discriminated union."""
+    entries = node.get("allOf") if isinstance(node, dict) and "$ref" not in node else None
+    if not isinstance(entries, list) or not entries:  # fastjsonschema ignores the siblings of a $ref
+        return None
+    members: set[str] = set()
+    branches: dict[str, str] = {}
+    unguarded: list[str] = []
+    for entry in entries:
+        if not isinstance(entry, dict) or set(entry) != {"if", "then"}:
+            return None
+        condition, then = entry["if"], entry["then"]
+        if not isinstance(condition, dict) or not set(condition) <= {"properties", "required"}:
+            return None
+        if not isinstance(then, dict) or set(then) != {"$ref"} or not isinstance(then["$ref"], str):
+            return None
+        properties = condition.get("properties")
+        if not isinstance(properties, dict) or len(properties) != 1:
+            return None
+        ((member, test),) = properties.items()
+        if not isinstance(test, dict) or set(test) != {"const"} or not isinstance(test["const"], str):
+            return None
+        if "required" in condition and condition["required"] != [member]:
+            return None
+        if test["const"] in branches or not _LOCAL_REF.match(then["$ref"]):
+            return None
+        members.add(member)
+        branches[test["const"]] = then["$ref"]
+        if "required" not in condition:
+            unguarded.append(then["$ref"])
+    return (members.pop(), branches, tuple(unguarded)) if len(members) == 1 else None
+
+
+def _plain_refs(node: Any, root: bool = False) -> bool:
+    """Every ``$ref`` points into the root's definitions, nothing below the root moves the base URI, no defaults."""
+    if isinstance(node, list):
+        return all(_plain_refs(item) for item in node)
+    if not isinstance(node, dict):
+        return True
+    if "$ref" in node and not (isinstance(node["$ref"], str) and _LOCAL_REF.match(node["$ref"])):
+        return False
+    if "default" in node or (not root and any(isinstance(node.get(key), str) for key in _SCOPE_KEYWORDS)):
+        return False
+    return all(_plain_refs(value) for value in node.values())
+
+
+class _SiteFinder:
+    """Every instance location where a union of the stripped schema applies, or :class:`_Unmappable`."""
+
+    def __init__(self, root: dict[str, Any], unions: set[tuple[str, ...]]) -> None:
+        self._root = root
+        self._unions = unions
+        self._budget = _WALK_BUDGET
+        self.sites: list[tuple[tuple[str, ...], Site]] = []
+
+    def walk(self, node: Any, site: Site | None, active: tuple[str, ...]) -> None:
+        self._budget -= 1
+        if self._budget < 0:
+            raise _Unmappable("schema too large to map")
+        if isinstance(node, list):
+            for item in node:
+                self.walk(item, None, active)
+            return
+        if not isinstance(node, dict):
+            return
+        if "$ref" in node:  # fastjsonschema: a $ref overrides its siblings
+            ref = node["$ref"]
+            if ref in active:
+                raise _Unmappable("recursive schema")
+            tokens = _pointer_tokens(ref)
+            if any(tokens[: len(union)] == union and tokens != union for union in self._unions):
+                raise _Unmappable("reference into a union")
+            if tokens in self._unions:
+                if site is None:
+                    raise _Unmappable("union under a keyword that is not mapped")
+                self.sites.append((tokens, site))
+            target: Any = self._root
+            try:
+                for token in tokens:
+                    target = target[int(token)] if isinstance(target, list) else target[token]
+            except (KeyError, IndexError, TypeError, ValueError):
+                raise _Unmappable("reference not followed") from None
+            self.walk(target, site, active + (ref,))
+            return
+        for key, value in node.items():
+            if site is None:
+                self.walk(value, None, active)
+            elif key in _DATA_KEYWORDS or (key in ("$defs", "definitions") and not active and node is self._root):
+                continue
+            elif key == "properties" and isinstance(value, dict):
+                for name, sub in value.items():
+                    self.walk(sub, site + (name,), active)
+            elif key == "items" and isinstance(value, dict):
+                self.walk(value, site + (0,), active)
+            elif key == "allOf" and isinstance(value, list):
+                for sub in value:
+                    self.walk(sub, site, active)
+            else:
+                self.walk(value, None, active)
+
+
+def _fast_path(root: dict[str, Any]) -> _FastPath | None:
+    """The fast path of ``root``, or None where it has no union or its unions cannot be mapped."""
+    shapes: dict[tuple[str, ...], tuple[str, dict[str, str], tuple[str, ...]]] = {
+        (container, name): shape
+        for container in ("$defs", "definitions")
+        if isinstance(root.get(container), dict)
+        for name, node in root[container].items()
+        if (shape := _union_shape(node)) is not None
+    }
+    if not shapes or not _plain_refs(root, root=True):
+        return None
+    stripped = copy.deepcopy(root)
+    for container, name in shapes:
+        del stripped[container][name]["allOf"]
+    finder = _SiteFinder(stripped, set(shapes))
+    try:
+        finder.walk(stripped, (), ())
+    except _Unmappable:
+        return None
+    standalone: dict[str, Any] = {key: root[key] for key in ("$schema", "$defs", "definitions") if key in root}
+    branch_cache: dict[str, Compiled] = {}
+
+    def branch(ref: str) -> Compiled:
+        if ref not in branch_cache:
+            branch_cache[ref] = fastjsonschema.compile({**standalone, "$ref": ref}, formats=FORMATS)
+        return branch_cache[ref]
+
+    unions = {
+        pointer: _Union(
+            member=member,
+            branches={tag: branch(ref) for tag, ref in refs.items()},
+            unguarded=tuple(branch(ref) for ref in unguarded),
+            every=tuple(branch(ref) for ref in refs.values()),
+        )
+        for pointer, (member, refs, unguarded) in shapes.items()
+    }
+    sites = tuple(dict.fromkeys((unions[pointer], site) for pointer, site in finder.sites))
+    return _FastPath(stripped=fastjsonschema.compile(stripped, formats=FORMATS), sites=sites)
+
+
 class SchemaValidator:
     """One JSON Schema, compiled once; ``errors(instance)`` lists every violation."""
 
@@ -73,10 +289,17 @@ class SchemaValidator:
         self._defs: dict[str, Any] = {key: schema[key] for key in ("$defs", "definitions") if key in schema}
         self._compiled: dict[str, Compiled] = {}
         self._whole = self._compile("")
+        self._fast = _fast_path(schema)
+        self._check = self._whole if self._fast is None else self._fast.check
+
+    @property
+    def uses_fast_path(self) -> bool:
+        """Whether :meth:`is_valid` dispatches discriminated unions itself (same verdict, fewer exceptions)."""
+        return self._fast is not None
 
     def is_valid(self, instance: Any) -> bool:
         try:
-            self._whole(instance)
+            self._check(instance)
         except fastjsonschema.JsonSchemaValueException:
             return False
         return True
