@@ -12,6 +12,7 @@ from harness.catalog import Catalog
 from harness.endpoints import ReferenceServer, build_app
 from harness.transport import TransportOptions
 from tests.conftest import ROOT
+from tests.hostile.runs import harness_run
 
 TOKEN = "Bearer eyJ-very-secret-token-0123456789"
 API_KEY = "ak_live_SECRET_4242"
@@ -36,33 +37,13 @@ def echoing_supplier() -> web.Application:
 
 
 async def test_secrets_never_reach_console_reports_journal_or_logs(tmp_path: Path) -> None:
-    import asyncio
-
     async with ReferenceServer(echoing_supplier()) as url:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "harness.cli",
-            "run",
-            "--suite",
-            "intel-core",
-            "--target",
-            url,
-            "--reports",
-            str(tmp_path / "reports"),
-            "--junit",
-            str(tmp_path / "junit.xml"),
-            "--header",
-            f"Authorization: {TOKEN}",
-            "--header",
-            f"X-Api-Key: {API_KEY}",
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode == 1
-    outputs = {"stdout": out.decode(), "stderr": err.decode()}
+        code, out, err = await harness_run(
+            url, "--junit", str(tmp_path / "junit.xml"), "--header", f"Authorization: {TOKEN}",
+            "--header", f"X-Api-Key: {API_KEY}", reports=tmp_path / "reports",
+        )  # fmt: skip
+    assert code == 1
+    outputs = {"stdout": out, "stderr": err}
     for path in [*(tmp_path / "reports").iterdir(), tmp_path / "junit.xml"]:
         outputs[path.name] = path.read_text()
     # The echo made the secrets part of what was checked: they were there to leak.
