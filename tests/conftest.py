@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,13 @@ async def certify(
             await transport.close()
             for carrier, _ in extra.values():
                 await carrier.close()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now (for a peer that must be told one)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def verdicts(run: RunFinished) -> dict[str, str]:

@@ -16,7 +16,7 @@ from harness.endpoints import ReferenceServer, build_app
 from harness.events import Event, ScenarioFinished
 from harness.runner.engine import Runner
 from harness.transport import TransportOptions
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 HARNESS = [sys.executable, "-m", "harness.cli"]
 # A correct reference supplier that takes 300 ms per request: slow enough to interrupt mid-run.
@@ -70,14 +70,6 @@ def _start_slow_supplier(port: int) -> subprocess.Popen[str]:
     return process
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_for_lines(journal: Path, count: int, limit_s: float = 60) -> None:
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
@@ -88,7 +80,7 @@ def _wait_for_lines(journal: Path, count: int, limit_s: float = 60) -> None:
 
 
 def _run_then_signal(tmp_path: Path, sig: signal.Signals) -> tuple[subprocess.Popen[str], Path]:
-    port = _free_port()
+    port = free_port()
     supplier = _start_slow_supplier(port)
     reports = tmp_path / "reports"
     try:

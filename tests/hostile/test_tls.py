@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 
 from harness.catalog import Catalog
 from harness.endpoints import ReferenceServer, build_app, server_tls
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 from tests.hostile.pki import Authority, Issued
 from tests.hostile.runs import harness_run
 
@@ -107,9 +106,7 @@ async def test_wrong_key_password_is_one_line_without_the_password(catalog: Cata
 
 async def test_harness_serve_with_tls_and_client_certificates(pki: Pki, tmp_path: Path) -> None:
     """`harness serve --tls-cert --tls-key --client-ca` is the mutual-TLS reference endpoint of a lab."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = pki.certificates["server"]
     serve = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "harness.cli", "serve", "--port", str(port), "--tls-cert", str(server.cert),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 HARNESS = [sys.executable, "-m", "harness.cli"]
 JSON_SAMPLES = ROOT / "fixtures/formats/intel-report/1.0/samples"
@@ -42,12 +41,6 @@ def served() -> Iterator[str]:
     process.terminate()
     process.wait(timeout=10)
     process.stdout.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- listings ------------------------------------------------------------------------
