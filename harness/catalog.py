@@ -1,12 +1,20 @@
-"""The catalog: formats and suites read from ``fixtures/``, once, and immutable after."""
+"""The catalog: formats and suites read from catalog folders, once, and immutable after.
+
+The bundled catalog is ``harness/_catalog`` in an installed wheel (copied from the
+checkout's ``fixtures/`` at build time, setup.py) and the checkout's ``fixtures/``
+itself in an editable install. ``$HARNESS_FIXTURES`` (``os.pathsep``-separated) and
+``harness ... --catalog DIR`` add folders of the same layout (suites written elsewhere).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.resources
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,18 +23,49 @@ import yaml
 
 from harness.model import CatalogError, ConfigurationError, Format, Sample, Suite
 
-__all__ = ["Catalog", "default_fixtures", "load_catalog"]
+__all__ = [
+    "Catalog",
+    "bundled_fixtures",
+    "catalog_folders",
+    "default_fixtures",
+    "load_catalog",
+    "read_catalog",
+    "use_folders",
+]
 
 _SUITE_REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*)(?:@(?P<version>[0-9][0-9A-Za-z.-]*))?\Z")
 _LEVELS = {"MUST", "SHOULD"}
 
 
+def bundled_fixtures() -> Path:
+    """The catalog shipped with the harness: ``harness/_catalog`` in a wheel, else the checkout's ``fixtures/``."""
+    package = Path(str(importlib.resources.files("harness")))
+    bundled = package / "_catalog"
+    return bundled if bundled.is_dir() else package.parent / "fixtures"
+
+
 def default_fixtures() -> Path:
-    """``$HARNESS_FIXTURES``, else the ``fixtures/`` folder beside the package."""
-    configured = os.environ.get("HARNESS_FIXTURES")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parent.parent / "fixtures"
+    """The bundled catalog folder (see :func:`catalog_folders` for the added ones)."""
+    return bundled_fixtures()
+
+
+_added: tuple[Path, ...] = ()
+
+
+def use_folders(folders: Sequence[Path]) -> None:
+    """Add catalog folders (``--catalog DIR``) to every later :func:`load_catalog` without a root."""
+    global _added
+    _added = tuple(folders)
+
+
+def catalog_folders() -> tuple[Path, ...]:
+    """The bundled catalog, then ``$HARNESS_FIXTURES``'s folders, then those of :func:`use_folders`; no repeats."""
+    configured = tuple(Path(part) for part in os.environ.get("HARNESS_FIXTURES", "").split(os.pathsep) if part)
+    folders: list[Path] = []
+    for folder in (bundled_fixtures(), *configured, *_added):
+        if folder.resolve() not in {known.resolve() for known in folders}:
+            folders.append(folder)
+    return tuple(folders)
 
 
 def _read_yaml(path: Path) -> Any:
@@ -51,10 +90,13 @@ def _version_key(version: str) -> tuple[tuple[int, str], ...]:
 @dataclass(slots=True, frozen=True)
 class Catalog:
     root: Path
+    """The first (bundled) catalog folder."""
     formats: dict[str, Format]
     suites: dict[str, dict[str, Suite]]
     datasets: dict[str, Path]
     """``name@version`` -> the data set's folder (``dataset.json``, ``schema.json``)."""
+    roots: tuple[Path, ...] = ()
+    """Every catalog folder read, bundled first."""
 
     def format(self, format_id: str) -> Format:
         try:
@@ -95,6 +137,11 @@ class Catalog:
 
     def latest_suites(self) -> list[Suite]:
         return [versions[max(versions, key=_version_key)] for _, versions in sorted(self.suites.items())]
+
+    def origin(self, suite: Suite) -> Path:
+        """The catalog folder ``suite`` was read from."""
+        directory = Path(suite.directory)
+        return next((root for root in self.roots if directory.is_relative_to(root)), directory)
 
     def formats_of_family(self, family: str) -> list[Format]:
         return [fmt for fmt in self.formats.values() if fmt.family == family]
@@ -204,33 +251,49 @@ def _load_suite(directory: Path) -> Suite:
     )
 
 
-@functools.lru_cache(maxsize=8)
 def load_catalog(root: Path | None = None) -> Catalog:
-    """Load every format and suite under ``root`` (default :func:`default_fixtures`)."""
-    root = root or default_fixtures()
-    if not root.is_dir():
-        raise ConfigurationError(f"fixtures folder {root} not found (set HARNESS_FIXTURES)")
+    """Every format, suite and data set of ``root``, or of :func:`catalog_folders` when no root is given."""
+    return _read_cached((root,) if root is not None else catalog_folders())
+
+
+def read_catalog(roots: tuple[Path, ...]) -> Catalog:
+    """The catalog of ``roots`` read afresh (:func:`load_catalog` reads each set of folders once)."""
+    if not roots:
+        raise ConfigurationError("no catalog folder")
+    for root in roots:
+        if not root.is_dir():
+            raise ConfigurationError(f"catalog folder {root} not found")
     formats: dict[str, Format] = {}
     embeds: dict[str, tuple[str, ...]] = {}
-    for manifest in sorted(root.glob("formats/*/*/format.yaml")):
+    for manifest in (m for root in roots for m in sorted(root.glob("formats/*/*/format.yaml"))):
         fmt, embedded_ids = _load_format(manifest.parent)
         if fmt.id in formats:
-            raise CatalogError(f"{manifest}: format {fmt.id} defined twice")
+            raise CatalogError(f"{manifest}: format {fmt.id} defined twice (also in {formats[fmt.id].directory})")
         formats[fmt.id] = fmt
         embeds[fmt.id] = embedded_ids
     for format_id, embedded_ids in embeds.items():
         if embedded_ids:
             formats[format_id] = _resolve_embedded(formats[format_id], embedded_ids, formats)
     suites: dict[str, dict[str, Suite]] = {}
-    for manifest in sorted(root.glob("suites/*/*/suite.yaml")):
-        suite = _load_suite(manifest.parent)
-        suites.setdefault(suite.name, {})[suite.version] = suite
-    datasets = {
-        f"{path.parent.parent.name}@{path.parent.name}": path.parent
-        for path in sorted(root.glob("datasets/*/*/dataset.json"))
-    }
+    for root in roots:
+        for manifest in sorted(root.glob("suites/*/*/suite.yaml")):
+            suite = _load_suite(manifest.parent)
+            earlier = suites.get(suite.name, {}).get(suite.version)
+            if earlier is not None:
+                raise CatalogError(f"{manifest}: suite {suite.ref} defined twice (also in {earlier.directory})")
+            suites.setdefault(suite.name, {})[suite.version] = suite
+    datasets: dict[str, Path] = {}
+    for root in roots:
+        for path in sorted(root.glob("datasets/*/*/dataset.json")):
+            ref = f"{path.parent.parent.name}@{path.parent.name}"
+            if ref in datasets:
+                raise CatalogError(f"{path}: data set {ref} defined twice (also in {datasets[ref]})")
+            datasets[ref] = path.parent
     for suite_versions in suites.values():
         for suite in suite_versions.values():
             if suite.dataset and suite.dataset not in datasets:
                 raise CatalogError(f"{suite.directory}: unknown data set {suite.dataset!r}")
-    return Catalog(root=root, formats=formats, suites=suites, datasets=datasets)
+    return Catalog(root=roots[0], formats=formats, suites=suites, datasets=datasets, roots=roots)
+
+
+_read_cached = functools.lru_cache(maxsize=8)(read_catalog)

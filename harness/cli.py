@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import harness
 from harness.catalog import Catalog, load_catalog
+from harness.catalog_options import VersionAction, add_catalog_option, apply_catalog_option, suite_source
 from harness.events import Listener, RunFinished, Summary
 from harness.model import HarnessError, UsageError
 from harness.reporting import (
@@ -54,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="harness", description="Certification harness for the police and emergency-services network code."
     )
-    parser.add_argument("--version", action="version", version=f"harness {harness.__version__}")
+    parser.add_argument("--version", action=VersionAction, help="print the harness version and the catalog's suites")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     formats = commands.add_parser("formats", help="list the message formats of the catalog")
@@ -132,12 +133,14 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="certify the embedded reference supplier with every suite")
     demo.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
     demo.add_argument("--concurrency", type=int, default=4)
+    add_catalog_option(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        apply_catalog_option(args)
         handler = _COMMANDS[args.command]
         return handler(args)
     except HarnessError as exc:
@@ -186,11 +189,15 @@ def _cmd_suites(args: argparse.Namespace) -> int:
                             "title": suite.title,
                             "scenarios": len(suite.scenarios),
                             "must": must,
+                            "source": suite_source(catalog, suite),
                         }
                     )
                 )
             else:
-                print(f"{suite.ref:<22} {len(suite.scenarios):>3} scenarios ({must} MUST)  {suite.title}")
+                print(
+                    f"{suite.ref:<22} {len(suite.scenarios):>3} scenarios ({must} MUST)  {suite.title}"
+                    f"  [{suite_source(catalog, suite)}]"
+                )
     return 0
 
 

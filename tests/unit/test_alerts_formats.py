@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from harness.catalog import Catalog, default_fixtures, load_catalog
+from harness.catalog import Catalog, default_fixtures, read_catalog
 from harness.model import CatalogError, Format
 from harness.rules import RULE_SETS, edxl, run_rules
 from harness.rules import cap as cap_rules
@@ -558,7 +558,7 @@ def test_a_bad_embedded_key_raises_catalog_error(fixtures_copy: Path, embedded: 
     end = text.index("max_bytes:")
     manifest.write_text(text[:start] + embedded + text[end:], encoding="utf-8")
     with pytest.raises(CatalogError):
-        load_catalog.__wrapped__(fixtures_copy)
+        read_catalog((fixtures_copy,))
 
 
 # --------------------------------------------------------------------------- detection
