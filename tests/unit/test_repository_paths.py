@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("harness", "adapters", "tests", "benchmarks")
 THE_CORPUS_FIXTURE = ("tests/conftest.py", 'ROOT.parent / "shared" / "corpus"')
 
-_FROM_FILE = re.compile(r"Path\(__file__\)(?:\.resolve\(\))?(\.parents\[(\d+)\]|(?:\.parent\b)+)")
-_ROOT_UP = re.compile(r"\b(?:[A-Z_]*ROOT|REPO|REPOSITORY|CHECKOUT)\.(?:parent|parents)\b")
+_FROM_FILE = re.compile(r"Path \( __file__ \)(?: \. resolve \( \))?((?: \. parents \[ (\d+) \])|(?: \. parent\b)+)")
+_ROOT_UP = re.compile(r"\b(?:[A-Z_]*ROOT|REPO|REPOSITORY|CHECKOUT) \. (?:parent|parents)\b")
 _MACHINE = re.compile(r"(?<![\w:/])/(?:work|home|root|mnt|srv)/")
 _SHARED = re.compile(r"(?:^|[/\\\"'])shared(?:[/\\\"']|$)")
 
@@ -35,15 +35,15 @@ def _sources() -> list[Path]:
 
 
 def _split(text: str) -> tuple[dict[int, str], list[tuple[int, str]]]:
-    """(line -> its code without strings and comments, [(line, string literal)])."""
+    """(line -> its tokens, space-separated, strings blanked and comments dropped; [(line, string literal)])."""
     code: dict[int, str] = {}
     strings: list[tuple[int, str]] = []
     for token in tokenize.generate_tokens(io.StringIO(text).readline):
         if token.type == tokenize.STRING:
             strings.append((token.start[0], token.string))
-            code[token.start[0]] = code.get(token.start[0], "") + "''"
+            code[token.start[0]] = code.get(token.start[0], "") + " ''"
         elif token.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
-            code[token.start[0]] = code.get(token.start[0], "") + token.string
+            code[token.start[0]] = code.get(token.start[0], "") + " " + token.string
     return code, strings
 
 
@@ -54,7 +54,7 @@ def escapes(relative: Path, text: str) -> list[str]:
     lines, strings = _split(text)
     for number, code in sorted(lines.items()):
         for match in _FROM_FILE.finditer(code):
-            levels = int(match[2]) + 1 if match[2] is not None else match[1].count(".parent")
+            levels = int(match[2]) + 1 if match[2] is not None else match[1].count("parent")
             if levels > depth:
                 found.append(f"{number}: {levels} levels up from __file__ leaves the repository")
         if _ROOT_UP.search(code):
