@@ -21,9 +21,9 @@ from lxml import etree
 
 from harness.catalog import Catalog
 from harness.endpoints.common import BODY, BodyTooLarge, json_response, problem, read_body
+from harness.families.edxl.rules import first_refused, marking_permitted
 from harness.http import media_type
 from harness.model import Finding, Format
-from harness.rules.edxl import first_refused, marking_permitted
 from harness.validation.validator import Validation, validator_for
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
@@ -285,7 +285,7 @@ class AlertHub:
         return validator_for(self.edxl).validate(body)
 
     def classification_refused(self, root: etree._Element) -> str | None:
-        """The first marking of the envelope or of a content that may not travel, or None (harness.rules.edxl)."""
+        """The first marking of the envelope or of a content that may not travel, or None."""
         refused = first_refused(root)
         return None if refused is None else refused.text
 

@@ -37,10 +37,10 @@ import aiohttp
 from aiohttp import web
 
 from harness.catalog import Catalog
-from harness.codecs.mcdata import CodecError, NotificationType, SdsNotification, SdsSignalling, decode
 from harness.codecs.multipart import MultipartError, Sds, build_sds, parse_multipart, parse_sds
 from harness.endpoints.common import BODY, LOG, problem, read_body
-from harness.endpoints.esn_messages import (
+from harness.families.esn.mcdata import CodecError, NotificationType, SdsNotification, SdsSignalling, decode
+from harness.families.esn.messages import (
     LOCATION_INFO,
     MCPTT_INFO,
     LocationInfo,

@@ -19,9 +19,9 @@ from aiohttp import web
 
 from harness.catalog import Catalog
 from harness.endpoints.common import BODY, BodyTooLarge, json_response, problem, read_body, utc_now
+from harness.families.renditions import Family, family
 from harness.http import media_type, negotiate
 from harness.model import Format
-from harness.renditions import Family, family
 from harness.validation.validator import Validation, validator_for
 
 __all__ = ["BASE_PATH", "IntelHub", "StoredReport"]

@@ -13,9 +13,9 @@ from aiohttp import web
 
 from harness.catalog import Catalog
 from harness.endpoints.common import BODY, BodyTooLarge, json_response, problem, read_body
+from harness.families.queries.rules import expected_person_result, expected_vehicle_result
 from harness.http import media_type
 from harness.model import Finding, Format
-from harness.rules.queries import expected_person_result, expected_vehicle_result
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.jsonschema import SchemaValidator
 from harness.validation.validator import Validation, json_pointer, validator_for

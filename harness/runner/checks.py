@@ -17,12 +17,12 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
-from harness.codecs.mcdata import CodecError, NotificationType, SdsNotification, SdsSignalling, decode
 from harness.codecs.multipart import MultipartError, Sds, parse_sds
+from harness.families.esn.mcdata import CodecError, NotificationType, SdsNotification, SdsSignalling, decode
+from harness.families.queries.rules import expected_person_result, expected_vehicle_result
+from harness.families.renditions import family
 from harness.http import media_type
 from harness.model import ConfigurationError, Format
-from harness.renditions import family
-from harness.rules.queries import expected_person_result, expected_vehicle_result
 from harness.runner.context import NOTIFICATION_TYPES, Message, ScenarioContext, is_missing, resolve_pointer
 from harness.transport import Response
 from harness.validation.binary import sds_validator

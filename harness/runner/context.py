@@ -14,7 +14,16 @@ from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 from harness.catalog import Catalog
-from harness.codecs.mcdata import (
+from harness.codecs.multipart import (
+    MCDATA_INFO,
+    MCDATA_PAYLOAD,
+    MCDATA_SIGNALLING,
+    BodyPart,
+    MultipartError,
+    build_multipart,
+    read_entity,
+)
+from harness.families.esn.mcdata import (
     Binary,
     CodecError,
     DataPayload,
@@ -25,17 +34,8 @@ from harness.codecs.mcdata import (
     Text,
     encode,
 )
-from harness.codecs.multipart import (
-    MCDATA_INFO,
-    MCDATA_PAYLOAD,
-    MCDATA_SIGNALLING,
-    BodyPart,
-    MultipartError,
-    build_multipart,
-    read_entity,
-)
+from harness.families.renditions import family
 from harness.model import ConfigurationError, Format, Sample
-from harness.renditions import family
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from harness.rules.cap import location
+from harness.families.cap.rules import location
 
 __all__ = [
     "DE_NS",

@@ -46,7 +46,7 @@ Examples (hex; ``C`` = the 16 octets of Conversation ID ``8d1e7c5a-3b4f-4c2d-9e6
                                       DATA PAYLOAD, LOCATION latitude 0x493ED5 (51.50070 N),
                                       longitude 0xFFE951 (-5807, 0.12460 W)
 
-The payload content classes live in :mod:`harness.codecs.mcdata_content` and
+The payload content classes live in :mod:`harness.families.esn.mcdata_content` and
 the error in :mod:`harness.codecs.errors`; import all of them from here.
 
 :func:`decode` never reads past the buffer it is given and raises nothing but
@@ -66,7 +66,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from harness.codecs.errors import CodecError, Fault
-from harness.codecs.mcdata_content import (
+from harness.families.esn.mcdata_content import (
     Binary,
     CodedText,
     ContentType,

@@ -56,4 +56,7 @@ def run_rules(rule_set: str, document: Any) -> Iterator[tuple[str, Path | str, s
 
 
 def _load_builtin_rule_sets() -> None:
-    from harness.rules import cap, edxl, intel_report, queries  # noqa: F401  (registers on import)
+    from harness.families.cap import rules as _cap  # noqa: F401  (registers on import)
+    from harness.families.edxl import rules as _edxl  # noqa: F401
+    from harness.families.intel_report import rules as _intel_report  # noqa: F401
+    from harness.families.queries import rules as _queries  # noqa: F401

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from harness.codecs.mcdata import Disposition, NotificationType, SdsNotification, SdsSignalling, encode
 from harness.codecs.multipart import build_sds
+from harness.families.esn.mcdata import Disposition, NotificationType, SdsNotification, SdsSignalling, encode
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Payload contents of the MCData DATA PAYLOAD (3GPP TS 24.282 clause 15.2), one class per content type.
 
-Import them from :mod:`harness.codecs.mcdata`, which re-exports them. Where the
+Import them from :mod:`harness.families.esn.mcdata`, which re-exports them. Where the
 profile fixes no coding (hyperlinks, file URL, location timestamp, coded text)
 the data is kept as opaque octets; :class:`Location` and
 :class:`LocationAltitude` keep the raw field values so that decoding then

@@ -1,0 +1,1 @@
+"""The edxl format family."""

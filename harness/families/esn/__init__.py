@@ -1,0 +1,1 @@
+"""The esn format family."""

@@ -1,0 +1,1 @@
+"""The intel_report format family."""
