@@ -5,11 +5,12 @@
   under test (``sip:gw@127.0.0.1:5060;transport=tcp``), its method ``MESSAGE``
   (or ``OPTIONS``); the answer is the final SIP response as a harness
   ``Response`` (status, reason, header fields, body).
-- :class:`~harness.endpoints.sip_gateway.SipServer` is the reference side: it receives
-  SDS MESSAGEs, validates them with the harness's own validator, answers 202 or
-  400 and sends disposition notifications back as MESSAGE.
-- :mod:`harness.protocols.sip` parses and writes SIP messages (bounded);
-  :mod:`harness.protocols.sip_client` sends one request and waits for its final response.
+- The SIP wire code both sides share lives in the engine's protocol layer:
+  :mod:`harness.protocols.sip` parses and writes SIP messages (bounded),
+  :mod:`harness.protocols.sip_client` sends one request and waits for its final
+  response. The reference side (the SIP server that receives SDS MESSAGEs) is
+  the endpoint :class:`harness.endpoints.sip_gateway.SipServer`; this package
+  holds the transport only.
 
 A MESSAGE without an ``Accept-Contact`` header gets the MCData SDS feature tag
 ``*;+g.3gpp.mcdata.sds;require;explicit``. Transport failures become the
@@ -22,9 +23,8 @@ from __future__ import annotations
 import time
 import uuid
 
-from harness.endpoints.sip_gateway import ACCEPT_CONTACT
 from harness.model import BadAnswer, ConfigurationError, TargetUnreachable, TransportError
-from harness.protocols.sip import SipMessage, SipSyntaxError, new_tag
+from harness.protocols.sip import ACCEPT_CONTACT, SipMessage, SipSyntaxError, new_tag
 from harness.protocols.sip_client import SipTarget, exchange, parse_sip_uri
 from harness.transport import Request, Response, TransportOptions
 
