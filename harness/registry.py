@@ -14,7 +14,7 @@ Model layer: imports nothing of the harness but ``model``.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
@@ -33,15 +33,16 @@ class Registry(Generic[T]):
     """The members of one extension point, keyed by name.
 
     ``group`` is the entry-point group; ``builtins`` are the harness's own
-    modules that register members when imported (with :meth:`register`).
+    modules that register members when imported (with :meth:`register`), or a
+    function giving them (called on first use, so it may consult another registry).
     """
 
     __slots__ = ("_builtins", "_loaded", "_loading", "_members", "group", "kind")
 
-    def __init__(self, group: str, kind: str, builtins: tuple[str, ...] = ()) -> None:
+    def __init__(self, group: str, kind: str, builtins: Iterable[str] | Callable[[], Iterable[str]] = ()) -> None:
         self.group = group
         self.kind = kind
-        self._builtins = builtins
+        self._builtins = builtins if callable(builtins) else tuple(builtins)
         self._members: dict[str, T] = {}
         self._loaded = False
         self._loading = False
@@ -90,7 +91,8 @@ class Registry(Generic[T]):
             return
         self._loading = True
         try:
-            for module in self._builtins:
+            modules = self._builtins() if callable(self._builtins) else self._builtins
+            for module in modules:
                 importlib.import_module(module)
             for point in entry_points(group=self.group):
                 try:

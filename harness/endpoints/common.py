@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from harness.model import Finding
+from harness.profile import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 
 __all__ = [
     "BODY",
@@ -33,8 +34,6 @@ __all__ = [
 
 LOG = logging.getLogger("harness.endpoints")
 MAX_BODY = 1 << 20
-PROBLEM_BASE = "urn:netcode:problems/"
-PROBLEM_MEDIA_TYPE = "application/problem+json"
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 
 _TITLES = {

@@ -10,9 +10,12 @@ stays silent about it (the schema error already explains it).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from harness.extensions import FAMILIES
 
 __all__ = ["RULE_SETS", "Rule", "RuleViolation", "rule", "run_rules"]
 
@@ -56,7 +59,7 @@ def run_rules(rule_set: str, document: Any) -> Iterator[tuple[str, Path | str, s
 
 
 def _load_builtin_rule_sets() -> None:
-    from harness.families.cap import rules as _cap  # noqa: F401  (registers on import)
-    from harness.families.edxl import rules as _edxl  # noqa: F401
-    from harness.families.intel_report import rules as _intel_report  # noqa: F401
-    from harness.families.queries import rules as _queries  # noqa: F401
+    """Import the rule modules of every registered format family (each registers its rules on import)."""
+    for _, family in FAMILIES.items():
+        for module in family.rule_modules:
+            importlib.import_module(module)

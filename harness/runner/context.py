@@ -36,6 +36,7 @@ from harness.families.esn.mcdata import (
 )
 from harness.families.renditions import family
 from harness.model import ConfigurationError, Format, Sample
+from harness.profile import SDS_FORMAT
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
@@ -290,7 +291,6 @@ class ScenarioContext:
         return Message(None, body, content_type, None, None)
 
 
-SDS_FORMAT = "mcdata-sds/1.0"
 DEFAULT_SDS_INFO = "mcdata-info/1.0/valid/one-to-one-sds.xml"
 _DISPOSITIONS = {
     "none": None,
