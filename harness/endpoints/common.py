@@ -19,6 +19,7 @@ from harness.profile import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 
 __all__ = [
     "BODY",
+    "LOG",
     "MAX_BODY",
     "PROBLEM_BASE",
     "BodyTooLarge",
@@ -29,6 +30,7 @@ __all__ = [
     "json_response",
     "problem",
     "read_body",
+    "recording_middleware",
     "utc_now",
 ]
 

@@ -22,10 +22,13 @@ from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
 __all__ = [
     "SYNTAXES",
+    "SYNTAX_DETECTORS",
     "XPATH_PREFIXES",
+    "SyntaxValidator",
     "Validation",
     "Validator",
     "detect_format",
+    "element_xpath",
     "json_pointer",
     "register_syntax",
     "validator_for",
