@@ -116,3 +116,12 @@ def test_a_new_role_is_one_registration() -> None:
         assert "/echo" in [resource.canonical for resource in app.router.resources()]
     finally:
         ROLES._members.pop("echo-test")
+
+
+@pytest.mark.parametrize("name", list(ROLE_PORTS))
+def test_every_role_of_the_table_builds_an_application(name: str) -> None:
+    """What `harness serve --role NAME` and `harness up` build: the role's routes plus the control API."""
+    app = build_app(load_catalog(), roles_named(load_catalog(), name))
+    paths = {resource.canonical for resource in app.router.resources()}
+    assert "/_harness/health" in paths
+    assert len(paths) > 3, f"role {name} serves nothing of its own"
