@@ -585,8 +585,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from adapters.sip import SipServer
     from harness.endpoints import ReferenceServer, build_app
+    from harness.endpoints.sip_gateway import SipServer
 
     catalog = load_catalog()
     _positive(args.concurrency, "concurrency")

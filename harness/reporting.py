@@ -21,6 +21,7 @@ __all__ = [
     "ResultsJsonReporter",
     "read_journal",
     "results_document",
+    "summary_line",
     "write_atomically",
 ]
 

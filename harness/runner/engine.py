@@ -35,6 +35,7 @@ from harness.model import (
     Verdict,
     percentile,
 )
+from harness.profile import DATASET_HOOK, HOOK_ABSENT, TRIGGER_HOOK
 from harness.runner.checks import CHECKS, CheckContext
 from harness.runner.context import Message, ScenarioContext, is_missing, resolve_pointer
 from harness.transport import Counterpart, Request, Response, Transport
@@ -45,11 +46,6 @@ __all__ = ["Runner", "Skipped", "now_rfc3339"]
 
 def now_rfc3339() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-DATASET_HOOK = "/netcode/v1/_test/dataset"
-TRIGGER_HOOK = "/netcode/v1/_test/trigger"
-HOOK_ABSENT = frozenset({404, 405, 501})
 
 
 class ManualAction(HarnessError):
@@ -424,9 +420,9 @@ class Runner:
         check_ctx = CheckContext(response, ctx, message)
         failures: list[CheckFailure] = []
         for key, expected in (step.get("expect") or {}).items():
-            function = CHECKS.get(key)
-            if function is None:
+            if key not in CHECKS:
                 raise ConfigurationError(f"unknown check {key!r} in scenario {scenario['id']}")
+            function = CHECKS.get(key)
             for mismatch in function(expected, check_ctx):
                 failures.append(
                     CheckFailure(name, f"{key}: {mismatch.field}", mismatch.expected, mismatch.actual, mismatch.message)
