@@ -106,11 +106,7 @@ class Runner:
     async def run(self, suite: Suite) -> RunFinished:
         started = now_rfc3339()
         self.emit(RunStarted(suite.name, suite.version, self.target, started, len(suite.scenarios)))
-        if suite.counterpart and self.counterpart is None:
-            raise ConfigurationError(f"suite {suite.ref} needs a reference endpoint for the SUT to send to")
-        if suite.dataset:
-            self.dataset = self.catalog.dataset(suite.dataset)
-            await self._load_dataset(suite.dataset, self.dataset)
+        await self.prepare(suite)
         gate = asyncio.Semaphore(self.concurrency)
         results: dict[str, ScenarioResult] = {}
 
@@ -133,6 +129,14 @@ class Runner:
         finished = self._finished(suite, started, results, interrupted=False)
         self.emit(finished)
         return finished
+
+    async def prepare(self, suite: Suite) -> None:
+        """What comes before the first scenario (the data set): for callers that run scenarios one by one."""
+        if suite.counterpart and self.counterpart is None:
+            raise ConfigurationError(f"suite {suite.ref} needs a reference endpoint for the SUT to send to")
+        if suite.dataset:
+            self.dataset = self.catalog.dataset(suite.dataset)
+            await self._load_dataset(suite.dataset, self.dataset)
 
     def _finished(
         self, suite: Suite, started: str, results: dict[str, ScenarioResult], interrupted: bool
