@@ -193,9 +193,7 @@ def _load_suite(
     seen: dict[str, str] = {}
     failed = bool(problems)
     for path in sorted((directory / "scenarios").glob("*.yaml")):
-        scenario = parse_scenario(
-            path, _read_yaml(path), schemas / "scenario.schema.json", index, check_names, report
-        )
+        scenario = parse_scenario(path, _read_yaml(path), schemas / "scenario.schema.json", index, check_names, report)
         if scenario is None:
             failed = True
             continue

@@ -24,7 +24,12 @@ from harness.model import CatalogError, Level, Scenario, Step
 
 __all__ = ["Problem", "SampleIndex", "parse_scenario", "schema_problems"]
 
-_STEP_REFERENCES = {"content": "same_as", "cap_answer": "original", "sds_notification": "answers", "sds_relayed": "original"}
+_STEP_REFERENCES = {
+    "content": "same_as",
+    "cap_answer": "original",
+    "sds_notification": "answers",
+    "sds_relayed": "original",
+}
 """Checks whose value names the step that sent a message (this step or an earlier one), and the member naming it."""
 _EXPRESSION = re.compile(r"\$\{([a-z]+)(?::([^}]*))?\}")
 
