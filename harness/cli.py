@@ -23,20 +23,16 @@ from urllib.parse import urlsplit
 
 import harness
 from harness.catalog import Catalog, load_catalog
-from harness.events import Listener, RunFinished, Summary
+from harness.events import RunFinished, Summary
 from harness.model import HarnessError, UsageError
 from harness.reporting import (
-    ConsoleReporter,
-    JournalReporter,
     JUnitReporter,
-    Redactor,
     ResultsJsonReporter,
     read_journal,
     summary_line,
     write_atomically,
 )
-from harness.runner.engine import Runner
-from harness.transport import Transport, TransportOptions, load_transport
+from harness.transport import TransportOptions
 from harness.validation.validator import detect_format, validator_for
 
 __all__ = ["main"]
@@ -442,58 +438,29 @@ async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: Run
     A suite in which the SUT sends messages gets a reference endpoint of its own
     (the counterpart) on ``listen_host:listen_port`` for the length of the run.
     """
-    from harness.endpoints import RecorderCounterpart, ReferenceServer, build_app
+    from harness.session import CounterpartUnavailable, RunSession
 
-    suite = catalog.suite(suite_ref)
-    options = dataclasses.replace(settings.credentials, timeout_s=settings.timeout, concurrency=settings.concurrency)
-    redact = Redactor(options.secrets)
-    transport = load_transport("http", options)
-    extra_targets: dict[str, tuple[Transport, str]] = {}
-    counterpart_server: ReferenceServer | None = None
-    try:
-        await transport.probe(target)
-        if settings.sip_target is not None:
-            # HTTP credentials (headers, TLS files) are not for the SIP side: only the time-out goes along.
-            sip = load_transport("sip", TransportOptions(timeout_s=settings.timeout))
-            extra_targets["sip"] = (sip, settings.sip_target)
-            await sip.probe(settings.sip_target)
-        counterpart: RecorderCounterpart | None = None
-        if suite.counterpart:
-            app = build_app(catalog)
-            counterpart_server = ReferenceServer(app, settings.listen_host, settings.listen_port)
-            try:
-                url = await counterpart_server.start()
-            except OSError as exc:
-                where = f"{settings.listen_host}:{settings.listen_port}"
-                raise UsageError(f"cannot listen on {where} for the reference endpoint: {exc.strerror}") from None
-            counterpart = RecorderCounterpart(app, url)
-        listeners: list[Listener] = [
-            JournalReporter(settings.reports / "journal.jsonl", redact),
-            ResultsJsonReporter(settings.reports, redact),
-        ]
-        if settings.console:
-            listeners.insert(0, ConsoleReporter(redact=redact))
-            if counterpart is not None:
-                print(f"reference endpoint for the SUT to send to: {counterpart.url}", flush=True)
-        if settings.junit is not None:
-            listeners.append(JUnitReporter(settings.junit, redact))
-        runner = Runner(
-            catalog,
-            transport,
-            target,
-            listeners,
-            settings.concurrency,
-            counterpart,
+    session = (
+        RunSession(catalog, suite_ref)
+        .with_target(target)
+        .with_counterpart(settings.listen_host, settings.listen_port)
+        .with_reporters(settings.reports, console=settings.console, junit=settings.junit)
+        .with_options(
+            concurrency=settings.concurrency,
+            timeout_s=settings.timeout,
             unattended=settings.unattended,
-            extra_targets=extra_targets,
+            credentials=settings.credentials,
         )
-        return await runner.run(suite)
-    finally:
-        await transport.close()
-        for carrier, _ in extra_targets.values():
-            await carrier.close()
-        if counterpart_server is not None:
-            await counterpart_server.stop()
+    )
+    if settings.sip_target is not None:
+        session.with_target(settings.sip_target, name="sip")
+    try:
+        async with session:
+            if settings.console and session.counterpart is not None:
+                print(f"reference endpoint for the SUT to send to: {session.counterpart.url}", flush=True)
+            return await session.run()
+    except CounterpartUnavailable as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _credentials(args: argparse.Namespace) -> TransportOptions:
