@@ -73,6 +73,7 @@ class RunSession:
         self._server: Any = None
         self.counterpart: Counterpart | None = None
         self.runner: Runner | None = None
+        self.reporters: list[Listener] = []
         self.redact = Redactor()
 
     # -- building ------------------------------------------------------------------------------------
@@ -214,6 +215,7 @@ class RunSession:
         if self._reports is not None:
             context = ReporterContext(self._reports, self.redact, self.catalog, suite, dict(self._reporter_options))
             listeners = load_reporters(context, self._reporter_names)
+        self.reporters = list(listeners)
         listeners.extend(self._listeners)
         self.runner = Runner(
             self.catalog,
@@ -234,7 +236,12 @@ class RunSession:
         return await self.runner.run(self.selected())
 
     async def close(self) -> None:
-        """Close what the session opened (transports it loaded, the counterpart it started)."""
+        """Close what the session opened (transports it loaded, the counterpart it started, reporters)."""
+        reporters, self.reporters = self.reporters, []
+        for reporter in reporters:
+            closing = getattr(reporter, "close", None)
+            if callable(closing):
+                closing()
         opened, self._open = self._open, []
         for transport in opened:
             await transport.close()
