@@ -1,0 +1,293 @@
+"""Reporters: they see events and the model only, and turn a run into evidence."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+from xml.sax.saxutils import escape, quoteattr
+
+import harness
+from harness.events import Event, OperatorActionRequired, RunFinished, RunNote, RunStarted, ScenarioFinished, Summary
+from harness.model import CheckFailure, ScenarioResult, Verdict
+
+__all__ = [
+    "ConsoleReporter",
+    "JUnitReporter",
+    "JournalReporter",
+    "Redactor",
+    "ResultsJsonReporter",
+    "failure_line",
+    "read_journal",
+    "results_document",
+    "summary_line",
+    "write_atomically",
+]
+
+_MARKS = {
+    Verdict.PASSED: "PASS",
+    Verdict.FAILED: "FAIL",
+    Verdict.ERROR: "ERR ",
+    Verdict.SKIPPED: "SKIP",
+    Verdict.MANUAL: "MAN ",
+}
+
+
+class Redactor:
+    """Replaces every secret the harness was given (credentials) wherever it would be written.
+
+    A system under test may echo a credential back (an Authorization header in an
+    error body, say); what the reporters write passes through here first.
+    """
+
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
+        forms = {s for s in secrets if s} | {json.dumps(s)[1:-1] for s in secrets if s}
+        self._forms = sorted(forms, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._forms:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary file then rename, so a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with temporary.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    temporary.replace(path)
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def failure_line(failure: CheckFailure) -> str:
+    """A failed check as the console shows it: ``step / check: expected X, got Y (why)``."""
+    return (
+        f"{failure.step} / {failure.check}: expected {_short(failure.expected)}, "
+        f"got {_short(failure.actual)} ({failure.message})"
+    )
+
+
+class ConsoleReporter:
+    """One line per scenario as it finishes, its failures beneath it, a summary at the end."""
+
+    def __init__(self, stream: TextIO | None = None, max_failures: int = 5, redact: Redactor | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.redact = redact or Redactor()
+        self.max_failures = max_failures
+        self.total = 0
+        self.done = 0
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunNote):
+            self._print(f"note: {event.message}")
+        elif isinstance(event, OperatorActionRequired):
+            self._print(
+                f"OPERATOR ({event.scenario} / {event.step}): {event.instruction}; waiting up to {event.timeout_s:g} s"
+            )
+        elif isinstance(event, RunStarted):
+            self.total, self.done = event.scenarios, 0
+            self._print(f"{event.suite}@{event.version} against {event.target}: {event.scenarios} scenarios")
+        elif isinstance(event, ScenarioFinished):
+            self.done += 1
+            self._scenario(event.result)
+        elif isinstance(event, RunFinished):
+            verdict = "CERTIFIED (every MUST scenario passed)" if event.certified else "NOT CERTIFIED"
+            self._print(f"{event.suite}@{event.version}: {summary_line(event.summary)} -> {verdict}")
+
+    def _scenario(self, result: ScenarioResult) -> None:
+        width = len(str(self.total))
+        self._print(
+            f"[{self.done:>{width}}/{self.total}] {_MARKS[result.verdict]} {result.id} {result.level:<6} "
+            f"{result.title} ({result.duration_ms:.0f} ms)"
+        )
+        for failure in result.failures[: self.max_failures]:
+            self._print("      " + failure_line(failure))
+        hidden = len(result.failures) - self.max_failures
+        if hidden > 0:
+            self._print(f"      ... and {hidden} more (see results.json)")
+
+    def _print(self, line: str) -> None:
+        print(self.redact(line), file=self.stream, flush=True)
+
+
+def summary_line(summary: Summary) -> str:
+    return ", ".join(f"{count} {name}" for name, count in summary.as_dict().items())
+
+
+def results_document(event: RunFinished) -> dict[str, Any]:
+    return {
+        "harness": {"version": harness.__version__},
+        "suite": {"name": event.suite, "version": event.version},
+        "target": event.target,
+        "started": event.started,
+        "finished": event.finished,
+        "certified": event.certified,
+        **({"interrupted": True} if event.interrupted else {}),
+        "summary": event.summary.as_dict(),
+        "scenarios": [result.as_dict() for result in event.results],
+    }
+
+
+class ResultsJsonReporter:
+    """Writes ``results.json`` in the report folder when the run finishes."""
+
+    def __init__(self, directory: Path, redact: Redactor | None = None) -> None:
+        self.path = directory / "results.json"
+        self.redact = redact or Redactor()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunFinished):
+            text = json.dumps(results_document(event), indent=2, ensure_ascii=False, default=str)
+            write_atomically(self.path, self.redact(text).encode() + b"\n")
+
+
+class JUnitReporter:
+    """JUnit XML as CI systems read it: one testcase per scenario; SHOULD failures are not failures."""
+
+    def __init__(self, path: Path, redact: Redactor | None = None) -> None:
+        self.path = path
+        self.redact = redact or Redactor()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunFinished):
+            write_atomically(self.path, self.redact(self.render(event)).encode())
+
+    @staticmethod
+    def render(event: RunFinished) -> str:
+        must_failed = sum(1 for r in event.results if r.verdict == Verdict.FAILED and r.level == "MUST")
+        errors = sum(1 for r in event.results if r.verdict == Verdict.ERROR)
+        skipped = sum(1 for r in event.results if r.verdict in (Verdict.SKIPPED, Verdict.MANUAL))
+        total_s = sum(r.duration_ms for r in event.results) / 1000
+        name = f"{event.suite}@{event.version}"
+        lines = [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            f'<testsuites name={quoteattr(name)} tests="{len(event.results)}" failures="{must_failed}" '
+            f'errors="{errors}" skipped="{skipped}" time="{total_s:.3f}">',
+            f'  <testsuite name={quoteattr(name)} tests="{len(event.results)}" failures="{must_failed}" '
+            f'errors="{errors}" skipped="{skipped}" time="{total_s:.3f}" timestamp={quoteattr(event.started)}>',
+            f'    <properties><property name="target" value={quoteattr(event.target)}/></properties>',
+        ]
+        for result in event.results:
+            detail = "\n".join(
+                f"{f.step} / {f.check}: expected {_short(f.expected, 500)}, got {_short(f.actual, 500)} ({f.message})"
+                for f in result.failures
+            )
+            case_name = quoteattr(f"{result.id} [{result.level}] {result.title}")
+            lines.append(
+                f'    <testcase classname={quoteattr(name)} name={case_name} time="{result.duration_ms / 1000:.3f}">'
+            )
+            first = quoteattr(_short(result.failures[0].message, 300)) if result.failures else '""'
+            if result.verdict == Verdict.FAILED and result.level == "MUST":
+                lines.append(f"      <failure message={first}>{escape(detail)}</failure>")
+            elif result.verdict == Verdict.FAILED:
+                lines.append(f"      <system-out>SHOULD scenario failed (warning):\n{escape(detail)}</system-out>")
+            elif result.verdict == Verdict.ERROR:
+                lines.append(f"      <error message={first}>{escape(detail)}</error>")
+            elif result.verdict in (Verdict.SKIPPED, Verdict.MANUAL):
+                lines.append(f'      <skipped message="{result.verdict}"/>')
+            lines.append("    </testcase>")
+        lines += ["  </testsuite>", "</testsuites>", ""]
+        return "\n".join(lines)
+
+
+class JournalReporter:
+    """Appends each finished scenario to a JSON-lines journal, flushed and synced at once.
+
+    A harness killed mid-run (even with SIGKILL) loses no finished scenario:
+    ``harness report --journal FILE`` rebuilds the reports from the journal.
+    """
+
+    def __init__(self, path: Path, redact: Redactor | None = None) -> None:
+        self.path = path
+        self.redact = redact or Redactor()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = path.open("wb")  # a new journal per run; appended to, never rewritten, during it
+
+    def _append(self, record: dict[str, Any]) -> None:
+        line = self.redact(json.dumps(record, ensure_ascii=False, default=str))
+        self._handle.write(line.encode() + b"\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def __call__(self, event: Event) -> None:
+        if self._handle.closed:
+            return
+        if isinstance(event, RunStarted):
+            self._append(
+                {
+                    "event": "run-started",
+                    "harness": harness.__version__,
+                    "suite": event.suite,
+                    "version": event.version,
+                    "target": event.target,
+                    "started": event.started,
+                }
+            )
+        elif isinstance(event, ScenarioFinished):
+            self._append({"event": "scenario-finished", **event.result.as_dict()})
+        elif isinstance(event, RunFinished):
+            self._append({"event": "run-finished", "finished": event.finished, "interrupted": event.interrupted})
+            self._handle.close()
+
+    def close(self) -> None:
+        """Close the journal (a run that ended without RunFinished leaves what it wrote)."""
+        self._handle.close()
+
+
+def read_journal(path: Path) -> RunFinished:
+    """Rebuild a run from its journal; a torn last line (the process died writing it) is ignored.
+
+    Raises ValueError with a one-line reason when the file is no journal of the harness.
+    """
+    started: dict[str, Any] | None = None
+    ended: dict[str, Any] | None = None
+    results: dict[str, ScenarioResult] = {}
+    with path.open("rb") as handle:
+        lines = handle.read().split(b"\n")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            if number >= len(lines) - 1:
+                break  # torn final record
+            raise ValueError(f"line {number} is not JSON") from None
+        kind = record.get("event") if isinstance(record, dict) else None
+        if kind == "run-started":
+            started, ended, results = record, None, {}
+        elif kind == "scenario-finished" and started is not None:
+            try:
+                result = ScenarioResult.from_dict(record)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"line {number}: not a scenario result ({exc})") from None
+            results[result.id] = result
+        elif kind == "run-finished" and started is not None:
+            ended = record
+        else:
+            raise ValueError(f"line {number}: unexpected record {str(kind)!r}")
+    if started is None:
+        raise ValueError("no run-started record")
+    summary = Summary()
+    for result in results.values():
+        summary.add(result.verdict)
+    interrupted = ended is None or bool(ended.get("interrupted"))
+    return RunFinished(
+        str(started["suite"]),
+        str(started["version"]),
+        str(started["target"]),
+        str(started["started"]),
+        str(ended["finished"]) if ended else "",
+        summary,
+        tuple(results.values()),
+        interrupted,
+    )
