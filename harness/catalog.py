@@ -1,13 +1,20 @@
-"""The catalog: formats and suites read from ``fixtures/``, once, and immutable after."""
+"""The catalog: formats and suites read from catalog folders, once, and immutable after.
+
+The bundled catalog is ``harness/_catalog`` in an installed wheel (copied from the
+checkout's ``fixtures/`` at build time, setup.py) and the checkout's ``fixtures/``
+itself in an editable install. ``$HARNESS_FIXTURES`` (``os.pathsep``-separated) and
+``harness ... --catalog DIR`` add folders of the same layout (suites written elsewhere).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.resources
 import json
 import os
 import re
-from collections.abc import Callable, Set
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,17 +24,51 @@ import yaml
 from harness.model import CatalogError, ConfigurationError, Format, Sample, Scenario, Suite
 from harness.scenarios import Problem, SampleIndex, parse_scenario, schema_problems
 
-__all__ = ["Catalog", "Problem", "catalog_problems", "default_fixtures", "load_catalog", "schemas_folder"]
+__all__ = [
+    "Catalog",
+    "Problem",
+    "bundled_fixtures",
+    "catalog_folders",
+    "catalog_problems",
+    "default_fixtures",
+    "load_catalog",
+    "read_catalog",
+    "schemas_folder",
+    "use_folders",
+]
 
 _SUITE_REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*)(?:@(?P<version>[0-9][0-9A-Za-z.-]*))?\Z")
 
 
+def bundled_fixtures() -> Path:
+    """The catalog shipped with the harness: ``harness/_catalog`` in a wheel, else the checkout's ``fixtures/``."""
+    package = Path(str(importlib.resources.files("harness")))
+    bundled = package / "_catalog"
+    return bundled if bundled.is_dir() else package.parent / "fixtures"
+
+
 def default_fixtures() -> Path:
-    """``$HARNESS_FIXTURES``, else the ``fixtures/`` folder beside the package."""
-    configured = os.environ.get("HARNESS_FIXTURES")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parent.parent / "fixtures"
+    """The bundled catalog folder (see :func:`catalog_folders` for the added ones)."""
+    return bundled_fixtures()
+
+
+_added: tuple[Path, ...] = ()
+
+
+def use_folders(folders: Sequence[Path]) -> None:
+    """Add catalog folders (``--catalog DIR``) to every later :func:`load_catalog` without a root."""
+    global _added
+    _added = tuple(folders)
+
+
+def catalog_folders() -> tuple[Path, ...]:
+    """The bundled catalog, then ``$HARNESS_FIXTURES``'s folders, then those of :func:`use_folders`; no repeats."""
+    configured = tuple(Path(part) for part in os.environ.get("HARNESS_FIXTURES", "").split(os.pathsep) if part)
+    folders: list[Path] = []
+    for folder in (bundled_fixtures(), *configured, *_added):
+        if folder.resolve() not in {known.resolve() for known in folders}:
+            folders.append(folder)
+    return tuple(folders)
 
 
 def _read_yaml(path: Path) -> Any:
@@ -52,10 +93,13 @@ def _version_key(version: str) -> tuple[tuple[int, str], ...]:
 @dataclass(slots=True, frozen=True)
 class Catalog:
     root: Path
+    """The first (bundled) catalog folder."""
     formats: dict[str, Format]
     suites: dict[str, dict[str, Suite]]
     datasets: dict[str, Path]
     """``name@version`` -> the data set's folder (``dataset.json``, ``schema.json``)."""
+    roots: tuple[Path, ...] = ()
+    """Every catalog folder read, bundled first."""
 
     def format(self, format_id: str) -> Format:
         try:
@@ -96,6 +140,11 @@ class Catalog:
 
     def latest_suites(self) -> list[Suite]:
         return [versions[max(versions, key=_version_key)] for _, versions in sorted(self.suites.items())]
+
+    def origin(self, suite: Suite) -> Path:
+        """The catalog folder ``suite`` was read from."""
+        directory = Path(suite.directory)
+        return next((root for root in self.roots if directory.is_relative_to(root)), directory)
 
     def formats_of_family(self, family: str) -> list[Format]:
         return [fmt for fmt in self.formats.values() if fmt.family == family]
@@ -219,11 +268,22 @@ def _load_suite(
     )
 
 
+def _roots(root: Path | None) -> tuple[Path, ...]:
+    return (root,) if root is not None else catalog_folders()
+
+
+def _names(check_names: Set[str] | None) -> frozenset[str] | None:
+    return frozenset(check_names) if check_names is not None else None
+
+
 def catalog_problems(root: Path | None = None, check_names: Set[str] | None = None) -> list[Problem]:
-    """Every problem of the catalog under ``root`` (empty when it loads): what ``harness suites --check`` prints."""
+    """Every problem of the catalog under ``root`` (default :func:`catalog_folders`), empty when it loads.
+
+    What ``harness suites --check`` prints.
+    """
     problems: list[Problem] = []
     try:
-        _load(root or default_fixtures(), frozenset(check_names) if check_names is not None else None, problems)
+        _load(_roots(root), _names(check_names), problems)
     except CatalogError as exc:  # a format that cannot be read stops the load: one line, as load_catalog says it
         problems.append(Problem(*_split(str(exc))))
     return problems
@@ -234,40 +294,51 @@ def _split(message: str) -> tuple[str, str, str]:
     return (file, "", rest) if rest else ("", "", message)
 
 
-@functools.lru_cache(maxsize=8)
-def load_catalog(root: Path | None = None, check_names: frozenset[str] | None = None) -> Catalog:
-    """Load every format and suite under ``root`` (default :func:`default_fixtures`).
+def load_catalog(root: Path | None = None, check_names: Set[str] | None = None) -> Catalog:
+    """Every format, suite and data set of ``root``, or of :func:`catalog_folders` when no root is given.
 
     Every scenario is typed and checked (harness/scenarios.py); ``check_names`` are the checks a step's
     ``expect`` may name (the runner's registry: the catalog does not import the runner), None to leave
     check names to the run. The first problem found is raised as a :class:`CatalogError` naming file and key.
+    Each set of folders is read once (:func:`read_catalog` reads afresh).
     """
+    return _read_cached(_roots(root), _names(check_names))
+
+
+def read_catalog(roots: tuple[Path, ...], check_names: Set[str] | None = None) -> Catalog:
+    """The catalog of ``roots`` read afresh; raises the first problem as :func:`load_catalog` does."""
     problems: list[Problem] = []
-    catalog = _load(root or default_fixtures(), check_names, problems)
+    catalog = _load(roots, _names(check_names), problems)
     if problems:
         more = f" (and {len(problems) - 1} more: harness suites --check lists them)" if len(problems) > 1 else ""
         raise CatalogError(f"{problems[0]}{more}")
     return catalog
 
 
-def _load(root: Path, check_names: frozenset[str] | None, problems: list[Problem]) -> Catalog:
-    if not root.is_dir():
-        raise ConfigurationError(f"fixtures folder {root} not found (set HARNESS_FIXTURES)")
+def _load(roots: tuple[Path, ...], check_names: frozenset[str] | None, problems: list[Problem]) -> Catalog:
+    if not roots:
+        raise ConfigurationError("no catalog folder")
+    for root in roots:
+        if not root.is_dir():
+            raise ConfigurationError(f"catalog folder {root} not found")
     formats: dict[str, Format] = {}
     embeds: dict[str, tuple[str, ...]] = {}
-    for manifest in sorted(root.glob("formats/*/*/format.yaml")):
+    for manifest in (m for root in roots for m in sorted(root.glob("formats/*/*/format.yaml"))):
         fmt, embedded_ids = _load_format(manifest.parent)
         if fmt.id in formats:
-            raise CatalogError(f"{manifest}: format {fmt.id} defined twice")
+            raise CatalogError(f"{manifest}: format {fmt.id} defined twice (also in {formats[fmt.id].directory})")
         formats[fmt.id] = fmt
         embeds[fmt.id] = embedded_ids
     for format_id, embedded_ids in embeds.items():
         if embedded_ids:
             formats[format_id] = _resolve_embedded(formats[format_id], embedded_ids, formats)
-    datasets = {
-        f"{path.parent.parent.name}@{path.parent.name}": path.parent
-        for path in sorted(root.glob("datasets/*/*/dataset.json"))
-    }
+    datasets: dict[str, Path] = {}
+    for root in roots:
+        for path in sorted(root.glob("datasets/*/*/dataset.json")):
+            ref = f"{path.parent.parent.name}@{path.parent.name}"
+            if ref in datasets:
+                raise CatalogError(f"{path}: data set {ref} defined twice (also in {datasets[ref]})")
+            datasets[ref] = path.parent
     index = SampleIndex(
         formats=frozenset(formats),
         samples=frozenset(
@@ -277,11 +348,21 @@ def _load(root: Path, check_names: frozenset[str] | None, problems: list[Problem
         ),
     )
     suites: dict[str, dict[str, Suite]] = {}
-    for manifest in sorted(root.glob("suites/*/*/suite.yaml")):
-        suite = _load_suite(manifest.parent, index, check_names, problems.append)
-        if suite is None:
-            continue
-        if suite.dataset and suite.dataset not in datasets:
-            problems.append(Problem(str(manifest), "/dataset", f"unknown data set {suite.dataset!r}"))
-        suites.setdefault(suite.name, {})[suite.version] = suite
-    return Catalog(root=root, formats=formats, suites=suites, datasets=datasets)
+    for root in roots:
+        for manifest in sorted(root.glob("suites/*/*/suite.yaml")):
+            suite = _load_suite(manifest.parent, index, check_names, problems.append)
+            if suite is None:
+                continue
+            earlier = suites.get(suite.name, {}).get(suite.version)
+            if earlier is not None:
+                problems.append(
+                    Problem(str(manifest), "", f"suite {suite.ref} defined twice (also in {earlier.directory})")
+                )
+                continue
+            if suite.dataset and suite.dataset not in datasets:
+                problems.append(Problem(str(manifest), "/dataset", f"unknown data set {suite.dataset!r}"))
+            suites.setdefault(suite.name, {})[suite.version] = suite
+    return Catalog(root=roots[0], formats=formats, suites=suites, datasets=datasets, roots=roots)
+
+
+_read_cached = functools.lru_cache(maxsize=8)(read_catalog)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,39 @@ from harness.events import RunFinished
 from harness.session import RunSession
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+CORPUS_ABSENT = "third-party corpus not present"
 
 
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The third-party corpus (official schemas and real samples), beside the repository and never in it.
+
+    The only place a test learns where it is: tests that use it carry the ``corpus`` marker. Without
+    the folder they are skipped; under ``CI=true`` its absence fails them instead. ``$HARNESS_CORPUS``
+    names it for a checkout that does not sit beside ``shared/`` (a git worktree elsewhere).
+    """
+    folder = Path(os.environ.get("HARNESS_CORPUS") or ROOT.parent / "shared" / "corpus")
+    if not folder.is_dir():
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):  # as tests/containers/conftest.py reads it
+            pytest.fail(f"{CORPUS_ABSENT} (CI=true needs {folder})", pytrace=False)
+        pytest.skip(CORPUS_ABSENT)
+    return folder
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that uses the ``corpus`` fixture must say so with the ``corpus`` marker."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "corpus" in getattr(item, "fixturenames", ()) and item.get_closest_marker("corpus") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(f"tests use the corpus fixture without the corpus marker: {', '.join(unmarked[:5])}")
 
 
 async def certify(

@@ -13,8 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-import harness
 from harness.cli import catalog, run, serve
+from harness.cli.options import VersionAction, add_catalog_option, apply_catalog_option
 from harness.cli.run import DEFAULT_REPORTS, RunSettings, run_suite
 from harness.model import HarnessError
 
@@ -34,16 +34,18 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="harness", description="Certification harness for the police and emergency-services network code."
     )
-    parser.add_argument("--version", action="version", version=f"harness {harness.__version__}")
+    parser.add_argument("--version", action=VersionAction, help="print the harness version and the catalog's suites")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for register in COMMAND_FAMILIES:
         register(commands)
+    add_catalog_option(commands)  # after every family: each of their commands takes --catalog DIR
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        apply_catalog_option(args)
         handler: Callable[[argparse.Namespace], int] = args.func
         return handler(args)
     except HarnessError as exc:

@@ -11,6 +11,7 @@ from typing import Any
 
 from harness import suitecheck
 from harness.catalog import load_catalog
+from harness.cli.options import suite_source
 from harness.model import UsageError
 from harness.validation.validator import detect_format, validator_for
 
@@ -74,11 +75,15 @@ def _cmd_suites(args: argparse.Namespace) -> int:
                             "title": suite.title,
                             "scenarios": len(suite.scenarios),
                             "must": must,
+                            "source": suite_source(catalog, suite),
                         }
                     )
                 )
             else:
-                print(f"{suite.ref:<22} {len(suite.scenarios):>3} scenarios ({must} MUST)  {suite.title}")
+                print(
+                    f"{suite.ref:<22} {len(suite.scenarios):>3} scenarios ({must} MUST)  {suite.title}"
+                    f"  [{suite_source(catalog, suite)}]"
+                )
     return 0
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from harness.catalog import Catalog, default_fixtures, load_catalog
+from harness.catalog import Catalog, default_fixtures, read_catalog
 from harness.families.cap import rules as cap_rules
 from harness.families.cap.rules import cap_timestamp
 from harness.families.edxl import rules as edxl
@@ -30,7 +30,6 @@ from tests.alerts_mutations import variants
 
 ROOT = Path(__file__).resolve().parents[2]
 FORMATS = ROOT / "fixtures/formats"
-CORPUS = ROOT.parent / "shared/corpus"
 CAP = "urn:oasis:names:tc:emergency:cap:1.2"
 DE = "urn:oasis:names:tc:emergency:EDXL:DE:1.0"
 IR = "urn:netcode:intel-report:1.0"
@@ -559,7 +558,7 @@ def test_a_bad_embedded_key_raises_catalog_error(fixtures_copy: Path, embedded: 
     end = text.index("max_bytes:")
     manifest.write_text(text[:start] + embedded + text[end:], encoding="utf-8")
     with pytest.raises(CatalogError):
-        load_catalog.__wrapped__(fixtures_copy)
+        read_catalog((fixtures_copy,))
 
 
 # --------------------------------------------------------------------------- detection
@@ -598,11 +597,22 @@ def test_detection(catalog: Catalog, data: bytes, expected: str | None) -> None:
 # --------------------------------------------------------------------------- EMSI
 
 
-def test_the_corpus_emsi_message_is_valid_once_unwrapped(catalog: Catalog) -> None:
-    document = json.loads((CORPUS / "emsi/emsi-DC-message.json").read_bytes())
+@pytest.mark.corpus
+def test_the_corpus_emsi_message_is_valid_once_unwrapped(catalog: Catalog, corpus: Path) -> None:
+    document = json.loads((corpus / "emsi/emsi-DC-message.json").read_bytes())
     validator = validator_for(catalog.format("emsi/1.0"))
     assert validator.validate_model(document["emsi"]).valid
     wrapped = validator.validate_model(document)
+    assert {f.location for f in wrapped.findings} == {"", "/emsi"}
+
+
+@pytest.mark.parametrize("path", sorted((FORMATS / "emsi/1.0/samples/valid").iterdir()), ids=lambda p: p.name)
+def test_an_emsi_message_wrapped_in_an_emsi_member_is_refused_until_unwrapped(catalog: Catalog, path: Path) -> None:
+    """The corpus's shape (``{"emsi": {...}}``), built from our own valid samples so a fresh clone tests it."""
+    message = json.loads(path.read_bytes())
+    validator = validator_for(catalog.format("emsi/1.0"))
+    assert validator.validate_model(message).valid
+    wrapped = validator.validate_model({"emsi": message})
     assert {f.location for f in wrapped.findings} == {"", "/emsi"}
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from harness.catalog import Catalog, default_fixtures, load_catalog
+from harness.catalog import Catalog, default_fixtures, load_catalog, read_catalog
 from harness.model import CatalogError, ConfigurationError, Format, Sample
 from harness.validation.validator import Validation, validator_for
 
@@ -124,7 +124,7 @@ def fixtures_copy(tmp_path: Path) -> Path:
 
 
 def _load(root: Path) -> Catalog:
-    return load_catalog.__wrapped__(root)
+    return read_catalog((root,))
 
 
 def test_an_unchanged_copy_of_the_fixtures_loads(fixtures_copy: Path) -> None:
