@@ -7,18 +7,24 @@ import functools
 import json
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from harness.model import CatalogError, ConfigurationError, Format, Sample, Suite
+from harness.model import CatalogError, ConfigurationError, Format, Sample, Suite, SuiteStatus
 
 __all__ = ["Catalog", "default_fixtures", "load_catalog"]
 
 _SUITE_REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*)(?:@(?P<version>[0-9][0-9A-Za-z.-]*))?\Z")
 _LEVELS = {"MUST", "SHOULD"}
+_DOCUMENT_REF = re.compile(r"^(?P<document>[a-z0-9][a-z0-9-]*)[@=](?P<version>[0-9][0-9A-Za-z.-]*)\Z")
+DOCUMENTS_FILE = "documents.yaml"
+"""The documents of the profile and the life of their versions (``fixtures/documents.yaml``)."""
+LIFECYCLE_FILE = "suites/lifecycle.yaml"
+"""The register of suite versions: the status of each and the document version it certifies."""
 
 
 def default_fixtures() -> Path:
@@ -48,6 +54,14 @@ def _version_key(version: str) -> tuple[tuple[int, str], ...]:
     return tuple((int(part), "") if part.isdigit() else (-1, part) for part in version.split("."))
 
 
+def document_versions(text: str) -> tuple[str, str]:
+    """``alerts=1.0`` or ``alerts@1.0`` as ``("alerts", "1.0")`` (UsageError-free: ConfigurationError)."""
+    match = _DOCUMENT_REF.match(text.strip())
+    if match is None:
+        raise ConfigurationError(f"bad document version {text!r}: expected DOCUMENT=VERSION (alerts=1.0)")
+    return match["document"], match["version"]
+
+
 @dataclass(slots=True, frozen=True)
 class Catalog:
     root: Path
@@ -55,6 +69,49 @@ class Catalog:
     suites: dict[str, dict[str, Suite]]
     datasets: dict[str, Path]
     """``name@version`` -> the data set's folder (``dataset.json``, ``schema.json``)."""
+    documents: dict[str, dict[str, SuiteStatus]] = field(default_factory=dict)
+    """Document of the profile -> its versions and their status (``current``, ``superseded``, ``retired``)."""
+    in_force: tuple[tuple[str, str], ...] = ()
+    """The document versions whose rules this catalog's formats apply (the current ones unless asked otherwise)."""
+    _views: dict[tuple[tuple[str, str], ...], Catalog] = field(default_factory=dict, compare=False, repr=False)
+
+    def current_version(self, document: str) -> str:
+        versions = self.documents.get(document)
+        if not versions:
+            raise ConfigurationError(f"unknown document {document!r} (known: {', '.join(sorted(self.documents))})")
+        current = [v for v, status in versions.items() if status is SuiteStatus.CURRENT]
+        if not current:
+            raise ConfigurationError(f"document {document!r} has no current version")
+        return current[0]
+
+    def at(self, versions: Mapping[str, str]) -> Catalog:
+        """This catalog as ``versions`` of the documents see it: their formats judged by those versions' rules.
+
+        ``{"alerts": "1.0"}`` gives formats (and the formats that embed them) whose validators apply
+        alerts 1.0's rule set; formats of other documents stay at their current version. Views are cached.
+        """
+        wanted = dict(self.in_force)
+        for document, version in versions.items():
+            known = self.documents.get(document)
+            if known is None:
+                raise ConfigurationError(f"unknown document {document!r} (known: {', '.join(sorted(self.documents))})")
+            if version not in known:
+                raise ConfigurationError(
+                    f"document {document!r} has no version {version!r} (known: {', '.join(sorted(known))})"
+                )
+            wanted[document] = version
+        key = tuple(sorted(wanted.items()))
+        if key == self.in_force:
+            return self
+        view = self._views.get(key)
+        if view is None:
+            view = dataclasses.replace(self, formats=_formats_at(self.formats, wanted), in_force=key, _views={})
+            self._views[key] = view
+        return view
+
+    def for_suite(self, suite: Suite) -> Catalog:
+        """The catalog as the document versions ``suite`` certifies see it."""
+        return self.at(dict(suite.certifies))
 
     def format(self, format_id: str) -> Format:
         try:
@@ -64,7 +121,7 @@ class Catalog:
             raise ConfigurationError(f"unknown format {format_id!r} (known: {known})") from None
 
     def suite(self, ref: str) -> Suite:
-        """The suite ``name`` (latest version) or ``name@version``."""
+        """The suite ``name`` (its current version) or ``name@version``."""
         match = _SUITE_REF.match(ref)
         if not match:
             raise ConfigurationError(f"bad suite reference {ref!r}: expected NAME or NAME@VERSION")
@@ -72,7 +129,11 @@ class Catalog:
         if not versions:
             known = ", ".join(sorted(self.suites)) or "none"
             raise ConfigurationError(f"unknown suite {match['name']!r} (known: {known})")
-        version = match["version"] or max(versions, key=_version_key)
+        current = [v for v, suite in versions.items() if suite.status is SuiteStatus.CURRENT]
+        if not match["version"] and not current:
+            listed = ", ".join(f"{v} ({versions[v].status})" for v in sorted(versions, key=_version_key))
+            raise ConfigurationError(f"suite {match['name']!r} has no current version: name one of {listed}")
+        version = match["version"] or current[0]
         if version not in versions:
             raise ConfigurationError(
                 f"suite {match['name']!r} has no version {version!r} (known: {', '.join(sorted(versions))})"
@@ -95,6 +156,15 @@ class Catalog:
 
     def latest_suites(self) -> list[Suite]:
         return [versions[max(versions, key=_version_key)] for _, versions in sorted(self.suites.items())]
+
+    def current_suites(self) -> list[Suite]:
+        """The current version of every suite that has one (what ``harness demo`` certifies)."""
+        return [
+            suite
+            for _, versions in sorted(self.suites.items())
+            for suite in versions.values()
+            if suite.status is SuiteStatus.CURRENT
+        ]
 
     def formats_of_family(self, family: str) -> list[Format]:
         return [fmt for fmt in self.formats.values() if fmt.family == family]
@@ -125,6 +195,7 @@ def _load_format(directory: Path) -> tuple[Format, tuple[str, ...]]:
             samples=samples,
             directory=str(directory),
             embedded_in=str(embedded["in"]) if embedded else None,
+            document=str(manifest["document"]) if manifest.get("document") else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CatalogError(f"{directory / 'format.yaml'}: bad manifest ({exc})") from None
@@ -233,4 +304,109 @@ def load_catalog(root: Path | None = None) -> Catalog:
         for suite in suite_versions.values():
             if suite.dataset and suite.dataset not in datasets:
                 raise CatalogError(f"{suite.directory}: unknown data set {suite.dataset!r}")
-    return Catalog(root=root, formats=formats, suites=suites, datasets=datasets)
+    documents = _load_documents(root / DOCUMENTS_FILE)
+    for fmt in formats.values():
+        if fmt.document is not None and fmt.document not in documents:
+            raise CatalogError(f"{fmt.directory}: document {fmt.document!r} is not in {DOCUMENTS_FILE}")
+    suites = _with_life_cycle(root / LIFECYCLE_FILE, suites, documents)
+    in_force = {name: _current(versions) for name, versions in documents.items()}
+    in_force = {name: version for name, version in in_force.items() if version is not None}
+    return Catalog(
+        root=root,
+        formats=_formats_at(formats, in_force),
+        suites=suites,
+        datasets=datasets,
+        documents=documents,
+        in_force=tuple(sorted(in_force.items())),
+    )
+
+
+def _current(versions: dict[str, SuiteStatus]) -> str | None:
+    return next((v for v, status in versions.items() if status is SuiteStatus.CURRENT), None)
+
+
+def _status(value: Any, where: str) -> SuiteStatus:
+    try:
+        return SuiteStatus(str(value))
+    except ValueError:
+        raise CatalogError(f"{where}: status must be current, superseded or retired, not {value!r}") from None
+
+
+def _load_documents(path: Path) -> dict[str, dict[str, SuiteStatus]]:
+    """``documents.yaml``: ``{document: {versions: {version: status}}}``; at most one current version each."""
+    if not path.is_file():
+        return {}
+    register = _read_yaml(path)
+    if not isinstance(register, dict):
+        raise CatalogError(f"{path}: not a mapping of documents")
+    documents: dict[str, dict[str, SuiteStatus]] = {}
+    for name, entry in register.items():
+        versions = entry.get("versions") if isinstance(entry, dict) else None
+        if not isinstance(versions, dict) or not versions:
+            raise CatalogError(f"{path}: document {name!r} lists no versions")
+        documents[str(name)] = {str(v): _status(status, f"{path}: {name}@{v}") for v, status in versions.items()}
+        if sum(status is SuiteStatus.CURRENT for status in documents[str(name)].values()) > 1:
+            raise CatalogError(f"{path}: document {name!r} has more than one current version")
+    return documents
+
+
+def _with_life_cycle(
+    path: Path, suites: dict[str, dict[str, Suite]], documents: dict[str, dict[str, SuiteStatus]]
+) -> dict[str, dict[str, Suite]]:
+    """Each suite version with its status and the document version it certifies, from the register at ``path``.
+
+    Without a register (a fixtures tree of suites only) every suite version is current and certifies nothing;
+    with one, every suite version is in it, at most one version of a suite is current, and the document version
+    certified exists and is not older in its life than the suite (a current suite certifies a current version).
+    """
+    if not path.is_file():
+        return suites
+    register = _read_yaml(path)
+    if not isinstance(register, dict):
+        raise CatalogError(f"{path}: not a mapping of suites to versions")
+    rank = {SuiteStatus.CURRENT: 0, SuiteStatus.SUPERSEDED: 1, SuiteStatus.RETIRED: 2}
+    placed: dict[str, dict[str, Suite]] = {}
+    for name, versions in suites.items():
+        entries = register.get(name)
+        for version, suite in versions.items():
+            entry = entries.get(version) if isinstance(entries, dict) else None
+            if not isinstance(entry, dict) or "status" not in entry or "certifies" not in entry:
+                raise CatalogError(f"{path}: {name}@{version} needs an entry {{status: ..., certifies: DOC@VERSION}}")
+            status = _status(entry["status"], f"{path}: {name}@{version}")
+            try:
+                document, certified = document_versions(str(entry["certifies"]))
+            except ConfigurationError as exc:
+                raise CatalogError(f"{path}: {name}@{version}: {exc}") from None
+            document_status = documents.get(document, {}).get(certified)
+            if document_status is None:
+                raise CatalogError(f"{path}: {name}@{version} certifies {document}@{certified}, not a document version")
+            if rank[status] < rank[document_status]:
+                raise CatalogError(
+                    f"{path}: {name}@{version} is {status} but certifies {document}@{certified}, {document_status}"
+                )
+            placed.setdefault(name, {})[version] = dataclasses.replace(
+                suite, status=status, certifies=((document, certified),)
+            )
+        if sum(s.status is SuiteStatus.CURRENT for s in placed[name].values()) > 1:
+            raise CatalogError(f"{path}: suite {name!r} has more than one current version")
+    for name, entries in register.items():
+        for version in entries if isinstance(entries, dict) else ():
+            if str(version) not in suites.get(str(name), {}):
+                raise CatalogError(f"{path}: {name}@{version} has no folder suites/{name}/{version}/")
+    return placed
+
+
+def _formats_at(formats: dict[str, Format], versions: Mapping[str, str]) -> dict[str, Format]:
+    """``formats`` judged by ``versions`` of their documents; formats embedding a re-versioned one follow it."""
+    moved = {
+        format_id: (
+            dataclasses.replace(fmt, rules_version=versions[fmt.document])
+            if fmt.document in versions and fmt.rules_version != versions[fmt.document]
+            else fmt
+        )
+        for format_id, fmt in formats.items()
+    }
+    for format_id, fmt in moved.items():
+        if fmt.embedded and any(moved[inner.id] is not inner for inner in fmt.embedded):
+            moved[format_id] = dataclasses.replace(fmt, embedded=tuple(moved[inner.id] for inner in fmt.embedded))
+    return moved
