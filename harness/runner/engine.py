@@ -38,7 +38,7 @@ from harness.model import (
 from harness.runner.checks import CHECKS, CheckContext
 from harness.runner.context import Message, ScenarioContext, is_missing, resolve_pointer
 from harness.transport import Counterpart, Request, Response, Transport
-from harness.validation.validator import validator_for
+from harness.validation.validator import sample_findings, validator_for
 
 __all__ = ["Runner", "Skipped", "now_rfc3339"]
 
@@ -108,6 +108,8 @@ class Runner:
             listener(event)
 
     async def run(self, suite: Suite) -> RunFinished:
+        # Every format is judged by the rules of the document version the suite certifies.
+        self.catalog = self.catalog.for_suite(suite)
         started = now_rfc3339()
         self.emit(RunStarted(suite.name, suite.version, self.target, started, len(suite.scenarios)))
         if suite.counterpart and self.counterpart is None:
@@ -256,7 +258,7 @@ class Runner:
             return
         claimed = spec.get("valid")
         if claimed is None and message.sample is not None and not spec.get("set") and not spec.get("remove"):
-            claimed = message.sample.valid
+            claimed = not sample_findings(message.format, message.sample)[0]
         if claimed is None:
             return
         validator = validator_for(message.format)

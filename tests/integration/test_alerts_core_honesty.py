@@ -98,9 +98,11 @@ class Cap02NotEnforced(AlertHub):
 class ResendGetsNewAck(AlertHub):
     """Forgets what it acknowledged: an identical re-send is acknowledged afresh."""
 
-    def accept_alert(self, original: CapOriginal, content: bytes) -> web.StreamResponse:
+    def accept_alert(
+        self, original: CapOriginal, content: bytes, warnings: Iterable[Finding] = ()
+    ) -> web.StreamResponse:
         self.alerts.clear()
-        return super().accept_alert(original, content)
+        return super().accept_alert(original, content, warnings)
 
 
 class DoctypeAccepted(AlertHub):
