@@ -309,8 +309,7 @@ def load_catalog(root: Path | None = None) -> Catalog:
         if fmt.document is not None and fmt.document not in documents:
             raise CatalogError(f"{fmt.directory}: document {fmt.document!r} is not in {DOCUMENTS_FILE}")
     suites = _with_life_cycle(root / LIFECYCLE_FILE, suites, documents)
-    in_force = {name: _current(versions) for name, versions in documents.items()}
-    in_force = {name: version for name, version in in_force.items() if version is not None}
+    in_force = {name: current for name, versions in documents.items() if (current := _current(versions)) is not None}
     return Catalog(
         root=root,
         formats=_formats_at(formats, in_force),
@@ -401,7 +400,7 @@ def _formats_at(formats: dict[str, Format], versions: Mapping[str, str]) -> dict
     moved = {
         format_id: (
             dataclasses.replace(fmt, rules_version=versions[fmt.document])
-            if fmt.document in versions and fmt.rules_version != versions[fmt.document]
+            if fmt.document is not None and fmt.document in versions and fmt.rules_version != versions[fmt.document]
             else fmt
         )
         for format_id, fmt in formats.items()

@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import harness
-from harness.catalog import Catalog, load_catalog
+from harness.catalog import Catalog, document_versions, load_catalog
 from harness.events import Listener, RunFinished, Summary
 from harness.model import HarnessError, UsageError
 from harness.reporting import (
@@ -35,7 +35,7 @@ from harness.reporting import (
     summary_line,
     write_atomically,
 )
-from harness.runner.engine import Runner
+from harness.runner.engine import Runner, refuse_retired
 from harness.transport import Transport, TransportOptions, load_transport
 from harness.validation.validator import detect_format, validator_for
 
@@ -66,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="validate message files")
     validate.add_argument("--format", dest="format_id", help="format id (detected from the content when omitted)")
     validate.add_argument("--json", action="store_true", help="one JSON object per file per line")
+    validate.add_argument("--strict", action="store_true", help="warnings count as errors (exit 1)")
+    _profile_option(validate)
     validate.add_argument("paths", nargs="+", metavar="PATH")
 
     serve = commands.add_parser("serve", help="run a reference endpoint in the foreground (the image's entry point)")
@@ -80,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", help="serve https with this PEM certificate (chain)")
     serve.add_argument("--tls-key", help="the PEM private key of --tls-cert")
     serve.add_argument("--client-ca", help="demand client certificates issued by these CAs (mutual TLS)")
+    _profile_option(serve, "play")
 
     up = commands.add_parser("up", help="run every reference role on its documented port, in-process or in containers")
     up.add_argument("--containers", action="store_true", help="in containers of the harness image (needs Docker)")
@@ -90,9 +93,15 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--build", action="store_true", help="with --containers: build the image from this checkout first")
     up.add_argument("--base-image", help="with --build: the BASE_IMAGE build argument (default python:3.11-slim)")
     up.add_argument("--timeout", type=float, default=60.0, help="with --containers: seconds to become ready")
+    _profile_option(up, "play")
 
     run = commands.add_parser("run", help="run a suite against a system under test")
-    run.add_argument("--suite", required=True, help="NAME or NAME@VERSION")
+    run.add_argument("--suite", required=True, help="NAME (its current version) or NAME@VERSION")
+    run.add_argument(
+        "--not-certifying",
+        action="store_true",
+        help="mark the run as not certifying (the only way to run a retired suite version)",
+    )
     run.add_argument("--target", required=True, help="base URL of the system under test")
     run.add_argument(
         "--sip-target",
@@ -129,10 +138,26 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
     report.add_argument("--junit", type=Path)
 
-    demo = commands.add_parser("demo", help="certify the embedded reference supplier with every suite")
+    demo = commands.add_parser("demo", help="certify the embedded reference supplier with every current suite")
     demo.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
     demo.add_argument("--concurrency", type=int, default=4)
     return parser
+
+
+def _profile_option(parser: argparse.ArgumentParser, verb: str = "judge by") -> None:
+    parser.add_argument(
+        "--profile",
+        action="append",
+        metavar="DOCUMENT=VERSION",
+        help=f"{verb} this version of a document of the profile (repeatable; default: the current ones), "
+        "e.g. alerts=1.0",
+    )
+
+
+def _catalog_at(args: argparse.Namespace) -> Catalog:
+    """The catalog as the ``--profile`` document versions see it (the current versions without any)."""
+    catalog = load_catalog()
+    return catalog.at(dict(document_versions(text) for text in getattr(args, "profile", None) or ()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -183,6 +208,8 @@ def _cmd_suites(args: argparse.Namespace) -> int:
                         {
                             "name": name,
                             "version": version,
+                            "status": str(suite.status),
+                            "certifies": suite.certifies_text or None,
                             "title": suite.title,
                             "scenarios": len(suite.scenarios),
                             "must": must,
@@ -190,7 +217,10 @@ def _cmd_suites(args: argparse.Namespace) -> int:
                     )
                 )
             else:
-                print(f"{suite.ref:<22} {len(suite.scenarios):>3} scenarios ({must} MUST)  {suite.title}")
+                print(
+                    f"{suite.ref:<22} {suite.status:<10} {suite.certifies_text or '-':<18} "
+                    f"{len(suite.scenarios):>3} scenarios ({must} MUST)  {suite.title}"
+                )
     return 0
 
 
@@ -222,7 +252,7 @@ def _read_file(path: str) -> bytes:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
+    catalog = _catalog_at(args)
     forced = catalog.format(args.format_id) if args.format_id else None
     worst = 0
     for path in args.paths:
@@ -237,6 +267,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             worst = 2
             continue
         validation = validator_for(fmt).validate(data)
+        warned = len(validation.warnings)
         if args.json:
             print(
                 json.dumps(
@@ -245,17 +276,22 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                         "format": fmt.id,
                         "valid": validation.valid,
                         "errors": [f.as_dict() for f in validation.findings],
+                        "warnings": [f.as_dict() for f in validation.warnings],
                     },
                     ensure_ascii=False,
                 )
             )
-        elif validation.valid:
-            print(f"{shown}: valid {fmt.id}")
+        elif validation.valid and not (args.strict and warned):
+            print(f"{shown}: valid {fmt.id}" + (f" ({warned} warning(s))" if warned else ""))
         else:
-            print(f"{shown}: INVALID {fmt.id} ({len(validation.findings)} error(s))")
+            strict = f", {warned} warning(s) counted as errors (--strict)" if args.strict and warned else ""
+            print(f"{shown}: INVALID {fmt.id} ({len(validation.findings)} error(s){strict})")
             for finding in validation.findings:
                 print(f"  {finding.rule:<7} {finding.location or '/'}: {finding.message}")
-        if not validation.valid:
+        if not args.json:
+            for finding in validation.warnings:
+                print(f"  warning {finding.rule:<7} {finding.location or '/'}: {finding.message}")
+        if not validation.valid or (args.strict and warned):
             worst = max(worst, 1)
     return worst
 
@@ -266,13 +302,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from harness.endpoints import ReferenceServer, build_app, roles_named
 
-    catalog = load_catalog()
+    catalog = _catalog_at(args)
     server = ReferenceServer(
         build_app(catalog, roles_named(catalog, args.role)), args.host, args.port, _serving_tls(args)
     )
+    playing = ", ".join(f"{document}@{version}" for document, version in catalog.in_force)
 
     def started(urls: dict[str, str]) -> None:
-        print(f"reference endpoints listening on {urls[args.role]} (role {args.role}; Ctrl-C to stop)", flush=True)
+        print(
+            f"reference endpoints listening on {urls[args.role]} (role {args.role}, playing {playing}; Ctrl-C to stop)",
+            flush=True,
+        )
 
     return _serve_until_stopped({args.role: server}, started)
 
@@ -336,7 +376,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         return _up_in_containers(args, roles)
     if args.build or args.image or args.base_image:
         raise UsageError("--image, --build and --base-image go with --containers")
-    catalog = load_catalog()
+    catalog = _catalog_at(args)
     servers = {
         role: ReferenceServer(
             build_app(catalog, roles_named(catalog, role)), args.host, 0 if args.free_ports else ROLE_PORTS[role]
@@ -434,6 +474,8 @@ class RunSettings:
     """TLS files, key password and extra headers (secrets): only their transport options are used."""
     sip_target: str | None = None
     """Where scenarios carried over SIP MESSAGE go; without it they are skipped."""
+    certifying: bool = True
+    """False marks the run as not certifying (``--not-certifying``; the only way to run a retired suite version)."""
 
 
 async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: RunSettings) -> RunFinished:
@@ -459,7 +501,7 @@ async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: Run
             await sip.probe(settings.sip_target)
         counterpart: RecorderCounterpart | None = None
         if suite.counterpart:
-            app = build_app(catalog)
+            app = build_app(catalog.for_suite(suite))
             counterpart_server = ReferenceServer(app, settings.listen_host, settings.listen_port)
             try:
                 url = await counterpart_server.start()
@@ -486,6 +528,7 @@ async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: Run
             counterpart,
             unattended=settings.unattended,
             extra_targets=extra_targets,
+            certifying=settings.certifying,
         )
         return await runner.run(suite)
     finally:
@@ -561,7 +604,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     catalog = load_catalog()
     target = _check_target(args.target)
     sip_target = _check_sip_target(args.sip_target) if args.sip_target is not None else None
-    catalog.suite(args.suite)  # unknown suites fail before any connection
+    # Unknown suites, and retired ones run to certify, fail before any connection.
+    refuse_retired(catalog.suite(args.suite), not args.not_certifying)
     _positive(args.concurrency, "concurrency")
     host, port = _listen_address(args.listen)
     settings = RunSettings(
@@ -574,6 +618,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         port,
         credentials=_credentials(args),
         sip_target=sip_target,
+        certifying=not args.not_certifying,
     )
     try:
         finished = asyncio.run(run_suite(catalog, args.suite, target, settings))
@@ -596,7 +641,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             sip_target = sip.uri()
             print(f"reference supplier running in-process at {url} and {sip_target}")
             runs = []
-            for suite in catalog.latest_suites():
+            for suite in catalog.current_suites():
                 settings = RunSettings(
                     args.reports / suite.name, None, args.concurrency, unattended=True, sip_target=sip_target
                 )

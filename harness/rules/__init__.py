@@ -16,6 +16,7 @@ The default, ``(("1.0", ERROR),)``, is an error in every version.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -65,7 +66,7 @@ def rule(
     rule_set: str, rule_id: str, statement: str, history: History = ALWAYS_AN_ERROR
 ) -> Callable[[RuleFunction], RuleFunction]:
     """Register ``function`` as rule ``rule_id`` of ``rule_set``, with its severity in each document version."""
-    if not history or any(version_key(a[0]) >= version_key(b[0]) for a, b in zip(history, history[1:], strict=False)):
+    if not history or any(version_key(a[0]) >= version_key(b[0]) for a, b in itertools.pairwise(history)):
         raise ValueError(f"{rule_id}: the history of a rule is a non-empty list of versions in increasing order")
 
     def register(function: RuleFunction) -> RuleFunction:

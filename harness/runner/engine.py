@@ -31,6 +31,7 @@ from harness.model import (
     Level,
     ScenarioResult,
     Suite,
+    SuiteStatus,
     TransportError,
     Verdict,
     percentile,
@@ -40,7 +41,7 @@ from harness.runner.context import Message, ScenarioContext, is_missing, resolve
 from harness.transport import Counterpart, Request, Response, Transport
 from harness.validation.validator import sample_findings, validator_for
 
-__all__ = ["Runner", "Skipped", "now_rfc3339"]
+__all__ = ["Runner", "Skipped", "life_cycle_notice", "now_rfc3339", "refuse_retired"]
 
 
 def now_rfc3339() -> str:
@@ -71,6 +72,32 @@ STEP_FAULTS: tuple[tuple[type[HarnessError], str, str, Verdict], ...] = (
 """How a step that could not be judged ends its scenario, most specific fault first."""
 
 
+def refuse_retired(suite: Suite, certifying: bool) -> None:
+    """A retired suite version certifies nothing: refused (exit 2) unless the run is marked as not certifying."""
+    if suite.status is SuiteStatus.RETIRED and certifying:
+        raise ConfigurationError(
+            f"suite {suite.ref} is retired (it certified {suite.certifies_text or 'a retired version'}): "
+            "it can no longer certify; run it with --not-certifying to exercise a system anyway"
+        )
+
+
+def life_cycle_notice(catalog: Catalog, suite: Suite, certifying: bool = True) -> str | None:
+    """What a run of ``suite`` should say about its life cycle: superseded, retired, or nothing when current."""
+    if suite.status is SuiteStatus.CURRENT and certifying:
+        return None
+    versions = catalog.suites.get(suite.name, {})
+    current = next((v for v, s in versions.items() if s.status is SuiteStatus.CURRENT), None)
+    newer = f"; the current version is {suite.name}@{current}" if current else ""
+    if suite.status is SuiteStatus.SUPERSEDED:
+        return (
+            f"suite {suite.ref} is superseded (it certifies {suite.certifies_text}){newer}; "
+            "certificates issued under it stay valid"
+        )
+    if suite.status is SuiteStatus.RETIRED:
+        return f"suite {suite.ref} is retired{newer}: this run is marked as not certifying"
+    return "this run is marked as not certifying"
+
+
 class Runner:
     """Runs scenarios of a suite against ``target`` through ``transport``.
 
@@ -91,6 +118,7 @@ class Runner:
         unattended: bool = True,
         operator_timeout_s: float = 300.0,
         extra_targets: Mapping[str, tuple[Transport, str]] | None = None,
+        certifying: bool = True,
     ) -> None:
         self.catalog = catalog
         self.transport = transport
@@ -101,6 +129,8 @@ class Runner:
         self.unattended = unattended
         self.operator_timeout_s = operator_timeout_s
         self.extra_targets = dict(extra_targets or {})
+        self.certifying = certifying
+        """False marks the run as not certifying: the only way a retired suite version may be run."""
         self.dataset: dict[str, Any] | None = None
 
     def emit(self, event: Any) -> None:
@@ -108,10 +138,14 @@ class Runner:
             listener(event)
 
     async def run(self, suite: Suite) -> RunFinished:
+        refuse_retired(suite, self.certifying)
         # Every format is judged by the rules of the document version the suite certifies.
         self.catalog = self.catalog.for_suite(suite)
         started = now_rfc3339()
         self.emit(RunStarted(suite.name, suite.version, self.target, started, len(suite.scenarios)))
+        notice = life_cycle_notice(self.catalog, suite, self.certifying)
+        if notice:
+            self.emit(RunNote(notice))
         if suite.counterpart and self.counterpart is None:
             raise ConfigurationError(f"suite {suite.ref} needs a reference endpoint for the SUT to send to")
         if suite.dataset:
@@ -147,8 +181,11 @@ class Runner:
         summary = Summary()
         for result in ordered:
             summary.add(result.verdict)
+        extra: dict[str, Any] = {"status": str(suite.status), "certifies": suite.certifies_text}
+        if not self.certifying:
+            extra["certifying"] = False
         return RunFinished(
-            suite.name, suite.version, self.target, started, now_rfc3339(), summary, ordered, interrupted
+            suite.name, suite.version, self.target, started, now_rfc3339(), summary, ordered, interrupted, extra
         )
 
     async def _load_dataset(self, ref: str, dataset: dict[str, Any]) -> None:

@@ -174,7 +174,8 @@ class Validator:
             subject: Any = model if model is not None else root
             for rule_id, path, message, severity in judge(fmt.rule_set, subject, fmt.rules_version):
                 location = path if isinstance(path, str) else self.family.xpath(path) if self.family else "/"
-                (warnings if severity is Severity.WARNING else findings_list).append(Finding(location, rule_id, message))
+                found = Finding(location, rule_id, message)
+                (warnings if severity is Severity.WARNING else findings_list).append(found)
         if fmt.embedded_in:
             inner_errors, inner_warnings = self._embedded_findings(root)
             findings_list += inner_errors
