@@ -19,7 +19,7 @@ from lxml import etree
 
 from harness.catalog import Catalog, default_fixtures, load_catalog
 from harness.model import CatalogError, Format
-from harness.rules import RULE_SETS, edxl, run_rules
+from harness.rules import RULE_SETS, edxl, rules_in_force, run_rules
 from harness.rules import cap as cap_rules
 from harness.rules.cap import cap_timestamp
 from harness.rules.edxl import Tier, distribution_markings, first_refused, gsc_tier, marking_permitted
@@ -84,10 +84,21 @@ def area(root: etree._Element) -> etree._Element:
 # --------------------------------------------------------------------------- the rule set
 
 
-def test_the_cap_rule_set_has_the_seven_rules() -> None:
+def test_the_cap_rule_set_has_twelve_rules_with_their_severities_per_version() -> None:
     run_rules("cap", road_closure())
-    assert [r.id for r in RULE_SETS["cap"]] == [f"CAP-0{n}" for n in range(1, 8)]
+    assert [r.id for r in RULE_SETS["cap"]] == [f"CAP-{n:02}" for n in range(1, 13)]
     assert all(r.statement for r in RULE_SETS["cap"])
+    in_1_0 = {r.id: str(severity) for r, severity in rules_in_force("cap", "1.0")}
+    in_1_1 = {r.id: str(severity) for r, severity in rules_in_force("cap", "1.1")}
+    assert in_1_0 == {f"CAP-0{n}": "error" for n in range(1, 8)}
+    assert in_1_1 == {
+        **{f"CAP-0{n}": "error" for n in range(1, 6)},
+        "CAP-06": "warning",
+        "CAP-07": "warning",
+        **{f"CAP-{n:02}": "error" for n in range(8, 13)},
+    }
+    # A later version that changes nothing keeps 1.1's rules and severities.
+    assert {r.id: str(severity) for r, severity in rules_in_force("cap", "1.2")} == in_1_1
 
 
 @pytest.mark.parametrize("path", sorted((FORMATS / "cap/1.2/samples/valid").iterdir()), ids=lambda p: p.name)
@@ -373,7 +384,7 @@ def test_rules_never_raise_on_thousands_of_broken_alerts() -> None:
                 assert isinstance(location, str) and location.startswith("/cap:alert")
                 assert message
             checked += 1
-    assert checked == len(trees) * 7
+    assert checked == len(trees) * len(RULE_SETS["cap"])
 
 
 # --------------------------------------------------------------------------- nested validation (EDXL-DE)
