@@ -39,7 +39,7 @@ def must_fail_in(version: str, scenarios: set[str]) -> set[str]:
     """The scenarios of ``alerts-core@version`` that a variant failing ``scenarios`` of 1.0 must fail."""
     if version == "1.0":
         return scenarios
-    refusals = REFUSALS_ADDED_IN_1_1 if CAP_ANSWERED_ERRORS <= scenarios else set()
+    refusals = REFUSALS_ADDED_IN_1_1 if scenarios >= CAP_ANSWERED_ERRORS else set()
     return (scenarios - {"AC-16", "AC-17"}) | refusals
 
 
