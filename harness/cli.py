@@ -35,7 +35,8 @@ from harness.reporting import (
     summary_line,
     write_atomically,
 )
-from harness.runner.engine import Runner, refuse_retired
+from harness.runner.engine import Runner
+from harness.runner.life_cycle import refuse_retired
 from harness.transport import Transport, TransportOptions, load_transport
 from harness.validation.validator import detect_format, validator_for
 

@@ -31,17 +31,17 @@ from harness.model import (
     Level,
     ScenarioResult,
     Suite,
-    SuiteStatus,
     TransportError,
     Verdict,
     percentile,
 )
 from harness.runner.checks import CHECKS, CheckContext
 from harness.runner.context import Message, ScenarioContext, is_missing, resolve_pointer
+from harness.runner.life_cycle import life_cycle_notice, refuse_retired
 from harness.transport import Counterpart, Request, Response, Transport
 from harness.validation.validator import sample_findings, validator_for
 
-__all__ = ["Runner", "Skipped", "life_cycle_notice", "now_rfc3339", "refuse_retired"]
+__all__ = ["Runner", "Skipped", "now_rfc3339"]
 
 
 def now_rfc3339() -> str:
@@ -70,32 +70,6 @@ STEP_FAULTS: tuple[tuple[type[HarnessError], str, str, Verdict], ...] = (
     (HarnessError, "suite", "a runnable step", Verdict.ERROR),
 )
 """How a step that could not be judged ends its scenario, most specific fault first."""
-
-
-def refuse_retired(suite: Suite, certifying: bool) -> None:
-    """A retired suite version certifies nothing: refused (exit 2) unless the run is marked as not certifying."""
-    if suite.status is SuiteStatus.RETIRED and certifying:
-        raise ConfigurationError(
-            f"suite {suite.ref} is retired (it certified {suite.certifies_text or 'a retired version'}): "
-            "it can no longer certify; run it with --not-certifying to exercise a system anyway"
-        )
-
-
-def life_cycle_notice(catalog: Catalog, suite: Suite, certifying: bool = True) -> str | None:
-    """What a run of ``suite`` should say about its life cycle: superseded, retired, or nothing when current."""
-    if suite.status is SuiteStatus.CURRENT and certifying:
-        return None
-    versions = catalog.suites.get(suite.name, {})
-    current = next((v for v, s in versions.items() if s.status is SuiteStatus.CURRENT), None)
-    newer = f"; the current version is {suite.name}@{current}" if current else ""
-    if suite.status is SuiteStatus.SUPERSEDED:
-        return (
-            f"suite {suite.ref} is superseded (it certifies {suite.certifies_text}){newer}; "
-            "certificates issued under it stay valid"
-        )
-    if suite.status is SuiteStatus.RETIRED:
-        return f"suite {suite.ref} is retired{newer}: this run is marked as not certifying"
-    return "this run is marked as not certifying"
 
 
 class Runner:

@@ -19,7 +19,8 @@ import pytest
 from harness.catalog import Catalog, default_fixtures, document_versions, load_catalog
 from harness.events import RunFinished, RunNote
 from harness.model import CatalogError, ConfigurationError, SuiteStatus
-from harness.runner.engine import Runner, life_cycle_notice, refuse_retired
+from harness.runner.engine import Runner
+from harness.runner.life_cycle import life_cycle_notice, refuse_retired
 
 FIXTURES = default_fixtures()
 
