@@ -71,7 +71,8 @@ def test_validate_json_output_lists_every_error() -> None:
     assert result.returncode == 1
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["valid"] for line in lines] == [True, False]
-    assert set(lines[0]) == {"path", "format", "valid", "errors"}
+    assert set(lines[0]) == {"path", "format", "valid", "errors", "warnings"}
+    assert lines[0]["warnings"] == lines[1]["warnings"] == []
     assert {e["rule"] for e in lines[1]["errors"]} == {"IR-01", "IR-03", "IR-06"}
     assert all(set(e) == {"location", "rule", "message"} for e in lines[1]["errors"])
 
