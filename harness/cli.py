@@ -374,6 +374,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
         if role not in ROLE_PORTS:
             raise UsageError(f"unknown role {role!r} (known: {', '.join(ROLE_PORTS)})")
     if args.containers:
+        if args.profile:
+            raise UsageError("--profile plays other document versions in-process only (containers play the current)")
         return _up_in_containers(args, roles)
     if args.build or args.image or args.base_image:
         raise UsageError("--image, --build and --base-image go with --containers")
