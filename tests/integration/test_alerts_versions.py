@@ -30,8 +30,9 @@ from tests.conftest import certify, failing
 SUITES = Path(__file__).resolve().parents[2] / "fixtures" / "suites" / "alerts-core"
 # 1.1 hub against 1.0: the scenarios where 1.0 demanded refusals (CAP-06/07) or CAP-07 among the errors.
 NEW_HUB_FAILS_OLD_SUITE = {"AC-16", "AC-17", "AC-21"}
-# 1.0 hub against 1.1: CAP-06/07 alerts and national feeds refused, CAP-08..12 accepted, CAP-07 an error.
-OLD_HUB_FAILS_NEW_SUITE = {"AC-08", "AC-16", "AC-17", "AC-21", "AC-60", "AC-61", "AC-62", "AC-63", "AC-64"}
+# 1.0 hub against 1.1: CAP-06/07 alerts, national feeds and an envelope of one refused, CAP-08..12 accepted,
+# CAP-07 an error.
+OLD_HUB_FAILS_NEW_SUITE = {"AC-08", "AC-16", "AC-20", "AC-17", "AC-21", "AC-60", "AC-61", "AC-62", "AC-63", "AC-64"}
 # AC-03 changed too, but only by asking less (an Error need no longer name CAP-07): both hubs pass both.
 RELAXED_ONLY = {"AC-03"}
 
@@ -103,6 +104,16 @@ class WarningsAmongProblemErrors(AlertHub):
 
     def validate_distribution(self, body: bytes) -> Validation:
         found = super().validate_distribution(body)
+        if not found.findings:
+            return found
+        return Validation(found.format_id, found.findings + found.warnings, found.model)
+
+
+class EnvelopeRefusedForWarnings(AlertHub):
+    """Refuses a distribution whose embedded alert has warnings, as 1.0 did."""
+
+    def validate_distribution(self, body: bytes) -> Validation:
+        found = super().validate_distribution(body)
         return Validation(found.format_id, found.findings + found.warnings, found.model)
 
 
@@ -113,6 +124,7 @@ BROKEN_1_1: dict[str, tuple[type[AlertHub], set[str]]] = {
     "cap-11-not-enforced": (_without("CAP-11"), {"AC-63"}),
     "cap-12-not-enforced": (_without("CAP-12"), {"AC-64"}),
     "cap-06-07-still-refused": (WarningsRefused, {"AC-08", "AC-16", "AC-17"}),
+    "envelope-refused-for-warnings": (EnvelopeRefusedForWarnings, {"AC-20", "AC-21"}),
     "warnings-among-problem-errors": (WarningsAmongProblemErrors, {"AC-21"}),
 }
 
