@@ -189,6 +189,7 @@ def _cmd_formats(args: argparse.Namespace) -> int:
                         "syntax": fmt.syntax,
                         "mediaTypes": list(fmt.media_types),
                         "rules": fmt.rule_set,
+                        **({"document": f"{fmt.document}@{fmt.rules_version}"} if fmt.document else {}),
                         "samples": {"valid": len(fmt.valid_samples), "invalid": len(fmt.invalid_samples)},
                     }
                 )
