@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from harness.rules import run_rules
-from harness.rules.cap import uri_problem
+from harness.families.cap.rules import uri_problem
+from harness.families.rules import run_rules
 from harness.validation.xmlsafe import parse_xml
 
 ALERT = """<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">

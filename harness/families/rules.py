@@ -16,11 +16,13 @@ The default, ``(("1.0", ERROR),)``, is an error in every version.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from harness.extensions import FAMILIES
 from harness.model import Severity
 
 __all__ = ["RULE_SETS", "Rule", "RuleViolation", "judge", "rule", "rules_in_force", "run_rules", "version_key"]
@@ -102,4 +104,7 @@ def judge(rule_set: str, document: Any, version: str | None = None) -> Iterator[
 
 
 def _load_builtin_rule_sets() -> None:
-    from harness.rules import cap, edxl, intel_report, queries  # noqa: F401  (registers on import)
+    """Import the rule modules of every registered format family (each registers its rules on import)."""
+    for _, family in FAMILIES.items():
+        for module in family.rule_modules:
+            importlib.import_module(module)

@@ -25,8 +25,8 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
+from harness.families.rules import RuleViolation, rule
 from harness.model import Severity
-from harness.rules import RuleViolation, rule
 
 __all__ = ["NS", "PREFIX", "RULE_SET", "cap_timestamp", "location"]
 
