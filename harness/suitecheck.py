@@ -9,15 +9,15 @@ import argparse
 import sys
 
 from harness.catalog import catalog_problems, load_catalog
+from harness.extensions import check_names
 
 __all__ = ["add_arguments", "check_suites", "known_checks"]
 
 
 def known_checks() -> frozenset[str]:
-    """The check names a scenario's ``expect`` may use: the runner's registered checks."""
-    from harness.runner.checks import CHECKS  # the CLI layer may see the runner; the catalog may not
-
-    return frozenset(CHECKS)
+    """The check names a scenario's ``expect`` may use: every check of the registry (built in, of the
+    format families, or from an installed package)."""
+    return check_names()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

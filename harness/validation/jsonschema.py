@@ -17,7 +17,7 @@ from typing import Any
 
 import fastjsonschema
 
-__all__ = ["Path", "SchemaError", "SchemaValidator", "is_date", "is_date_time"]
+__all__ = ["FORMATS", "Path", "SchemaError", "SchemaValidator", "is_date", "is_date_time"]
 
 Path = tuple[str | int, ...]
 SchemaError = tuple[Path, str]
