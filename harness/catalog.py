@@ -356,7 +356,8 @@ def _load(root: Path, check_names: frozenset[str] | None, problems: list[Problem
         suites.setdefault(suite.name, {})[suite.version] = suite
     documents = _load_documents(root / DOCUMENTS_FILE)
     for fmt in formats.values():
-        if fmt.document is not None and fmt.document not in documents:
+        # Without documents.yaml (a partial fixtures tree) every format applies its latest rules.
+        if fmt.document is not None and documents and fmt.document not in documents:
             raise CatalogError(f"{fmt.directory}: document {fmt.document!r} is not in {DOCUMENTS_FILE}")
     suites = _with_life_cycle(root / LIFECYCLE_FILE, suites, documents)
     in_force = {name: current for name, versions in documents.items() if (current := _current(versions)) is not None}
@@ -382,7 +383,9 @@ def _status(value: Any, where: str) -> SuiteStatus:
 
 
 def _load_documents(path: Path) -> dict[str, dict[str, SuiteStatus]]:
-    """``documents.yaml``: ``{document: {versions: {version: status}}}``; at most one current version each."""
+    """``documents.yaml``: ``{document: {versions: {version: status}}}``; at most one current version each.
+
+    A fixtures tree without the file has no documents: its formats apply their latest rules."""
     if not path.is_file():
         return {}
     register = _read_yaml(path)
