@@ -46,7 +46,7 @@ class SuiteRun:
             extra["sip"] = (sip, self.sip_target)
         counterpart: RecorderCounterpart | None = None
         if self.suite.counterpart:
-            app = build_app(self.catalog)
+            app = build_app(self.catalog.for_suite(self.suite))  # plays the document version certified
             self._server = ReferenceServer(app, *self.listen)
             counterpart = RecorderCounterpart(app, await self._server.start())
         runner = Runner(
