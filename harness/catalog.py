@@ -17,7 +17,15 @@ import yaml
 from harness.model import CatalogError, ConfigurationError, Format, Sample, Scenario, Suite, SuiteStatus
 from harness.scenarios import Problem, SampleIndex, parse_scenario, schema_problems
 
-__all__ = ["Catalog", "Problem", "catalog_problems", "default_fixtures", "load_catalog", "schemas_folder"]
+__all__ = [
+    "Catalog",
+    "Problem",
+    "catalog_problems",
+    "default_fixtures",
+    "document_versions",
+    "load_catalog",
+    "schemas_folder",
+]
 
 _SUITE_REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*)(?:@(?P<version>[0-9][0-9A-Za-z.-]*))?\Z")
 _DOCUMENT_REF = re.compile(r"^(?P<document>[a-z0-9][a-z0-9-]*)[@=](?P<version>[0-9][0-9A-Za-z.-]*)\Z")
