@@ -21,9 +21,10 @@ from lxml import etree
 
 from harness.catalog import load_catalog
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
+from tests.conftest import SHARED
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = SHARED / "corpus"
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 DE_NS = "urn:oasis:names:tc:emergency:EDXL:DE:1.0"
 DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"

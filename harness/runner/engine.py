@@ -22,6 +22,7 @@ from harness.events import (
     RunStarted,
     ScenarioFinished,
     Summary,
+    WireMessage,
 )
 from harness.model import (
     BadAnswer,
@@ -35,10 +36,11 @@ from harness.model import (
     Verdict,
     percentile,
 )
-from harness.profile import DATASET_HOOK, HOOK_ABSENT, TRIGGER_HOOK
+from harness.profile import HOOK_ABSENT, TRIGGER_HOOK
 from harness.runner.checks import CHECKS, CheckContext
 from harness.runner.context import Message, ScenarioContext, is_missing, resolve_pointer
-from harness.runner.life_cycle import life_cycle_notice, refuse_retired
+from harness.runner.dataset import load_dataset
+from harness.runner.life_cycle import judging_catalog, life_cycle_facts, life_cycle_notice
 from harness.transport import Counterpart, Request, Response, Transport
 from harness.validation.validator import sample_findings, validator_for
 
@@ -99,8 +101,7 @@ class Runner:
         self.unattended = unattended
         self.operator_timeout_s = operator_timeout_s
         self.extra_targets = dict(extra_targets or {})
-        self.certifying = certifying
-        """False marks the run as not certifying: the only way a retired suite version may be run."""
+        self.certifying = certifying  # False: not certifying, the only way a retired suite version may be run
         self.dataset: dict[str, Any] | None = None
 
     def emit(self, event: Any) -> None:
@@ -108,13 +109,10 @@ class Runner:
             listener(event)
 
     async def run(self, suite: Suite) -> RunFinished:
-        refuse_retired(suite, self.certifying)
-        # Every format is judged by the rules of the document version the suite certifies.
-        self.catalog = self.catalog.for_suite(suite)
+        self.catalog = judging_catalog(self.catalog, suite, self.certifying)
         started = now_rfc3339()
         self.emit(RunStarted(suite.name, suite.version, self.target, started, len(suite.scenarios)))
-        notice = life_cycle_notice(self.catalog, suite, self.certifying)
-        if notice:
+        if notice := life_cycle_notice(self.catalog, suite, self.certifying):
             self.emit(RunNote(notice))
         await self.prepare(suite)
         gate = asyncio.Semaphore(self.concurrency)
@@ -141,18 +139,13 @@ class Runner:
         return finished
 
     async def prepare(self, suite: Suite) -> None:
-        """What comes before the first scenario (the data set): for callers that run scenarios one by one.
-
-        A retired suite version is refused unless the run is not certifying, and from here on every format is
-        judged by the rules of the document version the suite certifies.
-        """
-        refuse_retired(suite, self.certifying)
-        self.catalog = self.catalog.for_suite(suite)
+        """What comes before the first scenario (the data set): for callers that run scenarios one by one."""
+        self.catalog = judging_catalog(self.catalog, suite, self.certifying)
         if suite.counterpart and self.counterpart is None:
             raise ConfigurationError(f"suite {suite.ref} needs a reference endpoint for the SUT to send to")
         if suite.dataset:
             self.dataset = self.catalog.dataset(suite.dataset)
-            await self._load_dataset(suite.dataset, self.dataset)
+            self.emit(RunNote(await load_dataset(self.transport, self.target, suite.dataset, self.dataset)))
 
     def _finished(
         self, suite: Suite, started: str, results: dict[str, ScenarioResult], interrupted: bool
@@ -161,26 +154,10 @@ class Runner:
         summary = Summary()
         for result in ordered:
             summary.add(result.verdict)
-        extra: dict[str, Any] = {"status": str(suite.status), "certifies": suite.certifies_text}
-        if not self.certifying:
-            extra["certifying"] = False
+        extra = life_cycle_facts(suite, self.certifying)
         return RunFinished(
             suite.name, suite.version, self.target, started, now_rfc3339(), summary, ordered, interrupted, extra
         )
-
-    async def _load_dataset(self, ref: str, dataset: dict[str, Any]) -> None:
-        """Load the data set through the SUT's test hook, when it has one (binding rule 8)."""
-        body = json.dumps(dataset, ensure_ascii=False).encode()
-        request = Request("PUT", self.target + DATASET_HOOK, (("Content-Type", "application/json"),), body)
-        response = await self.transport.send(request)
-        if response.status in (200, 204):
-            self.emit(RunNote(f"data set {ref} loaded through {DATASET_HOOK}"))
-        elif response.status in HOOK_ABSENT:
-            self.emit(
-                RunNote(f"no {DATASET_HOOK} hook (HTTP {response.status}): the SUT must already hold data set {ref}")
-            )
-        else:
-            raise ConfigurationError(f"the SUT refused data set {ref} through {DATASET_HOOK}: HTTP {response.status}")
 
     async def run_scenario(self, scenario: dict[str, Any]) -> ScenarioResult:
         ctx = ScenarioContext(
@@ -318,21 +295,34 @@ class Runner:
         request, message = self.build_request(step, ctx)
         if message is not None:
             ctx.sent[name] = message
-        transport, _ = self.carrier(step.get("request"))
+        spec = step.get("request")
+        transport, _ = self.carrier(spec)
+        sent = now_rfc3339()
         response = await transport.send(request)
+        answered = now_rfc3339()
         latencies.append(response.elapsed_ms)
-        self.emit(
-            ExchangeCompleted(
-                str(scenario["id"]),
-                name,
-                request.method,
-                request.url,
-                response.status,
-                response.elapsed_ms,
-                len(request.body),
-                len(response.body),
+        if self.listeners:
+            kind = str(spec.get("transport") or "http") if isinstance(spec, dict) else "http"
+            version = "SIP/2.0" if kind == "sip" else "HTTP/1.1"
+            self.emit(
+                ExchangeCompleted(
+                    str(scenario["id"]),
+                    name,
+                    request.method,
+                    request.url,
+                    response.status,
+                    response.elapsed_ms,
+                    len(request.body),
+                    len(response.body),
+                    transport=kind,
+                    request=WireMessage(f"{request.method} {request.url} {version}", request.headers, request.body),
+                    response=WireMessage(
+                        f"{version} {response.status} {response.reason}".rstrip(), response.headers, response.body
+                    ),
+                    sent=sent,
+                    answered=answered,
+                )
             )
-        )
         return response, message
 
     async def _run_repeated_step(
@@ -396,6 +386,7 @@ class Runner:
         elif answer.status != 202:
             return [CheckFailure(name, "trigger: status", 202, answer.status, f"the {TRIGGER_HOOK} hook refused")]
         received = await self.counterpart.wait_for(method, path, since, within)
+        self._received(scenario, name, method, received)
         return self._awaited(scenario, name, step, ctx, received, f"{method} {path}", within)
 
     async def _run_await_step(
@@ -409,7 +400,32 @@ class Runner:
         method, path = str(wait.get("method", "POST")), str(ctx.expand(wait["path"]))
         within = float(wait.get("within_s", 10))
         received = await self.counterpart.wait_for(method, path, ctx.counterpart_mark, within)
+        self._received(scenario, name, method, received)
         return self._awaited(scenario, name, step, ctx, received, f"{method} {path}", within)
+
+    def _received(self, scenario: dict[str, Any], name: str, method: str, received: Response | None) -> None:
+        """Tell listeners what the SUT sent to the counterpart (``received`` is that request, with the
+        counterpart's answer as its status)."""
+        if received is None or not self.listeners:
+            return
+        at = now_rfc3339()
+        self.emit(
+            ExchangeCompleted(
+                str(scenario["id"]),
+                name,
+                method,
+                received.url,
+                received.status,
+                received.elapsed_ms,
+                len(received.body),
+                0,
+                direction="sut->reference",
+                request=WireMessage(f"{method} {received.url} HTTP/1.1", received.headers, received.body),
+                response=WireMessage(f"HTTP/1.1 {received.status} {received.reason}".rstrip(), (), b""),
+                sent=at,
+                answered=at,
+            )
+        )
 
     def _awaited(
         self,

@@ -6,10 +6,12 @@ retired one certifies nothing: it is refused unless the run is marked as not cer
 
 from __future__ import annotations
 
+from typing import Any
+
 from harness.catalog import Catalog
 from harness.model import ConfigurationError, Suite, SuiteStatus
 
-__all__ = ["life_cycle_notice", "refuse_retired"]
+__all__ = ["judging_catalog", "life_cycle_facts", "life_cycle_notice", "refuse_retired"]
 
 
 def refuse_retired(suite: Suite, certifying: bool) -> None:
@@ -19,6 +21,21 @@ def refuse_retired(suite: Suite, certifying: bool) -> None:
             f"suite {suite.ref} is retired (it certified {suite.certifies_text or 'a retired version'}): "
             "it can no longer certify; run it with --not-certifying to exercise a system anyway"
         )
+
+
+def judging_catalog(catalog: Catalog, suite: Suite, certifying: bool) -> Catalog:
+    """The catalog a run of ``suite`` judges by: a retired suite version is refused unless the run is not
+    certifying, and every format is judged by the rules of the document version the suite certifies."""
+    refuse_retired(suite, certifying)
+    return catalog.for_suite(suite)
+
+
+def life_cycle_facts(suite: Suite, certifying: bool) -> dict[str, Any]:
+    """What a run's results say of the suite version's life cycle (``certifying`` only when it is not)."""
+    facts: dict[str, Any] = {"status": str(suite.status), "certifies": suite.certifies_text}
+    if not certifying:
+        facts["certifying"] = False
+    return facts
 
 
 def life_cycle_notice(catalog: Catalog, suite: Suite, certifying: bool = True) -> str | None:

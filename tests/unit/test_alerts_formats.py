@@ -27,10 +27,11 @@ from harness.model import CatalogError, Format
 from harness.validation.validator import XPATH_PREFIXES, detect_format, validator_for
 from harness.validation.xmlsafe import parse_xml
 from tests.alerts_mutations import variants
+from tests.conftest import SHARED
 
 ROOT = Path(__file__).resolve().parents[2]
 FORMATS = ROOT / "fixtures/formats"
-CORPUS = ROOT.parent / "shared/corpus"
+CORPUS = SHARED / "corpus"
 CAP = "urn:oasis:names:tc:emergency:cap:1.2"
 DE = "urn:oasis:names:tc:emergency:EDXL:DE:1.0"
 IR = "urn:netcode:intel-report:1.0"

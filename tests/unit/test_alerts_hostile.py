@@ -23,9 +23,10 @@ from harness.model import Format
 from harness.validation.validator import Validation, detect_format, validator_for
 from harness.validation.xmlsafe import parse_xml
 from tests.alerts_mutations import load_xsd
+from tests.conftest import SHARED
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT.parent / "shared/corpus"
+CORPUS = SHARED / "corpus"
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 DE_NS = "urn:oasis:names:tc:emergency:EDXL:DE:1.0"
 MB = 1 << 20

@@ -247,6 +247,10 @@ class JournalReporter:
             )
             self._handle.close()
 
+    def close(self) -> None:
+        """Close the journal (a run that ended without RunFinished leaves what it wrote)."""
+        self._handle.close()
+
 
 def read_journal(path: Path) -> RunFinished:
     """Rebuild a run from its journal; a torn last line (the process died writing it) is ignored.
