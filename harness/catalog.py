@@ -14,14 +14,23 @@ import importlib.resources
 import json
 import os
 import re
-from collections.abc import Callable, Sequence, Set
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence, Set
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from harness.model import CatalogError, ConfigurationError, Format, Sample, Scenario, Suite
+from harness.documents import (
+    DOCUMENTS_FILE,
+    LIFECYCLE_FILE,
+    current_version_of,
+    document_versions,
+    formats_at,
+    load_documents,
+    with_life_cycle,
+)
+from harness.model import CatalogError, ConfigurationError, Format, Sample, Scenario, Suite, SuiteStatus
 from harness.scenarios import Problem, SampleIndex, parse_scenario, schema_problems
 
 __all__ = [
@@ -31,6 +40,7 @@ __all__ = [
     "catalog_folders",
     "catalog_problems",
     "default_fixtures",
+    "document_versions",
     "load_catalog",
     "read_catalog",
     "schemas_folder",
@@ -41,7 +51,11 @@ _SUITE_REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*)(?:@(?P<version>[0-9][0-9
 
 
 def bundled_fixtures() -> Path:
-    """The catalog shipped with the harness: ``harness/_catalog`` in a wheel, else the checkout's ``fixtures/``."""
+    """The catalog shipped with the harness: ``harness/_catalog`` in a wheel, else the checkout's ``fixtures/``;
+    ``$HARNESS_CATALOG`` names a whole catalog folder to use instead (a pinned or changed copy of it)."""
+    replaced = os.environ.get("HARNESS_CATALOG")
+    if replaced:
+        return Path(replaced)
     package = Path(str(importlib.resources.files("harness")))
     bundled = package / "_catalog"
     return bundled if bundled.is_dir() else package.parent / "fixtures"
@@ -100,6 +114,49 @@ class Catalog:
     """``name@version`` -> the data set's folder (``dataset.json``, ``schema.json``)."""
     roots: tuple[Path, ...] = ()
     """Every catalog folder read, bundled first."""
+    documents: dict[str, dict[str, SuiteStatus]] = field(default_factory=dict)
+    """Document of the profile -> its versions and their status (``current``, ``superseded``, ``retired``)."""
+    in_force: tuple[tuple[str, str], ...] = ()
+    """The document versions whose rules this catalog's formats apply (the current ones unless asked otherwise)."""
+    _views: dict[tuple[tuple[str, str], ...], Catalog] = field(default_factory=dict, compare=False, repr=False)
+
+    def current_version(self, document: str) -> str:
+        versions = self.documents.get(document)
+        if not versions:
+            raise ConfigurationError(f"unknown document {document!r} (known: {', '.join(sorted(self.documents))})")
+        current = [v for v, status in versions.items() if status is SuiteStatus.CURRENT]
+        if not current:
+            raise ConfigurationError(f"document {document!r} has no current version")
+        return current[0]
+
+    def at(self, versions: Mapping[str, str]) -> Catalog:
+        """This catalog as ``versions`` of the documents see it: their formats judged by those versions' rules.
+
+        ``{"alerts": "1.0"}`` gives formats (and the formats that embed them) whose validators apply
+        alerts 1.0's rule set; formats of other documents stay at their current version. Views are cached.
+        """
+        wanted = dict(self.in_force)
+        for document, version in versions.items():
+            known = self.documents.get(document)
+            if known is None:
+                raise ConfigurationError(f"unknown document {document!r} (known: {', '.join(sorted(self.documents))})")
+            if version not in known:
+                raise ConfigurationError(
+                    f"document {document!r} has no version {version!r} (known: {', '.join(sorted(known))})"
+                )
+            wanted[document] = version
+        key = tuple(sorted(wanted.items()))
+        if key == self.in_force:
+            return self
+        view = self._views.get(key)
+        if view is None:
+            view = dataclasses.replace(self, formats=formats_at(self.formats, wanted), in_force=key, _views={})
+            self._views[key] = view
+        return view
+
+    def for_suite(self, suite: Suite) -> Catalog:
+        """The catalog as the document versions ``suite`` certifies see it."""
+        return self.at(dict(suite.certifies))
 
     def format(self, format_id: str) -> Format:
         try:
@@ -109,7 +166,7 @@ class Catalog:
             raise ConfigurationError(f"unknown format {format_id!r} (known: {known})") from None
 
     def suite(self, ref: str) -> Suite:
-        """The suite ``name`` (latest version) or ``name@version``."""
+        """The suite ``name`` (its current version) or ``name@version``."""
         match = _SUITE_REF.match(ref)
         if not match:
             raise ConfigurationError(f"bad suite reference {ref!r}: expected NAME or NAME@VERSION")
@@ -117,7 +174,11 @@ class Catalog:
         if not versions:
             known = ", ".join(sorted(self.suites)) or "none"
             raise ConfigurationError(f"unknown suite {match['name']!r} (known: {known})")
-        version = match["version"] or max(versions, key=_version_key)
+        current = [v for v, suite in versions.items() if suite.status is SuiteStatus.CURRENT]
+        if not match["version"] and not current:
+            listed = ", ".join(f"{v} ({versions[v].status})" for v in sorted(versions, key=_version_key))
+            raise ConfigurationError(f"suite {match['name']!r} has no current version: name one of {listed}")
+        version = match["version"] or current[0]
         if version not in versions:
             raise ConfigurationError(
                 f"suite {match['name']!r} has no version {version!r} (known: {', '.join(sorted(versions))})"
@@ -145,6 +206,15 @@ class Catalog:
         """The catalog folder ``suite`` was read from."""
         directory = Path(suite.directory)
         return next((root for root in self.roots if directory.is_relative_to(root)), directory)
+
+    def current_suites(self) -> list[Suite]:
+        """The current version of every suite that has one (what ``harness demo`` certifies)."""
+        return [
+            suite
+            for _, versions in sorted(self.suites.items())
+            for suite in versions.values()
+            if suite.status is SuiteStatus.CURRENT
+        ]
 
     def formats_of_family(self, family: str) -> list[Format]:
         return [fmt for fmt in self.formats.values() if fmt.family == family]
@@ -175,6 +245,7 @@ def _load_format(directory: Path) -> tuple[Format, tuple[str, ...]]:
             samples=samples,
             directory=str(directory),
             embedded_in=str(embedded["in"]) if embedded else None,
+            document=str(manifest["document"]) if manifest.get("document") else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CatalogError(f"{directory / 'format.yaml'}: bad manifest ({exc})") from None
@@ -362,7 +433,27 @@ def _load(roots: tuple[Path, ...], check_names: frozenset[str] | None, problems:
             if suite.dataset and suite.dataset not in datasets:
                 problems.append(Problem(str(manifest), "/dataset", f"unknown data set {suite.dataset!r}"))
             suites.setdefault(suite.name, {})[suite.version] = suite
-    return Catalog(root=roots[0], formats=formats, suites=suites, datasets=datasets, roots=roots)
+    # The profile's documents and the register of suite versions are the bundled catalog's (the first folder);
+    # suites of an added folder that the register does not name stay current and certify no document version.
+    root = roots[0]
+    documents = load_documents(root / DOCUMENTS_FILE)
+    for fmt in formats.values():
+        # Without documents.yaml (a partial fixtures tree) every format applies its latest rules.
+        if fmt.document is not None and documents and fmt.document not in documents:
+            raise CatalogError(f"{fmt.directory}: document {fmt.document!r} is not in {DOCUMENTS_FILE}")
+    suites = with_life_cycle(root / LIFECYCLE_FILE, suites, documents)
+    in_force = {
+        name: current for name, versions in documents.items() if (current := current_version_of(versions)) is not None
+    }
+    return Catalog(
+        root=root,
+        formats=formats_at(formats, in_force),
+        suites=suites,
+        datasets=datasets,
+        roots=roots,
+        documents=documents,
+        in_force=tuple(sorted(in_force.items())),
+    )
 
 
 _read_cached = functools.lru_cache(maxsize=8)(read_catalog)

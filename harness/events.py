@@ -132,8 +132,14 @@ class RunFinished:
 
     @property
     def certified(self) -> bool:
-        """Every MUST scenario passed."""
-        return all(r.verdict == Verdict.PASSED for r in self.results if r.level == "MUST") and not self.interrupted
+        """Every MUST scenario passed, in a run that certifies (not of a retired suite version)."""
+        passed = all(r.verdict == Verdict.PASSED for r in self.results if r.level == "MUST")
+        return passed and not self.interrupted and self.certifying
+
+    @property
+    def certifying(self) -> bool:
+        """False for a run marked as not certifying (a retired suite version run on request)."""
+        return self.extra.get("certifying", True) is not False
 
 
 Event = RunStarted | RunNote | OperatorActionRequired | ExchangeCompleted | ScenarioFinished | RunFinished

@@ -65,6 +65,7 @@ class RunSession:
         self._concurrency = 4
         self._timeout_s = 10.0
         self._unattended = True
+        self._certifying = True
         self._operator_timeout_s = 300.0
         self._credentials = TransportOptions()
         self._scenario_ids: tuple[str, ...] | None = None
@@ -118,8 +119,12 @@ class RunSession:
         unattended: bool | None = None,
         operator_timeout_s: float | None = None,
         credentials: TransportOptions | None = None,
+        certifying: bool | None = None,
     ) -> Self:
-        """Run options; ``credentials`` are the HTTP target's TLS files and headers (secrets: redacted)."""
+        """Run options; ``credentials`` are the HTTP target's TLS files and headers (secrets: redacted);
+        ``certifying=False`` marks the run as not certifying (the only way to run a retired suite version)."""
+        if certifying is not None:
+            self._certifying = certifying
         if concurrency is not None:
             self._concurrency = max(1, concurrency)
         if timeout_s is not None:
@@ -200,7 +205,7 @@ class RunSession:
         if suite.counterpart and self._listen is not None:
             from harness.endpoints import RecorderCounterpart, ReferenceServer, build_app
 
-            app = build_app(self.catalog)
+            app = build_app(self.catalog.for_suite(suite))  # plays the document version the suite certifies
             self._server = ReferenceServer(app, *self._listen)
             try:
                 url = await self._server.start()
@@ -227,6 +232,7 @@ class RunSession:
             unattended=self._unattended,
             operator_timeout_s=self._operator_timeout_s,
             extra_targets=extra,
+            certifying=self._certifying,
         )
 
     async def run(self) -> RunFinished:

@@ -12,6 +12,7 @@ from typing import Any
 from harness import suitecheck
 from harness.catalog import load_catalog
 from harness.cli.options import suite_source
+from harness.cli.profile import catalog_at, profile_option
 from harness.model import UsageError
 from harness.validation.validator import detect_format, validator_for
 
@@ -31,6 +32,8 @@ def register(subparsers: Any) -> None:
     validate = subparsers.add_parser("validate", help="validate message files")
     validate.add_argument("--format", dest="format_id", help="format id (detected from the content when omitted)")
     validate.add_argument("--json", action="store_true", help="one JSON object per file per line")
+    validate.add_argument("--strict", action="store_true", help="warnings count as errors (exit 1)")
+    profile_option(validate)
     validate.add_argument("paths", nargs="+", metavar="PATH")
 
     formats.set_defaults(func=_cmd_formats)
@@ -50,6 +53,7 @@ def _cmd_formats(args: argparse.Namespace) -> int:
                         "syntax": fmt.syntax,
                         "mediaTypes": list(fmt.media_types),
                         "rules": fmt.rule_set,
+                        **({"document": f"{fmt.document}@{fmt.rules_version}"} if fmt.document else {}),
                         "samples": {"valid": len(fmt.valid_samples), "invalid": len(fmt.invalid_samples)},
                     }
                 )
@@ -72,6 +76,8 @@ def _cmd_suites(args: argparse.Namespace) -> int:
                         {
                             "name": name,
                             "version": version,
+                            "status": str(suite.status),
+                            "certifies": suite.certifies_text or None,
                             "title": suite.title,
                             "scenarios": len(suite.scenarios),
                             "must": must,
@@ -81,7 +87,8 @@ def _cmd_suites(args: argparse.Namespace) -> int:
                 )
             else:
                 print(
-                    f"{suite.ref:<22} {len(suite.scenarios):>3} scenarios ({must} MUST)  {suite.title}"
+                    f"{suite.ref:<22} {suite.status:<10} {suite.certifies_text or '-':<18} "
+                    f"{len(suite.scenarios):>3} scenarios ({must} MUST)  {suite.title}"
                     f"  [{suite_source(catalog, suite)}]"
                 )
     return 0
@@ -115,7 +122,7 @@ def _read_file(path: str) -> bytes:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
+    catalog = catalog_at(args)
     forced = catalog.format(args.format_id) if args.format_id else None
     worst = 0
     for path in args.paths:
@@ -130,6 +137,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             worst = 2
             continue
         validation = validator_for(fmt).validate(data)
+        warned = len(validation.warnings)
         if args.json:
             print(
                 json.dumps(
@@ -138,16 +146,21 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                         "format": fmt.id,
                         "valid": validation.valid,
                         "errors": [f.as_dict() for f in validation.findings],
+                        "warnings": [f.as_dict() for f in validation.warnings],
                     },
                     ensure_ascii=False,
                 )
             )
-        elif validation.valid:
-            print(f"{shown}: valid {fmt.id}")
+        elif validation.valid and not (args.strict and warned):
+            print(f"{shown}: valid {fmt.id}" + (f" ({warned} warning(s))" if warned else ""))
         else:
-            print(f"{shown}: INVALID {fmt.id} ({len(validation.findings)} error(s))")
+            strict = f", {warned} warning(s) counted as errors (--strict)" if args.strict and warned else ""
+            print(f"{shown}: INVALID {fmt.id} ({len(validation.findings)} error(s){strict})")
             for finding in validation.findings:
                 print(f"  {finding.rule:<7} {finding.location or '/'}: {finding.message}")
-        if not validation.valid:
+        if not args.json:
+            for finding in validation.warnings:
+                print(f"  warning {finding.rule:<7} {finding.location or '/'}: {finding.message}")
+        if not validation.valid or (args.strict and warned):
             worst = max(worst, 1)
     return worst

@@ -20,6 +20,7 @@ from harness.catalog import Catalog, load_catalog
 from harness.events import RunFinished, Summary
 from harness.model import UsageError
 from harness.reporting import JUnitReporter, ResultsJsonReporter, read_journal, summary_line, write_atomically
+from harness.runner.life_cycle import refuse_retired
 from harness.transport import TransportOptions
 
 __all__ = ["DEFAULT_REPORTS", "RunSettings", "register", "run_suite"]
@@ -29,7 +30,12 @@ DEFAULT_REPORTS = Path("reports/latest")
 
 def register(subparsers: Any) -> None:
     run = subparsers.add_parser("run", help="run a suite against a system under test")
-    run.add_argument("--suite", required=True, help="NAME or NAME@VERSION")
+    run.add_argument("--suite", required=True, help="NAME (its current version) or NAME@VERSION")
+    run.add_argument(
+        "--not-certifying",
+        action="store_true",
+        help="mark the run as not certifying (the only way to run a retired suite version)",
+    )
     run.add_argument("--target", required=True, help="base URL of the system under test")
     run.add_argument(
         "--sip-target",
@@ -66,7 +72,7 @@ def register(subparsers: Any) -> None:
     report.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
     report.add_argument("--junit", type=Path)
 
-    demo = subparsers.add_parser("demo", help="certify the embedded reference supplier with every suite")
+    demo = subparsers.add_parser("demo", help="certify the embedded reference supplier with every current suite")
     demo.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
     demo.add_argument("--concurrency", type=int, default=4)
     run.set_defaults(func=_cmd_run)
@@ -113,6 +119,8 @@ class RunSettings:
     """TLS files, key password and extra headers (secrets): only their transport options are used."""
     sip_target: str | None = None
     """Where scenarios carried over SIP MESSAGE go; without it they are skipped."""
+    certifying: bool = True
+    """False marks the run as not certifying (``--not-certifying``; the only way to run a retired suite version)."""
 
 
 async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: RunSettings) -> RunFinished:
@@ -133,6 +141,7 @@ async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: Run
             timeout_s=settings.timeout,
             unattended=settings.unattended,
             credentials=settings.credentials,
+            certifying=settings.certifying,
         )
     )
     if settings.sip_target is not None:
@@ -195,7 +204,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     catalog = load_catalog(check_names=suitecheck.known_checks())
     target = _check_target(args.target)
     sip_target = _check_sip_target(args.sip_target) if args.sip_target is not None else None
-    catalog.suite(args.suite)  # unknown suites fail before any connection
+    # Unknown suites, and retired ones run to certify, fail before any connection.
+    refuse_retired(catalog.suite(args.suite), not args.not_certifying)
     _positive(args.concurrency, "concurrency")
     host, port = _listen_address(args.listen)
     settings = RunSettings(
@@ -208,6 +218,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         port,
         credentials=_credentials(args),
         sip_target=sip_target,
+        certifying=not args.not_certifying,
     )
     try:
         finished = asyncio.run(run_suite(catalog, args.suite, target, settings))
@@ -230,7 +241,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             sip_target = sip.uri()
             print(f"reference supplier running in-process at {url} and {sip_target}")
             runs = []
-            for suite in catalog.latest_suites():
+            for suite in catalog.current_suites():
                 settings = RunSettings(
                     args.reports / suite.name, None, args.concurrency, unattended=True, sip_target=sip_target
                 )

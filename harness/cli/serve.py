@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.catalog import load_catalog
+from harness.cli.profile import catalog_at, profile_option
 from harness.model import UsageError
 
 __all__ = ["register"]
@@ -30,6 +30,7 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--tls-cert", help="serve https with this PEM certificate (chain)")
     serve.add_argument("--tls-key", help="the PEM private key of --tls-cert")
     serve.add_argument("--client-ca", help="demand client certificates issued by these CAs (mutual TLS)")
+    profile_option(serve, "play")
 
     up = subparsers.add_parser(
         "up", help="run every reference role on its documented port, in-process or in containers"
@@ -42,6 +43,7 @@ def register(subparsers: Any) -> None:
     up.add_argument("--build", action="store_true", help="with --containers: build the image from this checkout first")
     up.add_argument("--base-image", help="with --build: the BASE_IMAGE build argument (default python:3.11-slim)")
     up.add_argument("--timeout", type=float, default=60.0, help="with --containers: seconds to become ready")
+    profile_option(up, "play")
 
     serve.set_defaults(func=_cmd_serve)
     up.set_defaults(func=_cmd_up)
@@ -50,13 +52,17 @@ def register(subparsers: Any) -> None:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from harness.endpoints import ReferenceServer, build_app, roles_named
 
-    catalog = load_catalog()
+    catalog = catalog_at(args)
     server = ReferenceServer(
         build_app(catalog, roles_named(catalog, args.role)), args.host, args.port, _serving_tls(args)
     )
+    playing = ", ".join(f"{document}@{version}" for document, version in catalog.in_force)
 
     def started(urls: dict[str, str]) -> None:
-        print(f"reference endpoints listening on {urls[args.role]} (role {args.role}; Ctrl-C to stop)", flush=True)
+        print(
+            f"reference endpoints listening on {urls[args.role]} (role {args.role}, playing {playing}; Ctrl-C to stop)",
+            flush=True,
+        )
 
     return _serve_until_stopped({args.role: server}, started)
 
@@ -117,10 +123,12 @@ def _cmd_up(args: argparse.Namespace) -> int:
         if role not in ROLE_PORTS:
             raise UsageError(f"unknown role {role!r} (known: {', '.join(ROLE_PORTS)})")
     if args.containers:
+        if args.profile:
+            raise UsageError("--profile plays other document versions in-process only (containers play the current)")
         return _up_in_containers(args, roles)
     if args.build or args.image or args.base_image:
         raise UsageError("--image, --build and --base-image go with --containers")
-    catalog = load_catalog()
+    catalog = catalog_at(args)
     servers = {
         role: ReferenceServer(
             build_app(catalog, roles_named(catalog, role)), args.host, 0 if args.free_ports else ROLE_PORTS[role]

@@ -64,15 +64,28 @@ def json_response(body: Any, status: int = 200, content_type: str = "application
 
 
 def problem(
-    status: int, kind: str, detail: str | None = None, errors: Iterable[Finding] = (), **headers: str
+    status: int,
+    kind: str,
+    detail: str | None = None,
+    errors: Iterable[Finding] = (),
+    *,
+    warnings: Iterable[Finding] = (),
+    **headers: str,
 ) -> web.Response:
-    """An RFC 9457 problem document whose ``type`` ends with ``/<kind>``."""
+    """An RFC 9457 problem document whose ``type`` ends with ``/<kind>``.
+
+    ``warnings`` (findings of rules whose severity is warning) go in a ``warnings`` member of the same shape,
+    apart from ``errors`` (binding rule 10).
+    """
     body: dict[str, Any] = {"type": PROBLEM_BASE + kind, "title": _TITLES.get(kind, kind), "status": status}
     if detail:
         body["detail"] = detail
     findings = [finding.as_dict() for finding in errors]
     if findings:
         body["errors"] = findings
+    advised = [finding.as_dict() for finding in warnings]
+    if advised:
+        body["warnings"] = advised
     return json_response(body, status, PROBLEM_MEDIA_TYPE, **headers)
 
 

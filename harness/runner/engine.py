@@ -36,11 +36,13 @@ from harness.model import (
     Verdict,
     percentile,
 )
-from harness.profile import DATASET_HOOK, HOOK_ABSENT, TRIGGER_HOOK
+from harness.profile import HOOK_ABSENT, TRIGGER_HOOK
 from harness.runner.checks import CHECKS, CheckContext
 from harness.runner.context import Message, ScenarioContext, is_missing, resolve_pointer
+from harness.runner.dataset import load_dataset
+from harness.runner.life_cycle import judging_catalog, life_cycle_facts, life_cycle_notice
 from harness.transport import Counterpart, Request, Response, Transport
-from harness.validation.validator import validator_for
+from harness.validation.validator import sample_findings, validator_for
 
 __all__ = ["Runner", "Skipped", "now_rfc3339"]
 
@@ -88,6 +90,7 @@ class Runner:
         unattended: bool = True,
         operator_timeout_s: float = 300.0,
         extra_targets: Mapping[str, tuple[Transport, str]] | None = None,
+        certifying: bool = True,
     ) -> None:
         self.catalog = catalog
         self.transport = transport
@@ -98,6 +101,7 @@ class Runner:
         self.unattended = unattended
         self.operator_timeout_s = operator_timeout_s
         self.extra_targets = dict(extra_targets or {})
+        self.certifying = certifying  # False: not certifying, the only way a retired suite version may be run
         self.dataset: dict[str, Any] | None = None
 
     def emit(self, event: Any) -> None:
@@ -105,8 +109,11 @@ class Runner:
             listener(event)
 
     async def run(self, suite: Suite) -> RunFinished:
+        self.catalog = judging_catalog(self.catalog, suite, self.certifying)
         started = now_rfc3339()
         self.emit(RunStarted(suite.name, suite.version, self.target, started, len(suite.scenarios)))
+        if notice := life_cycle_notice(self.catalog, suite, self.certifying):
+            self.emit(RunNote(notice))
         await self.prepare(suite)
         gate = asyncio.Semaphore(self.concurrency)
         results: dict[str, ScenarioResult] = {}
@@ -133,11 +140,12 @@ class Runner:
 
     async def prepare(self, suite: Suite) -> None:
         """What comes before the first scenario (the data set): for callers that run scenarios one by one."""
+        self.catalog = judging_catalog(self.catalog, suite, self.certifying)
         if suite.counterpart and self.counterpart is None:
             raise ConfigurationError(f"suite {suite.ref} needs a reference endpoint for the SUT to send to")
         if suite.dataset:
             self.dataset = self.catalog.dataset(suite.dataset)
-            await self._load_dataset(suite.dataset, self.dataset)
+            self.emit(RunNote(await load_dataset(self.transport, self.target, suite.dataset, self.dataset)))
 
     def _finished(
         self, suite: Suite, started: str, results: dict[str, ScenarioResult], interrupted: bool
@@ -146,23 +154,10 @@ class Runner:
         summary = Summary()
         for result in ordered:
             summary.add(result.verdict)
+        extra = life_cycle_facts(suite, self.certifying)
         return RunFinished(
-            suite.name, suite.version, self.target, started, now_rfc3339(), summary, ordered, interrupted
+            suite.name, suite.version, self.target, started, now_rfc3339(), summary, ordered, interrupted, extra
         )
-
-    async def _load_dataset(self, ref: str, dataset: dict[str, Any]) -> None:
-        """Load the data set through the SUT's test hook, when it has one (binding rule 8)."""
-        body = json.dumps(dataset, ensure_ascii=False).encode()
-        request = Request("PUT", self.target + DATASET_HOOK, (("Content-Type", "application/json"),), body)
-        response = await self.transport.send(request)
-        if response.status in (200, 204):
-            self.emit(RunNote(f"data set {ref} loaded through {DATASET_HOOK}"))
-        elif response.status in HOOK_ABSENT:
-            self.emit(
-                RunNote(f"no {DATASET_HOOK} hook (HTTP {response.status}): the SUT must already hold data set {ref}")
-            )
-        else:
-            raise ConfigurationError(f"the SUT refused data set {ref} through {DATASET_HOOK}: HTTP {response.status}")
 
     async def run_scenario(self, scenario: dict[str, Any]) -> ScenarioResult:
         ctx = ScenarioContext(
@@ -257,7 +252,7 @@ class Runner:
             return
         claimed = spec.get("valid")
         if claimed is None and message.sample is not None and not spec.get("set") and not spec.get("remove"):
-            claimed = message.sample.valid
+            claimed = not sample_findings(message.format, message.sample)[0]
         if claimed is None:
             return
         validator = validator_for(message.format)

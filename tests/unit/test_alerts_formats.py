@@ -22,7 +22,7 @@ from harness.families.cap import rules as cap_rules
 from harness.families.cap.rules import cap_timestamp
 from harness.families.edxl import rules as edxl
 from harness.families.edxl.rules import Tier, distribution_markings, first_refused, gsc_tier, marking_permitted
-from harness.families.rules import RULE_SETS, run_rules
+from harness.families.rules import RULE_SETS, rules_in_force, run_rules
 from harness.model import CatalogError, Format
 from harness.validation.validator import XPATH_PREFIXES, detect_format, validator_for
 from harness.validation.xmlsafe import parse_xml
@@ -84,10 +84,21 @@ def area(root: etree._Element) -> etree._Element:
 # --------------------------------------------------------------------------- the rule set
 
 
-def test_the_cap_rule_set_has_the_seven_rules() -> None:
+def test_the_cap_rule_set_has_twelve_rules_with_their_severities_per_version() -> None:
     run_rules("cap", road_closure())
-    assert [r.id for r in RULE_SETS["cap"]] == [f"CAP-0{n}" for n in range(1, 8)]
+    assert [r.id for r in RULE_SETS["cap"]] == [f"CAP-{n:02}" for n in range(1, 13)]
     assert all(r.statement for r in RULE_SETS["cap"])
+    in_1_0 = {r.id: str(severity) for r, severity in rules_in_force("cap", "1.0")}
+    in_1_1 = {r.id: str(severity) for r, severity in rules_in_force("cap", "1.1")}
+    assert in_1_0 == {f"CAP-0{n}": "error" for n in range(1, 8)}
+    assert in_1_1 == {
+        **{f"CAP-0{n}": "error" for n in range(1, 6)},
+        "CAP-06": "warning",
+        "CAP-07": "warning",
+        **{f"CAP-{n:02}": "error" for n in range(8, 13)},
+    }
+    # A later version that changes nothing keeps 1.1's rules and severities.
+    assert {r.id: str(severity) for r, severity in rules_in_force("cap", "1.2")} == in_1_1
 
 
 @pytest.mark.parametrize("path", sorted((FORMATS / "cap/1.2/samples/valid").iterdir()), ids=lambda p: p.name)
@@ -373,7 +384,7 @@ def test_rules_never_raise_on_thousands_of_broken_alerts() -> None:
                 assert isinstance(location, str) and location.startswith("/cap:alert")
                 assert message
             checked += 1
-    assert checked == len(trees) * 7
+    assert checked == len(trees) * len(RULE_SETS["cap"])
 
 
 # --------------------------------------------------------------------------- nested validation (EDXL-DE)
