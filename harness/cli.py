@@ -22,8 +22,10 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import harness
+from harness import cli_reports
 from harness.catalog import Catalog, load_catalog
 from harness.events import Listener, RunFinished, Summary
+from harness.htmlreport import HtmlReporter
 from harness.model import HarnessError, UsageError
 from harness.reporting import (
     ConsoleReporter,
@@ -124,21 +126,26 @@ def _parser() -> argparse.ArgumentParser:
         help="HOST:PORT of the reference endpoint the SUT sends to, for suites that need one (default 127.0.0.1:0)",
     )
 
-    report = commands.add_parser("report", help="rebuild the reports of a run from its journal")
-    report.add_argument("--journal", type=Path, required=True, help="the run's journal.jsonl")
+    report = commands.add_parser("report", help="rebuild the reports of a run from its journal, or an HTML report")
+    report.add_argument("--journal", type=Path, help="the run's journal.jsonl")
     report.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
     report.add_argument("--junit", type=Path)
+    report.add_argument("--html", type=Path, metavar="FILE", help="write the HTML run report here")
+    report.add_argument("bundle", nargs="?", type=Path, metavar="BUNDLE", help="an evidence bundle (with --html)")
+    report.add_argument("--trusted-key", type=Path, action="append", default=[], metavar="FILE",
+                        help="with BUNDLE: verify it against this Ed25519 public key (repeatable)")
 
     demo = commands.add_parser("demo", help="certify the embedded reference supplier with every suite")
     demo.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
     demo.add_argument("--concurrency", type=int, default=4)
+    cli_reports.register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        handler = _COMMANDS[args.command]
+        handler = _COMMANDS.get(args.command) or args.func
         return handler(args)
     except HarnessError as exc:
         print(f"harness: {exc}", file=sys.stderr)
@@ -477,6 +484,7 @@ async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: Run
                 print(f"reference endpoint for the SUT to send to: {counterpart.url}", flush=True)
         if settings.junit is not None:
             listeners.append(JUnitReporter(settings.junit, redact))
+        listeners.append(HtmlReporter(settings.reports / "report.html", catalog, redact))
         runner = Runner(
             catalog,
             transport,
@@ -523,6 +531,12 @@ def _credentials(args: argparse.Namespace) -> TransportOptions:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    if args.bundle is not None or args.html is not None:
+        from harness.cli_reports import html_report
+
+        return html_report(args)
+    if args.journal is None:
+        raise UsageError("give --journal FILE, or --html FILE with BUNDLE or --journal FILE")
     try:
         finished = read_journal(args.journal)
     except FileNotFoundError:
@@ -580,7 +594,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"harness: interrupted; partial report: {args.reports / 'results.json'}", file=sys.stderr)
         return 130
-    print(f"report: {args.reports / 'results.json'}" + (f", JUnit: {args.junit}" if args.junit else ""))
+    print(f"report: {args.reports / 'results.json'}, HTML: {args.reports / 'report.html'}" + (f", JUnit: {args.junit}" if args.junit else ""))
     return 0 if finished.certified else 1
 
 

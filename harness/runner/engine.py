@@ -22,6 +22,7 @@ from harness.events import (
     RunStarted,
     ScenarioFinished,
     Summary,
+    WireMessage,
 )
 from harness.model import (
     BadAnswer,
@@ -300,6 +301,7 @@ class Runner:
         if message is not None:
             ctx.sent[name] = message
         transport, _ = self.carrier(step.get("request"))
+        sent = now_rfc3339()
         response = await transport.send(request)
         latencies.append(response.elapsed_ms)
         self.emit(
@@ -312,6 +314,11 @@ class Runner:
                 response.elapsed_ms,
                 len(request.body),
                 len(response.body),
+                transport=str((step.get("request") or {}).get("transport") or "http"),
+                request=WireMessage(f"{request.method} {request.url}", request.headers, request.body),
+                response=WireMessage(f"{response.status} {response.reason}", response.headers, response.body),
+                sent=sent,
+                answered=now_rfc3339(),
             )
         )
         return response, message

@@ -1,0 +1,181 @@
+"""The data of one run report: the header, scenarios (failures first), their steps and exchanges.
+
+Built from what a run leaves behind, ``results.json`` and the exchange records of
+interface 3 (``exchanges.jsonl``), so a live run, a journal and a bundle all give
+the same report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from harness.catalog import Catalog
+from harness.htmlreport.bodies import diff_ops, message_view
+from harness.model import ConfigurationError
+
+__all__ = ["MAX_EXCHANGES_WITH_BODIES", "RunHeader", "build_report", "scenario_family"]
+
+MAX_EXCHANGES_WITH_BODIES = 50_000
+"""Beyond this many exchanges the report keeps their start lines, status and times only."""
+_ORDER = {"failed": 0, "error": 1, "manual": 2, "skipped": 3, "passed": 4}
+
+
+@dataclass(slots=True, frozen=True)
+class RunHeader:
+    """Who and what the report is about, and how far its evidence can be trusted."""
+
+    sut: str
+    signer: str
+    verification: str
+    """``verified``, ``not verified: <reason>``, or ``unsigned (live run)``."""
+    source: str
+
+
+def scenario_family(scenario: Mapping[str, Any], catalog: Catalog | None) -> str:
+    """The message family a scenario exercises: the format family of its first sample, else the format's name."""
+
+    def samples(value: Any) -> Iterable[str]:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "sample" and isinstance(item, str):
+                    yield item
+                else:
+                    yield from samples(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from samples(item)
+
+    for sample in samples(scenario.get("steps")):
+        name, _, rest = sample.partition("/")
+        version = rest.partition("/")[0]
+        if catalog is not None:
+            fmt = catalog.formats.get(f"{name}/{version}")
+            if fmt is not None and fmt.family:
+                return fmt.family
+        return name
+    return "other"
+
+
+def _scenario_sources(catalog: Catalog | None, suite: str, version: str) -> dict[str, Mapping[str, Any]]:
+    if catalog is None:
+        return {}
+    try:
+        known = catalog.suite(f"{suite}@{version}")
+    except ConfigurationError:
+        return {}
+    return {str(s["id"]): s for s in known.scenarios}
+
+
+def _exchange_view(record: Mapping[str, Any], with_bodies: bool, redact: Callable[[str], str] | None) -> dict[str, Any]:
+    request = record.get("request") if isinstance(record.get("request"), dict) else None
+    response = record.get("response") if isinstance(record.get("response"), dict) else None
+    view: dict[str, Any] = {
+        "step": str(record.get("step", "")),
+        "direction": str(record.get("direction", "harness->sut")),
+        "transport": str(record.get("transport", "http")),
+        "status": record.get("status"),
+        "elapsed_ms": round(float(record.get("elapsed_ms") or 0.0), 3),
+        "sent": str(record.get("sent", "")),
+        "answered": str(record.get("answered", "")),
+        "line": str((request or {}).get("start_line", "")),
+    }
+    if redact is not None:
+        view["line"] = redact(view["line"])
+    if with_bodies:
+        view["request"] = message_view(request, redact)
+        view["response"] = message_view(response, redact)
+    return view
+
+
+def _step_of(step: str) -> str:
+    """``send#3`` (the third of a repeated step) belongs to step ``send``."""
+    return step.split("#", 1)[0]
+
+
+def build_report(
+    results: Mapping[str, Any],
+    exchanges: Iterable[Mapping[str, Any]],
+    header: RunHeader,
+    catalog: Catalog | None,
+    spec_base: str = "",
+    redact: Callable[[str], str] | None = None,
+) -> dict[str, Any]:
+    """Everything the template and the page's script need, as JSON-able values."""
+    suite = results.get("suite") or {}
+    name, version = str(suite.get("name", "?")), str(suite.get("version", "?"))
+    sources = _scenario_sources(catalog, name, version)
+    scenarios: list[dict[str, Any]] = []
+    index: dict[str, dict[str, Any]] = {}
+    for result in results.get("scenarios") or []:
+        sid = str(result.get("id"))
+        source = sources.get(sid, {})
+        steps = [str(step.get("id")) for step in source.get("steps") or [] if isinstance(step, dict)]
+        spec = str(source.get("spec", ""))
+        entry = {
+            "id": sid,
+            "title": str(result.get("title", "")),
+            "level": str(result.get("level", "")),
+            "verdict": str(result.get("verdict", "")),
+            "duration_ms": result.get("duration_ms", 0),
+            "family": scenario_family(source, catalog) if source else "other",
+            "spec": spec,
+            "spec_href": f"{spec_base}{spec}" if spec else "",
+            "failures": [
+                {
+                    "step": str(f.get("step", "")),
+                    "check": str(f.get("check", "")),
+                    "message": str(f.get("message", "")),
+                    "diff": diff_ops(f.get("expected"), f.get("actual")),
+                }
+                for f in result.get("failures") or []
+            ],
+            "steps": {step: [] for step in steps},
+            "latency": result.get("latency_ms") or {},
+        }
+        if redact is not None:
+            entry = json.loads(redact(json.dumps(entry, ensure_ascii=False, default=str)))
+        scenarios.append(entry)
+        index[sid] = entry
+    shown: list[dict[str, Any]] = []
+    for count, record in enumerate(exchanges):
+        owner = index.get(str(record.get("scenario")))
+        if owner is None:
+            continue
+        view = _exchange_view(record, count < MAX_EXCHANGES_WITH_BODIES, redact)
+        owner["steps"].setdefault(_step_of(view["step"]), []).append(len(shown))
+        shown.append(view)
+    scenarios.sort(key=lambda s: (_ORDER.get(s["verdict"], 5), s["level"] != "MUST", s["id"]))
+    for entry in scenarios:
+        entry["steps"] = [
+            {
+                "id": step,
+                "exchanges": ids,
+                "latency_ms": round(sum(shown[i]["elapsed_ms"] for i in ids), 3),
+            }
+            for step, ids in entry["steps"].items()
+        ]
+        entry["exchange_count"] = sum(len(step["exchanges"]) for step in entry["steps"])
+    summary = results.get("summary") or {}
+    return {
+        "title": f"{name}@{version}",
+        "suite": name,
+        "version": version,
+        "target": str(results.get("target", "")),
+        "started": str(results.get("started", "")),
+        "finished": str(results.get("finished", "")),
+        "certified": bool(results.get("certified")),
+        "interrupted": bool(results.get("interrupted")),
+        "summary": {key: int(summary.get(key, 0)) for key in ("passed", "failed", "errors", "skipped", "manual")},
+        "header": {
+            "sut": header.sut,
+            "signer": header.signer,
+            "verification": header.verification,
+            "source": header.source,
+        },
+        "families": sorted({s["family"] for s in scenarios}),
+        "scenarios": scenarios,
+        "exchanges": shown,
+    }
