@@ -132,8 +132,14 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--junit", type=Path)
     report.add_argument("--html", type=Path, metavar="FILE", help="write the HTML run report here")
     report.add_argument("bundle", nargs="?", type=Path, metavar="BUNDLE", help="an evidence bundle (with --html)")
-    report.add_argument("--trusted-key", type=Path, action="append", default=[], metavar="FILE",
-                        help="with BUNDLE: verify it against this Ed25519 public key (repeatable)")
+    report.add_argument(
+        "--trusted-key",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="with BUNDLE: verify it against this Ed25519 public key (repeatable)",
+    )
 
     demo = commands.add_parser("demo", help="certify the embedded reference supplier with every suite")
     demo.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
@@ -594,7 +600,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"harness: interrupted; partial report: {args.reports / 'results.json'}", file=sys.stderr)
         return 130
-    print(f"report: {args.reports / 'results.json'}, HTML: {args.reports / 'report.html'}" + (f", JUnit: {args.junit}" if args.junit else ""))
+    print(
+        f"report: {args.reports / 'results.json'}, HTML: {args.reports / 'report.html'}"
+        + (f", JUnit: {args.junit}" if args.junit else "")
+    )
     return 0 if finished.certified else 1
 
 

@@ -99,7 +99,7 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
     print(f"{'product':<{width}}  " + "  ".join(f"{s.ref:<16}" for s in columns))
     for product in products:
         row = [c for c in cells if c.product == product]
-        print(f"{product.ref:<{width}}  " + "  ".join(f"{str(c.status):<16}" for c in row))
+        print(f"{product.ref:<{width}}  " + "  ".join(f"{c.status!s:<16}" for c in row))
     if not products:
         print("no verified evidence in the store")
     return 0
@@ -107,11 +107,10 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
 
 def _matrix_html(path: Path, contents: StoreContents, products: Any, columns: Any, cells: Any) -> int:
     """The matrix page, and beside it (``<stem>-evidence/``) the run report of every bundle a cell links to."""
+    import harness
     from harness.htmlreport import report_from_bundle, write_report
     from harness.htmlreport.render import render
     from harness.reporting import write_atomically
-
-    import harness
 
     evidence = path.parent / f"{path.stem}-evidence"
     bundles = {str(b.path): b for b in contents.bundles}

@@ -1,4 +1,4 @@
-"""Evidence bundles for tests, written as specs/evidence.md lays them out (the evidence package writes the real ones)."""
+"""Evidence bundles for tests, laid out as specs/evidence.md says (the evidence package writes the real ones)."""
 
 from __future__ import annotations
 
@@ -44,8 +44,14 @@ def results_for(
             else []
         )
         scenarios.append(
-            {"id": sid, "title": f"scenario {sid}", "level": level, "verdict": verdict, "duration_ms": 5.0,
-             "failures": failures}
+            {
+                "id": sid,
+                "title": f"scenario {sid}",
+                "level": level,
+                "verdict": verdict,
+                "duration_ms": 5.0,
+                "failures": failures,
+            }
         )
     certified = all(v == "passed" for level, v in verdicts.values() if level == "MUST")
     return {
@@ -108,8 +114,12 @@ def write_bundle(
 def exchange(scenario: str, step: str, status: int, body: Any, answer: Any = None, ms: float = 3.0) -> dict[str, Any]:
     def message(start: str, payload: Any, media: str) -> dict[str, Any]:
         if isinstance(payload, bytes):
-            return {"start_line": start, "headers": [["Content-Type", media]],
-                    "body": base64.b64encode(payload).decode(), "body_encoding": "base64"}
+            return {
+                "start_line": start,
+                "headers": [["Content-Type", media]],
+                "body": base64.b64encode(payload).decode(),
+                "body_encoding": "base64",
+            }
         text = payload if isinstance(payload, str) else json.dumps(payload)
         return {"start_line": start, "headers": [["Content-Type", media]], "body": text, "body_encoding": "text"}
 

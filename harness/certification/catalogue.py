@@ -70,9 +70,16 @@ def build_catalogue(
                 copies[source] = _bundle_name(source)
                 shutil.copyfile(source, out / "bundles" / copies[source])
             entries.append(
-                {"suite": cell.suite, "version": cell.version, "status": str(cell.status), "bundle": f"bundles/{copies[source]}"}
+                {
+                    "suite": cell.suite,
+                    "version": cell.version,
+                    "status": str(cell.status),
+                    "bundle": f"bundles/{copies[source]}",
+                }
             )
-        products.append({**product.as_dict(), "certificates": entries, "page": f"products/{product_slug(product)}.html"})
+        products.append(
+            {**product.as_dict(), "certificates": entries, "page": f"products/{product_slug(product)}.html"}
+        )
     feed = {
         "harness": {"version": harness.__version__},
         "products": [{k: v for k, v in p.items() if k != "page"} for p in products],
@@ -86,9 +93,9 @@ def build_catalogue(
         write_atomically(out / "catalogue.json.dsse", json.dumps(envelope, indent=2).encode() + b"\n")
         signed_by = keyid(key.public_key())
     suite_titles = {s.ref: s.title for s in suites}
-    for product in products:
-        page = render("catalogue_product.html.j2", p=product, titles=suite_titles, harness_version=harness.__version__)
-        write_atomically(out / product["page"], page.encode())
+    for entry in products:
+        page = render("catalogue_product.html.j2", p=entry, titles=suite_titles, harness_version=harness.__version__)
+        write_atomically(out / entry["page"], page.encode())
     index = render(
         "catalogue_index.html.j2",
         products=products,

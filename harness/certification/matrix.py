@@ -100,17 +100,12 @@ def compatibility_matrix(
             columns.append(SuiteVersion(record.suite, record.suite_version, record.suite, record.status, ()))
     columns.sort(key=lambda s: (s.name, version_key(s.version)))
     products = products_of(records)
-    cells = [
-        MatrixCell(
-            product,
-            column.name,
-            column.version,
-            _status(record := latest.get((product, column.name, column.version)), column.status),
-            record.bundle if record is not None else None,
-        )
-        for product in products
-        for column in columns
-    ]
+    cells = []
+    for product in products:
+        for column in columns:
+            found = latest.get((product, column.name, column.version))
+            status = _status(found, column.status)
+            cells.append(MatrixCell(product, column.name, column.version, status, found.bundle if found else None))
     return products, columns, cells
 
 
@@ -278,7 +273,9 @@ def can_exchange(
     return overall, answers
 
 
-def certificates(records: Sequence[VerifiedRunRecord], suites: Sequence[SuiteVersion]) -> dict[Product, list[MatrixCell]]:
+def certificates(
+    records: Sequence[VerifiedRunRecord], suites: Sequence[SuiteVersion]
+) -> dict[Product, list[MatrixCell]]:
     """Per product, the suite versions it holds (certified, superseded or lapsed), from verified records only."""
     products, _, cells = compatibility_matrix(records, suites)
     held: dict[Product, list[MatrixCell]] = {product: [] for product in products}
@@ -286,5 +283,3 @@ def certificates(records: Sequence[VerifiedRunRecord], suites: Sequence[SuiteVer
         if cell.status in (CellStatus.CERTIFIED, CellStatus.SUPERSEDED, CellStatus.LAPSED):
             held[cell.product].append(cell)
     return held
-
-

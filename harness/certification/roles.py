@@ -104,5 +104,7 @@ def suite_versions(catalog: Catalog) -> tuple[SuiteVersion, ...]:
             status = str(manifest.get("status") or ("current" if version == latest else "superseded"))
             if status not in _STATUSES:
                 raise CatalogError(f"{where}: status {status!r} is not one of {', '.join(sorted(_STATUSES))}")
-            found.append(SuiteVersion(name, version, suite.title, status, parse_certifies(manifest.get("certifies"), where)))
+            found.append(
+                SuiteVersion(name, version, suite.title, status, parse_certifies(manifest.get("certifies"), where))
+            )
     return tuple(found)

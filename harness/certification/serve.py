@@ -15,7 +15,6 @@ from harness.model import UsageError
 __all__ = ["catalogue_app", "serve_catalogue"]
 
 
-
 def catalogue_app(directory: Path) -> web.Application:
     root = directory.resolve()
     app = web.Application()

@@ -46,9 +46,7 @@ def _store_folder(url: str) -> Path:
     return folder
 
 
-def open_bundles(
-    paths: Sequence[Path], trusted_keys: Sequence[Path], suites: Sequence[SuiteVersion]
-) -> StoreContents:
+def open_bundles(paths: Sequence[Path], trusted_keys: Sequence[Path], suites: Sequence[SuiteVersion]) -> StoreContents:
     """Read and verify every bundle; records of unverified bundles carry ``verified=False``."""
     reader = Ed25519BundleReader(load_trusted_keys(trusted_keys))
     life = {(s.name, s.version): s.status for s in suites}

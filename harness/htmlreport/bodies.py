@@ -20,7 +20,7 @@ from lxml import etree
 
 from harness.codecs import mcdata
 from harness.codecs.errors import CodecError
-from harness.codecs.multipart import MultipartError, parse_media_type, parse_multipart
+from harness.codecs.multipart import MultipartError, parse_multipart
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
 __all__ = ["SHOWN_BYTES", "body_view", "diff_ops", "hex_dump", "message_view"]
@@ -131,9 +131,7 @@ def message_view(message: dict[str, Any] | None, redact: Any = None) -> dict[str
     """A request or answer of an ``exchanges.jsonl`` record (interface 3) as the report shows it."""
     if not isinstance(message, dict):
         return None
-    headers = [
-        [str(pair[0]), str(pair[1])] for pair in message.get("headers") or [] if isinstance(pair, list | tuple)
-    ]
+    headers = [[str(pair[0]), str(pair[1])] for pair in message.get("headers") or [] if isinstance(pair, list | tuple)]
     body_text = str(message.get("body") or "")
     if message.get("body_encoding") == "base64":
         try:
@@ -157,7 +155,7 @@ def _as_text(value: Any) -> str:
 
 
 def diff_ops(expected: Any, actual: Any) -> dict[str, list[list[str]]]:
-    """Expected and actual as text, each cut into ``[op, text]`` runs: ``=`` same, ``-`` only expected, ``+`` only actual.
+    """Expected and actual as text, cut into ``[op, text]`` runs: ``=`` same, ``-`` only expected, ``+`` only actual.
 
     Multi-line values are compared line by line, short ones character by character.
     """

@@ -89,7 +89,9 @@ class HtmlReporter:
             keep = len(self.exchanges) < MAX_EXCHANGES_WITH_BODIES
             self.exchanges.append(exchange_record(event, keep))
         elif isinstance(event, RunFinished):
-            header = RunHeader(self.sut, "", "unsigned (live run; the evidence bundle carries the signature)", "live run")
+            header = RunHeader(
+                self.sut, "", "unsigned (live run; the evidence bundle carries the signature)", "live run"
+            )
             data = build_report(
                 results_document(event), self.exchanges, header, self.catalog, SPEC_BASE, redact=self.redact
             )

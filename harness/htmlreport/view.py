@@ -40,8 +40,10 @@ def scenario_family(scenario: Mapping[str, Any], catalog: Catalog | None) -> str
     def samples(value: Any) -> Iterable[str]:
         if isinstance(value, dict):
             for key, item in value.items():
-                if key == "sample" and isinstance(item, str):
+                if key in ("sample", "format") and isinstance(item, str) and "/" in item:
                     yield item
+                elif key == "sds":
+                    yield "mcdata-sds/1.0"
                 else:
                     yield from samples(item)
         elif isinstance(value, list):
@@ -122,7 +124,7 @@ def build_report(
             "duration_ms": result.get("duration_ms", 0),
             "family": scenario_family(source, catalog) if source else "other",
             "spec": spec,
-            "spec_href": f"{spec_base}{spec}" if spec else "",
+            "spec_href": f"{spec_base}{spec.split()[0]}" if spec else "",
             "failures": [
                 {
                     "step": str(f.get("step", "")),

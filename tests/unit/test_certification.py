@@ -57,7 +57,9 @@ def store(tmp_path: Path, catalog: Catalog) -> dict[str, Any]:
 
     def forge(members: dict[str, bytes]) -> None:
         # A failed run turned into a pass after signing: results.json no longer matches its digest.
-        members["results.json"] = json.dumps(results_for("checks-core", "1.0", _all_pass(catalog, "checks-core"))).encode()
+        members["results.json"] = json.dumps(
+            results_for("checks-core", "1.0", _all_pass(catalog, "checks-core"))
+        ).encode()
 
     failing = _all_pass(catalog, "checks-core") | {"CC-01": ("MUST", "failed")}
     paths["tampered"] = write_bundle(folder, key, ALERTS_ONLY, results_for("checks-core", "1.0", failing), tamper=forge)
@@ -70,7 +72,7 @@ def store(tmp_path: Path, catalog: Catalog) -> dict[str, Any]:
 def test_matrix_says_what_the_evidence_supports(store: dict[str, Any], catalog: Catalog) -> None:
     suites = suite_versions(catalog)
     contents = open_store(str(store["folder"]), [store["public"]], suites)
-    products, columns, cells = compatibility_matrix(contents.records, suites)
+    products, _, cells = compatibility_matrix(contents.records, suites)
     assert [p.ref for p in products] == ["acme/rms@2.1", "beta/cad@1.0", "gamma/alerter@3"]
     status = {(c.product.ref, c.suite): c.status for c in cells}
     assert {s for (p, _), s in status.items() if p == "acme/rms@2.1"} == {CellStatus.CERTIFIED}
@@ -116,8 +118,13 @@ def _record(product: Product, suite: str, certified: bool, finished: str = "2026
 def test_yes_needs_both_sides_on_compatible_documents_and_latest_evidence_wins() -> None:
     a, b = Product("a", "x", "1"), Product("b", "y", "1")
     suites = [
-        SuiteVersion("q", "1.0", "", "current", (Certifies("check", "requester", "queries.md@1.0"),
-                                                 Certifies("check", "responder", "queries.md@1.0"))),
+        SuiteVersion(
+            "q",
+            "1.0",
+            "",
+            "current",
+            (Certifies("check", "requester", "queries.md@1.0"), Certifies("check", "responder", "queries.md@1.0")),
+        ),
     ]
     overall, answers = can_exchange(a, b, [_record(a, "q", True), _record(b, "q", True)], suites)
     assert overall is Answer.YES and {x.reason for x in answers} == {Reason.BOTH_CERTIFIED}
@@ -144,7 +151,9 @@ def test_lapsed_and_superseded_follow_the_suite_life() -> None:
     assert [c.status for c in cells] == [CellStatus.LAPSED, CellStatus.SUPERSEDED]
 
 
-def test_catalogue_only_from_verified_bundles_and_signed(store: dict[str, Any], catalog: Catalog, tmp_path: Path) -> None:
+def test_catalogue_only_from_verified_bundles_and_signed(
+    store: dict[str, Any], catalog: Catalog, tmp_path: Path
+) -> None:
     suites = suite_versions(catalog)
     contents = open_store(str(store["folder"]), [store["public"]], suites)
     catalogue_key = Ed25519PrivateKey.generate()
@@ -173,7 +182,9 @@ def _public(tmp_path: Path, key: Ed25519PrivateKey) -> Path:
     return write_key(tmp_path / "catalogue.pem", key)[1]
 
 
-def test_commands_follow_the_contract(store: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_commands_follow_the_contract(
+    store: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     trust = ["--store", str(store["folder"]), "--trusted-key", str(store["public"])]
     assert main(["matrix", "--json", *trust]) == 0
     document = json.loads(capsys.readouterr().out)
@@ -186,11 +197,36 @@ def test_commands_follow_the_contract(store: dict[str, Any], capsys: pytest.Capt
     assert main(["can-exchange", "acme/rms", "beta/cad@1.0", *trust]) == 2
     assert "bad product" in capsys.readouterr().err
     out = tmp_path / "cat"
-    assert main(["catalogue", "build", "--out", str(out), "--trusted-key", str(store["public"]),
-                 "--store", str(store["folder"])]) == 0
+    assert (
+        main(
+            [
+                "catalogue",
+                "build",
+                "--out",
+                str(out),
+                "--trusted-key",
+                str(store["public"]),
+                "--store",
+                str(store["folder"]),
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert "left out" in captured.err and "digest does not match" in captured.err
-    assert main(["catalogue", "build", "--out", str(out), "--trusted-key", str(tmp_path / "nope.pem"),
-                 str(store["paths"]["tampered"])]) == 2
+    assert (
+        main(
+            [
+                "catalogue",
+                "build",
+                "--out",
+                str(out),
+                "--trusted-key",
+                str(tmp_path / "nope.pem"),
+                str(store["paths"]["tampered"]),
+            ]
+        )
+        == 2
+    )
     assert "nope.pem: no such file" in capsys.readouterr().err
     assert main(["matrix", "--store", str(tmp_path / "missing")]) == 2
