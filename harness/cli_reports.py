@@ -73,7 +73,7 @@ def html_report(args: argparse.Namespace) -> int:
         data = report_from_journal(args.journal, catalog)
     size = write_report(args.html, data)
     print(f"{data['title']}: {'CERTIFIED' if data['certified'] else 'NOT CERTIFIED'}; {data['header']['verification']}")
-    print(f"report: {args.html} ({size} bytes, {len(data['exchanges'])} exchanges)")
+    print(f"report: {args.html} ({size} bytes, {data['exchange_total']} exchanges)")
     return 0 if data["certified"] else 1
 
 

@@ -105,7 +105,11 @@ def build_report(
     spec_base: str = "",
     redact: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
-    """Everything the template and the page's script need, as JSON-able values."""
+    """Everything the template and the page's script need, as JSON-able values.
+
+    Each scenario carries its own exchanges (``x``; its steps index into them), so
+    the page embeds one JSON block per scenario and parses only the one opened.
+    """
     suite = results.get("suite") or {}
     name, version = str(suite.get("name", "?")), str(suite.get("version", "?"))
     sources = _scenario_sources(catalog, name, version)
@@ -136,26 +140,28 @@ def build_report(
             ],
             "steps": {step: [] for step in steps},
             "latency": result.get("latency_ms") or {},
+            "x": [],
         }
         if redact is not None:
             entry = json.loads(redact(json.dumps(entry, ensure_ascii=False, default=str)))
         scenarios.append(entry)
         index[sid] = entry
-    shown: list[dict[str, Any]] = []
+    total = 0
     for count, record in enumerate(exchanges):
         owner = index.get(str(record.get("scenario")))
         if owner is None:
             continue
         view = _exchange_view(record, count < MAX_EXCHANGES_WITH_BODIES, redact)
-        owner["steps"].setdefault(_step_of(view["step"]), []).append(len(shown))
-        shown.append(view)
+        owner["steps"].setdefault(_step_of(view["step"]), []).append(len(owner["x"]))
+        owner["x"].append(view)
+        total += 1
     scenarios.sort(key=lambda s: (_ORDER.get(s["verdict"], 5), s["level"] != "MUST", s["id"]))
     for entry in scenarios:
         entry["steps"] = [
             {
                 "id": step,
                 "exchanges": ids,
-                "latency_ms": round(sum(shown[i]["elapsed_ms"] for i in ids), 3),
+                "latency_ms": round(sum(entry["x"][i]["elapsed_ms"] for i in ids), 3),
             }
             for step, ids in entry["steps"].items()
         ]
@@ -179,5 +185,5 @@ def build_report(
         },
         "families": sorted({s["family"] for s in scenarios}),
         "scenarios": scenarios,
-        "exchanges": shown,
+        "exchange_total": total,
     }

@@ -46,6 +46,14 @@ def reports(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> dict[
     return {"failing": failing, "esn": esn}
 
 
+def _wait_for(scope: Any, css: str) -> list[Any]:
+    """Elements the page renders on a ``toggle`` event (dispatched as a task, after the click returns)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    found: list[Any] = WebDriverWait(scope, 5).until(lambda s: s.find_elements(By.CSS_SELECTOR, css))
+    return found
+
+
 def _visible(page: Any, css: str) -> list[Any]:
     return [e for e in page.find_elements(By.CSS_SELECTOR, css) if e.is_displayed()]
 
@@ -69,15 +77,15 @@ def test_failing_report_filtered_expanded_and_diffed_without_network(page: Any, 
     focused.send_keys(Keys.ENTER)
     details = focused.find_element(By.XPATH, "..")
     assert details.get_attribute("open") == "true"
-    deleted = details.find_elements(By.CSS_SELECTOR, ".failure .expected del")
+    deleted = _wait_for(details, ".failure .expected del")
     inserted = details.find_elements(By.CSS_SELECTOR, ".failure .actual ins")
     assert deleted and inserted
     assert "202" in details.find_element(By.CSS_SELECTOR, ".failure .expected pre").text
     assert "400" in details.find_element(By.CSS_SELECTOR, ".failure .actual pre").text
     assert "intel-report.md#" in details.find_element(By.CSS_SELECTOR, "a.spec").get_attribute("href")
-    exchange = details.find_element(By.CSS_SELECTOR, "details.exchange > summary")
+    exchange = _wait_for(details, "details.exchange > summary")[0]
     exchange.send_keys(Keys.ENTER)
-    answer = details.find_element(By.CSS_SELECTOR, "details.exchange pre.json").text
+    answer = _wait_for(details, "details.exchange pre.json")[0].text
     assert "we do not do XML" in answer or "reportId" in answer
     assert [u for u in network_requests(page) if u != url] == []
 
@@ -102,12 +110,13 @@ def test_mcdata_binary_shown_as_hex_beside_decoded_fields(page: Any, reports: di
     page.get(reports["esn"].as_uri())
     scenario = page.find_element(By.ID, "s-ESN-01")
     scenario.find_element(By.TAG_NAME, "summary").click()
-    scenario.find_element(By.CSS_SELECTOR, "details.exchange > summary").click()
-    hexes = scenario.find_elements(By.CSS_SELECTOR, "pre.hex")
+    _wait_for(scenario, "details.exchange > summary")[0].click()
+    hexes = _wait_for(scenario, "pre.hex")
     decoded = scenario.find_elements(By.CSS_SELECTOR, "pre.decoded")
     assert hexes and decoded
     assert "00000000" in hexes[0].text
     assert "SdsSignalling" in " ".join(d.text for d in decoded)
+    page.execute_script("arguments[0].scrollIntoView()", hexes[0])
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +145,7 @@ def test_matrix_cell_leads_to_its_evidence(page: Any, store: dict[str, Path]) ->
     cell = page.find_element(By.CSS_SELECTOR, "a.cell[aria-label^='beta/cad@1.0 intel-core@1.0']")
     assert cell.text == "NOT CERTIFIED"
     cell.send_keys(Keys.ENTER)
-    assert page.find_element(By.ID, "verdict").text == "NOT CERTIFIED"
+    assert _wait_for(page, "#verdict")[0].text == "NOT CERTIFIED"
     assert page.find_element(By.ID, "sut").text == "beta/cad@1.0"
     assert page.find_element(By.ID, "verification").text == "verified against a trusted key"
     assert page.find_element(By.CSS_SELECTOR, "ol.scenarios > li .sid").text == "IC-02"
@@ -165,5 +174,6 @@ def test_catalogue_search_finds_a_product(page: Any, store: dict[str, Path]) -> 
     rows = _visible(page, "tbody tr")
     assert len(rows) == 1 and "gamma" in rows[0].text
     rows[0].find_element(By.TAG_NAME, "a").click()
+    assert _wait_for(page, "nav a[href='../index.html']")
     assert page.find_element(By.TAG_NAME, "h1").text == "alerter 3"
     assert page.find_element(By.CSS_SELECTOR, "td .badge").text == "CERTIFIED"

@@ -1,9 +1,7 @@
 "use strict";
 (function () {
-  var data = null;
-  function load() {
-    if (data === null) { data = JSON.parse(document.getElementById("run-data").textContent); }
-    return data;
+  function load(i) {
+    return JSON.parse(document.getElementById("d-" + i).textContent);
   }
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -70,8 +68,8 @@
     return d;
   }
   function scenarioBody(details) {
-    var s = load().scenarios[Number(details.dataset.i)];
-    var exchanges = load().exchanges;
+    var s = load(details.dataset.i);
+    var exchanges = s.x;
     var body = details.querySelector(".body");
     var facts = [el("dt", {}, ["Family"]), el("dd", {}, [s.family])];
     if (s.spec) {
