@@ -157,7 +157,8 @@ def _as_text(value: Any) -> str:
 def diff_ops(expected: Any, actual: Any) -> dict[str, list[list[str]]]:
     """Expected and actual as text, cut into ``[op, text]`` runs: ``=`` same, ``-`` only expected, ``+`` only actual.
 
-    Multi-line values are compared line by line, short ones character by character.
+    Multi-line values are compared line by line; two alike strings character by character;
+    anything else (numbers, unlike strings) as a whole.
     """
     left, right = _as_text(expected)[:SHOWN_BYTES], _as_text(actual)[:SHOWN_BYTES]
     by_line = "\n" in left or "\n" in right
@@ -175,6 +176,9 @@ def diff_ops(expected: Any, actual: Any) -> dict[str, list[list[str]]]:
             ops.append([op, text])
 
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    if not by_line and (not isinstance(expected, str) or not isinstance(actual, str) or matcher.ratio() < 0.5):
+        # Two numbers, or two unlike strings: characters they share by chance are no agreement.
+        return {"expected": [["-", left]] if left else [], "actual": [["+", right]] if right else []}
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             add(ops_left, "=", "".join(a[i1:i2]))
