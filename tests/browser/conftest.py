@@ -88,11 +88,18 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     assert not errors, f"JavaScript console errors: {errors}"
 
 
+_INTERNAL = ("chrome://", "chrome-untrusted://", "devtools://", "data:")
+"""Chromium's own pages (its new-tab page loads its resources) and inline data: no request leaves the machine."""
+
+
 def network_requests(browser: Any) -> list[str]:
-    """URLs the page requested since the logs were last read (Chrome DevTools Network.requestWillBeSent)."""
+    """URLs requested since the logs were last read (Chrome DevTools Network.requestWillBeSent), but
+    Chromium's internal ones: any http(s), ws(s), ftp or file URL is listed."""
     urls = []
     for entry in browser.get_log("performance"):
         message = json.loads(entry["message"])["message"]
         if message.get("method") == "Network.requestWillBeSent":
-            urls.append(str(message["params"]["request"]["url"]))
+            url = str(message["params"]["request"]["url"])
+            if not url.startswith(_INTERNAL):
+                urls.append(url)
     return urls

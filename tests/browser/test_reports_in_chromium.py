@@ -177,3 +177,28 @@ def test_catalogue_search_finds_a_product(page: Any, store: dict[str, Path]) -> 
     assert _wait_for(page, "nav a[href='../index.html']")
     assert page.find_element(By.TAG_NAME, "h1").text == "alerter 3"
     assert page.find_element(By.CSS_SELECTOR, "td .badge").text == "CERTIFIED"
+
+
+def test_demo_reports_show_all_82_scenarios(page: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--reports", str(tmp_path)]) == 0
+    capsys.readouterr()
+    scenarios = exchanged = 0
+    for report in sorted(tmp_path.glob("*/report.html")):
+        page.get(report.as_uri())
+        assert [u for u in network_requests(page) if u != report.as_uri()] == []
+        rows = page.find_elements(By.CSS_SELECTOR, "ol.scenarios > li")
+        scenarios += len(rows)
+        counts = [int(r.find_element(By.CSS_SELECTOR, ".time").text.split()[0]) for r in rows]
+        exchanged += sum(1 for count in counts if count > 0)
+    assert scenarios == 82
+    # CC-20 and CC-21 only make the SUT send to the reference endpoint: no harness->SUT exchange of their own.
+    assert exchanged >= 80
+
+
+def test_the_network_check_sees_a_request(page: Any, tmp_path: Path) -> None:
+    """The guard of the tests above: a page that fetches something is caught."""
+    leaky = tmp_path / "leaky.html"
+    leaky.write_text('<!DOCTYPE html><title>x</title><img alt="" src="http://127.0.0.1:9/pixel.png">')
+    page.get(leaky.as_uri())
+    assert "http://127.0.0.1:9/pixel.png" in network_requests(page)
+    page.get_log("browser")  # the refused image is logged as an error: not this test's subject
