@@ -25,7 +25,7 @@ from harness.certification.dsse import verify_envelope
 from harness.certification.records import Product, VerifiedRunRecord
 from harness.model import UsageError
 
-__all__ = ["BundleReader", "Ed25519BundleReader", "OpenedBundle"]
+__all__ = ["BundleReader", "Ed25519BundleReader", "OpenedBundle", "mapping"]
 
 MAX_MEMBERS = 20_000
 MAX_MEMBER_BYTES = 1 << 30
@@ -45,26 +45,31 @@ class OpenedBundle:
 
     def exchanges(self) -> Iterator[dict[str, Any]]:
         """The records of ``exchanges.jsonl``, streamed (interface 3 of the evidence bundle)."""
-        with zipfile.ZipFile(self.path) as archive, archive.open("exchanges.jsonl") as handle:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    try:
-                        record = json.loads(line)
-                    except ValueError:
-                        raise UsageError(f"{self.path}: exchanges.jsonl line {number} is not JSON") from None
-                    if isinstance(record, dict):
-                        yield record
+        try:
+            with zipfile.ZipFile(self.path) as archive, archive.open("exchanges.jsonl") as handle:
+                for number, line in enumerate(handle, start=1):
+                    if len(line) > MAX_JSON_BYTES:
+                        raise UsageError(f"{self.path}: exchanges.jsonl line {number} is over {MAX_JSON_BYTES} bytes")
+                    if line.strip():
+                        try:
+                            record = json.loads(line)
+                        except ValueError:
+                            raise UsageError(f"{self.path}: exchanges.jsonl line {number} is not JSON") from None
+                        if isinstance(record, dict):
+                            yield record
+        except (zipfile.BadZipFile, OSError, KeyError, EOFError) as exc:
+            raise UsageError(f"{self.path}: exchanges.jsonl cannot be read ({exc})") from None
 
     def record(self, status: str = "current") -> VerifiedRunRecord:
-        sut = self.predicate.get("sut") or {}
-        suite = self.results.get("suite") or {}
-        scenarios = [s for s in self.results.get("scenarios") or [] if isinstance(s, dict)]
+        sut, suite = mapping(self.predicate.get("sut")), mapping(self.results.get("suite"))
+        listed = self.results.get("scenarios")
+        scenarios = [s for s in listed if isinstance(s, dict)] if isinstance(listed, list) else []
         return VerifiedRunRecord(
             product=Product(str(sut.get("supplier", "?")), str(sut.get("product", "?")), str(sut.get("version", "?"))),
             suite=str(suite.get("name", "?")),
             suite_version=str(suite.get("version", "?")),
             certified=bool(self.results.get("certified")),
-            status=str((self.predicate.get("suite") or {}).get("status") or status),
+            status=status,
             bundle=str(self.path),
             verdicts=tuple((str(s.get("id")), str(s.get("verdict"))) for s in scenarios),
             verified=self.verified,
@@ -72,6 +77,11 @@ class OpenedBundle:
             signer=self.signer,
             levels=tuple((str(s.get("id")), str(s.get("level"))) for s in scenarios),
         )
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one: bundle contents are not trusted to be well-formed."""
+    return value if isinstance(value, dict) else {}
 
 
 class BundleReader(Protocol):
@@ -119,7 +129,7 @@ def _check_results(results: dict[str, Any], predicate: dict[str, Any]) -> None:
         raise ValueError("results.json: 'certified' does not follow from the MUST verdicts")
     if bool(predicate.get("certified")) != certified:
         raise ValueError("statement: predicate 'certified' disagrees with results.json")
-    suite, claimed = results.get("suite") or {}, predicate.get("suite") or {}
+    suite, claimed = mapping(results.get("suite")), mapping(predicate.get("suite"))
     if (suite.get("name"), suite.get("version")) != (claimed.get("name"), claimed.get("version")):
         raise ValueError("statement: predicate suite disagrees with results.json")
 

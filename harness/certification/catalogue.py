@@ -26,6 +26,7 @@ from harness.certification.records import Product
 from harness.certification.roles import SuiteVersion
 from harness.certification.store import StoreContents
 from harness.htmlreport.render import render
+from harness.model import UsageError
 from harness.reporting import write_atomically
 
 __all__ = ["CATALOGUE_PAYLOAD_TYPE", "CatalogueBuild", "build_catalogue", "product_slug"]
@@ -54,6 +55,15 @@ def build_catalogue(
     out: Path, contents: StoreContents, suites: Sequence[SuiteVersion], key: Ed25519PrivateKey | None = None
 ) -> CatalogueBuild:
     """Write the site; only verified records count, every other bundle is listed with its reason."""
+    try:
+        return _build(out, contents, suites, key)
+    except OSError as exc:
+        raise UsageError(f"{out}: cannot write the catalogue ({exc.strerror or exc})") from None
+
+
+def _build(
+    out: Path, contents: StoreContents, suites: Sequence[SuiteVersion], key: Ed25519PrivateKey | None
+) -> CatalogueBuild:
     rejected = [(str(b.path), b.problem) for b in contents.bundles if not b.verified] + list(contents.unreadable)
     held = certificates(contents.records, suites)
     copies: dict[str, str] = {}

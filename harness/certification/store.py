@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.certification.bundles import Ed25519BundleReader, OpenedBundle
+from harness.certification.bundles import Ed25519BundleReader, OpenedBundle, mapping
 from harness.certification.dsse import load_trusted_keys
 from harness.certification.records import VerifiedRunRecord
 from harness.certification.roles import SuiteVersion
@@ -59,18 +59,11 @@ def open_bundles(paths: Sequence[Path], trusted_keys: Sequence[Path], suites: Se
         except UsageError as exc:
             unreadable.append((str(path), str(exc).removeprefix(f"{path}: ")))
             continue
-        suite = bundle.results.get("suite") or {}
+        suite = mapping(bundle.results.get("suite"))
         status = life.get((str(suite.get("name")), str(suite.get("version"))), "current")
         opened.append(bundle)
-        records.append(_with_status(bundle.record(status), status))
+        records.append(bundle.record(status))  # the suite version's life as the catalog knows it now
     return StoreContents(tuple(records), tuple(opened), tuple(unreadable))
-
-
-def _with_status(record: VerifiedRunRecord, status: str) -> VerifiedRunRecord:
-    """The life of a suite version is the catalog's, not what a bundle said when it was made."""
-    from dataclasses import replace
-
-    return replace(record, status=status)
 
 
 def open_store(url: str, trusted_keys: Sequence[Path], suites: Sequence[SuiteVersion]) -> StoreContents:

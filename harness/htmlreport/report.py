@@ -11,7 +11,7 @@ from typing import Any
 
 import harness
 from harness.catalog import Catalog
-from harness.certification.bundles import OpenedBundle
+from harness.certification.bundles import OpenedBundle, mapping
 from harness.events import Event, ExchangeCompleted, RunFinished, WireMessage
 from harness.htmlreport.render import render
 from harness.htmlreport.view import MAX_EXCHANGES_WITH_BODIES, RunHeader, build_report
@@ -110,7 +110,7 @@ def make(context: Any) -> HtmlReporter | None:
 
 
 def _sut(predicate: Mapping[str, Any]) -> str:
-    sut = predicate.get("sut") or {}
+    sut = mapping(predicate.get("sut"))
     if not sut:
         return ""
     return f"{sut.get('supplier', '?')}/{sut.get('product', '?')}@{sut.get('version', '?')}"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.catalog import Catalog
+from harness.certification.bundles import mapping
 from harness.htmlreport.bodies import diff_ops, message_view
 from harness.model import ConfigurationError
 
@@ -79,7 +80,7 @@ def _exchange_view(record: Mapping[str, Any], with_bodies: bool, redact: Callabl
         "direction": str(record.get("direction", "harness->sut")),
         "transport": str(record.get("transport", "http")),
         "status": record.get("status"),
-        "elapsed_ms": round(float(record.get("elapsed_ms") or 0.0), 3),
+        "elapsed_ms": round(_number(record.get("elapsed_ms")), 3),
         "sent": str(record.get("sent", "")),
         "answered": str(record.get("answered", "")),
         "line": str((request or {}).get("start_line", "")),
@@ -90,6 +91,18 @@ def _exchange_view(record: Mapping[str, Any], with_bodies: bool, redact: Callabl
         view["request"] = message_view(request, redact)
         view["response"] = message_view(response, redact)
     return view
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _number(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if number == number and abs(number) != float("inf") else 0.0
 
 
 def _step_of(step: str) -> str:
@@ -110,22 +123,25 @@ def build_report(
     Each scenario carries its own exchanges (``x``; its steps index into them), so
     the page embeds one JSON block per scenario and parses only the one opened.
     """
-    suite = results.get("suite") or {}
+    suite = mapping(results.get("suite"))
     name, version = str(suite.get("name", "?")), str(suite.get("version", "?"))
     sources = _scenario_sources(catalog, name, version)
     scenarios: list[dict[str, Any]] = []
     index: dict[str, dict[str, Any]] = {}
-    for result in results.get("scenarios") or []:
+    listed = results.get("scenarios")
+    for result in listed if isinstance(listed, list) else []:
+        if not isinstance(result, dict):
+            continue  # an unverified bundle may hold anything: show what is well-formed
         sid = str(result.get("id"))
         source = sources.get(sid, {})
         steps = [str(step.get("id")) for step in source.get("steps") or [] if isinstance(step, dict)]
         spec = str(source.get("spec", ""))
-        entry = {
+        entry: dict[str, Any] = {
             "id": sid,
             "title": str(result.get("title", "")),
             "level": str(result.get("level", "")),
             "verdict": str(result.get("verdict", "")),
-            "duration_ms": result.get("duration_ms", 0),
+            "duration_ms": _number(result.get("duration_ms")),
             "family": scenario_family(source, catalog) if source else "other",
             "spec": spec,
             "spec_href": f"{spec_base}{spec.split()[0]}" if spec else "",
@@ -136,10 +152,11 @@ def build_report(
                     "message": str(f.get("message", "")),
                     "diff": diff_ops(f.get("expected"), f.get("actual")),
                 }
-                for f in result.get("failures") or []
+                for f in _listed(result.get("failures"))
+                if isinstance(f, dict)
             ],
             "steps": {step: [] for step in steps},
-            "latency": result.get("latency_ms") or {},
+            "latency": mapping(result.get("latency_ms")),
             "x": [],
         }
         if redact is not None:
@@ -166,7 +183,7 @@ def build_report(
             for step, ids in entry["steps"].items()
         ]
         entry["exchange_count"] = sum(len(step["exchanges"]) for step in entry["steps"])
-    summary = results.get("summary") or {}
+    summary = mapping(results.get("summary"))
     return {
         "title": f"{name}@{version}",
         "suite": name,
@@ -176,7 +193,7 @@ def build_report(
         "finished": str(results.get("finished", "")),
         "certified": bool(results.get("certified")),
         "interrupted": bool(results.get("interrupted")),
-        "summary": {key: int(summary.get(key, 0)) for key in ("passed", "failed", "errors", "skipped", "manual")},
+        "summary": {key: int(_number(summary.get(key))) for key in ("passed", "failed", "errors", "skipped", "manual")},
         "header": {
             "sut": header.sut,
             "signer": header.signer,

@@ -184,3 +184,34 @@ def test_catalogue_served_on_loopback(tmp_path: Path) -> None:
             return [home.status, await home.text(), feed.status, escape.status]
 
     assert asyncio.run(fetch()) == [200, "<h1>catalogue</h1>", 200, 404]
+
+
+def test_hostile_bundle_gives_a_report_or_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def garble(members: dict[str, bytes]) -> None:
+        members["results.json"] = json.dumps(
+            {"suite": "x", "summary": [], "scenarios": [1, {"id": "A", "duration_ms": "NaN", "failures": {"a": 1}}]}
+        ).encode()
+        members["exchanges.jsonl"] = b'{"scenario": "A", "elapsed_ms": "x", "request": 5}\n[1]\n'
+
+    path = write_bundle(tmp_path, None, ("a", "b", "c"), results_for("intel-core", "1.0", {}), tamper=garble)
+    out = tmp_path / "r.html"
+    assert main(["report", "--html", str(out), str(path)]) == 1
+    assert "not checked" in out.read_text()
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    assert main(["report", "--html", str(tmp_path / "blocker" / "r.html"), str(path)]) == 2
+    assert "cannot write the report" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "catalogue",
+                "build",
+                "--out",
+                str(tmp_path / "blocker"),
+                "--trusted-key",
+                str(write_key(tmp_path / "k.pem", Ed25519PrivateKey.generate())[1]),
+                str(path),
+            ]
+        )
+        == 2
+    )
+    assert "cannot write the catalogue" in capsys.readouterr().err
