@@ -92,9 +92,9 @@ class HtmlReporter:
             header = RunHeader(
                 self.sut, "", "unsigned (live run; the evidence bundle carries the signature)", "live run"
             )
-            data = build_report(
-                results_document(event), self.exchanges, header, self.catalog, SPEC_BASE, redact=self.redact
-            )
+            # Everything a run produced passes through the redactor, the target URL included.
+            results = json.loads(self.redact(json.dumps(results_document(event), ensure_ascii=False, default=str)))
+            data = build_report(results, self.exchanges, header, self.catalog, SPEC_BASE, redact=self.redact)
             write_report(self.path, data)
             self.exchanges = []
 

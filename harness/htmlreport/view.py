@@ -17,10 +17,12 @@ from harness.certification.bundles import mapping
 from harness.htmlreport.bodies import diff_ops, message_view
 from harness.model import ConfigurationError
 
-__all__ = ["MAX_EXCHANGES_WITH_BODIES", "RunHeader", "build_report", "scenario_family"]
+__all__ = ["MAX_EXCHANGES_LISTED", "MAX_EXCHANGES_WITH_BODIES", "RunHeader", "build_report", "scenario_family"]
 
 MAX_EXCHANGES_WITH_BODIES = 50_000
 """Beyond this many exchanges the report keeps their start lines, status and times only."""
+MAX_EXCHANGES_LISTED = 200_000
+"""Beyond this many the report only counts them (the evidence bundle keeps every one)."""
 _ORDER = {"failed": 0, "error": 1, "manual": 2, "skipped": 3, "passed": 4}
 
 
@@ -158,6 +160,7 @@ def build_report(
             "steps": {step: [] for step in steps},
             "latency": mapping(result.get("latency_ms")),
             "x": [],
+            "unlisted": 0,
         }
         if redact is not None:
             entry = json.loads(redact(json.dumps(entry, ensure_ascii=False, default=str)))
@@ -167,6 +170,10 @@ def build_report(
     for count, record in enumerate(exchanges):
         owner = index.get(str(record.get("scenario")))
         if owner is None:
+            continue
+        if total >= MAX_EXCHANGES_LISTED:
+            owner["unlisted"] += 1
+            total += 1
             continue
         view = _exchange_view(record, count < MAX_EXCHANGES_WITH_BODIES, redact)
         owner["steps"].setdefault(_step_of(view["step"]), []).append(len(owner["x"]))
@@ -182,7 +189,7 @@ def build_report(
             }
             for step, ids in entry["steps"].items()
         ]
-        entry["exchange_count"] = sum(len(step["exchanges"]) for step in entry["steps"])
+        entry["exchange_count"] = sum(len(step["exchanges"]) for step in entry["steps"]) + entry["unlisted"]
     summary = mapping(results.get("summary"))
     return {
         "title": f"{name}@{version}",

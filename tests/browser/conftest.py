@@ -24,12 +24,6 @@ SCREENSHOTS = Path(
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/browser" in str(item.path):
-            item.add_marker(pytest.mark.browser)
-
-
 def _missing() -> str | None:
     if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
         return "Chromium or chromedriver not installed (apt-get install chromium chromium-driver)"

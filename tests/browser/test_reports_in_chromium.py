@@ -20,6 +20,8 @@ from tests.browser.conftest import network_requests
 from tests.bundles import results_for, write_bundle, write_key
 from tests.conftest import certify
 
+pytestmark = pytest.mark.browser
+
 
 def _broken_intel_hub(catalog: Catalog) -> web.Application:
     """The reference supplier, except that it answers XML intelligence reports 400: a SUT with one bug."""

@@ -16,7 +16,7 @@ from harness.catalog import Catalog
 from harness.certification.serve import catalogue_app
 from harness.cli import main
 from harness.events import ExchangeCompleted, RunFinished, RunStarted, Summary, WireMessage
-from harness.htmlreport import HtmlReporter
+from harness.htmlreport import HtmlReporter, RunHeader, build_report
 from harness.htmlreport.bodies import body_view, diff_ops, hex_dump
 from harness.htmlreport.render import embed_json
 from harness.model import CheckFailure, Level, ScenarioResult, Verdict
@@ -91,7 +91,7 @@ def _run(tmp: Path, catalog: Catalog, secret: str) -> Path:
         ScenarioResult("IC-02", "Submit XML", Level.MUST, Verdict.PASSED, 3.0),
     )
     summary = Summary(passed=1, failed=1)
-    reporter(RunFinished("intel-core", "1.0", "http://127.0.0.1:9", "a", "b", summary, results))
+    reporter(RunFinished("intel-core", "1.0", f"http://u:{secret}@127.0.0.1:9", "a", "b", summary, results))
     return path
 
 
@@ -215,3 +215,17 @@ def test_hostile_bundle_gives_a_report_or_one_line(tmp_path: Path, capsys: pytes
         == 2
     )
     assert "cannot write the catalogue" in capsys.readouterr().err
+
+
+def test_a_huge_run_is_counted_not_listed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.htmlreport import view
+
+    monkeypatch.setattr(view, "MAX_EXCHANGES_LISTED", 3)
+    monkeypatch.setattr(view, "MAX_EXCHANGES_WITH_BODIES", 2)
+    results = results_for("intel-core", "1.0", {"IC-01": ("MUST", "passed")})
+    records = [exchange("IC-01", f"submit#{i}", 202, {"n": i}) for i in range(5)]
+    data = build_report(results, records, RunHeader("", "", "", ""), None)
+    scenario = data["scenarios"][0]
+    assert data["exchange_total"] == 5 and scenario["exchange_count"] == 5 and scenario["unlisted"] == 2
+    assert [("request" in x) for x in scenario["x"]] == [True, True, False]
+    assert scenario["steps"] == [{"id": "submit", "exchanges": [0, 1, 2], "latency_ms": 9.0}]

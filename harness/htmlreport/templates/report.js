@@ -89,6 +89,9 @@
       }
       body.appendChild(section);
     });
+    if (s.unlisted) {
+      body.appendChild(el("p", {"class": "muted"}, [s.unlisted + " further exchanges are not listed here; the evidence bundle has them all."]));
+    }
     if (!s.steps.length && !s.failures.length) { body.appendChild(el("p", {"class": "muted"}, ["No exchanges recorded."])); }
   }
   var items = Array.prototype.slice.call(document.querySelectorAll("ol.scenarios > li"));
