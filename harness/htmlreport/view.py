@@ -15,7 +15,7 @@ from typing import Any
 from harness.catalog import Catalog
 from harness.certification.bundles import mapping
 from harness.htmlreport.bodies import diff_ops, message_view
-from harness.model import ConfigurationError
+from harness.model import ConfigurationError, percentile
 
 __all__ = ["MAX_EXCHANGES_LISTED", "MAX_EXCHANGES_WITH_BODIES", "RunHeader", "build_report", "scenario_family"]
 
@@ -93,6 +93,17 @@ def _exchange_view(record: Mapping[str, Any], with_bodies: bool, redact: Callabl
         view["request"] = message_view(request, redact)
         view["response"] = message_view(response, redact)
     return view
+
+
+def _latency(values: list[float]) -> dict[str, float]:
+    """A step's latency: median, 95th percentile (nearest rank) and maximum of its exchanges."""
+    if not values:
+        return {}
+    return {
+        "p50": round(percentile(values, 50), 3),
+        "p95": round(percentile(values, 95), 3),
+        "max": round(max(values), 3),
+    }
 
 
 def _listed(value: Any) -> list[Any]:
@@ -185,7 +196,7 @@ def build_report(
             {
                 "id": step,
                 "exchanges": ids,
-                "latency_ms": round(sum(entry["x"][i]["elapsed_ms"] for i in ids), 3),
+                "latency_ms": _latency([entry["x"][i]["elapsed_ms"] for i in ids]),
             }
             for step, ids in entry["steps"].items()
         ]

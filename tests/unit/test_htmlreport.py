@@ -107,7 +107,7 @@ def test_live_report_redacts_secrets_and_orders_failures_first(tmp_path: Path, c
     scenario = json.loads(block.group(1))
     assert scenario["spec_href"] == "specs/intel-report.md#exchange-submit"
     assert scenario["family"] == "intel-report"
-    assert scenario["steps"] == [{"id": "submit", "exchanges": [0], "latency_ms": 2.5}]
+    assert scenario["steps"] == [{"id": "submit", "exchanges": [0], "latency_ms": {"p50": 2.5, "p95": 2.5, "max": 2.5}}]
     assert scenario["x"][0]["request"]["body"]["kind"] == "json"
 
 
@@ -228,4 +228,6 @@ def test_a_huge_run_is_counted_not_listed(monkeypatch: pytest.MonkeyPatch) -> No
     scenario = data["scenarios"][0]
     assert data["exchange_total"] == 5 and scenario["exchange_count"] == 5 and scenario["unlisted"] == 2
     assert [("request" in x) for x in scenario["x"]] == [True, True, False]
-    assert scenario["steps"] == [{"id": "submit", "exchanges": [0, 1, 2], "latency_ms": 9.0}]
+    assert scenario["steps"] == [
+        {"id": "submit", "exchanges": [0, 1, 2], "latency_ms": {"p50": 3.0, "p95": 3.0, "max": 3.0}}
+    ]

@@ -81,8 +81,10 @@
     body.appendChild(el("dl", {"class": "facts"}, facts));
     s.failures.forEach(function (f) { body.appendChild(failure(f)); });
     s.steps.forEach(function (step) {
-      var section = el("section", {"class": "step"}, [el("h3", {}, [
-        "Step " + step.id + ": " + step.exchanges.length + " exchange(s), " + step.latency_ms + " ms"])]);
+      var l = step.latency_ms, n = step.exchanges.length;
+      var latency = n === 0 ? "" : n === 1 ? ", " + l.max + " ms" :
+        ", latency p50 " + l.p50 + " ms, p95 " + l.p95 + " ms, max " + l.max + " ms";
+      var section = el("section", {"class": "step"}, [el("h3", {}, ["Step " + step.id + ": " + n + " exchange(s)" + latency])]);
       step.exchanges.slice(0, 500).forEach(function (i, n) { section.appendChild(exchange(exchanges[i], n + 1)); });
       if (step.exchanges.length > 500) {
         section.appendChild(el("p", {"class": "muted"}, [(step.exchanges.length - 500) + " more exchanges in the evidence bundle"]));
