@@ -372,8 +372,10 @@ class Runner:
         command = {"action": trigger["action"], "to": self.counterpart.url, "params": trigger.get("params", {})}
         body = json.dumps(command, ensure_ascii=False).encode()
         hook = Request("POST", self.target + TRIGGER_HOOK, (("Content-Type", "application/json"),), body)
+        sent = now_rfc3339()
         answer = await self.transport.send(hook)
         latencies.append(answer.elapsed_ms)
+        self._emit_wire(scenario, name, hook, answer, sent)
         instruction = str(trigger.get("instruction") or f"make the SUT perform {trigger['action']}")
         instruction += f" (send it to {self.counterpart.url}{path})"
         if answer.status in HOOK_ABSENT:
@@ -384,7 +386,49 @@ class Runner:
         elif answer.status != 202:
             return [CheckFailure(name, "trigger: status", 202, answer.status, f"the {TRIGGER_HOOK} hook refused")]
         received = await self.counterpart.wait_for(method, path, since, within)
+        self._emit_received(scenario, name, method, received)
         return self._awaited(scenario, name, step, ctx, received, f"{method} {path}", within)
+
+    def _emit_wire(self, scenario: dict[str, Any], name: str, request: Request, answer: Response, sent: str) -> None:
+        self.emit(
+            ExchangeCompleted(
+                str(scenario["id"]),
+                name,
+                request.method,
+                request.url,
+                answer.status,
+                answer.elapsed_ms,
+                len(request.body),
+                len(answer.body),
+                request=WireMessage(f"{request.method} {request.url}", request.headers, request.body),
+                response=WireMessage(f"{answer.status} {answer.reason}", answer.headers, answer.body),
+                sent=sent,
+                answered=now_rfc3339(),
+            )
+        )
+
+    def _emit_received(self, scenario: dict[str, Any], name: str, method: str, received: Response | None) -> None:
+        """What the SUT sent to the reference endpoint, as an exchange of its own (direction sut->reference)."""
+        if received is None:
+            return
+        now = now_rfc3339()
+        self.emit(
+            ExchangeCompleted(
+                str(scenario["id"]),
+                name,
+                method.upper(),
+                received.url,
+                received.status,
+                0.0,
+                len(received.body),
+                0,
+                direction="sut->reference",
+                request=WireMessage(f"{method.upper()} {received.url}", received.headers, received.body),
+                response=WireMessage(str(received.status), (), b""),
+                sent=now,
+                answered=now,
+            )
+        )
 
     async def _run_await_step(
         self, scenario: dict[str, Any], name: str, step: dict[str, Any], ctx: ScenarioContext
@@ -397,6 +441,7 @@ class Runner:
         method, path = str(wait.get("method", "POST")), str(ctx.expand(wait["path"]))
         within = float(wait.get("within_s", 10))
         received = await self.counterpart.wait_for(method, path, ctx.counterpart_mark, within)
+        self._emit_received(scenario, name, method, received)
         return self._awaited(scenario, name, step, ctx, received, f"{method} {path}", within)
 
     def _awaited(
