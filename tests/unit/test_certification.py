@@ -230,3 +230,38 @@ def test_commands_follow_the_contract(
     )
     assert "nope.pem: no such file" in capsys.readouterr().err
     assert main(["matrix", "--store", str(tmp_path / "missing")]) == 2
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        (lambda m: m.pop("envelope.json"), "unsigned bundle"),
+        (lambda m: m.update({"junit.xml": b"<changed/>"}), "member junit.xml: digest does not match"),
+        (lambda m: m.update({"extra.txt": b"x"}), "member extra.txt is not listed"),
+        (lambda m: m.pop("junit.xml"), "subject junit.xml is missing"),
+        (lambda m: m.update({"statement.json": m["statement.json"] + b" "}), "signed payload differs"),
+    ],
+)
+def test_every_kind_of_tampering_is_named(tmp_path: Path, catalog: Catalog, tamper: Any, reason: str) -> None:
+    key = Ed25519PrivateKey.generate()
+    _, public = write_key(tmp_path / "k.pem", key)
+    path = write_bundle(
+        tmp_path, key, FULL, results_for("intel-core", "1.0", _all_pass(catalog, "intel-core")), tamper=tamper
+    )
+    opened = Ed25519BundleReader(load_trusted_keys([public])).open(path)
+    assert not opened.verified and reason in opened.problem
+
+
+def test_signed_lies_about_the_verdict_do_not_verify(tmp_path: Path, catalog: Catalog) -> None:
+    """A bundle signed over results whose 'certified' does not follow from its verdicts is invalid."""
+    key = Ed25519PrivateKey.generate()
+    _, public = write_key(tmp_path / "k.pem", key)
+    results = results_for("intel-core", "1.0", _all_pass(catalog, "intel-core") | {"IC-01": ("MUST", "failed")})
+    results["certified"] = True
+    path = write_bundle(tmp_path, key, FULL, results)
+    opened = Ed25519BundleReader(load_trusted_keys([public])).open(path)
+    assert not opened.verified and "'certified' does not follow" in opened.problem
+    results = results_for("intel-core", "1.0", _all_pass(catalog, "intel-core"))
+    results["summary"]["passed"] += 1
+    opened = Ed25519BundleReader(load_trusted_keys([public])).open(write_bundle(tmp_path, key, FULL, results))
+    assert not opened.verified and "summary does not follow" in opened.problem
