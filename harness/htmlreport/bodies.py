@@ -18,9 +18,9 @@ from typing import Any
 
 from lxml import etree
 
-from harness.codecs import mcdata
 from harness.codecs.errors import CodecError
 from harness.codecs.multipart import MultipartError, parse_multipart
+from harness.families.esn import mcdata
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
 __all__ = ["SHOWN_BYTES", "body_view", "diff_ops", "hex_dump", "message_view"]
