@@ -58,7 +58,12 @@ class RunStarted:
 
 @dataclass(slots=True, frozen=True)
 class WireMessage:
-    """A message as carried: start line, headers, raw body (not yet redacted: reporters redact)."""
+    """One message as it crossed the wire: start line, headers, raw body.
+
+    Not redacted: a reporter that writes it anywhere redacts it first with
+    :class:`harness.reporting.Redactor`. ``body`` references the bytes the
+    transport already holds (no copy).
+    """
 
     start_line: str
     headers: tuple[tuple[str, str], ...]
@@ -67,6 +72,14 @@ class WireMessage:
 
 @dataclass(slots=True, frozen=True)
 class ExchangeCompleted:
+    """One exchange of a step.
+
+    ``direction`` is ``"harness->sut"`` for what the harness sent to the SUT, or
+    ``"sut->reference"`` for what the SUT sent to the counterpart reference endpoint
+    (then ``request`` is the SUT's message and ``response`` the counterpart's answer).
+    ``sent`` and ``answered`` are RFC 3339 UTC times with milliseconds.
+    """
+
     scenario: str
     step: str
     method: str

@@ -300,28 +300,38 @@ class Runner:
         request, message = self.build_request(step, ctx)
         if message is not None:
             ctx.sent[name] = message
-        transport, _ = self.carrier(step.get("request"))
+        spec = step.get("request")
+        transport, _ = self.carrier(spec)
         sent = now_rfc3339()
         response = await transport.send(request)
         latencies.append(response.elapsed_ms)
+        kind = str(spec.get("transport") or "http") if isinstance(spec, dict) else "http"
+        self._sent(scenario, name, request, response, kind, sent)
+        return response, message
+
+    def _sent(self, scn: dict[str, Any], name: str, req: Request, resp: Response, kind: str, sent: str) -> None:
+        """Tell listeners about a harness->sut exchange (a step's request, or the trigger hook's POST) just answered."""
+        if not self.listeners:
+            return
+        version = "SIP/2.0" if kind == "sip" else "HTTP/1.1"
+        answer = f"{version} {resp.status} {resp.reason}".rstrip()
         self.emit(
             ExchangeCompleted(
-                str(scenario["id"]),
+                str(scn["id"]),
                 name,
-                request.method,
-                request.url,
-                response.status,
-                response.elapsed_ms,
-                len(request.body),
-                len(response.body),
-                transport=str((step.get("request") or {}).get("transport") or "http"),
-                request=WireMessage(f"{request.method} {request.url}", request.headers, request.body),
-                response=WireMessage(f"{response.status} {response.reason}", response.headers, response.body),
+                req.method,
+                req.url,
+                resp.status,
+                resp.elapsed_ms,
+                len(req.body),
+                len(resp.body),
+                transport=kind,
+                request=WireMessage(f"{req.method} {req.url} {version}", req.headers, req.body),
+                response=WireMessage(answer, resp.headers, resp.body),
                 sent=sent,
                 answered=now_rfc3339(),
             )
         )
-        return response, message
 
     async def _run_repeated_step(
         self, scenario: dict[str, Any], name: str, step: dict[str, Any], ctx: ScenarioContext, latencies: list[float]
@@ -375,7 +385,7 @@ class Runner:
         sent = now_rfc3339()
         answer = await self.transport.send(hook)
         latencies.append(answer.elapsed_ms)
-        self._emit_wire(scenario, name, hook, answer, sent)
+        self._sent(scenario, name, hook, answer, "http", sent)
         instruction = str(trigger.get("instruction") or f"make the SUT perform {trigger['action']}")
         instruction += f" (send it to {self.counterpart.url}{path})"
         if answer.status in HOOK_ABSENT:
@@ -386,49 +396,8 @@ class Runner:
         elif answer.status != 202:
             return [CheckFailure(name, "trigger: status", 202, answer.status, f"the {TRIGGER_HOOK} hook refused")]
         received = await self.counterpart.wait_for(method, path, since, within)
-        self._emit_received(scenario, name, method, received)
+        self._received(scenario, name, method, received)
         return self._awaited(scenario, name, step, ctx, received, f"{method} {path}", within)
-
-    def _emit_wire(self, scenario: dict[str, Any], name: str, request: Request, answer: Response, sent: str) -> None:
-        self.emit(
-            ExchangeCompleted(
-                str(scenario["id"]),
-                name,
-                request.method,
-                request.url,
-                answer.status,
-                answer.elapsed_ms,
-                len(request.body),
-                len(answer.body),
-                request=WireMessage(f"{request.method} {request.url}", request.headers, request.body),
-                response=WireMessage(f"{answer.status} {answer.reason}", answer.headers, answer.body),
-                sent=sent,
-                answered=now_rfc3339(),
-            )
-        )
-
-    def _emit_received(self, scenario: dict[str, Any], name: str, method: str, received: Response | None) -> None:
-        """What the SUT sent to the reference endpoint, as an exchange of its own (direction sut->reference)."""
-        if received is None:
-            return
-        now = now_rfc3339()
-        self.emit(
-            ExchangeCompleted(
-                str(scenario["id"]),
-                name,
-                method.upper(),
-                received.url,
-                received.status,
-                0.0,
-                len(received.body),
-                0,
-                direction="sut->reference",
-                request=WireMessage(f"{method.upper()} {received.url}", received.headers, received.body),
-                response=WireMessage(str(received.status), (), b""),
-                sent=now,
-                answered=now,
-            )
-        )
 
     async def _run_await_step(
         self, scenario: dict[str, Any], name: str, step: dict[str, Any], ctx: ScenarioContext
@@ -441,8 +410,32 @@ class Runner:
         method, path = str(wait.get("method", "POST")), str(ctx.expand(wait["path"]))
         within = float(wait.get("within_s", 10))
         received = await self.counterpart.wait_for(method, path, ctx.counterpart_mark, within)
-        self._emit_received(scenario, name, method, received)
+        self._received(scenario, name, method, received)
         return self._awaited(scenario, name, step, ctx, received, f"{method} {path}", within)
+
+    def _received(self, scenario: dict[str, Any], name: str, method: str, received: Response | None) -> None:
+        """Tell listeners what the SUT sent to the counterpart (``received`` is that request, with the
+        counterpart's answer as its status)."""
+        if received is None or not self.listeners:
+            return
+        at = now_rfc3339()
+        self.emit(
+            ExchangeCompleted(
+                str(scenario["id"]),
+                name,
+                method,
+                received.url,
+                received.status,
+                received.elapsed_ms,
+                len(received.body),
+                0,
+                direction="sut->reference",
+                request=WireMessage(f"{method} {received.url} HTTP/1.1", received.headers, received.body),
+                response=WireMessage(f"HTTP/1.1 {received.status} {received.reason}".rstrip(), (), b""),
+                sent=at,
+                answered=now_rfc3339(),
+            )
+        )
 
     def _awaited(
         self,

@@ -238,6 +238,10 @@ class JournalReporter:
             self._append({"event": "run-finished", "finished": event.finished, "interrupted": event.interrupted})
             self._handle.close()
 
+    def close(self) -> None:
+        """Close the journal (a run that ended without RunFinished leaves what it wrote)."""
+        self._handle.close()
+
 
 def read_journal(path: Path) -> RunFinished:
     """Rebuild a run from its journal; a torn last line (the process died writing it) is ignored.
