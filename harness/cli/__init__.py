@@ -13,14 +13,19 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from harness.cli import catalog, run, serve
+from harness.cli import catalog, reports, run, serve
 from harness.cli.options import VersionAction, add_catalog_option, apply_catalog_option
 from harness.cli.run import DEFAULT_REPORTS, RunSettings, run_suite
 from harness.model import HarnessError
 
 __all__ = ["COMMAND_FAMILIES", "DEFAULT_REPORTS", "RunSettings", "main", "run_suite"]
 
-COMMAND_FAMILIES: tuple[Callable[[Any], None], ...] = (catalog.register, serve.register, run.register)
+COMMAND_FAMILIES: tuple[Callable[[Any], None], ...] = (
+    catalog.register,
+    serve.register,
+    run.register,
+    reports.register,
+)
 """Each adds its commands, in the order ``harness --help`` lists them."""
 
 

@@ -67,10 +67,20 @@ def register(subparsers: Any) -> None:
         help="HOST:PORT of the reference endpoint the SUT sends to, for suites that need one (default 127.0.0.1:0)",
     )
 
-    report = subparsers.add_parser("report", help="rebuild the reports of a run from its journal")
-    report.add_argument("--journal", type=Path, required=True, help="the run's journal.jsonl")
+    report = subparsers.add_parser("report", help="rebuild the reports of a run from its journal, or an HTML report")
+    report.add_argument("--journal", type=Path, help="the run's journal.jsonl")
     report.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
     report.add_argument("--junit", type=Path)
+    report.add_argument("--html", type=Path, metavar="FILE", help="write the HTML run report here")
+    report.add_argument("bundle", nargs="?", type=Path, metavar="BUNDLE", help="an evidence bundle (with --html)")
+    report.add_argument(
+        "--trusted-key",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="with BUNDLE: verify it against this Ed25519 public key (repeatable)",
+    )
 
     demo = subparsers.add_parser("demo", help="certify the embedded reference supplier with every current suite")
     demo.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
@@ -225,7 +235,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"harness: interrupted; partial report: {args.reports / 'results.json'}", file=sys.stderr)
         return 130
-    print(f"report: {args.reports / 'results.json'}" + (f", JUnit: {args.junit}" if args.junit else ""))
+    print(
+        f"report: {args.reports / 'results.json'}, HTML: {args.reports / 'report.html'}"
+        + (f", JUnit: {args.junit}" if args.junit else "")
+    )
     return 0 if finished.certified else 1
 
 
@@ -280,6 +293,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    if args.bundle is not None or args.html is not None:
+        from harness.cli.reports import html_report
+
+        return html_report(args)
+    if args.journal is None:
+        raise UsageError("give --journal FILE, or --html FILE with BUNDLE or --journal FILE")
     try:
         finished = read_journal(args.journal)
     except FileNotFoundError:

@@ -299,31 +299,34 @@ class Runner:
         transport, _ = self.carrier(spec)
         sent = now_rfc3339()
         response = await transport.send(request)
-        answered = now_rfc3339()
         latencies.append(response.elapsed_ms)
-        if self.listeners:
-            kind = str(spec.get("transport") or "http") if isinstance(spec, dict) else "http"
-            version = "SIP/2.0" if kind == "sip" else "HTTP/1.1"
-            self.emit(
-                ExchangeCompleted(
-                    str(scenario["id"]),
-                    name,
-                    request.method,
-                    request.url,
-                    response.status,
-                    response.elapsed_ms,
-                    len(request.body),
-                    len(response.body),
-                    transport=kind,
-                    request=WireMessage(f"{request.method} {request.url} {version}", request.headers, request.body),
-                    response=WireMessage(
-                        f"{version} {response.status} {response.reason}".rstrip(), response.headers, response.body
-                    ),
-                    sent=sent,
-                    answered=answered,
-                )
-            )
+        kind = str(spec.get("transport") or "http") if isinstance(spec, dict) else "http"
+        self._sent(scenario, name, request, response, kind, sent)
         return response, message
+
+    def _sent(self, scn: dict[str, Any], name: str, req: Request, resp: Response, kind: str, sent: str) -> None:
+        """Tell listeners about a harness->sut exchange (a step's request, or the trigger hook's POST) just answered."""
+        if not self.listeners:
+            return
+        version = "SIP/2.0" if kind == "sip" else "HTTP/1.1"
+        answer = f"{version} {resp.status} {resp.reason}".rstrip()
+        self.emit(
+            ExchangeCompleted(
+                str(scn["id"]),
+                name,
+                req.method,
+                req.url,
+                resp.status,
+                resp.elapsed_ms,
+                len(req.body),
+                len(resp.body),
+                transport=kind,
+                request=WireMessage(f"{req.method} {req.url} {version}", req.headers, req.body),
+                response=WireMessage(answer, resp.headers, resp.body),
+                sent=sent,
+                answered=now_rfc3339(),
+            )
+        )
 
     async def _run_repeated_step(
         self, scenario: dict[str, Any], name: str, step: dict[str, Any], ctx: ScenarioContext, latencies: list[float]
@@ -374,8 +377,10 @@ class Runner:
         command = {"action": trigger["action"], "to": self.counterpart.url, "params": trigger.get("params", {})}
         body = json.dumps(command, ensure_ascii=False).encode()
         hook = Request("POST", self.target + TRIGGER_HOOK, (("Content-Type", "application/json"),), body)
+        sent = now_rfc3339()
         answer = await self.transport.send(hook)
         latencies.append(answer.elapsed_ms)
+        self._sent(scenario, name, hook, answer, "http", sent)
         instruction = str(trigger.get("instruction") or f"make the SUT perform {trigger['action']}")
         instruction += f" (send it to {self.counterpart.url}{path})"
         if answer.status in HOOK_ABSENT:
@@ -423,7 +428,7 @@ class Runner:
                 request=WireMessage(f"{method} {received.url} HTTP/1.1", received.headers, received.body),
                 response=WireMessage(f"HTTP/1.1 {received.status} {received.reason}".rstrip(), (), b""),
                 sent=at,
-                answered=at,
+                answered=now_rfc3339(),
             )
         )
 

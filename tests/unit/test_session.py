@@ -93,7 +93,7 @@ def test_registry_reporters_write_redacted_evidence(catalog: Catalog, tmp_path: 
     )
     run(session)
     written = {p.name: p.read_text() for p in tmp_path.iterdir()}
-    assert set(written) == {"journal.jsonl", "results.json", "junit.xml"}
+    assert set(written) == {"journal.jsonl", "results.json", "junit.xml", "report.html"}
     assert json.loads(written["results.json"])["summary"]["passed"] == 3
     assert all(secret not in text for text in written.values())
 
