@@ -129,6 +129,10 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
     report.add_argument("--junit", type=Path)
 
+    from harness.load.command import register as register_load
+
+    register_load(commands)
+
     demo = commands.add_parser("demo", help="certify the embedded reference supplier with every suite")
     demo.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
     demo.add_argument("--concurrency", type=int, default=4)
@@ -138,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        handler = _COMMANDS[args.command]
+        handler = _COMMANDS.get(args.command) or args.func
         return handler(args)
     except HarnessError as exc:
         print(f"harness: {exc}", file=sys.stderr)
