@@ -166,3 +166,25 @@ def test_unreachable_target_exit_3(tmp_path: Path) -> None:
     assert result.returncode == 3, result.stderr
     assert "unreachable" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "load.json").exists()
+
+
+def test_serve_processes_share_one_port_and_take_load(tmp_path: Path) -> None:
+    server = subprocess.Popen(
+        [*HARNESS, "serve", "--processes", "2", "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert "(2 processes" in line, line
+        url = line.split(" on ", 1)[1].split()[0]
+        result = harness(
+            "load", "--suite", "checks-core", "--target", url, "--users", "4", "--spawn-rate", "50",
+            "--exchanges", "400", "--reports", str(tmp_path), "--quiet",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert load_json(tmp_path)["failures"] == 0
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=30)
+    assert server.returncode == 0 and "Traceback" not in err
