@@ -6,6 +6,9 @@ scenarios with fresh identifiers every time and every check on, through the sans
 runner uses (:mod:`harness.runner.steps`); each answer's verdict goes to Locust as its request event
 (so Locust's statistics, CSV and web UI see conformance failures) and to this process's :class:`Tally`.
 Workers hand their tally to the master with each statistics report; the master merges and writes one result.
+
+Importing this module imports neither Locust nor gevent (the public-API test imports every module):
+:func:`main` imports Locust first, before the rest of the harness, so it patches before ``ssl`` is imported.
 """
 
 from __future__ import annotations
@@ -17,23 +20,18 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import gevent
-import locust
-import locust.runners
-from locust import FastHttpUser, argument_parser, constant, events, task
-from locust.env import Environment
-from locust.exception import StopUser
-
-from harness.catalog import Catalog, load_catalog
-from harness.load.plan import LoadPlan, Tally
+from harness.load.plan import LoadPlan, Tally, replayable
 from harness.model import HarnessError
-from harness.runner import steps
-from harness.runner.context import ScenarioContext
-from harness.transport import Response
 
-__all__ = ["ConformanceUser", "main"]
+if TYPE_CHECKING:
+    from locust.env import Environment
+
+    from harness.catalog import Catalog
+    from harness.runner.context import ScenarioContext
+
+__all__ = ["main"]
 
 HEARTBEAT_LIVENESS = 10
 """Heartbeats a master lets a worker miss before calling it missing (Locust's default is 3, one a second).
@@ -69,7 +67,8 @@ class _State:
         self.final = False
 
     def configure(self, plan: LoadPlan, quota: int) -> None:
-        from harness.load.plan import replayable
+
+        from harness.catalog import load_catalog
 
         self.catalog = self.catalog or load_catalog()
         suite = self.catalog.suite(plan.suite)
@@ -84,80 +83,94 @@ class _State:
 STATE = _State()
 
 
-class ConformanceUser(FastHttpUser):
-    """Replays one scenario after another (round robin over the plan's), judging every answer."""
+def _user_class() -> type[Any]:
+    """The Locust user class (built on demand: defining it needs Locust imported, that is, patched)."""
+    import gevent
+    from locust import FastHttpUser, constant, events, task
+    from locust.exception import StopUser
 
-    wait_time = constant(0)
-    insecure = False  # an https target is verified, as by ``harness run``
-    max_redirects = 0
-    network_timeout = 10.0
-    connection_timeout = 10.0
+    from harness.runner import steps
+    from harness.runner.context import ScenarioContext
+    from harness.transport import Response
 
-    @task
-    def replay(self) -> None:
-        state, plan = STATE, STATE.plan
-        if plan is None or state.catalog is None:
-            raise StopUser
-        if state.quota and state.done >= state.quota:
-            raise StopUser
-        scenario = state.scenarios[next(state.next) % len(state.scenarios)]
-        scenario_id = str(scenario["id"])
-        ctx = ScenarioContext(state.catalog, plan.target, dataset=state.dataset)
-        for index, step in enumerate(scenario["steps"]):
-            name = str(step.get("id", f"step-{index + 1}"))
-            if not self._exchange(state, plan, scenario_id, name, step, ctx):
-                break  # later steps build on this one
-            gevent.sleep(0)  # judging is CPU work: let heartbeats and statistics through between exchanges
+    class ConformanceUser(FastHttpUser):
+        """Replays one scenario after another (round robin over the plan's), judging every answer."""
 
-    def _exchange(
-        self, state: _State, plan: LoadPlan, scenario_id: str, name: str, step: dict[str, Any], ctx: ScenarioContext
-    ) -> bool:
-        label = f"{scenario_id}/{name}"
-        state.done += 1
-        try:
-            request, message = steps.build_request(step, ctx, plan.target)
-        except HarnessError as exc:  # a suite bug: counted as an error, never silently skipped
-            state.tally.error(label, str(exc))
-            events.request.fire(  # type: ignore[no-untyped-call]
-                request_type="PREPARE", name=label, response_time=0, response_length=0, exception=exc, context={}
-            )
-            return False
-        if message is not None:
-            ctx.sent[name] = message
-        with self.client.request(
-            request.method,
-            request.url,
-            data=cast(Any, request.body or None),  # bytes, byte-exact (geventhttpclient takes them; typed as str)
-            headers=dict(request.headers),
-            catch_response=True,
-            name=label,
-            allow_redirects=False,
-        ) as answer:
-            if not answer.status_code:  # no HTTP answer at all (an HTTP error status is an answer, judged below)
-                error = getattr(answer, "error", None)
-                what = f"{type(error).__name__}: {error}" if error is not None else "no answer"
-                state.tally.error(label, what)
-                answer.failure(what)
-                return False
-            elapsed = float(answer.request_meta["response_time"]) if answer.request_meta else 0.0
-            headers = tuple((str(k), str(v)) for k, v in answer.headers.items()) if answer.headers else ()
-            response = Response(answer.status_code, "", headers, answer.content or b"", elapsed, request.url)
+        wait_time = constant(0)
+        insecure = False  # an https target is verified, as by ``harness run``
+        max_redirects = 0
+        network_timeout = 10.0
+        connection_timeout = 10.0
+
+        @task
+        def replay(self) -> None:
+            state, plan = STATE, STATE.plan
+            if plan is None or state.catalog is None:
+                raise StopUser
+            if state.quota and state.done >= state.quota:
+                raise StopUser
+            scenario = state.scenarios[next(state.next) % len(state.scenarios)]
+            scenario_id = str(scenario["id"])
+            ctx = ScenarioContext(state.catalog, plan.target, dataset=state.dataset)
+            for index, step in enumerate(scenario["steps"]):
+                name = str(step.get("id", f"step-{index + 1}"))
+                if not self._exchange(state, plan, scenario_id, name, step, ctx):
+                    break  # later steps build on this one
+                gevent.sleep(0)  # judging is CPU work: let heartbeats and statistics through between exchanges
+
+        def _exchange(
+            self, state: _State, plan: LoadPlan, scenario_id: str, name: str, step: dict[str, Any], ctx: ScenarioContext
+        ) -> bool:
+            label = f"{scenario_id}/{name}"
+            state.done += 1
             try:
-                failures = steps.judge(scenario_id, name, step, response, ctx, message)
-            except HarnessError as exc:
+                request, message = steps.build_request(step, ctx, plan.target)
+            except HarnessError as exc:  # a suite bug: counted as an error, never silently skipped
                 state.tally.error(label, str(exc))
-                answer.failure(exc)
+                events.request.fire(  # type: ignore[no-untyped-call]
+                    request_type="PREPARE", name=label, response_time=0, response_length=0, exception=exc, context={}
+                )
                 return False
-            if failures:
-                answer.failure(ConformanceFailure(state.tally.failures(scenario_id, failures)))
-                return False
-            state.tally.passed()
-            answer.success()
-            return True
+            if message is not None:
+                ctx.sent[name] = message
+            with self.client.request(
+                request.method,
+                request.url,
+                data=cast(Any, request.body or None),  # bytes, byte-exact (geventhttpclient takes them; typed as str)
+                headers=dict(request.headers),
+                catch_response=True,
+                name=label,
+                allow_redirects=False,
+            ) as answer:
+                if not answer.status_code:  # no HTTP answer at all (an HTTP error status is an answer, judged below)
+                    error = getattr(answer, "error", None)
+                    what = f"{type(error).__name__}: {error}" if error is not None else "no answer"
+                    state.tally.error(label, what)
+                    answer.failure(what)
+                    return False
+                elapsed = float(answer.request_meta["response_time"]) if answer.request_meta else 0.0
+                headers = tuple((str(k), str(v)) for k, v in answer.headers.items()) if answer.headers else ()
+                response = Response(answer.status_code, "", headers, answer.content or b"", elapsed, request.url)
+                try:
+                    failures = steps.judge(scenario_id, name, step, response, ctx, message)
+                except HarnessError as exc:
+                    state.tally.error(label, str(exc))
+                    answer.failure(exc)
+                    return False
+                if failures:
+                    answer.failure(ConformanceFailure(state.tally.failures(scenario_id, failures)))
+                    return False
+                state.tally.passed()
+                answer.success()
+                return True
+
+    return ConformanceUser
 
 
 def _watch_hub() -> None:
     """How late a 100 ms timer fires: the longest the gevent hub was kept from heartbeats and reports."""
+    import gevent
+
     while True:
         began = time.perf_counter()
         gevent.sleep(0.1)
@@ -171,13 +184,11 @@ def _report(client_id: str, data: dict[str, Any]) -> None:
 
 
 def _test_start(environment: Environment, **_: Any) -> None:
+    import locust.runners
+
     options = environment.parsed_options
     if isinstance(environment.runner, locust.runners.WorkerRunner) and options is not None:
         STATE.configure(LoadPlan.from_json(options.harness_plan), int(options.harness_quota))
-
-
-events.report_to_master.add_listener(_report)  # type: ignore[no-untyped-call]
-events.test_start.add_listener(_test_start)  # type: ignore[no-untyped-call]
 
 
 def _stats_of(environment: Environment) -> tuple[dict[str, float], list[dict[str, Any]]]:
@@ -202,6 +213,9 @@ def _stats_of(environment: Environment) -> tuple[dict[str, float], list[dict[str
 
 def _drive(environment: Environment, args: argparse.Namespace, plan: LoadPlan, tally: Tally) -> dict[str, Any]:
     """Run the users (local, or through the workers), print progress, stop on the count or the duration."""
+    import gevent
+    import locust.runners
+
     runner = environment.runner
     assert runner is not None
     began = time.monotonic()
@@ -272,16 +286,25 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    import gevent
+    import locust  # first of all: Locust monkey-patches the standard library for gevent on import
+    import locust.runners
+    from locust import events
+    from locust.env import Environment
+
     logging.basicConfig(level=logging.WARNING, format=f"locust {args.role}: %(message)s", stream=sys.stderr)
     locust.runners.HEARTBEAT_LIVENESS = HEARTBEAT_LIVENESS
     locust.runners.WORKER_REPORT_INTERVAL = REPORT_EVERY_S
-    environment = Environment(user_classes=[ConformanceUser], events=events)
+    user = _user_class()
+    events.report_to_master.add_listener(_report)  # type: ignore[no-untyped-call]
+    events.test_start.add_listener(_test_start)  # type: ignore[no-untyped-call]
+    environment = Environment(user_classes=[user], events=events)
     gevent.spawn(_watch_hub)
     try:
         if args.role == "worker":
             return _work(environment, args)
         plan = LoadPlan.from_json(args.plan)
-        ConformanceUser.network_timeout = ConformanceUser.connection_timeout = plan.timeout_s
+        user.network_timeout = user.connection_timeout = plan.timeout_s
         environment.host = plan.target
         tally = STATE.tally if args.role == "local" else Tally()
         if args.role == "local":
@@ -302,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _master(environment: Environment, args: argparse.Namespace, plan: LoadPlan, tally: Tally) -> None:
+    import gevent
+    from locust import argument_parser
+
     runner = environment.create_master_runner(args.master_bind_host, args.master_port)
 
     def on_report(client_id: str, data: dict[str, Any]) -> None:
@@ -331,6 +357,8 @@ def _master(environment: Environment, args: argparse.Namespace, plan: LoadPlan, 
 
 
 def _work(environment: Environment, args: argparse.Namespace) -> int:
+    from harness.catalog import load_catalog
+
     STATE.catalog = load_catalog()  # before the run: loading it would hold the hub for most of a second
     runner = environment.create_worker_runner(args.master_host, args.master_port)
 
