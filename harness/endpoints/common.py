@@ -162,7 +162,7 @@ class Recorder:
     the next message that matches, received after a mark it took earlier.
     """
 
-    def __init__(self, capacity: int = 10_000, max_bytes: int = 64 << 20) -> None:
+    def __init__(self, capacity: int = 10_000, max_bytes: int = 16 << 20) -> None:
         self._messages: collections.deque[ReceivedMessage] = collections.deque(maxlen=capacity)
         self._waiters: list[asyncio.Future[None]] = []
         self.sequence = 0

@@ -250,7 +250,6 @@ def _drive(environment: Environment, args: argparse.Namespace, plan: LoadPlan, t
         deadline = time.monotonic() + FLUSH_TIMEOUT_S
         while time.monotonic() < deadline and not _FINAL.issuperset(workers):
             gevent.sleep(0.05)
-        elapsed = time.monotonic() - began if not plan.exchanges else elapsed
     else:
         runner.stop()
     latency, by_step = _stats_of(environment)
