@@ -213,7 +213,12 @@ def run_load(args: argparse.Namespace) -> int:
         raw = json.loads(result_path.read_text(encoding="utf-8"))
     tally = Tally()
     tally.merge(raw["tally"])
-    extra = {"processes": raw["processes"], "users": args.users, "hub_late_ms": raw["hub_late_ms"]}
+    extra = {
+        "processes": raw["processes"],
+        "users": args.users,
+        "hub_late_ms": raw["hub_late_ms"],  # the longest a Locust process's gevent hub was late (heartbeats)
+        "work_max_ms": raw["work_max_ms"],  # the longest one exchange's preparing and judging took
+    }
     result = load_result(suite.ref, target, tally, raw["elapsed_s"], raw["latency_ms"], raw["steps"], extra)
     path = args.reports / "load.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
