@@ -17,6 +17,7 @@ __all__ = [
     "RunStarted",
     "ScenarioFinished",
     "Summary",
+    "WireMessage",
 ]
 
 
@@ -56,7 +57,29 @@ class RunStarted:
 
 
 @dataclass(slots=True, frozen=True)
+class WireMessage:
+    """One message as it crossed the wire: start line, headers, raw body.
+
+    Not redacted: a reporter that writes it anywhere redacts it first with
+    :class:`harness.reporting.Redactor`. ``body`` references the bytes the
+    transport already holds (no copy).
+    """
+
+    start_line: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+@dataclass(slots=True, frozen=True)
 class ExchangeCompleted:
+    """One exchange of a step.
+
+    ``direction`` is ``"harness->sut"`` for what the harness sent to the SUT, or
+    ``"sut->reference"`` for what the SUT sent to the counterpart reference endpoint
+    (then ``request`` is the SUT's message and ``response`` the counterpart's answer).
+    ``sent`` and ``answered`` are RFC 3339 UTC times with milliseconds.
+    """
+
     scenario: str
     step: str
     method: str
@@ -65,6 +88,12 @@ class ExchangeCompleted:
     elapsed_ms: float
     request_bytes: int
     response_bytes: int
+    direction: str = "harness->sut"
+    transport: str = "http"
+    request: WireMessage | None = None
+    response: WireMessage | None = None
+    sent: str = ""
+    answered: str = ""
 
 
 @dataclass(slots=True, frozen=True)

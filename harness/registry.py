@@ -57,9 +57,10 @@ class Registry(Generic[T]):
         return decorate
 
     def add(self, name: str, member: T) -> None:
-        """Register ``member`` as ``name``; registering the same object again is harmless."""
+        """Register ``member`` as ``name``; registering the same object again is harmless, and so is a module
+        imported afresh (pytester and importlib.reload re-run its registrations: the newer object wins)."""
         known = self._members.get(name)
-        if known is not None and known is not member:
+        if known is not None and known is not member and not _redefined(known, member):
             raise RegistryError(f"{self.kind} {name!r} is registered twice ({_origin(known)} and {_origin(member)})")
         self._members[name] = member
 
@@ -105,6 +106,14 @@ class Registry(Generic[T]):
             self._loaded = True
         finally:
             self._loading = False
+
+
+def _redefined(known: object, member: object) -> bool:
+    """The same function or class defined again by a module imported afresh (not another object)."""
+    names = ("__module__", "__qualname__")
+    if not all(hasattr(known, n) and hasattr(member, n) for n in names):
+        return False
+    return all(getattr(known, n) == getattr(member, n) for n in names)
 
 
 def _origin(member: object) -> str:

@@ -22,6 +22,7 @@ from harness.events import (
     RunStarted,
     ScenarioFinished,
     Summary,
+    WireMessage,
 )
 from harness.model import (
     BadAnswer,
@@ -105,11 +106,7 @@ class Runner:
     async def run(self, suite: Suite) -> RunFinished:
         started = now_rfc3339()
         self.emit(RunStarted(suite.name, suite.version, self.target, started, len(suite.scenarios)))
-        if suite.counterpart and self.counterpart is None:
-            raise ConfigurationError(f"suite {suite.ref} needs a reference endpoint for the SUT to send to")
-        if suite.dataset:
-            self.dataset = self.catalog.dataset(suite.dataset)
-            await self._load_dataset(suite.dataset, self.dataset)
+        await self.prepare(suite)
         gate = asyncio.Semaphore(self.concurrency)
         results: dict[str, ScenarioResult] = {}
 
@@ -132,6 +129,14 @@ class Runner:
         finished = self._finished(suite, started, results, interrupted=False)
         self.emit(finished)
         return finished
+
+    async def prepare(self, suite: Suite) -> None:
+        """What comes before the first scenario (the data set): for callers that run scenarios one by one."""
+        if suite.counterpart and self.counterpart is None:
+            raise ConfigurationError(f"suite {suite.ref} needs a reference endpoint for the SUT to send to")
+        if suite.dataset:
+            self.dataset = self.catalog.dataset(suite.dataset)
+            await self._load_dataset(suite.dataset, self.dataset)
 
     def _finished(
         self, suite: Suite, started: str, results: dict[str, ScenarioResult], interrupted: bool
@@ -237,21 +242,34 @@ class Runner:
         request, message = self.build_request(step, ctx)
         if message is not None:
             ctx.sent[name] = message
-        transport, _ = self.carrier(step.get("request"))
+        spec = step.get("request")
+        transport, _ = self.carrier(spec)
+        sent = now_rfc3339()
         response = await transport.send(request)
+        answered = now_rfc3339()
         latencies.append(response.elapsed_ms)
-        self.emit(
-            ExchangeCompleted(
-                str(scenario["id"]),
-                name,
-                request.method,
-                request.url,
-                response.status,
-                response.elapsed_ms,
-                len(request.body),
-                len(response.body),
+        if self.listeners:
+            kind = str(spec.get("transport") or "http") if isinstance(spec, dict) else "http"
+            version = "SIP/2.0" if kind == "sip" else "HTTP/1.1"
+            self.emit(
+                ExchangeCompleted(
+                    str(scenario["id"]),
+                    name,
+                    request.method,
+                    request.url,
+                    response.status,
+                    response.elapsed_ms,
+                    len(request.body),
+                    len(response.body),
+                    transport=kind,
+                    request=WireMessage(f"{request.method} {request.url} {version}", request.headers, request.body),
+                    response=WireMessage(
+                        f"{version} {response.status} {response.reason}".rstrip(), response.headers, response.body
+                    ),
+                    sent=sent,
+                    answered=answered,
+                )
             )
-        )
         return response, message
 
     async def _run_repeated_step(
@@ -315,6 +333,7 @@ class Runner:
         elif answer.status != 202:
             return [CheckFailure(name, "trigger: status", 202, answer.status, f"the {TRIGGER_HOOK} hook refused")]
         received = await self.counterpart.wait_for(method, path, since, within)
+        self._received(scenario, name, method, received)
         return self._awaited(scenario, name, step, ctx, received, f"{method} {path}", within)
 
     async def _run_await_step(
@@ -328,7 +347,32 @@ class Runner:
         method, path = str(wait.get("method", "POST")), str(ctx.expand(wait["path"]))
         within = float(wait.get("within_s", 10))
         received = await self.counterpart.wait_for(method, path, ctx.counterpart_mark, within)
+        self._received(scenario, name, method, received)
         return self._awaited(scenario, name, step, ctx, received, f"{method} {path}", within)
+
+    def _received(self, scenario: dict[str, Any], name: str, method: str, received: Response | None) -> None:
+        """Tell listeners what the SUT sent to the counterpart (``received`` is that request, with the
+        counterpart's answer as its status)."""
+        if received is None or not self.listeners:
+            return
+        at = now_rfc3339()
+        self.emit(
+            ExchangeCompleted(
+                str(scenario["id"]),
+                name,
+                method,
+                received.url,
+                received.status,
+                received.elapsed_ms,
+                len(received.body),
+                0,
+                direction="sut->reference",
+                request=WireMessage(f"{method} {received.url} HTTP/1.1", received.headers, received.body),
+                response=WireMessage(f"HTTP/1.1 {received.status} {received.reason}".rstrip(), (), b""),
+                sent=at,
+                answered=at,
+            )
+        )
 
     def _awaited(
         self,

@@ -74,3 +74,17 @@ def test_builtin_modules_are_imported_on_first_use() -> None:
 
     target.REGISTRY = things
     assert things.names() == frozenset({"built-in"})
+
+
+def test_a_module_imported_afresh_registers_its_members_again() -> None:
+    things: Registry[object] = Registry("harness.test-things", "thing")
+
+    def make() -> object:
+        def member() -> None: ...
+
+        return member
+
+    first, again = make(), make()  # same module and qualified name, as after a re-import
+    things.add("x", first)
+    things.add("x", again)
+    assert things.get("x") is again
