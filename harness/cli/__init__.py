@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from harness.cli import catalog, reports, run, serve
+from harness.cli import catalog, load, reports, run, serve
 from harness.cli.options import VersionAction, add_catalog_option, apply_catalog_option
 from harness.cli.run import DEFAULT_REPORTS, RunSettings, run_suite
 from harness.model import HarnessError
@@ -25,6 +25,7 @@ COMMAND_FAMILIES: tuple[Callable[[Any], None], ...] = (
     serve.register,
     run.register,
     reports.register,
+    load.register,
 )
 """Each adds its commands, in the order ``harness --help`` lists them."""
 

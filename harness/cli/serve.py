@@ -31,6 +31,8 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--tls-key", help="the PEM private key of --tls-cert")
     serve.add_argument("--client-ca", help="demand client certificates issued by these CAs (mutual TLS)")
     profile_option(serve, "play")
+    serve.add_argument("--processes", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # one of --processes
 
     up = subparsers.add_parser(
         "up", help="run every reference role on its documented port, in-process or in containers"
@@ -52,9 +54,19 @@ def register(subparsers: Any) -> None:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from harness.endpoints import ReferenceServer, build_app, roles_named
 
+    if args.processes != 1:
+        from harness.endpoints.processes import serve_processes
+
+        if args.processes < 1:
+            raise UsageError("--processes must be at least 1")
+        tls = [f"--{name.replace('_', '-')}={getattr(args, name)}" for name in ("tls_cert", "tls_key", "client_ca")]
+        _serving_tls(args)  # its usage errors, once, here
+        options = ["--role", args.role, *(option for option in tls if not option.endswith("=None"))]
+        profiles = [f"--profile={p}" for p in (getattr(args, "profile", None) or [])]
+        return serve_processes([*options, *profiles], args.host, args.port, args.processes)
     catalog = catalog_at(args)
     server = ReferenceServer(
-        build_app(catalog, roles_named(catalog, args.role)), args.host, args.port, _serving_tls(args)
+        build_app(catalog, roles_named(catalog, args.role)), args.host, args.port, _serving_tls(args), args.reuse_port
     )
     playing = ", ".join(f"{document}@{version}" for document, version in catalog.in_force)
 

@@ -109,7 +109,7 @@ class AlertHub:
     sender = "alert-hub@reference.netcode"
     """The hub's own CAP ``sender`` and EDXL-DE ``senderID``."""
 
-    def __init__(self, catalog: Catalog, capacity: int = 100_000) -> None:
+    def __init__(self, catalog: Catalog, capacity: int = 1_000) -> None:
         self.cap = catalog.format("cap/1.2")
         self.edxl = catalog.format("edxl-de/1.0")
         self.emsi = catalog.format("emsi/1.0")

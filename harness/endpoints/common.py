@@ -168,16 +168,19 @@ class ReceivedMessage:
 
 
 class Recorder:
-    """Keeps the most recent messages an endpoint received (bounded), secrets redacted.
+    """Keeps the most recent messages an endpoint received, secrets redacted: a ring buffer bounded both
+    in messages (``capacity``) and in body bytes (``max_bytes``), so it stays flat under a soak.
 
     Each message gets a sequence number; :meth:`wait_for` lets a runner wait for
     the next message that matches, received after a mark it took earlier.
     """
 
-    def __init__(self, capacity: int = 10_000) -> None:
+    def __init__(self, capacity: int = 10_000, max_bytes: int = 16 << 20) -> None:
         self._messages: collections.deque[ReceivedMessage] = collections.deque(maxlen=capacity)
         self._waiters: list[asyncio.Future[None]] = []
         self.sequence = 0
+        self.max_bytes = max_bytes
+        self._bytes = 0
 
     def record(self, request: web.BaseRequest, body: bytes, status: int) -> None:
         headers = tuple(
@@ -185,7 +188,12 @@ class Recorder:
         )
         self.sequence += 1
         message = ReceivedMessage(utc_now(), request.method, request.path_qs, headers, body, status, self.sequence)
+        if len(self._messages) == self._messages.maxlen:
+            self._bytes -= len(self._messages[0].body)
         self._messages.append(message)
+        self._bytes += len(body)
+        while self._bytes > self.max_bytes and len(self._messages) > 1:  # a soak keeps the newest, bounded
+            self._bytes -= len(self._messages.popleft().body)
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():
@@ -197,6 +205,12 @@ class Recorder:
 
     def clear(self) -> None:
         self._messages.clear()
+        self._bytes = 0
+
+    @property
+    def size_bytes(self) -> int:
+        """The bodies kept, in bytes (at most ``max_bytes``, or one message if that alone is larger)."""
+        return self._bytes
 
     async def wait_for(
         self, predicate: Callable[[ReceivedMessage], bool], since: int, timeout_s: float

@@ -37,12 +37,11 @@ from harness.model import (
     percentile,
 )
 from harness.profile import HOOK_ABSENT, TRIGGER_HOOK
-from harness.runner.checks import CHECKS, CheckContext
-from harness.runner.context import Message, ScenarioContext, is_missing, resolve_pointer
+from harness.runner import steps
+from harness.runner.context import Message, ScenarioContext
 from harness.runner.dataset import load_dataset
 from harness.runner.life_cycle import judging_catalog, life_cycle_facts, life_cycle_notice
 from harness.transport import Counterpart, Request, Response, Transport
-from harness.validation.validator import sample_findings, validator_for
 
 __all__ = ["Runner", "Skipped", "now_rfc3339"]
 
@@ -212,65 +211,8 @@ class Runner:
         return self.extra_targets[str(name)]
 
     def build_request(self, step: dict[str, Any], ctx: ScenarioContext) -> tuple[Request, Message | None]:
-        """The request of an exchange step: to ``target/path``, or, with ``transport: NAME``, to that
-        transport's target itself (a SIP URI has no path; the method defaults to ``MESSAGE``)."""
-        spec = step.get("request")
-        if not isinstance(spec, dict):
-            raise ConfigurationError("a step needs a 'request' mapping")
-        if spec.get("transport") is None:
-            method = str(spec.get("method", "GET")).upper()
-            path = str(ctx.expand(spec.get("path", "/")))
-            if "://" in path:
-                raise ConfigurationError(f"a step's path is relative to the target, not a URL: {path!r}")
-            url = self.target + "/" + path.lstrip("/")  # paths sit below the target's base path
-        else:
-            if "path" in spec:
-                raise ConfigurationError(f"a step carried by {spec['transport']!r} goes to its target: no 'path'")
-            method = str(spec.get("method", "MESSAGE")).upper()
-            url = self.carrier(spec)[1]
-        headers: dict[str, str] = {}
-        message: Message | None = None
-        body = b""
-        if "message" in spec:
-            message = ctx.build_message(spec["message"])
-            body = message.body
-            headers["Content-Type"] = message.content_type
-            self._check_outgoing(spec["message"], message)
-        elif "body" in spec:
-            body = str(ctx.expand(spec["body"])).encode()
-        for name, value in (spec.get("headers") or {}).items():
-            if value is None:
-                headers.pop(name, None)
-            else:
-                headers[name] = str(ctx.expand(value))
-        return Request(method, url, tuple(headers.items()), body), message
-
-    @staticmethod
-    def _check_outgoing(spec: dict[str, Any], message: Message) -> None:
-        """Every message the harness sends is validated; a suite that claims wrongly is a suite bug."""
-        if message.format is None:
-            return
-        claimed = spec.get("valid")
-        if claimed is None and message.sample is not None and not spec.get("set") and not spec.get("remove"):
-            claimed = not sample_findings(message.format, message.sample)[0]
-        if claimed is None:
-            return
-        validator = validator_for(message.format)
-        # A JSON message's model is exactly its bytes parsed (or the bytes are the model dumped):
-        # validating the model gives the same verdict without parsing again.
-        as_model = message.format.syntax == "json" and message.model is not None
-        if as_model and len(message.body) <= message.format.max_bytes:
-            validation = validator.validate_model(message.model)
-        elif message.format.syntax == "multipart":  # validated as the entity it is stored as
-            validation = validator.validate(f"Content-Type: {message.content_type}\r\n\r\n".encode() + message.body)
-        else:
-            validation = validator.validate(message.body)
-        if validation.valid != bool(claimed):
-            detail = "; ".join(f"{f.rule} {f.location}: {f.message}" for f in validation.findings[:3])
-            raise ConfigurationError(
-                f"suite bug: the message meant to be {'valid' if claimed else 'invalid'} is not "
-                f"({detail or 'no finding'})"
-            )
+        """The request of an exchange step (see :func:`harness.runner.steps.build_request`)."""
+        return steps.build_request(step, ctx, self.target, lambda spec: self.carrier(spec)[1])
 
     async def _run_step(
         self, scenario: dict[str, Any], name: str, step: dict[str, Any], ctx: ScenarioContext, latencies: list[float]
@@ -461,34 +403,4 @@ class Runner:
         ctx: ScenarioContext,
         message: Message | None,
     ) -> list[CheckFailure]:
-        check_ctx = CheckContext(response, ctx, message)
-        failures: list[CheckFailure] = []
-        for key, expected in (step.get("expect") or {}).items():
-            if key not in CHECKS:
-                raise ConfigurationError(f"unknown check {key!r} in scenario {scenario['id']}")
-            function = CHECKS.get(key)
-            for mismatch in function(expected, check_ctx):
-                failures.append(
-                    CheckFailure(name, f"{key}: {mismatch.field}", mismatch.expected, mismatch.actual, mismatch.message)
-                )
-        if not failures:
-            self._capture(step.get("capture") or {}, check_ctx, ctx, name, failures)
-        return failures
-
-    @staticmethod
-    def _capture(
-        spec: dict[str, str], check_ctx: CheckContext, ctx: ScenarioContext, step: str, failures: list[CheckFailure]
-    ) -> None:
-        for variable, source in spec.items():
-            if source.startswith("header:"):
-                value: Any = check_ctx.response.header(source[len("header:") :])
-            else:
-                document, _ = check_ctx.json()
-                value = resolve_pointer(document, source)
-                value = None if is_missing(value) else value
-            if value is None:
-                failures.append(
-                    CheckFailure(step, f"capture {variable}", f"a value at {source}", None, "nothing to capture")
-                )
-            else:
-                ctx.captures[variable] = value
+        return steps.judge(str(scenario["id"]), name, step, response, ctx, message)
