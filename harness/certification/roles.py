@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from harness.catalog import Catalog
+from harness.documents import LIFECYCLE_FILE
 from harness.model import CatalogError
 
 __all__ = ["ORIGINATING", "SIDES", "Certifies", "SuiteVersion", "parse_certifies", "suite_versions", "version_key"]
@@ -89,22 +90,30 @@ def parse_certifies(value: Any, where: str) -> tuple[Certifies, ...]:
 def suite_versions(catalog: Catalog) -> tuple[SuiteVersion, ...]:
     """Every suite version of the catalog with what it certifies and its life status.
 
-    A manifest may say ``status: current|superseded|retired``; without it the
-    latest version of a suite is current and the older ones superseded.
+    The status is the catalog's (the register ``suites/lifecycle.yaml``); the exchanges and roles a
+    version certifies are its register entry's ``roles:``, or a ``certifies:`` list in a manifest of a
+    suite the register does not name (a suite of an added catalog folder). Issued suite folders are
+    never edited, so what they certify is declared in the register beside them.
     """
+    register_path = catalog.root / LIFECYCLE_FILE
+    register: dict[str, Any] = {}
+    if register_path.is_file():
+        with open(register_path, "rb") as handle:
+            register = yaml.safe_load(handle) or {}
     found: list[SuiteVersion] = []
     for name in sorted(catalog.suites):
         versions = catalog.suites[name]
-        latest = max(versions, key=version_key)
         for version in sorted(versions, key=version_key):
             suite = versions[version]
-            where = str(Path(suite.directory) / "suite.yaml")
-            with open(where, "rb") as handle:
-                manifest = yaml.safe_load(handle) or {}
-            status = str(manifest.get("status") or ("current" if version == latest else "superseded"))
+            entry = (register.get(name) or {}).get(version)
+            if isinstance(entry, dict) and "roles" in entry:
+                declared, where = entry.get("roles"), f"{register_path}: {name}@{version}"
+            else:
+                where = str(Path(suite.directory) / "suite.yaml")
+                with open(where, "rb") as handle:
+                    declared = (yaml.safe_load(handle) or {}).get("certifies")
+            status = str(suite.status)
             if status not in _STATUSES:
                 raise CatalogError(f"{where}: status {status!r} is not one of {', '.join(sorted(_STATUSES))}")
-            found.append(
-                SuiteVersion(name, version, suite.title, status, parse_certifies(manifest.get("certifies"), where))
-            )
+            found.append(SuiteVersion(name, version, suite.title, status, parse_certifies(declared, where)))
     return tuple(found)

@@ -77,7 +77,7 @@ def test_failing_report_filtered_expanded_and_diffed_without_network(page: Any, 
     focused = page.switch_to.active_element
     assert focused.tag_name == "summary"
     focused.send_keys(Keys.ENTER)
-    details = focused.find_element(By.XPATH, "..")
+    details = focused.find_element(By.XPATH, "parent::*")
     assert details.get_attribute("open") == "true"
     deleted = _wait_for(details, ".failure .expected del")
     inserted = details.find_elements(By.CSS_SELECTOR, ".failure .actual ins")
