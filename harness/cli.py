@@ -15,6 +15,7 @@ import re
 import ssl
 import stat
 import sys
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from urllib.parse import urlsplit
 import harness
 from harness.catalog import Catalog, load_catalog
 from harness.events import Listener, RunFinished, Summary
+from harness.evidence import commands as evidence_commands
+from harness.evidence.bundle import EvidenceReporter, Sut
 from harness.model import HarnessError, UsageError
 from harness.reporting import (
     ConsoleReporter,
@@ -129,6 +132,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
     report.add_argument("--junit", type=Path)
 
+    evidence_commands.add_run_arguments(run)
+    evidence_commands.register(commands)
+
     demo = commands.add_parser("demo", help="certify the embedded reference supplier with every suite")
     demo.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
     demo.add_argument("--concurrency", type=int, default=4)
@@ -138,8 +144,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        handler = _COMMANDS[args.command]
-        return handler(args)
+        handler = getattr(args, "func", None) or _COMMANDS[args.command]
+        return int(handler(args))
     except HarnessError as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -434,6 +440,11 @@ class RunSettings:
     """TLS files, key password and extra headers (secrets): only their transport options are used."""
     sip_target: str | None = None
     """Where scenarios carried over SIP MESSAGE go; without it they are skipped."""
+    evidence: bool = True
+    sut: Sut | None = None
+    sign_key: Any = None
+    """The Ed25519 private key that signs the evidence bundle (never printed)."""
+    run_id: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
 
 
 async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: RunSettings) -> RunFinished:
@@ -477,6 +488,14 @@ async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: Run
                 print(f"reference endpoint for the SUT to send to: {counterpart.url}", flush=True)
         if settings.junit is not None:
             listeners.append(JUnitReporter(settings.junit, redact))
+        if settings.evidence:
+            dataset_dir = catalog.datasets.get(suite.dataset) if suite.dataset else None
+            listeners.append(
+                EvidenceReporter(
+                    settings.reports, suite, catalog.root, dataset_dir, redact, settings.sut, settings.sign_key,
+                    run_id=settings.run_id,
+                )
+            )  # fmt: skip
         runner = Runner(
             catalog,
             transport,
@@ -564,6 +583,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     catalog.suite(args.suite)  # unknown suites fail before any connection
     _positive(args.concurrency, "concurrency")
     host, port = _listen_address(args.listen)
+    sut, sign_key = evidence_commands.run_options(args)
     settings = RunSettings(
         args.reports,
         args.junit,
@@ -574,6 +594,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         port,
         credentials=_credentials(args),
         sip_target=sip_target,
+        evidence=not args.no_evidence,
+        sut=sut,
+        sign_key=sign_key,
     )
     try:
         finished = asyncio.run(run_suite(catalog, args.suite, target, settings))
@@ -581,6 +604,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"harness: interrupted; partial report: {args.reports / 'results.json'}", file=sys.stderr)
         return 130
     print(f"report: {args.reports / 'results.json'}" + (f", JUnit: {args.junit}" if args.junit else ""))
+    if settings.evidence:
+        state = "signed" if sign_key is not None else "unsigned"
+        marked = "" if sut is not None else "; no --sut-* given: not certifiable"
+        print(f"evidence: {args.reports / (settings.run_id + '.evidence.zip')} ({state}{marked})")
     return 0 if finished.certified else 1
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "RunStarted",
     "ScenarioFinished",
     "Summary",
+    "WireMessage",
 ]
 
 
@@ -56,6 +57,15 @@ class RunStarted:
 
 
 @dataclass(slots=True, frozen=True)
+class WireMessage:
+    """One message as it crossed the wire (raw: reporters redact what they write)."""
+
+    start_line: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+@dataclass(slots=True, frozen=True)
 class ExchangeCompleted:
     scenario: str
     step: str
@@ -65,6 +75,12 @@ class ExchangeCompleted:
     elapsed_ms: float
     request_bytes: int
     response_bytes: int
+    direction: str = "harness->sut"
+    transport: str = "http"
+    request: WireMessage | None = None
+    response: WireMessage | None = None
+    sent: str = ""
+    answered: str = ""
 
 
 @dataclass(slots=True, frozen=True)

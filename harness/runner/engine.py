@@ -22,6 +22,7 @@ from harness.events import (
     RunStarted,
     ScenarioFinished,
     Summary,
+    WireMessage,
 )
 from harness.model import (
     BadAnswer,
@@ -300,6 +301,7 @@ class Runner:
         if message is not None:
             ctx.sent[name] = message
         transport, _ = self.carrier(step.get("request"))
+        sent = now_rfc3339()
         response = await transport.send(request)
         latencies.append(response.elapsed_ms)
         self.emit(
@@ -312,6 +314,11 @@ class Runner:
                 response.elapsed_ms,
                 len(request.body),
                 len(response.body),
+                transport=str((step.get("request") or {}).get("transport", "http")),
+                request=WireMessage(f"{request.method} {request.url}", request.headers, request.body),
+                response=WireMessage(f"{response.status} {response.reason}", response.headers, response.body),
+                sent=sent,
+                answered=now_rfc3339(),
             )
         )
         return response, message
@@ -410,6 +417,15 @@ class Runner:
         if received is None:
             expected = f"{what} at the reference endpoint"
             return [CheckFailure(name, "await", expected, None, f"nothing arrived within {within:g} s")]
+        at = now_rfc3339()
+        wire = WireMessage(what, received.headers, received.body)
+        method, size = what.split(" ")[0], len(received.body)
+        self.emit(
+            ExchangeCompleted(
+                str(scenario["id"]), name, method, received.url, received.status, 0.0, size, 0,
+                direction="sut->reference", request=wire, sent=at, answered=at,
+            )
+        )  # fmt: skip
         return self._judge(scenario, name, step, received, ctx, None)
 
     def _judge(
