@@ -160,9 +160,9 @@ Rejudge = Callable[[zipfile.ZipFile, dict[str, Any]], list[str]]
 
 def verify_bundle(path: Path, trusted: Mapping[str, Ed25519PublicKey], rejudge: Rejudge | None = None) -> BundleReport:
     """Check everything ``evidence.md`` asks; raises Invalid with the first reason, UsageError when unreadable."""
-    with path.open("rb") as handle:
-        file_digest = hashlib.file_digest(handle, "sha256").hexdigest()
     with open_bundle(path) as archive:
+        with path.open("rb") as handle:
+            file_digest = hashlib.file_digest(handle, "sha256").hexdigest()
         names = [info.filename for info in archive.infolist()]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -170,7 +170,6 @@ def verify_bundle(path: Path, trusted: Mapping[str, Ed25519PublicKey], rejudge: 
         if "statement.json" not in names:
             raise Invalid("member missing: statement.json")
         statement_bytes = _read(archive, "statement.json")
-        statement = _json(statement_bytes, "statement.json")
         keyid: str | None = None
         signed = "envelope.json" in names
         if signed:
@@ -182,6 +181,7 @@ def verify_bundle(path: Path, trusted: Mapping[str, Ed25519PublicKey], rejudge: 
                 raise Invalid("signed payload differs from statement.json")
         elif trusted:
             raise Invalid("unsigned bundle: no envelope.json, so no trusted key can vouch for it")
+        statement = _json(statement_bytes, "statement.json")
         if statement.get("_type") != STATEMENT_TYPE or statement.get("predicateType") != PREDICATE_TYPE:
             raise Invalid("statement.json is not a certification-run statement")
         subjects = statement.get("subject")
