@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import harness
+from harness import diff as diff_command
 from harness.catalog import Catalog, load_catalog
 from harness.events import Listener, RunFinished, Summary
 from harness.evidence import commands as evidence_commands
@@ -39,6 +40,7 @@ from harness.reporting import (
     write_atomically,
 )
 from harness.runner.engine import Runner
+from harness.store import commands as store_commands
 from harness.transport import Transport, TransportOptions, load_transport
 from harness.validation.validator import detect_format, validator_for
 
@@ -134,6 +136,8 @@ def _parser() -> argparse.ArgumentParser:
 
     evidence_commands.add_run_arguments(run)
     evidence_commands.register(commands)
+    store_commands.register(commands)
+    diff_command.register(commands)
 
     demo = commands.add_parser("demo", help="certify the embedded reference supplier with every suite")
     demo.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
@@ -445,6 +449,8 @@ class RunSettings:
     sign_key: Any = None
     """The Ed25519 private key that signs the evidence bundle (never printed)."""
     run_id: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
+    store: str | None = None
+    """Run store URL (None: the default store); every run with evidence is recorded there."""
 
 
 async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: RunSettings) -> RunFinished:
@@ -506,7 +512,10 @@ async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: Run
             unattended=settings.unattended,
             extra_targets=extra_targets,
         )
-        return await runner.run(suite)
+        finished = await runner.run(suite)
+        if settings.evidence:
+            evidence_commands.record_run(settings.reports / f"{settings.run_id}.evidence.zip", settings)
+        return finished
     finally:
         await transport.close()
         for carrier, _ in extra_targets.values():
@@ -595,6 +604,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         credentials=_credentials(args),
         sip_target=sip_target,
         evidence=not args.no_evidence,
+        store=args.store,
         sut=sut,
         sign_key=sign_key,
     )

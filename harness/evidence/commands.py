@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from harness.evidence.bundle import Sut
 from harness.evidence.keys import DEFAULT_PASSWORD_ENV, generate, keyid, load_private, load_public, password_from_env
 from harness.evidence.verify import Invalid, verify_bundle
-from harness.model import UsageError
+from harness.model import ConfigurationError, UsageError
 
-__all__ = ["add_run_arguments", "register", "run_options", "trusted_keys"]
+__all__ = ["add_run_arguments", "record_run", "register", "run_options", "trusted_keys"]
 
 
 def register(subparsers: Any) -> None:
@@ -46,7 +46,20 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--sut-product", help="product name of the system under test (needed to certify)")
     run.add_argument("--sut-version", help="version of the system under test (needed to certify)")
     run.add_argument("--sign-key", type=Path, metavar="PREFIX.key", help="sign the evidence bundle with this key")
-    run.add_argument("--no-evidence", action="store_true", help="write no evidence bundle")
+    run.add_argument("--no-evidence", action="store_true", help="write no evidence bundle (and record no run)")
+    run.add_argument("--store", metavar="URL", help="run store to record the run in (default: embedded SQLite)")
+
+
+def record_run(bundle: Path, settings: Any) -> None:
+    """Record a finished run in the store from its own bundle (verified with its own key when signed)."""
+    from harness.store.commands import record_bundle
+
+    key: Ed25519PrivateKey | None = settings.sign_key
+    trusted = {keyid(key.public_key()): key.public_key()} if key is not None else {}
+    try:
+        record_bundle(bundle, trusted, settings.store, "run")
+    except Invalid as exc:  # our own bundle: a harness bug, reported, never hidden
+        raise ConfigurationError(f"the run's own evidence bundle does not verify: {exc}") from None
 
 
 def run_options(args: argparse.Namespace) -> tuple[Sut | None, Ed25519PrivateKey | None]:
