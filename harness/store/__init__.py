@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from harness.model import ConfigurationError, UsageError
 
@@ -172,9 +172,11 @@ class Store:
     def get(self, run_id: str) -> dict[str, Any]:
         """A run by id or unique id prefix, with its scenarios; UsageError when none or several match."""
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(runs).where(runs.c.run_id.startswith(run_id, autoescape=True)).limit(2)
-            ).all()
+            rows = connection.execute(sa.select(runs).where(runs.c.run_id == run_id)).all() or (
+                connection.execute(
+                    sa.select(runs).where(runs.c.run_id.startswith(run_id, autoescape=True)).limit(2)
+                ).all()
+            )
             if not rows:
                 raise UsageError(f"no run {run_id!r} in the store")
             if len(rows) > 1:
@@ -196,13 +198,17 @@ class Store:
 
 
 @contextlib.contextmanager
-def _migration_lock(engine: Engine, connection: Connection) -> Iterator[None]:
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Held around the whole migration transaction (taken before it begins, released after it commits)."""
     if engine.dialect.name == "postgresql":
-        connection.execute(sa.text("SELECT pg_advisory_lock(4242013)"))
-        try:
-            yield
-        finally:
-            connection.execute(sa.text("SELECT pg_advisory_unlock(4242013)"))
+        with engine.connect() as holder:
+            holder.execute(sa.text("SELECT pg_advisory_lock(4242013)"))
+            holder.commit()
+            try:
+                yield
+            finally:
+                holder.execute(sa.text("SELECT pg_advisory_unlock(4242013)"))
+                holder.commit()
     elif engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
         with open(f"{engine.url.database}.lock", "a+b") as lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
@@ -244,7 +250,7 @@ def open_store(url: str | None = None) -> Store:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     try:
-        with engine.begin() as connection, _migration_lock(engine, connection):
+        with _migration_lock(engine), engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except sa.exc.OperationalError as exc:
