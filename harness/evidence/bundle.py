@@ -267,6 +267,11 @@ class EvidenceReporter:
         elif isinstance(event, RunFinished):
             self.finish(event)
 
+    def close(self) -> None:
+        """Close the spool without writing a bundle (the exchanges written so far stay on disk)."""
+        if self._handle is not None:
+            self._handle.close()
+
     def finish(self, event: RunFinished) -> Path:
         if self._handle is None:
             self._handle = self.spool.open("ab")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import binascii
 import json
 import re
@@ -175,7 +176,13 @@ def rejudge(
     runner = _ReplayRunner(catalog, suite, target, recorded)
     stated = {str(s.get("id")): str(s.get("verdict")) for s in results.get("scenarios", []) if isinstance(s, dict)}
     run = suite if not results.get("interrupted") else _only(suite, stated)
-    finished = asyncio.run(runner.run(run))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        finished = asyncio.run(runner.run(run))
+    else:  # called from async code (the pytest plugin, a benchmark): a loop of its own in a thread
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            finished = pool.submit(asyncio.run, runner.run(run)).result()
     differences = []
     for result in finished.results:
         before = stated.get(result.id)
