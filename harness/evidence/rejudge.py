@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import concurrent.futures
 import binascii
+import concurrent.futures
 import json
 import re
 import tempfile
