@@ -321,7 +321,10 @@ class _Context(Protocol):
 
 
 def make(context: _Context) -> EvidenceReporter | None:
-    """Entry point of the ``harness.reporters`` group: on by default, off with option ``evidence=False``."""
+    """Entry point of the ``harness.reporters`` group: on by default, off with option ``evidence=False``.
+
+    Options read: ``sut`` (:class:`Sut`), ``sign_key`` (Ed25519 private key), ``run_id`` (the bundle's name).
+    """
     options = context.options
     if options.get("evidence", True) is False:
         return None
@@ -336,4 +339,5 @@ def make(context: _Context) -> EvidenceReporter | None:
         context.redact,
         sut if isinstance(sut, Sut) else None,
         options.get("sign_key"),
+        run_id=options.get("run_id"),
     )
