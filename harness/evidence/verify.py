@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,9 @@ MAX_MEMBER_BYTES = 4 << 30
 """Largest member read (uncompressed): a zip bomb stops here rather than filling memory or disk."""
 MAX_SMALL_BYTES = 64 << 20
 """Largest statement, envelope or results document read into memory."""
+MAX_MEMBERS = 100_000
+MAX_LINE_BYTES = 64 << 20
+"""Longest line of exchanges.jsonl read when re-judging."""
 _SIGNED = ("statement.json", "envelope.json")
 _VERDICTS = {"passed": "passed", "failed": "failed", "error": "errors", "skipped": "skipped", "manual": "manual"}
 
@@ -144,7 +148,11 @@ def _predicate_agrees(predicate: Mapping[str, Any], results: Mapping[str, Any]) 
 def iter_exchanges(archive: zipfile.ZipFile) -> Iterator[dict[str, Any]]:
     """The recorded exchanges, one at a time (a bundle of a soak run is never read whole)."""
     with archive.open("exchanges.jsonl") as handle:
-        for number, line in enumerate(handle, start=1):
+        number = 0
+        while line := handle.readline(MAX_LINE_BYTES + 1):
+            number += 1
+            if len(line) > MAX_LINE_BYTES:
+                raise Invalid(f"exchanges.jsonl line {number} is longer than {MAX_LINE_BYTES} bytes")
             if line.strip():
                 try:
                     record = json.loads(line)
@@ -164,7 +172,9 @@ def verify_bundle(path: Path, trusted: Mapping[str, Ed25519PublicKey], rejudge: 
         with path.open("rb") as handle:
             file_digest = hashlib.file_digest(handle, "sha256").hexdigest()
         names = [info.filename for info in archive.infolist()]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if len(names) > MAX_MEMBERS:
+            raise Invalid(f"more than {MAX_MEMBERS} members")
+        duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
         if duplicates:
             raise Invalid(f"member {duplicates[0]} appears twice")
         if "statement.json" not in names:
