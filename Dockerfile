@@ -42,6 +42,6 @@ ENV PATH=/opt/harness/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 USER harness:harness
-EXPOSE 8080 8081 8082
+EXPOSE 8080 8081 8082 8083 8084
 HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 CMD ["python3", "-c", "import os, urllib.request as u; h = os.environ.get('HARNESS_HOST') or '0.0.0.0'; h = '127.0.0.1' if h == '0.0.0.0' else f'[{h}]' if ':' in h else h; u.urlopen(f\"http://{h}:{os.environ.get('HARNESS_PORT', '8080')}/_harness/health\", timeout=2)"]
 ENTRYPOINT ["harness", "serve"]

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from harness.codecs.mcdata import (
+from harness.families.esn.mcdata import (
     Binary,
     DataPayload,
     Disposition,

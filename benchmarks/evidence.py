@@ -65,8 +65,8 @@ class _Timed(EvidenceReporter):
 
 async def per_suite(catalog: Catalog, folder: Path, key: Ed25519PrivateKey) -> dict[str, Any]:
     """Each latest suite against the reference supplier with a signed bundle; its size, write and verify times."""
-    from adapters.sip import SipServer
     from harness.endpoints import RecorderCounterpart
+    from harness.endpoints.sip_gateway import SipServer
     from harness.evidence.rejudge import rejudge_bundle
 
     figures: dict[str, Any] = {}

@@ -7,18 +7,19 @@ import functools
 import json
 import os
 import re
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from harness.model import CatalogError, ConfigurationError, Format, Sample, Suite
+from harness.model import CatalogError, ConfigurationError, Format, Sample, Scenario, Suite
+from harness.scenarios import Problem, SampleIndex, parse_scenario, schema_problems
 
-__all__ = ["Catalog", "default_fixtures", "load_catalog"]
+__all__ = ["Catalog", "Problem", "catalog_problems", "default_fixtures", "load_catalog", "schemas_folder"]
 
 _SUITE_REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*)(?:@(?P<version>[0-9][0-9A-Za-z.-]*))?\Z")
-_LEVELS = {"MUST", "SHOULD"}
 
 
 def default_fixtures() -> Path:
@@ -168,46 +169,88 @@ def _load_samples(directory: Path) -> tuple[Sample, ...]:
     return tuple(samples)
 
 
-def _load_suite(directory: Path) -> Suite:
-    manifest = _read_yaml(directory / "suite.yaml")
+def schemas_folder(root: Path) -> Path:
+    """The JSON Schemas of scenario files and suite manifests: ``root/schemas``, else the harness's own."""
+    own = root / "schemas"
+    return own if (own / "scenario.schema.json").is_file() else default_fixtures() / "schemas"
+
+
+def _load_suite(
+    directory: Path, index: SampleIndex, check_names: Set[str] | None, report: Callable[[Problem], None]
+) -> Suite | None:
+    """The suite of ``directory``, or None when a file of it has problems (each reported)."""
+    schemas = schemas_folder(directory.parent.parent.parent)
+    manifest_path = directory / "suite.yaml"
+    manifest = _read_yaml(manifest_path)
+    problems = schema_problems(schemas / "suite.schema.json", manifest, str(manifest_path))
     if not isinstance(manifest, dict):
-        raise CatalogError(f"{directory / 'suite.yaml'}: not a mapping")
-    scenarios: list[dict[str, Any]] = []
-    seen: set[str] = set()
+        problems = problems or [Problem(str(manifest_path), "", "not a mapping")]
+    elif directory.name != str(manifest.get("version")) or directory.parent.name != str(manifest.get("name")):
+        problems.append(Problem(str(manifest_path), "", "name and version must match the folder SUITE/VERSION"))
+    for each in problems:
+        report(each)
+    typed: list[Scenario] = []
+    seen: dict[str, str] = {}
+    failed = bool(problems)
     for path in sorted((directory / "scenarios").glob("*.yaml")):
-        scenario = _read_yaml(path)
-        if not isinstance(scenario, dict):
-            raise CatalogError(f"{path}: a scenario file is a mapping")
-        for key in ("id", "title", "level", "steps"):
-            if key not in scenario:
-                raise CatalogError(f"{path}: scenario lacks {key!r}")
-        if scenario["level"] not in _LEVELS:
-            raise CatalogError(f"{path}: level must be MUST or SHOULD, not {scenario['level']!r}")
-        if scenario["id"] in seen:
-            raise CatalogError(f"{path}: duplicate scenario id {scenario['id']!r}")
-        seen.add(scenario["id"])
-        scenarios.append({**scenario, "_file": str(path)})
-    if not scenarios:
-        raise CatalogError(f"{directory}: suite has no scenarios")
-    for key in ("name", "version"):
-        if key not in manifest:
-            raise CatalogError(f"{directory / 'suite.yaml'}: lacks {key!r}")
+        scenario = parse_scenario(path, _read_yaml(path), schemas / "scenario.schema.json", index, check_names, report)
+        if scenario is None:
+            failed = True
+            continue
+        if scenario.id in seen:
+            report(Problem(str(path), "/id", f"duplicate scenario id {scenario.id!r} (also in {seen[scenario.id]})"))
+            failed = True
+        seen[scenario.id] = str(path)
+        typed.append(scenario)
+    if not typed and not failed:
+        report(Problem(str(directory / "scenarios"), "", "suite has no scenarios"))
+    if failed or not typed or not isinstance(manifest, dict):
+        return None
     return Suite(
         name=str(manifest["name"]),
         version=str(manifest["version"]),
         title=str(manifest.get("title", manifest["name"])),
         description=str(manifest.get("description", "")),
-        scenarios=tuple(scenarios),
+        scenarios=tuple(scenario.raw for scenario in typed),
         directory=str(directory),
         dataset=manifest.get("dataset"),
         counterpart=bool(manifest.get("counterpart", False)),
+        typed=tuple(typed),
     )
 
 
+def catalog_problems(root: Path | None = None, check_names: Set[str] | None = None) -> list[Problem]:
+    """Every problem of the catalog under ``root`` (empty when it loads): what ``harness suites --check`` prints."""
+    problems: list[Problem] = []
+    try:
+        _load(root or default_fixtures(), frozenset(check_names) if check_names is not None else None, problems)
+    except CatalogError as exc:  # a format that cannot be read stops the load: one line, as load_catalog says it
+        problems.append(Problem(*_split(str(exc))))
+    return problems
+
+
+def _split(message: str) -> tuple[str, str, str]:
+    file, _, rest = message.partition(": ")
+    return (file, "", rest) if rest else ("", "", message)
+
+
 @functools.lru_cache(maxsize=8)
-def load_catalog(root: Path | None = None) -> Catalog:
-    """Load every format and suite under ``root`` (default :func:`default_fixtures`)."""
-    root = root or default_fixtures()
+def load_catalog(root: Path | None = None, check_names: frozenset[str] | None = None) -> Catalog:
+    """Load every format and suite under ``root`` (default :func:`default_fixtures`).
+
+    Every scenario is typed and checked (harness/scenarios.py); ``check_names`` are the checks a step's
+    ``expect`` may name (the runner's registry: the catalog does not import the runner), None to leave
+    check names to the run. The first problem found is raised as a :class:`CatalogError` naming file and key.
+    """
+    problems: list[Problem] = []
+    catalog = _load(root or default_fixtures(), check_names, problems)
+    if problems:
+        more = f" (and {len(problems) - 1} more: harness suites --check lists them)" if len(problems) > 1 else ""
+        raise CatalogError(f"{problems[0]}{more}")
+    return catalog
+
+
+def _load(root: Path, check_names: frozenset[str] | None, problems: list[Problem]) -> Catalog:
     if not root.is_dir():
         raise ConfigurationError(f"fixtures folder {root} not found (set HARNESS_FIXTURES)")
     formats: dict[str, Format] = {}
@@ -221,16 +264,24 @@ def load_catalog(root: Path | None = None) -> Catalog:
     for format_id, embedded_ids in embeds.items():
         if embedded_ids:
             formats[format_id] = _resolve_embedded(formats[format_id], embedded_ids, formats)
-    suites: dict[str, dict[str, Suite]] = {}
-    for manifest in sorted(root.glob("suites/*/*/suite.yaml")):
-        suite = _load_suite(manifest.parent)
-        suites.setdefault(suite.name, {})[suite.version] = suite
     datasets = {
         f"{path.parent.parent.name}@{path.parent.name}": path.parent
         for path in sorted(root.glob("datasets/*/*/dataset.json"))
     }
-    for suite_versions in suites.values():
-        for suite in suite_versions.values():
-            if suite.dataset and suite.dataset not in datasets:
-                raise CatalogError(f"{suite.directory}: unknown data set {suite.dataset!r}")
+    index = SampleIndex(
+        formats=frozenset(formats),
+        samples=frozenset(
+            f"{fmt.id}/{'valid' if sample.valid else 'invalid'}/{Path(sample.path).name}"
+            for fmt in formats.values()
+            for sample in fmt.samples
+        ),
+    )
+    suites: dict[str, dict[str, Suite]] = {}
+    for manifest in sorted(root.glob("suites/*/*/suite.yaml")):
+        suite = _load_suite(manifest.parent, index, check_names, problems.append)
+        if suite is None:
+            continue
+        if suite.dataset and suite.dataset not in datasets:
+            problems.append(Problem(str(manifest), "/dataset", f"unknown data set {suite.dataset!r}"))
+        suites.setdefault(suite.name, {})[suite.version] = suite
     return Catalog(root=root, formats=formats, suites=suites, datasets=datasets)

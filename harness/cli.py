@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import harness
 from harness import diff as diff_command
+from harness import suitecheck
 from harness.catalog import Catalog, load_catalog
 from harness.events import Listener, RunFinished, Summary
 from harness.evidence import commands as evidence_commands
@@ -67,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
 
     suites = commands.add_parser("suites", help="list the certification suites")
     suites.add_argument("--json", action="store_true", help="one JSON object per line")
+    suitecheck.add_arguments(suites)
 
     validate = commands.add_parser("validate", help="validate message files")
     validate.add_argument("--format", dest="format_id", help="format id (detected from the content when omitted)")
@@ -183,6 +185,8 @@ def _cmd_formats(args: argparse.Namespace) -> int:
 
 
 def _cmd_suites(args: argparse.Namespace) -> int:
+    if args.check:
+        return suitecheck.check_suites(args)
     catalog = load_catalog()
     for name in sorted(catalog.suites):
         for version, suite in sorted(catalog.suites[name].items()):
@@ -586,7 +590,7 @@ def _positive(value: int, name: str) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
+    catalog = load_catalog(check_names=suitecheck.known_checks())
     target = _check_target(args.target)
     sip_target = _check_sip_target(args.sip_target) if args.sip_target is not None else None
     catalog.suite(args.suite)  # unknown suites fail before any connection
@@ -622,10 +626,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from adapters.sip import SipServer
     from harness.endpoints import ReferenceServer, build_app
+    from harness.endpoints.sip_gateway import SipServer
 
-    catalog = load_catalog()
+    catalog = load_catalog(check_names=suitecheck.known_checks())
     _positive(args.concurrency, "concurrency")
 
     async def demo() -> list[RunFinished]:

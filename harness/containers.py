@@ -39,6 +39,7 @@ from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
 
 from harness.endpoints import ROLE_PORTS
 from harness.model import ConfigurationError, HarnessError
+from harness.profile import HEALTH_PATH
 
 __all__ = [
     "HEALTH_PATH",
@@ -63,7 +64,6 @@ __all__ = [
 IMAGE = "netcode-harness:latest"
 LABEL = "org.netcode.harness.run"
 """Label on every container this module starts; its value names one :class:`ReferenceContainers`."""
-HEALTH_PATH = "/_harness/health"
 WHEELHOUSE = Path("build/wheels")
 """Where :func:`prepare_wheels` puts wheels, relative to the build context; the Dockerfile installs from there."""
 _GONE = ("exited", "dead", "removing")

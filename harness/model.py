@@ -20,7 +20,9 @@ __all__ = [
     "HarnessError",
     "Level",
     "Sample",
+    "Scenario",
     "ScenarioResult",
+    "Step",
     "Suite",
     "TargetUnreachable",
     "TransportError",
@@ -225,6 +227,59 @@ class Format:
         return tuple(s for s in self.samples if not s.valid)
 
 
+STEP_KINDS = ("exchange", "repeat", "trigger", "await")
+"""What a scenario step does: send a request and judge the answer (``exchange``), the same ``repeat``-ed with
+timing checks, make the SUT send to the reference endpoint and judge that (``trigger``), or judge what the SUT
+sent to it because of earlier steps (``await``)."""
+
+
+@dataclass(slots=True, frozen=True)
+class Step:
+    """One step of a scenario, checked when the catalog loaded it (harness/scenarios.py).
+
+    ``raw`` is the step's mapping as the file gives it, for the runner; the typed fields say what it is.
+    """
+
+    name: str
+    """Its ``id``, else ``step-N`` (1-based): how captures, ``same_as`` and failures name it."""
+    kind: str
+    checks: tuple[str, ...]
+    """The check names of its ``expect`` block, in file order."""
+    pointer: str
+    """Where it sits in its file (``/steps/2``)."""
+    raw: dict[str, Any] = field(compare=False)
+
+    @property
+    def request(self) -> dict[str, Any] | None:
+        request = self.raw.get("request")
+        return request if isinstance(request, dict) else None
+
+    @property
+    def expect(self) -> dict[str, Any]:
+        expect = self.raw.get("expect")
+        return expect if isinstance(expect, dict) else {}
+
+    @property
+    def transport(self) -> str | None:
+        """The transport its request names (``sip``), None for the run's own."""
+        request = self.request
+        return str(request["transport"]) if request and request.get("transport") is not None else None
+
+
+@dataclass(slots=True, frozen=True)
+class Scenario:
+    """A scenario of a suite, typed; ``raw`` is the mapping the runner replays (with ``_file``)."""
+
+    id: str
+    title: str
+    level: Level
+    file: str
+    steps: tuple[Step, ...]
+    serial: bool = False
+    spec: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
 @dataclass(slots=True, frozen=True)
 class Suite:
     """A versioned certification suite: declarative scenarios read from its folder."""
@@ -239,6 +294,15 @@ class Suite:
     """The certification data set the system under test must hold (``name@version``)."""
     counterpart: bool = False
     """Whether the suite needs a reference endpoint that the system under test sends to."""
+    typed: tuple[Scenario, ...] = field(default=(), compare=False)
+    """The scenarios as typed values (same order as ``scenarios``, whose mappings the runner replays)."""
+
+    def scenario(self, scenario_id: str) -> Scenario:
+        """The typed scenario ``scenario_id`` (ConfigurationError when the suite has none)."""
+        for scenario in self.typed:
+            if scenario.id == scenario_id:
+                return scenario
+        raise ConfigurationError(f"suite {self.ref} has no scenario {scenario_id!r}")
 
     @property
     def ref(self) -> str:

@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import harness
 from harness.events import Event, OperatorActionRequired, RunFinished, RunNote, RunStarted, ScenarioFinished, Summary
-from harness.model import ScenarioResult, Verdict
+from harness.model import CheckFailure, ScenarioResult, Verdict
 
 __all__ = [
     "ConsoleReporter",
@@ -19,8 +19,10 @@ __all__ = [
     "JournalReporter",
     "Redactor",
     "ResultsJsonReporter",
+    "failure_line",
     "read_journal",
     "results_document",
+    "summary_line",
     "write_atomically",
 ]
 
@@ -66,6 +68,14 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def failure_line(failure: CheckFailure) -> str:
+    """A failed check as the console shows it: ``step / check: expected X, got Y (why)``."""
+    return (
+        f"{failure.step} / {failure.check}: expected {_short(failure.expected)}, "
+        f"got {_short(failure.actual)} ({failure.message})"
+    )
+
+
 class ConsoleReporter:
     """One line per scenario as it finishes, its failures beneath it, a summary at the end."""
 
@@ -100,10 +110,7 @@ class ConsoleReporter:
             f"{result.title} ({result.duration_ms:.0f} ms)"
         )
         for failure in result.failures[: self.max_failures]:
-            self._print(
-                f"      {failure.step} / {failure.check}: expected {_short(failure.expected)}, "
-                f"got {_short(failure.actual)} ({failure.message})"
-            )
+            self._print("      " + failure_line(failure))
         hidden = len(result.failures) - self.max_failures
         if hidden > 0:
             self._print(f"      ... and {hidden} more (see results.json)")

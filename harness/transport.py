@@ -7,9 +7,9 @@ once. Adapters are found through the entry-point group ``harness.adapters``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, Protocol
 
+from harness.extensions import ADAPTERS
 from harness.model import ConfigurationError
 
 __all__ = ["Counterpart", "Request", "Response", "Transport", "TransportOptions", "load_transport"]
@@ -104,10 +104,8 @@ class Counterpart(Protocol):
 
 
 def load_transport(name: str, options: TransportOptions) -> Transport:
-    """Instantiate the adapter registered as ``name`` in the ``harness.adapters`` group."""
-    found = [ep for ep in entry_points(group="harness.adapters") if ep.name == name]
-    if not found:
+    """Instantiate the adapter registered as ``name`` in the ``harness.adapters`` group (:data:`ADAPTERS`)."""
+    if name not in ADAPTERS:
         raise ConfigurationError(f"no adapter {name!r} is installed (entry-point group harness.adapters)")
-    factory = found[0].load()
-    transport: Transport = factory(options)
+    transport: Transport = ADAPTERS.get(name)(options)
     return transport

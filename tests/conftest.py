@@ -9,9 +9,10 @@ import pytest
 from aiohttp import web
 
 from adapters.http import HttpTransport
-from adapters.sip import SipServer, SipTransport
+from adapters.sip import SipTransport
 from harness.catalog import Catalog, load_catalog
 from harness.endpoints import RecorderCounterpart, ReferenceServer, build_app
+from harness.endpoints.sip_gateway import SipServer
 from harness.events import RunFinished
 from harness.runner.engine import Runner
 from harness.transport import Transport, TransportOptions

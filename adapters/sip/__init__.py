@@ -5,11 +5,12 @@
   under test (``sip:gw@127.0.0.1:5060;transport=tcp``), its method ``MESSAGE``
   (or ``OPTIONS``); the answer is the final SIP response as a harness
   ``Response`` (status, reason, header fields, body).
-- :class:`~adapters.sip.server.SipServer` is the reference side: it receives
-  SDS MESSAGEs, validates them with the harness's own validator, answers 202 or
-  400 and sends disposition notifications back as MESSAGE.
-- :mod:`adapters.sip.message` parses and writes SIP messages (bounded);
-  :mod:`adapters.sip.client` sends one request and waits for its final response.
+- The SIP wire code both sides share lives in the engine's protocol layer:
+  :mod:`harness.protocols.sip` parses and writes SIP messages (bounded),
+  :mod:`harness.protocols.sip_client` sends one request and waits for its final
+  response. The reference side (the SIP server that receives SDS MESSAGEs) is
+  the endpoint :class:`harness.endpoints.sip_gateway.SipServer`; this package
+  holds the transport only.
 
 A MESSAGE without an ``Accept-Contact`` header gets the MCData SDS feature tag
 ``*;+g.3gpp.mcdata.sds;require;explicit``. Transport failures become the
@@ -22,13 +23,12 @@ from __future__ import annotations
 import time
 import uuid
 
-from adapters.sip.client import SipTarget, exchange, parse_sip_uri
-from adapters.sip.message import SipMessage, SipSyntaxError, new_tag
-from adapters.sip.server import ACCEPT_CONTACT, SipServer
 from harness.model import BadAnswer, ConfigurationError, TargetUnreachable, TransportError
+from harness.protocols.sip import ACCEPT_CONTACT, SipMessage, SipSyntaxError, new_tag
+from harness.protocols.sip_client import SipTarget, exchange, parse_sip_uri
 from harness.transport import Request, Response, TransportOptions
 
-__all__ = ["ACCEPT_CONTACT", "SipMessage", "SipServer", "SipTarget", "SipTransport", "parse_sip_uri"]
+__all__ = ["ACCEPT_CONTACT", "SipMessage", "SipTarget", "SipTransport", "parse_sip_uri"]
 
 FROM_URI = "sip:harness@127.0.0.1"
 

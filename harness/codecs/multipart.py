@@ -43,7 +43,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.codecs.mcdata import MessageType
+from harness.families.esn.mcdata import MessageType
 
 __all__ = [
     "MAX_BODY_BYTES",

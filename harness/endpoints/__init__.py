@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import socket
 import ssl
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
 from harness.catalog import Catalog
-from harness.endpoints.alert_hub import AlertHub
 from harness.endpoints.common import ReceivedMessage, Recorder, json_response, recording_middleware
-from harness.endpoints.esn_gateway import EsnGateway
-from harness.endpoints.intel_hub import IntelHub
-from harness.endpoints.query_responder import QueryResponder
-from harness.endpoints.test_hooks import TestHooks
+from harness.endpoints.roles import Role, RoleSpec, default_roles, role_ports
+from harness.extensions import ROLES
 from harness.model import ConfigurationError
 from harness.transport import Response
 
@@ -28,6 +25,7 @@ __all__ = [
     "RecorderCounterpart",
     "ReferenceServer",
     "Role",
+    "RoleSpec",
     "build_app",
     "default_roles",
     "roles_named",
@@ -37,36 +35,16 @@ __all__ = [
 RECORDER: web.AppKey[Recorder] = web.AppKey("recorder", Recorder)
 
 
-class Role(Protocol):
-    """One role of the profile, served by a reference endpoint."""
-
-    def routes(self) -> list[web.RouteDef]: ...
-
-    def reset(self) -> None: ...
-
-
-def default_roles(catalog: Catalog) -> list[Role]:
-    """Every role of the profile, as the reference supplier plays them (test hooks on)."""
-    return [IntelHub(catalog), QueryResponder(catalog), AlertHub(catalog), EsnGateway(catalog), TestHooks()]
-
-
-ROLE_PORTS = {"supplier": 8080, "intel-hub": 8081, "query-responder": 8082, "alert-hub": 8083, "esn-gateway": 8084}
+ROLE_PORTS = role_ports()
 """The roles ``harness serve --role`` and ``harness up`` start, each with its documented port (docs/containers.md)."""
 
 
 def roles_named(catalog: Catalog, name: str) -> list[Role]:
     """What one endpoint plays: ``supplier`` is every role with test hooks on, the others one role each."""
-    if name == "supplier":
-        return default_roles(catalog)
-    if name == "intel-hub":
-        return [IntelHub(catalog)]
-    if name == "query-responder":
-        return [QueryResponder(catalog)]
-    if name == "alert-hub":
-        return [AlertHub(catalog)]
-    if name == "esn-gateway":
-        return [EsnGateway(catalog)]
-    raise ConfigurationError(f"unknown role {name!r} (known: {', '.join(ROLE_PORTS)})")
+    if name not in ROLES:
+        raise ConfigurationError(f"unknown role {name!r} (known: {', '.join(ROLE_PORTS)})")
+    spec: RoleSpec = ROLES.get(name)
+    return spec.build(catalog)
 
 
 def build_app(catalog: Catalog, roles: list[Role] | None = None, recorder: Recorder | None = None) -> web.Application:

@@ -21,9 +21,11 @@ from lxml import etree
 
 from harness.catalog import Catalog
 from harness.endpoints.common import BODY, BodyTooLarge, json_response, problem, read_body
+from harness.families.cap.message import CAP_TOKEN, CapHeader, read_header
+from harness.families.edxl.rules import first_refused, marking_permitted
 from harness.http import media_type
 from harness.model import Finding, Format
-from harness.rules.edxl import first_refused, marking_permitted
+from harness.profile import ALERTS_PATH, CAP_MEDIA_TYPE, CAP_NS, DE_NS, DISTRIBUTIONS_PATH, INCIDENTS_PATH
 from harness.validation.validator import Validation, validator_for
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
@@ -34,47 +36,18 @@ __all__ = [
     "DISTRIBUTIONS_PATH",
     "INCIDENTS_PATH",
     "AlertHub",
-    "CapOriginal",
+    "CapHeader",
     "Held",
     "Incident",
 ]
 
-ALERTS_PATH = "/netcode/v1/alerts"
-DISTRIBUTIONS_PATH = "/netcode/v1/distributions"
-INCIDENTS_PATH = "/netcode/v1/incidents"
-CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
-DE_NS = "urn:oasis:names:tc:emergency:EDXL:DE:1.0"
-CAP_MEDIA_TYPE = "application/common-alerting-protocol+xml"
 CAP_STATUSES = frozenset({"Actual", "Exercise", "System", "Test", "Draft"})
-_TOKEN = re.compile(r"[^\s,<&]+")
-_CAP_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[-+]\d\d:\d\d")
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def now_with_offset() -> str:
     """Now, to the second, with a numeric offset (CAP and EDXL-DE timestamps never end in ``Z``)."""
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-
-
-@dataclass(slots=True, frozen=True)
-class CapOriginal:
-    """What an answer needs from a received CAP alert; ``None`` where the element is missing."""
-
-    identifier: str | None
-    sender: str | None
-    sent: str | None
-    status: str | None
-    scope: str | None
-    restriction: str | None
-    addresses: str | None
-
-    @property
-    def reference(self) -> str | None:
-        """``sender,identifier,sent``, when each part can stand in a CAP ``references`` list."""
-        if not (self.sender and self.identifier and self.sent):
-            return None
-        usable = _TOKEN.fullmatch(self.sender) and _TOKEN.fullmatch(self.identifier) and _CAP_TIME.fullmatch(self.sent)
-        return f"{self.sender},{self.identifier},{self.sent}" if usable else None
 
 
 @dataclass(slots=True, frozen=True)
@@ -192,13 +165,10 @@ class AlertHub:
     def validate_alert(self, body: bytes) -> Validation:
         return validator_for(self.cap).validate(body)
 
-    def read_alert(self, root: etree._Element) -> CapOriginal | None:
-        if root.tag != f"{{{CAP_NS}}}alert":
-            return None
-        fields = ("identifier", "sender", "sent", "status", "scope", "restriction", "addresses")
-        return CapOriginal(*(_text(root, CAP_NS, name) for name in fields))
+    def read_alert(self, root: etree._Element) -> CapHeader | None:
+        return read_header(root)
 
-    def accept_alert(self, original: CapOriginal, content: bytes) -> web.StreamResponse:
+    def accept_alert(self, original: CapHeader, content: bytes) -> web.StreamResponse:
         assert original.sender and original.identifier
         key = (original.sender, original.identifier)
         held = self.alerts.get(key)
@@ -214,14 +184,14 @@ class AlertHub:
     def same_content(self, first: bytes, second: bytes) -> bool:
         return first == second
 
-    def ack_alert(self, original: CapOriginal) -> bytes:
+    def ack_alert(self, original: CapHeader) -> bytes:
         """A CAP Ack: new identifier, the hub as sender, sent now, the original's status and scope, referencing it."""
         assert original.reference and original.status and original.scope
         addressing = self._addressing(original) or [("scope", original.scope)]
         fields = [*self._cap_header("Ack", original.status), *addressing, ("references", original.reference)]
         return _document(CAP_NS, "alert", fields)
 
-    def error_alert(self, original: CapOriginal | None, findings: Iterable[Finding]) -> bytes:
+    def error_alert(self, original: CapHeader | None, findings: Iterable[Finding]) -> bytes:
         """A CAP Error whose note names every finding; it references the original when that can be read."""
         status = original.status if original and original.status in CAP_STATUSES else "Actual"
         fields = [*self._cap_header("Error", status or "Actual"), *self._error_addressing(original)]
@@ -241,20 +211,20 @@ class AlertHub:
         ]
 
     @staticmethod
-    def _addressing(original: CapOriginal) -> list[tuple[str, str]]:
+    def _addressing(original: CapHeader) -> list[tuple[str, str]]:
         """The original's scope with its restriction and addresses, when they are consistent (CAP-02)."""
         optional = (("restriction", original.restriction), ("addresses", original.addresses))
         fields = [(name, value) for name, value in optional if value]
         consistent = {"Public": True, "Restricted": bool(original.restriction), "Private": bool(original.addresses)}
         return [("scope", original.scope or ""), *fields] if consistent.get(original.scope or "") else []
 
-    def _error_addressing(self, original: CapOriginal | None) -> list[tuple[str, str]]:
+    def _error_addressing(self, original: CapHeader | None) -> list[tuple[str, str]]:
         """An Error goes where the original went; failing that, privately to its sender; failing that, Public."""
         if original is not None:
             mirrored = self._addressing(original)
             if mirrored:
                 return mirrored
-            if original.sender and _TOKEN.fullmatch(original.sender):
+            if original.sender and CAP_TOKEN.fullmatch(original.sender):
                 return [("scope", "Private"), ("addresses", original.sender)]
         return [("scope", "Public")]
 
@@ -285,7 +255,7 @@ class AlertHub:
         return validator_for(self.edxl).validate(body)
 
     def classification_refused(self, root: etree._Element) -> str | None:
-        """The first marking of the envelope or of a content that may not travel, or None (harness.rules.edxl)."""
+        """The first marking of the envelope or of a content that may not travel, or None."""
         refused = first_refused(root)
         return None if refused is None else refused.text
 

@@ -15,9 +15,11 @@ from typing import Any
 from aiohttp import web
 
 from harness.model import Finding
+from harness.profile import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 
 __all__ = [
     "BODY",
+    "LOG",
     "MAX_BODY",
     "PROBLEM_BASE",
     "BodyTooLarge",
@@ -28,13 +30,12 @@ __all__ = [
     "json_response",
     "problem",
     "read_body",
+    "recording_middleware",
     "utc_now",
 ]
 
 LOG = logging.getLogger("harness.endpoints")
 MAX_BODY = 1 << 20
-PROBLEM_BASE = "urn:netcode:problems/"
-PROBLEM_MEDIA_TYPE = "application/problem+json"
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 
 _TITLES = {

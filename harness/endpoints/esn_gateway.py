@@ -37,10 +37,10 @@ import aiohttp
 from aiohttp import web
 
 from harness.catalog import Catalog
-from harness.codecs.mcdata import CodecError, NotificationType, SdsNotification, SdsSignalling, decode
 from harness.codecs.multipart import MultipartError, Sds, build_sds, parse_multipart, parse_sds
 from harness.endpoints.common import BODY, LOG, problem, read_body
-from harness.endpoints.esn_messages import (
+from harness.families.esn.mcdata import CodecError, NotificationType, SdsNotification, SdsSignalling, decode
+from harness.families.esn.messages import (
     LOCATION_INFO,
     MCPTT_INFO,
     LocationInfo,
@@ -59,16 +59,13 @@ from harness.endpoints.esn_messages import (
 )
 from harness.http import media_type
 from harness.model import Finding
+from harness.profile import ESN_ALERTS_PATH, GROUPS_HOOK, LOCATION_PATH, SDS_PATH
 from harness.validation.binary import sds_validator
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.validator import Validation, validator_for
 
-__all__ = ["ALERTS_PATH", "GROUPS_HOOK", "LOCATION_PATH", "REPLY_TO", "SDS_PATH", "EsnGateway", "Member"]
+__all__ = ["REPLY_TO", "EsnGateway", "Member"]
 
-SDS_PATH = "/netcode/v1/esn/sds"
-ALERTS_PATH = "/netcode/v1/esn/emergency-alerts"
-LOCATION_PATH = "/netcode/v1/esn/location-info"
-GROUPS_HOOK = "/netcode/v1/_test/groups"
 REPLY_TO = "Netcode-Reply-To"
 ANSWER_WITHIN_S = 5.0
 """The spec's bound for notifications and reports; also each outgoing request's time-out."""
@@ -117,7 +114,7 @@ class EsnGateway:
         routes: list[web.RouteDef] = []
         for path, handler in (
             (SDS_PATH, self.receive_sds),
-            (ALERTS_PATH, self.receive_alert),
+            (ESN_ALERTS_PATH, self.receive_alert),
             (LOCATION_PATH, self.receive_location),
         ):
             routes += [web.post(path, handler), web.post("/{base:.+}" + path, handler)]

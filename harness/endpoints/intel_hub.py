@@ -19,14 +19,14 @@ from aiohttp import web
 
 from harness.catalog import Catalog
 from harness.endpoints.common import BODY, BodyTooLarge, json_response, problem, read_body, utc_now
+from harness.families.renditions import Family, family
 from harness.http import media_type, negotiate
 from harness.model import Format
-from harness.renditions import Family, family
+from harness.profile import INTEL_REPORTS_PATH
 from harness.validation.validator import Validation, validator_for
 
-__all__ = ["BASE_PATH", "IntelHub", "StoredReport"]
+__all__ = ["IntelHub", "StoredReport"]
 
-BASE_PATH = "/netcode/v1/intel-reports"
 NOT_PERMITTED = frozenset({"SECRET", "TOP SECRET"})
 
 
@@ -61,7 +61,7 @@ class IntelHub:
         self.capacity = capacity
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.post(BASE_PATH, self.submit), web.get(BASE_PATH + "/{report_id}", self.retrieve)]
+        return [web.post(INTEL_REPORTS_PATH, self.submit), web.get(INTEL_REPORTS_PATH + "/{report_id}", self.retrieve)]
 
     def reset(self) -> None:
         self.reports.clear()
@@ -114,7 +114,7 @@ class IntelHub:
         return first == second
 
     def acknowledge(self, ack: dict[str, Any]) -> web.StreamResponse:
-        return json_response(ack, 202, Location=f"{BASE_PATH}/{ack['reportId']}")
+        return json_response(ack, 202, Location=f"{INTEL_REPORTS_PATH}/{ack['reportId']}")
 
     # -- retrieve -------------------------------------------------------------
 

@@ -13,18 +13,16 @@ from aiohttp import web
 
 from harness.catalog import Catalog
 from harness.endpoints.common import BODY, BodyTooLarge, json_response, problem, read_body
+from harness.families.queries.rules import expected_person_result, expected_vehicle_result
 from harness.http import media_type
 from harness.model import Finding, Format
-from harness.rules.queries import expected_person_result, expected_vehicle_result
+from harness.profile import DATASET_HOOK, PERSON_PATH, VEHICLE_PATH
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.jsonschema import SchemaValidator
 from harness.validation.validator import Validation, json_pointer, validator_for
 
-__all__ = ["DATASET_PATH", "PERSON_PATH", "VEHICLE_PATH", "QueryResponder"]
+__all__ = ["QueryResponder"]
 
-PERSON_PATH = "/netcode/v1/queries/person"
-VEHICLE_PATH = "/netcode/v1/queries/vehicle"
-DATASET_PATH = "/netcode/v1/_test/dataset"
 DEFAULT_DATASET = "checks-core@1.0"
 
 
@@ -43,7 +41,7 @@ class QueryResponder:
     def routes(self) -> list[web.RouteDef]:
         routes = [web.post(PERSON_PATH, self.person), web.post(VEHICLE_PATH, self.vehicle)]
         if self.hooks:
-            routes.append(web.put(DATASET_PATH, self.load_dataset))
+            routes.append(web.put(DATASET_HOOK, self.load_dataset))
         return routes
 
     def reset(self) -> None:

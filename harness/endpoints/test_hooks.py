@@ -18,13 +18,12 @@ import aiohttp
 from aiohttp import web
 
 from harness.endpoints.common import BODY, LOG, BodyTooLarge, problem, read_body
-from harness.endpoints.query_responder import PERSON_PATH, VEHICLE_PATH
 from harness.model import Finding
+from harness.profile import PERSON_PATH, TRIGGER_HOOK, VEHICLE_PATH
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 
-__all__ = ["TRIGGER_PATH", "TestHooks"]
+__all__ = ["TestHooks"]
 
-TRIGGER_PATH = "/netcode/v1/_test/trigger"
 ACTIONS = ("send-person-query", "send-vehicle-query")
 
 
@@ -58,7 +57,7 @@ class TestHooks:
         self.sent: list[tuple[str, int | str]] = []
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.post(TRIGGER_PATH, self.trigger)]
+        return [web.post(TRIGGER_HOOK, self.trigger)]
 
     def reset(self) -> None:
         self.sent.clear()

@@ -21,11 +21,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.catalog import Catalog, _load_suite, load_catalog
+import yaml
+
+from harness.catalog import Catalog, default_fixtures, load_catalog
 from harness.evidence.verify import Invalid, iter_exchanges
-from harness.model import Suite
+from harness.model import HarnessError, Suite
+from harness.profile import DATASET_HOOK, TRIGGER_HOOK
 from harness.runner.context import Message, ScenarioContext
-from harness.runner.engine import DATASET_HOOK, TRIGGER_HOOK, Runner
+from harness.runner.engine import Runner
 from harness.transport import Request, Response
 
 __all__ = ["rejudge", "rejudge_bundle"]
@@ -200,23 +203,56 @@ def _only(suite: Suite, stated: Mapping[str, str]) -> Suite:
 
 
 def rejudge_bundle(archive: zipfile.ZipFile, results: dict[str, Any]) -> list[str]:
-    """:func:`rejudge` on a bundle: its own scenario files, this harness's catalog of formats and checks."""
-    catalog = load_catalog()
+    """:func:`rejudge` on a bundle: its own scenario files and data set, this harness's formats and checks.
+
+    A catalog root is laid out in a temporary folder (the bundle's ``suite/`` as ``suites/NAME/VERSION``,
+    its data set under ``datasets/``, this harness's ``formats/``) and loaded the ordinary way, so the
+    bundle's scenarios are typed and checked exactly as the catalog checks its own.
+    """
+    from harness.suitecheck import known_checks
+
+    suite_ref = results.get("suite") or {}
+    name, version = str(suite_ref.get("name", "")), str(suite_ref.get("version", ""))
+    if not name or not version or "/" in name + version or name.startswith(".") or version.startswith("."):
+        raise Invalid("results.json names no suite")
     with tempfile.TemporaryDirectory(prefix="harness-rejudge-") as folder:
         root = Path(folder)
+        suite_dir = root / "suites" / name / version
+        dataset_files: list[tuple[Path, bytes]] = []
         for info in archive.infolist():
-            name = info.filename
-            if not name.startswith("suite/") or name.startswith(("suite/dataset/", "suite/samples/")):
+            member = info.filename
+            if not member.startswith("suite/") or member.startswith("suite/samples/") or member.endswith("/"):
                 continue
-            relative = Path(name[len("suite/") :])
+            relative = Path(member[len("suite/") :])
             if relative.is_absolute() or ".." in relative.parts:
-                raise Invalid(f"member {name}: a path outside the suite")
-            target = root / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(archive.read(info))
+                raise Invalid(f"member {member}: a path outside the suite")
+            data = archive.read(info)
+            if relative.parts[0] == "dataset":
+                dataset_files.append((Path(*relative.parts[1:]), data))
+                continue
+            (suite_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+            (suite_dir / relative).write_bytes(data)
+        (root / "formats").symlink_to(default_fixtures() / "formats", target_is_directory=True)
+        own = default_fixtures() / "schemas"
+        if own.is_dir():
+            (root / "schemas").symlink_to(own, target_is_directory=True)
         try:
-            suite = _load_suite(root)
-        except Exception as exc:  # the bundle's scenario files, not ours: any failure is the bundle's
+            manifest = yaml.safe_load((suite_dir / "suite.yaml").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            raise Invalid("suite/suite.yaml is missing or not YAML") from None
+        dataset = manifest.get("dataset") if isinstance(manifest, dict) else None
+        if isinstance(dataset, str) and "@" in dataset:
+            set_name, _, set_version = dataset.partition("@")
+            if "/" in dataset or set_name.startswith(".") or set_version.startswith("."):
+                raise Invalid(f"suite/suite.yaml: bad data set name {dataset!r}")
+            for relative, data in dataset_files:
+                target = root / "datasets" / set_name / set_version / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+        try:
+            catalog = load_catalog(root, check_names=known_checks())
+            suite = catalog.suite(f"{name}@{version}")
+        except HarnessError as exc:  # the bundle's scenario files, not ours: any problem is the bundle's
             raise Invalid(f"suite/ does not load: {exc}") from None
         target_url = str(results.get("target") or "http://127.0.0.1/")
         return rejudge(catalog, suite, target_url, iter_exchanges(archive), results)

@@ -6,7 +6,6 @@ import datetime as dt
 import functools
 import json
 import re
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,32 +13,20 @@ from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 from harness.catalog import Catalog
-from harness.codecs.mcdata import (
-    Binary,
-    CodecError,
-    DataPayload,
-    Disposition,
-    NotificationType,
-    SdsNotification,
-    SdsSignalling,
-    Text,
-    encode,
-)
 from harness.codecs.multipart import (
-    MCDATA_INFO,
-    MCDATA_PAYLOAD,
-    MCDATA_SIGNALLING,
     BodyPart,
     MultipartError,
     build_multipart,
     read_entity,
 )
+from harness.families.esn.steps import DEFAULT_SDS_INFO, sds_body
+from harness.families.renditions import family
 from harness.model import ConfigurationError, Format, Sample
-from harness.renditions import family
+from harness.profile import SDS_FORMAT
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
-__all__ = ["Message", "ScenarioContext", "resolve_pointer"]
+__all__ = ["Message", "ScenarioContext", "is_missing", "resolve_pointer"]
 
 _WHOLE = re.compile(r"^\$\{([^}]+)\}$")
 _INLINE = re.compile(r"\$\{([^}]+)\}")
@@ -261,24 +248,7 @@ class ScenarioContext:
         spec = self.expand(spec)
         info_spec = spec.get("info", DEFAULT_SDS_INFO)
         info = self.build_message({"sample": info_spec} if isinstance(info_spec, str) else info_spec).body
-        try:
-            signalling = encode(_signalling(spec))
-            payload = _payload(spec.get("payload", {"text": "hi"}))
-        except (CodecError, ValueError, TypeError, KeyError) as exc:
-            raise ConfigurationError(f"bad 'sds' block: {exc}") from None
-        if "truncate_signalling" in spec:
-            signalling = signalling[: int(spec["truncate_signalling"])]
-        encoding = str(spec.get("transfer_encoding", "binary"))
-        available = {
-            "info": BodyPart(MCDATA_INFO, info),
-            "signalling": BodyPart(MCDATA_SIGNALLING, signalling, encoding),
-            "payload": BodyPart(MCDATA_PAYLOAD, payload, encoding),
-        }
-        default = ["info", "signalling"] if "notification" in spec else ["info", "signalling", "payload"]
-        try:
-            content_type, body = build_multipart([available[str(name)] for name in spec.get("parts", default)])
-        except (KeyError, MultipartError) as exc:
-            raise ConfigurationError(f"bad 'sds' block: parts are info, signalling, payload ({exc})") from None
+        content_type, body = sds_body(spec, info)
         return Message(self.catalog.format(SDS_FORMAT), body, content_type, None, None)
 
     def build_multipart(self, parts: list[Any]) -> Message:
@@ -288,37 +258,6 @@ class ScenarioContext:
         built = [self.build_message(part) for part in parts]
         content_type, body = build_multipart([BodyPart(part.content_type, part.body) for part in built])
         return Message(None, body, content_type, None, None)
-
-
-SDS_FORMAT = "mcdata-sds/1.0"
-DEFAULT_SDS_INFO = "mcdata-info/1.0/valid/one-to-one-sds.xml"
-_DISPOSITIONS = {
-    "none": None,
-    "delivery": Disposition.DELIVERY,
-    "read": Disposition.READ,
-    "delivery-and-read": Disposition.DELIVERY_AND_READ,
-}
-NOTIFICATION_TYPES = {kind.name.lower().replace("_", "-"): kind for kind in NotificationType}
-"""``delivered``, ``read``, ``delivered-and-read``, ... as scenarios name SDS NOTIFICATION types."""
-
-
-def _signalling(spec: dict[str, Any]) -> SdsSignalling | SdsNotification:
-    date_time = int(spec.get("date_time", time.time()))
-    conversation_id = uuid.UUID(str(spec.get("conversation_id", uuid.uuid4())))
-    message_id = uuid.UUID(str(spec.get("message_id", uuid.uuid4())))
-    if "notification" in spec:
-        return SdsNotification(NOTIFICATION_TYPES[str(spec["notification"])], date_time, conversation_id, message_id)
-    return SdsSignalling(
-        date_time, conversation_id, message_id, disposition=_DISPOSITIONS[str(spec.get("disposition", "none"))]
-    )
-
-
-def _payload(spec: dict[str, Any]) -> bytes:
-    if "hex" in spec:
-        return bytes.fromhex(str(spec["hex"]))
-    if "binary_hex" in spec:
-        return encode(DataPayload((Binary(bytes.fromhex(str(spec["binary_hex"]))),)))
-    return encode(DataPayload((Text(str(spec["text"])),)))
 
 
 def _split_entity(raw: bytes) -> tuple[str, bytes]:

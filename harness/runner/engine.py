@@ -36,6 +36,7 @@ from harness.model import (
     Verdict,
     percentile,
 )
+from harness.profile import DATASET_HOOK, HOOK_ABSENT, TRIGGER_HOOK
 from harness.runner.checks import CHECKS, CheckContext
 from harness.runner.context import Message, ScenarioContext, is_missing, resolve_pointer
 from harness.transport import Counterpart, Request, Response, Transport
@@ -46,11 +47,6 @@ __all__ = ["Runner", "Skipped", "now_rfc3339"]
 
 def now_rfc3339() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-DATASET_HOOK = "/netcode/v1/_test/dataset"
-TRIGGER_HOOK = "/netcode/v1/_test/trigger"
-HOOK_ABSENT = frozenset({404, 405, 501})
 
 
 class ManualAction(HarnessError):
@@ -111,11 +107,7 @@ class Runner:
     async def run(self, suite: Suite) -> RunFinished:
         started = now_rfc3339()
         self.emit(RunStarted(suite.name, suite.version, self.target, started, len(suite.scenarios)))
-        if suite.counterpart and self.counterpart is None:
-            raise ConfigurationError(f"suite {suite.ref} needs a reference endpoint for the SUT to send to")
-        if suite.dataset:
-            self.dataset = self.catalog.dataset(suite.dataset)
-            await self._load_dataset(suite.dataset, self.dataset)
+        await self.prepare(suite)
         gate = asyncio.Semaphore(self.concurrency)
         results: dict[str, ScenarioResult] = {}
 
@@ -138,6 +130,14 @@ class Runner:
         finished = self._finished(suite, started, results, interrupted=False)
         self.emit(finished)
         return finished
+
+    async def prepare(self, suite: Suite) -> None:
+        """What comes before the first scenario (the data set): for callers that run scenarios one by one."""
+        if suite.counterpart and self.counterpart is None:
+            raise ConfigurationError(f"suite {suite.ref} needs a reference endpoint for the SUT to send to")
+        if suite.dataset:
+            self.dataset = self.catalog.dataset(suite.dataset)
+            await self._load_dataset(suite.dataset, self.dataset)
 
     def _finished(
         self, suite: Suite, started: str, results: dict[str, ScenarioResult], interrupted: bool
@@ -440,9 +440,9 @@ class Runner:
         check_ctx = CheckContext(response, ctx, message)
         failures: list[CheckFailure] = []
         for key, expected in (step.get("expect") or {}).items():
-            function = CHECKS.get(key)
-            if function is None:
+            if key not in CHECKS:
                 raise ConfigurationError(f"unknown check {key!r} in scenario {scenario['id']}")
+            function = CHECKS.get(key)
             for mismatch in function(expected, check_ctx):
                 failures.append(
                     CheckFailure(name, f"{key}: {mismatch.field}", mismatch.expected, mismatch.actual, mismatch.message)

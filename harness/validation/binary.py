@@ -5,7 +5,7 @@ validator imports this module through ``BUILTIN_SYNTAX_MODULES``.
 
 - ``binary`` (``mcdata-signalling/1.0``, ``mcdata-payload/1.0``): the format's
   schema file (``layout.yaml``) names the message types the part carries; the
-  octets are decoded by :mod:`harness.codecs.mcdata`. Findings carry the
+  octets are decoded by :mod:`harness.families.esn.mcdata`. Findings carry the
   codec's rule (``MCD-01`` ...), ``MCD-10`` for a protected message (not
   decoded) and ``MCD-11`` for a message type the part does not carry.
 - ``multipart`` (``mcdata-sds/1.0``): the data is a MIME entity (a
@@ -33,7 +33,6 @@ from typing import Any
 import yaml
 from lxml import etree
 
-from harness.codecs.mcdata import CodecError, Fault, Protected, decode, message_type_name
 from harness.codecs.multipart import (
     MCDATA_INFO,
     MCDATA_PAYLOAD,
@@ -44,6 +43,7 @@ from harness.codecs.multipart import (
     parse_sds,
     read_entity,
 )
+from harness.families.esn.mcdata import CodecError, Fault, Protected, decode, message_type_name
 from harness.model import CatalogError, Finding, Format
 from harness.validation.validator import (
     SYNTAX_DETECTORS,

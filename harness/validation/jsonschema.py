@@ -17,7 +17,7 @@ from typing import Any
 
 import fastjsonschema
 
-__all__ = ["Path", "SchemaError", "SchemaValidator", "is_date", "is_date_time"]
+__all__ = ["FORMATS", "Path", "SchemaError", "SchemaValidator", "is_date", "is_date_time"]
 
 Path = tuple[str | int, ...]
 SchemaError = tuple[Path, str]
@@ -61,6 +61,8 @@ def is_date_time(value: str) -> bool:
 
 FORMATS: dict[str, Callable[[str], bool]] = {"date-time": is_date_time, "date": is_date}
 Compiled = Callable[[Any], Any]
+_UNIQUE_ITEMS: Compiled = fastjsonschema.compile({"uniqueItems": True})
+"""``uniqueItems`` alone, as the compiled schema judges it: checked even when items fail themselves."""
 
 
 def _decode_pointer_token(token: str) -> str:
@@ -413,6 +415,11 @@ class SchemaValidator:
             found.append((path, f"at least {node['minItems']} items are required, found {len(instance)}"))
         if "maxItems" in node and len(instance) > node["maxItems"]:
             found.append((path, f"at most {node['maxItems']} items are allowed, found {len(instance)}"))
+        if node.get("uniqueItems") is True:
+            try:
+                _UNIQUE_ITEMS(instance)
+            except fastjsonschema.JsonSchemaValueException:
+                found.append((path, "items must be unique"))
         for index, item in enumerate(instance):
             self._collect(f"{pointer}/items", item, path + (index,), found)
 

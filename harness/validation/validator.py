@@ -13,19 +13,22 @@ from typing import Any
 
 from lxml import etree
 
+from harness.families.renditions import Family, family
+from harness.families.rules import run_rules
 from harness.model import CatalogError, Finding, Format
-from harness.renditions import Family, family
-from harness.rules import run_rules
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.jsonschema import SchemaValidator
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
 __all__ = [
     "SYNTAXES",
+    "SYNTAX_DETECTORS",
     "XPATH_PREFIXES",
+    "SyntaxValidator",
     "Validation",
     "Validator",
     "detect_format",
+    "element_xpath",
     "json_pointer",
     "register_syntax",
     "validator_for",

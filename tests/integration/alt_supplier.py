@@ -17,7 +17,7 @@ from aiohttp import web
 from lxml import etree
 
 from harness.catalog import Catalog
-from harness.renditions import family
+from harness.families.renditions import family
 from harness.validation.validator import validator_for
 from harness.validation.xmlsafe import parse_xml
 

@@ -8,7 +8,6 @@ import uuid
 from aiohttp import web
 
 from harness.catalog import Catalog
-from harness.codecs.mcdata import CodecError, NotificationType, SdsSignalling
 from harness.codecs.multipart import (
     MCDATA_INFO,
     MCDATA_PAYLOAD,
@@ -22,7 +21,8 @@ from harness.codecs.multipart import (
 )
 from harness.endpoints import build_app, default_roles
 from harness.endpoints.esn_gateway import EsnGateway, Member
-from harness.endpoints.esn_messages import LocationInfo, McdataParams, McpttParams, location_report, notification_sds
+from harness.families.esn.mcdata import CodecError, NotificationType, SdsSignalling
+from harness.families.esn.messages import LocationInfo, McdataParams, McpttParams, location_report, notification_sds
 from harness.model import Finding
 from harness.validation.validator import Validation
 

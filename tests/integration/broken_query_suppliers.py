@@ -13,8 +13,8 @@ from harness.endpoints import build_app
 from harness.endpoints.intel_hub import IntelHub
 from harness.endpoints.query_responder import QueryResponder
 from harness.endpoints.test_hooks import TestHooks
+from harness.families.queries.rules import expected_person_result, vrm_key
 from harness.model import Format
-from harness.rules.queries import expected_person_result, vrm_key
 from harness.validation.validator import Validation
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from adapters.sip import SipMessage, SipServer
+from harness.endpoints.sip_gateway import SipServer
+from harness.protocols.sip import SipMessage
 
 
 class Answers200(SipServer):

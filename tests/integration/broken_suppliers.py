@@ -17,9 +17,10 @@ from aiohttp import web
 from harness.catalog import Catalog
 from harness.endpoints import build_app
 from harness.endpoints.common import BodyTooLarge, json_response, problem, read_body
-from harness.endpoints.intel_hub import BASE_PATH, IntelHub, StoredReport
+from harness.endpoints.intel_hub import IntelHub, StoredReport
 from harness.http import media_type
 from harness.model import Finding, Format
+from harness.profile import INTEL_REPORTS_PATH as BASE_PATH
 from harness.validation.validator import Validation
 
 

@@ -24,7 +24,7 @@ from harness.catalog import Catalog
 from harness.endpoints import ReferenceServer, build_app
 from harness.endpoints.alert_hub import CAP_NS, DE_NS, AlertHub
 from harness.endpoints.common import Recorder
-from harness.rules import run_rules
+from harness.families.rules import run_rules
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 from tests.conftest import SHARED
 

@@ -19,8 +19,9 @@ from lxml import etree
 
 from harness.catalog import Catalog
 from harness.endpoints import ReferenceServer, build_app
-from harness.endpoints.alert_hub import CAP_NS, DE_NS, AlertHub, CapOriginal
+from harness.endpoints.alert_hub import CAP_NS, DE_NS, AlertHub
 from harness.endpoints.common import problem
+from harness.families.cap.message import CapHeader
 from harness.model import Finding
 from harness.validation.validator import Validation, validator_for
 from harness.validation.xmlsafe import parse_xml
@@ -33,7 +34,7 @@ ACKS = {"AC-01", "AC-04", "AC-05", "AC-07"}
 class AckWithWrongReferences(AlertHub):
     """References the original's sender and identifier, without its sent."""
 
-    def ack_alert(self, original: CapOriginal) -> bytes:
+    def ack_alert(self, original: CapHeader) -> bytes:
         return _edited(super().ack_alert(original), "references", f"{original.sender},{original.identifier}")
 
 
@@ -48,7 +49,7 @@ def _edited(alert: bytes, name: str, text: str) -> bytes:
 class AckReferencesAnotherSent(AlertHub):
     """References a well-formed triple, but not the original's: its sent is another time."""
 
-    def ack_alert(self, original: CapOriginal) -> bytes:
+    def ack_alert(self, original: CapHeader) -> bytes:
         other = f"{original.sender},{original.identifier},2000-01-01T00:00:00+00:00"
         return _edited(super().ack_alert(original), "references", other)
 
@@ -56,7 +57,7 @@ class AckReferencesAnotherSent(AlertHub):
 class AckNotValidCap(AlertHub):
     """Writes the Ack's sent in UTC with a Z, which CAP does not allow."""
 
-    def ack_alert(self, original: CapOriginal) -> bytes:
+    def ack_alert(self, original: CapHeader) -> bytes:
         ack = super().ack_alert(original)
         return _edited(ack, "sent", (parse_xml(ack).findtext(f"{{{CAP_NS}}}sent") or "").replace("+00:00", "Z"))
 
@@ -64,18 +65,18 @@ class AckNotValidCap(AlertHub):
 class AckScopePublic(AlertHub):
     """Acknowledges every alert as Public, whatever the original's scope."""
 
-    def ack_alert(self, original: CapOriginal) -> bytes:
-        public = CapOriginal(original.identifier, original.sender, original.sent, original.status, "Public", None, None)
+    def ack_alert(self, original: CapHeader) -> bytes:
+        public = CapHeader(original.identifier, original.sender, original.sent, original.status, "Public", None, None)
         return super().ack_alert(public)
 
 
 class ErrorWithoutRuleIds(AlertHub):
-    def error_alert(self, original: CapOriginal | None, findings: Iterable[Finding]) -> bytes:
+    def error_alert(self, original: CapHeader | None, findings: Iterable[Finding]) -> bytes:
         return super().error_alert(original, [Finding(f.location, "problem", f.message) for f in findings])
 
 
 class ErrorNamesFirstFindingOnly(AlertHub):
-    def error_alert(self, original: CapOriginal | None, findings: Iterable[Finding]) -> bytes:
+    def error_alert(self, original: CapHeader | None, findings: Iterable[Finding]) -> bytes:
         return super().error_alert(original, list(findings)[:1])
 
 
@@ -98,7 +99,7 @@ class Cap02NotEnforced(AlertHub):
 class ResendGetsNewAck(AlertHub):
     """Forgets what it acknowledged: an identical re-send is acknowledged afresh."""
 
-    def accept_alert(self, original: CapOriginal, content: bytes) -> web.StreamResponse:
+    def accept_alert(self, original: CapHeader, content: bytes) -> web.StreamResponse:
         self.alerts.clear()
         return super().accept_alert(original, content)
 
@@ -118,7 +119,7 @@ class DoctypeAccepted(AlertHub):
     def cap_answer(self, status: int, alert: bytes) -> web.StreamResponse:
         if getattr(self, "doctype_seen", False):
             self.doctype_seen = False
-            unknown = CapOriginal("unknown", "unknown", "2026-01-01T00:00:00+00:00", "Actual", "Public", None, None)
+            unknown = CapHeader("unknown", "unknown", "2026-01-01T00:00:00+00:00", "Actual", "Public", None, None)
             return super().cap_answer(202, self.ack_alert(unknown))
         return super().cap_answer(status, alert)
 
@@ -257,7 +258,7 @@ def test_every_ack_and_error_the_hub_writes_is_valid_cap(catalog: Catalog) -> No
         _assert_valid(catalog, "cap/1.2", error, tolerated)
         assert all(f.rule in parse_xml(error).findtext(f"{{{CAP_NS}}}note", "") for f in findings)
     _assert_valid(catalog, "cap/1.2", hub.error_alert(None, []), frozenset({"CAP-04"}))
-    hostile = CapOriginal("id", "s@x", "2026-01-01T00:00:00+00:00", "Actual", "Public", None, None)
+    hostile = CapHeader("id", "s@x", "2026-01-01T00:00:00+00:00", "Actual", "Public", None, None)
     error = hub.error_alert(hostile, [Finding("/", "schema", "<b>&amp;\x00\ud800 ]]>")])
     _assert_valid(catalog, "cap/1.2", error)
     assert parse_xml(error).findtext(f"{{{CAP_NS}}}note") == "schema at /: <b>&amp;\ufffd\ufffd ]]>"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sip import SipServer
 from harness.catalog import Catalog
 from harness.endpoints import ReferenceServer, build_app
+from harness.endpoints.sip_gateway import SipServer
 from tests.conftest import ROOT
 from tests.integration.test_cli import assert_one_clean_line, harness
 

@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from adapters.sip import SipServer
 from harness.catalog import load_catalog
 from harness.endpoints import build_app
+from harness.endpoints.sip_gateway import SipServer
 from harness.events import RunFinished
 from tests.conftest import certify, failing, verdicts
 from tests.integration.broken_sip_servers import SIP_VARIANTS

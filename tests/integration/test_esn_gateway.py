@@ -5,11 +5,13 @@ from __future__ import annotations
 import aiohttp
 
 from harness.catalog import Catalog
-from harness.codecs.mcdata import SdsNotification, SdsSignalling, decode
 from harness.codecs.multipart import parse_sds
 from harness.endpoints import ReferenceServer, build_app
-from harness.endpoints.esn_gateway import ALERTS_PATH, GROUPS_HOOK, LOCATION_PATH, SDS_PATH, EsnGateway
-from harness.endpoints.esn_messages import LOCATION_INFO, MCPTT_INFO, location_request, read_location
+from harness.endpoints.esn_gateway import EsnGateway
+from harness.families.esn.mcdata import SdsNotification, SdsSignalling, decode
+from harness.families.esn.messages import LOCATION_INFO, MCPTT_INFO, location_request, read_location
+from harness.profile import ESN_ALERTS_PATH as ALERTS_PATH
+from harness.profile import GROUPS_HOOK, LOCATION_PATH, SDS_PATH
 from harness.runner.context import ScenarioContext
 
 

@@ -64,10 +64,10 @@ from schemathesis.specs.openapi.checks import (
 from harness.catalog import load_catalog
 from harness.endpoints import ReferenceServer, build_app, default_roles
 from harness.endpoints.common import json_response
-from harness.endpoints.intel_hub import BASE_PATH as INTEL_PATH
 from harness.endpoints.intel_hub import IntelHub
 from harness.endpoints.query_responder import QueryResponder
 from harness.model import Format
+from harness.profile import INTEL_REPORTS_PATH as INTEL_PATH
 from harness.validation.validator import validator_for
 from tests.conftest import ROOT
 from tests.integration.broken_suppliers import MissingLocation, WrongStatus

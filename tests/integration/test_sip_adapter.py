@@ -7,11 +7,11 @@ import uuid
 
 import pytest
 
-from adapters.sip import SipServer, SipTransport
-from adapters.sip.message import SipMessage, SipSyntaxError, parse_message, split_stream
-from adapters.sip.server import free_port
+from adapters.sip import SipTransport
 from harness.catalog import Catalog
-from harness.codecs.mcdata import (
+from harness.codecs.multipart import BodyPart, build_multipart, build_sds, parse_sds
+from harness.endpoints.sip_gateway import SipServer, free_port
+from harness.families.esn.mcdata import (
     DataPayload,
     Disposition,
     NotificationType,
@@ -21,8 +21,8 @@ from harness.codecs.mcdata import (
     decode,
     encode,
 )
-from harness.codecs.multipart import BodyPart, build_multipart, build_sds, parse_sds
 from harness.model import BadAnswer, TargetUnreachable
+from harness.protocols.sip import SipMessage, SipSyntaxError, parse_message, split_stream
 from harness.transport import Request, TransportOptions, load_transport
 from tests.conftest import ROOT
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sip import SipServer, SipTransport
-from adapters.sip.server import free_port
+from adapters.sip import SipTransport
 from harness.catalog import Catalog
-from harness.codecs.mcdata import DataPayload, Disposition, SdsSignalling, Text, encode
 from harness.codecs.multipart import build_sds
+from harness.endpoints.sip_gateway import SipServer, free_port
+from harness.families.esn.mcdata import DataPayload, Disposition, SdsSignalling, Text, encode
 from harness.model import TargetUnreachable
 from harness.transport import Request, TransportOptions
 from tests.conftest import ROOT

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from harness.catalog import Catalog
-from harness.endpoints.alert_hub import AlertHub, CapOriginal
+from harness.endpoints.alert_hub import AlertHub
+from harness.families.cap.message import CapHeader
 from harness.model import ConfigurationError, Format, Sample
 from harness.runner.checks import CHECKS, CheckContext, Mismatch
 from harness.runner.context import Message, ScenarioContext
@@ -33,7 +34,7 @@ ORIGINAL = f"""<?xml version="1.0" encoding="UTF-8"?>
   </info>
 </alert>
 """.encode()
-READ = CapOriginal(
+READ = CapHeader(
     "ORIGINAL-ID", "force@example.police.uk", "2026-03-14T09:30:00+00:00", "Exercise", "Restricted", "police only", None
 )
 
@@ -46,7 +47,7 @@ def _context(catalog: Catalog, sent: bytes = ORIGINAL) -> ScenarioContext:
 
 def _run(name: str, expected: Any, body: bytes, ctx: ScenarioContext, sent: Message | None = None) -> list[Mismatch]:
     response = Response(202, "Accepted", (("Content-Type", "application/xml"),), body, 1.0)
-    return list(CHECKS[name](expected, CheckContext(response, ctx, sent)))
+    return list(CHECKS.get(name)(expected, CheckContext(response, ctx, sent)))
 
 
 # --------------------------------------------------------------------------- replace
@@ -115,11 +116,11 @@ def test_cap_answer_accepts_the_reference_ack(catalog: Catalog) -> None:
 def test_cap_answer_explains_each_departure(catalog: Catalog) -> None:
     hub = AlertHub(catalog)
     ctx = _context(catalog)
-    other = CapOriginal("OTHER", READ.sender, READ.sent, READ.status, READ.scope, READ.restriction, None)
+    other = CapHeader("OTHER", READ.sender, READ.sent, READ.status, READ.scope, READ.restriction, None)
     wrong_reference = hub.ack_alert(other)
     fields = {m.field for m in _run("cap_answer", {"msgType": "Ack", "original": "submit"}, wrong_reference, ctx)}
     assert fields == {"body references"}
-    public = CapOriginal(READ.identifier, READ.sender, READ.sent, "Actual", "Public", None, None)
+    public = CapHeader(READ.identifier, READ.sender, READ.sent, "Actual", "Public", None, None)
     mismatches = _run("cap_answer", {"original": "submit"}, hub.ack_alert(public), ctx)
     assert {m.field for m in mismatches} == {"body status", "body scope", "body restriction"}
     error = hub.error_alert(READ, [])

@@ -18,11 +18,12 @@ import pytest
 from lxml import etree
 
 from harness.catalog import Catalog, default_fixtures, load_catalog
+from harness.families.cap import rules as cap_rules
+from harness.families.cap.rules import cap_timestamp
+from harness.families.edxl import rules as edxl
+from harness.families.edxl.rules import Tier, distribution_markings, first_refused, gsc_tier, marking_permitted
+from harness.families.rules import RULE_SETS, run_rules
 from harness.model import CatalogError, Format
-from harness.rules import RULE_SETS, edxl, run_rules
-from harness.rules import cap as cap_rules
-from harness.rules.cap import cap_timestamp
-from harness.rules.edxl import Tier, distribution_markings, first_refused, gsc_tier, marking_permitted
 from harness.validation.validator import XPATH_PREFIXES, detect_format, validator_for
 from harness.validation.xmlsafe import parse_xml
 from tests.alerts_mutations import variants

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from harness.catalog import Catalog, load_catalog
-from harness.codecs.mcdata import Fault, decode, encode
 from harness.codecs.multipart import MultipartFault, build_sds, parse_sds, read_entity
+from harness.families.esn.mcdata import Fault, decode, encode
 from harness.model import Format, Sample
 from harness.validation.binary import sds_validator
 from harness.validation.validator import detect_format, validator_for

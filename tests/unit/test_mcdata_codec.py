@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.catalog import Catalog
-from harness.codecs.mcdata import (
+from harness.families.esn.mcdata import (
     Binary,
     CodecError,
     CodedText,

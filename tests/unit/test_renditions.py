@@ -25,7 +25,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from lxml import etree
 
-from harness.renditions.intel_report import NS, content_of, from_xml, to_xml, xpath
+from harness.families.intel_report.rendition import NS, content_of, from_xml, to_xml, xpath
 from harness.validation.xmlsafe import parse_xml
 from tests.strategies import intel_reports
 

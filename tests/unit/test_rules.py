@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.rules import RULE_SETS, run_rules
-from harness.rules.intel_report import RULE_SET, created_date, parse_date_time, vrm_is_valid
+from harness.families.intel_report.rules import RULE_SET, created_date, parse_date_time, vrm_is_valid
+from harness.families.rules import RULE_SETS, run_rules
 
 FULL = Path(__file__).resolve().parents[2] / "fixtures/formats/intel-report/1.0/samples/valid/full.json"
 

@@ -1,6 +1,6 @@
 """Payload contents of the MCData DATA PAYLOAD (3GPP TS 24.282 clause 15.2), one class per content type.
 
-Import them from :mod:`harness.codecs.mcdata`, which re-exports them. Where the
+Import them from :mod:`harness.families.esn.mcdata`, which re-exports them. Where the
 profile fixes no coding (hyperlinks, file URL, location timestamp, coded text)
 the data is kept as opaque octets; :class:`Location` and
 :class:`LocationAltitude` keep the raw field values so that decoding then
@@ -20,17 +20,76 @@ __all__ = [
     "Binary",
     "CodedText",
     "ContentType",
+    "Disposition",
     "EnhancedStatus",
     "FileUrl",
     "Hyperlinks",
     "Location",
     "LocationAltitude",
     "LocationTimestamp",
+    "MessageType",
+    "NotificationType",
     "PayloadContent",
     "Text",
     "content_octets",
     "decode_content",
+    "message_type_name",
 ]
+
+
+class MessageType(enum.IntEnum):
+    """Message types of TS 24.282 table 15.2.2-1 (the low 6 bits of the first octet)."""
+
+    SDS_SIGNALLING_PAYLOAD = 1
+    FD_SIGNALLING_PAYLOAD = 2
+    DATA_PAYLOAD = 3
+    SDS_NOTIFICATION = 5
+    FD_NOTIFICATION = 6
+    SDS_OFF_NETWORK_MESSAGE = 7
+    SDS_OFF_NETWORK_NOTIFICATION = 8
+    FD_NETWORK_NOTIFICATION = 9
+    COMMUNICATION_RELEASE = 10
+    DEFERRED_LIST_ACCESS_REQUEST = 11
+    DEFERRED_LIST_ACCESS_RESPONSE = 12
+    FD_HTTP_TERMINATION = 13
+    GROUP_EMERGENCY_ALERT = 17
+    GROUP_EMERGENCY_ALERT_ACK = 18
+    GROUP_EMERGENCY_ALERT_CANCEL = 19
+    GROUP_EMERGENCY_ALERT_CANCEL_ACK = 20
+
+
+def message_type_name(value: int) -> str:
+    """``"SDS SIGNALLING PAYLOAD"`` for 1; ``"unknown"`` for a value the table does not hold."""
+    try:
+        return MessageType(value).name.replace("_", " ")
+    except ValueError:
+        return "unknown"
+
+
+class Disposition(enum.IntEnum):
+    """SDS disposition request type (clause 15.2.3), the low nibble of IE ``0x8N``."""
+
+    DELIVERY = 1
+    READ = 2
+    DELIVERY_AND_READ = 3
+
+    @property
+    def wants_delivery(self) -> bool:
+        return self in (Disposition.DELIVERY, Disposition.DELIVERY_AND_READ)
+
+    @property
+    def wants_read(self) -> bool:
+        return self in (Disposition.READ, Disposition.DELIVERY_AND_READ)
+
+
+class NotificationType(enum.IntEnum):
+    """SDS disposition notification type (clause 15.2.5)."""
+
+    UNDELIVERED = 1
+    DELIVERED = 2
+    READ = 3
+    DELIVERED_AND_READ = 4
+    DISPOSITION_PREVENTED = 5
 
 
 class ContentType(enum.IntEnum):

@@ -18,19 +18,17 @@ import socket
 from dataclasses import dataclass
 from typing import cast
 
-from adapters.sip.client import SipTarget, exchange, parse_sip_uri
-from adapters.sip.message import SipMessage, SipSyntaxError, new_tag, parse_message, split_stream
 from harness.catalog import Catalog
-from harness.codecs.mcdata import SdsSignalling, decode
 from harness.codecs.multipart import parse_sds
-from harness.endpoints.esn_messages import notification_sds, notification_types, read_mcdata_info
+from harness.families.esn.mcdata import SdsSignalling, decode
+from harness.families.esn.messages import notification_sds, notification_types, read_mcdata_info
 from harness.http import media_type
+from harness.protocols.sip import ACCEPT_CONTACT, SipMessage, SipSyntaxError, new_tag, parse_message, split_stream
+from harness.protocols.sip_client import SipTarget, exchange, parse_sip_uri
 from harness.validation.binary import sds_validator
 
 __all__ = ["ACCEPT_CONTACT", "Received", "SipServer"]
 
-ACCEPT_CONTACT = "*;+g.3gpp.mcdata.sds;require;explicit"
-"""The feature tag an SDS MESSAGE carries (TS 24.282)."""
 _ECHOED = ("Via", "From", "To", "Call-ID", "CSeq")
 
 

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 __all__ = [
+    "ACCEPT_CONTACT",
     "MAX_BODY",
     "MAX_DATAGRAM",
     "MAX_HEAD",
@@ -24,6 +25,9 @@ __all__ = [
     "parse_message",
     "split_stream",
 ]
+
+ACCEPT_CONTACT = "*;+g.3gpp.mcdata.sds;require;explicit"
+"""The feature tag an SDS MESSAGE carries (TS 24.282)."""
 
 MAX_HEAD = 16 * 1024
 """Start line and header fields together, at most."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from harness.rules import RuleViolation, rule
-from harness.rules.intel_report import vrm_is_valid
+from harness.families.intel_report.rules import vrm_is_valid
+from harness.families.rules import RuleViolation, rule
 
 __all__ = [
     "PURPOSES",

@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from harness.rules import RuleViolation, rule
+from harness.families.rules import RuleViolation, rule
 
 __all__ = ["NS", "PREFIX", "RULE_SET", "cap_timestamp", "location"]
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from harness.rules import RuleViolation, rule
+from harness.families.rules import RuleViolation, rule
 
 __all__ = ["RULE_SET", "VRM_STYLES", "created_date", "parse_date_time", "vrm_is_valid"]
 

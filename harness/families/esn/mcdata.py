@@ -46,7 +46,8 @@ Examples (hex; ``C`` = the 16 octets of Conversation ID ``8d1e7c5a-3b4f-4c2d-9e6
                                       DATA PAYLOAD, LOCATION latitude 0x493ED5 (51.50070 N),
                                       longitude 0xFFE951 (-5807, 0.12460 W)
 
-The payload content classes live in :mod:`harness.codecs.mcdata_content` and
+The message type and notification enums and the payload content classes live in
+:mod:`harness.families.esn.mcdata_content` and
 the error in :mod:`harness.codecs.errors`; import all of them from here.
 
 :func:`decode` never reads past the buffer it is given and raises nothing but
@@ -59,27 +60,30 @@ cannot be encoded, with the offset the field would have had.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
 from harness.codecs.errors import CodecError, Fault
-from harness.codecs.mcdata_content import (
+from harness.families.esn.mcdata_content import (
     Binary,
     CodedText,
     ContentType,
+    Disposition,
     EnhancedStatus,
     FileUrl,
     Hyperlinks,
     Location,
     LocationAltitude,
     LocationTimestamp,
+    MessageType,
+    NotificationType,
     PayloadContent,
     Text,
     content_octets,
     decode_content,
+    message_type_name,
 )
 
 __all__ = [
@@ -108,61 +112,6 @@ __all__ = [
     "encode",
     "message_type_name",
 ]
-
-
-class MessageType(enum.IntEnum):
-    """Message types of TS 24.282 table 15.2.2-1 (the low 6 bits of the first octet)."""
-
-    SDS_SIGNALLING_PAYLOAD = 1
-    FD_SIGNALLING_PAYLOAD = 2
-    DATA_PAYLOAD = 3
-    SDS_NOTIFICATION = 5
-    FD_NOTIFICATION = 6
-    SDS_OFF_NETWORK_MESSAGE = 7
-    SDS_OFF_NETWORK_NOTIFICATION = 8
-    FD_NETWORK_NOTIFICATION = 9
-    COMMUNICATION_RELEASE = 10
-    DEFERRED_LIST_ACCESS_REQUEST = 11
-    DEFERRED_LIST_ACCESS_RESPONSE = 12
-    FD_HTTP_TERMINATION = 13
-    GROUP_EMERGENCY_ALERT = 17
-    GROUP_EMERGENCY_ALERT_ACK = 18
-    GROUP_EMERGENCY_ALERT_CANCEL = 19
-    GROUP_EMERGENCY_ALERT_CANCEL_ACK = 20
-
-
-def message_type_name(value: int) -> str:
-    """``"SDS SIGNALLING PAYLOAD"`` for 1; ``"unknown"`` for a value the table does not hold."""
-    try:
-        return MessageType(value).name.replace("_", " ")
-    except ValueError:
-        return "unknown"
-
-
-class Disposition(enum.IntEnum):
-    """SDS disposition request type (clause 15.2.3), the low nibble of IE ``0x8N``."""
-
-    DELIVERY = 1
-    READ = 2
-    DELIVERY_AND_READ = 3
-
-    @property
-    def wants_delivery(self) -> bool:
-        return self in (Disposition.DELIVERY, Disposition.DELIVERY_AND_READ)
-
-    @property
-    def wants_read(self) -> bool:
-        return self in (Disposition.READ, Disposition.DELIVERY_AND_READ)
-
-
-class NotificationType(enum.IntEnum):
-    """SDS disposition notification type (clause 15.2.5)."""
-
-    UNDELIVERED = 1
-    DELIVERED = 2
-    READ = 3
-    DELIVERED_AND_READ = 4
-    DISPOSITION_PREVENTED = 5
 
 
 # --------------------------------------------------------------------------- messages

@@ -31,7 +31,7 @@ class Family:
 def family(name: str) -> Family | None:
     """The rendition family ``name``, or None when the format has a single rendition."""
     if name == "intel-report":
-        from harness.renditions import intel_report
+        from harness.families.intel_report import rendition as intel_report
 
         return Family(
             name=name,

@@ -10,9 +10,12 @@ stays silent about it (the schema error already explains it).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from harness.extensions import FAMILIES
 
 __all__ = ["RULE_SETS", "Rule", "RuleViolation", "rule", "run_rules"]
 
@@ -56,4 +59,7 @@ def run_rules(rule_set: str, document: Any) -> Iterator[tuple[str, Path | str, s
 
 
 def _load_builtin_rule_sets() -> None:
-    from harness.rules import cap, edxl, intel_report, queries  # noqa: F401  (registers on import)
+    """Import the rule modules of every registered format family (each registers its rules on import)."""
+    for _, family in FAMILIES.items():
+        for module in family.rule_modules:
+            importlib.import_module(module)

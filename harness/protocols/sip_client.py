@@ -12,7 +12,7 @@ import contextlib
 import re
 from dataclasses import dataclass
 
-from adapters.sip.message import MAX_DATAGRAM, SipMessage, SipSyntaxError, new_branch, parse_message, split_stream
+from harness.protocols.sip import MAX_DATAGRAM, SipMessage, SipSyntaxError, new_branch, parse_message, split_stream
 
 __all__ = ["SipTarget", "exchange", "parse_sip_uri"]
 

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from harness.rules.cap import location
+from harness.families.cap.rules import location
+from harness.profile import CAP_NS, DE_NS
 
 __all__ = [
     "DE_NS",
@@ -38,9 +39,8 @@ __all__ = [
     "marking_permitted",
 ]
 
-DE_NS = "urn:oasis:names:tc:emergency:EDXL:DE:1.0"
 IR_NS = "urn:netcode:intel-report:1.0"
-_PREFIXES = {DE_NS: "de", IR_NS: "ir", "urn:oasis:names:tc:emergency:cap:1.2": "cap"}
+_PREFIXES = {DE_NS: "de", IR_NS: "ir", CAP_NS: "cap"}
 
 
 class Tier(enum.IntEnum):

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from harness.codecs.mcdata import Disposition, NotificationType, SdsNotification, SdsSignalling, encode
 from harness.codecs.multipart import build_sds
+from harness.families.esn.mcdata import Disposition, NotificationType, SdsNotification, SdsSignalling, encode
+from harness.profile import MCDATA_INFO_NS
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
     "read_mcptt_info",
 ]
 
-MCDATA_INFO_NS = "urn:3gpp:ns:mcdataInfo:1.0"
 MCPTT_INFO_NS = "urn:3gpp:ns:mcpttInfo:1.0"
 LOCATION_NS = "urn:3gpp:ns:mcpttLocationInfo:1.0"
 MCPTT_INFO = "application/vnd.3gpp.mcptt-info+xml"

@@ -1,0 +1,105 @@
+"""The certification suites as a pytest plugin (entry point ``pytest11``: ``netcode``).
+
+Inert unless ``--netcode-suite`` is given: then every scenario of each suite is a
+pytest item (``intel-core@1.0::IC-05``), run against ``--netcode-target`` on the
+same engine as ``harness run``. See docs/pytest-plugin.md.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.plugin.fixtures import (
+    _netcode_transport,
+    netcode_catalog,
+    netcode_check,
+    netcode_expect,
+    netcode_reference,
+    netcode_target,
+)
+from harness.plugin.items import SuiteCollector, family_marker, format_families
+from harness.plugin.session import PluginState, plugin_state
+
+__all__ = [
+    "_netcode_transport",
+    "netcode_catalog",
+    "netcode_check",
+    "netcode_expect",
+    "netcode_reference",
+    "netcode_target",
+    "pytest_addoption",
+    "pytest_configure",
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("netcode", "network code certification suites")
+    group.addoption(
+        "--netcode-suite",
+        action="append",
+        metavar="SUITE[@VERSION]",
+        help="collect every scenario of this suite as a test (repeatable; no version: the current one)",
+    )
+    group.addoption("--netcode-target", metavar="URL", help="base URL of the system under test")
+    group.addoption(
+        "--netcode-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="run option: timeout=SECONDS, concurrency=N, sip-target=URI, listen=HOST:PORT",
+    )
+    group.addoption(
+        "--netcode-reports",
+        default="reports/netcode",
+        metavar="DIR",
+        help="where each suite's results.json is written (DIR/SUITE/results.json)",
+    )
+    group.addoption(
+        "--netcode-containers",
+        action="store_true",
+        help="netcode_reference(role) starts the role in a container instead of in-process",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "netcode_must: a MUST scenario of a network code suite")
+    config.addinivalue_line("markers", "netcode_should: a SHOULD scenario (a failure is an xfail, not a failure)")
+    if not config.getoption("netcode_suite"):
+        return
+    state = plugin_state(config)
+    for family in sorted(set(format_families().values())):
+        config.addinivalue_line("markers", f"{family_marker(family)}: scenarios exchanging {family} messages")
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"  # keep timed and counterpart scenarios of a suite on one worker
+    config.pluginmanager.register(NetcodeRun(state), "netcode-run")
+
+
+class NetcodeRun:
+    """Hooks active only when suites were asked for."""
+
+    def __init__(self, state: PluginState) -> None:
+        self.state = state
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        for suite in self.state.suites():
+            collector = SuiteCollector.from_parent(
+                session, name=suite.ref, nodeid=suite.ref, suite=suite, catalog=self.state.catalog
+            )
+            items.extend(collector.collect())
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" or (report.when == "setup" and report.skipped):
+            self.state.record(report)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not hasattr(session.config, "workerinput"):  # the controller (or a plain run) writes the reports
+            self.state.write_results()
+        self.state.close()
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if hasattr(terminalreporter.config, "workerinput"):
+            return
+        for suite in self.state.suites():
+            path = self.state.settings.reports / suite.name / "results.json"
+            if path.exists():
+                terminalreporter.write_line(f"netcode: {suite.ref} report: {path}")

@@ -1,0 +1,1 @@
+"""Wire protocols both sides of an exchange speak (the engine's protocol layer): SIP."""

@@ -1,0 +1,195 @@
+"""The pytest plugin, tested with pytester: collection, markers, selection, JUnit, xdist, failures, reports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from harness.catalog import Catalog
+from harness.endpoints import build_app
+from harness.endpoints.intel_hub import IntelHub
+from harness.endpoints.query_responder import QueryResponder
+from harness.reporting import failure_line
+from tests.conftest import ROOT, certify
+from tests.integration.broken_suppliers import build_broken
+
+INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+
+
+def outcomes(result: pytest.RunResult) -> dict[str, str]:
+    """Node id -> outcome, from verbose report lines (``intel-core@1.0::IC-05 PASSED``, or with xdist
+    ``[gw0] [ 4%] PASSED intel-core@1.0::IC-05``)."""
+    found: dict[str, str] = {}
+    for line in result.outlines:
+        parts = line.split()
+        nodes = [part for part in parts if "@" in part and "::" in part]
+        words = [part for part in parts if part in ("PASSED", "FAILED", "SKIPPED", "XFAIL", "ERROR")]
+        if len(nodes) == 1 and len(words) == 1 and not line.startswith(("FAILED ", "SKIPPED ", "ERROR ")):
+            found[nodes[0]] = words[0]
+    return found
+
+
+@pytest.fixture
+def run_plugin(pytester: pytest.Pytester) -> Callable[..., pytest.RunResult]:
+    pytester.makeini(INI)
+
+    def run(*args: str) -> pytest.RunResult:
+        return pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly", *args)
+
+    return run
+
+
+def test_inert_without_options(run_plugin: Callable[..., pytest.RunResult], pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_own(): pass")
+    result = run_plugin("-q")
+    result.assert_outcomes(passed=1)
+    assert "netcode" not in result.stdout.str()
+
+
+def test_collects_every_scenario_with_node_ids_and_markers(
+    run_plugin: Callable[..., pytest.RunResult], catalog: Catalog
+) -> None:
+    result = run_plugin("--netcode-suite", "intel-core", "--collect-only", "-q")
+    ids = [line for line in result.outlines if line.startswith("intel-core@")]
+    expected = [f"intel-core@1.0::{s['id']}" for s in catalog.suite("intel-core").scenarios]
+    assert ids == expected
+    should = run_plugin("--netcode-suite", "intel-core", "--collect-only", "-q", "-m", "netcode_should")
+    assert [line for line in should.outlines if line.startswith("intel-core@")] == [
+        "intel-core@1.0::IC-30",
+        "intel-core@1.0::IC-31",
+    ]
+    edxl = run_plugin("--netcode-suite", "alerts-core", "--collect-only", "-q", "-m", "netcode_edxl_de")
+    selected = {line.split("::")[1] for line in edxl.outlines if line.startswith("alerts-core@")}
+    with_edxl = {s["id"] for s in catalog.suite("alerts-core").scenarios if '"edxl-de/1.0' in json.dumps(s)}
+    assert selected == with_edxl and 0 < len(selected) < len(catalog.suite("alerts-core").scenarios)
+
+
+def test_reference_supplier_passes_every_item(run_plugin: Callable[..., pytest.RunResult], reference_url: str) -> None:
+    result = run_plugin("--netcode-suite", "intel-core", "--netcode-target", reference_url, "-q")
+    result.assert_outcomes(passed=21)
+    assert result.ret == 0
+
+
+def test_broken_supplier_fails_the_items_harness_run_fails_with_the_same_messages(
+    run_plugin: Callable[..., pytest.RunResult],
+    serving: Callable[[web.Application], str],
+    catalog: Catalog,
+    tmp_path: Path,
+) -> None:
+    url = serving(build_broken(catalog, "wrong-status"))
+    junit = tmp_path / "junit.xml"
+    result = run_plugin("--netcode-suite", "intel-core", "--netcode-target", url, "-v", f"--junitxml={junit}")
+    got = outcomes(result)
+    failed = {node.split("::")[1] for node, outcome in got.items() if outcome == "FAILED"}
+    xfailed = {node.split("::")[1] for node, outcome in got.items() if outcome == "XFAIL"}
+    run = asyncio.run(certify(catalog, build_broken(catalog, "wrong-status")))
+    failed_by_run = {r.id for r in run.results if r.verdict == "failed"}
+    assert {"IC-01", "IC-02", "IC-05", "IC-21", "IC-30"} <= failed_by_run
+    assert failed == {r.id for r in run.results if r.verdict == "failed" and r.level == "MUST"}
+    assert xfailed == {"IC-30"}  # a SHOULD failure: a warning, not a failure of the session
+    assert result.ret == 1
+    # The same failures, word for word, as the harness's own run prints.
+    for scenario in run.results:
+        if scenario.verdict == "failed" and scenario.level == "MUST":
+            for failure in scenario.failures:
+                assert failure_line(failure) in result.stdout.str()
+    tree = ET.parse(junit)
+    cases = {case.get("name"): case for case in tree.iter("testcase")}
+    assert len(cases) == 21 and {case.get("classname") for case in cases.values()} == {"intel-core@1.0"}
+    failure = cases["IC-01"].find("failure")
+    assert failure is not None and "status" in (failure.text or "")
+    assert cases["IC-22"].find("failure") is None  # passed
+
+
+def test_selection_by_keyword_and_partial_results_never_certify(
+    run_plugin: Callable[..., pytest.RunResult], reference_url: str, pytester: pytest.Pytester
+) -> None:
+    result = run_plugin("--netcode-suite", "intel-core", "--netcode-target", reference_url, "-q", "-k", "IC-05")
+    result.assert_outcomes(passed=1, deselected=20)
+    document = json.loads((pytester.path / "reports/netcode/intel-core/results.json").read_text())
+    assert [s["id"] for s in document["scenarios"]] == ["IC-05"]
+    assert document["certified"] is False and document["partial"] == {"ran": 1, "of": 21}
+
+
+def test_results_json_matches_harness_run(
+    run_plugin: Callable[..., pytest.RunResult], reference_url: str, pytester: pytest.Pytester, catalog: Catalog
+) -> None:
+    run_plugin("--netcode-suite", "checks-core", "--netcode-target", reference_url, "--netcode-reports", "out")
+    document = json.loads((pytester.path / "out/checks-core/results.json").read_text())
+    assert document["certified"] is True
+    assert document["suite"] == {"name": "checks-core", "version": "1.0"}
+    assert [s["id"] for s in document["scenarios"]] == [s["id"] for s in catalog.suite("checks-core").scenarios]
+    assert document["summary"]["passed"] == len(catalog.suite("checks-core").scenarios)
+
+
+def test_manual_scenarios_are_skipped_with_the_operators_instruction(
+    run_plugin: Callable[..., pytest.RunResult], serving: Callable[[web.Application], str], catalog: Catalog
+) -> None:
+    url = serving(build_app(catalog, [IntelHub(catalog), QueryResponder(catalog)]))  # no test hooks
+    result = run_plugin("--netcode-suite", "checks-core", "--netcode-target", url, "-v", "-rs")
+    got = outcomes(result)
+    assert got["checks-core@1.0::CC-20"] == got["checks-core@1.0::CC-21"] == "SKIPPED"
+    assert "operator must" in result.stdout.str()
+    assert result.ret == 0
+
+
+@pytest.mark.parametrize("suite", ["intel-core", "checks-core", "alerts-core", "esn-core"])
+def test_xdist_gives_the_serial_verdicts(
+    run_plugin: Callable[..., pytest.RunResult], serving: Callable[[web.Application], str], catalog: Catalog, suite: str
+) -> None:
+    url = serving(build_broken(catalog, "wrong-status") if suite == "intel-core" else build_app(catalog))
+    serial = outcomes(run_plugin("--netcode-suite", suite, "--netcode-target", url, "-v", "-n", "0"))
+    parallel = outcomes(run_plugin("--netcode-suite", suite, "--netcode-target", url, "-v", "-n", "2"))
+    assert len(serial) == len(catalog.suite(suite).scenarios)
+    assert parallel == serial
+
+
+def test_unknown_suite_is_one_line_usage_error(run_plugin: Callable[..., pytest.RunResult]) -> None:
+    result = run_plugin("--netcode-suite", "no-such-suite", "--netcode-target", "http://127.0.0.1:9")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "no-such-suite" in result.stderr.str()
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_unreachable_target_fails_items_with_one_line(run_plugin: Callable[..., pytest.RunResult]) -> None:
+    result = run_plugin("--netcode-suite", "intel-core", "--netcode-target", "http://127.0.0.1:9", "-q", "-x")
+    assert result.ret == 1
+    assert "intel-core@1.0: " in result.stdout.str()
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_the_supplier_example_passes_the_reference_and_fails_a_broken_supplier(
+    run_plugin: Callable[..., pytest.RunResult],
+    serving: Callable[[web.Application], str],
+    pytester: pytest.Pytester,
+    reference_url: str,
+    catalog: Catalog,
+) -> None:
+    shutil.copy(ROOT / "examples" / "test_supplier_scenarios.py", pytester.path)
+    good = run_plugin("test_supplier_scenarios.py", "--netcode-target", reference_url, "-q")
+    good.assert_outcomes(passed=3)
+    broken = serving(build_broken(catalog, "lossy-xml-rendition"))
+    bad = run_plugin("test_supplier_scenarios.py", "--netcode-target", broken, "-q")
+    bad.assert_outcomes(passed=2, failed=1)
+    assert "content" in bad.stdout.str() and "expected" in bad.stdout.str()
+    without = run_plugin("test_supplier_scenarios.py", "-q", "-rs")
+    without.assert_outcomes(passed=1, skipped=2)  # the client-side test needs no target
+    assert "no --netcode-target given" in without.stdout.str()
+
+
+def test_should_failure_alone_keeps_the_session_green(
+    run_plugin: Callable[..., pytest.RunResult], serving: Callable[[web.Application], str], catalog: Catalog
+) -> None:
+    url = serving(build_broken(catalog, "first-error-only"))  # breaks only the SHOULD scenario IC-31
+    result = run_plugin("--netcode-suite", "intel-core", "--netcode-target", url, "-v")
+    got = outcomes(result)
+    assert got["intel-core@1.0::IC-31"] == "XFAIL"
+    assert [node for node, outcome in got.items() if outcome != "PASSED"] == ["intel-core@1.0::IC-31"]
+    assert result.ret == 0
