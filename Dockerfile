@@ -18,10 +18,14 @@ RUN python3 -m venv /opt/harness
 # Dependencies first, in a layer of their own: a change to the sources leaves it cached.
 COPY build/wheels/ /wheels/
 RUN /opt/harness/bin/python -m pip install --quiet /wheels/*.whl
-COPY pyproject.toml README.md /src/
+# The harness itself: a wheel built here by the same recipe as .ci/run's (setup.py copies fixtures/ into it
+# as harness/_catalog), so the image carries the catalog inside the package and needs no HARNESS_FIXTURES.
+COPY pyproject.toml setup.py MANIFEST.in README.md /src/
 COPY harness/ /src/harness/
 COPY adapters/ /src/adapters/
-RUN /opt/harness/bin/python -m pip install --quiet --no-deps --no-build-isolation /src \
+COPY fixtures/ /src/fixtures/
+RUN /opt/harness/bin/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir /dist /src \
+    && /opt/harness/bin/python -m pip install --quiet --no-deps /dist/netcode_harness-*.whl \
     && /opt/harness/bin/python -m pip check \
     && /opt/harness/bin/python -m pip uninstall --yes --quiet pip setuptools wheel
 
@@ -30,12 +34,10 @@ RUN groupadd --system --gid 10001 harness \
     && useradd --system --uid 10001 --gid harness --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin harness
 COPY --from=build /opt/harness/ /opt/harness/
-COPY fixtures/ /opt/harness/fixtures/
 # Role, address and port of the endpoint; `harness serve --role/--host/--port` override them,
 # but the health check below reads HARNESS_HOST and HARNESS_PORT: set the port through the environment.
 # 0.0.0.0 is the container's own network namespace (published ports); with host networking bind 127.0.0.1.
 ENV PATH=/opt/harness/bin:$PATH \
-    HARNESS_FIXTURES=/opt/harness/fixtures \
     HARNESS_ROLE=supplier \
     HARNESS_HOST=0.0.0.0 \
     HARNESS_PORT=8080 \

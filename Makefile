@@ -9,11 +9,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed
 
@@ -40,4 +40,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/replay.py
 
 clean:
-	rm -rf $(VENV) reports .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) reports build dist .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -31,8 +31,7 @@ import aiohttp
 
 from harness.catalog import load_catalog
 from harness.model import Suite
-from harness.runner.engine import Runner
-from harness.transport import TransportOptions, load_transport
+from harness.session import RunSession
 
 SCENARIO = "IC-01"
 
@@ -82,14 +81,10 @@ async def replay(url: str, count: int, concurrency: int) -> tuple[int, float, in
     template = next(s for s in suite.scenarios if s["id"] == SCENARIO)
     scenarios = tuple({**template, "id": f"{SCENARIO}#{i}"} for i in range(count))
     bench_suite = Suite(suite.name, suite.version, suite.title, "", scenarios, suite.directory)
-    transport = load_transport("http", TransportOptions(concurrency=concurrency))
-    try:
-        runner = Runner(catalog, transport, url, [], concurrency=concurrency)
+    async with RunSession(catalog, bench_suite).with_target(url).with_options(concurrency=concurrency) as session:
         started = time.perf_counter()
-        finished = await runner.run(bench_suite)
+        finished = await session.run()
         elapsed = time.perf_counter() - started
-    finally:
-        await transport.close()
     return count, elapsed, finished.summary.passed
 
 

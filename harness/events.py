@@ -58,7 +58,12 @@ class RunStarted:
 
 @dataclass(slots=True, frozen=True)
 class WireMessage:
-    """One message as it crossed the wire (raw: reporters redact what they write)."""
+    """One message as it crossed the wire: start line, headers, raw body.
+
+    Not redacted: a reporter that writes it anywhere redacts it first with
+    :class:`harness.reporting.Redactor`. ``body`` references the bytes the
+    transport already holds (no copy).
+    """
 
     start_line: str
     headers: tuple[tuple[str, str], ...]
@@ -67,6 +72,14 @@ class WireMessage:
 
 @dataclass(slots=True, frozen=True)
 class ExchangeCompleted:
+    """One exchange of a step.
+
+    ``direction`` is ``"harness->sut"`` for what the harness sent to the SUT, or
+    ``"sut->reference"`` for what the SUT sent to the counterpart reference endpoint
+    (then ``request`` is the SUT's message and ``response`` the counterpart's answer).
+    ``sent`` and ``answered`` are RFC 3339 UTC times with milliseconds.
+    """
+
     scenario: str
     step: str
     method: str
@@ -119,8 +132,14 @@ class RunFinished:
 
     @property
     def certified(self) -> bool:
-        """Every MUST scenario passed."""
-        return all(r.verdict == Verdict.PASSED for r in self.results if r.level == "MUST") and not self.interrupted
+        """Every MUST scenario passed, in a run that certifies (not of a retired suite version)."""
+        passed = all(r.verdict == Verdict.PASSED for r in self.results if r.level == "MUST")
+        return passed and not self.interrupted and self.certifying
+
+    @property
+    def certifying(self) -> bool:
+        """False for a run marked as not certifying (a retired suite version run on request)."""
+        return self.extra.get("certifying", True) is not False
 
 
 Event = RunStarted | RunNote | OperatorActionRequired | ExchangeCompleted | ScenarioFinished | RunFinished

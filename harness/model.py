@@ -22,8 +22,10 @@ __all__ = [
     "Sample",
     "Scenario",
     "ScenarioResult",
+    "Severity",
     "Step",
     "Suite",
+    "SuiteStatus",
     "TargetUnreachable",
     "TransportError",
     "UsageError",
@@ -83,6 +85,23 @@ class Finding:
 
     def as_dict(self) -> dict[str, str]:
         return {"location": self.location, "rule": self.rule, "message": self.message}
+
+
+class Severity(enum.StrEnum):
+    """How much a broken rule weighs (binding rule 10): an error makes a message invalid, a warning does not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class SuiteStatus(enum.StrEnum):
+    """Where a suite version (and the document version it certifies) is in its life (specs/README.md)."""
+
+    CURRENT = "current"
+    SUPERSEDED = "superseded"
+    """A newer version exists; this one stays runnable and its certificates stay valid."""
+    RETIRED = "retired"
+    """No longer certifiable: a run of it certifies nothing."""
 
 
 class Level(enum.StrEnum):
@@ -213,6 +232,10 @@ class Format:
     """Formats of the messages this one carries inside ``embedded_in`` elements (an envelope's contents)."""
     embedded_in: str | None = None
     """Clark name (``{namespace}local``) of the elements whose child elements are embedded messages."""
+    document: str | None = None
+    """The document of the profile whose rules judge this format (``alerts``), when it is versioned."""
+    rules_version: str | None = None
+    """The version of ``document`` whose rules (and their severities) apply; None: the latest rules."""
 
     @property
     def media_type(self) -> str:
@@ -294,6 +317,16 @@ class Suite:
     """The certification data set the system under test must hold (``name@version``)."""
     counterpart: bool = False
     """Whether the suite needs a reference endpoint that the system under test sends to."""
+    status: SuiteStatus = SuiteStatus.CURRENT
+    """Where this suite version is in its life (the catalog's register, not the suite's folder)."""
+    certifies: tuple[tuple[str, str], ...] = ()
+    """The document versions this suite version certifies, as ``(document, version)`` (``("alerts", "1.1")``)."""
+
+    @property
+    def certifies_text(self) -> str:
+        """``alerts@1.1`` (several joined with commas), or "" when the register names none."""
+        return ", ".join(f"{document}@{version}" for document, version in self.certifies)
+
     typed: tuple[Scenario, ...] = field(default=(), compare=False)
     """The scenarios as typed values (same order as ``scenarios``, whose mappings the runner replays)."""
 

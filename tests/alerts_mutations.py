@@ -22,17 +22,21 @@ from lxml import etree
 from harness.catalog import load_catalog
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus"
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 DE_NS = "urn:oasis:names:tc:emergency:EDXL:DE:1.0"
 DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
-OFFICIAL_XSD = {"cap/1.2": CORPUS / "cap/CAP-v1.2.xsd", "edxl-de/1.0": CORPUS / "edxl-de/edxlde-1_0.xsd"}
-CORPUS_FILES = {
-    "cap/1.2": sorted(p for p in (CORPUS / "cap").iterdir() if p.suffix in (".cap", ".xml")),
-    "edxl-de/1.0": sorted((CORPUS / "edxl-de").glob("*.xml")),
-}
+OFFICIAL_XSD = {"cap/1.2": "cap/CAP-v1.2.xsd", "edxl-de/1.0": "edxl-de/edxlde-1_0.xsd"}
+"""The official schema of each format, relative to the corpus folder (the ``corpus`` fixture of tests/conftest.py)."""
+
+
+def corpus_files(corpus: Path, format_id: str) -> list[Path]:
+    """The corpus documents of ``format_id`` (not its schemas)."""
+    if format_id == "cap/1.2":
+        return sorted(p for p in (corpus / "cap").iterdir() if p.suffix in (".cap", ".xml"))
+    return sorted((corpus / "edxl-de").glob("*.xml"))
+
+
 VARIANTS = 3000
 SEED = 20260417
 
@@ -61,10 +65,15 @@ _BY_NAME: dict[str, tuple[str, ...]] = {
 
 
 def _enumerations() -> dict[str, tuple[str, ...]]:
-    """Element name -> its enumerated values, read from the official schemas (anonymous and named types)."""
+    """Element name -> its enumerated values, read from our schemas (anonymous and named types).
+
+    Ours, not the official ones, so that variants need no corpus; the agreement tests prove the two
+    schemas accept the same documents, enumerations included.
+    """
     xs = "{http://www.w3.org/2001/XMLSchema}"
     found: dict[str, list[str]] = {}
-    for path in OFFICIAL_XSD.values():
+    for format_id in OFFICIAL_XSD:
+        path = Path(load_catalog().format(format_id).schema_path)
         schema = parse_xml(path.read_bytes(), max_depth=256)
         named = {t.get("name"): t for t in schema.iter(f"{xs}simpleType") if t.get("name")}
         for element in schema.iter(f"{xs}element"):
@@ -122,10 +131,10 @@ def load_xsd(path: Path) -> etree.XMLSchema:
     return etree.XMLSchema(parse_xml(path.read_bytes(), max_depth=256))
 
 
-def schemas(format_id: str) -> tuple[etree.XMLSchema, etree.XMLSchema]:
+def schemas(format_id: str, corpus: Path) -> tuple[etree.XMLSchema, etree.XMLSchema]:
     """(ours, official) for ``format_id``."""
     ours = Path(load_catalog().format(format_id).schema_path)
-    return load_xsd(ours), load_xsd(OFFICIAL_XSD[format_id])
+    return load_xsd(ours), load_xsd(corpus / OFFICIAL_XSD[format_id])
 
 
 def verdicts(data: bytes, ours: etree.XMLSchema, official: etree.XMLSchema) -> tuple[bool, bool]:
@@ -153,12 +162,17 @@ def _wrapped(alert: bytes, index: int) -> bytes:
     )
 
 
-def bases(format_id: str) -> list[tuple[str, bytes]]:
-    """The documents variants start from: corpus files and catalog samples the hardened parser accepts."""
-    found = [(p.name, p.read_bytes()) for p in CORPUS_FILES[format_id]]
+def bases(format_id: str, corpus: Path | None = None) -> list[tuple[str, bytes]]:
+    """The documents variants start from: corpus files (with ``corpus``) and catalog samples the parser accepts."""
+    found = [(p.name, p.read_bytes()) for p in corpus_files(corpus, format_id)] if corpus else []
     found += [(Path(s.path).name, Path(s.path).read_bytes()) for s in load_catalog().format(format_id).samples]
     if format_id == "edxl-de/1.0":
-        found += [(f"wrapped-{p.name}", _wrapped(p.read_bytes(), i)) for i, p in enumerate(CORPUS_FILES["cap/1.2"])]
+        alerts = (
+            corpus_files(corpus, "cap/1.2")
+            if corpus
+            else [Path(s.path) for s in load_catalog().format("cap/1.2").samples]
+        )
+        found += [(f"wrapped-{p.name}", _wrapped(p.read_bytes(), i)) for i, p in enumerate(alerts)]
     usable = []
     for name, data in found:
         try:
@@ -335,10 +349,12 @@ MUTATIONS: tuple[Mutation, ...] = (
 )
 
 
-def variants(format_id: str, count: int = VARIANTS, seed: int = SEED) -> Iterator[tuple[str, bytes]]:
-    """``count`` variants of the bases of ``format_id``, the same ones for the same seed."""
+def variants(
+    format_id: str, count: int = VARIANTS, seed: int = SEED, corpus: Path | None = None
+) -> Iterator[tuple[str, bytes]]:
+    """``count`` variants of the bases of ``format_id``, the same ones for the same seed and corpus."""
     rng = random.Random(f"{format_id}:{seed}")
-    documents = [(name, parse_xml(data)) for name, data in bases(format_id)]
+    documents = [(name, parse_xml(data)) for name, data in bases(format_id, corpus)]
     # Documents with more kinds of element are chosen more often: they have more to get wrong.
     weights = [len({e.tag for e in _elements(root)}) for _, root in documents]
     for number in range(count):
@@ -348,17 +364,17 @@ def variants(format_id: str, count: int = VARIANTS, seed: int = SEED) -> Iterato
         yield f"{number}:{name}:{'+'.join(applied)}", etree.tostring(tree, encoding="UTF-8", xml_declaration=True)
 
 
-def compare(format_id: str, count: int = VARIANTS, seed: int = SEED) -> Agreement:
+def compare(format_id: str, corpus: Path, count: int = VARIANTS, seed: int = SEED) -> Agreement:
     """Both schemas on every corpus file and catalog sample of ``format_id``, and on ``count`` variants."""
-    ours, official = schemas(format_id)
+    ours, official = schemas(format_id, corpus)
     result = Agreement()
     samples = [Path(sample.path) for sample in load_catalog().format(format_id).samples]
-    for path in CORPUS_FILES[format_id] + samples:
+    for path in corpus_files(corpus, format_id) + samples:
         mine, theirs = verdicts(path.read_bytes(), ours, official)
         result.files += 1
         if mine != theirs:
             result.disagreements.append((path.name, mine, theirs))
-    for name, data in variants(format_id, count, seed):
+    for name, data in variants(format_id, count, seed, corpus):
         mine, theirs = verdicts(data, ours, official)
         result.variants += 1
         result.valid_variants += theirs

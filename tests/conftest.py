@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -8,22 +9,46 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from adapters.http import HttpTransport
-from adapters.sip import SipTransport
 from harness.catalog import Catalog, load_catalog
-from harness.endpoints import RecorderCounterpart, ReferenceServer, build_app
+from harness.endpoints import ReferenceServer
 from harness.endpoints.sip_gateway import SipServer
 from harness.events import RunFinished
-from harness.runner.engine import Runner
-from harness.transport import Transport, TransportOptions
+from harness.session import RunSession
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+CORPUS_ABSENT = "third-party corpus not present"
 
 
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The third-party corpus (official schemas and real samples), beside the repository and never in it.
+
+    The only place a test learns where it is: tests that use it carry the ``corpus`` marker. Without
+    the folder they are skipped; under ``CI=true`` its absence fails them instead. ``$HARNESS_CORPUS``
+    names it for a checkout that does not sit beside ``shared/`` (a git worktree elsewhere).
+    """
+    folder = Path(os.environ.get("HARNESS_CORPUS") or ROOT.parent / "shared" / "corpus")
+    if not folder.is_dir():
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):  # as tests/containers/conftest.py reads it
+            pytest.fail(f"{CORPUS_ABSENT} (CI=true needs {folder})", pytrace=False)
+        pytest.skip(CORPUS_ABSENT)
+    return folder
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that uses the ``corpus`` fixture must say so with the ``corpus`` marker."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "corpus" in getattr(item, "fixturenames", ()) and item.get_closest_marker("corpus") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(f"tests use the corpus fixture without the corpus marker: {', '.join(unmarked[:5])}")
 
 
 async def certify(
@@ -39,26 +64,21 @@ async def certify(
     With ``sip`` (SipServer or a variant of it), that server runs on loopback as
     the SUT's SIP side and is the run's SIP target (UDP).
     """
-    chosen = catalog.suite(suite)
     async with contextlib.AsyncExitStack() as stack:
         url = await stack.enter_async_context(ReferenceServer(app))
-        counterpart_app = build_app(catalog)
-        counterpart_url = await stack.enter_async_context(ReferenceServer(counterpart_app))
-        counterpart = RecorderCounterpart(counterpart_app, counterpart_url) if chosen.counterpart else None
-        extra: dict[str, tuple[Transport, str]] = {}
+        session = (
+            RunSession(catalog, suite)
+            .with_target(url)
+            .with_options(concurrency=4, timeout_s=5.0)
+            .with_listener(*runner_options.pop("listeners", ()))
+            .with_options(**runner_options)
+        )
         if sip is not None:
             sip_server = await stack.enter_async_context(sip(catalog))
-            extra["sip"] = (SipTransport(TransportOptions(timeout_s=5.0)), sip_server.uri())
-        transport = HttpTransport(TransportOptions(timeout_s=5.0, concurrency=4))
-        try:
-            runner = Runner(
-                catalog, transport, url, concurrency=4, counterpart=counterpart, extra_targets=extra, **runner_options
-            )
-            return await runner.run(chosen)
-        finally:
-            await transport.close()
-            for carrier, _ in extra.values():
-                await carrier.close()
+            session.with_target(sip_server.uri(), name="sip")
+        async with session:
+            return await session.run()
+    raise AssertionError("unreachable")  # pragma: no cover (the exit stack does not swallow errors)
 
 
 def free_port() -> int:

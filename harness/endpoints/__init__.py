@@ -95,9 +95,15 @@ class ReferenceServer:
     """
 
     def __init__(
-        self, app: web.Application, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+        self,
+        app: web.Application,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self.app = app
+        self.reuse_port = reuse_port
         self.host = host
         self.port = port
         self.tls = tls
@@ -109,6 +115,8 @@ class ReferenceServer:
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if self.reuse_port:  # one of several processes sharing the port (harness serve --processes)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((self.host, self.port))
         site = web.SockSite(self._runner, sock, ssl_context=self.tls)
         await site.start()

@@ -99,13 +99,17 @@ class AlertHub:
     """The reference implementation of the alert, distribution and incident exchanges.
 
     Each decision is a method, so that tests can build deliberately broken
-    variants by overriding one of them.
+    variants by overriding one of them. The hub plays the version of ``alerts.md``
+    that its catalog is at (``catalog.at({"alerts": "1.0"})`` plays 1.0; the
+    default catalog, the current version): the rules, and their severities, that
+    judge what it receives are that version's. Warnings never refuse an alert;
+    the Ack lists them in its ``note``, an Error lists them after the errors.
     """
 
     sender = "alert-hub@reference.netcode"
     """The hub's own CAP ``sender`` and EDXL-DE ``senderID``."""
 
-    def __init__(self, catalog: Catalog, capacity: int = 100_000) -> None:
+    def __init__(self, catalog: Catalog, capacity: int = 1_000) -> None:
         self.cap = catalog.format("cap/1.2")
         self.edxl = catalog.format("edxl-de/1.0")
         self.emsi = catalog.format("emsi/1.0")
@@ -159,8 +163,13 @@ class AlertHub:
             root = None  # a DOCTYPE, or not XML: nothing in it is read, let alone resolved
         original = self.read_alert(root) if root is not None else None
         if not validation.valid or root is None or original is None:
-            return self.cap_answer(400, self.error_alert(original, validation.findings))
-        return self.accept_alert(original, canonical(root))
+            return self.cap_answer(400, self.error_alert(original, validation.findings, validation.warnings))
+        return self.accept_alert(original, canonical(root), validation.warnings)
+
+    @property
+    def plays(self) -> str | None:
+        """The version of ``alerts.md`` the hub plays (None: the latest rules)."""
+        return self.cap.rules_version
 
     def validate_alert(self, body: bytes) -> Validation:
         return validator_for(self.cap).validate(body)
@@ -168,7 +177,7 @@ class AlertHub:
     def read_alert(self, root: etree._Element) -> CapHeader | None:
         return read_header(root)
 
-    def accept_alert(self, original: CapHeader, content: bytes) -> web.StreamResponse:
+    def accept_alert(self, original: CapHeader, content: bytes, warnings: Iterable[Finding] = ()) -> web.StreamResponse:
         assert original.sender and original.identifier
         key = (original.sender, original.identifier)
         held = self.alerts.get(key)
@@ -177,25 +186,38 @@ class AlertHub:
                 return self.cap_answer(202, held.answer)
             clash = Finding("/cap:alert/cap:identifier", "conflict", "identifier already used with different content")
             return self.cap_answer(409, self.error_alert(original, [clash]))
-        ack = self.ack_alert(original)
+        ack = self.ack_alert(original, warnings)
         self._keep(self.alerts, key, Held(content, ack))
         return self.cap_answer(202, ack)
 
     def same_content(self, first: bytes, second: bytes) -> bool:
         return first == second
 
-    def ack_alert(self, original: CapHeader) -> bytes:
-        """A CAP Ack: new identifier, the hub as sender, sent now, the original's status and scope, referencing it."""
+    def ack_alert(self, original: CapHeader, warnings: Iterable[Finding] = ()) -> bytes:
+        """A CAP Ack: new identifier, the hub as sender, sent now, the original's status and scope, referencing it.
+
+        The original's warnings, if any, are listed in the Ack's ``note``.
+        """
         assert original.reference and original.status and original.scope
         addressing = self._addressing(original) or [("scope", original.scope)]
-        fields = [*self._cap_header("Ack", original.status), *addressing, ("references", original.reference)]
+        fields = [*self._cap_header("Ack", original.status), *addressing]
+        advised = _listed(warnings)
+        if advised:
+            fields.append(("note", f"{WARNINGS_HEADING}\n{advised}"))
+        fields.append(("references", original.reference))
         return _document(CAP_NS, "alert", fields)
 
-    def error_alert(self, original: CapHeader | None, findings: Iterable[Finding]) -> bytes:
-        """A CAP Error whose note names every finding; it references the original when that can be read."""
+    def error_alert(
+        self, original: CapHeader | None, findings: Iterable[Finding], warnings: Iterable[Finding] = ()
+    ) -> bytes:
+        """A CAP Error whose note names every finding, then the warnings apart; it references the original when
+        that can be read."""
         status = original.status if original and original.status in CAP_STATUSES else "Actual"
         fields = [*self._cap_header("Error", status or "Actual"), *self._error_addressing(original)]
-        note = "\n".join(f"{f.rule} at {f.location or '/'}: {f.message}" for f in findings) or "schema: not a CAP alert"
+        note = _listed(findings) or "schema: not a CAP alert"
+        advised = _listed(warnings)
+        if advised:
+            note += f"\n{WARNINGS_HEADING}\n{advised}"
         fields.append(("note", note))
         if original is not None and original.reference:
             fields.append(("references", original.reference))
@@ -248,7 +270,8 @@ class AlertHub:
         validation = self.validate_distribution(body)
         if not validation.valid or root is None:
             findings = validation.findings or (Finding("/", "schema", "not an EDXL-DE distribution"),)
-            return problem(400, "invalid-message", f"{len(findings)} finding(s)", findings)
+            detail = f"{len(findings)} finding(s)"
+            return problem(400, "invalid-message", detail, findings, warnings=validation.warnings)
         return self.accept_distribution(root)
 
     def validate_distribution(self, body: bytes) -> Validation:
@@ -363,6 +386,14 @@ class AlertHub:
         if held is None:
             return problem(404, "not-found", f"no incident {request.match_info['event_id']}")
         return json_response(held.as_dict())
+
+
+WARNINGS_HEADING = "warnings (not reasons to refuse):"
+"""The line of a CAP note after which the findings listed are warnings, not errors (binding rule 10)."""
+
+
+def _listed(findings: Iterable[Finding]) -> str:
+    return "\n".join(f"{f.rule} at {f.location or '/'}: {f.message}" for f in findings)
 
 
 def _not_permitted(marking: str) -> str:

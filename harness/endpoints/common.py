@@ -64,15 +64,28 @@ def json_response(body: Any, status: int = 200, content_type: str = "application
 
 
 def problem(
-    status: int, kind: str, detail: str | None = None, errors: Iterable[Finding] = (), **headers: str
+    status: int,
+    kind: str,
+    detail: str | None = None,
+    errors: Iterable[Finding] = (),
+    *,
+    warnings: Iterable[Finding] = (),
+    **headers: str,
 ) -> web.Response:
-    """An RFC 9457 problem document whose ``type`` ends with ``/<kind>``."""
+    """An RFC 9457 problem document whose ``type`` ends with ``/<kind>``.
+
+    ``warnings`` (findings of rules whose severity is warning) go in a ``warnings`` member of the same shape,
+    apart from ``errors`` (binding rule 10).
+    """
     body: dict[str, Any] = {"type": PROBLEM_BASE + kind, "title": _TITLES.get(kind, kind), "status": status}
     if detail:
         body["detail"] = detail
     findings = [finding.as_dict() for finding in errors]
     if findings:
         body["errors"] = findings
+    advised = [finding.as_dict() for finding in warnings]
+    if advised:
+        body["warnings"] = advised
     return json_response(body, status, PROBLEM_MEDIA_TYPE, **headers)
 
 
@@ -155,16 +168,19 @@ class ReceivedMessage:
 
 
 class Recorder:
-    """Keeps the most recent messages an endpoint received (bounded), secrets redacted.
+    """Keeps the most recent messages an endpoint received, secrets redacted: a ring buffer bounded both
+    in messages (``capacity``) and in body bytes (``max_bytes``), so it stays flat under a soak.
 
     Each message gets a sequence number; :meth:`wait_for` lets a runner wait for
     the next message that matches, received after a mark it took earlier.
     """
 
-    def __init__(self, capacity: int = 10_000) -> None:
+    def __init__(self, capacity: int = 10_000, max_bytes: int = 16 << 20) -> None:
         self._messages: collections.deque[ReceivedMessage] = collections.deque(maxlen=capacity)
         self._waiters: list[asyncio.Future[None]] = []
         self.sequence = 0
+        self.max_bytes = max_bytes
+        self._bytes = 0
 
     def record(self, request: web.BaseRequest, body: bytes, status: int) -> None:
         headers = tuple(
@@ -172,7 +188,12 @@ class Recorder:
         )
         self.sequence += 1
         message = ReceivedMessage(utc_now(), request.method, request.path_qs, headers, body, status, self.sequence)
+        if len(self._messages) == self._messages.maxlen:
+            self._bytes -= len(self._messages[0].body)
         self._messages.append(message)
+        self._bytes += len(body)
+        while self._bytes > self.max_bytes and len(self._messages) > 1:  # a soak keeps the newest, bounded
+            self._bytes -= len(self._messages.popleft().body)
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():
@@ -184,6 +205,12 @@ class Recorder:
 
     def clear(self) -> None:
         self._messages.clear()
+        self._bytes = 0
+
+    @property
+    def size_bytes(self) -> int:
+        """The bodies kept, in bytes (at most ``max_bytes``, or one message if that alone is larger)."""
+        return self._bytes
 
     async def wait_for(
         self, predicate: Callable[[ReceivedMessage], bool], since: int, timeout_s: float

@@ -49,7 +49,7 @@ class IntelHub:
 
     family_name = "intel-report"
 
-    def __init__(self, catalog: Catalog, capacity: int = 100_000) -> None:
+    def __init__(self, catalog: Catalog, capacity: int = 1_000) -> None:
         formats = catalog.formats_of_family(self.family_name)
         self.by_media_type: dict[str, Format] = {mt: fmt for fmt in formats for mt in fmt.media_types}
         self.json_format = next(fmt for fmt in formats if fmt.syntax == "json")

@@ -9,6 +9,7 @@ the harness call out to other hosts.
 from __future__ import annotations
 
 import asyncio
+import collections
 import ipaddress
 import uuid
 from typing import Any
@@ -54,7 +55,7 @@ class TestHooks:
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
-        self.sent: list[tuple[str, int | str]] = []
+        self.sent: collections.deque[tuple[str, int | str]] = collections.deque(maxlen=1000)  # bounded: soaks
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post(TRIGGER_HOOK, self.trigger)]

@@ -6,18 +6,26 @@ the message's JSON model (the XML rendition is converted first) and yields
 XPaths for the rendition at hand. Rules run even when the schema failed, so
 they must tolerate any shape: a rule that cannot judge a malformed part
 stays silent about it (the schema error already explains it).
+
+Every rule declares its severity with it, as a history over the versions of
+the document that states it: ``history=(("1.0", ERROR), ("1.1", WARNING))``
+is an error from 1.0 and a warning from 1.1 on; ``(("1.1", ERROR),)`` a rule
+that 1.1 adds; a ``None`` severity withdraws the rule from that version on.
+The default, ``(("1.0", ERROR),)``, is an error in every version.
 """
 
 from __future__ import annotations
 
 import importlib
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from harness.extensions import FAMILIES
+from harness.model import Severity
 
-__all__ = ["RULE_SETS", "Rule", "RuleViolation", "rule", "run_rules"]
+__all__ = ["RULE_SETS", "Rule", "RuleViolation", "judge", "rule", "rules_in_force", "run_rules", "version_key"]
 
 Path = tuple[str | int, ...]
 RuleViolation = tuple[Path | str, str]
@@ -25,37 +33,74 @@ RuleViolation = tuple[Path | str, str]
 RuleFunction = Callable[[Any], Iterable[RuleViolation]]
 
 
+History = tuple[tuple[str, Severity | None], ...]
+"""``(version, severity from that version on)``, oldest first; ``None`` withdraws the rule."""
+ALWAYS_AN_ERROR: History = (("1.0", Severity.ERROR),)
+
+
+def version_key(version: str) -> tuple[tuple[int, str], ...]:
+    """Orders ``1.0 < 1.1 < 1.10``; a non-numeric part sorts before the numbers."""
+    return tuple((int(part), "") if part.isdigit() else (-1, part) for part in version.split("."))
+
+
 @dataclass(slots=True, frozen=True)
 class Rule:
     id: str
     statement: str
     check: RuleFunction
+    history: History = ALWAYS_AN_ERROR
+
+    def severity_at(self, version: str | None) -> Severity | None:
+        """The rule's severity in ``version`` of its document (None: not a rule there); None version: the latest."""
+        if version is None:
+            return self.history[-1][1]
+        severity: Severity | None = None
+        for since, value in self.history:
+            if version_key(since) <= version_key(version):
+                severity = value
+        return severity
 
 
 RULE_SETS: dict[str, list[Rule]] = {}
 
 
-def rule(rule_set: str, rule_id: str, statement: str) -> Callable[[RuleFunction], RuleFunction]:
-    """Register ``function`` as rule ``rule_id`` of ``rule_set``."""
+def rule(
+    rule_set: str, rule_id: str, statement: str, history: History = ALWAYS_AN_ERROR
+) -> Callable[[RuleFunction], RuleFunction]:
+    """Register ``function`` as rule ``rule_id`` of ``rule_set``, with its severity in each document version."""
+    if not history or any(version_key(a[0]) >= version_key(b[0]) for a, b in itertools.pairwise(history)):
+        raise ValueError(f"{rule_id}: the history of a rule is a non-empty list of versions in increasing order")
 
     def register(function: RuleFunction) -> RuleFunction:
-        RULE_SETS.setdefault(rule_set, []).append(Rule(rule_id, statement, function))
+        RULE_SETS.setdefault(rule_set, []).append(Rule(rule_id, statement, function, history))
         return function
 
     return register
 
 
-def run_rules(rule_set: str, document: Any) -> Iterator[tuple[str, Path | str, str]]:
-    """Every violation of every rule of ``rule_set``, as ``(rule id, path, message)``."""
+def rules_in_force(rule_set: str, version: str | None = None) -> list[tuple[Rule, Severity]]:
+    """The rules of ``rule_set`` that ``version`` of their document states, each with its severity there."""
     _load_builtin_rule_sets()
-    for item in RULE_SETS.get(rule_set, ()):
+    in_force = ((item, item.severity_at(version)) for item in RULE_SETS.get(rule_set, ()))
+    return [(item, severity) for item, severity in in_force if severity is not None]
+
+
+def run_rules(rule_set: str, document: Any, version: str | None = None) -> Iterator[tuple[str, Path | str, str]]:
+    """Every violation of every rule of ``rule_set`` in force in ``version``, as ``(rule id, path, message)``."""
+    for rule_id, path, message, _ in judge(rule_set, document, version):
+        yield rule_id, path, message
+
+
+def judge(rule_set: str, document: Any, version: str | None = None) -> Iterator[tuple[str, Path | str, str, Severity]]:
+    """:func:`run_rules` with each violation's severity: ``(rule id, path, message, severity)``."""
+    for item, severity in rules_in_force(rule_set, version):
         try:
             violations = list(item.check(document))
         except (TypeError, KeyError, ValueError, AttributeError, IndexError, OverflowError):
             # The document's shape is too broken for this rule; the schema reports why.
             continue
         for path, message in violations:
-            yield item.id, path, message
+            yield item.id, path, message, severity
 
 
 def _load_builtin_rule_sets() -> None:

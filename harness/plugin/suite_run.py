@@ -1,4 +1,4 @@
-"""One suite's run inside a pytest process: transport, counterpart and data set, opened once."""
+"""One suite's run inside a pytest process, on the same run session as ``harness run``."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import dataclasses
 from typing import Any
 
 from harness.catalog import Catalog
-from harness.endpoints import RecorderCounterpart, ReferenceServer, build_app
-from harness.events import Listener
-from harness.model import ScenarioResult, Suite
-from harness.runner.engine import Runner
-from harness.transport import Transport, TransportOptions, load_transport
+from harness.model import ConfigurationError, ScenarioResult, Suite
+from harness.session import RunSession
+from harness.transport import TransportOptions
 
 __all__ = ["SuiteRun"]
 
@@ -27,49 +25,32 @@ class SuiteRun:
     suite: Suite
     target: str
     options: TransportOptions
-    listeners: tuple[Listener, ...] = ()
     sip_target: str | None = None
     listen: tuple[str, int] = ("127.0.0.1", 0)
-    _transports: list[Transport] = dataclasses.field(default_factory=list)
-    _server: ReferenceServer | None = None
-    _runner: Runner | None = None
+    _session: RunSession | None = None
 
     async def open(self) -> None:
-        transport = load_transport("http", self.options)
-        self._transports.append(transport)
-        await transport.probe(self.target)
-        extra: dict[str, tuple[Transport, str]] = {}
-        if self.sip_target is not None:
-            sip = load_transport("sip", TransportOptions(timeout_s=self.options.timeout_s))
-            self._transports.append(sip)
-            await sip.probe(self.sip_target)
-            extra["sip"] = (sip, self.sip_target)
-        counterpart: RecorderCounterpart | None = None
-        if self.suite.counterpart:
-            app = build_app(self.catalog)
-            self._server = ReferenceServer(app, *self.listen)
-            counterpart = RecorderCounterpart(app, await self._server.start())
-        runner = Runner(
-            self.catalog,
-            transport,
-            self.target,
-            self.listeners,
-            self.options.concurrency,
-            counterpart,
-            unattended=True,
-            extra_targets=extra,
+        session = (
+            RunSession(self.catalog, self.suite)
+            .with_target(self.target)
+            .with_counterpart(*self.listen)
+            .with_options(concurrency=self.options.concurrency, timeout_s=self.options.timeout_s, unattended=True)
         )
-        await runner.prepare(self.suite)
-        self._runner = runner
+        if self.sip_target is not None:
+            session.with_target(self.sip_target, name="sip")
+        await session.__aenter__()
+        self._session = session
+        if session.runner is None:
+            raise ConfigurationError("the run session did not build a runner")
+        await session.runner.prepare(self.suite)
 
     async def run(self, scenario: dict[str, Any]) -> ScenarioResult:
-        if self._runner is None:
+        if self._session is None:
             await self.open()
-        assert self._runner is not None
-        return await self._runner.run_scenario(scenario)
+        assert self._session is not None and self._session.runner is not None
+        return await self._session.runner.run_scenario(scenario)
 
     async def close(self) -> None:
-        for transport in self._transports:
-            await transport.close()
-        if self._server is not None:
-            await self._server.stop()
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()

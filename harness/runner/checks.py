@@ -26,7 +26,7 @@ from harness.runner.context import Message, ScenarioContext, is_missing, resolve
 from harness.transport import Response
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.jsonschema import is_date_time
-from harness.validation.validator import Validation, validator_for
+from harness.validation.validator import Validation, sample_findings, validator_for
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
 __all__ = [
@@ -205,13 +205,29 @@ def problem_document(expected: dict[str, Any], ctx: CheckContext) -> Iterator[Mi
     rules = expected.get("rules")
     if rules is not None:
         yield from _problem_errors(document, declared_rules(rules, ctx))
+    apart = expected.get("warnings_apart")
+    if apart is not None:
+        yield from _warnings_apart(document, [str(rule) for rule in as_list(apart)])
+
+
+def _warnings_apart(document: dict[str, Any], rules: list[str]) -> Iterator[Mismatch]:
+    """Rules that are warnings in the version certified are never listed among ``errors`` (binding rule 10)."""
+    errors = document.get("errors")
+    named = {e.get("rule") for e in errors if isinstance(e, dict)} if isinstance(errors, list) else set()
+    mixed = sorted(rule for rule in rules if rule in named)
+    if mixed:
+        yield Mismatch("body /errors/*/rule", f"none of {rules}", mixed, f"warnings listed as errors: {mixed}")
 
 
 def declared_rules(rules: Any, ctx: CheckContext) -> list[str]:
+    """The rules an answer must name: as listed, or ``from_sample``, the errors of the sample sent in the document
+    version the suite certifies (a rule that is a warning there is no reason to refuse, so it need not be named)."""
     if rules == "from_sample":
-        if ctx.sent is None or ctx.sent.sample is None or ctx.sent.sample.valid:
-            raise ConfigurationError("'rules: from_sample' needs a message built from an invalid sample")
-        return list(ctx.sent.sample.rules)
+        sent = ctx.sent
+        errors = sample_findings(sent.format, sent.sample)[0] if sent and sent.format and sent.sample else ()
+        if not errors:
+            raise ConfigurationError("'rules: from_sample' needs a message built from a sample with errors")
+        return list(errors)
     return [str(rule) for rule in as_list(rules)]
 
 

@@ -36,11 +36,12 @@ from harness.model import (
     Verdict,
     percentile,
 )
-from harness.profile import DATASET_HOOK, HOOK_ABSENT, TRIGGER_HOOK
-from harness.runner.checks import CHECKS, CheckContext
-from harness.runner.context import Message, ScenarioContext, is_missing, resolve_pointer
+from harness.profile import HOOK_ABSENT, TRIGGER_HOOK
+from harness.runner import steps
+from harness.runner.context import Message, ScenarioContext
+from harness.runner.dataset import load_dataset
+from harness.runner.life_cycle import judging_catalog, life_cycle_facts, life_cycle_notice
 from harness.transport import Counterpart, Request, Response, Transport
-from harness.validation.validator import validator_for
 
 __all__ = ["Runner", "Skipped", "now_rfc3339"]
 
@@ -88,6 +89,7 @@ class Runner:
         unattended: bool = True,
         operator_timeout_s: float = 300.0,
         extra_targets: Mapping[str, tuple[Transport, str]] | None = None,
+        certifying: bool = True,
     ) -> None:
         self.catalog = catalog
         self.transport = transport
@@ -98,6 +100,7 @@ class Runner:
         self.unattended = unattended
         self.operator_timeout_s = operator_timeout_s
         self.extra_targets = dict(extra_targets or {})
+        self.certifying = certifying  # False: not certifying, the only way a retired suite version may be run
         self.dataset: dict[str, Any] | None = None
 
     def emit(self, event: Any) -> None:
@@ -105,8 +108,11 @@ class Runner:
             listener(event)
 
     async def run(self, suite: Suite) -> RunFinished:
+        self.catalog = judging_catalog(self.catalog, suite, self.certifying)
         started = now_rfc3339()
         self.emit(RunStarted(suite.name, suite.version, self.target, started, len(suite.scenarios)))
+        if notice := life_cycle_notice(self.catalog, suite, self.certifying):
+            self.emit(RunNote(notice))
         await self.prepare(suite)
         gate = asyncio.Semaphore(self.concurrency)
         results: dict[str, ScenarioResult] = {}
@@ -133,11 +139,12 @@ class Runner:
 
     async def prepare(self, suite: Suite) -> None:
         """What comes before the first scenario (the data set): for callers that run scenarios one by one."""
+        self.catalog = judging_catalog(self.catalog, suite, self.certifying)
         if suite.counterpart and self.counterpart is None:
             raise ConfigurationError(f"suite {suite.ref} needs a reference endpoint for the SUT to send to")
         if suite.dataset:
             self.dataset = self.catalog.dataset(suite.dataset)
-            await self._load_dataset(suite.dataset, self.dataset)
+            self.emit(RunNote(await load_dataset(self.transport, self.target, suite.dataset, self.dataset)))
 
     def _finished(
         self, suite: Suite, started: str, results: dict[str, ScenarioResult], interrupted: bool
@@ -146,23 +153,10 @@ class Runner:
         summary = Summary()
         for result in ordered:
             summary.add(result.verdict)
+        extra = life_cycle_facts(suite, self.certifying)
         return RunFinished(
-            suite.name, suite.version, self.target, started, now_rfc3339(), summary, ordered, interrupted
+            suite.name, suite.version, self.target, started, now_rfc3339(), summary, ordered, interrupted, extra
         )
-
-    async def _load_dataset(self, ref: str, dataset: dict[str, Any]) -> None:
-        """Load the data set through the SUT's test hook, when it has one (binding rule 8)."""
-        body = json.dumps(dataset, ensure_ascii=False).encode()
-        request = Request("PUT", self.target + DATASET_HOOK, (("Content-Type", "application/json"),), body)
-        response = await self.transport.send(request)
-        if response.status in (200, 204):
-            self.emit(RunNote(f"data set {ref} loaded through {DATASET_HOOK}"))
-        elif response.status in HOOK_ABSENT:
-            self.emit(
-                RunNote(f"no {DATASET_HOOK} hook (HTTP {response.status}): the SUT must already hold data set {ref}")
-            )
-        else:
-            raise ConfigurationError(f"the SUT refused data set {ref} through {DATASET_HOOK}: HTTP {response.status}")
 
     async def run_scenario(self, scenario: dict[str, Any]) -> ScenarioResult:
         ctx = ScenarioContext(
@@ -217,65 +211,8 @@ class Runner:
         return self.extra_targets[str(name)]
 
     def build_request(self, step: dict[str, Any], ctx: ScenarioContext) -> tuple[Request, Message | None]:
-        """The request of an exchange step: to ``target/path``, or, with ``transport: NAME``, to that
-        transport's target itself (a SIP URI has no path; the method defaults to ``MESSAGE``)."""
-        spec = step.get("request")
-        if not isinstance(spec, dict):
-            raise ConfigurationError("a step needs a 'request' mapping")
-        if spec.get("transport") is None:
-            method = str(spec.get("method", "GET")).upper()
-            path = str(ctx.expand(spec.get("path", "/")))
-            if "://" in path:
-                raise ConfigurationError(f"a step's path is relative to the target, not a URL: {path!r}")
-            url = self.target + "/" + path.lstrip("/")  # paths sit below the target's base path
-        else:
-            if "path" in spec:
-                raise ConfigurationError(f"a step carried by {spec['transport']!r} goes to its target: no 'path'")
-            method = str(spec.get("method", "MESSAGE")).upper()
-            url = self.carrier(spec)[1]
-        headers: dict[str, str] = {}
-        message: Message | None = None
-        body = b""
-        if "message" in spec:
-            message = ctx.build_message(spec["message"])
-            body = message.body
-            headers["Content-Type"] = message.content_type
-            self._check_outgoing(spec["message"], message)
-        elif "body" in spec:
-            body = str(ctx.expand(spec["body"])).encode()
-        for name, value in (spec.get("headers") or {}).items():
-            if value is None:
-                headers.pop(name, None)
-            else:
-                headers[name] = str(ctx.expand(value))
-        return Request(method, url, tuple(headers.items()), body), message
-
-    @staticmethod
-    def _check_outgoing(spec: dict[str, Any], message: Message) -> None:
-        """Every message the harness sends is validated; a suite that claims wrongly is a suite bug."""
-        if message.format is None:
-            return
-        claimed = spec.get("valid")
-        if claimed is None and message.sample is not None and not spec.get("set") and not spec.get("remove"):
-            claimed = message.sample.valid
-        if claimed is None:
-            return
-        validator = validator_for(message.format)
-        # A JSON message's model is exactly its bytes parsed (or the bytes are the model dumped):
-        # validating the model gives the same verdict without parsing again.
-        as_model = message.format.syntax == "json" and message.model is not None
-        if as_model and len(message.body) <= message.format.max_bytes:
-            validation = validator.validate_model(message.model)
-        elif message.format.syntax == "multipart":  # validated as the entity it is stored as
-            validation = validator.validate(f"Content-Type: {message.content_type}\r\n\r\n".encode() + message.body)
-        else:
-            validation = validator.validate(message.body)
-        if validation.valid != bool(claimed):
-            detail = "; ".join(f"{f.rule} {f.location}: {f.message}" for f in validation.findings[:3])
-            raise ConfigurationError(
-                f"suite bug: the message meant to be {'valid' if claimed else 'invalid'} is not "
-                f"({detail or 'no finding'})"
-            )
+        """The request of an exchange step (see :func:`harness.runner.steps.build_request`)."""
+        return steps.build_request(step, ctx, self.target, lambda spec: self.carrier(spec)[1])
 
     async def _run_step(
         self, scenario: dict[str, Any], name: str, step: dict[str, Any], ctx: ScenarioContext, latencies: list[float]
@@ -300,28 +237,38 @@ class Runner:
         request, message = self.build_request(step, ctx)
         if message is not None:
             ctx.sent[name] = message
-        transport, _ = self.carrier(step.get("request"))
+        spec = step.get("request")
+        transport, _ = self.carrier(spec)
         sent = now_rfc3339()
         response = await transport.send(request)
         latencies.append(response.elapsed_ms)
+        kind = str(spec.get("transport") or "http") if isinstance(spec, dict) else "http"
+        self._sent(scenario, name, request, response, kind, sent)
+        return response, message
+
+    def _sent(self, scn: dict[str, Any], name: str, req: Request, resp: Response, kind: str, sent: str) -> None:
+        """Tell listeners about a harness->sut exchange (a step's request, or the trigger hook's POST) just answered."""
+        if not self.listeners:
+            return
+        version = "SIP/2.0" if kind == "sip" else "HTTP/1.1"
+        answer = f"{version} {resp.status} {resp.reason}".rstrip()
         self.emit(
             ExchangeCompleted(
-                str(scenario["id"]),
+                str(scn["id"]),
                 name,
-                request.method,
-                request.url,
-                response.status,
-                response.elapsed_ms,
-                len(request.body),
-                len(response.body),
-                transport=str((step.get("request") or {}).get("transport", "http")),
-                request=WireMessage(f"{request.method} {request.url}", request.headers, request.body),
-                response=WireMessage(f"{response.status} {response.reason}", response.headers, response.body),
+                req.method,
+                req.url,
+                resp.status,
+                resp.elapsed_ms,
+                len(req.body),
+                len(resp.body),
+                transport=kind,
+                request=WireMessage(f"{req.method} {req.url} {version}", req.headers, req.body),
+                response=WireMessage(answer, resp.headers, resp.body),
                 sent=sent,
                 answered=now_rfc3339(),
             )
         )
-        return response, message
 
     async def _run_repeated_step(
         self, scenario: dict[str, Any], name: str, step: dict[str, Any], ctx: ScenarioContext, latencies: list[float]
@@ -372,8 +319,10 @@ class Runner:
         command = {"action": trigger["action"], "to": self.counterpart.url, "params": trigger.get("params", {})}
         body = json.dumps(command, ensure_ascii=False).encode()
         hook = Request("POST", self.target + TRIGGER_HOOK, (("Content-Type", "application/json"),), body)
+        sent = now_rfc3339()
         answer = await self.transport.send(hook)
         latencies.append(answer.elapsed_ms)
+        self._sent(scenario, name, hook, answer, "http", sent)
         instruction = str(trigger.get("instruction") or f"make the SUT perform {trigger['action']}")
         instruction += f" (send it to {self.counterpart.url}{path})"
         if answer.status in HOOK_ABSENT:
@@ -384,6 +333,7 @@ class Runner:
         elif answer.status != 202:
             return [CheckFailure(name, "trigger: status", 202, answer.status, f"the {TRIGGER_HOOK} hook refused")]
         received = await self.counterpart.wait_for(method, path, since, within)
+        self._received(scenario, name, method, received)
         return self._awaited(scenario, name, step, ctx, received, f"{method} {path}", within)
 
     async def _run_await_step(
@@ -397,7 +347,32 @@ class Runner:
         method, path = str(wait.get("method", "POST")), str(ctx.expand(wait["path"]))
         within = float(wait.get("within_s", 10))
         received = await self.counterpart.wait_for(method, path, ctx.counterpart_mark, within)
+        self._received(scenario, name, method, received)
         return self._awaited(scenario, name, step, ctx, received, f"{method} {path}", within)
+
+    def _received(self, scenario: dict[str, Any], name: str, method: str, received: Response | None) -> None:
+        """Tell listeners what the SUT sent to the counterpart (``received`` is that request, with the
+        counterpart's answer as its status)."""
+        if received is None or not self.listeners:
+            return
+        at = now_rfc3339()
+        self.emit(
+            ExchangeCompleted(
+                str(scenario["id"]),
+                name,
+                method,
+                received.url,
+                received.status,
+                received.elapsed_ms,
+                len(received.body),
+                0,
+                direction="sut->reference",
+                request=WireMessage(f"{method} {received.url} HTTP/1.1", received.headers, received.body),
+                response=WireMessage(f"HTTP/1.1 {received.status} {received.reason}".rstrip(), (), b""),
+                sent=at,
+                answered=now_rfc3339(),
+            )
+        )
 
     def _awaited(
         self,
@@ -417,15 +392,6 @@ class Runner:
         if received is None:
             expected = f"{what} at the reference endpoint"
             return [CheckFailure(name, "await", expected, None, f"nothing arrived within {within:g} s")]
-        at = now_rfc3339()
-        wire = WireMessage(what, received.headers, received.body)
-        method, size = what.split(" ")[0], len(received.body)
-        self.emit(
-            ExchangeCompleted(
-                str(scenario["id"]), name, method, received.url, received.status, 0.0, size, 0,
-                direction="sut->reference", request=wire, sent=at, answered=at,
-            )
-        )  # fmt: skip
         return self._judge(scenario, name, step, received, ctx, None)
 
     def _judge(
@@ -437,34 +403,4 @@ class Runner:
         ctx: ScenarioContext,
         message: Message | None,
     ) -> list[CheckFailure]:
-        check_ctx = CheckContext(response, ctx, message)
-        failures: list[CheckFailure] = []
-        for key, expected in (step.get("expect") or {}).items():
-            if key not in CHECKS:
-                raise ConfigurationError(f"unknown check {key!r} in scenario {scenario['id']}")
-            function = CHECKS.get(key)
-            for mismatch in function(expected, check_ctx):
-                failures.append(
-                    CheckFailure(name, f"{key}: {mismatch.field}", mismatch.expected, mismatch.actual, mismatch.message)
-                )
-        if not failures:
-            self._capture(step.get("capture") or {}, check_ctx, ctx, name, failures)
-        return failures
-
-    @staticmethod
-    def _capture(
-        spec: dict[str, str], check_ctx: CheckContext, ctx: ScenarioContext, step: str, failures: list[CheckFailure]
-    ) -> None:
-        for variable, source in spec.items():
-            if source.startswith("header:"):
-                value: Any = check_ctx.response.header(source[len("header:") :])
-            else:
-                document, _ = check_ctx.json()
-                value = resolve_pointer(document, source)
-                value = None if is_missing(value) else value
-            if value is None:
-                failures.append(
-                    CheckFailure(step, f"capture {variable}", f"a value at {source}", None, "nothing to capture")
-                )
-            else:
-                ctx.captures[variable] = value
+        return steps.judge(str(scenario["id"]), name, step, response, ctx, message)

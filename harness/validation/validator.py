@@ -14,8 +14,8 @@ from typing import Any
 from lxml import etree
 
 from harness.families.renditions import Family, family
-from harness.families.rules import run_rules
-from harness.model import CatalogError, Finding, Format
+from harness.families.rules import RULE_SETS, judge, rules_in_force
+from harness.model import CatalogError, Finding, Format, Sample, Severity
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.jsonschema import SchemaValidator
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
@@ -31,6 +31,7 @@ __all__ = [
     "element_xpath",
     "json_pointer",
     "register_syntax",
+    "sample_findings",
     "validator_for",
 ]
 
@@ -49,10 +50,14 @@ def json_pointer(path: tuple[str | int, ...]) -> str:
 
 @dataclass(slots=True, frozen=True)
 class Validation:
+    """The verdict on one message: ``findings`` are its errors (it is valid without any), ``warnings`` apart."""
+
     format_id: str
     findings: tuple[Finding, ...]
     model: dict[str, Any] | None = field(default=None, compare=False)
     """The message as the family's JSON model, when it could be read (even if invalid)."""
+    warnings: tuple[Finding, ...] = ()
+    """Findings of rules whose severity is ``warning`` in the version applied (binding rule 10)."""
 
     @property
     def valid(self) -> bool:
@@ -60,7 +65,12 @@ class Validation:
 
     @property
     def rules(self) -> set[str]:
+        """The rules broken as errors."""
         return {finding.rule for finding in self.findings}
+
+    @property
+    def warning_rules(self) -> set[str]:
+        return {finding.rule for finding in self.warnings}
 
 
 SyntaxValidator = Callable[[bytes], Validation]
@@ -127,13 +137,13 @@ class Validator:
     def validate_model(self, document: Any) -> Validation:
         """Validate an already parsed JSON model (JSON formats only)."""
         findings = [Finding(json_pointer(path), "schema", message) for path, message in self._json.errors(document)]
+        warnings: list[Finding] = []
         if self.format.rule_set:
-            findings += [
-                Finding(path if isinstance(path, str) else json_pointer(path), rule_id, message)
-                for rule_id, path, message in run_rules(self.format.rule_set, document)
-            ]
+            for rule_id, path, message, severity in judge(self.format.rule_set, document, self.format.rules_version):
+                found = Finding(path if isinstance(path, str) else json_pointer(path), rule_id, message)
+                (warnings if severity is Severity.WARNING else findings).append(found)
         model = document if isinstance(document, dict) else None
-        return Validation(self.format.id, tuple(findings), model)
+        return Validation(self.format.id, tuple(findings), model, tuple(warnings))
 
     def _validate_json(self, data: bytes) -> Validation:
         try:
@@ -162,25 +172,31 @@ class Validator:
         # a rule's path is either a model path (mapped to an XPath) or already an XPath string.
         model = self.family.from_xml(root) if self.family is not None else None
         findings_list: list[Finding] = []
+        warnings: list[Finding] = []
         if fmt.rule_set:
             subject: Any = model if model is not None else root
-            for rule_id, path, message in run_rules(fmt.rule_set, subject):
+            for rule_id, path, message, severity in judge(fmt.rule_set, subject, fmt.rules_version):
                 location = path if isinstance(path, str) else self.family.xpath(path) if self.family else "/"
-                findings_list.append(Finding(location, rule_id, message))
+                found = Finding(location, rule_id, message)
+                (warnings if severity is Severity.WARNING else findings_list).append(found)
         if fmt.embedded_in:
-            findings_list += self._embedded_findings(root)
-        return Validation(fmt.id, tuple(findings_list), model)
+            inner_errors, inner_warnings = self._embedded_findings(root)
+            findings_list += inner_errors
+            warnings += inner_warnings
+        return Validation(fmt.id, tuple(findings_list), model, tuple(warnings))
 
-    def _embedded_findings(self, root: etree._Element) -> list[Finding]:
+    def _embedded_findings(self, root: etree._Element) -> tuple[list[Finding], list[Finding]]:
         """Each message inside an ``embedded_in`` element, validated by the embedded format its root names.
 
         Inner findings keep their rule id; their location is prefixed with the container's XPath. A container
         holds one message: another element after it, or an element of no embedded format, is a schema finding.
+        Returns the errors and the warnings.
         """
         fmt = self.format
         by_root = {dict(inner.detect)["root"]: inner for inner in fmt.embedded}
         known = ", ".join(inner.id for inner in fmt.embedded) or "none"
         findings: list[Finding] = []
+        warnings: list[Finding] = []
         for container in root.iter(str(fmt.embedded_in)):
             where = self._xpath(container)
             messages = [child for child in container if isinstance(child.tag, str)]
@@ -193,8 +209,10 @@ class Validator:
                 if inner is None:
                     findings.append(Finding(where + step, "schema", f"embedded {message.tag} is not one of: {known}"))
                     continue
-                findings += _relocated(validator_for(inner), message, where)
-        return findings
+                inner_errors, inner_warnings = _relocated(validator_for(inner), message, where)
+                findings += inner_errors
+                warnings += inner_warnings
+        return findings, warnings
 
     def _xpath(self, element: etree._Element) -> str:
         if self.family is None:
@@ -214,17 +232,22 @@ class Validator:
         return self._xpath(found[0])
 
 
-def _relocated(validator: Validator, message: etree._Element, where: str) -> list[Finding]:
-    """``validator``'s findings on a copy of ``message``, located below ``where`` (the XPath of its container)."""
+def _relocated(validator: Validator, message: etree._Element, where: str) -> tuple[list[Finding], list[Finding]]:
+    """``validator``'s errors and warnings on a copy of ``message``, located below ``where`` (its container's XPath)."""
     alone = copy.deepcopy(message)  # the root of its own tree: the inner format's locations start at it
     own = validator._xpath(alone)  # "/cap:alert"
     same = [sibling for sibling in message.itersiblings(preceding=True) if sibling.tag == message.tag]
     later = any(sibling.tag == message.tag for sibling in message.itersiblings())
     at = where + own + (f"[{len(same) + 1}]" if same or later else "")
-    return [
-        Finding(at + (f.location[len(own) :] if f.location.startswith(own) else ""), f.rule, f.message)
-        for f in validator.validate_element(alone).findings
-    ]
+    verdict = validator.validate_element(alone)
+
+    def moved(findings: tuple[Finding, ...]) -> list[Finding]:
+        return [
+            Finding(at + (f.location[len(own) :] if f.location.startswith(own) else ""), f.rule, f.message)
+            for f in findings
+        ]
+
+    return moved(verdict.findings), moved(verdict.warnings)
 
 
 def element_xpath(
@@ -251,6 +274,27 @@ def element_xpath(
         steps.append(name + position)
         node = node.getparent()
     return "/" + "/".join(reversed(steps))
+
+
+def sample_findings(fmt: Format, sample: Sample) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The rules ``sample`` breaks, split by their severity where ``fmt`` applies them: ``(errors, warnings)``.
+
+    A sample's manifest lists every rule it breaks in any version of its document, whatever its weight there;
+    a rule that the version applied does not state is neither (``schema`` and ids of no rule set are errors).
+    """
+    severities: dict[str, Severity | None] = {}
+    for judged in (fmt, *fmt.embedded):
+        if judged.rule_set:
+            _load_builtin_rule_sets_once()
+            for item in RULE_SETS.get(judged.rule_set, ()):
+                severities[item.id] = item.severity_at(judged.rules_version)
+    errors = tuple(r for r in sample.rules if severities.get(r, Severity.ERROR) is Severity.ERROR)
+    warnings = tuple(r for r in sample.rules if severities.get(r, Severity.ERROR) is Severity.WARNING)
+    return errors, warnings
+
+
+def _load_builtin_rule_sets_once() -> None:
+    rules_in_force("")  # imports the built-in rule modules, which register on import
 
 
 @functools.lru_cache(maxsize=64)

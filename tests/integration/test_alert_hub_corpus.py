@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -26,10 +27,7 @@ from harness.endpoints.alert_hub import CAP_NS, DE_NS, AlertHub
 from harness.endpoints.common import Recorder
 from harness.families.rules import run_rules
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
-from tests.conftest import SHARED
 
-CORPUS = SHARED / "corpus"
-CAP_FILES = sorted(p for p in (CORPUS / "cap").iterdir() if p.suffix in (".cap", ".xml"))
 CAP_TYPE = "application/common-alerting-protocol+xml"
 # What the spec and corpus/SOURCES.md say of each file; the oracle below must agree.
 KNOWN = {
@@ -40,25 +38,31 @@ KNOWN = {
     "xee.cap": (False, {"schema"}),
 }
 
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is not beside the project")
+CAP_FILES = sorted(KNOWN)
+pytestmark = pytest.mark.corpus
 
 
-def _official(name: str) -> etree.XMLSchema:
-    return etree.XMLSchema(parse_xml((CORPUS / name).read_bytes(), max_depth=256))
+@dataclass(slots=True, frozen=True)
+class Official:
+    cap: etree.XMLSchema
+    de: etree.XMLSchema
 
 
-OFFICIAL_CAP = _official("cap/CAP-v1.2.xsd") if CORPUS.is_dir() else None
-OFFICIAL_DE = _official("edxl-de/edxlde-1_0.xsd") if CORPUS.is_dir() else None
+@pytest.fixture(scope="module")
+def official(corpus: Path) -> Official:
+    def read(name: str) -> etree.XMLSchema:
+        return etree.XMLSchema(parse_xml((corpus / name).read_bytes(), max_depth=256))
+
+    return Official(read("cap/CAP-v1.2.xsd"), read("edxl-de/edxlde-1_0.xsd"))
 
 
-def oracle(data: bytes) -> tuple[bool, set[str]]:
+def oracle(official: Official, data: bytes) -> tuple[bool, set[str]]:
     """(acknowledged?, rule ids) as the official CAP XSD and the spec's rules see the alert."""
-    assert OFFICIAL_CAP is not None
     try:
         root = parse_xml(data)
     except UnsafeXml:
         return False, {"schema"}
-    if not OFFICIAL_CAP.validate(root):
+    if not official.cap.validate(root):
         return False, {"schema"}
     rules = {rule_id for rule_id, _, _ in run_rules("cap", root)}
     return not rules, rules
@@ -80,21 +84,24 @@ async def post(url: str, data: bytes, content_type: str) -> tuple[int, str, byte
         return r.status, r.headers.get("Content-Type", ""), await r.read()
 
 
-def test_the_oracle_agrees_with_what_the_sources_say() -> None:
-    assert {p.name for p in CAP_FILES} == set(KNOWN)
-    for path in CAP_FILES:
-        assert oracle(path.read_bytes()) == KNOWN[path.name], path.name
+def test_the_oracle_agrees_with_what_the_sources_say(corpus: Path, official: Official) -> None:
+    on_disk = sorted(p for p in (corpus / "cap").iterdir() if p.suffix in (".cap", ".xml"))
+    assert {p.name for p in on_disk} == set(KNOWN)
+    for path in on_disk:
+        assert oracle(official, path.read_bytes()) == KNOWN[path.name], path.name
 
 
-@pytest.mark.parametrize("path", CAP_FILES, ids=[p.name for p in CAP_FILES])
-async def test_corpus_alert_is_answered_as_the_oracle_predicts(hub: str, path: Path) -> None:
+@pytest.mark.parametrize("name", CAP_FILES)
+async def test_corpus_alert_is_answered_as_the_oracle_predicts(
+    hub: str, corpus: Path, official: Official, name: str
+) -> None:
+    path = corpus / "cap" / name
     data = path.read_bytes()
-    acknowledged, rules = oracle(data)
+    acknowledged, rules = oracle(official, data)
     status, content_type, body = await post(hub + "/netcode/v1/alerts", data, CAP_TYPE)
     assert (status, content_type) == (202 if acknowledged else 400, CAP_TYPE)
-    assert OFFICIAL_CAP is not None
     answer = parse_xml(body)
-    assert OFFICIAL_CAP.validate(answer), OFFICIAL_CAP.error_log
+    assert official.cap.validate(answer), official.cap.error_log
     assert answer.findtext(f"{{{CAP_NS}}}msgType") == ("Ack" if acknowledged else "Error")
     references = answer.findtext(f"{{{CAP_NS}}}references")
     if acknowledged:
@@ -111,11 +118,11 @@ async def test_corpus_alert_is_answered_as_the_oracle_predicts(hub: str, path: P
             assert references == triple(data)
 
 
-async def test_xee_is_refused_and_nothing_is_fetched(hub: str, catalog: Catalog) -> None:
+async def test_xee_is_refused_and_nothing_is_fetched(hub: str, catalog: Catalog, corpus: Path) -> None:
     listener = Recorder()
     async with ReferenceServer(build_app(catalog, [], listener)) as trap:
         # The payload's URLs now point at a listener of ours: any fetch would be recorded there.
-        data = (CORPUS / "cap/xee.cap").read_bytes().replace(b"http://localhost:8080", trap.encode())
+        data = (corpus / "cap/xee.cap").read_bytes().replace(b"http://localhost:8080", trap.encode())
         assert trap.encode() in data
         status, _, body = await post(hub + "/netcode/v1/alerts", data, CAP_TYPE)
     assert status == 400
@@ -146,20 +153,22 @@ def envelope(*alerts: bytes) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-EMBEDDABLE = [p for p in CAP_FILES if p.name != "xee.cap"]  # a DOCTYPE cannot stand inside an envelope
+EMBEDDABLE = [name for name in CAP_FILES if name != "xee.cap"]  # a DOCTYPE cannot stand inside an envelope
 
 
-@pytest.mark.parametrize("path", EMBEDDABLE, ids=[p.name for p in EMBEDDABLE])
-async def test_corpus_alert_in_an_envelope_is_answered_as_the_oracles_predict(hub: str, path: Path) -> None:
-    valid_alert = (CORPUS / "cap/43b080713727.cap").read_bytes()
+@pytest.mark.parametrize("name", EMBEDDABLE)
+async def test_corpus_alert_in_an_envelope_is_answered_as_the_oracles_predict(
+    hub: str, corpus: Path, official: Official, name: str
+) -> None:
+    path = corpus / "cap" / name
+    valid_alert = (corpus / "cap/43b080713727.cap").read_bytes()
     data = envelope(valid_alert, path.read_bytes())
-    assert OFFICIAL_DE is not None
-    acknowledged = OFFICIAL_DE.validate(parse_xml(data)) and oracle(path.read_bytes())[0]
+    acknowledged = official.de.validate(parse_xml(data)) and oracle(official, path.read_bytes())[0]
     status, content_type, body = await post(hub + "/netcode/v1/distributions", data, "application/xml")
     if acknowledged:
         assert (status, content_type) == (202, "application/xml")
         answer = parse_xml(body)
-        assert OFFICIAL_DE.validate(answer), OFFICIAL_DE.error_log
+        assert official.de.validate(answer), official.de.error_log
         assert answer.findtext(f"{{{DE_NS}}}distributionType") == "Ack"
         assert answer.findtext(f"{{{DE_NS}}}distributionReference") == (
             "corpus-envelope,corpus@example.org,2026-03-14T09:30:00+00:00"
@@ -170,16 +179,18 @@ async def test_corpus_alert_in_an_envelope_is_answered_as_the_oracles_predict(hu
         assert errors and all("contentObject[2]" in error["location"] for error in errors), errors
 
 
-async def test_corpus_edxl_de_2_0_envelope_is_not_a_1_0_distribution(hub: str) -> None:
-    data = (CORPUS / "edxl-de/EDXL-DE.xml").read_bytes()
-    assert OFFICIAL_DE is not None and not OFFICIAL_DE.validate(parse_xml(data))
+async def test_corpus_edxl_de_2_0_envelope_is_not_a_1_0_distribution(
+    hub: str, corpus: Path, official: Official
+) -> None:
+    data = (corpus / "edxl-de/EDXL-DE.xml").read_bytes()
+    assert not official.de.validate(parse_xml(data))
     status, content_type, body = await post(hub + "/netcode/v1/distributions", data, "application/xml")
     assert (status, content_type) == (400, "application/problem+json")
     assert json.loads(body)["errors"][0]["rule"] == "schema"
 
 
-async def test_corpus_emsi_message_follows_the_incident_life_cycle(hub: str) -> None:
-    wrapped = json.loads((CORPUS / "emsi/emsi-DC-message.json").read_bytes())
+async def test_corpus_emsi_message_follows_the_incident_life_cycle(hub: str, corpus: Path) -> None:
+    wrapped = json.loads((corpus / "emsi/emsi-DC-message.json").read_bytes())
     update = wrapped["emsi"]  # the Hub Santé carrier's wrapper is not part of the message
     url = hub + "/netcode/v1/incidents"
     assert (await post(url, json.dumps(wrapped).encode(), "application/json"))[0] == 400

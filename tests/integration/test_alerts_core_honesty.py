@@ -1,7 +1,9 @@
 """alerts-core certifies the reference alert hub and fails every deliberately broken variant of it.
 
 Each variant overrides one decision of :class:`AlertHub`; the suite must fail
-exactly where the spec says that decision matters.
+exactly where the spec says that decision matters. Both versions of the suite
+run every variant, the hub playing the version of ``alerts.md`` the suite
+certifies (tests/integration/test_alerts_versions.py crosses them).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from lxml import etree
 
 from harness.catalog import Catalog
 from harness.endpoints import ReferenceServer, build_app
-from harness.endpoints.alert_hub import CAP_NS, DE_NS, AlertHub
+from harness.endpoints.alert_hub import CAP_NS, DE_NS, WARNINGS_HEADING, AlertHub
 from harness.endpoints.common import problem
 from harness.families.cap.message import CapHeader
 from harness.model import Finding
@@ -29,6 +31,17 @@ from tests.conftest import certify, failing, verdicts
 
 CAP_ANSWERED_ERRORS = {"AC-02", "AC-03", "AC-11", "AC-12", "AC-13", "AC-14", "AC-15", "AC-16", "AC-17"}
 ACKS = {"AC-01", "AC-04", "AC-05", "AC-07"}
+# In 1.1, AC-16 and AC-17 expect Acks (CAP-06/07 are warnings) and AC-60..AC-64 refuse CAP-08..CAP-12.
+REFUSALS_ADDED_IN_1_1 = {"AC-60", "AC-61", "AC-62", "AC-63", "AC-64"}
+VERSIONS = ("1.0", "1.1")
+
+
+def must_fail_in(version: str, scenarios: set[str]) -> set[str]:
+    """The scenarios of ``alerts-core@version`` that a variant failing ``scenarios`` of 1.0 must fail."""
+    if version == "1.0":
+        return scenarios
+    refusals = REFUSALS_ADDED_IN_1_1 if scenarios >= CAP_ANSWERED_ERRORS else set()
+    return (scenarios - {"AC-16", "AC-17"}) | refusals
 
 
 class AckWithWrongReferences(AlertHub):
@@ -99,9 +112,9 @@ class Cap02NotEnforced(AlertHub):
 class ResendGetsNewAck(AlertHub):
     """Forgets what it acknowledged: an identical re-send is acknowledged afresh."""
 
-    def accept_alert(self, original: CapHeader, content: bytes) -> web.StreamResponse:
+    def accept_alert(self, original: CapHeader, content: bytes, warnings: Iterable[Finding] = ()) -> web.StreamResponse:
         self.alerts.clear()
-        return super().accept_alert(original, content)
+        return super().accept_alert(original, content, warnings)
 
 
 class DoctypeAccepted(AlertHub):
@@ -215,17 +228,28 @@ EXPECTED: dict[str, tuple[type[AlertHub], set[str], bool]] = {
 }
 
 
-async def test_reference_supplier_is_certified(catalog: Catalog) -> None:
-    run = await certify(catalog, build_app(catalog), "alerts-core")
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_reference_supplier_is_certified(catalog: Catalog, version: str) -> None:
+    playing = catalog.at({"alerts": version})
+    run = await certify(catalog, build_app(playing), f"alerts-core@{version}")
     assert failing(run) == {}
     assert run.certified
-    assert run.summary.passed == len(catalog.suite("alerts-core").scenarios)
+    assert run.summary.passed == len(catalog.suite(f"alerts-core@{version}").scenarios)
 
 
+async def test_the_default_reference_supplier_is_certified_by_the_current_suite(catalog: Catalog) -> None:
+    assert catalog.suite("alerts-core").version == "1.1"
+    run = await certify(catalog, build_app(catalog), "alerts-core")
+    assert failing(run) == {} and run.certified
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("variant", sorted(EXPECTED))
-async def test_broken_variant_fails(catalog: Catalog, variant: str) -> None:
-    hub, must_fail, still_certified = EXPECTED[variant]
-    run = await certify(catalog, build_app(catalog, [hub(catalog)]), "alerts-core")
+async def test_broken_variant_fails(catalog: Catalog, variant: str, version: str) -> None:
+    hub, failing_in_1_0, still_certified = EXPECTED[variant]
+    must_fail = must_fail_in(version, failing_in_1_0)
+    playing = catalog.at({"alerts": version})
+    run = await certify(catalog, build_app(playing, [hub(playing)]), f"alerts-core@{version}")
     outcome = verdicts(run)
     not_failed = {scenario for scenario in must_fail if outcome[scenario] != "failed"}
     assert not_failed == set(), f"{variant}: these scenarios did not fail: {sorted(not_failed)}"
@@ -249,14 +273,21 @@ def test_every_ack_and_error_the_hub_writes_is_valid_cap(catalog: Catalog) -> No
         data = Path(sample.path).read_bytes()
         original = hub.read_alert(parse_xml(data))
         assert original is not None
-        if sample.valid:
-            _assert_valid(catalog, "cap/1.2", hub.ack_alert(original))
-        findings = validator_for(catalog.format("cap/1.2")).validate(data).findings
-        error = hub.error_alert(original, findings)
+        verdict = validator_for(catalog.format("cap/1.2")).validate(data)
+        findings, warnings = verdict.findings, verdict.warnings
+        if verdict.valid:
+            ack = hub.ack_alert(original, warnings)
+            _assert_valid(catalog, "cap/1.2", ack)
+            note = parse_xml(ack).findtext(f"{{{CAP_NS}}}note", "")
+            assert all(f.rule in note for f in warnings) and (WARNINGS_HEADING in note) == bool(warnings)
+        error = hub.error_alert(original, findings, warnings)
         # An Error may lack references only when the original's triple cannot be read (CAP-04 then).
         tolerated = frozenset() if original.reference else frozenset({"CAP-04"})
         _assert_valid(catalog, "cap/1.2", error, tolerated)
-        assert all(f.rule in parse_xml(error).findtext(f"{{{CAP_NS}}}note", "") for f in findings)
+        note = parse_xml(error).findtext(f"{{{CAP_NS}}}note", "")
+        errors_part, _, warnings_part = note.partition(WARNINGS_HEADING)
+        assert all(f.rule in errors_part for f in findings)
+        assert all(f.rule in warnings_part for f in warnings)
     _assert_valid(catalog, "cap/1.2", hub.error_alert(None, []), frozenset({"CAP-04"}))
     hostile = CapHeader("id", "s@x", "2026-01-01T00:00:00+00:00", "Actual", "Public", None, None)
     error = hub.error_alert(hostile, [Finding("/", "schema", "<b>&amp;\x00\ud800 ]]>")])

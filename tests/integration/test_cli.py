@@ -71,7 +71,8 @@ def test_validate_json_output_lists_every_error() -> None:
     assert result.returncode == 1
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["valid"] for line in lines] == [True, False]
-    assert set(lines[0]) == {"path", "format", "valid", "errors"}
+    assert set(lines[0]) == {"path", "format", "valid", "errors", "warnings"}
+    assert lines[0]["warnings"] == lines[1]["warnings"] == []
     assert {e["rule"] for e in lines[1]["errors"]} == {"IR-01", "IR-03", "IR-06"}
     assert all(set(e) == {"location", "rule", "message"} for e in lines[1]["errors"])
 
@@ -157,7 +158,12 @@ def test_run_against_served_reference_writes_reports(served: str, tmp_path: Path
     assert "CERTIFIED" in result.stdout and "[21/21]" in result.stdout
     document = json.loads((reports / "results.json").read_text())
     assert set(document) >= {"harness", "suite", "target", "started", "finished", "summary", "scenarios"}
-    assert document["suite"] == {"name": "intel-core", "version": "1.0"}
+    assert document["suite"] == {
+        "name": "intel-core",
+        "version": "1.0",
+        "status": "current",
+        "certifies": "intel-report@1.0",
+    }
     assert document["summary"] == {"passed": 21, "failed": 0, "errors": 0, "skipped": 0, "manual": 0}
     scenario = document["scenarios"][0]
     assert set(scenario) - {"latency_ms"} == {"id", "title", "level", "verdict", "duration_ms", "failures"}

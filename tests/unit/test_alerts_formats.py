@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from harness.catalog import Catalog, default_fixtures, load_catalog
+from harness.catalog import Catalog, default_fixtures, read_catalog
 from harness.families.cap import rules as cap_rules
 from harness.families.cap.rules import cap_timestamp
 from harness.families.edxl import rules as edxl
 from harness.families.edxl.rules import Tier, distribution_markings, first_refused, gsc_tier, marking_permitted
-from harness.families.rules import RULE_SETS, run_rules
+from harness.families.rules import RULE_SETS, rules_in_force, run_rules
 from harness.model import CatalogError, Format
 from harness.validation.validator import XPATH_PREFIXES, detect_format, validator_for
 from harness.validation.xmlsafe import parse_xml
@@ -30,7 +30,6 @@ from tests.alerts_mutations import variants
 
 ROOT = Path(__file__).resolve().parents[2]
 FORMATS = ROOT / "fixtures/formats"
-CORPUS = ROOT.parent / "shared/corpus"
 CAP = "urn:oasis:names:tc:emergency:cap:1.2"
 DE = "urn:oasis:names:tc:emergency:EDXL:DE:1.0"
 IR = "urn:netcode:intel-report:1.0"
@@ -85,10 +84,21 @@ def area(root: etree._Element) -> etree._Element:
 # --------------------------------------------------------------------------- the rule set
 
 
-def test_the_cap_rule_set_has_the_seven_rules() -> None:
+def test_the_cap_rule_set_has_twelve_rules_with_their_severities_per_version() -> None:
     run_rules("cap", road_closure())
-    assert [r.id for r in RULE_SETS["cap"]] == [f"CAP-0{n}" for n in range(1, 8)]
+    assert [r.id for r in RULE_SETS["cap"]] == [f"CAP-{n:02}" for n in range(1, 13)]
     assert all(r.statement for r in RULE_SETS["cap"])
+    in_1_0 = {r.id: str(severity) for r, severity in rules_in_force("cap", "1.0")}
+    in_1_1 = {r.id: str(severity) for r, severity in rules_in_force("cap", "1.1")}
+    assert in_1_0 == {f"CAP-0{n}": "error" for n in range(1, 8)}
+    assert in_1_1 == {
+        **{f"CAP-0{n}": "error" for n in range(1, 6)},
+        "CAP-06": "warning",
+        "CAP-07": "warning",
+        **{f"CAP-{n:02}": "error" for n in range(8, 13)},
+    }
+    # A later version that changes nothing keeps 1.1's rules and severities.
+    assert {r.id: str(severity) for r, severity in rules_in_force("cap", "1.2")} == in_1_1
 
 
 @pytest.mark.parametrize("path", sorted((FORMATS / "cap/1.2/samples/valid").iterdir()), ids=lambda p: p.name)
@@ -374,7 +384,7 @@ def test_rules_never_raise_on_thousands_of_broken_alerts() -> None:
                 assert isinstance(location, str) and location.startswith("/cap:alert")
                 assert message
             checked += 1
-    assert checked == len(trees) * 7
+    assert checked == len(trees) * len(RULE_SETS["cap"])
 
 
 # --------------------------------------------------------------------------- nested validation (EDXL-DE)
@@ -559,7 +569,7 @@ def test_a_bad_embedded_key_raises_catalog_error(fixtures_copy: Path, embedded: 
     end = text.index("max_bytes:")
     manifest.write_text(text[:start] + embedded + text[end:], encoding="utf-8")
     with pytest.raises(CatalogError):
-        load_catalog.__wrapped__(fixtures_copy)
+        read_catalog((fixtures_copy,))
 
 
 # --------------------------------------------------------------------------- detection
@@ -598,11 +608,22 @@ def test_detection(catalog: Catalog, data: bytes, expected: str | None) -> None:
 # --------------------------------------------------------------------------- EMSI
 
 
-def test_the_corpus_emsi_message_is_valid_once_unwrapped(catalog: Catalog) -> None:
-    document = json.loads((CORPUS / "emsi/emsi-DC-message.json").read_bytes())
+@pytest.mark.corpus
+def test_the_corpus_emsi_message_is_valid_once_unwrapped(catalog: Catalog, corpus: Path) -> None:
+    document = json.loads((corpus / "emsi/emsi-DC-message.json").read_bytes())
     validator = validator_for(catalog.format("emsi/1.0"))
     assert validator.validate_model(document["emsi"]).valid
     wrapped = validator.validate_model(document)
+    assert {f.location for f in wrapped.findings} == {"", "/emsi"}
+
+
+@pytest.mark.parametrize("path", sorted((FORMATS / "emsi/1.0/samples/valid").iterdir()), ids=lambda p: p.name)
+def test_an_emsi_message_wrapped_in_an_emsi_member_is_refused_until_unwrapped(catalog: Catalog, path: Path) -> None:
+    """The corpus's shape (``{"emsi": {...}}``), built from our own valid samples so a fresh clone tests it."""
+    message = json.loads(path.read_bytes())
+    validator = validator_for(catalog.format("emsi/1.0"))
+    assert validator.validate_model(message).valid
+    wrapped = validator.validate_model({"emsi": message})
     assert {f.location for f in wrapped.findings} == {"", "/emsi"}
 
 

@@ -24,8 +24,6 @@ from harness.validation.validator import Validation, detect_format, validator_fo
 from harness.validation.xmlsafe import parse_xml
 from tests.alerts_mutations import load_xsd
 
-ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT.parent / "shared/corpus"
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 DE_NS = "urn:oasis:names:tc:emergency:EDXL:DE:1.0"
 MB = 1 << 20
@@ -106,20 +104,23 @@ def refused(validation: Validation, why: str) -> None:
 # --------------------------------------------------------------------------- xee.cap and its kind
 
 
-def test_xee_cap_is_refused_for_its_doctype(cap: Format) -> None:
-    refused(validator_for(cap).validate((CORPUS / "cap/xee.cap").read_bytes()), "DOCTYPE")
+@pytest.mark.corpus
+def test_xee_cap_is_refused_for_its_doctype(cap: Format, corpus: Path) -> None:
+    refused(validator_for(cap).validate((corpus / "cap/xee.cap").read_bytes()), "DOCTYPE")
 
 
-def test_xee_cap_is_refused_whatever_format_is_asked(catalog: Catalog) -> None:
-    data = (CORPUS / "cap/xee.cap").read_bytes()
+@pytest.mark.corpus
+def test_xee_cap_is_refused_whatever_format_is_asked(catalog: Catalog, corpus: Path) -> None:
+    data = (corpus / "cap/xee.cap").read_bytes()
     detected = detect_format(list(catalog.formats.values()), data)
     assert detected is not None and detected.id == "cap/1.2"
     for format_id in ("cap/1.2", "edxl-de/1.0", "intel-report-xml/1.0"):
         refused(validator_for(catalog.format(format_id)).validate(data), "DOCTYPE")
 
 
-def test_xee_cap_without_its_doctype_is_still_refused_for_its_xinclude(cap: Format) -> None:
-    text = (CORPUS / "cap/xee.cap").read_text(encoding="utf-8")
+@pytest.mark.corpus
+def test_xee_cap_without_its_doctype_is_still_refused_for_its_xinclude(cap: Format, corpus: Path) -> None:
+    text = (corpus / "cap/xee.cap").read_text(encoding="utf-8")
     without = text[: text.index("<!DOCTYPE")] + text[text.index("]>") + 2 :]
     without = without.replace("&xxe;", "")
     refused(validator_for(cap).validate(without.encode()), "XInclude")
@@ -228,10 +229,11 @@ def test_schema_location_hints_are_allowed_and_never_followed(
     assert not both.validate(parse_xml(signed))
 
 
-def test_the_official_schemas_are_read_without_network(listener: tuple[str, socket.socket]) -> None:
+@pytest.mark.corpus
+def test_the_official_schemas_are_read_without_network(listener: tuple[str, socket.socket], corpus: Path) -> None:
     _, server = listener
     for name in ("cap/CAP-v1.2.xsd", "edxl-de/edxlde-1_0.xsd"):
-        assert isinstance(load_xsd(CORPUS / name), etree.XMLSchema)
+        assert isinstance(load_xsd(corpus / name), etree.XMLSchema)
     assert_no_connection(server)
 
 

@@ -70,8 +70,8 @@ def test_dockerfile_exposes_every_port() -> None:
 
 
 def test_harness_up_starts_the_registered_roles() -> None:
-    """`harness up` without --role starts every role of the table, each on its port (harness/cli.py reads it)."""
-    source = (ROOT / "harness" / "cli.py").read_text(encoding="utf-8")
+    """`harness up` without --role starts every role of the table, each on its port (harness/cli/serve.py reads it)."""
+    source = (ROOT / "harness" / "cli" / "serve.py").read_text(encoding="utf-8")
     assert "args.roles or ROLE_PORTS" in source
     assert "ROLE_PORTS[role]" in source
 

@@ -82,7 +82,8 @@ def test_misspelt_expect_in_ic05_is_refused_with_file_and_key(root: Path, capsys
         load_catalog(root)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HARNESS_FIXTURES", str(root))
+        # The spoilt copy stands in for the bundled catalog ($HARNESS_FIXTURES and --catalog add to it).
+        patch.setattr("harness.catalog.bundled_fixtures", lambda: root)
         assert main(["suites", "--check"]) == 2
     out, err = capsys.readouterr()
     assert f"{path}: /steps/2/expcet: unknown key 'expcet'" in out.splitlines()

@@ -1,4 +1,8 @@
-"""CAP-01..CAP-07: what the CAP 1.2 text asks beyond its schema (spec ``alerts.md``).
+"""CAP-01..CAP-12: what the CAP 1.2 text asks beyond its schema (spec ``alerts.md``, versions 1.0 and 1.1).
+
+Each rule declares its severity per version of ``alerts.md``: version 1.0
+made CAP-06 and CAP-07 errors, 1.1 makes them warnings (the CAP 1.2 text
+forbids neither) and adds CAP-08..CAP-12, errors the CAP 1.2 text does state.
 
 CAP has no JSON model: each rule takes the root of a parsed alert (an lxml
 element) and yields ``(xpath, message)``. XPaths use the prefix ``cap`` for
@@ -8,11 +12,12 @@ has same-named siblings (``/cap:alert/cap:info[2]/cap:area/cap:polygon``).
 The rules never raise, whatever the tree: a rule that cannot judge a part
 (missing, not a number, not a timestamp) stays silent about it, because the
 schema, or another rule, already says what is wrong. An empty element is
-CAP-07's alone: CAP-03 and CAP-05 do not judge empty text.
+CAP-07's alone: CAP-03, CAP-05 and CAP-08..CAP-12 do not judge empty text.
 """
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
 import re
 from collections.abc import Iterator
@@ -21,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from lxml import etree
 
 from harness.families.rules import RuleViolation, rule
+from harness.model import Severity
 
 __all__ = ["NS", "PREFIX", "RULE_SET", "cap_timestamp", "location"]
 
@@ -33,6 +39,15 @@ _TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2})
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _FORBIDDEN_IN_IDS = re.compile(r"[\s,<&]")
 _NEEDS_REFERENCES = ("Update", "Cancel", "Ack", "Error")
+_ERROR_THEN_WARNING = (("1.0", Severity.ERROR), ("1.1", Severity.WARNING))
+_ERROR_SINCE_1_1 = (("1.1", Severity.ERROR),)
+
+# RFC 3986: a scheme, then only URI characters (unreserved, reserved, "%" HEX HEX); characters beyond ASCII
+# are let through as an IRI's (RFC 3987), since xs:anyURI takes IRIs and feeds in other languages use them.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_URI_CHARACTERS = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2}|[^\x00-\x7f\s])*")
+_AUTHORITY_SCHEMES = frozenset({"http", "https", "ftp", "ftps", "ws", "wss"})
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 
 # Elements the schema allows to be absent, by parent; CAP-07 refuses them present but empty.
 _OPTIONAL = {
@@ -256,7 +271,7 @@ def geometry_is_well_formed(root: object) -> Iterator[RuleViolation]:
                         yield location(element, alert), problem
 
 
-@rule(RULE_SET, "CAP-06", "expires is after effective, or after sent when there is no effective")
+@rule(RULE_SET, "CAP-06", "expires is after effective, or after sent when there is no effective", _ERROR_THEN_WARNING)
 def expires_after_start(root: object) -> Iterator[RuleViolation]:
     alert = _alert(root)
     if alert is None:
@@ -273,7 +288,7 @@ def expires_after_start(root: object) -> Iterator[RuleViolation]:
             yield location(expires_element, alert), f"expires {_text(expires_element)} is not after {named}"
 
 
-@rule(RULE_SET, "CAP-07", "no optional element is present but empty")
+@rule(RULE_SET, "CAP-07", "no optional element is present but empty", _ERROR_THEN_WARNING)
 def no_empty_optional_element(root: object) -> Iterator[RuleViolation]:
     alert = _alert(root)
     if alert is None:
@@ -284,3 +299,110 @@ def no_empty_optional_element(root: object) -> Iterator[RuleViolation]:
                 has_elements = any(isinstance(grandchild.tag, str) for grandchild in child)
                 if not has_elements and not _text(child).strip():
                     yield location(child, alert), f"{local} is present but empty"
+
+
+def _areas(alert: etree._Element) -> Iterator[etree._Element]:
+    for info in _children(alert, "info"):
+        yield from _children(info, "area")
+
+
+@rule(RULE_SET, "CAP-08", "ceiling is present only together with altitude", _ERROR_SINCE_1_1)
+def ceiling_needs_altitude(root: object) -> Iterator[RuleViolation]:
+    alert = _alert(root)
+    if alert is None:
+        return
+    for area in _areas(alert):
+        ceilings = _children(area, "ceiling")
+        if ceilings and not _children(area, "altitude"):
+            yield location(ceilings[0], alert), "ceiling may only be used in combination with altitude"
+
+
+@rule(RULE_SET, "CAP-09", "altitude is not greater than ceiling", _ERROR_SINCE_1_1)
+def altitude_not_above_ceiling(root: object) -> Iterator[RuleViolation]:
+    alert = _alert(root)
+    if alert is None:
+        return
+    for area in _areas(alert):
+        altitude, ceiling = area.find(_q("altitude")), area.find(_q("ceiling"))
+        if altitude is None or ceiling is None:
+            continue
+        low, high = _number(_text(altitude).strip()), _number(_text(ceiling).strip())
+        if low is not None and high is not None and low > high:
+            yield location(altitude, alert), f"altitude {low} is above ceiling {high} (altitude is the lower bound)"
+
+
+def uri_problem(text: str, relative_allowed: bool) -> str | None:
+    """Why ``text`` is not an absolute URI (or, when ``relative_allowed``, a relative reference), or None."""
+    value = text.strip()  # xs:anyURI collapses surrounding whitespace
+    allowed = _URI_CHARACTERS.match(value)
+    if allowed is None or allowed.end() != len(value):
+        bad = value[allowed.end() if allowed else 0]
+        return f"{value[:80]!r} is not a URI: {bad!r} must be %-escaped"
+    scheme = _SCHEME.match(value)
+    if scheme is None:
+        return None if relative_allowed else f"{value[:80]!r} is not an absolute URI (it has no scheme)"
+    rest = value[scheme.end() :]
+    if not rest:
+        return f"{value[:80]!r} names a scheme and nothing else"
+    if scheme.group().lower()[:-1] in _AUTHORITY_SCHEMES and not re.match(r"//[^/?#]", rest):
+        return f"{value[:80]!r} is not a full URI: a {scheme.group()[:-1]} URI names a host (//host/...)"
+    return None
+
+
+@rule(RULE_SET, "CAP-10", "web is a full absolute URI", _ERROR_SINCE_1_1)
+def web_is_absolute(root: object) -> Iterator[RuleViolation]:
+    alert = _alert(root)
+    if alert is None:
+        return
+    for info in _children(alert, "info"):
+        for element in _children(info, "web"):
+            text = _text(element)
+            problem = uri_problem(text, relative_allowed=False) if text.strip() else None
+            if problem is not None:
+                yield location(element, alert), f"web: {problem}"
+
+
+@rule(RULE_SET, "CAP-11", "a resource's uri is absolute, or relative only beside a derefUri", _ERROR_SINCE_1_1)
+def resource_uri_resolvable(root: object) -> Iterator[RuleViolation]:
+    alert = _alert(root)
+    if alert is None:
+        return
+    for info in _children(alert, "info"):
+        for resource in _children(info, "resource"):
+            has_content = any(_text(deref).strip() for deref in _children(resource, "derefUri"))
+            for element in _children(resource, "uri"):
+                text = _text(element)
+                if not text.strip():
+                    continue
+                problem = uri_problem(text, relative_allowed=has_content)
+                if problem is not None:
+                    why = "" if has_content or _SCHEME.match(text.strip()) else " and the resource carries no derefUri"
+                    yield location(element, alert), f"uri: {problem}{why}"
+
+
+def _base64_problem(text: str) -> str | None:
+    compact = "".join(text.split())  # whitespace between groups (line breaks, RFC 2045) is allowed
+    if not _BASE64.fullmatch(compact):
+        bad = next((c for c in compact if not (c.isascii() and (c.isalnum() or c in "+/="))), None)
+        if bad is not None:
+            return f"derefUri holds {bad!r}, which is not in the base-64 alphabet (RFC 2045)"
+        return f"derefUri is not base-64: {len(compact)} characters, or padding out of place"
+    try:
+        binascii.a2b_base64(compact.encode(), strict_mode=True)
+    except binascii.Error as exc:
+        return f"derefUri is not base-64: {exc}"
+    return None
+
+
+@rule(RULE_SET, "CAP-12", "derefUri is base-64 data", _ERROR_SINCE_1_1)
+def deref_uri_is_base64(root: object) -> Iterator[RuleViolation]:
+    alert = _alert(root)
+    if alert is None:
+        return
+    for info in _children(alert, "info"):
+        for resource in _children(info, "resource"):
+            for element in _children(resource, "derefUri"):
+                text = _text(element)
+                problem = _base64_problem(text) if text.strip() else None
+                if problem is not None:
+                    yield location(element, alert), problem

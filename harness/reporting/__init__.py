@@ -101,6 +101,8 @@ class ConsoleReporter:
             self._scenario(event.result)
         elif isinstance(event, RunFinished):
             verdict = "CERTIFIED (every MUST scenario passed)" if event.certified else "NOT CERTIFIED"
+            if not event.certifying:
+                verdict = "NOT CERTIFYING (a retired suite version, run on request)"
             self._print(f"{event.suite}@{event.version}: {summary_line(event.summary)} -> {verdict}")
 
     def _scenario(self, result: ScenarioResult) -> None:
@@ -126,12 +128,17 @@ def summary_line(summary: Summary) -> str:
 def results_document(event: RunFinished) -> dict[str, Any]:
     return {
         "harness": {"version": harness.__version__},
-        "suite": {"name": event.suite, "version": event.version},
+        "suite": {
+            "name": event.suite,
+            "version": event.version,
+            **{key: event.extra[key] for key in ("status", "certifies") if key in event.extra},
+        },
         "target": event.target,
         "started": event.started,
         "finished": event.finished,
         "certified": event.certified,
         **({"interrupted": True} if event.interrupted else {}),
+        **({"certifying": False} if not event.certifying else {}),
         "summary": event.summary.as_dict(),
         "scenarios": [result.as_dict() for result in event.results],
     }
@@ -235,8 +242,14 @@ class JournalReporter:
         elif isinstance(event, ScenarioFinished):
             self._append({"event": "scenario-finished", **event.result.as_dict()})
         elif isinstance(event, RunFinished):
-            self._append({"event": "run-finished", "finished": event.finished, "interrupted": event.interrupted})
+            self._append(
+                {"event": "run-finished", "finished": event.finished, "interrupted": event.interrupted, **event.extra}
+            )
             self._handle.close()
+
+    def close(self) -> None:
+        """Close the journal (a run that ended without RunFinished leaves what it wrote)."""
+        self._handle.close()
 
 
 def read_journal(path: Path) -> RunFinished:
@@ -286,4 +299,5 @@ def read_journal(path: Path) -> RunFinished:
         summary,
         tuple(results.values()),
         interrupted,
+        {key: ended[key] for key in ("status", "certifies", "certifying") if ended and key in ended},
     )

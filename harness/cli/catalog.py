@@ -1,0 +1,166 @@
+"""``harness formats``, ``harness suites`` and ``harness validate``: the catalog and message files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness import suitecheck
+from harness.catalog import load_catalog
+from harness.cli.options import suite_source
+from harness.cli.profile import catalog_at, profile_option
+from harness.model import UsageError
+from harness.validation.validator import detect_format, validator_for
+
+__all__ = ["register"]
+
+MAX_FILE_BYTES = 16 << 20
+
+
+def register(subparsers: Any) -> None:
+    formats = subparsers.add_parser("formats", help="list the message formats of the catalog")
+    formats.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    suites = subparsers.add_parser("suites", help="list the certification suites")
+    suites.add_argument("--json", action="store_true", help="one JSON object per line")
+    suitecheck.add_arguments(suites)
+
+    validate = subparsers.add_parser("validate", help="validate message files")
+    validate.add_argument("--format", dest="format_id", help="format id (detected from the content when omitted)")
+    validate.add_argument("--json", action="store_true", help="one JSON object per file per line")
+    validate.add_argument("--strict", action="store_true", help="warnings count as errors (exit 1)")
+    profile_option(validate)
+    validate.add_argument("paths", nargs="+", metavar="PATH")
+
+    formats.set_defaults(func=_cmd_formats)
+    suites.set_defaults(func=_cmd_suites)
+    validate.set_defaults(func=_cmd_validate)
+
+
+def _cmd_formats(args: argparse.Namespace) -> int:
+    catalog = load_catalog()
+    for fmt in sorted(catalog.formats.values(), key=lambda f: f.id):
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "id": fmt.id,
+                        "title": fmt.title,
+                        "syntax": fmt.syntax,
+                        "mediaTypes": list(fmt.media_types),
+                        "rules": fmt.rule_set,
+                        **({"document": f"{fmt.document}@{fmt.rules_version}"} if fmt.document else {}),
+                        "samples": {"valid": len(fmt.valid_samples), "invalid": len(fmt.invalid_samples)},
+                    }
+                )
+            )
+        else:
+            print(f"{fmt.id:<24} {fmt.syntax:<5} {fmt.media_type:<45} {fmt.title}")
+    return 0
+
+
+def _cmd_suites(args: argparse.Namespace) -> int:
+    if args.check:
+        return suitecheck.check_suites(args)
+    catalog = load_catalog()
+    for name in sorted(catalog.suites):
+        for version, suite in sorted(catalog.suites[name].items()):
+            must = sum(1 for s in suite.scenarios if s["level"] == "MUST")
+            if args.json:
+                print(
+                    json.dumps(
+                        {
+                            "name": name,
+                            "version": version,
+                            "status": str(suite.status),
+                            "certifies": suite.certifies_text or None,
+                            "title": suite.title,
+                            "scenarios": len(suite.scenarios),
+                            "must": must,
+                            "source": suite_source(catalog, suite),
+                        }
+                    )
+                )
+            else:
+                print(
+                    f"{suite.ref:<22} {suite.status:<10} {suite.certifies_text or '-':<18} "
+                    f"{len(suite.scenarios):>3} scenarios ({must} MUST)  {suite.title}"
+                    f"  [{suite_source(catalog, suite)}]"
+                )
+    return 0
+
+
+# -- validate ---------------------------------------------------------------------
+
+
+def _read_file(path: str) -> bytes:
+    file = Path(path)
+    try:
+        info = file.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise UsageError(f"{path}: is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            # A FIFO or a device would block or never end: only regular files are messages.
+            raise UsageError(f"{path}: not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise UsageError(f"{path}: {info.st_size} bytes is over the {MAX_FILE_BYTES}-byte limit for a message file")
+        with file.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)  # the file may grow after stat
+        if len(data) > MAX_FILE_BYTES:
+            raise UsageError(f"{path}: over the {MAX_FILE_BYTES}-byte limit for a message file")
+        return data
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except PermissionError:
+        raise UsageError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    catalog = catalog_at(args)
+    forced = catalog.format(args.format_id) if args.format_id else None
+    worst = 0
+    for path in args.paths:
+        shown = path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        try:
+            data = _read_file(path)
+            fmt = forced or detect_format(list(catalog.formats.values()), data)
+            if fmt is None:
+                raise UsageError(f"{shown}: cannot tell the format from the content; name it with --format")
+        except UsageError as exc:
+            print(f"harness: {str(exc).replace(path, shown)}", file=sys.stderr)
+            worst = 2
+            continue
+        validation = validator_for(fmt).validate(data)
+        warned = len(validation.warnings)
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "path": shown,
+                        "format": fmt.id,
+                        "valid": validation.valid,
+                        "errors": [f.as_dict() for f in validation.findings],
+                        "warnings": [f.as_dict() for f in validation.warnings],
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        elif validation.valid and not (args.strict and warned):
+            print(f"{shown}: valid {fmt.id}" + (f" ({warned} warning(s))" if warned else ""))
+        else:
+            strict = f", {warned} warning(s) counted as errors (--strict)" if args.strict and warned else ""
+            print(f"{shown}: INVALID {fmt.id} ({len(validation.findings)} error(s){strict})")
+            for finding in validation.findings:
+                print(f"  {finding.rule:<7} {finding.location or '/'}: {finding.message}")
+        if not args.json:
+            for finding in validation.warnings:
+                print(f"  warning {finding.rule:<7} {finding.location or '/'}: {finding.message}")
+        if not validation.valid or (args.strict and warned):
+            worst = max(worst, 1)
+    return worst

@@ -1,0 +1,345 @@
+"""``harness run``, ``harness report`` and ``harness demo``: certification runs, built through the run session."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import re
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import harness
+from harness import suitecheck
+from harness.catalog import Catalog, load_catalog
+from harness.events import RunFinished, Summary
+from harness.evidence import commands as evidence_commands
+from harness.evidence.bundle import Sut
+from harness.model import UsageError
+from harness.reporting import JUnitReporter, ResultsJsonReporter, read_journal, summary_line, write_atomically
+from harness.runner.life_cycle import refuse_retired
+from harness.transport import TransportOptions
+
+__all__ = ["DEFAULT_REPORTS", "RunSettings", "register", "run_suite"]
+
+DEFAULT_REPORTS = Path("reports/latest")
+
+
+def register(subparsers: Any) -> None:
+    run = subparsers.add_parser("run", help="run a suite against a system under test")
+    run.add_argument("--suite", required=True, help="NAME (its current version) or NAME@VERSION")
+    run.add_argument(
+        "--not-certifying",
+        action="store_true",
+        help="mark the run as not certifying (the only way to run a retired suite version)",
+    )
+    run.add_argument("--target", required=True, help="base URL of the system under test")
+    run.add_argument(
+        "--sip-target",
+        metavar="sip:HOST:PORT[;transport=udp|tcp]",
+        help="SIP URI of the system under test, for the scenarios carried over SIP MESSAGE (skipped without it)",
+    )
+    run.add_argument("--reports", type=Path, default=DEFAULT_REPORTS, help="report folder (default reports/latest)")
+    run.add_argument("--junit", type=Path, help="also write JUnit XML here")
+    run.add_argument("--concurrency", type=int, default=4, help="scenarios run at once (default 4)")
+    run.add_argument("--timeout", type=float, default=10.0, help="seconds allowed for one exchange (default 10)")
+    run.add_argument(
+        "--header",
+        action="append",
+        metavar="'NAME: VALUE'",
+        help="extra header on every request (credentials: never written to any output)",
+    )
+    run.add_argument("--ca-bundle", help="PEM file of CAs to trust for an https target")
+    run.add_argument("--client-cert", help="PEM client certificate (chain) for mutual TLS")
+    run.add_argument("--client-key", help="PEM private key of the client certificate")
+    run.add_argument("--key-password-env", metavar="VAR", help="environment variable holding the key's password")
+    run.add_argument(
+        "--unattended",
+        action="store_true",
+        help="never wait for an operator: steps that need one end 'manual' (always so in CI)",
+    )
+    run.add_argument(
+        "--listen",
+        default="127.0.0.1:0",
+        help="HOST:PORT of the reference endpoint the SUT sends to, for suites that need one (default 127.0.0.1:0)",
+    )
+
+    report = subparsers.add_parser("report", help="rebuild the reports of a run from its journal, or an HTML report")
+    report.add_argument("--journal", type=Path, help="the run's journal.jsonl")
+    report.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
+    report.add_argument("--junit", type=Path)
+    report.add_argument("--html", type=Path, metavar="FILE", help="write the HTML run report here")
+    report.add_argument("bundle", nargs="?", type=Path, metavar="BUNDLE", help="an evidence bundle (with --html)")
+    report.add_argument(
+        "--trusted-key",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="with BUNDLE: verify it against this Ed25519 public key (repeatable)",
+    )
+
+    demo = subparsers.add_parser("demo", help="certify the embedded reference supplier with every current suite")
+    demo.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
+    demo.add_argument("--concurrency", type=int, default=4)
+    evidence_commands.add_run_arguments(run)
+    run.set_defaults(func=_cmd_run)
+    report.set_defaults(func=_cmd_report)
+    demo.set_defaults(func=_cmd_demo)
+
+
+def _check_target(target: str) -> str:
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"bad target URL {target!r}: expected http://HOST[:PORT][/BASE] or https://...")
+    try:
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError:
+        raise UsageError(f"bad target URL {target!r}: bad port") from None
+    return target.rstrip("/")
+
+
+_SIP_TARGET = re.compile(
+    r"sip:(?:[^\s@;<>?]+@)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?(?:;transport=(?:udp|tcp))?",
+    re.IGNORECASE,
+)
+
+
+def _check_sip_target(target: str) -> str:
+    """A SIP target as ``harness run --sip-target`` takes it (UsageError, one line, otherwise)."""
+    match = _SIP_TARGET.fullmatch(target)
+    if match is None or not 0 < int(match[1] or 5060) < 65536:
+        raise UsageError(f"bad --sip-target {target!r}: expected sip:HOST:PORT[;transport=udp|tcp]")
+    return target
+
+
+@dataclass(slots=True, frozen=True)
+class RunSettings:
+    reports: Path
+    junit: Path | None = None
+    concurrency: int = 4
+    timeout: float = 10.0
+    unattended: bool = True
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 0
+    console: bool = True
+    credentials: TransportOptions = dataclasses.field(default_factory=TransportOptions)
+    """TLS files, key password and extra headers (secrets): only their transport options are used."""
+    sip_target: str | None = None
+    """Where scenarios carried over SIP MESSAGE go; without it they are skipped."""
+    certifying: bool = True
+    """False marks the run as not certifying (``--not-certifying``; the only way to run a retired suite version)."""
+    evidence: bool = True
+    sut: Sut | None = None
+    sign_key: Any = None
+    """The Ed25519 private key that signs the evidence bundle (never printed)."""
+    run_id: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
+    store: str | None = None
+    """Run store URL (None: the default store); every run with evidence is recorded there."""
+
+
+async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: RunSettings) -> RunFinished:
+    """Run one suite against ``target``, writing its reports; raises TargetUnreachable before any scenario.
+
+    A suite in which the SUT sends messages gets a reference endpoint of its own
+    (the counterpart) on ``listen_host:listen_port`` for the length of the run.
+    """
+    from harness.session import CounterpartUnavailable, RunSession
+
+    session = (
+        RunSession(catalog, suite_ref)
+        .with_target(target)
+        .with_counterpart(settings.listen_host, settings.listen_port)
+        .with_reporters(
+            settings.reports,
+            console=settings.console,
+            junit=settings.junit,
+            evidence=settings.evidence,
+            sut=settings.sut,
+            sign_key=settings.sign_key,
+            run_id=settings.run_id,
+        )
+        .with_options(
+            concurrency=settings.concurrency,
+            timeout_s=settings.timeout,
+            unattended=settings.unattended,
+            credentials=settings.credentials,
+            certifying=settings.certifying,
+        )
+    )
+    if settings.sip_target is not None:
+        session.with_target(settings.sip_target, name="sip")
+    try:
+        async with session:
+            if settings.console and session.counterpart is not None:
+                print(f"reference endpoint for the SUT to send to: {session.counterpart.url}", flush=True)
+            finished = await session.run()
+    except CounterpartUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    if settings.evidence:
+        evidence_commands.record_run(settings.reports / f"{settings.run_id}.evidence.zip", settings)
+    return finished
+
+
+def _credentials(args: argparse.Namespace) -> TransportOptions:
+    """TLS files and extra headers from the command line; the key password only from the environment."""
+    headers: list[tuple[str, str]] = []
+    for text in args.header or ():
+        name, sep, value = text.partition(":")
+        if not sep or not name.strip() or any(c in name for c in " \t"):
+            raise UsageError("bad --header: expected 'Name: value'")
+        headers.append((name.strip(), value.strip()))
+    for option in ("ca_bundle", "client_cert", "client_key"):
+        path = getattr(args, option)
+        if path and not Path(path).is_file():
+            raise UsageError(f"--{option.replace('_', '-')} {path}: no such file")
+    if args.client_key and not args.client_cert:
+        raise UsageError("--client-key needs --client-cert")
+    password = os.environ.get(args.key_password_env) if args.key_password_env else None
+    if args.key_password_env and password is None:
+        raise UsageError(f"--key-password-env names {args.key_password_env}, which is not set")
+    return TransportOptions(
+        ca_bundle=args.ca_bundle,
+        client_cert=args.client_cert,
+        client_key=args.client_key,
+        key_password=password,
+        headers=tuple(headers),
+    )
+
+
+def _unattended(args: argparse.Namespace) -> bool:
+    """Unattended when asked, in CI, or when nobody can answer at a terminal."""
+    in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    return bool(args.unattended) or in_ci or not sys.stdin.isatty()
+
+
+def _listen_address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise UsageError(f"bad --listen {text!r}: expected HOST:PORT (PORT 0 picks a free one)")
+    return host.strip("[]"), int(port)
+
+
+def _positive(value: int, name: str) -> int:
+    if value < 1:
+        raise UsageError(f"--{name} must be at least 1")
+    return value
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    catalog = load_catalog(check_names=suitecheck.known_checks())
+    target = _check_target(args.target)
+    sip_target = _check_sip_target(args.sip_target) if args.sip_target is not None else None
+    # Unknown suites, and retired ones run to certify, fail before any connection.
+    refuse_retired(catalog.suite(args.suite), not args.not_certifying)
+    _positive(args.concurrency, "concurrency")
+    host, port = _listen_address(args.listen)
+    sut, sign_key = evidence_commands.run_options(args)
+    settings = RunSettings(
+        args.reports,
+        args.junit,
+        args.concurrency,
+        args.timeout,
+        _unattended(args),
+        host,
+        port,
+        credentials=_credentials(args),
+        sip_target=sip_target,
+        certifying=not args.not_certifying,
+        evidence=not args.no_evidence,
+        store=args.store,
+        sut=sut,
+        sign_key=sign_key,
+    )
+    try:
+        finished = asyncio.run(run_suite(catalog, args.suite, target, settings))
+    except KeyboardInterrupt:
+        print(f"harness: interrupted; partial report: {args.reports / 'results.json'}", file=sys.stderr)
+        return 130
+    print(
+        f"report: {args.reports / 'results.json'}, HTML: {args.reports / 'report.html'}"
+        + (f", JUnit: {args.junit}" if args.junit else "")
+    )
+    if settings.evidence:
+        state = "signed" if sign_key is not None else "unsigned"
+        marked = "" if sut is not None else "; no --sut-* given: not certifiable"
+        print(f"evidence: {args.reports / (settings.run_id + '.evidence.zip')} ({state}{marked})")
+    return 0 if finished.certified else 1
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from harness.endpoints import ReferenceServer, build_app
+    from harness.endpoints.sip_gateway import SipServer
+
+    catalog = load_catalog(check_names=suitecheck.known_checks())
+    _positive(args.concurrency, "concurrency")
+
+    async def demo() -> list[RunFinished]:
+        async with ReferenceServer(build_app(catalog)) as url, SipServer(catalog) as sip:
+            sip_target = sip.uri()
+            print(f"reference supplier running in-process at {url} and {sip_target}")
+            runs = []
+            for suite in catalog.current_suites():
+                settings = RunSettings(
+                    args.reports / suite.name, None, args.concurrency, unattended=True, sip_target=sip_target
+                )
+                runs.append(await run_suite(catalog, suite.ref, url, settings))
+            return runs
+
+    runs = asyncio.run(demo())
+    total = Summary()
+    suites: list[dict[str, Any]] = []
+    for run in runs:
+        total.merge(run.summary)
+        suites.append(
+            {
+                "name": run.suite,
+                "version": run.version,
+                "certified": run.certified,
+                "summary": run.summary.as_dict(),
+                "report": str(args.reports / run.suite / "results.json"),
+            }
+        )
+    certified = all(run.certified for run in runs)
+    document = {
+        "harness": {"version": harness.__version__},
+        "target": "embedded reference supplier",
+        "certified": certified,
+        "summary": total.as_dict(),
+        "suites": suites,
+    }
+    write_atomically(args.reports / "results.json", json.dumps(document, indent=2).encode() + b"\n")
+    print()
+    print(f"demo: {len(runs)} suite(s): {summary_line(total)} -> {'CERTIFIED' if certified else 'NOT CERTIFIED'}")
+    for entry in suites:
+        print(f"  {entry['name']}@{entry['version']}: {entry['report']}")
+    print(f"  all suites: {args.reports / 'results.json'}")
+    return 0 if certified else 1
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    if args.bundle is not None or args.html is not None:
+        from harness.cli.reports import html_report
+
+        return html_report(args)
+    if args.journal is None:
+        raise UsageError("give --journal FILE, or --html FILE with BUNDLE or --journal FILE")
+    try:
+        finished = read_journal(args.journal)
+    except FileNotFoundError:
+        raise UsageError(f"{args.journal}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{args.journal}: not a harness journal ({exc})") from None
+    ResultsJsonReporter(args.reports)(finished)
+    if args.junit:
+        JUnitReporter(args.junit)(finished)
+    state = "interrupted run" if finished.interrupted else "complete run"
+    print(f"{finished.suite}@{finished.version} ({state}): {summary_line(finished.summary)}")
+    print(f"report: {args.reports / 'results.json'}" + (f", JUnit: {args.junit}" if args.junit else ""))
+    return 0 if finished.certified else 1

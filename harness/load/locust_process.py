@@ -1,0 +1,397 @@
+"""One Locust process of a load run: ``python -m harness.load.locust_process --role local|master|worker``.
+
+Only ever run as a process of its own (``harness load`` spawns it): importing Locust monkey-patches the
+standard library for gevent, which must never happen to the asyncio harness. Users replay the plan's
+scenarios with fresh identifiers every time and every check on, through the sans-I/O steps the asyncio
+runner uses (:mod:`harness.runner.steps`); each answer's verdict goes to Locust as its request event
+(so Locust's statistics, CSV and web UI see conformance failures) and to this process's :class:`Tally`.
+Workers hand their tally to the master with each statistics report; the master merges and writes one result.
+
+Importing this module imports neither Locust nor gevent (the public-API test imports every module):
+:func:`main` imports Locust first, before the rest of the harness, so it patches before ``ssl`` is imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from harness.load.plan import LoadPlan, Tally, replayable
+from harness.model import HarnessError
+
+if TYPE_CHECKING:
+    from locust.env import Environment
+
+    from harness.catalog import Catalog
+    from harness.runner.context import ScenarioContext
+
+__all__ = ["main"]
+
+HEARTBEAT_LIVENESS = 10
+"""Heartbeats a master lets a worker miss before calling it missing (Locust's default is 3, one a second).
+The hub of a busy worker was measured late by at most tens of milliseconds (docs/measurements.md), so 3 would
+do; 10 keeps a worker whose machine is briefly overcommitted (more processes than cores) in the run."""
+
+REPORT_EVERY_S = 1.0
+"""How often a worker sends its statistics and tally to the master (Locust's default is 3 s): a count
+given with --exchanges is noticed sooner, so the run overshoots it less."""
+PROGRESS_EVERY_S = 2.0
+FLUSH_TIMEOUT_S = 15.0
+
+LOG = logging.getLogger("harness.load")
+
+
+class ConformanceFailure(Exception):
+    """What Locust records for an answer that broke a check: ``check: rule`` (few distinct values)."""
+
+
+class _State:
+    """What this process replays and has counted (one per process: Locust users share it)."""
+
+    def __init__(self) -> None:
+        self.catalog: Catalog | None = None
+        self.plan: LoadPlan | None = None
+        self.scenarios: list[dict[str, Any]] = []
+        self.dataset: dict[str, Any] | None = None
+        self.quota = 0
+        self.done = 0
+        self.tally = Tally()
+        self.next = itertools.count()
+        self.hub_late_ms = 0.0
+        self.work_max_ms = 0.0
+        self.final = False
+
+    def configure(self, plan: LoadPlan, quota: int) -> None:
+
+        from harness.catalog import load_catalog
+
+        self.catalog = self.catalog or load_catalog()
+        suite = self.catalog.suite(plan.suite)
+        self.plan = plan
+        self.scenarios = replayable(suite, plan.scenarios)
+        self.dataset = self.catalog.dataset(suite.dataset) if suite.dataset else None
+        self.quota = quota
+        self.done = 0
+        _warm(self.catalog)
+        self.hub_late_ms = 0.0  # what configuring cost is not what the run does
+
+
+STATE = _State()
+
+
+def _warm(catalog: Catalog) -> None:
+    """Compile every format's validator before the run (on a valid sample), so that no first exchange holds
+    the hub while a schema compiles."""
+    from harness.validation.validator import validator_for
+
+    for fmt in catalog.formats.values():
+        sample = next((sample for sample in fmt.samples if sample.valid), None)
+        if sample is not None:
+            path = Path(sample.path) if Path(sample.path).is_absolute() else Path(fmt.directory, sample.path)
+            validator_for(fmt).validate(path.read_bytes())
+
+
+def _user_class() -> type[Any]:
+    """The Locust user class (built on demand: defining it needs Locust imported, that is, patched)."""
+    import gevent
+    from locust import FastHttpUser, constant, events, task
+    from locust.exception import StopUser
+
+    from harness.runner import steps
+    from harness.runner.context import ScenarioContext
+    from harness.transport import Response
+
+    class ConformanceUser(FastHttpUser):
+        """Replays one scenario after another (round robin over the plan's), judging every answer."""
+
+        wait_time = constant(0)
+        insecure = False  # an https target is verified, as by ``harness run``
+        max_redirects = 0
+        network_timeout = 10.0
+        connection_timeout = 10.0
+
+        @task
+        def replay(self) -> None:
+            state, plan = STATE, STATE.plan
+            if plan is None or state.catalog is None:
+                raise StopUser
+            if state.quota and state.done >= state.quota:
+                raise StopUser
+            scenario = state.scenarios[next(state.next) % len(state.scenarios)]
+            scenario_id = str(scenario["id"])
+            ctx = ScenarioContext(state.catalog, plan.target, dataset=state.dataset)
+            for index, step in enumerate(scenario["steps"]):
+                name = str(step.get("id", f"step-{index + 1}"))
+                if not self._exchange(state, plan, scenario_id, name, step, ctx):
+                    break  # later steps build on this one
+                gevent.sleep(0)  # judging is CPU work: let heartbeats and statistics through between exchanges
+
+        def _exchange(
+            self, state: _State, plan: LoadPlan, scenario_id: str, name: str, step: dict[str, Any], ctx: ScenarioContext
+        ) -> bool:
+            label = f"{scenario_id}/{name}"
+            state.done += 1
+            try:
+                began = time.perf_counter()
+                request, message = steps.build_request(step, ctx, plan.target)
+                prepared = time.perf_counter() - began
+            except HarnessError as exc:  # a suite bug: counted as an error, never silently skipped
+                state.tally.error(label, str(exc))
+                events.request.fire(  # type: ignore[no-untyped-call]
+                    request_type="PREPARE", name=label, response_time=0, response_length=0, exception=exc, context={}
+                )
+                return False
+            if message is not None:
+                ctx.sent[name] = message
+            with self.client.request(
+                request.method,
+                request.url,
+                data=cast(Any, request.body or None),  # bytes, byte-exact (geventhttpclient takes them; typed as str)
+                headers=dict(request.headers),
+                catch_response=True,
+                name=label,
+                allow_redirects=False,
+            ) as answer:
+                if not answer.status_code:  # no HTTP answer at all (an HTTP error status is an answer, judged below)
+                    error = getattr(answer, "error", None)
+                    what = f"{type(error).__name__}: {error}" if error is not None else "no answer"
+                    state.tally.error(label, what)
+                    answer.failure(what)
+                    return False
+                elapsed = float(answer.request_meta["response_time"]) if answer.request_meta else 0.0
+                headers = tuple((str(k), str(v)) for k, v in answer.headers.items()) if answer.headers else ()
+                response = Response(answer.status_code, "", headers, answer.content or b"", elapsed, request.url)
+                try:
+                    began = time.perf_counter()
+                    failures = steps.judge(scenario_id, name, step, response, ctx, message)
+                    work_ms = (prepared + time.perf_counter() - began) * 1000
+                    state.work_max_ms = max(state.work_max_ms, work_ms)
+                except HarnessError as exc:
+                    state.tally.error(label, str(exc))
+                    answer.failure(exc)
+                    return False
+                if failures:
+                    answer.failure(ConformanceFailure(state.tally.failures(scenario_id, failures)))
+                    return False
+                state.tally.passed()
+                answer.success()
+                return True
+
+    return ConformanceUser
+
+
+def _watch_hub() -> None:
+    """How late a 100 ms timer fires: the longest the gevent hub was kept from heartbeats and reports."""
+    import gevent
+
+    while True:
+        began = time.perf_counter()
+        gevent.sleep(0.1)
+        STATE.hub_late_ms = max(STATE.hub_late_ms, (time.perf_counter() - began - 0.1) * 1000)
+
+
+def _report(client_id: str, data: dict[str, Any]) -> None:
+    data["harness"] = STATE.tally.take()
+    data["harness_hub_late_ms"] = STATE.hub_late_ms
+    data["harness_work_max_ms"] = STATE.work_max_ms
+    data["harness_final"] = STATE.final
+
+
+def _test_start(environment: Environment, **_: Any) -> None:
+    import locust.runners
+
+    options = environment.parsed_options
+    if isinstance(environment.runner, locust.runners.WorkerRunner) and options is not None:
+        STATE.configure(LoadPlan.from_json(options.harness_plan), int(options.harness_quota))
+
+
+def _stats_of(environment: Environment) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    def percentiles(entry: Any) -> dict[str, float]:
+        if not entry.num_requests:
+            return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
+        return {
+            "p50": float(entry.get_response_time_percentile(0.5)),
+            "p95": float(entry.get_response_time_percentile(0.95)),
+            "p99": float(entry.get_response_time_percentile(0.99)),
+            "max": round(float(entry.max_response_time), 1),
+        }
+
+    stats = environment.stats
+    by_step = [
+        {"step": name, "method": method, "count": entry.num_requests, "locust_failures": entry.num_failures}
+        | {"latency_ms": percentiles(entry)}
+        for (name, method), entry in sorted(stats.entries.items())
+    ]
+    return percentiles(stats.total), by_step
+
+
+def _drive(environment: Environment, args: argparse.Namespace, plan: LoadPlan, tally: Tally) -> dict[str, Any]:
+    """Run the users (local, or through the workers), print progress, stop on the count or the duration."""
+    import gevent
+    import locust.runners
+
+    runner = environment.runner
+    assert runner is not None
+    began = time.monotonic()
+    runner.start(args.users, spawn_rate=args.spawn_rate)
+    last_print = began
+    while True:
+        gevent.sleep(0.2)
+        now = time.monotonic()
+        if now - last_print >= PROGRESS_EVERY_S and not args.quiet:
+            last_print = now
+            rate = tally.exchanges / (now - began)
+            print(
+                f"load: {now - began:5.0f} s  {tally.exchanges} exchanges  {tally.failed} failures  "
+                f"{tally.errors} errors  {rate:.0f}/s",
+                file=sys.stderr,
+                flush=True,
+            )
+        if args.duration and now - began >= args.duration:
+            break
+        if plan.exchanges and tally.exchanges >= plan.exchanges:
+            break
+        if isinstance(runner, locust.runners.LocalRunner) and runner.user_count == 0 and now - began > 1:
+            break  # every user stopped (its share of the count is done)
+        if isinstance(runner, locust.runners.MasterRunner) and not runner.clients.all:
+            raise HarnessError("every worker was lost")
+    elapsed = time.monotonic() - began
+    if isinstance(runner, locust.runners.MasterRunner):
+        runner.stop()
+        workers = [client.id for client in runner.clients.all]
+        for worker in workers:
+            runner.send_message("harness_flush", None, worker)
+        deadline = time.monotonic() + FLUSH_TIMEOUT_S
+        while time.monotonic() < deadline and not _FINAL.issuperset(workers):
+            gevent.sleep(0.05)
+    else:
+        runner.stop()
+    latency, by_step = _stats_of(environment)
+    return {
+        "tally": tally.take(),
+        "elapsed_s": elapsed,
+        "latency_ms": latency,
+        "steps": by_step,
+        "hub_late_ms": round(max(_HUB_LATE.values(), default=STATE.hub_late_ms), 1),
+        "work_max_ms": round(max(_WORK_MAX.values(), default=STATE.work_max_ms), 1),
+    }
+
+
+_FINAL: set[str] = set()
+_HUB_LATE: dict[str, float] = {}
+_WORK_MAX: dict[str, float] = {}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness-load-process")
+    parser.add_argument("--role", choices=("local", "master", "worker"), required=True)
+    parser.add_argument("--plan", help="the LoadPlan as JSON (local and master)")
+    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--spawn-rate", type=float, default=10.0)
+    parser.add_argument("--duration", type=float, default=0.0)
+    parser.add_argument("--expect-workers", type=int, default=1)
+    parser.add_argument("--worker-timeout", type=float, default=60.0)
+    parser.add_argument("--master-host", default="127.0.0.1")
+    parser.add_argument("--master-port", type=int, default=5557)
+    parser.add_argument("--master-bind-host", default="127.0.0.1")
+    parser.add_argument("--result", type=Path)
+    parser.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    import gevent
+    import locust  # first of all: Locust monkey-patches the standard library for gevent on import
+    import locust.runners
+    from locust import events
+    from locust.env import Environment
+
+    logging.basicConfig(level=logging.WARNING, format=f"locust {args.role}: %(message)s", stream=sys.stderr)
+    locust.runners.HEARTBEAT_LIVENESS = HEARTBEAT_LIVENESS
+    locust.runners.WORKER_REPORT_INTERVAL = REPORT_EVERY_S
+    user = _user_class()
+    events.report_to_master.add_listener(_report)  # type: ignore[no-untyped-call]
+    events.test_start.add_listener(_test_start)  # type: ignore[no-untyped-call]
+    environment = Environment(user_classes=[user], events=events)
+    gevent.spawn(_watch_hub)
+    try:
+        if args.role == "worker":
+            return _work(environment, args)
+        plan = LoadPlan.from_json(args.plan)
+        user.network_timeout = user.connection_timeout = plan.timeout_s
+        environment.host = plan.target
+        tally = STATE.tally if args.role == "local" else Tally()
+        if args.role == "local":
+            STATE.configure(plan, plan.exchanges)
+            environment.create_local_runner()
+        else:
+            _master(environment, args, plan, tally)
+        result = _drive(environment, args, plan, tally)
+        if environment.runner is not None:
+            environment.runner.quit()
+    except HarnessError as exc:
+        print(f"harness load ({args.role}): {exc}", file=sys.stderr)
+        return exc.exit_code
+    result["processes"] = 1 if args.role == "local" else args.expect_workers
+    if args.result:
+        args.result.write_text(json.dumps(result), encoding="utf-8")
+    return 0
+
+
+def _master(environment: Environment, args: argparse.Namespace, plan: LoadPlan, tally: Tally) -> None:
+    import gevent
+    from locust import argument_parser
+
+    runner = environment.create_master_runner(args.master_bind_host, args.master_port)
+
+    def on_report(client_id: str, data: dict[str, Any]) -> None:
+        if "harness" in data:
+            tally.merge(data["harness"])
+        _HUB_LATE[client_id] = float(data.get("harness_hub_late_ms", 0.0))
+        _WORK_MAX[client_id] = float(data.get("harness_work_max_ms", 0.0))
+        if data.get("harness_final"):
+            _FINAL.add(client_id)
+
+    environment.events.worker_report.add_listener(on_report)  # type: ignore[no-untyped-call]
+    deadline = time.monotonic() + args.worker_timeout
+    while len(runner.clients.ready) < args.expect_workers:
+        if time.monotonic() > deadline:
+            runner.quit()
+            raise HarnessError(
+                f"{len(runner.clients.ready)} of {args.expect_workers} workers connected "
+                f"within {args.worker_timeout:g} s"
+            )
+        gevent.sleep(0.1)
+    quota = -(-plan.exchanges // args.expect_workers) if plan.exchanges else 0
+    # Locust sends the options it does not know to the workers with each spawn message: the plan travels so.
+    options = argument_parser.get_empty_argument_parser()
+    argument_parser.setup_parser_arguments(options)  # type: ignore[no-untyped-call]
+    environment.parsed_options = options.parse(args=[])
+    environment.parsed_options.harness_plan = plan.to_json()
+    environment.parsed_options.harness_quota = quota
+
+
+def _work(environment: Environment, args: argparse.Namespace) -> int:
+    from harness.catalog import load_catalog
+
+    STATE.catalog = load_catalog()  # before the run: loading it would hold the hub for most of a second
+    runner = environment.create_worker_runner(args.master_host, args.master_port)
+
+    def flush(environment: Environment, msg: Any, **_: Any) -> None:
+        STATE.final = True
+        runner._send_stats()
+
+    runner.register_message("harness_flush", flush)
+    runner.greenlet.join()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

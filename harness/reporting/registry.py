@@ -1,0 +1,92 @@
+"""The reporter registry: reporters are found through the entry-point group ``harness.reporters``.
+
+Each entry point is a factory ``make(context: ReporterContext) -> Listener | None``;
+``None`` means the reporter is not enabled for this run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from harness.catalog import Catalog
+from harness.events import Listener
+from harness.model import ConfigurationError, Suite
+from harness.reporting import ConsoleReporter, JournalReporter, JUnitReporter, Redactor, ResultsJsonReporter
+
+__all__ = [
+    "GROUP",
+    "ReporterContext",
+    "ReporterFactory",
+    "load_reporters",
+    "make_console",
+    "make_journal",
+    "make_junit",
+    "make_results_json",
+]
+
+GROUP = "harness.reporters"
+
+_FIRST = ("console", "journal", "results-json", "junit")
+"""The built-in reporters' order (console first, so its lines come before any file is written); others follow
+by name."""
+
+
+@dataclass(slots=True, frozen=True)
+class ReporterContext:
+    """What a reporter factory is given. ``options`` holds run-level settings (``sut``, ``sign_key``,
+    ``junit``, ``console``, ...): a factory reads the ones it knows and ignores the rest."""
+
+    reports: Path
+    redact: Redactor
+    catalog: Catalog
+    suite: Suite
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+ReporterFactory = Callable[[ReporterContext], Listener | None]
+
+
+def make_console(context: ReporterContext) -> Listener | None:
+    """Progress and verdicts on standard output, unless ``console`` is false."""
+    return ConsoleReporter(redact=context.redact) if context.options.get("console", True) else None
+
+
+def make_journal(context: ReporterContext) -> Listener | None:
+    """Every event appended to ``journal.jsonl`` as it happens (a report can be rebuilt from it)."""
+    return JournalReporter(context.reports / "journal.jsonl", context.redact)
+
+
+def make_results_json(context: ReporterContext) -> Listener | None:
+    """``results.json`` when the run finishes."""
+    return ResultsJsonReporter(context.reports, context.redact)
+
+
+def make_junit(context: ReporterContext) -> Listener | None:
+    """JUnit XML at the path given as option ``junit``; off without it."""
+    path = context.options.get("junit")
+    return JUnitReporter(Path(path), context.redact) if path else None
+
+
+def _rank(name: str) -> tuple[int, str]:
+    return (_FIRST.index(name) if name in _FIRST else len(_FIRST), name)
+
+
+def load_reporters(context: ReporterContext, only: tuple[str, ...] | None = None) -> list[Listener]:
+    """The enabled reporters of every installed factory (or only of those named), in a stable order."""
+    found = {ep.name: ep for ep in entry_points(group=GROUP)}
+    if only is not None:
+        missing = sorted(set(only) - set(found))
+        if missing:
+            raise ConfigurationError(f"no reporter {', '.join(missing)} is installed (entry-point group {GROUP})")
+        found = {name: found[name] for name in only}
+    listeners: list[Listener] = []
+    for name in sorted(found, key=_rank):
+        factory: ReporterFactory = found[name].load()
+        listener = factory(context)
+        if listener is not None:
+            listeners.append(listener)
+    return listeners

@@ -1,0 +1,131 @@
+"""Sans-I/O steps: prepare an exchange step's request, judge the answer.
+
+Plain functions over values (a step, a scenario context, a response): no asyncio, no transport.
+The asyncio runner, the Locust load users (under gevent) and the offline re-judging of evidence
+all call these, so a message is judged the same way whoever carried it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from harness.model import CheckFailure, ConfigurationError
+from harness.runner.checks import CHECKS, CheckContext
+from harness.runner.context import Message, ScenarioContext, is_missing, resolve_pointer
+from harness.transport import Request, Response
+from harness.validation.validator import sample_findings, validator_for
+
+__all__ = ["build_request", "capture", "check_outgoing", "judge"]
+
+
+def build_request(
+    step: Mapping[str, Any],
+    ctx: ScenarioContext,
+    target: str,
+    carrier_target: Callable[[Mapping[str, Any]], str] | None = None,
+) -> tuple[Request, Message | None]:
+    """The request of an exchange step: to ``target/path``, or, with ``transport: NAME``, to the target
+    ``carrier_target(spec)`` names for that transport (a SIP URI has no path; the method defaults to
+    ``MESSAGE``). The message it carries is checked against what the suite claims of it."""
+    spec = step.get("request")
+    if not isinstance(spec, dict):
+        raise ConfigurationError("a step needs a 'request' mapping")
+    if spec.get("transport") is None:
+        method = str(spec.get("method", "GET")).upper()
+        path = str(ctx.expand(spec.get("path", "/")))
+        if "://" in path:
+            raise ConfigurationError(f"a step's path is relative to the target, not a URL: {path!r}")
+        url = target + "/" + path.lstrip("/")  # paths sit below the target's base path
+    else:
+        if "path" in spec:
+            raise ConfigurationError(f"a step carried by {spec['transport']!r} goes to its target: no 'path'")
+        if carrier_target is None:
+            raise ConfigurationError(f"no target for transport {spec['transport']!r}")
+        method = str(spec.get("method", "MESSAGE")).upper()
+        url = carrier_target(spec)
+    headers: dict[str, str] = {}
+    message: Message | None = None
+    body = b""
+    if "message" in spec:
+        message = ctx.build_message(spec["message"])
+        body = message.body
+        headers["Content-Type"] = message.content_type
+        check_outgoing(spec["message"], message)
+    elif "body" in spec:
+        body = str(ctx.expand(spec["body"])).encode()
+    for name, value in (spec.get("headers") or {}).items():
+        if value is None:
+            headers.pop(name, None)
+        else:
+            headers[name] = str(ctx.expand(value))
+    return Request(method, url, tuple(headers.items()), body), message
+
+
+def check_outgoing(spec: Mapping[str, Any], message: Message) -> None:
+    """Every message the harness sends is validated; a suite that claims wrongly is a suite bug."""
+    if message.format is None:
+        return
+    claimed = spec.get("valid")
+    if claimed is None and message.sample is not None and not spec.get("set") and not spec.get("remove"):
+        claimed = not sample_findings(message.format, message.sample)[0]
+    if claimed is None:
+        return
+    validator = validator_for(message.format)
+    # A JSON message's model is exactly its bytes parsed (or the bytes are the model dumped):
+    # validating the model gives the same verdict without parsing again.
+    as_model = message.format.syntax == "json" and message.model is not None
+    if as_model and len(message.body) <= message.format.max_bytes:
+        validation = validator.validate_model(message.model)
+    elif message.format.syntax == "multipart":  # validated as the entity it is stored as
+        validation = validator.validate(f"Content-Type: {message.content_type}\r\n\r\n".encode() + message.body)
+    else:
+        validation = validator.validate(message.body)
+    if validation.valid != bool(claimed):
+        detail = "; ".join(f"{f.rule} {f.location}: {f.message}" for f in validation.findings[:3])
+        raise ConfigurationError(
+            f"suite bug: the message meant to be {'valid' if claimed else 'invalid'} is not ({detail or 'no finding'})"
+        )
+
+
+def judge(
+    scenario_id: str,
+    name: str,
+    step: Mapping[str, Any],
+    response: Response,
+    ctx: ScenarioContext,
+    message: Message | None,
+) -> list[CheckFailure]:
+    """Every check the step expects, on ``response``; when all pass, its captures into ``ctx``."""
+    check_ctx = CheckContext(response, ctx, message)
+    failures: list[CheckFailure] = []
+    for key, expected in (step.get("expect") or {}).items():
+        if key not in CHECKS:
+            raise ConfigurationError(f"unknown check {key!r} in scenario {scenario_id}")
+        function = CHECKS.get(key)
+        for mismatch in function(expected, check_ctx):
+            failures.append(
+                CheckFailure(name, f"{key}: {mismatch.field}", mismatch.expected, mismatch.actual, mismatch.message)
+            )
+    if not failures:
+        capture(step.get("capture") or {}, check_ctx, ctx, name, failures)
+    return failures
+
+
+def capture(
+    spec: Mapping[str, str], check_ctx: CheckContext, ctx: ScenarioContext, step: str, failures: list[CheckFailure]
+) -> None:
+    """Carry the values ``spec`` names (``header:NAME`` or a JSON pointer) into ``ctx.captures``."""
+    for variable, source in spec.items():
+        if source.startswith("header:"):
+            value: Any = check_ctx.response.header(source[len("header:") :])
+        else:
+            document, _ = check_ctx.json()
+            value = resolve_pointer(document, source)
+            value = None if is_missing(value) else value
+        if value is None:
+            failures.append(
+                CheckFailure(step, f"capture {variable}", f"a value at {source}", None, "nothing to capture")
+            )
+        else:
+            ctx.captures[variable] = value

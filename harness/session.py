@@ -1,0 +1,256 @@
+"""One run session: everything a run needs, assembled in one place.
+
+The CLI, the test fixtures and the benchmarks build runs only through :class:`RunSession`
+(a pytest plugin or a load mode can too)::
+
+    session = (
+        RunSession(catalog, "intel-core")
+        .with_target("http://127.0.0.1:8080")
+        .with_target("sip:gw@127.0.0.1:5060;transport=udp", name="sip")
+        .with_reporters(Path("reports"), junit=Path("junit.xml"))
+        .with_options(concurrency=4, timeout_s=10.0)
+    )
+    async with session:
+        finished = await session.run()
+
+Entering the session loads and probes the transports, starts the counterpart reference
+endpoint when the suite needs one, and builds the reporters; leaving it closes them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Self
+
+from harness.catalog import Catalog
+from harness.events import Listener, RunFinished
+from harness.model import ConfigurationError, Suite
+from harness.reporting import Redactor
+from harness.reporting.registry import ReporterContext, load_reporters
+from harness.runner.engine import Runner
+from harness.transport import Counterpart, Transport, TransportOptions, load_transport
+
+__all__ = ["CounterpartUnavailable", "RunSession"]
+
+MAIN = "http"
+"""The name of the run's own target: every step without ``transport:`` goes there."""
+
+
+class CounterpartUnavailable(ConfigurationError):
+    """The counterpart reference endpoint could not listen where it was asked to."""
+
+
+@dataclasses.dataclass(slots=True)
+class _Target:
+    url: str
+    transport: Transport | None
+    """Given by the caller (kept open on exit), or None: loaded from ``harness.adapters`` by name."""
+
+
+class RunSession:
+    """Builder and async context manager for one run of one suite (or a subset of its scenarios)."""
+
+    def __init__(self, catalog: Catalog, suite: Suite | str) -> None:
+        self.catalog = catalog
+        self.suite = catalog.suite(suite) if isinstance(suite, str) else suite
+        self._targets: dict[str, _Target] = {}
+        self._listen: tuple[str, int] | None = ("127.0.0.1", 0)
+        self._counterpart_given: Counterpart | None = None
+        self._reports: Path | None = None
+        self._reporter_options: dict[str, Any] = {}
+        self._reporter_names: tuple[str, ...] | None = None
+        self._listeners: list[Listener] = []
+        self._concurrency = 4
+        self._timeout_s = 10.0
+        self._unattended = True
+        self._certifying = True
+        self._operator_timeout_s = 300.0
+        self._credentials = TransportOptions()
+        self._scenario_ids: tuple[str, ...] | None = None
+        # prepared on entry
+        self._open: list[Transport] = []
+        self._server: Any = None
+        self.counterpart: Counterpart | None = None
+        self.runner: Runner | None = None
+        self.reporters: list[Listener] = []
+        self.redact = Redactor()
+
+    # -- building ------------------------------------------------------------------------------------
+    def with_target(self, url: str, name: str = MAIN, transport: Transport | None = None) -> Self:
+        """The target for steps carried by transport ``name`` (``http`` is the run's own target); with
+        ``transport``, that transport is used (and left open) instead of loading the adapter ``name``."""
+        self._targets[name] = _Target(url, transport)
+        return self
+
+    def with_transport(self, transport: Transport, url: str = "http://sut.invalid", name: str = MAIN) -> Self:
+        """A ready transport (an in-memory one, for instance) for target ``name``."""
+        return self.with_target(url, name, transport)
+
+    def with_counterpart(self, host: str = "127.0.0.1", port: int = 0) -> Self:
+        """Where the counterpart reference endpoint listens, if the suite needs one (loopback by default)."""
+        self._listen = (host, port)
+        return self
+
+    def with_counterpart_endpoint(self, counterpart: Counterpart | None) -> Self:
+        """A counterpart already running (or None for none at all) instead of one the session starts."""
+        self._counterpart_given, self._listen = counterpart, None
+        return self
+
+    def with_reporters(self, reports: Path, only: Iterable[str] | None = None, **options: Any) -> Self:
+        """Reporters from the ``harness.reporters`` registry writing under ``reports``; ``options`` are
+        run-level settings they read (``junit``, ``console``, ``sut``, ``sign_key``, ...)."""
+        self._reports = reports
+        self._reporter_names = tuple(only) if only is not None else None
+        self._reporter_options.update(options)
+        return self
+
+    def with_listener(self, *listeners: Listener) -> Self:
+        """Explicit listeners, after the registry's reporters."""
+        self._listeners.extend(listeners)
+        return self
+
+    def with_options(
+        self,
+        *,
+        concurrency: int | None = None,
+        timeout_s: float | None = None,
+        unattended: bool | None = None,
+        operator_timeout_s: float | None = None,
+        credentials: TransportOptions | None = None,
+        certifying: bool | None = None,
+    ) -> Self:
+        """Run options; ``credentials`` are the HTTP target's TLS files and headers (secrets: redacted);
+        ``certifying=False`` marks the run as not certifying (the only way to run a retired suite version)."""
+        if certifying is not None:
+            self._certifying = certifying
+        if concurrency is not None:
+            self._concurrency = max(1, concurrency)
+        if timeout_s is not None:
+            self._timeout_s = timeout_s
+        if unattended is not None:
+            self._unattended = unattended
+        if operator_timeout_s is not None:
+            self._operator_timeout_s = operator_timeout_s
+        if credentials is not None:
+            self._credentials = credentials
+        return self
+
+    def with_scenarios(self, ids: Iterable[str]) -> Self:
+        """Run only these scenarios of the suite (in the suite's order)."""
+        self._scenario_ids = tuple(ids)
+        return self
+
+    # -- prepared ------------------------------------------------------------------------------------
+    @property
+    def target(self) -> str:
+        if MAIN not in self._targets:
+            raise ConfigurationError("the run has no target (with_target)")
+        return self._targets[MAIN].url
+
+    @property
+    def transport(self) -> Transport:
+        """The run's own transport, once the session is entered."""
+        if self.runner is None:
+            raise ConfigurationError("the session is not entered")
+        return self.runner.transport
+
+    def selected(self) -> Suite:
+        """The suite, or its chosen scenarios."""
+        if self._scenario_ids is None:
+            return self.suite
+        known = {str(s["id"]) for s in self.suite.scenarios}
+        unknown = [i for i in self._scenario_ids if i not in known]
+        if unknown:
+            raise ConfigurationError(f"{self.suite.name} has no scenario {', '.join(unknown)}")
+        wanted = set(self._scenario_ids)
+        return dataclasses.replace(self.suite, scenarios=tuple(s for s in self.suite.scenarios if s["id"] in wanted))
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._prepare()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _transport(self, name: str, given: _Target) -> Transport:
+        if given.transport is not None:
+            return given.transport
+        # HTTP credentials (headers, TLS files) are not for other transports: only the time-out goes along.
+        options = (
+            dataclasses.replace(self._credentials, timeout_s=self._timeout_s, concurrency=self._concurrency)
+            if name == MAIN
+            else TransportOptions(timeout_s=self._timeout_s)
+        )
+        transport = load_transport(name, options)
+        self._open.append(transport)
+        await transport.probe(given.url)
+        return transport
+
+    async def _prepare(self) -> None:
+        suite = self.selected()
+        self.redact = Redactor(self._credentials.secrets)
+        main = await self._transport(MAIN, self._targets.get(MAIN) or _Target(self.target, None))
+        extra = {
+            name: (await self._transport(name, given), given.url)
+            for name, given in self._targets.items()
+            if name != MAIN
+        }
+        self.counterpart = self._counterpart_given
+        if suite.counterpart and self._listen is not None:
+            from harness.endpoints import RecorderCounterpart, ReferenceServer, build_app
+
+            app = build_app(self.catalog.for_suite(suite))  # plays the document version the suite certifies
+            self._server = ReferenceServer(app, *self._listen)
+            try:
+                url = await self._server.start()
+            except OSError as exc:
+                self._server = None
+                where = f"{self._listen[0]}:{self._listen[1]}"
+                raise CounterpartUnavailable(
+                    f"cannot listen on {where} for the reference endpoint: {exc.strerror}"
+                ) from None
+            self.counterpart = RecorderCounterpart(app, url)
+        listeners: list[Listener] = []
+        if self._reports is not None:
+            context = ReporterContext(self._reports, self.redact, self.catalog, suite, dict(self._reporter_options))
+            listeners = load_reporters(context, self._reporter_names)
+        self.reporters = list(listeners)
+        listeners.extend(self._listeners)
+        self.runner = Runner(
+            self.catalog,
+            main,
+            self.target,
+            listeners,
+            self._concurrency,
+            self.counterpart,
+            unattended=self._unattended,
+            operator_timeout_s=self._operator_timeout_s,
+            extra_targets=extra,
+            certifying=self._certifying,
+        )
+
+    async def run(self) -> RunFinished:
+        """Run the (selected) suite; the session must be entered."""
+        if self.runner is None:
+            raise ConfigurationError("the session is not entered (async with session: ...)")
+        return await self.runner.run(self.selected())
+
+    async def close(self) -> None:
+        """Close what the session opened (transports it loaded, the counterpart it started, reporters)."""
+        reporters, self.reporters = self.reporters, []
+        for reporter in reporters:
+            closing = getattr(reporter, "close", None)
+            if callable(closing):
+                closing()
+        opened, self._open = self._open, []
+        for transport in opened:
+            await transport.close()
+        if self._server is not None:
+            server, self._server = self._server, None
+            await server.stop()

@@ -1,0 +1,209 @@
+"""The report, the matrix and the catalogue as people use them: in Chromium, from disk, keyboard included."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from harness.catalog import Catalog
+from harness.cli import main
+from harness.endpoints import build_app
+from harness.htmlreport import HtmlReporter
+from tests.browser.conftest import network_requests
+from tests.bundles import results_for, write_bundle, write_key
+from tests.conftest import certify
+
+pytestmark = pytest.mark.browser
+
+
+def _broken_intel_hub(catalog: Catalog) -> web.Application:
+    """The reference supplier, except that it answers XML intelligence reports 400: a SUT with one bug."""
+    app = build_app(catalog)
+
+    @web.middleware
+    async def refuse_xml(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.endswith("/intel-reports") and "xml" in request.headers.get("Content-Type", ""):
+            return web.json_response({"title": "we do not do XML"}, status=400)
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    app.middlewares.insert(0, refuse_xml)
+    return app
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("reports")
+    failing = folder / "failing" / "report.html"
+    asyncio.run(certify(catalog, _broken_intel_hub(catalog), "intel-core", listeners=[HtmlReporter(failing, catalog)]))
+    esn = folder / "esn" / "report.html"
+    asyncio.run(certify(catalog, build_app(catalog), "esn-core", listeners=[HtmlReporter(esn, catalog)]))
+    return {"failing": failing, "esn": esn}
+
+
+def _wait_for(scope: Any, css: str) -> list[Any]:
+    """Elements the page renders on a ``toggle`` event (dispatched as a task, after the click returns)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    found: list[Any] = WebDriverWait(scope, 5).until(lambda s: s.find_elements(By.CSS_SELECTOR, css))
+    return found
+
+
+def _visible(page: Any, css: str) -> list[Any]:
+    return [e for e in page.find_elements(By.CSS_SELECTOR, css) if e.is_displayed()]
+
+
+def test_failing_report_filtered_expanded_and_diffed_without_network(page: Any, reports: dict[str, Path]) -> None:
+    url = reports["failing"].as_uri()
+    page.get(url)
+    assert [u for u in network_requests(page) if u != url] == []
+    assert page.find_element(By.ID, "verdict").text == "NOT CERTIFIED"
+    total = len(page.find_elements(By.CSS_SELECTOR, "ol.scenarios > li"))
+    first = page.find_element(By.CSS_SELECTOR, "ol.scenarios > li")
+    assert first.get_attribute("data-verdict") == "failed"  # failures first
+    page.find_element(By.ID, "f-failed").send_keys(Keys.SPACE)  # keyboard, not a click
+    shown = _visible(page, "ol.scenarios > li")
+    assert 0 < len(shown) < total
+    assert {li.get_attribute("data-verdict") for li in shown} <= {"failed", "error"}
+    assert page.find_element(By.ID, "shown").text.startswith(f"{len(shown)} of {total}")
+    page.find_element(By.TAG_NAME, "body").send_keys("j")  # next scenario: the first shown
+    focused = page.switch_to.active_element
+    assert focused.tag_name == "summary"
+    focused.send_keys(Keys.ENTER)
+    details = focused.find_element(By.XPATH, "..")
+    assert details.get_attribute("open") == "true"
+    deleted = _wait_for(details, ".failure .expected del")
+    inserted = details.find_elements(By.CSS_SELECTOR, ".failure .actual ins")
+    assert deleted and inserted
+    assert "202" in details.find_element(By.CSS_SELECTOR, ".failure .expected pre").text
+    assert "400" in details.find_element(By.CSS_SELECTOR, ".failure .actual pre").text
+    assert "intel-report.md#" in details.find_element(By.CSS_SELECTOR, "a.spec").get_attribute("href")
+    exchange = _wait_for(details, "details.exchange > summary")[0]
+    exchange.send_keys(Keys.ENTER)
+    answer = _wait_for(details, "details.exchange pre.json")[0].text
+    assert "we do not do XML" in answer or "reportId" in answer
+    assert [u for u in network_requests(page) if u != url] == []
+
+
+def test_search_and_level_filter(page: Any, reports: dict[str, Path]) -> None:
+    page.get(reports["failing"].as_uri())
+    search = page.find_element(By.ID, "f-search")
+    page.find_element(By.TAG_NAME, "body").send_keys("/")
+    assert page.switch_to.active_element == search
+    search.send_keys("ic-02")
+    shown = _visible(page, "ol.scenarios > li")
+    assert [li.find_element(By.CSS_SELECTOR, ".sid").text for li in shown] == ["IC-02"]
+    search.clear()
+    search.send_keys(" ")
+    page.find_element(By.CSS_SELECTOR, "#f-level option[value='']").click()
+    page.find_element(By.XPATH, "//select[@id='f-level']/option[text()='SHOULD']").click()
+    levels = {li.get_attribute("data-level") for li in _visible(page, "ol.scenarios > li")}
+    assert levels == {"SHOULD"}
+
+
+def test_mcdata_binary_shown_as_hex_beside_decoded_fields(page: Any, reports: dict[str, Path]) -> None:
+    page.get(reports["esn"].as_uri())
+    scenario = page.find_element(By.ID, "s-ESN-01")
+    scenario.find_element(By.TAG_NAME, "summary").click()
+    _wait_for(scenario, "details.exchange > summary")[0].click()
+    hexes = _wait_for(scenario, "pre.hex")
+    decoded = scenario.find_elements(By.CSS_SELECTOR, "pre.decoded")
+    assert hexes and decoded
+    assert "00000000" in hexes[0].text
+    assert "SdsSignalling" in " ".join(d.text for d in decoded)
+    page.execute_script("arguments[0].scrollIntoView()", hexes[0])
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("store")
+    key = Ed25519PrivateKey.generate()
+    _, public = write_key(folder / "signer.pem", key)
+    bundles = folder / "bundles"
+    passed = {str(s["id"]): (str(s["level"]), "passed") for s in catalog.suite("intel-core").scenarios}
+    write_bundle(bundles, key, ("acme", "rms", "2.1"), results_for("intel-core", "1.0", passed))
+    failed = passed | {"IC-02": ("MUST", "failed")}
+    write_bundle(bundles, key, ("beta", "cad", "1.0"), results_for("intel-core", "1.0", failed))
+    alerts = {str(s["id"]): (str(s["level"]), "passed") for s in catalog.suite("alerts-core@1.1").scenarios}
+    write_bundle(bundles, key, ("gamma", "alerter", "3"), results_for("alerts-core", "1.1", alerts))
+    return {"bundles": bundles, "public": public, "folder": folder}
+
+
+def test_matrix_cell_leads_to_its_evidence(page: Any, store: dict[str, Path]) -> None:
+    matrix = store["folder"] / "matrix.html"
+    assert (
+        main(["matrix", "--store", str(store["bundles"]), "--trusted-key", str(store["public"]), "--html", str(matrix)])
+        == 0
+    )
+    page.get(matrix.as_uri())
+    assert [u for u in network_requests(page) if u != matrix.as_uri()] == []
+    cell = page.find_element(By.CSS_SELECTOR, "a.cell[aria-label^='beta/cad@1.0 intel-core@1.0']")
+    assert cell.text == "NOT CERTIFIED"
+    cell.send_keys(Keys.ENTER)
+    assert _wait_for(page, "#verdict")[0].text == "NOT CERTIFIED"
+    assert page.find_element(By.ID, "sut").text == "beta/cad@1.0"
+    assert page.find_element(By.ID, "verification").text == "verified against a trusted key"
+    assert page.find_element(By.CSS_SELECTOR, "ol.scenarios > li .sid").text == "IC-02"
+
+
+def test_catalogue_search_finds_a_product(page: Any, store: dict[str, Path]) -> None:
+    site = store["folder"] / "site"
+    assert (
+        main(
+            [
+                "catalogue",
+                "build",
+                "--out",
+                str(site),
+                "--trusted-key",
+                str(store["public"]),
+                "--store",
+                str(store["bundles"]),
+            ]
+        )
+        == 0
+    )
+    page.get((site / "index.html").as_uri())
+    assert len(page.find_elements(By.CSS_SELECTOR, "tbody tr")) == 2  # beta/cad is not certified on anything
+    page.find_element(By.ID, "q").send_keys("alerter")
+    rows = _visible(page, "tbody tr")
+    assert len(rows) == 1 and "gamma" in rows[0].text
+    rows[0].find_element(By.TAG_NAME, "a").click()
+    assert _wait_for(page, "nav a[href='../index.html']")
+    assert page.find_element(By.TAG_NAME, "h1").text == "alerter 3"
+    assert page.find_element(By.CSS_SELECTOR, "td .badge").text == "CERTIFIED"
+
+
+def test_demo_reports_show_every_scenario(
+    page: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], catalog: Catalog
+) -> None:
+    """Every scenario of every current suite (88 today: intel 21, alerts 1.1 30, checks 18, esn 19)."""
+    expected = sum(len(suite.scenarios) for suite in catalog.current_suites())
+    assert main(["demo", "--reports", str(tmp_path)]) == 0
+    capsys.readouterr()
+    scenarios = exchanged = 0
+    for report in sorted(tmp_path.glob("*/report.html")):
+        page.get(report.as_uri())
+        assert [u for u in network_requests(page) if u != report.as_uri()] == []
+        rows = page.find_elements(By.CSS_SELECTOR, "ol.scenarios > li")
+        scenarios += len(rows)
+        counts = [int(r.find_element(By.CSS_SELECTOR, ".time").text.split()[0]) for r in rows]
+        exchanged += sum(1 for count in counts if count > 0)
+    assert scenarios == expected
+    assert exchanged == expected
+
+
+def test_the_network_check_sees_a_request(page: Any, tmp_path: Path) -> None:
+    """The guard of the tests above: a page that fetches something is caught."""
+    leaky = tmp_path / "leaky.html"
+    leaky.write_text('<!DOCTYPE html><title>x</title><img alt="" src="http://127.0.0.1:9/pixel.png">')
+    page.get(leaky.as_uri())
+    assert "http://127.0.0.1:9/pixel.png" in network_requests(page)
+    page.get_log("browser")  # the refused image is logged as an error: not this test's subject
