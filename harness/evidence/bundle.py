@@ -37,6 +37,7 @@ __all__ = [
     "body_record",
     "make",
     "statement_for",
+    "suite_digest",
     "suite_files",
 ]
 

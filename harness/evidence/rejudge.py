@@ -39,7 +39,10 @@ _Key = tuple[str, str]
 def _response(record: Mapping[str, Any] | None, elapsed_ms: float, url: str) -> Response | None:
     if not isinstance(record, dict):
         return None
-    status, _, reason = str(record.get("start_line", "")).partition(" ")
+    line = str(record.get("start_line", ""))
+    if line.startswith(("HTTP/", "SIP/")):  # main's engine records "HTTP/1.1 200 OK"; older bundles "200 OK"
+        line = line.partition(" ")[2]
+    status, _, reason = line.partition(" ")
     body = record.get("body", "")
     try:
         raw = base64.b64decode(body, validate=True) if record.get("body_encoding") == "base64" else str(body).encode()
@@ -97,6 +100,7 @@ class _ReplayRunner(Runner):
                 if answer is not None:
                     sent = _response(record.get("request"), 0.0, "")
                     start = str((record.get("request") or {}).get("start_line", ""))
+                    start = re.sub(r" (HTTP/\d\.\d|SIP/2\.0)$", "", start)  # main's engine appends the version
                     self.answers[key].append((answer, None if sent is None else (start, sent)))
 
     async def _exchange(

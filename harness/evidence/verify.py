@@ -17,7 +17,15 @@ from harness.evidence.bundle import PREDICATE_TYPE, STATEMENT_TYPE, suite_digest
 from harness.evidence.dsse import EnvelopeError, verify
 from harness.model import UsageError
 
-__all__ = ["MAX_MEMBER_BYTES", "BundleReport", "Invalid", "open_bundle", "results_follow", "verify_bundle"]
+__all__ = [
+    "MAX_MEMBER_BYTES",
+    "BundleReport",
+    "Invalid",
+    "iter_exchanges",
+    "open_bundle",
+    "results_follow",
+    "verify_bundle",
+]
 
 MAX_MEMBER_BYTES = 4 << 30
 """Largest member read (uncompressed): a zip bomb stops here rather than filling memory or disk."""
