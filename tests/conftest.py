@@ -95,3 +95,11 @@ def verdicts(run: RunFinished) -> dict[str, str]:
 def failing(run: RunFinished) -> dict[str, list[tuple[str, Any, Any]]]:
     """Every scenario that did not pass, with its failed checks as (check, expected, actual)."""
     return {r.id: [(f.check, f.expected, f.actual) for f in r.failures] for r in run.results if r.verdict != "passed"}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_run_store(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Runs made by the tests are recorded in a store of their own, never in the user's data directory."""
+    import os
+
+    os.environ["HARNESS_STORE"] = f"sqlite:///{tmp_path_factory.mktemp('store') / 'runs.db'}"

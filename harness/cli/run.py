@@ -9,6 +9,7 @@ import json
 import os
 import re
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ import harness
 from harness import suitecheck
 from harness.catalog import Catalog, load_catalog
 from harness.events import RunFinished, Summary
+from harness.evidence import commands as evidence_commands
+from harness.evidence.bundle import Sut
 from harness.model import UsageError
 from harness.reporting import JUnitReporter, ResultsJsonReporter, read_journal, summary_line, write_atomically
 from harness.runner.life_cycle import refuse_retired
@@ -85,6 +88,7 @@ def register(subparsers: Any) -> None:
     demo = subparsers.add_parser("demo", help="certify the embedded reference supplier with every current suite")
     demo.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
     demo.add_argument("--concurrency", type=int, default=4)
+    evidence_commands.add_run_arguments(run)
     run.set_defaults(func=_cmd_run)
     report.set_defaults(func=_cmd_report)
     demo.set_defaults(func=_cmd_demo)
@@ -131,6 +135,13 @@ class RunSettings:
     """Where scenarios carried over SIP MESSAGE go; without it they are skipped."""
     certifying: bool = True
     """False marks the run as not certifying (``--not-certifying``; the only way to run a retired suite version)."""
+    evidence: bool = True
+    sut: Sut | None = None
+    sign_key: Any = None
+    """The Ed25519 private key that signs the evidence bundle (never printed)."""
+    run_id: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
+    store: str | None = None
+    """Run store URL (None: the default store); every run with evidence is recorded there."""
 
 
 async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: RunSettings) -> RunFinished:
@@ -145,7 +156,15 @@ async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: Run
         RunSession(catalog, suite_ref)
         .with_target(target)
         .with_counterpart(settings.listen_host, settings.listen_port)
-        .with_reporters(settings.reports, console=settings.console, junit=settings.junit)
+        .with_reporters(
+            settings.reports,
+            console=settings.console,
+            junit=settings.junit,
+            evidence=settings.evidence,
+            sut=settings.sut,
+            sign_key=settings.sign_key,
+            run_id=settings.run_id,
+        )
         .with_options(
             concurrency=settings.concurrency,
             timeout_s=settings.timeout,
@@ -160,9 +179,12 @@ async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: Run
         async with session:
             if settings.console and session.counterpart is not None:
                 print(f"reference endpoint for the SUT to send to: {session.counterpart.url}", flush=True)
-            return await session.run()
+            finished = await session.run()
     except CounterpartUnavailable as exc:
         raise UsageError(str(exc)) from None
+    if settings.evidence:
+        evidence_commands.record_run(settings.reports / f"{settings.run_id}.evidence.zip", settings)
+    return finished
 
 
 def _credentials(args: argparse.Namespace) -> TransportOptions:
@@ -218,6 +240,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     refuse_retired(catalog.suite(args.suite), not args.not_certifying)
     _positive(args.concurrency, "concurrency")
     host, port = _listen_address(args.listen)
+    sut, sign_key = evidence_commands.run_options(args)
     settings = RunSettings(
         args.reports,
         args.junit,
@@ -229,6 +252,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         credentials=_credentials(args),
         sip_target=sip_target,
         certifying=not args.not_certifying,
+        evidence=not args.no_evidence,
+        store=args.store,
+        sut=sut,
+        sign_key=sign_key,
     )
     try:
         finished = asyncio.run(run_suite(catalog, args.suite, target, settings))
@@ -239,6 +266,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         f"report: {args.reports / 'results.json'}, HTML: {args.reports / 'report.html'}"
         + (f", JUnit: {args.junit}" if args.junit else "")
     )
+    if settings.evidence:
+        state = "signed" if sign_key is not None else "unsigned"
+        marked = "" if sut is not None else "; no --sut-* given: not certifiable"
+        print(f"evidence: {args.reports / (settings.run_id + '.evidence.zip')} ({state}{marked})")
     return 0 if finished.certified else 1
 
 

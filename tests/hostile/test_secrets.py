@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from aiohttp import web
@@ -45,7 +46,13 @@ async def test_secrets_never_reach_console_reports_journal_or_logs(tmp_path: Pat
     assert code == 1
     outputs = {"stdout": out, "stderr": err}
     for path in [*(tmp_path / "reports").iterdir(), tmp_path / "junit.xml"]:
+        if path.suffix == ".zip":  # the evidence bundle: every member, binary ones as Latin-1
+            with zipfile.ZipFile(path) as bundle:
+                for member in bundle.namelist():
+                    outputs[f"{path.name}:{member}"] = bundle.read(member).decode("latin-1")
+            continue
         outputs[path.name] = path.read_text()
+    assert any(name.endswith(":exchanges.jsonl") for name in outputs), "the run wrote its evidence bundle"
     # The echo made the secrets part of what was checked: they were there to leak.
     assert "[redacted]" in outputs["results.json"]
     for name, text in outputs.items():

@@ -28,8 +28,10 @@ def _module_name(path: Path) -> str:
 
 
 def _modules() -> list[str]:
-    # ``__main__`` modules run a program when imported: they have no API to hold to.
-    paths = [path for package in PACKAGES for path in (ROOT / package).rglob("*.py") if path.name != "__main__.py"]
+    # ``__main__`` modules, and alembic's migration ``env.py`` (it needs alembic's running context), run a
+    # program when imported: they have no API to hold to.
+    skip = {"__main__.py", "env.py"}
+    paths = [path for package in PACKAGES for path in (ROOT / package).rglob("*.py") if path.name not in skip]
     return sorted(_module_name(path) for path in paths)
 
 

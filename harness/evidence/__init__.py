@@ -1,0 +1,3 @@
+"""Certification evidence (``specs/evidence.md``): bundles, DSSE signatures, keys and verification."""
+
+from __future__ import annotations
