@@ -136,7 +136,7 @@ def suite_files(suite: Suite, fixtures: Path, dataset_dir: Path | None) -> list[
     formats = fixtures / "formats"
     for reference in sorted(set(_walk_samples(list(suite.scenarios)))):
         parts = reference.split("/")
-        if len(parts) < 4 or ".." in parts:
+        if len(parts) < 4 or os.pardir in parts:
             continue
         path = formats / parts[0] / parts[1] / "samples" / "/".join(parts[2:])
         if path.is_file():

@@ -13,6 +13,7 @@ import base64
 import binascii
 import concurrent.futures
 import json
+import os
 import re
 import tempfile
 import zipfile
@@ -228,7 +229,7 @@ def rejudge_bundle(archive: zipfile.ZipFile, results: dict[str, Any]) -> list[st
             if not member.startswith("suite/") or member.startswith("suite/samples/") or member.endswith("/"):
                 continue
             relative = Path(member[len("suite/") :])
-            if relative.is_absolute() or ".." in relative.parts:
+            if relative.is_absolute() or os.pardir in relative.parts:
                 raise Invalid(f"member {member}: a path outside the suite")
             data = archive.read(info)
             if relative.parts[0] == "dataset":

@@ -154,7 +154,7 @@ def test_a_retired_suite_refuses_to_certify_unless_not_certifying(playing_1_0: s
     register = fixtures / "suites/lifecycle.yaml"
     register.write_text(
         register.read_text(encoding="utf-8").replace(
-            "{status: superseded, certifies: alerts@1.0}", "{status: retired, certifies: alerts@1.0}"
+            "status: superseded\n    certifies: alerts@1.0", "status: retired\n    certifies: alerts@1.0"
         ),
         encoding="utf-8",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -92,10 +93,21 @@ def test_registry_reporters_write_redacted_evidence(catalog: Catalog, tmp_path: 
         .with_options(credentials=TransportOptions(headers=(("X-Token", secret),)))
     )
     run(session)
-    written = {p.name: p.read_text() for p in tmp_path.iterdir()}
-    assert set(written) == {"journal.jsonl", "results.json", "junit.xml", "report.html"}
+    written = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.suffix != ".zip"}
+    (bundle,) = tmp_path.glob("*.evidence.zip")  # the evidence reporter: every member read too
+    with zipfile.ZipFile(bundle) as archive:
+        # suite/ is the suite's folder as used: this test's synthetic suite lives in tests/unit, whose
+        # sources spell the secret out; every other member is what the run wrote.
+        members = [name for name in archive.namelist() if not name.startswith("suite/")]
+        written.update({f"{bundle.name}:{name}": archive.read(name) for name in members})
+    assert {name for name in written if ":" not in name} == {
+        "journal.jsonl",
+        "results.json",
+        "junit.xml",
+        "report.html",
+    }
     assert json.loads(written["results.json"])["summary"]["passed"] == 3
-    assert all(secret not in text for text in written.values())
+    assert [name for name, data in written.items() if secret.encode() in data] == []
 
 
 def test_only_named_reporters(catalog: Catalog, tmp_path: Path) -> None:
