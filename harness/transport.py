@@ -6,13 +6,24 @@ once. Adapters are found through the entry-point group ``harness.adapters``.
 
 from __future__ import annotations
 
+import ssl
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from harness.extensions import ADAPTERS
-from harness.model import ConfigurationError
+from harness.model import BadAnswer, ConfigurationError
 
-__all__ = ["Counterpart", "Request", "Response", "Transport", "TransportOptions", "load_transport"]
+__all__ = [
+    "Counterpart",
+    "Request",
+    "Response",
+    "Transport",
+    "TransportOptions",
+    "decode_body",
+    "load_transport",
+    "tls_context",
+]
 
 
 @dataclass(slots=True, frozen=True)
@@ -70,6 +81,43 @@ class TransportOptions:
         if self.key_password:
             values.append(self.key_password)
         return tuple(v for v in values if v)
+
+
+def tls_context(options: TransportOptions) -> ssl.SSLContext:
+    """The client's TLS context: the system's CAs or ``ca_bundle``, and a client certificate for mutual TLS."""
+    try:
+        context = ssl.create_default_context(cafile=options.ca_bundle)
+        if options.client_cert:
+            context.load_cert_chain(options.client_cert, options.client_key, password=options.key_password)
+    except FileNotFoundError as exc:
+        raise ConfigurationError(f"TLS file not found: {exc.filename}") from None
+    except ssl.SSLError as exc:
+        # Never echo the password; the reason is enough ("bad decrypt", "key values mismatch").
+        raise ConfigurationError(f"unusable TLS credentials: {exc.reason or 'cannot load'}") from None
+    return context
+
+
+def decode_body(body: bytes, encoding: str, limit: int) -> bytes:
+    """Undo gzip/deflate, refusing as soon as the output would pass ``limit`` (no bomb expands)."""
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise BadAnswer(f"unsupported Content-Encoding {encoding!r}")
+    wbits = 31 if "gzip" in encoding else 15
+    try:
+        inflater = zlib.decompressobj(wbits)
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error:
+        if encoding != "deflate":
+            raise BadAnswer("Content-Encoding gzip, but the body is not gzip data") from None
+        try:  # raw deflate, as some servers send it
+            inflater = zlib.decompressobj(-15)
+            out = inflater.decompress(body, limit + 1)
+        except zlib.error:
+            raise BadAnswer("Content-Encoding deflate, but the body is not deflate data") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise BadAnswer(f"{encoding} body expands past the {limit}-byte limit")
+    return out
 
 
 class Transport(Protocol):

@@ -13,14 +13,13 @@ import contextlib
 import io
 import ssl
 import time
-import zlib
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from harness.model import BadAnswer, ConfigurationError, TargetUnreachable, TransportError
-from harness.transport import Request, Response, TransportOptions
+from harness.model import BadAnswer, TargetUnreachable, TransportError
+from harness.transport import Request, Response, TransportOptions, decode_body, tls_context
 
 __all__ = ["HttpTransport", "tls_context"]
 
@@ -81,48 +80,11 @@ def _failures(url: str, timeout_s: float) -> Iterator[None]:
         raise TransportError(f"network error talking to {origin}: {exc.strerror or exc}") from exc
 
 
-def tls_context(options: TransportOptions) -> ssl.SSLContext:
-    """The client's TLS context: the system's CAs or ``ca_bundle``, and a client certificate for mutual TLS."""
-    try:
-        context = ssl.create_default_context(cafile=options.ca_bundle)
-        if options.client_cert:
-            context.load_cert_chain(options.client_cert, options.client_key, password=options.key_password)
-    except FileNotFoundError as exc:
-        raise ConfigurationError(f"TLS file not found: {exc.filename}") from None
-    except ssl.SSLError as exc:
-        # Never echo the password; the reason is enough ("bad decrypt", "key values mismatch").
-        raise ConfigurationError(f"unusable TLS credentials: {exc.reason or 'cannot load'}") from None
-    return context
-
-
 def _payload(request: Request) -> bytes | io.BytesIO | None:
     if not request.body and request.method in ("GET", "HEAD"):
         return None
     # Large bodies go as a stream, so writing them never blocks the event loop.
     return io.BytesIO(request.body) if len(request.body) > 256 * 1024 else request.body
-
-
-def _decoded(body: bytes, encoding: str, limit: int) -> bytes:
-    """Undo gzip/deflate, refusing as soon as the output would pass ``limit`` (no bomb expands)."""
-    if encoding in ("", "identity"):
-        return body
-    if encoding not in ("gzip", "x-gzip", "deflate"):
-        raise BadAnswer(f"unsupported Content-Encoding {encoding!r}")
-    wbits = 31 if "gzip" in encoding else 15
-    try:
-        inflater = zlib.decompressobj(wbits)
-        out = inflater.decompress(body, limit + 1)
-    except zlib.error:
-        if encoding != "deflate":
-            raise BadAnswer("Content-Encoding gzip, but the body is not gzip data") from None
-        try:  # raw deflate, as some servers send it
-            inflater = zlib.decompressobj(-15)
-            out = inflater.decompress(body, limit + 1)
-        except zlib.error:
-            raise BadAnswer("Content-Encoding deflate, but the body is not deflate data") from None
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise BadAnswer(f"{encoding} body expands past the {limit}-byte limit")
-    return out
 
 
 class HttpTransport:
@@ -156,7 +118,7 @@ class HttpTransport:
                     request.method, request.url, headers=headers, data=_payload(request), allow_redirects=False
                 ) as answer:
                     raw = await self._read_bounded(answer)
-                    body = _decoded(raw, answer.headers.get("Content-Encoding", "").strip().lower(), self._limit)
+                    body = decode_body(raw, answer.headers.get("Content-Encoding", "").strip().lower(), self._limit)
                     return Response(
                         status=answer.status,
                         reason=answer.reason or "",

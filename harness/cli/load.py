@@ -10,9 +10,12 @@ rate is at most ``--max-failure-rate``, 1 above it, 2 on a usage error, 3 when t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -24,9 +27,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.catalog import load_catalog
-from harness.load.plan import LoadPlan, Tally, load_result, replayable
+from harness.cli.options import add_credential_options, credentials_from
+from harness.load.plan import CREDENTIALS_ENV, LoadPlan, Tally, load_result, replayable, write_credentials
 from harness.model import ConfigurationError, Suite, TargetUnreachable, UsageError
 from harness.profile import DATASET_HOOK, HOOK_ABSENT
+from harness.transport import TransportOptions, tls_context
 
 __all__ = ["register", "run_load"]
 
@@ -61,6 +66,13 @@ def register(subparsers: Any) -> None:
     )
     load.add_argument("--timeout", type=float, default=10.0, help="seconds allowed for one exchange (default 10)")
     load.add_argument("--quiet", action="store_true", help="no progress lines")
+    load.add_argument(
+        "--csv",
+        metavar="PREFIX",
+        help="also write Locust's statistics as CSV: PREFIX_stats.csv, _stats_history.csv, _failures.csv, "
+        "_exceptions.csv (local or master)",
+    )
+    add_credential_options(load)
     load.add_argument("--master", action="store_true", help="be the master of workers on other machines")
     load.add_argument("--expect-workers", type=int, default=1, help="with --master: workers to wait for")
     load.add_argument("--worker-timeout", type=float, default=60.0, help="seconds to wait for the workers")
@@ -86,30 +98,44 @@ def _check_target(target: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
-def _reach(target: str, timeout_s: float) -> None:
+def _reach(target: str, credentials: TransportOptions) -> None:
+    """Connect to the target (for https, with the TLS handshake the users will make) or raise TargetUnreachable."""
     host, port = _check_target(target)
+    context = tls_context(credentials) if target.startswith("https:") else None
     try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            pass
+        with socket.create_connection((host, port), timeout=credentials.timeout_s) as sock:
+            if context is not None:
+                with context.wrap_socket(sock, server_hostname=host):
+                    pass
+    except ssl.SSLError as exc:  # a certificate that does not verify says why (expired, hostname mismatch)
+        reason = getattr(exc, "verify_message", None) or exc.reason or exc
+        raise TargetUnreachable(f"target {target}: TLS: {reason}") from None
     except OSError as exc:
         raise TargetUnreachable(f"target {target} unreachable: {exc.strerror or exc}") from None
 
 
-def _load_dataset(suite: Suite, target: str, timeout_s: float) -> None:
+def _load_dataset(suite: Suite, target: str, credentials: TransportOptions) -> None:
     """The suite's data set through the SUT's test hook, as ``harness run`` loads it (binding rule 8)."""
     if not suite.dataset:
         return
     body = json.dumps(load_catalog().dataset(suite.dataset), ensure_ascii=False).encode()
+    headers = {"Content-Type": "application/json"}
+    for name, value in credentials.headers:
+        headers.setdefault(name, value)
     request = urllib.request.Request(  # noqa: S310 (the target was checked to be http(s))
-        target + DATASET_HOOK, data=body, method="PUT", headers={"Content-Type": "application/json"}
+        target + DATASET_HOOK, data=body, method="PUT", headers=headers
     )
+    context = tls_context(credentials) if target.startswith("https:") else None
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as answer:  # noqa: S310 (http(s) checked)
+        with urllib.request.urlopen(  # noqa: S310 (http(s) checked)
+            request, timeout=credentials.timeout_s, context=context
+        ) as answer:
             status = answer.status
     except urllib.error.HTTPError as exc:
         status = exc.code
     except OSError as exc:
-        raise TargetUnreachable(f"target {target} unreachable: {exc}") from None
+        reason = getattr(exc, "reason", None) or exc
+        raise TargetUnreachable(f"target {target} unreachable: {reason}") from None
     if status in HOOK_ABSENT:
         print(f"load: no {DATASET_HOOK} hook: the SUT must already hold data set {suite.dataset}", file=sys.stderr)
     elif status not in (200, 204):
@@ -147,10 +173,12 @@ def _validate(args: argparse.Namespace) -> None:
         raise UsageError("--master drives workers started elsewhere: give --expect-workers, not --processes")
 
 
-def _run(commands: list[list[str]], limit_s: float) -> list[int]:
+def _run(commands: list[list[str]], limit_s: float, credentials: TransportOptions) -> list[int]:
     """Run the processes together; the first of ``commands`` leads: when it ends, the others get a little
-    while to follow, then are stopped. Everything is killed past ``limit_s``."""
-    children = [subprocess.Popen(command) for command in commands]  # noqa: S603 (our own module, our interpreter)
+    while to follow, then are stopped. Everything is killed past ``limit_s``. The credentials go to them
+    in their environment only."""
+    environment = {**os.environ, CREDENTIALS_ENV: write_credentials(credentials)}
+    children = [subprocess.Popen(command, env=environment) for command in commands]  # noqa: S603 (our module)
     deadline = time.monotonic() + limit_s
     try:
         while children[0].poll() is None and time.monotonic() < deadline:
@@ -173,16 +201,17 @@ def _run(commands: list[list[str]], limit_s: float) -> list[int]:
 
 def run_load(args: argparse.Namespace) -> int:
     _validate(args)
+    credentials = dataclasses.replace(credentials_from(args), timeout_s=args.timeout)
     if args.worker:
         options = ["--master-host", args.master_host, "--master-port", str(args.master_port)]
-        return _run([_process("worker", *options)], args.time_limit + GRACE_S)[0]
+        return _run([_process("worker", *options)], args.time_limit + GRACE_S, credentials)[0]
     _check_target(args.target)
     target = args.target.rstrip("/")
     catalog = load_catalog()
     suite = catalog.suite(args.suite)
     chosen = replayable(suite, args.scenario)
-    _reach(target, args.timeout)
-    _load_dataset(suite, target, args.timeout)
+    _reach(target, credentials)
+    _load_dataset(suite, target, credentials)
     plan = LoadPlan(suite.ref, target, tuple(str(s["id"]) for s in chosen), args.exchanges or 0, args.timeout)
     limit = args.duration if args.duration is not None else args.time_limit
     args.reports.mkdir(parents=True, exist_ok=True)
@@ -194,6 +223,9 @@ def run_load(args: argparse.Namespace) -> int:
         ]  # fmt: skip
         if args.quiet:
             common.append("--quiet")
+        if args.csv:
+            Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
+            common += ["--csv", str(Path(args.csv).resolve())]
         if args.master:
             master = ["--master-bind-host", args.master_bind_host, "--master-port", str(args.master_port)]
             master += ["--expect-workers", str(args.expect_workers)]
@@ -205,7 +237,7 @@ def run_load(args: argparse.Namespace) -> int:
             commands = [_process("master", *common, *master)] + [_process("worker", *worker)] * args.processes
         else:
             commands = [_process("local", *common)]
-        codes = _run(commands, limit + args.worker_timeout + GRACE_S)
+        codes = _run(commands, limit + args.worker_timeout + GRACE_S, credentials)
         if codes[0] != 0 or not result_path.is_file():
             if codes[0] in (2, 3):
                 return codes[0]

@@ -6,6 +6,7 @@ Registered once, in harness/cli/__init__.py, after every command family has adde
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,9 +14,18 @@ from typing import Any
 
 import harness
 from harness.catalog import Catalog, bundled_fixtures, load_catalog, use_folders
-from harness.model import HarnessError, Suite
+from harness.model import HarnessError, Suite, UsageError
+from harness.transport import TransportOptions
 
-__all__ = ["VersionAction", "add_catalog_option", "apply_catalog_option", "suite_source", "version_text"]
+__all__ = [
+    "VersionAction",
+    "add_catalog_option",
+    "add_credential_options",
+    "apply_catalog_option",
+    "credentials_from",
+    "suite_source",
+    "version_text",
+]
 
 
 def add_catalog_option(commands: Any) -> None:
@@ -64,3 +74,43 @@ class VersionAction(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
         sys.stdout.write(version_text() + "\n")
         parser.exit(0)
+
+
+def add_credential_options(parser: argparse.ArgumentParser) -> None:
+    """``--header``, ``--ca-bundle``, ``--client-cert``, ``--client-key``, ``--key-password-env`` (run and load)."""
+    parser.add_argument(
+        "--header",
+        action="append",
+        metavar="'NAME: VALUE'",
+        help="extra header on every request (credentials: never written to any output)",
+    )
+    parser.add_argument("--ca-bundle", help="PEM file of CAs to trust for an https target")
+    parser.add_argument("--client-cert", help="PEM client certificate (chain) for mutual TLS")
+    parser.add_argument("--client-key", help="PEM private key of the client certificate")
+    parser.add_argument("--key-password-env", metavar="VAR", help="environment variable holding the key's password")
+
+
+def credentials_from(args: argparse.Namespace) -> TransportOptions:
+    """TLS files and extra headers from the command line; the key password only from the environment."""
+    headers: list[tuple[str, str]] = []
+    for text in args.header or ():
+        name, sep, value = text.partition(":")
+        if not sep or not name.strip() or any(c in name for c in " \t"):
+            raise UsageError("bad --header: expected 'Name: value'")
+        headers.append((name.strip(), value.strip()))
+    for option in ("ca_bundle", "client_cert", "client_key"):
+        path = getattr(args, option)
+        if path and not Path(path).is_file():
+            raise UsageError(f"--{option.replace('_', '-')} {path}: no such file")
+    if args.client_key and not args.client_cert:
+        raise UsageError("--client-key needs --client-cert")
+    password = os.environ.get(args.key_password_env) if args.key_password_env else None
+    if args.key_password_env and password is None:
+        raise UsageError(f"--key-password-env names {args.key_password_env}, which is not set")
+    return TransportOptions(
+        ca_bundle=args.ca_bundle,
+        client_cert=args.client_cert,
+        client_key=args.client_key,
+        key_password=password,
+        headers=tuple(headers),
+    )

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import harness
 from harness import suitecheck
 from harness.catalog import Catalog, load_catalog
+from harness.cli.options import add_credential_options, credentials_from
 from harness.events import RunFinished, Summary
 from harness.evidence import commands as evidence_commands
 from harness.evidence.bundle import Sut
@@ -49,16 +50,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--junit", type=Path, help="also write JUnit XML here")
     run.add_argument("--concurrency", type=int, default=4, help="scenarios run at once (default 4)")
     run.add_argument("--timeout", type=float, default=10.0, help="seconds allowed for one exchange (default 10)")
-    run.add_argument(
-        "--header",
-        action="append",
-        metavar="'NAME: VALUE'",
-        help="extra header on every request (credentials: never written to any output)",
-    )
-    run.add_argument("--ca-bundle", help="PEM file of CAs to trust for an https target")
-    run.add_argument("--client-cert", help="PEM client certificate (chain) for mutual TLS")
-    run.add_argument("--client-key", help="PEM private key of the client certificate")
-    run.add_argument("--key-password-env", metavar="VAR", help="environment variable holding the key's password")
+    add_credential_options(run)
     run.add_argument(
         "--unattended",
         action="store_true",
@@ -187,32 +179,6 @@ async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: Run
     return finished
 
 
-def _credentials(args: argparse.Namespace) -> TransportOptions:
-    """TLS files and extra headers from the command line; the key password only from the environment."""
-    headers: list[tuple[str, str]] = []
-    for text in args.header or ():
-        name, sep, value = text.partition(":")
-        if not sep or not name.strip() or any(c in name for c in " \t"):
-            raise UsageError("bad --header: expected 'Name: value'")
-        headers.append((name.strip(), value.strip()))
-    for option in ("ca_bundle", "client_cert", "client_key"):
-        path = getattr(args, option)
-        if path and not Path(path).is_file():
-            raise UsageError(f"--{option.replace('_', '-')} {path}: no such file")
-    if args.client_key and not args.client_cert:
-        raise UsageError("--client-key needs --client-cert")
-    password = os.environ.get(args.key_password_env) if args.key_password_env else None
-    if args.key_password_env and password is None:
-        raise UsageError(f"--key-password-env names {args.key_password_env}, which is not set")
-    return TransportOptions(
-        ca_bundle=args.ca_bundle,
-        client_cert=args.client_cert,
-        client_key=args.client_key,
-        key_password=password,
-        headers=tuple(headers),
-    )
-
-
 def _unattended(args: argparse.Namespace) -> bool:
     """Unattended when asked, in CI, or when nobody can answer at a terminal."""
     in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -249,7 +215,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _unattended(args),
         host,
         port,
-        credentials=_credentials(args),
+        credentials=credentials_from(args),
         sip_target=sip_target,
         certifying=not args.not_certifying,
         evidence=not args.no_evidence,

@@ -81,8 +81,19 @@ def rule(
 def rules_in_force(rule_set: str, version: str | None = None) -> list[tuple[Rule, Severity]]:
     """The rules of ``rule_set`` that ``version`` of their document states, each with its severity there."""
     _load_builtin_rule_sets()
-    in_force = ((item, item.severity_at(version)) for item in RULE_SETS.get(rule_set, ()))
-    return [(item, severity) for item, severity in in_force if severity is not None]
+    rules = RULE_SETS.get(rule_set, ())
+    key = (rule_set, version)
+    cached = _IN_FORCE.get(key)
+    if cached is not None and cached[0] == len(rules):  # rules are only ever added
+        return cached[1]
+    in_force = ((item, item.severity_at(version)) for item in rules)
+    found = [(item, severity) for item, severity in in_force if severity is not None]
+    _IN_FORCE[key] = (len(rules), found)
+    return found
+
+
+_IN_FORCE: dict[tuple[str, str | None], tuple[int, list[tuple[Rule, Severity]]]] = {}
+"""What :func:`rules_in_force` found, by rule set and version (every validated message asks)."""
 
 
 def run_rules(rule_set: str, document: Any, version: str | None = None) -> Iterator[tuple[str, Path | str, str]]:
@@ -103,8 +114,13 @@ def judge(rule_set: str, document: Any, version: str | None = None) -> Iterator[
             yield item.id, path, message, severity
 
 
+_IMPORTED: set[str] = set()
+
+
 def _load_builtin_rule_sets() -> None:
     """Import the rule modules of every registered format family (each registers its rules on import)."""
     for _, family in FAMILIES.items():
         for module in family.rule_modules:
-            importlib.import_module(module)
+            if module not in _IMPORTED:
+                importlib.import_module(module)
+                _IMPORTED.add(module)

@@ -17,15 +17,19 @@ import argparse
 import itertools
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from harness.load.plan import LoadPlan, Tally, replayable
+from harness.load.plan import CREDENTIALS_ENV, LoadPlan, Tally, read_credentials, replayable
 from harness.model import HarnessError
+from harness.transport import TransportOptions
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from locust.env import Environment
 
     from harness.catalog import Catalog
@@ -66,6 +70,14 @@ class _State:
         self.hub_late_ms = 0.0
         self.work_max_ms = 0.0
         self.final = False
+        self._options: TransportOptions | None = None
+
+    def options(self, plan: LoadPlan) -> TransportOptions:
+        """The transport options of this process: the plan's timeout, the credentials its parent handed down
+        (in the environment, never in the plan: a plan travels to workers in clear)."""
+        if self._options is None:
+            self._options = read_credentials(os.environ.get(CREDENTIALS_ENV, ""), plan.timeout_s)
+        return self._options
 
     def configure(self, plan: LoadPlan, quota: int) -> None:
 
@@ -100,26 +112,40 @@ def _warm(catalog: Catalog) -> None:
 def _user_class() -> type[Any]:
     """The Locust user class (built on demand: defining it needs Locust imported, that is, patched)."""
     import gevent
-    from locust import FastHttpUser, constant, events, task
+    from locust import User, constant, events, task
     from locust.exception import StopUser
 
+    from harness.load.carrier import Carrier
     from harness.runner import steps
     from harness.runner.context import ScenarioContext
-    from harness.transport import Response
 
-    class ConformanceUser(FastHttpUser):
-        """Replays one scenario after another (round robin over the plan's), judging every answer."""
+    fire = cast("Callable[..., None]", events.request.fire)
+
+    class ConformanceUser(User):
+        """Replays one scenario after another (round robin over the plan's), judging every answer.
+
+        Its HTTP is geventhttpclient's, the client of Locust's ``FastHttpUser``, over one keep-alive
+        connection (:class:`Carrier`); each exchange is one Locust request event, so Locust's statistics,
+        CSV and web UI count it, a conformance failure as a failed request named ``check: rule``."""
 
         wait_time = constant(0)
-        insecure = False  # an https target is verified, as by ``harness run``
-        max_redirects = 0
-        network_timeout = 10.0
-        connection_timeout = 10.0
+        carrier: Carrier | None = None
+
+        def on_start(self) -> None:
+            plan = STATE.plan
+            if plan is None:
+                raise StopUser
+            self.carrier = Carrier(plan.target, STATE.options(plan))
+
+        def on_stop(self) -> None:
+            if self.carrier is not None:
+                self.carrier.close()
+                self.carrier = None
 
         @task
         def replay(self) -> None:
             state, plan = STATE, STATE.plan
-            if plan is None or state.catalog is None:
+            if plan is None or state.catalog is None or self.carrier is None:
                 raise StopUser
             if state.quota and state.done >= state.quota:
                 raise StopUser
@@ -128,60 +154,72 @@ def _user_class() -> type[Any]:
             ctx = ScenarioContext(state.catalog, plan.target, dataset=state.dataset)
             for index, step in enumerate(scenario["steps"]):
                 name = str(step.get("id", f"step-{index + 1}"))
-                if not self._exchange(state, plan, scenario_id, name, step, ctx):
+                try:
+                    carried = self._exchange(self.carrier, state, plan, scenario_id, name, step, ctx)
+                except Exception as exc:  # a harness bug must show in the result, not only in Locust's log
+                    state.tally.error(f"{scenario_id}/{name}", f"{type(exc).__name__}: {exc}")
+                    raise
+                if not carried:
                     break  # later steps build on this one
                 gevent.sleep(0)  # judging is CPU work: let heartbeats and statistics through between exchanges
 
         def _exchange(
-            self, state: _State, plan: LoadPlan, scenario_id: str, name: str, step: dict[str, Any], ctx: ScenarioContext
+            self,
+            carrier: Carrier,
+            state: _State,
+            plan: LoadPlan,
+            scenario_id: str,
+            name: str,
+            step: dict[str, Any],
+            ctx: ScenarioContext,
         ) -> bool:
             label = f"{scenario_id}/{name}"
             state.done += 1
+            began = time.perf_counter()
             try:
-                began = time.perf_counter()
                 request, message = steps.build_request(step, ctx, plan.target)
-                prepared = time.perf_counter() - began
             except HarnessError as exc:  # a suite bug: counted as an error, never silently skipped
                 state.tally.error(label, str(exc))
-                events.request.fire(  # type: ignore[no-untyped-call]
-                    request_type="PREPARE", name=label, response_time=0, response_length=0, exception=exc, context={}
-                )
+                fire(request_type="PREPARE", name=label, response_time=0, response_length=0, exception=exc, context={})
                 return False
+            prepared = time.perf_counter() - began
             if message is not None:
                 ctx.sent[name] = message
-            with self.client.request(
-                request.method,
-                request.url,
-                data=cast(Any, request.body or None),  # bytes, byte-exact (geventhttpclient takes them; typed as str)
-                headers=dict(request.headers),
-                catch_response=True,
+            try:
+                response = carrier.send(request)
+            except HarnessError as exc:  # no answer, or one that cannot be read: an error, not a verdict
+                elapsed_ms = (time.perf_counter() - began - prepared) * 1000
+                state.tally.error(label, str(exc))
+                fire(
+                    request_type=request.method,
+                    name=label,
+                    response_time=elapsed_ms,
+                    response_length=0,
+                    exception=exc,
+                    context={},
+                )
+                return False
+            judging = time.perf_counter()
+            try:
+                failures = steps.judge(scenario_id, name, step, response, ctx, message)
+            except HarnessError as exc:
+                failures = None
+                state.tally.error(label, str(exc))
+                failure: Exception | None = exc
+            else:
+                failure = ConformanceFailure(state.tally.failures(scenario_id, failures)) if failures else None
+                if not failures:
+                    state.tally.passed()
+            state.work_max_ms = max(state.work_max_ms, (prepared + time.perf_counter() - judging) * 1000)
+            fire(
+                request_type=request.method,
                 name=label,
-                allow_redirects=False,
-            ) as answer:
-                if not answer.status_code:  # no HTTP answer at all (an HTTP error status is an answer, judged below)
-                    error = getattr(answer, "error", None)
-                    what = f"{type(error).__name__}: {error}" if error is not None else "no answer"
-                    state.tally.error(label, what)
-                    answer.failure(what)
-                    return False
-                elapsed = float(answer.request_meta["response_time"]) if answer.request_meta else 0.0
-                headers = tuple((str(k), str(v)) for k, v in answer.headers.items()) if answer.headers else ()
-                response = Response(answer.status_code, "", headers, answer.content or b"", elapsed, request.url)
-                try:
-                    began = time.perf_counter()
-                    failures = steps.judge(scenario_id, name, step, response, ctx, message)
-                    work_ms = (prepared + time.perf_counter() - began) * 1000
-                    state.work_max_ms = max(state.work_max_ms, work_ms)
-                except HarnessError as exc:
-                    state.tally.error(label, str(exc))
-                    answer.failure(exc)
-                    return False
-                if failures:
-                    answer.failure(ConformanceFailure(state.tally.failures(scenario_id, failures)))
-                    return False
-                state.tally.passed()
-                answer.success()
-                return True
+                response_time=response.elapsed_ms,
+                response_length=len(response.body),
+                exception=failure,
+                context={},
+            )
+            return failure is None
 
     return ConformanceUser
 
@@ -238,6 +276,7 @@ def _drive(environment: Environment, args: argparse.Namespace, plan: LoadPlan, t
 
     runner = environment.runner
     assert runner is not None
+    csv_writer = _csv_writer(environment, args.csv) if args.csv else None
     began = time.monotonic()
     runner.start(args.users, spawn_rate=args.spawn_rate)
     last_print = began
@@ -272,6 +311,8 @@ def _drive(environment: Environment, args: argparse.Namespace, plan: LoadPlan, t
             gevent.sleep(0.05)
     else:
         runner.stop()
+    if csv_writer is not None:
+        csv_writer()
     latency, by_step = _stats_of(environment)
     return {
         "tally": tally.take(),
@@ -281,6 +322,23 @@ def _drive(environment: Environment, args: argparse.Namespace, plan: LoadPlan, t
         "hub_late_ms": round(max(_HUB_LATE.values(), default=STATE.hub_late_ms), 1),
         "work_max_ms": round(max(_WORK_MAX.values(), default=STATE.work_max_ms), 1),
     }
+
+
+def _csv_writer(environment: Environment, prefix: str) -> Callable[[], None]:
+    """Locust's own CSV statistics (``PREFIX_stats.csv`` ...), written every second while the run goes; the
+    function returned writes them one last time, with the final figures, and closes them."""
+    import gevent
+    from locust import stats
+
+    writer = stats.StatsCSVFileWriter(environment, stats.PERCENTILES_TO_REPORT, prefix, full_history=False)
+    loop = gevent.spawn(writer.stats_writer)
+
+    def finish() -> None:
+        gevent.sleep(stats.CSV_STATS_INTERVAL_SEC + 0.2)  # one more pass of the writer, after the last request
+        loop.kill()
+        writer.close_files()
+
+    return finish
 
 
 _FINAL: set[str] = set()
@@ -302,6 +360,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--master-bind-host", default="127.0.0.1")
     parser.add_argument("--result", type=Path)
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--csv", help="PREFIX of Locust's CSV statistics files")
     return parser
 
 

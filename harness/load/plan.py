@@ -12,14 +12,18 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from harness.model import CheckFailure, Suite, UsageError
+from harness.transport import TransportOptions
 
 __all__ = [
+    "CREDENTIALS_ENV",
     "MAX_EXAMPLES",
     "LoadPlan",
     "Tally",
     "check_and_rule",
     "load_result",
+    "read_credentials",
     "replayable",
+    "write_credentials",
 ]
 
 MAX_EXAMPLES = 3
@@ -27,6 +31,10 @@ MAX_EXAMPLES = 3
 
 MAX_KINDS = 200
 """Distinct (check, rule) pairs counted one by one; beyond that they count under ``(other)``."""
+
+CREDENTIALS_ENV = "HARNESS_LOAD_CREDENTIALS"
+"""How ``harness load`` hands its credentials (headers, TLS files, key password) to its Locust processes: in
+their environment, never on a command line (``ps`` shows it) nor in the plan (it travels to workers in clear)."""
 
 _REPLAYABLE_STEP = frozenset({"id", "request", "expect", "capture", "title", "description", "note"})
 _RULE_IN_EXPECTED = re.compile(r"\(([^()]+)\)$")
@@ -196,3 +204,30 @@ def load_result(
         "steps": list(steps),
         **dict(extra or {}),
     }
+
+
+def write_credentials(options: TransportOptions) -> str:
+    """``options``' credentials as the value of :data:`CREDENTIALS_ENV`."""
+    return json.dumps(
+        {
+            "headers": [list(pair) for pair in options.headers],
+            "ca_bundle": options.ca_bundle,
+            "client_cert": options.client_cert,
+            "client_key": options.client_key,
+            "key_password": options.key_password,
+        }
+    )
+
+
+def read_credentials(text: str, timeout_s: float) -> TransportOptions:
+    """The transport options of a Locust process: ``timeout_s`` and the credentials of :func:`write_credentials`
+    (none when ``text`` is empty)."""
+    data: dict[str, Any] = json.loads(text) if text else {}
+    return TransportOptions(
+        timeout_s=timeout_s,
+        ca_bundle=data.get("ca_bundle"),
+        client_cert=data.get("client_cert"),
+        client_key=data.get("client_key"),
+        key_password=data.get("key_password"),
+        headers=tuple((str(name), str(value)) for name, value in data.get("headers", ())),
+    )

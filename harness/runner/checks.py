@@ -10,6 +10,7 @@ only one family needs live in ``harness/families/<family>/checks.py``.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -115,16 +116,32 @@ def headers_are(expected: dict[str, Any], ctx: CheckContext) -> Iterator[Mismatc
         if actual is None:
             yield Mismatch(field, spec, None, f"response has no {name} header")
         elif isinstance(spec, dict) and "path" in spec:
-            # A Location may be relative or absolute: compare what it resolves to.
-            resolved = urlsplit(urljoin(ctx.response.url or ctx.scenario.target, actual))
-            target = urlsplit(ctx.scenario.target)
-            if resolved.path != spec["path"] or (resolved.netloc and resolved.netloc != target.netloc):
+            if not _names_path(actual, ctx.response.url or ctx.scenario.target, ctx.scenario.target, spec["path"]):
                 yield Mismatch(field, spec["path"], actual, f"{name} does not name {spec['path']}")
         elif isinstance(spec, dict) and "media_type" in spec:
             if media_type(actual) != str(spec["media_type"]).lower():
                 yield Mismatch(field, spec["media_type"], actual, f"{name} names another media type")
         elif actual != str(spec):
             yield Mismatch(field, spec, actual, f"{name} differs")
+
+
+@functools.lru_cache(maxsize=256)
+def _netloc(url: str) -> str:
+    return urlsplit(url).netloc
+
+
+_PLAIN_PATH = re.compile(r"/(?!/)[^?#]*\Z")
+_DOT_SEGMENT = re.compile(r"/\.\.?(?:/|\Z)")
+
+
+def _names_path(reference: str, base: str, target: str, path: str) -> bool:
+    """Whether ``reference`` (a Location: relative or absolute), resolved against ``base``, is ``path`` on the
+    target's host. An absolute path with no dot segment, query or fragment resolves to itself on the base's host."""
+    if _PLAIN_PATH.match(reference) and not _DOT_SEGMENT.search(reference):
+        netloc = _netloc(base)
+        return reference == path and (not netloc or netloc == _netloc(target))
+    resolved = urlsplit(urljoin(base, reference))
+    return resolved.path == path and (not resolved.netloc or resolved.netloc == _netloc(target))
 
 
 def _json_body(ctx: CheckContext, field: str) -> Iterator[Mismatch]:

@@ -165,7 +165,11 @@ class ScenarioContext:
     def _evaluate(self, expression: str) -> Any:
         kind, _, name = expression.partition(":")
         if kind == "uuid":
-            return self.uuids.setdefault(name or "default", str(uuid.uuid4()))
+            key = name or "default"
+            value = self.uuids.get(key)
+            if value is None:
+                value = self.uuids[key] = str(uuid.uuid4())
+            return value
         if kind == "now":
             return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         if kind == "capture":
