@@ -104,6 +104,7 @@ class HttpTransport:
                 timeout=aiohttp.ClientTimeout(total=None),
                 auto_decompress=False,
                 skip_auto_headers=("Content-Type",),
+                cookie_jar=aiohttp.DummyCookieJar(),  # no state carried from one exchange to the next
             )
         return self._session
 
@@ -136,6 +137,8 @@ class HttpTransport:
         limit = self._limit
         if answer.content_length is not None and answer.content_length > limit:
             raise BadAnswer(f"response body of {answer.content_length} bytes is over the {limit}-byte limit")
+        if answer.content_length is not None and "chunked" not in answer.headers.get("Transfer-Encoding", ""):
+            return await answer.read()  # bounded: the parser reads no more than the declared length
         chunks: list[bytes] = []
         size = 0
         async for chunk in answer.content.iter_chunked(64 * 1024):
