@@ -33,6 +33,7 @@ def register(subparsers: Any) -> None:
     profile_option(serve, "play")
     serve.add_argument("--processes", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
     serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # one of --processes
+    serve.add_argument("--shared-state", help=argparse.SUPPRESS)  # one of --processes: the parent's SQLite database
 
     up = subparsers.add_parser(
         "up", help="run every reference role on its documented port, in-process or in containers"
@@ -64,6 +65,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         options = ["--role", args.role, *(option for option in tls if not option.endswith("=None"))]
         profiles = [f"--profile={p}" for p in (getattr(args, "profile", None) or [])]
         return serve_processes([*options, *profiles], args.host, args.port, args.processes)
+    if args.shared_state:
+        _share_state(args.shared_state)
     catalog = catalog_at(args)
     server = ReferenceServer(
         build_app(catalog, roles_named(catalog, args.role)), args.host, args.port, _serving_tls(args), args.reuse_port
@@ -77,6 +80,20 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         )
 
     return _serve_until_stopped({args.role: server}, started)
+
+
+def _share_state(path: str) -> None:
+    """One of ``--processes``: keep the roles' state in the parent's SQLite database."""
+    import sqlite3
+
+    from harness.endpoints.store import share_state
+
+    if not Path(path).is_file():
+        raise UsageError(f"--shared-state {path}: no such file")
+    try:
+        share_state(Path(path))
+    except (OSError, sqlite3.Error) as exc:
+        raise UsageError(f"--shared-state {path}: unusable ({exc})") from None
 
 
 def _serving_tls(args: argparse.Namespace) -> ssl.SSLContext | None:

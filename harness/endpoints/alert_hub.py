@@ -7,7 +7,6 @@ where the spec is silent are numbered in docs/decisions-alerts-exchange.md.
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import json
 import re
@@ -21,6 +20,7 @@ from lxml import etree
 
 from harness.catalog import Catalog
 from harness.endpoints.common import BODY, BodyTooLarge, json_response, problem, read_body
+from harness.endpoints.store import Codec, Store, Stores, stores
 from harness.families.cap.message import CAP_TOKEN, CapHeader, read_header
 from harness.families.edxl.rules import first_refused, marking_permitted
 from harness.http import media_type
@@ -71,6 +71,25 @@ class Incident:
         return {"id": self.event_id, "state": self.state, "messageId": self.message_id, "message": self.message}
 
 
+def _held_bytes(held: Held) -> bytes:
+    return b"%d\n" % len(held.content) + held.content + held.answer
+
+
+def _held(data: bytes) -> Held:
+    size, rest = data.split(b"\n", 1)
+    return Held(rest[: int(size)], rest[int(size) :])
+
+
+def _incident(data: bytes) -> Incident:
+    fields = json.loads(data)
+    return Incident(fields["id"], fields["state"], fields["message"], fields["messageId"])
+
+
+HELD = Codec(_held_bytes, _held)
+INCIDENTS = Codec(lambda incident: json.dumps(incident.as_dict(), ensure_ascii=False).encode(), _incident)
+"""How the hub's stores keep their values when shared (``harness serve --processes``)."""
+
+
 def _text(parent: etree._Element, namespace: str, name: str) -> str | None:
     element = parent.find(f"{{{namespace}}}{name}")
     return None if element is None else (element.text or "").strip()
@@ -109,15 +128,16 @@ class AlertHub:
     sender = "alert-hub@reference.netcode"
     """The hub's own CAP ``sender`` and EDXL-DE ``senderID``."""
 
-    def __init__(self, catalog: Catalog, capacity: int = 1_000) -> None:
+    def __init__(self, catalog: Catalog, capacity: int = 1_000, shared: Stores | None = None) -> None:
         self.cap = catalog.format("cap/1.2")
         self.edxl = catalog.format("edxl-de/1.0")
         self.emsi = catalog.format("emsi/1.0")
         self.capacity = capacity
-        self.alerts: collections.OrderedDict[tuple[str, str], Held] = collections.OrderedDict()
-        self.distributions: collections.OrderedDict[tuple[str, str], Held] = collections.OrderedDict()
-        self.incident_messages: collections.OrderedDict[str, Held] = collections.OrderedDict()
-        self.incidents: collections.OrderedDict[str, Incident] = collections.OrderedDict()
+        self.stores = shared if shared is not None else stores()
+        self.alerts: Store[tuple[str, str], Held] = self.stores.store("alert-hub/alerts", capacity, HELD)
+        self.distributions: Store[tuple[str, str], Held] = self.stores.store("alert-hub/distributions", capacity, HELD)
+        self.incident_messages: Store[str, Held] = self.stores.store("alert-hub/incident-messages", capacity, HELD)
+        self.incidents: Store[str, Incident] = self.stores.store("alert-hub/incidents", capacity, INCIDENTS)
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -131,10 +151,8 @@ class AlertHub:
         for store in (self.alerts, self.distributions, self.incident_messages, self.incidents):
             store.clear()
 
-    def _keep(self, store: collections.OrderedDict[Any, Any], key: Any, value: Any) -> None:
-        store[key] = value
-        while len(store) > self.capacity:
-            store.popitem(last=False)
+    def _keep(self, store: Store[Any, Any], key: Any, value: Any) -> None:
+        store[key] = value  # past the capacity, the oldest go
 
     async def _read(self, request: web.Request, fmt: Format, *aliases: str) -> bytes | web.Response:
         """The body, or the refusal: 415 for a media type not accepted, 413 past 1 MiB (never read whole)."""
@@ -180,14 +198,17 @@ class AlertHub:
     def accept_alert(self, original: CapHeader, content: bytes, warnings: Iterable[Finding] = ()) -> web.StreamResponse:
         assert original.sender and original.identifier
         key = (original.sender, original.identifier)
-        held = self.alerts.get(key)
-        if held is not None:
-            if self.same_content(held.content, content):
-                return self.cap_answer(202, held.answer)
-            clash = Finding("/cap:alert/cap:identifier", "conflict", "identifier already used with different content")
-            return self.cap_answer(409, self.error_alert(original, [clash]))
-        ack = self.ack_alert(original, warnings)
-        self._keep(self.alerts, key, Held(content, ack))
+        with self.stores.transaction():  # of two processes receiving the same alert, the first acknowledges it
+            held = self.alerts.get(key)
+            if held is not None:
+                if self.same_content(held.content, content):
+                    return self.cap_answer(202, held.answer)
+                clash = Finding(
+                    "/cap:alert/cap:identifier", "conflict", "identifier already used with different content"
+                )
+                return self.cap_answer(409, self.error_alert(original, [clash]))
+            ack = self.ack_alert(original, warnings)
+            self._keep(self.alerts, key, Held(content, ack))
         return self.cap_answer(202, ack)
 
     def same_content(self, first: bytes, second: bytes) -> bool:
@@ -286,13 +307,14 @@ class AlertHub:
         reference = ",".join(_text(root, DE_NS, name) or "" for name in ("distributionID", "senderID", "dateTimeSent"))
         key = (_text(root, DE_NS, "senderID") or "", _text(root, DE_NS, "distributionID") or "")
         content = canonical(root)
-        held = self.distributions.get(key)
-        if held is not None:
-            if self.same_content(held.content, content):
-                return self.distribution_answer(held.answer)
-            return problem(409, "conflict", f"distributionID {key[1]} was first sent with different content")
-        ack = self.ack_distribution(root, reference)
-        self._keep(self.distributions, key, Held(content, ack))
+        with self.stores.transaction():
+            held = self.distributions.get(key)
+            if held is not None:
+                if self.same_content(held.content, content):
+                    return self.distribution_answer(held.answer)
+                return problem(409, "conflict", f"distributionID {key[1]} was first sent with different content")
+            ack = self.ack_distribution(root, reference)
+            self._keep(self.distributions, key, Held(content, ack))
         return self.distribution_answer(ack)
 
     def ack_distribution(self, root: etree._Element, reference: str) -> bytes:
@@ -326,16 +348,17 @@ class AlertHub:
             return problem(422, "classification-not-permitted", _not_permitted(marking))
         message_id = str(document["CONTEXT"]["ID"])
         content = json.dumps(document, sort_keys=True, ensure_ascii=False).encode()
-        held = self.incident_messages.get(message_id)
-        if held is not None:
-            if self.same_content(held.content, content):
-                return self.incident_answer(held.answer)
-            return problem(409, "conflict", f"CONTEXT.ID {message_id} was first sent with different content")
-        refusal = self.apply_incident(message_id, document)
-        if refusal is not None:
-            return refusal
-        ack = json.dumps(self.ack_incident(document), ensure_ascii=False).encode()
-        self._keep(self.incident_messages, message_id, Held(content, ack))
+        with self.stores.transaction():  # the message and the incident it changes, as one process would
+            held = self.incident_messages.get(message_id)
+            if held is not None:
+                if self.same_content(held.content, content):
+                    return self.incident_answer(held.answer)
+                return problem(409, "conflict", f"CONTEXT.ID {message_id} was first sent with different content")
+            refusal = self.apply_incident(message_id, document)
+            if refusal is not None:
+                return refusal
+            ack = json.dumps(self.ack_incident(document), ensure_ascii=False).encode()
+            self._keep(self.incident_messages, message_id, Held(content, ack))
         return self.incident_answer(ack)
 
     def validate_incident(self, body: bytes) -> Validation:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import ipaddress
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Iterable
@@ -39,6 +40,7 @@ from aiohttp import web
 from harness.catalog import Catalog
 from harness.codecs.multipart import MultipartError, Sds, build_sds, parse_multipart, parse_sds
 from harness.endpoints.common import BODY, LOG, problem, read_body
+from harness.endpoints.store import JSON, Codec, Store, Stores, stores
 from harness.families.esn.mcdata import CodecError, NotificationType, SdsNotification, SdsSignalling, decode
 from harness.families.esn.messages import (
     LOCATION_INFO,
@@ -71,6 +73,8 @@ ANSWER_WITHIN_S = 5.0
 """The spec's bound for notifications and reports; also each outgoing request's time-out."""
 MAX_PENDING = 256
 """Outgoing messages in flight at most; past it, further ones are dropped (and logged)."""
+HELD = 10_000
+"""Groups, emergency states and location configurations held at most (the oldest go first)."""
 
 
 def _unsupported(accepted: str) -> web.Response:
@@ -88,6 +92,14 @@ class Member:
     affiliated: bool = True
 
 
+def _members(data: bytes) -> tuple[Member, ...]:
+    return tuple(Member(uri, url, affiliated) for uri, url, affiliated in json.loads(data))
+
+
+MEMBERS = Codec(lambda members: json.dumps([[m.uri, m.url, m.affiliated] for m in members]).encode(), _members)
+TRIGGERS = Codec(lambda triggers: json.dumps(list(triggers)).encode(), lambda data: tuple(json.loads(data)))
+
+
 class EsnGateway:
     """The reference implementation of the ESN exchanges; each decision is a method tests can override."""
 
@@ -95,15 +107,18 @@ class EsnGateway:
     longitude_raw = 0xFFE951
     """The gateway's own position as a location client (TS 23.032 24-bit values: 51.50070 N, 0.12460 W)."""
 
-    def __init__(self, catalog: Catalog, hooks: bool = True, reply_hosts: Iterable[str] = ()) -> None:
+    def __init__(
+        self, catalog: Catalog, hooks: bool = True, reply_hosts: Iterable[str] = (), shared: Stores | None = None
+    ) -> None:
         self.sds_format = catalog.format("mcdata-sds/1.0")
         self.mcptt_format = catalog.format("mcptt-info/1.0")
         self.location_format = catalog.format("mcptt-location-info/1.0")
         self.hooks = hooks
         self.reply_hosts = frozenset(host.lower() for host in reply_hosts)
-        self.groups: dict[str, tuple[Member, ...]] = {}
-        self.alerts: collections.OrderedDict[tuple[str, str], bool] = collections.OrderedDict()
-        self.configurations: collections.OrderedDict[str, tuple[str, ...]] = collections.OrderedDict()
+        held = shared if shared is not None else stores()
+        self.groups: Store[str, tuple[Member, ...]] = held.store("esn-gateway/groups", HELD, MEMBERS)
+        self.alerts: Store[tuple[str, str], bool] = held.store("esn-gateway/emergencies", HELD, JSON)
+        self.configurations: Store[str, tuple[str, ...]] = held.store("esn-gateway/configurations", HELD, TRIGGERS)
         self.notifications: collections.deque[SdsNotification] = collections.deque(maxlen=1000)
         self.reports: collections.deque[LocationInfo] = collections.deque(maxlen=1000)
         self.sent: collections.deque[tuple[str, int | str]] = collections.deque(maxlen=1000)
@@ -247,7 +262,7 @@ class EsnGateway:
 
     def members(self, group: str | None) -> list[Member]:
         """The affiliated members of ``group``; a group the gateway does not hold has none."""
-        return [member for member in self.groups.get(group or "", ()) if member.affiliated]
+        return [member for member in self.groups.get(group or "") or () if member.affiliated]
 
     def relayed(self, info: McdataParams, member: Member, sds: Sds) -> tuple[str, bytes]:
         """The SDS a member receives: mcdata-info naming it, the group and the sender; the binary parts as they came."""
@@ -274,7 +289,8 @@ class EsnGateway:
         groups, findings = self._groups(document)
         if findings:
             return problem(400, "invalid-message", "not a group table", findings)
-        self.groups.update(groups)
+        for uri, members in groups.items():
+            self.groups[uri] = members
         return web.Response(status=204)
 
     def _groups(self, document: Any) -> tuple[dict[str, tuple[Member, ...]], list[Finding]]:
@@ -349,9 +365,7 @@ class EsnGateway:
     def alert_received(self, alert: McpttParams, location: LocationInfo | None) -> None:
         """Keep the group's emergency state: an alert (alert-ind true) opens it, a cancel closes it."""
         key = (alert.calling_user or "", alert.request_uri or alert.calling_group or "")
-        self.alerts[key] = bool(alert.alert)
-        while len(self.alerts) > 10_000:
-            self.alerts.popitem(last=False)
+        self.alerts[key] = bool(alert.alert)  # past HELD, the oldest go
 
     def acknowledge(self, alert: McpttParams) -> web.StreamResponse:
         return web.Response(body=alert_acknowledgement(alert), status=200, headers={"Content-Type": MCPTT_INFO})
@@ -383,14 +397,11 @@ class EsnGateway:
 
     def configure(self, server: str, configuration: LocationInfo) -> None:
         """Keep one configuration per location server (its reply-to), the latest one."""
-        self.configurations[server] = configuration.trigger_ids
-        self.configurations.move_to_end(server)
-        while len(self.configurations) > 10_000:
-            self.configurations.popitem(last=False)
+        self.configurations.put_last(server, configuration.trigger_ids)  # past HELD, the oldest go
 
     def report(self, server: str, request: LocationInfo) -> bytes:
         """The Report answering ``request``: the triggers ``server`` configured, the gateway's own position."""
-        triggers = self.configurations.get(server) or self.configurations.get("", ())
+        triggers = self.configurations.get(server) or self.configurations.get("") or ()
         return location_report(triggers, self.latitude_raw, self.longitude_raw, request.request_id)
 
     async def send_report(self, server: str, request: LocationInfo) -> None:

@@ -10,7 +10,7 @@ Choices where the spec is silent (documented in docs/decisions.md):
 
 from __future__ import annotations
 
-import collections
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +19,7 @@ from aiohttp import web
 
 from harness.catalog import Catalog
 from harness.endpoints.common import BODY, BodyTooLarge, json_response, problem, read_body, utc_now
+from harness.endpoints.store import Codec, Store, Stores, stores
 from harness.families.renditions import Family, family
 from harness.http import media_type, negotiate
 from harness.model import Format
@@ -40,6 +41,28 @@ class StoredReport:
     ack: dict[str, Any]
 
 
+def _encode(report: StoredReport) -> bytes:
+    fields = {
+        "format_id": report.format_id,
+        "body": base64.b64encode(report.body).decode(),
+        "media_type": report.media_type,
+        "content": report.content,
+        "model": report.model,
+        "ack": report.ack,
+    }
+    return json.dumps(fields, ensure_ascii=False).encode()
+
+
+def _decode(data: bytes) -> StoredReport:
+    fields = json.loads(data)
+    fields["body"] = base64.b64decode(fields["body"])
+    return StoredReport(**fields)
+
+
+REPORTS = Codec(_encode, _decode)
+"""A stored report as JSON (shared stores, ``harness serve --processes``): content and model are JSON documents."""
+
+
 class IntelHub:
     """The reference implementation of the intelligence report exchanges.
 
@@ -49,7 +72,7 @@ class IntelHub:
 
     family_name = "intel-report"
 
-    def __init__(self, catalog: Catalog, capacity: int = 1_000) -> None:
+    def __init__(self, catalog: Catalog, capacity: int = 1_000, shared: Stores | None = None) -> None:
         formats = catalog.formats_of_family(self.family_name)
         self.by_media_type: dict[str, Format] = {mt: fmt for fmt in formats for mt in fmt.media_types}
         self.json_format = next(fmt for fmt in formats if fmt.syntax == "json")
@@ -57,7 +80,8 @@ class IntelHub:
         rendition = family(self.family_name)
         assert rendition is not None
         self.family: Family = rendition
-        self.reports: collections.OrderedDict[str, StoredReport] = collections.OrderedDict()
+        self.stores = shared if shared is not None else stores()
+        self.reports: Store[str, StoredReport] = self.stores.store("intel-hub/reports", capacity, REPORTS)
         self.capacity = capacity
 
     def routes(self) -> list[web.RouteDef]:
@@ -99,15 +123,14 @@ class IntelHub:
     def accept(self, fmt: Format, body: bytes, model: dict[str, Any]) -> web.StreamResponse:
         report_id = str(model["reportId"])
         content = self.family.content_of(model)
-        stored = self.reports.get(report_id)
-        if stored is not None:
-            if self.same_content(stored.content, content):
-                return self.acknowledge(stored.ack)
-            return problem(409, "conflict", f"reportId {report_id} was first submitted with different content")
-        ack = {"reportId": report_id, "status": "accepted", "receivedAt": utc_now()}
-        self.reports[report_id] = StoredReport(fmt.id, body, fmt.media_type, content, model, ack)
-        while len(self.reports) > self.capacity:
-            self.reports.popitem(last=False)
+        with self.stores.transaction():  # the first of two processes receiving the same report stores it
+            stored = self.reports.get(report_id)
+            if stored is not None:
+                if self.same_content(stored.content, content):
+                    return self.acknowledge(stored.ack)
+                return problem(409, "conflict", f"reportId {report_id} was first submitted with different content")
+            ack = {"reportId": report_id, "status": "accepted", "receivedAt": utc_now()}
+            self.reports[report_id] = StoredReport(fmt.id, body, fmt.media_type, content, model, ack)  # oldest go
         return self.acknowledge(ack)
 
     def same_content(self, first: dict[str, Any], second: dict[str, Any]) -> bool:

@@ -2,20 +2,28 @@
 
 Each process is a ``harness serve --reuse-port`` of its own, bound with ``SO_REUSEPORT``: the kernel
 spreads connections over them, so a system under test acting as a client can be load-tested against
-the reference. Each process keeps its own (bounded) recorder and state: the control API of one
-process sees what that process received.
+the reference. What a later request can refer to (the roles' stores: reports, alerts, distributions,
+incidents, the loaded data set, ESN groups and location configurations) is shared: the parent creates
+a private folder (mode 0700) holding one SQLite database in WAL mode, each process opens it
+(``--shared-state``, internal) and the folder is removed when the parent stops. Each process keeps
+its own (bounded) recorder: the control API of one process lists what that process received
+(docs/decisions-load.md).
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
+from harness.endpoints.store import create_database
 from harness.model import UsageError
 
 __all__ = ["serve_processes"]
@@ -42,7 +50,16 @@ def serve_processes(serve_args: Sequence[str], host: str, port: int, processes: 
     or SIGTERM; print one ready line once every copy listens."""
     reserved = _reserve(host, port)
     port = int(reserved.getsockname()[1])
+    folder = Path(tempfile.mkdtemp(prefix="harness-serve-"))  # mode 0700: the state of the processes only
+    try:
+        database = folder / "state.sqlite3"
+        create_database(database)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        reserved.close()
+        raise
     command = [sys.executable, "-m", "harness.cli", "serve", *serve_args, "--host", host, "--port", str(port)]
+    command += ["--shared-state", str(database)]
     children: list[subprocess.Popen[str]] = []
     stop = False
 
@@ -85,5 +102,6 @@ def serve_processes(serve_args: Sequence[str], host: str, port: int, processes: 
                 child.wait()
             if child.stdout is not None:
                 child.stdout.close()
+        shutil.rmtree(folder, ignore_errors=True)
     print("stopped", file=sys.stderr)
     return 0

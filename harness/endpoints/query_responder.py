@@ -13,6 +13,7 @@ from aiohttp import web
 
 from harness.catalog import Catalog
 from harness.endpoints.common import BODY, BodyTooLarge, json_response, problem, read_body
+from harness.endpoints.store import JSON, Store, Stores, stores
 from harness.families.queries.rules import expected_person_result, expected_vehicle_result
 from harness.http import media_type
 from harness.model import Finding, Format
@@ -29,13 +30,17 @@ DEFAULT_DATASET = "checks-core@1.0"
 class QueryResponder:
     """The reference implementation of both checks; each decision is a method tests can override."""
 
-    def __init__(self, catalog: Catalog, dataset: str = DEFAULT_DATASET, hooks: bool = True) -> None:
+    def __init__(
+        self, catalog: Catalog, dataset: str = DEFAULT_DATASET, hooks: bool = True, shared: Stores | None = None
+    ) -> None:
         self.person_query = catalog.format("person-query/1.0")
         self.vehicle_query = catalog.format("vehicle-query/1.0")
         self.dataset_ref = dataset
         self.initial = catalog.dataset(dataset)
         self.dataset_schema = SchemaValidator(catalog.dataset_schema(dataset))
-        self.dataset: dict[str, Any] = self.initial
+        self.loaded: Store[str, dict[str, Any]] = (shared or stores()).store(
+            "query-responder/dataset", 1, JSON, cached=True
+        )
         self.hooks = hooks
 
     def routes(self) -> list[web.RouteDef]:
@@ -44,8 +49,18 @@ class QueryResponder:
             routes.append(web.put(DATASET_HOOK, self.load_dataset))
         return routes
 
+    @property
+    def dataset(self) -> dict[str, Any]:
+        """The data set the responder answers from: the one loaded through the test hook, else its initial one."""
+        loaded = self.loaded.get("dataset")
+        return self.initial if loaded is None else loaded
+
+    @dataset.setter
+    def dataset(self, document: dict[str, Any]) -> None:
+        self.loaded["dataset"] = document
+
     def reset(self) -> None:
-        self.dataset = self.initial
+        self.loaded.clear()
 
     async def _read_query(self, request: web.Request, fmt: Format) -> tuple[Validation | None, web.Response | None]:
         if media_type(request.headers.get("Content-Type")) not in fmt.media_types:
