@@ -128,7 +128,12 @@ def harness_rps(url: str, processes: int, users: int, duration: float) -> tuple[
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2], help="process counts to measure")
-    parser.add_argument("--server-processes", type=int, default=2)
+    parser.add_argument(
+        "--server-processes",
+        type=int,
+        default=1,
+        help="processes of the reference endpoint (default 1: the fastest, so the clients are what differs)",
+    )
     parser.add_argument("--users", type=int, default=16, help="users in all (split over the processes)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per side and round")
     parser.add_argument("--rounds", type=int, default=3)
