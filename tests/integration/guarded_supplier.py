@@ -5,15 +5,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sys
 
 from aiohttp import web
 
 from harness.catalog import load_catalog
 from harness.endpoints import build_app
 from harness.endpoints.common import problem
+from tests.integration.served import run_on_loopback
 
 
 def guarded_app(token: str) -> web.Application:
@@ -31,23 +30,7 @@ def guarded_app(token: str) -> web.Application:
 
 
 def main() -> None:
-    app = guarded_app(os.environ["TOKEN"])
-
-    async def start() -> None:
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        assert site._server is not None
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        print(f"listening on http://127.0.0.1:{port}", flush=True)
-
-    loop = asyncio.new_event_loop()
-    loop.run_until_complete(start())
-    try:
-        loop.run_forever()
-    except KeyboardInterrupt:
-        sys.exit(0)
+    run_on_loopback(guarded_app(os.environ["TOKEN"]))
 
 
 if __name__ == "__main__":

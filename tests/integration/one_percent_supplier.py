@@ -6,13 +6,13 @@
 from __future__ import annotations
 
 import itertools
-import sys
 
 from aiohttp import web
 
 from harness.catalog import load_catalog
 from harness.endpoints import build_app
 from harness.endpoints.common import problem
+from tests.integration.served import run_on_loopback
 
 EVERY = 100
 
@@ -33,29 +33,7 @@ def broken_app() -> web.Application:
 
 
 def main() -> None:
-    def announce(url: str) -> None:
-        print(f"listening on {url}", flush=True)
-
-    runner_app = broken_app()
-
-    async def start() -> None:
-        runner = web.AppRunner(runner_app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        announce(f"http://127.0.0.1:{port}")
-
-    import asyncio
-
-    loop = asyncio.new_event_loop()
-    loop.run_until_complete(start())
-    try:
-        loop.run_forever()
-    except KeyboardInterrupt:
-        sys.exit(0)
+    run_on_loopback(broken_app())
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, free_port
+from tests.integration.served import serve_process
 
 HARNESS = [sys.executable, "-m", "harness.cli"]
 
@@ -21,29 +22,16 @@ def harness(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str
     return subprocess.run([*HARNESS, *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout)
 
 
-def _serve(command: list[str]) -> Iterator[str]:
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert "listening on http://127.0.0.1:" in line, line
-    try:
-        yield line.split(" on ", 1)[1].split()[0]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stdout.close()
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[str]:
     """``harness serve`` (every role) on loopback, in its own process."""
-    yield from _serve([*HARNESS, "serve", "--host", "127.0.0.1", "--port", "0"])
+    yield from serve_process([*HARNESS, "serve", "--host", "127.0.0.1", "--port", "0"])
 
 
 @pytest.fixture(scope="module")
 def broken() -> Iterator[str]:
     """The supplier answering every 100th request with an HTTP 500."""
-    yield from _serve([sys.executable, "-m", "tests.integration.one_percent_supplier"])
+    yield from serve_process([sys.executable, "-m", "tests.integration.one_percent_supplier"])
 
 
 def load_json(reports: Path) -> dict[str, Any]:

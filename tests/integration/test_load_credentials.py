@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.hostile.pki import Authority
+from tests.integration.served import serve_process
 
 HARNESS = [sys.executable, "-m", "harness.cli"]
 TOKEN = "t0ken-that-must-never-be-written"
@@ -28,22 +29,9 @@ def harness(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
-def _serve(command: list[str], env: dict[str, str] | None = None) -> Iterator[str]:
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, **(env or {})})
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert "listening on http" in line, line
-    try:
-        yield line.split(" on ", 1)[1].split()[0]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stdout.close()
-
-
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[str]:
-    yield from _serve([sys.executable, "-m", "tests.integration.guarded_supplier"], {"TOKEN": TOKEN})
+    yield from serve_process([sys.executable, "-m", "tests.integration.guarded_supplier"], {"TOKEN": TOKEN})
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +50,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def mutual_tls(pki: dict[str, Path]) -> Iterator[str]:
-    yield from _serve(
+    yield from serve_process(
         [*HARNESS, "serve", "--host", "127.0.0.1", "--port", "0", "--tls-cert", str(pki["cert"]),
          "--tls-key", str(pki["key"]), "--client-ca", str(pki["ca"])]
     )  # fmt: skip
