@@ -9,7 +9,7 @@ client does per exchange:
   the catalog sample with a fresh reportId, validated against its format before
   sending, and the answer checked (status, media type, Location, members, timestamp).
 
-Prints a table, or with --json one line: {"raw_rps", "harness_rps", "ratio", "ratio_range", ...}.
+Prints a table, or with --json one line: {"raw_rps", "harness_rps", "ratio", "ratio_range", "client_cpu_us", ...}.
 Bounded: --rounds rounds of --requests exchanges per side (default 5 x 2000), each raw round at most
 --max-seconds. Figures are medians over the rounds (the ratio is the median of the per-round ratios).
 """
@@ -34,6 +34,7 @@ from harness.model import Suite
 from harness.session import RunSession
 
 SCENARIO = "IC-01"
+CPU = {"raw": 0.0, "harness": 0.0}  # client CPU seconds in the measured rounds (the server is another process)
 
 
 def start_server() -> tuple[subprocess.Popen[str], str]:
@@ -70,8 +71,9 @@ async def raw(url: str, bodies: list[bytes], concurrency: int, deadline: float) 
                         raise SystemExit(f"raw baseline got {answer.status}")
                 done += 1
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+        CPU["raw"] += time.process_time() - cpu
         return done, time.perf_counter() - started
 
 
@@ -82,9 +84,10 @@ async def replay(url: str, count: int, concurrency: int) -> tuple[int, float, in
     scenarios = tuple({**template, "id": f"{SCENARIO}#{i}"} for i in range(count))
     bench_suite = Suite(suite.name, suite.version, suite.title, "", scenarios, suite.directory)
     async with RunSession(catalog, bench_suite).with_target(url).with_options(concurrency=concurrency) as session:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         finished = await session.run()
         elapsed = time.perf_counter() - started
+        CPU["harness"] += time.process_time() - cpu
     return count, elapsed, finished.summary.passed
 
 
@@ -99,12 +102,14 @@ def main() -> int:
     sample = Path(load_catalog().format("intel-report/1.0").directory, "samples/valid/full.json").read_bytes()
     original = json.loads(sample)["reportId"].encode()
     raw_rates: list[float] = []
+    counts = {"raw": 0, "harness": 0}
     harness_rates: list[float] = []
     process, url = start_server()
     try:
         warm = [sample.replace(original, str(uuid.uuid4()).encode()) for _ in range(200)]
         asyncio.run(raw(url, warm, args.concurrency, time.perf_counter() + 10))
         asyncio.run(replay(url, 200, args.concurrency))
+        CPU.update(raw=0.0, harness=0.0)
         # Interleaved rounds: a burst of load from elsewhere on the machine hits both sides alike.
         for _ in range(max(1, args.rounds)):
             bodies = [sample.replace(original, str(uuid.uuid4()).encode()) for _ in range(args.requests)]
@@ -112,6 +117,8 @@ def main() -> int:
             h_done, h_s, passed = asyncio.run(replay(url, min(args.requests, raw_done), args.concurrency))
             if passed != h_done:
                 raise SystemExit(f"harness replay: only {passed} of {h_done} exchanges passed; no figure")
+            counts["raw"] += raw_done
+            counts["harness"] += h_done
             raw_rates.append(raw_done / raw_s)
             harness_rates.append(h_done / h_s)
     finally:
@@ -126,6 +133,8 @@ def main() -> int:
         "requests": args.requests,
         "rounds": len(ratios),
         "concurrency": args.concurrency,
+        # What each client spends per exchange: the side above the server's own cost is bound by itself.
+        "client_cpu_us": {side: round(CPU[side] / max(1, counts[side]) * 1e6, 1) for side in CPU},
     }
     if args.json:
         print(json.dumps(result))

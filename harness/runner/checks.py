@@ -140,6 +140,10 @@ def _names_path(reference: str, base: str, target: str, path: str) -> bool:
     if _PLAIN_PATH.match(reference) and not _DOT_SEGMENT.search(reference):
         netloc = _netloc(base)
         return reference == path and (not netloc or netloc == _netloc(target))
+    if reference.startswith(("http://", "https://")):  # absolute: resolves to itself once dot segments go
+        parts = urlsplit(reference)
+        if parts.netloc and not _DOT_SEGMENT.search(parts.path):
+            return parts.path == path and parts.netloc == _netloc(target)
     resolved = urlsplit(urljoin(base, reference))
     return resolved.path == path and (not resolved.netloc or resolved.netloc == _netloc(target))
 

@@ -150,6 +150,8 @@ class ScenarioContext:
     def expand(self, value: Any) -> Any:
         """Replace ``${...}`` expressions in strings, recursively through lists and mappings."""
         if isinstance(value, str):
+            if "${" not in value:
+                return value
             whole = _WHOLE.match(value)
             if whole:
                 return self._evaluate(whole[1])
@@ -318,9 +320,12 @@ def _replace_text(fmt: Format, raw: bytes, replacements: dict[str, str]) -> byte
     return raw
 
 
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _render(fmt: Format, model: dict[str, Any]) -> bytes:
     if fmt.syntax == "json":
-        return json.dumps(model, ensure_ascii=False, separators=(",", ":")).encode()
+        return _JSON_ENCODER.encode(model).encode()
     rendition = family(fmt.family) if fmt.family else None
     if rendition is None:
         raise ConfigurationError(f"format {fmt.id} cannot be rendered from a model")

@@ -239,7 +239,7 @@ class Runner:
             ctx.sent[name] = message
         spec = step.get("request")
         transport, _ = self.carrier(spec)
-        sent = now_rfc3339()
+        sent = now_rfc3339() if self.listeners else ""  # only listeners see when it was sent
         response = await transport.send(request)
         latencies.append(response.elapsed_ms)
         kind = str(spec.get("transport") or "http") if isinstance(spec, dict) else "http"

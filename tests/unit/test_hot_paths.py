@@ -90,7 +90,9 @@ def _plain(reference: str, base: str, target: str, path: str) -> bool:
 def test_location_shortcut_agrees_with_urljoin() -> None:
     references = ["/a/b", "/a/b?x=1", "/a/./b", "/a/../a/b", "//evil/a/b", "http://127.0.0.1:8/a/b", "http://o/a/b"]
     references += ["a/b", "", "/a/b#f", "/a/b/", "/a//b", "/a/b/.", "/a/b/..", "/a/.b", "/a/..b", "/%2e%2e/a/b"]
-    bases = ["http://127.0.0.1:8/x/y", "http://127.0.0.1:8", "", "http://127.0.0.1:9/z"]
+    references += ["https://127.0.0.1:8/a/b", "http://127.0.0.1:8/a/./b", "http://127.0.0.1:8/a/b?q=1#f", "http:///a/b"]
+    references += ["HTTP://127.0.0.1:8/a/b", "http://127.0.0.1:8", "http://127.0.0.1:8/x/../a/b", "http://u@127.0.0.1:8/a/b"]
+    bases = ["http://127.0.0.1:8/x/y", "http://127.0.0.1:8", "", "http://127.0.0.1:9/z", "https://127.0.0.1:8/x"]
     targets = ["http://127.0.0.1:8", "http://127.0.0.1:8/base"]
     paths = ["/a/b", "/a/b/", "/x/a/b", "/a/.b", "/a//b"]
     for case in itertools.product(references, bases, targets, paths):
