@@ -102,6 +102,8 @@ class _Connection(asyncio.Protocol):
         self.answer: asyncio.Future[Answer] | None = None
         self.head_only = False  # answer to HEAD: headers, never a body
         self.reusable = False
+        self.exchanges = 0  # begun on this connection
+        self.silent = False  # the last exchange ended with the connection, before any byte of an answer
         self._writable: asyncio.Future[None] | None = None
         self._error: BadAnswer | None = None
         self._reset()
@@ -123,6 +125,7 @@ class _Connection(asyncio.Protocol):
         self.answer = asyncio.get_running_loop().create_future()
         self.head_only = head_only
         self.reusable = False
+        self.exchanges += 1
         self._reset()
         self.transport.write(data)
         if self._writable is not None:
@@ -258,6 +261,8 @@ class _Connection(asyncio.Protocol):
         answer = self.answer
         if answer is None or answer.done():
             return
+        if self.head_bytes == 0 and (exc is None or isinstance(exc, (ConnectionResetError, BrokenPipeError))):
+            self.silent = True  # closed before a byte of the answer: a kept-alive connection the peer had dropped
         status = self.parser.get_status_code() if self.head_done else 0
         if status >= 200 and not self.framed and status not in _NO_BODY_STATUS and exc is None:
             self._complete(reusable=False)  # a body delimited by the end of the connection
@@ -303,25 +308,35 @@ class Client:
     async def exchange(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes) -> Answer:
         target = self._target(url)
         data = self._serialise(method, target, headers, body)
+        key = (target.tls, target.host, target.port)
         async with self._bind():
-            key = (target.tls, target.host, target.port)
-            idle = self._idle.get(key)
-            while idle:
-                connection = idle.pop()
-                if not connection.closed:
-                    break
-            else:
-                connection = await self._connect(target)
-            try:
-                answer = await connection.exchange(data, method == "HEAD")
-            except BaseException:
-                connection.close()
-                raise
-            if connection.reusable and not connection.closed:
-                self._idle.setdefault(key, []).append(connection)
-            else:
-                connection.close()
-            return answer
+            while True:
+                connection = self._kept(key) or await self._connect(target)
+                try:
+                    answer = await connection.exchange(data, method == "HEAD")
+                except BadAnswer:
+                    connection.close()
+                    # A peer may drop a kept-alive connection just as a request goes out on it (its idle
+                    # timeout): with not a byte answered, the request goes again, once, on a fresh connection.
+                    if connection.silent and connection.exchanges > 1:
+                        continue
+                    raise
+                except BaseException:
+                    connection.close()
+                    raise
+                if connection.reusable and not connection.closed:
+                    self._idle.setdefault(key, []).append(connection)
+                else:
+                    connection.close()
+                return answer
+
+    def _kept(self, key: tuple[bool, str, int]) -> _Connection | None:
+        idle = self._idle.get(key)
+        while idle:
+            connection = idle.pop()
+            if not connection.closed:
+                return connection
+        return None
 
     def _serialise(self, method: str, target: _Target, headers: list[tuple[str, str]], body: bytes) -> bytes:
         names = {name.lower() for name, _ in headers}

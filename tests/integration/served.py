@@ -4,9 +4,11 @@ supplier module run as such a process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 
 from aiohttp import web
@@ -14,18 +16,27 @@ from aiohttp import web
 from tests.conftest import ROOT
 
 
-def serve_process(command: list[str], env: dict[str, str] | None = None) -> Iterator[str]:
-    """Start ``command``, yield the URL of its ``listening on URL`` line, stop it afterwards."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, **(env or {})})
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert "listening on http://127.0.0.1:" in line or "listening on https://127.0.0.1:" in line, line
-    try:
-        yield line.split(" on ", 1)[1].split()[0]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stdout.close()
+@contextlib.contextmanager
+def serve_process(command: list[str], env: dict[str, str] | None = None, clean_exit: bool = False) -> Iterator[str]:
+    """Start ``command``, yield the URL of its ``listening on URL`` line, stop it afterwards; with ``clean_exit``,
+    assert it then exits 0 with no traceback (what ``harness serve`` promises on SIGTERM)."""
+    with tempfile.TemporaryFile("w+") as errors:
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=errors, text=True, cwd=ROOT, env={**os.environ, **(env or {})}
+        )
+        assert process.stdout is not None
+        try:
+            line = process.stdout.readline()
+            assert "listening on http://127.0.0.1:" in line or "listening on https://127.0.0.1:" in line, line
+            yield line.split(" on ", 1)[1].split()[0]
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+            process.stdout.close()
+        errors.seek(0)
+        written = errors.read()
+    if clean_exit:
+        assert process.returncode == 0 and "Traceback" not in written, written
 
 
 def run_on_loopback(app: web.Application) -> None:

@@ -25,13 +25,15 @@ def harness(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str
 @pytest.fixture(scope="module")
 def served() -> Iterator[str]:
     """``harness serve`` (every role) on loopback, in its own process."""
-    yield from serve_process([*HARNESS, "serve", "--host", "127.0.0.1", "--port", "0"])
+    with serve_process([*HARNESS, "serve", "--host", "127.0.0.1", "--port", "0"]) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def broken() -> Iterator[str]:
     """The supplier answering every 100th request with an HTTP 500."""
-    yield from serve_process([sys.executable, "-m", "tests.integration.one_percent_supplier"])
+    with serve_process([sys.executable, "-m", "tests.integration.one_percent_supplier"]) as url:
+        yield url
 
 
 def load_json(reports: Path) -> dict[str, Any]:
@@ -157,22 +159,11 @@ def test_unreachable_target_exit_3(tmp_path: Path) -> None:
 
 
 def test_serve_processes_share_one_port_and_take_load(tmp_path: Path) -> None:
-    server = subprocess.Popen(
-        [*HARNESS, "serve", "--processes", "2", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        assert "(2 processes" in line, line
-        url = line.split(" on ", 1)[1].split()[0]
+    command = [*HARNESS, "serve", "--processes", "2", "--host", "127.0.0.1", "--port", "0"]
+    with serve_process(command, clean_exit=True) as url:
         result = harness(
             "load", "--suite", "checks-core", "--target", url, "--users", "4", "--spawn-rate", "50",
             "--exchanges", "400", "--reports", str(tmp_path), "--quiet",
         )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
         assert load_json(tmp_path)["failures"] == 0
-    finally:
-        server.terminate()
-        _, err = server.communicate(timeout=30)
-    assert server.returncode == 0 and "Traceback" not in err

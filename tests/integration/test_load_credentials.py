@@ -31,7 +31,8 @@ def harness(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[str]:
-    yield from serve_process([sys.executable, "-m", "tests.integration.guarded_supplier"], {"TOKEN": TOKEN})
+    with serve_process([sys.executable, "-m", "tests.integration.guarded_supplier"], {"TOKEN": TOKEN}) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +51,11 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def mutual_tls(pki: dict[str, Path]) -> Iterator[str]:
-    yield from serve_process(
+    with serve_process(
         [*HARNESS, "serve", "--host", "127.0.0.1", "--port", "0", "--tls-cert", str(pki["cert"]),
          "--tls-key", str(pki["key"]), "--client-ca", str(pki["ca"])]
-    )  # fmt: skip
+    ) as url:  # fmt: skip
+        yield url
 
 
 def everything_written(folder: Path, result: subprocess.CompletedProcess[str]) -> str:

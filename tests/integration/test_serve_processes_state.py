@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -21,6 +20,7 @@ import pytest
 from lxml import etree
 
 from tests.conftest import ROOT
+from tests.integration.served import serve_process
 
 HARNESS = [sys.executable, "-m", "harness.cli"]
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -32,21 +32,13 @@ MEDIA_TYPE = "application/vnd.netcode.intel-report+json"
 TIMEOUT = aiohttp.ClientTimeout(total=20)
 
 
+TWO_PROCESSES = [*HARNESS, "serve", "--processes", "2", "--host", "127.0.0.1", "--port", "0"]
+
+
 @pytest.fixture(scope="module")
 def two_processes() -> Iterator[str]:
-    server = subprocess.Popen(
-        [*HARNESS, "serve", "--processes", "2", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        assert "(2 processes" in line, line
-        yield line.split(" on ", 1)[1].split()[0]
-    finally:
-        server.terminate()
-        _, err = server.communicate(timeout=30)
-    assert server.returncode == 0 and "Traceback" not in err, err
+    with serve_process(TWO_PROCESSES, clean_exit=True) as url:
+        yield url
 
 
 async def _exchange(
@@ -151,19 +143,9 @@ def test_the_temporary_state_folder_is_private_and_removed(tmp_path: Path) -> No
     """The parent's private folder (mode 0700) exists while serving and is gone once stopped."""
     env_tmp = tmp_path / "tmp"
     env_tmp.mkdir()
-    server = subprocess.Popen(
-        [*HARNESS, "serve", "--processes", "2", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "TMPDIR": str(env_tmp)},
-    )  # fmt: skip
-    try:
-        assert server.stdout is not None
-        assert "(2 processes" in server.stdout.readline()
+    with serve_process(TWO_PROCESSES, {"TMPDIR": str(env_tmp)}, clean_exit=True):
         folders = list(env_tmp.iterdir())
         assert len(folders) == 1 and folders[0].stat().st_mode & 0o777 == 0o700
-    finally:
-        server.terminate()
-        _, err = server.communicate(timeout=30)
-    assert server.returncode == 0 and "Traceback" not in err, err
     assert list(env_tmp.iterdir()) == []
 
 

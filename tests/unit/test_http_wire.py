@@ -25,9 +25,10 @@ Script = Callable[[bytes], list[bytes] | bytes]
 class Peer:
     """Answers each request with ``script(request head)``; records heads and connections."""
 
-    def __init__(self, script: Script, close_after: bool = False) -> None:
+    def __init__(self, script: Script, close_after: bool = False, drop: Callable[[int], bool] | None = None) -> None:
         self.script = script
         self.close_after = close_after
+        self.drop = drop or (lambda index: False)  # close silently instead of answering a connection's request
         self.heads: list[bytes] = []
         self.bodies: list[bytes] = []
         self.connections = 0
@@ -35,7 +36,7 @@ class Peer:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
-            while True:
+            for index in range(1_000):
                 head = await reader.readuntil(b"\r\n\r\n")
                 self.heads.append(head)
                 length = 0
@@ -43,6 +44,8 @@ class Peer:
                     if line.lower().startswith(b"content-length:"):
                         length = int(line.split(b":")[1])
                 self.bodies.append(await reader.readexactly(length))
+                if self.drop(index):
+                    break
                 answer = self.script(head)
                 for part in answer if isinstance(answer, list) else [answer]:
                     writer.write(part)
@@ -56,8 +59,10 @@ class Peer:
 
 
 @asynccontextmanager
-async def peer(script: Script, close_after: bool = False) -> AsyncIterator[tuple[Peer, str]]:
-    state = Peer(script, close_after)
+async def peer(
+    script: Script, close_after: bool = False, drop: Callable[[int], bool] | None = None
+) -> AsyncIterator[tuple[Peer, str]]:
+    state = Peer(script, close_after, drop)
     server = await asyncio.start_server(state.handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
@@ -228,7 +233,7 @@ async def test_transport_deadline_and_decoding() -> None:
     import gzip
 
     packed = gzip.compress(b'{"a": 1}')
-    answers = {
+    answers: dict[bytes, bytes | list[bytes]] = {
         b"/slow": [b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab"],
         b"/gzip": b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(packed) + packed,
     }
@@ -259,3 +264,22 @@ def test_a_client_moves_to_a_new_event_loop() -> None:
     assert asyncio.run(main(client)) == 200
     assert asyncio.run(main(client)) == 200
     client.close()
+
+
+async def test_a_dropped_kept_alive_connection_is_retried_once_on_a_fresh_one() -> None:
+    """The peer answers the first request of each connection and drops the connection at the second."""
+    client = Client(None, 1, 1 << 20)
+    async with peer(fixed(OK), drop=lambda index: index == 1) as (state, url):
+        for _ in range(3):
+            assert (await client.exchange("POST", url + "/x", [], b"{}")).status == 200
+        assert state.connections == 3 and len(state.heads) == 5  # each drop cost one request, sent again
+        client.close()
+
+
+async def test_a_fresh_connection_closed_unanswered_is_not_retried() -> None:
+    client = Client(None, 1, 1 << 20)
+    async with peer(fixed(OK), drop=lambda index: True) as (state, url):
+        with pytest.raises(BadAnswer, match="closed the connection before answering completely"):
+            await client.exchange("POST", url + "/x", [], b"{}")
+        assert state.connections == 1 and len(state.heads) == 1
+        client.close()
