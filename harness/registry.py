@@ -37,13 +37,14 @@ class Registry(Generic[T]):
     function giving them (called on first use, so it may consult another registry).
     """
 
-    __slots__ = ("_builtins", "_loaded", "_loading", "_members", "group", "kind")
+    __slots__ = ("_builtins", "_changes", "_loaded", "_loading", "_members", "group", "kind")
 
     def __init__(self, group: str, kind: str, builtins: Iterable[str] | Callable[[], Iterable[str]] = ()) -> None:
         self.group = group
         self.kind = kind
         self._builtins = builtins if callable(builtins) else tuple(builtins)
         self._members: dict[str, T] = {}
+        self._changes = 0
         self._loaded = False
         self._loading = False
 
@@ -62,7 +63,15 @@ class Registry(Generic[T]):
         known = self._members.get(name)
         if known is not None and known is not member and not _redefined(known, member):
             raise RegistryError(f"{self.kind} {name!r} is registered twice ({_origin(known)} and {_origin(member)})")
+        if known is not member:
+            self._changes += 1
         self._members[name] = member
+
+    @property
+    def changes(self) -> int:
+        """How many times a member was added or replaced: unchanged, so is what was derived from the members."""
+        self._load()
+        return self._changes
 
     def get(self, name: str) -> T:
         """The member ``name``; :class:`RegistryError` naming the known ones when there is none."""

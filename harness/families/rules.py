@@ -115,12 +115,17 @@ def judge(rule_set: str, document: Any, version: str | None = None) -> Iterator[
 
 
 _IMPORTED: set[str] = set()
+_FAMILIES_SEEN = [-1]  # FAMILIES.changes when their rule modules were last imported
 
 
 def _load_builtin_rule_sets() -> None:
     """Import the rule modules of every registered format family (each registers its rules on import)."""
+    changes = FAMILIES.changes
+    if changes == _FAMILIES_SEEN[0]:  # every validated message asks: no walk when nothing changed
+        return
     for _, family in FAMILIES.items():
         for module in family.rule_modules:
             if module not in _IMPORTED:
                 importlib.import_module(module)
                 _IMPORTED.add(module)
+    _FAMILIES_SEEN[0] = changes

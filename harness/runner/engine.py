@@ -114,19 +114,22 @@ class Runner:
         if notice := life_cycle_notice(self.catalog, suite, self.certifying):
             self.emit(RunNote(notice))
         await self.prepare(suite)
-        gate = asyncio.Semaphore(self.concurrency)
         results: dict[str, ScenarioResult] = {}
 
         async def guarded(scenario: dict[str, Any]) -> None:
-            async with gate:
-                result = await self.run_scenario(scenario)
+            result = await self.run_scenario(scenario)
             results[result.id] = result
             self.emit(ScenarioFinished(result))
 
-        parallel = [s for s in suite.scenarios if not s.get("serial")]
+        parallel = iter([s for s in suite.scenarios if not s.get("serial")])
         serial = [s for s in suite.scenarios if s.get("serial")]
+
+        async def worker() -> None:  # ``concurrency`` workers take the scenarios in suite order
+            for scenario in parallel:
+                await guarded(scenario)
+
         try:
-            await asyncio.gather(*(guarded(s) for s in parallel))
+            await asyncio.gather(*(worker() for _ in range(max(1, self.concurrency))))
             for scenario in serial:
                 await guarded(scenario)
         except asyncio.CancelledError:

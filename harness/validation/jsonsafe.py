@@ -15,11 +15,13 @@ class UnsafeJson(ValueError):
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise UnsafeJson(f"duplicate member {key!r}")
-        result[key] = value
+    result = dict(pairs)
+    if len(result) != len(pairs):  # a member given twice: name the first repeated
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise UnsafeJson(f"duplicate member {key!r}")
+            seen.add(key)
     return result
 
 
@@ -52,6 +54,9 @@ def _nesting_depth(text: str, limit: int) -> int:
     return deepest
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant)
+
+
 def parse_json(data: bytes, max_depth: int = MAX_DEPTH) -> Any:
     """Parse UTF-8 JSON ``data`` or raise :class:`UnsafeJson` with a one-line reason."""
     try:
@@ -64,7 +69,7 @@ def parse_json(data: bytes, max_depth: int = MAX_DEPTH) -> Any:
     if text.count("[") + text.count("{") > max_depth and _nesting_depth(text, max_depth) > max_depth:
         raise UnsafeJson(f"nested deeper than {max_depth} levels")
     try:
-        return json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise UnsafeJson(f"not well-formed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except UnsafeJson:

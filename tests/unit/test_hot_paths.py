@@ -2,8 +2,9 @@
 
 Load mode and replay judge every exchange, so three hot spots take a shortcut:
 the compiled schemas name array items with f-strings instead of ``locals()``,
-a plain absolute Location is compared without ``urljoin``, and the rules in
-force are looked up once per rule set and version. Each is held here to the
+a plain Location (an absolute path or URL) is compared without ``urljoin``, and
+the rules in force are looked up once per rule set and version (the families'
+rule modules once per change of the family registry). Each is held here to the
 code it replaces.
 """
 
@@ -14,6 +15,7 @@ import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -21,6 +23,7 @@ import fastjsonschema
 import pytest
 
 from harness.catalog import load_catalog
+from harness.extensions import FAMILIES
 from harness.families import rules as rules_module
 from harness.model import Severity
 from harness.runner.checks import _names_path
@@ -91,7 +94,12 @@ def test_location_shortcut_agrees_with_urljoin() -> None:
     references = ["/a/b", "/a/b?x=1", "/a/./b", "/a/../a/b", "//evil/a/b", "http://127.0.0.1:8/a/b", "http://o/a/b"]
     references += ["a/b", "", "/a/b#f", "/a/b/", "/a//b", "/a/b/.", "/a/b/..", "/a/.b", "/a/..b", "/%2e%2e/a/b"]
     references += ["https://127.0.0.1:8/a/b", "http://127.0.0.1:8/a/./b", "http://127.0.0.1:8/a/b?q=1#f", "http:///a/b"]
-    references += ["HTTP://127.0.0.1:8/a/b", "http://127.0.0.1:8", "http://127.0.0.1:8/x/../a/b", "http://u@127.0.0.1:8/a/b"]
+    references += [
+        "HTTP://127.0.0.1:8/a/b",
+        "http://127.0.0.1:8",
+        "http://127.0.0.1:8/x/../a/b",
+        "http://u@127.0.0.1:8/a/b",
+    ]
     bases = ["http://127.0.0.1:8/x/y", "http://127.0.0.1:8", "", "http://127.0.0.1:9/z", "https://127.0.0.1:8/x"]
     targets = ["http://127.0.0.1:8", "http://127.0.0.1:8/base"]
     paths = ["/a/b", "/a/b/", "/x/a/b", "/a/.b", "/a//b"]
@@ -109,3 +117,12 @@ def test_a_rule_added_later_is_in_force(monkeypatch: pytest.MonkeyPatch) -> None
 
     in_force = rules_module.rules_in_force("hot-path-test", "1.0")
     assert [(item.id, severity) for item, severity in in_force] == [("HP-01", Severity.ERROR)]
+
+
+def test_a_family_registered_later_has_its_rules_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rule modules are imported once per change of the family registry, not walked per message."""
+    assert rules_module.rules_in_force("intel-report", "1.0")  # the registry as it is, walked once
+    monkeypatch.setattr(FAMILIES, "_members", dict(FAMILIES._members))
+    FAMILIES.add("hot-path-family", SimpleNamespace(rule_modules=("tests.unit._hot_path_rules",)))
+    in_force = rules_module.rules_in_force("hot-path-family", "1.0")
+    assert [item.id for item, _ in in_force] == ["HF-01"]
