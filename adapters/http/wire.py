@@ -6,127 +6,51 @@ is none of the harness's work (measured in ``docs/measurements.md``). This clien
 conformance exchange needs and no more: one request written whole, one answer read whole, on
 keep-alive connections per origin, at most ``limit`` exchanges at a time.
 
-Nothing the peer sends is trusted: the status line and headers are bounded (``MAX_HEAD_BYTES``),
-the body is bounded (``body_limit``, checked against a declared length before any byte of it is
-read), bytes nobody asked for close the connection, and every way an answer can break becomes
-:class:`BadAnswer` with one line saying how. Deadlines are the caller's (``asyncio.timeout``);
-a cancelled exchange closes its connection.
+The request's bytes and the reading of the answer (framing, bounds, every way an answer can break as
+:class:`BadAnswer`) are :mod:`harness.protocols.http1`'s, shared with the load users' carrier; this module
+adds the connections. Bytes nobody asked for close a connection. Deadlines are the caller's
+(``asyncio.timeout``); a cancelled exchange closes its connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import re
 import ssl
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
 
-import httptools
+from harness.model import BadAnswer, TargetUnreachable
+from harness.protocols.http1 import Answer, ResponseReader, Target, parse_target, request_bytes, tls_reason
 
-from harness.model import BadAnswer, ConfigurationError, TargetUnreachable
-
-__all__ = ["MAX_HEAD_BYTES", "Answer", "Client", "tls_reason"]
-
-MAX_HEAD_BYTES = 64 * 1024  # status line and every header together
-_SLICE = 8 * 1024  # bytes fed to the parser at a time until the head is complete
-_PLAIN_TARGET = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*\Z")
-_LINE_BREAK = re.compile(r"[\r\n\0]")
-_NO_BODY_STATUS = (204, 304)
-
-
-@dataclass(slots=True, frozen=True)
-class Answer:
-    status: int
-    reason: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-
-@dataclass(slots=True, frozen=True)
-class _Target:
-    tls: bool
-    host: str  # to connect to (no brackets)
-    port: int
-    origin: str  # scheme://netloc, for messages
-    host_line: str  # "Host: ...\r\n"
-    auth_line: str  # "Authorization: Basic ...\r\n" from the URL's userinfo, or ""
-    path: str  # the request target: path and query, percent-encoded
-
-
-def _parse_target(url: str) -> _Target:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"not an http(s) URL: {url!r}")
-    tls = parts.scheme == "https"
-    try:
-        port = parts.port or (443 if tls else 80)
-    except ValueError:
-        raise ConfigurationError(f"bad port in URL {url!r}") from None
-    host = parts.hostname
-    shown = f"[{host}]" if ":" in host else host
-    if parts.port is not None and parts.port != (443 if tls else 80):
-        shown += f":{parts.port}"
-    auth = ""
-    if parts.username is not None:
-        user_pass = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-        auth = f"Authorization: Basic {base64.b64encode(user_pass).decode()}\r\n"
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    if not _PLAIN_TARGET.match(path):  # spaces, non-ASCII: percent-encoded as UTF-8, existing escapes kept
-        path = quote(path, safe="/:@!$&'()*+,;=-._~%?")
-    origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
-    return _Target(tls, host, port, origin, f"Host: {shown}\r\n", auth, path)
-
-
-def tls_reason(exc: BaseException) -> str:
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"TLS certificate not accepted: {exc.verify_message or exc.reason}"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS failure: {exc.reason or exc}"
-    return str(exc)
+__all__ = ["Answer", "Client", "tls_reason"]
 
 
 class _Connection(asyncio.Protocol):
-    """One keep-alive connection; one exchange on it at a time."""
+    """One keep-alive connection; one exchange on it at a time (framing and bounds: :class:`ResponseReader`)."""
 
     def __init__(self, origin: str, body_limit: int) -> None:
         self.origin = origin
         self.body_limit = body_limit
-        self.parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self.reader: ResponseReader | None = None
         self.answer: asyncio.Future[Answer] | None = None
-        self.head_only = False  # answer to HEAD: headers, never a body
-        self.reusable = False
         self.exchanges = 0  # begun on this connection
-        self.silent = False  # the last exchange ended with the connection, before any byte of an answer
         self._writable: asyncio.Future[None] | None = None
-        self._error: BadAnswer | None = None
-        self._reset()
 
-    def _reset(self) -> None:
-        self.reason = b""
-        self.headers: list[tuple[str, str]] = []
-        self.chunks: list[bytes] = []
-        self.size = 0
-        self.head_bytes = 0  # bytes fed before the head was complete
-        self.head_size = 0  # bytes of status text and headers
-        self.head_done = False
-        self.framed = False  # Content-Length or chunked: the body's end is known without EOF
+    @property
+    def reusable(self) -> bool:
+        return self.reader is not None and self.reader.reusable and not self.closed
 
-    # -- one exchange --------------------------------------------------------------------------
+    @property
+    def silent(self) -> bool:
+        return self.reader is not None and self.reader.silent
 
     async def exchange(self, data: bytes, head_only: bool) -> Answer:
         assert self.transport is not None
         self.answer = asyncio.get_running_loop().create_future()
-        self.head_only = head_only
-        self.reusable = False
+        self.reader = ResponseReader(self.origin, self.body_limit, head_only)
         self.exchanges += 1
-        self._reset()
         self.transport.write(data)
         if self._writable is not None:
             await self._writable
@@ -134,7 +58,6 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
-        self.chunks = []
         if self.transport is not None:
             with contextlib.suppress(RuntimeError):  # its event loop has already closed
                 self.transport.abort()
@@ -146,27 +69,18 @@ class _Connection(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
-        answer = self.answer
-        if answer is None or answer.done():
+        answer, reader = self.answer, self.reader
+        if answer is None or reader is None or answer.done():
             self.close()  # bytes nobody asked for: this connection is not trusted with another exchange
             return
         try:
-            while data and not self.head_done:
-                piece, data = data[:_SLICE], data[_SLICE:]
-                self.head_bytes += len(piece)
-                self.parser.feed_data(piece)
-                if not self.head_done and self.head_bytes > MAX_HEAD_BYTES:
-                    raise BadAnswer(f"status line and headers from {self.origin} exceed {MAX_HEAD_BYTES} bytes")
-            if data and not answer.done():
-                self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail(BadAnswer(f"{self.origin} switched protocols unasked"))
-        except httptools.HttpParserCallbackError:
-            self._fail(self._error or BadAnswer(f"malformed response from {self.origin}"))
-        except httptools.HttpParserError as exc:
-            self._fail(BadAnswer(f"malformed response from {self.origin}: {exc}"))
+            complete = reader.feed(data)
         except BadAnswer as exc:
-            self._fail(exc)
+            answer.set_exception(exc)
+            self.close()
+            return
+        if complete is not None:
+            answer.set_result(complete)
 
     def eof_received(self) -> bool:
         self._ended(None)
@@ -186,93 +100,14 @@ class _Connection(asyncio.Protocol):
             self._writable.set_result(None)
         self._writable = None
 
-    # -- llhttp callbacks ----------------------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        if self.answer is None or self.answer.done():  # a second answer to one request
-            self.reusable = False
-            self._stop("an answer nobody asked for")
-
-    def on_status(self, status: bytes) -> None:
-        self.reason += status
-        self.head_size += len(status)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if not self.head_done:  # trailers after a chunked body are not headers of the answer
-            self.head_size += len(name) + len(value) + 4
-            self.headers.append((name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape")))
-
-    def on_headers_complete(self) -> None:
-        self.head_done = True
-        if self.head_size > MAX_HEAD_BYTES:
-            self._stop(f"status line and headers from {self.origin} exceed {MAX_HEAD_BYTES} bytes")
-        status = self.parser.get_status_code()
-        if status < 200:
-            return
-        for name, value in self.headers:
-            lowered = name.lower()
-            if lowered == "content-length":
-                self.framed = True
-                if value.strip().isdigit() and int(value) > self.body_limit and not self.head_only:
-                    self._stop(f"response body of {int(value)} bytes is over the {self.body_limit}-byte limit")
-            elif lowered == "transfer-encoding" and "chunked" in value.lower():
-                self.framed = True
-        if self.head_only:  # a HEAD answer's Content-Length describes a body that is never sent
-            self._complete(reusable=False)
-
-    def on_body(self, body: bytes) -> None:
-        self.size += len(body)
-        if self.size > self.body_limit:
-            self._stop(f"response body passed the {self.body_limit}-byte limit")
-        self.chunks.append(body)
-
-    def on_message_complete(self) -> None:
-        if self.parser.get_status_code() < 200:  # 1xx: interim, the answer follows
-            self._reset()
-            return
-        if self.answer is not None and not self.answer.done():
-            self._complete(reusable=self.parser.should_keep_alive())
-
-    # -- outcomes ------------------------------------------------------------------------------
-
-    def _stop(self, message: str) -> None:
-        self._error = BadAnswer(message)
-        raise self._error
-
-    def _complete(self, reusable: bool) -> None:
-        assert self.answer is not None
-        self.reusable = reusable and not self.closed
-        self.answer.set_result(
-            Answer(
-                self.parser.get_status_code(),
-                self.reason.decode("utf-8", "surrogateescape"),
-                tuple(self.headers),
-                b"".join(self.chunks),
-            )
-        )
-
-    def _fail(self, error: BadAnswer) -> None:
-        self._error, self.chunks = None, []  # a failed answer's body is dropped now, not when a cycle is collected
-        if self.answer is not None and not self.answer.done():
-            self.answer.set_exception(error.with_traceback(None))
-        self.close()
-
     def _ended(self, exc: Exception | None) -> None:
-        answer = self.answer
-        if answer is None or answer.done():
+        answer, reader = self.answer, self.reader
+        if answer is None or reader is None or answer.done():
             return
-        if self.head_bytes == 0 and (exc is None or isinstance(exc, (ConnectionResetError, BrokenPipeError))):
-            self.silent = True  # closed before a byte of the answer: a kept-alive connection the peer had dropped
-        status = self.parser.get_status_code() if self.head_done else 0
-        if status >= 200 and not self.framed and status not in _NO_BODY_STATUS and exc is None:
-            self._complete(reusable=False)  # a body delimited by the end of the connection
-        elif isinstance(exc, ssl.SSLError):
-            answer.set_exception(BadAnswer(f"{self.origin}: {tls_reason(exc)}"))
-        elif isinstance(exc, OSError):
-            reason = exc.strerror or str(exc) or type(exc).__name__
-            answer.set_exception(BadAnswer(f"connection to {self.origin} failed mid-exchange: {reason}"))
-        else:
-            answer.set_exception(BadAnswer(f"{self.origin} closed the connection before answering completely"))
+        try:
+            answer.set_result(reader.end(exc))
+        except BadAnswer as error:
+            answer.set_exception(error)
 
 
 class Client:
@@ -288,7 +123,7 @@ class Client:
         self._idle: dict[tuple[bool, str, int], list[_Connection]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots: asyncio.Semaphore | None = None
-        self._targets: dict[str, _Target] = {}
+        self._targets: dict[str, Target] = {}
 
     def _bind(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -297,17 +132,17 @@ class Client:
             self._loop, self._slots = loop, asyncio.Semaphore(self.limit)
         return self._slots
 
-    def _target(self, url: str) -> _Target:
+    def _target(self, url: str) -> Target:
         target = self._targets.get(url)
         if target is None:
-            target = _parse_target(url)
+            target = parse_target(url)
             if len(self._targets) < 1024:  # most runs send to a few dozen URLs; fresh ids make the rest new
                 self._targets[url] = target
         return target
 
     async def exchange(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes) -> Answer:
         target = self._target(url)
-        data = self._serialise(method, target, headers, body)
+        data = request_bytes(method, target, headers, body, self.user_agent)
         key = (target.tls, target.host, target.port)
         async with self._bind():
             while True:
@@ -338,30 +173,7 @@ class Client:
                 return connection
         return None
 
-    def _serialise(self, method: str, target: _Target, headers: list[tuple[str, str]], body: bytes) -> bytes:
-        names = {name.lower() for name, _ in headers}
-        lines = [f"{method} {target.path} HTTP/1.1\r\n"]
-        if "host" not in names:
-            lines.append(target.host_line)
-        if target.auth_line and "authorization" not in names:
-            lines.append(target.auth_line)
-        lines.extend(f"{name}: {value}\r\n" for name, value in headers)
-        if "accept" not in names:
-            lines.append("Accept: */*\r\n")
-        if "accept-encoding" not in names:
-            lines.append("Accept-Encoding: gzip, deflate\r\n")  # what the adapter decodes itself, bounded
-        if "user-agent" not in names:
-            lines.append(f"User-Agent: {self.user_agent}\r\n")
-        if (body or method not in ("GET", "HEAD")) and "content-length" not in names:
-            lines.append(f"Content-Length: {len(body)}\r\n")
-        lines.append("\r\n")
-        head = "".join(lines)
-        fields = "".join(f"{name}{value}" for name, value in headers)
-        if _LINE_BREAK.search(fields) or " " in method or not method:
-            raise ConfigurationError("a request header or method carries a line break, NUL or space")
-        return head.encode("utf-8") + body
-
-    async def _connect(self, target: _Target) -> _Connection:
+    async def _connect(self, target: Target) -> _Connection:
         loop = asyncio.get_running_loop()
         tls: Any = (self.tls or ssl.create_default_context()) if target.tls else None
         try:

@@ -1,23 +1,30 @@
-"""How a load user carries one exchange: geventhttpclient's ``HTTPClient``, one keep-alive connection per user.
+"""How a load user carries one exchange: a gevent socket per user, kept alive, read by the harness's HTTP/1.1
+reader (:mod:`harness.protocols.http1`, shared with the HTTP adapter).
 
-geventhttpclient is the HTTP client under Locust's ``FastHttpUser``. A load user talks to it directly, not
-through ``FastHttpSession``: that session's cookie jar, URL joining, header merging and response wrapper cost
-about 70 µs of a request (measured, docs/measurements.md), which the checks need more. What the harness's own
-HTTP adapter guarantees holds here too: the answer is bounded (``max_response_bytes``, declared or streamed),
-compressed bodies are expanded only up to that bound, redirects are never followed, an https target is verified
-(the system's CAs or ``--ca-bundle``; a client certificate for mutual TLS), and the extra headers (credentials)
-go on every request without ever being written anywhere.
+Under Locust's ``FastHttpUser`` is geventhttpclient; a load user used it directly at first (without
+``FastHttpSession``'s cookie jar, URL joining and response wrapper). Its request and response objects still
+cost more client CPU per exchange than the checks could spare (measured, docs/measurements.md), so a user now
+writes the request's bytes itself and feeds what it reads to the same reader the HTTP adapter uses: the same
+framing, the same bounds (status line and headers 64 KiB, body ``max_response_bytes``, declared or streamed),
+compressed bodies expanded only up to that bound, redirects never followed, an https target verified (the
+system's CAs or ``--ca-bundle``; a client certificate for mutual TLS), and the extra headers (credentials) on
+every request without ever being written anywhere. A request on a kept-alive connection the server had dropped
+goes again, once, on a fresh one.
 
-Only ever imported in a Locust process (it imports gevent's client when a carrier is made).
+Only ever used in a Locust process: its sockets are gevent's once Locust has patched the standard library.
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import ssl
 import time
-from typing import Any
 from urllib.parse import urlsplit
 
+import harness
 from harness.model import BadAnswer, TransportError
+from harness.protocols.http1 import Answer, ResponseReader, Target, parse_target, request_bytes, tls_reason
 from harness.transport import Request, Response, TransportOptions, decode_body, tls_context
 
 __all__ = ["Carrier"]
@@ -29,83 +36,116 @@ class Carrier:
     """One connection to ``target``'s origin (reopened when the server closes it)."""
 
     def __init__(self, target: str, options: TransportOptions) -> None:
-        from geventhttpclient import HTTPClient
-
         parts = urlsplit(target)
-        tls = parts.scheme == "https"
         self.origin = f"{parts.scheme}://{parts.netloc}"
+        self._target = parse_target(target)
         self._extra = options.headers
         self._limit = options.max_response_bytes
-        settings: dict[str, Any] = {}
-        if tls:
-            context = tls_context(options)  # made here, after gevent patched ssl
-            settings = {"ssl": True, "ssl_context_factory": lambda **_: context}
-        self._client = HTTPClient(
-            parts.hostname or "",
-            parts.port or (443 if tls else 80),
-            concurrency=1,
-            connection_timeout=options.timeout_s,
-            network_timeout=options.timeout_s,
-            **settings,
-        )
+        self._timeout = options.timeout_s
+        self._tls = tls_context(options) if self._target.tls else None  # made here, after gevent patched ssl
+        self._agent = f"netcode-harness/{harness.__version__}"
+        self._sock: socket.socket | None = None
+        self._uses = 0  # exchanges begun on the current connection
+        self._targets: dict[str, Target] = {}
 
     def send(self, request: Request) -> Response:
         """The answer to ``request``; :class:`TransportError` when none came, :class:`BadAnswer` when it is
         unreadable or over the bound."""
-        url = request.url
-        if url.startswith(self.origin) and url[len(self.origin) : len(self.origin) + 1] in ("/", ""):
-            uri = url[len(self.origin) :] or "/"
-        else:
-            raise TransportError(f"{url} is not on the load target {self.origin}")
-        headers = dict(request.headers)
-        for name, value in self._extra:
-            headers.setdefault(name, value)
+        target = self._on_target(request.url)
+        headers = list(request.headers)
+        if self._extra:
+            given = {name.lower() for name, _ in headers}
+            headers += [h for h in self._extra if h[0].lower() not in given]
+        data = request_bytes(request.method, target, headers, request.body, self._agent)
         started = time.perf_counter()
-        try:
-            answer = self._client.request(request.method, uri, body=request.body, headers=headers)
-        except Exception as exc:
-            raise TransportError(_reason(exc)) from None
-        try:
-            body = self._read(answer)
-        except BadAnswer:
-            raise
-        except Exception as exc:
-            raise BadAnswer(f"broken response body: {_reason(exc)}") from None
-        finally:
-            answer.release()
-        encoding = answer.get("content-encoding") or ""
-        encoding = (", ".join(encoding) if isinstance(encoding, list) else str(encoding)).strip().lower()
+        deadline = time.monotonic() + self._timeout
+        answer = self._exchange(data, request.method == "HEAD", deadline)
+        body = answer.body
+        encoding = next((v for k, v in answer.headers if k.lower() == "content-encoding"), "").strip().lower()
         if encoding:
             body = decode_body(body, encoding, self._limit)
         return Response(
-            answer.status_code,
-            "",
-            tuple((str(name), str(value)) for name, value in answer.items()),
-            body,
-            (time.perf_counter() - started) * 1000,
-            url,
+            answer.status, answer.reason, answer.headers, body, (time.perf_counter() - started) * 1000, request.url
         )
 
-    def _read(self, answer: Any) -> bytes:
-        limit = self._limit
-        declared = answer.content_length
-        if declared is not None and declared > limit:
-            raise BadAnswer(f"response body of {declared} bytes is over the {limit}-byte limit")
-        if declared is not None:
-            return bytes(answer.read())
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            chunk = answer.read(_READ_BLOCK)
-            if not chunk:
-                return b"".join(chunks)
-            size += len(chunk)
-            if size > limit:
-                raise BadAnswer(f"response body passed the {limit}-byte limit")
-            chunks.append(bytes(chunk))
+    def _on_target(self, url: str) -> Target:
+        target = self._targets.get(url)
+        if target is None:
+            if not (url.startswith(self.origin) and url[len(self.origin) : len(self.origin) + 1] in ("/", "")):
+                raise TransportError(f"{url} is not on the load target {self.origin}")
+            target = parse_target(url)
+            if len(self._targets) < 1024:
+                self._targets[url] = target
+        return target
+
+    def _exchange(self, data: bytes, head_only: bool, deadline: float) -> Answer:
+        for attempt in (1, 2):
+            sock = self._sock or self._connect(deadline)
+            self._uses += 1
+            reused = self._uses > 1
+            reader = ResponseReader(self._target.origin, self._limit, head_only)
+            try:
+                answer = self._carry(sock, data, reader, deadline)
+            except BadAnswer:
+                self.close()
+                if reader.silent and reused and attempt == 1:
+                    continue  # the server had dropped the kept-alive connection: once more, on a fresh one
+                raise
+            except BaseException:
+                self.close()
+                raise
+            if not reader.reusable:
+                self.close()
+            return answer
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _carry(self, sock: socket.socket, data: bytes, reader: ResponseReader, deadline: float) -> Answer:
+        try:
+            if sock.gettimeout() != self._timeout:  # shortened at the end of an earlier exchange
+                sock.settimeout(self._timeout)
+            sock.sendall(data)  # each wait on the socket is bounded by the exchange's timeout
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                if remaining < self._timeout:  # the last stretch: no wait may pass the exchange's deadline
+                    sock.settimeout(remaining)
+                chunk = sock.recv(_READ_BLOCK)
+                if not chunk:
+                    return reader.end(None)
+                answer = reader.feed(chunk)
+                if answer is not None:
+                    return answer
+        except TimeoutError:  # socket.timeout is TimeoutError
+            raise BadAnswer(f"no complete answer from {self._target.origin} within {self._timeout:g} s") from None
+        except (OSError, ssl.SSLError) as exc:
+            return reader.end(exc)
+
+    def _connect(self, deadline: float) -> socket.socket:
+        target = self._target
+        try:
+            sock = socket.create_connection((target.host, target.port), timeout=max(0.001, deadline - time.monotonic()))
+        except OSError as exc:
+            raise TransportError(f"cannot connect to {target.origin}: {_reason(exc)}") from None
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(self._timeout)
+            if self._tls is not None:
+                sock = self._tls.wrap_socket(sock, server_hostname=target.host)
+        except (ssl.SSLError, ssl.CertificateError) as exc:
+            sock.close()
+            raise TransportError(f"{target.origin}: {tls_reason(exc)}") from None
+        except OSError as exc:
+            sock.close()
+            raise TransportError(f"cannot connect to {target.origin}: {_reason(exc)}") from None
+        self._sock, self._uses = sock, 0
+        return sock
 
     def close(self) -> None:
-        self._client.close()
+        if self._sock is not None:
+            sock, self._sock = self._sock, None
+            with contextlib.suppress(OSError):
+                sock.close()
 
 
 def _reason(exc: BaseException) -> str:

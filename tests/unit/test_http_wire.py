@@ -15,7 +15,9 @@ from contextlib import asynccontextmanager
 import pytest
 
 from adapters.http import HttpTransport
-from adapters.http.wire import MAX_HEAD_BYTES, Client, _parse_target
+from adapters.http.wire import Client
+from harness.protocols.http1 import MAX_HEAD_BYTES
+from harness.protocols.http1 import parse_target as _parse_target
 from harness.model import BadAnswer, ConfigurationError, TargetUnreachable
 from harness.transport import Request, TransportOptions
 
