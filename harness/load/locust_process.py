@@ -129,9 +129,9 @@ def _user_class() -> type[Any]:
     class ConformanceUser(User):
         """Replays one scenario after another (round robin over the plan's), judging every answer.
 
-        Its HTTP is geventhttpclient's, the client of Locust's ``FastHttpUser``, over one keep-alive
-        connection (:class:`Carrier`); each exchange is one Locust request event, so Locust's statistics,
-        CSV and web UI count it, a conformance failure as a failed request named ``check: rule``."""
+        Its HTTP is one kept-alive gevent socket read by the harness's HTTP/1.1 reader (:class:`Carrier`);
+        each exchange is one Locust request event, so Locust's statistics, CSV and web UI count it, a
+        conformance failure as a failed request named ``check: rule``."""
 
         wait_time = constant(0)
         carrier: Carrier | None = None

@@ -16,9 +16,8 @@ import pytest
 
 from adapters.http import HttpTransport
 from adapters.http.wire import Client
-from harness.protocols.http1 import MAX_HEAD_BYTES
-from harness.protocols.http1 import parse_target as _parse_target
 from harness.model import BadAnswer, ConfigurationError, TargetUnreachable
+from harness.protocols.http1 import MAX_HEAD_BYTES, parse_target
 from harness.transport import Request, TransportOptions
 
 Script = Callable[[bytes], list[bytes] | bytes]
@@ -121,14 +120,14 @@ async def test_request_head_is_what_http_1_1_expects() -> None:
 
 
 def test_targets_host_line_default_port_and_userinfo() -> None:
-    assert _parse_target("https://example.test/x").host_line == "Host: example.test\r\n"
-    assert _parse_target("http://example.test:80/").host_line == "Host: example.test\r\n"
-    assert _parse_target("http://[::1]:8080/p").host_line == "Host: [::1]:8080\r\n"
-    target = _parse_target("http://user:p%40ss@127.0.0.1:9/p")
+    assert parse_target("https://example.test/x").host_line == "Host: example.test\r\n"
+    assert parse_target("http://example.test:80/").host_line == "Host: example.test\r\n"
+    assert parse_target("http://[::1]:8080/p").host_line == "Host: [::1]:8080\r\n"
+    target = parse_target("http://user:p%40ss@127.0.0.1:9/p")
     assert target.auth_line == f"Authorization: Basic {base64.b64encode(b'user:p@ss').decode()}\r\n"
     assert target.origin == "http://127.0.0.1:9"  # no credentials in messages
     with pytest.raises(ConfigurationError):
-        _parse_target("ftp://example.test/")
+        parse_target("ftp://example.test/")
 
 
 async def test_a_line_break_in_a_header_is_refused_before_sending() -> None:
