@@ -79,6 +79,10 @@ def _wait_for_lines(journal: Path, count: int, limit_s: float = 60) -> None:
     raise AssertionError(f"journal never reached {count} scenarios")
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run_then_signal(tmp_path: Path, sig: signal.Signals) -> tuple[subprocess.Popen[str], Path]:
     port = free_port()
     supplier = _start_slow_supplier(port)
@@ -101,6 +105,9 @@ def _run_then_signal(tmp_path: Path, sig: signal.Signals) -> tuple[subprocess.Po
             stderr=subprocess.PIPE,
             text=True,
             cwd=ROOT,
+            # A launcher running these tests in the background (nohup, `cmd &`) hands its children SIGINT
+            # ignored, and Python then never turns SIGINT into KeyboardInterrupt: give the run the default.
+            preexec_fn=_default_sigint,
         )
         _wait_for_lines(reports / "journal.jsonl", 3)
         run.send_signal(sig)
