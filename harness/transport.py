@@ -21,8 +21,10 @@ __all__ = [
     "Transport",
     "TransportOptions",
     "decode_body",
+    "decoded_body",
     "load_transport",
     "tls_context",
+    "with_headers",
 ]
 
 
@@ -95,6 +97,21 @@ def tls_context(options: TransportOptions) -> ssl.SSLContext:
         # Never echo the password; the reason is enough ("bad decrypt", "key values mismatch").
         raise ConfigurationError(f"unusable TLS credentials: {exc.reason or 'cannot load'}") from None
     return context
+
+
+def with_headers(headers: tuple[tuple[str, str], ...], extra: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    """A request's headers, then each of ``extra`` (credentials) whose name it does not set (any case)."""
+    merged = list(headers)
+    if extra:
+        given = {name.lower() for name, _ in merged}
+        merged += [header for header in extra if header[0].lower() not in given]
+    return merged
+
+
+def decoded_body(headers: tuple[tuple[str, str], ...], body: bytes, limit: int) -> bytes:
+    """``body`` as its ``Content-Encoding`` header says it was encoded, expanded at most to ``limit``."""
+    encoding = next((value for name, value in headers if name.lower() == "content-encoding"), "").strip().lower()
+    return decode_body(body, encoding, limit) if encoding else body
 
 
 def decode_body(body: bytes, encoding: str, limit: int) -> bytes:

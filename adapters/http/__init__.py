@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 import harness
 from adapters.http.wire import Client, tls_reason
 from harness.model import BadAnswer, TargetUnreachable, TransportError
-from harness.transport import Request, Response, TransportOptions, decode_body, tls_context
+from harness.protocols.http1 import os_reason
+from harness.transport import Request, Response, TransportOptions, decoded_body, tls_context, with_headers
 
 __all__ = ["HttpTransport", "tls_context"]
 
@@ -53,10 +54,7 @@ class HttpTransport:
     async def send(self, request: Request) -> Response:
         client = self._client()
         started = time.perf_counter()
-        headers = list(request.headers)
-        if self.options.headers:
-            given = {name.lower() for name, _ in headers}
-            headers += [h for h in self.options.headers if h[0].lower() not in given]
+        headers = with_headers(request.headers, self.options.headers)
         try:
             # One deadline for the whole exchange: a body that trickles in counts against it too.
             async with asyncio.timeout(self.options.timeout_s):
@@ -67,13 +65,11 @@ class HttpTransport:
         except TransportError as exc:
             exc.args = (_one_line(exc),)
             raise
-        encoding = next((v for k, v in answer.headers if k.lower() == "content-encoding"), "").strip().lower()
-        body = decode_body(answer.body, encoding, self.options.max_response_bytes) if encoding else answer.body
         return Response(
             status=answer.status,
             reason=answer.reason,
             headers=answer.headers,
-            body=body,
+            body=decoded_body(answer.headers, answer.body, self.options.max_response_bytes),
             elapsed_ms=(time.perf_counter() - started) * 1000,
             url=request.url,
         )
@@ -100,7 +96,7 @@ class HttpTransport:
         except (ssl.SSLError, ssl.CertificateError) as exc:
             raise TargetUnreachable(f"{_origin(base_url)}: {tls_reason(exc)}") from None
         except (OSError, TimeoutError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            reason = os_reason(exc)
             if tls and isinstance(exc, ConnectionResetError):
                 reason += " (the server may demand a client certificate)"
             raise TargetUnreachable(f"cannot connect to {_origin(base_url)}: {reason}") from None

@@ -20,7 +20,7 @@ import ssl
 from typing import Any
 
 from harness.model import BadAnswer, TargetUnreachable
-from harness.protocols.http1 import Answer, ResponseReader, Target, parse_target, request_bytes, tls_reason
+from harness.protocols.http1 import Answer, ResponseReader, Target, os_reason, parse_target, request_bytes, tls_reason
 
 __all__ = ["Answer", "Client", "tls_reason"]
 
@@ -123,7 +123,6 @@ class Client:
         self._idle: dict[tuple[bool, str, int], list[_Connection]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots: asyncio.Semaphore | None = None
-        self._targets: dict[str, Target] = {}
 
     def _bind(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -132,16 +131,8 @@ class Client:
             self._loop, self._slots = loop, asyncio.Semaphore(self.limit)
         return self._slots
 
-    def _target(self, url: str) -> Target:
-        target = self._targets.get(url)
-        if target is None:
-            target = parse_target(url)
-            if len(self._targets) < 1024:  # most runs send to a few dozen URLs; fresh ids make the rest new
-                self._targets[url] = target
-        return target
-
     async def exchange(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes) -> Answer:
-        target = self._target(url)
+        target = parse_target(url)
         data = request_bytes(method, target, headers, body, self.user_agent)
         key = (target.tls, target.host, target.port)
         async with self._bind():
@@ -159,7 +150,7 @@ class Client:
                 except BaseException:
                     connection.close()
                     raise
-                if connection.reusable and not connection.closed:
+                if connection.reusable:
                     self._idle.setdefault(key, []).append(connection)
                 else:
                     connection.close()
@@ -187,8 +178,7 @@ class Client:
         except (ssl.SSLError, ssl.CertificateError) as exc:
             raise TargetUnreachable(f"{target.origin}: {tls_reason(exc)}") from None
         except OSError as exc:
-            reason = exc.strerror or str(exc) or type(exc).__name__
-            raise TargetUnreachable(f"cannot connect to {target.origin}: {reason}") from None
+            raise TargetUnreachable(f"cannot connect to {target.origin}: {os_reason(exc)}") from None
         return connection
 
     def close(self) -> None:

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import harness
 from harness.model import BadAnswer, TransportError
 from harness.protocols.http1 import Answer, ResponseReader, Target, parse_target, request_bytes, tls_reason
-from harness.transport import Request, Response, TransportOptions, decode_body, tls_context
+from harness.transport import Request, Response, TransportOptions, decoded_body, tls_context, with_headers
 
 __all__ = ["Carrier"]
 
@@ -46,37 +46,25 @@ class Carrier:
         self._agent = f"netcode-harness/{harness.__version__}"
         self._sock: socket.socket | None = None
         self._uses = 0  # exchanges begun on the current connection
-        self._targets: dict[str, Target] = {}
 
     def send(self, request: Request) -> Response:
         """The answer to ``request``; :class:`TransportError` when none came, :class:`BadAnswer` when it is
         unreadable or over the bound."""
         target = self._on_target(request.url)
-        headers = list(request.headers)
-        if self._extra:
-            given = {name.lower() for name, _ in headers}
-            headers += [h for h in self._extra if h[0].lower() not in given]
+        headers = with_headers(request.headers, self._extra)
         data = request_bytes(request.method, target, headers, request.body, self._agent)
         started = time.perf_counter()
         deadline = time.monotonic() + self._timeout
         answer = self._exchange(data, request.method == "HEAD", deadline)
-        body = answer.body
-        encoding = next((v for k, v in answer.headers if k.lower() == "content-encoding"), "").strip().lower()
-        if encoding:
-            body = decode_body(body, encoding, self._limit)
+        body = decoded_body(answer.headers, answer.body, self._limit)
         return Response(
             answer.status, answer.reason, answer.headers, body, (time.perf_counter() - started) * 1000, request.url
         )
 
     def _on_target(self, url: str) -> Target:
-        target = self._targets.get(url)
-        if target is None:
-            if not (url.startswith(self.origin) and url[len(self.origin) : len(self.origin) + 1] in ("/", "")):
-                raise TransportError(f"{url} is not on the load target {self.origin}")
-            target = parse_target(url)
-            if len(self._targets) < 1024:
-                self._targets[url] = target
-        return target
+        if not (url.startswith(self.origin) and url[len(self.origin) : len(self.origin) + 1] in ("/", "")):
+            raise TransportError(f"{url} is not on the load target {self.origin}")
+        return parse_target(url)
 
     def _exchange(self, data: bytes, head_only: bool, deadline: float) -> Answer:
         for attempt in (1, 2):

@@ -15,6 +15,7 @@ after the answer make the connection not reusable.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import ssl
 from dataclasses import dataclass
@@ -24,7 +25,16 @@ import httptools
 
 from harness.model import BadAnswer, ConfigurationError
 
-__all__ = ["MAX_HEAD_BYTES", "Answer", "ResponseReader", "Target", "parse_target", "request_bytes", "tls_reason"]
+__all__ = [
+    "MAX_HEAD_BYTES",
+    "Answer",
+    "ResponseReader",
+    "Target",
+    "os_reason",
+    "parse_target",
+    "request_bytes",
+    "tls_reason",
+]
 
 MAX_HEAD_BYTES = 64 * 1024  # status line and every header together
 _SLICE = 8 * 1024  # bytes fed to the parser at a time until the head is complete
@@ -52,6 +62,7 @@ class Target:
     path: str  # the request target: path and query, percent-encoded
 
 
+@functools.lru_cache(maxsize=1024)  # most runs send to a few dozen URLs; fresh ids in paths make the rest new
 def parse_target(url: str) -> Target:
     """What a request to ``url`` connects to and names; :class:`ConfigurationError` for a URL it cannot be."""
     parts = urlsplit(url)
@@ -101,6 +112,11 @@ def request_bytes(method: str, target: Target, headers: list[tuple[str, str]], b
         lines.append(f"Content-Length: {len(body)}\r\n")
     lines.append("\r\n")
     return "".join(lines).encode("utf-8") + body
+
+
+def os_reason(exc: BaseException) -> str:
+    """An OS error's own words (``strerror``), else its text, else its type."""
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
 def tls_reason(exc: BaseException) -> str:
@@ -200,8 +216,7 @@ class ResponseReader:
         if isinstance(exc, ssl.SSLError):
             self._fail(BadAnswer(f"{self.origin}: {tls_reason(exc)}"))
         if isinstance(exc, OSError):
-            reason = exc.strerror or str(exc) or type(exc).__name__
-            self._fail(BadAnswer(f"connection to {self.origin} failed mid-exchange: {reason}"))
+            self._fail(BadAnswer(f"connection to {self.origin} failed mid-exchange: {os_reason(exc)}"))
         self._fail(BadAnswer(f"{self.origin} closed the connection before answering completely"))
         raise AssertionError("unreachable")  # pragma: no cover
 
