@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from harness.model import ScenarioResult, Verdict
+from harness.model import ScenarioResult, Verdict, certified_by_rule, summary_key
 
 __all__ = [
     "Event",
@@ -30,7 +30,7 @@ class Summary:
     manual: int = 0
 
     def add(self, verdict: Verdict) -> None:
-        name = {Verdict.ERROR: "errors"}.get(verdict, str(verdict))
+        name = summary_key(verdict)
         setattr(self, name, getattr(self, name) + 1)
 
     def merge(self, other: Summary) -> None:
@@ -133,8 +133,8 @@ class RunFinished:
     @property
     def certified(self) -> bool:
         """Every MUST scenario passed, in a run that certifies (not of a retired suite version)."""
-        passed = all(r.verdict == Verdict.PASSED for r in self.results if r.level == "MUST")
-        return passed and not self.interrupted and self.certifying
+        outcomes = ((str(r.level), str(r.verdict)) for r in self.results)
+        return certified_by_rule(outcomes, interrupted=self.interrupted, certifying=self.certifying)
 
     @property
     def certifying(self) -> bool:

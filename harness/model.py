@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,9 @@ __all__ = [
     "TransportError",
     "UsageError",
     "Verdict",
+    "certified_by_rule",
     "percentile",
+    "summary_key",
 ]
 
 
@@ -115,6 +118,27 @@ class Verdict(enum.StrEnum):
     ERROR = "error"
     SKIPPED = "skipped"
     MANUAL = "manual"
+
+
+_SUMMARY_KEYS = {"passed": "passed", "failed": "failed", "error": "errors", "skipped": "skipped", "manual": "manual"}
+
+
+def summary_key(verdict: str) -> str:
+    """The key of ``summary`` (results.json, the predicate) that counts ``verdict``: ``error`` -> ``errors``.
+
+    KeyError for a string that is no verdict: callers reading untrusted documents check first.
+    """
+    return _SUMMARY_KEYS[str(verdict)]
+
+
+def certified_by_rule(outcomes: Iterable[tuple[str, str]], *, interrupted: bool, certifying: bool) -> bool:
+    """README rule 9, written once: every MUST scenario passed, in a whole run that certifies.
+
+    ``outcomes`` are ``(level, verdict)`` pairs. Whoever calls this chooses where the levels
+    come from: the runner from its suite, the verifier from the *issued* suite (evidence.md, check 7).
+    """
+    must_passed = all(str(verdict) == "passed" for level, verdict in outcomes if str(level) == "MUST")
+    return must_passed and not interrupted and certifying
 
 
 @dataclass(slots=True, frozen=True)
