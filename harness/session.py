@@ -30,7 +30,7 @@ from harness.model import ConfigurationError, Suite
 from harness.reporting import Redactor
 from harness.reporting.registry import ReporterContext, load_reporters
 from harness.runner.engine import Runner
-from harness.transport import Counterpart, Transport, TransportOptions, load_transport
+from harness.transport import Counterpart, Transport, TransportOptions, load_transport, without_userinfo
 
 __all__ = ["CounterpartUnavailable", "RunSession"]
 
@@ -194,8 +194,16 @@ class RunSession:
 
     async def _prepare(self) -> None:
         suite = self.selected()
-        self.redact = Redactor(self._credentials.secrets)
-        main = await self._transport(MAIN, self._targets.get(MAIN) or _Target(self.target, None))
+        self.redact = Redactor.for_run(self._credentials, [given.url for given in self._targets.values()])
+        # A target's user information goes as the credential it is (Authorization: Basic), never as part of
+        # the target URL that results, reports and evidence name.
+        given_main = self._targets.get(MAIN) or _Target(self.target, None)
+        url, basic = without_userinfo(given_main.url)
+        if basic and not any(name.lower() == "authorization" for name, _ in self._credentials.headers):
+            headers = (*self._credentials.headers, ("Authorization", basic))
+            self._credentials = dataclasses.replace(self._credentials, headers=headers)
+        self._targets[MAIN] = given_main = _Target(url, given_main.transport)
+        main = await self._transport(MAIN, given_main)
         extra = {
             name: (await self._transport(name, given), given.url)
             for name, given in self._targets.items()

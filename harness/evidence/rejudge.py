@@ -28,6 +28,7 @@ from harness.catalog import Catalog, default_fixtures, load_catalog
 from harness.evidence.verify import Invalid, iter_exchanges
 from harness.model import HarnessError, Suite
 from harness.profile import DATASET_HOOK, TRIGGER_HOOK
+from harness.protocols.http1 import parse_target
 from harness.runner.context import Message, ScenarioContext
 from harness.runner.engine import Runner
 from harness.transport import Request, Response
@@ -44,9 +45,11 @@ def _response(record: Mapping[str, Any] | None, elapsed_ms: float, url: str) -> 
     if line.startswith(("HTTP/", "SIP/")):  # main's engine records "HTTP/1.1 200 OK"; older bundles "200 OK"
         line = line.partition(" ")[2]
     status, _, reason = line.partition(" ")
-    body = record.get("body", "")
+    decoded = "decoded" in record  # a compressed body is recorded as it came; judged as decoded
+    body = record.get("decoded" if decoded else "body", "")
+    encoding = record.get("decoded_encoding" if decoded else "body_encoding")
     try:
-        raw = base64.b64decode(body, validate=True) if record.get("body_encoding") == "base64" else str(body).encode()
+        raw = base64.b64decode(body, validate=True) if encoding == "base64" else str(body).encode()
     except (binascii.Error, ValueError):
         raise Invalid("exchanges.jsonl: a base64 body is not base64") from None
     headers = tuple((str(h[0]), str(h[1])) for h in record.get("headers", []) if isinstance(h, list) and len(h) == 2)
@@ -97,7 +100,7 @@ class _ReplayRunner(Runner):
                         Response(int(status or 0), "", arrived.headers, arrived.body, elapsed, str(record.get("step")))
                     )
             else:
-                answer = _response(record.get("response"), elapsed, "")
+                answer = _response(record.get("answer", record.get("response")), elapsed, "")  # 1.0: "response"
                 if answer is not None:
                     sent = _response(record.get("request"), 0.0, "")
                     start = str((record.get("request") or {}).get("start_line", ""))
@@ -136,6 +139,15 @@ class _ReplayRunner(Runner):
         return super()._awaited(scenario, name, step, ctx, recorded, what, within)
 
 
+def _request_target(url: str) -> str:
+    """What the start line of a request to ``url`` names: the origin-form path and query for HTTP (as the
+    harness's client writes it), the URI itself otherwise."""
+    try:
+        return parse_target(url).path
+    except HarnessError:
+        return url
+
+
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 
 
@@ -147,7 +159,7 @@ def _as_recorded(
     A replay builds the request again; its fresh identifiers (``${uuid:NAME}``) differ from the
     recorded ones but sit at the same offsets, so each is read off the recorded request there.
     """
-    built = f"{request.method} {request.url}\n".encode() + request.body
+    built = f"{request.method} {_request_target(request.url)}\n".encode() + request.body
     start_line, wire = sent
     body = wire.body
     recorded = f"{start_line}\n".encode() + body

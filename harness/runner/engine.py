@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.catalog import Catalog
 from harness.events import (
@@ -41,7 +42,7 @@ from harness.runner import steps
 from harness.runner.context import Message, ScenarioContext
 from harness.runner.dataset import load_dataset
 from harness.runner.life_cycle import judging_catalog, life_cycle_facts, life_cycle_notice
-from harness.transport import Counterpart, Request, Response, Transport
+from harness.transport import Attempt, Counterpart, Request, Response, Transport
 
 __all__ = ["Runner", "Skipped", "now_rfc3339"]
 
@@ -102,6 +103,7 @@ class Runner:
         self.extra_targets = dict(extra_targets or {})
         self.certifying = certifying  # False: not certifying, the only way a retired suite version may be run
         self.dataset: dict[str, Any] | None = None
+        self._unreported: dict[tuple[str, str], tuple[Request, Response, str, str]] = {}
 
     def emit(self, event: Any) -> None:
         for listener in self.listeners:
@@ -192,6 +194,8 @@ class Runner:
                 failures.extend(step_failures)
                 verdict = Verdict.FAILED
                 break  # later steps build on this one
+        if self._unreported:  # an exchange whose step ended before judging (a missing hook, say)
+            self._report(str(scenario["id"]))
         return ScenarioResult(
             id=str(scenario["id"]),
             title=str(scenario["title"]),
@@ -243,18 +247,66 @@ class Runner:
         spec = step.get("request")
         transport, _ = self.carrier(spec)
         sent = now_rfc3339() if self.listeners else ""  # only listeners see when it was sent
-        response = await transport.send(request)
-        latencies.append(response.elapsed_ms)
         kind = str(spec.get("transport") or "http") if isinstance(spec, dict) else "http"
-        self._sent(scenario, name, request, response, kind, sent)
+        try:
+            response = await transport.send(request)
+        except TransportError as exc:  # what was sent before it failed is recorded all the same
+            self._sent(scenario, name, request, None, kind, sent, exc.attempts)
+            raise
+        latencies.append(response.elapsed_ms)
+        if self.listeners:  # reported once judged, with what the step captured (see _judge)
+            self._unreported[(str(scenario["id"]), name)] = (request, response, kind, sent)
         return response, message
 
-    def _sent(self, scn: dict[str, Any], name: str, req: Request, resp: Response, kind: str, sent: str) -> None:
-        """Tell listeners about a harness->sut exchange (a step's request, or the trigger hook's POST) just answered."""
+    def _report(self, scenario_id: str, name: str | None = None, bindings: Mapping[str, Any] | None = None) -> None:
+        """Tell listeners about the exchange(s) of step ``name`` (every one left of the scenario: None)."""
+        for key in [k for k in self._unreported if k[0] == scenario_id and name in (None, k[1])]:
+            request, response, kind, sent = self._unreported.pop(key)
+            self._sent({"id": scenario_id}, key[1], request, response, kind, sent, response.attempts, bindings)
+
+    def _sent(
+        self,
+        scn: dict[str, Any],
+        name: str,
+        req: Request,
+        resp: Response | None,
+        kind: str,
+        sent: str,
+        attempts: tuple[Attempt, ...] = (),
+        bindings: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Tell listeners about a harness->sut exchange (a step's request, or the trigger hook's POST): one event
+        per sending the transport recorded, else one made of the request and the answer."""
         if not self.listeners:
             return
+        captured = dict(bindings or {})
+        for each in attempts:
+            answer = WireMessage(each.answer_line, each.answer_headers, each.answer_body) if each.answer_line else None
+            if answer is not None and resp is not None and resp.body is not each.answer_body:
+                answer = WireMessage(answer.start_line, answer.headers, answer.body, resp.body)  # it was decoded
+            self.emit(
+                ExchangeCompleted(
+                    str(scn["id"]),
+                    name,
+                    req.method,
+                    req.url,
+                    each.status,
+                    each.elapsed_ms,
+                    len(each.body),
+                    len(each.answer_body),
+                    transport=kind,
+                    request=WireMessage(each.start_line, each.headers, each.body),
+                    answer=answer,
+                    sent=each.sent,
+                    answered=each.answered,
+                    attempt=each.number,
+                    bindings=captured,
+                )
+            )
+        if attempts or resp is None:
+            return
         version = "SIP/2.0" if kind == "sip" else "HTTP/1.1"
-        answer = f"{version} {resp.status} {resp.reason}".rstrip()
+        target = req.url if kind == "sip" else (urlsplit(req.url)._replace(scheme="", netloc="").geturl() or "/")
         self.emit(
             ExchangeCompleted(
                 str(scn["id"]),
@@ -266,10 +318,11 @@ class Runner:
                 len(req.body),
                 len(resp.body),
                 transport=kind,
-                request=WireMessage(f"{req.method} {req.url} {version}", req.headers, req.body),
-                response=WireMessage(answer, resp.headers, resp.body),
+                request=WireMessage(f"{req.method} {target} {version}", req.headers, req.body),
+                answer=WireMessage(f"{version} {resp.status} {resp.reason}", resp.headers, resp.body),
                 sent=sent,
                 answered=now_rfc3339(),
+                bindings=captured,
             )
         )
 
@@ -323,9 +376,13 @@ class Runner:
         body = json.dumps(command, ensure_ascii=False).encode()
         hook = Request("POST", self.target + TRIGGER_HOOK, (("Content-Type", "application/json"),), body)
         sent = now_rfc3339()
-        answer = await self.transport.send(hook)
+        try:
+            answer = await self.transport.send(hook)
+        except TransportError as exc:
+            self._sent(scenario, name, hook, None, "http", sent, exc.attempts)
+            raise
         latencies.append(answer.elapsed_ms)
-        self._sent(scenario, name, hook, answer, "http", sent)
+        self._sent(scenario, name, hook, answer, "http", sent, answer.attempts)
         instruction = str(trigger.get("instruction") or f"make the SUT perform {trigger['action']}")
         instruction += f" (send it to {self.counterpart.url}{path})"
         if answer.status in HOOK_ABSENT:
@@ -371,7 +428,7 @@ class Runner:
                 0,
                 direction="sut->reference",
                 request=WireMessage(f"{method} {received.url} HTTP/1.1", received.headers, received.body),
-                response=WireMessage(f"HTTP/1.1 {received.status} {received.reason}".rstrip(), (), b""),
+                answer=WireMessage(f"HTTP/1.1 {received.status} {received.reason}", (), b""),
                 sent=at,
                 answered=now_rfc3339(),
             )
@@ -406,4 +463,9 @@ class Runner:
         ctx: ScenarioContext,
         message: Message | None,
     ) -> list[CheckFailure]:
-        return steps.judge(str(scenario["id"]), name, step, response, ctx, message)
+        failures = steps.judge(str(scenario["id"]), name, step, response, ctx, message)
+        if self._unreported:
+            wanted = step.get("capture") or {}
+            captured = {var: ctx.captures[var] for var in wanted if var in ctx.captures}
+            self._report(str(scenario["id"]), name, captured)
+        return failures

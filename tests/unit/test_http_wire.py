@@ -120,11 +120,11 @@ async def test_request_head_is_what_http_1_1_expects() -> None:
 
 
 def test_targets_host_line_default_port_and_userinfo() -> None:
-    assert parse_target("https://example.test/x").host_line == "Host: example.test\r\n"
-    assert parse_target("http://example.test:80/").host_line == "Host: example.test\r\n"
-    assert parse_target("http://[::1]:8080/p").host_line == "Host: [::1]:8080\r\n"
+    assert parse_target("https://example.test/x").host_header == "example.test"
+    assert parse_target("http://example.test:80/").host_header == "example.test"
+    assert parse_target("http://[::1]:8080/p").host_header == "[::1]:8080"
     target = parse_target("http://user:p%40ss@127.0.0.1:9/p")
-    assert target.auth_line == f"Authorization: Basic {base64.b64encode(b'user:p@ss').decode()}\r\n"
+    assert target.auth == f"Basic {base64.b64encode(b'user:p@ss').decode()}"
     assert target.origin == "http://127.0.0.1:9"  # no credentials in messages
     with pytest.raises(ConfigurationError):
         parse_target("ftp://example.test/")
