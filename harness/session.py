@@ -194,7 +194,7 @@ class RunSession:
 
     async def _prepare(self) -> None:
         suite = self.selected()
-        self.redact = Redactor.for_run(self._credentials, [given.url for given in self._targets.values()])
+        urls = [given.url for given in self._targets.values()]
         # A target's user information goes as the credential it is (Authorization: Basic), never as part of
         # the target URL that results, reports and evidence name.
         given_main = self._targets.get(MAIN) or _Target(self.target, None)
@@ -203,6 +203,7 @@ class RunSession:
             headers = (*self._credentials.headers, ("Authorization", basic))
             self._credentials = dataclasses.replace(self._credentials, headers=headers)
         self._targets[MAIN] = given_main = _Target(url, given_main.transport)
+        self.redact = Redactor.for_run(self._credentials, urls)
         main = await self._transport(MAIN, given_main)
         extra = {
             name: (await self._transport(name, given), given.url)

@@ -74,7 +74,18 @@ def test_bundle_layout_and_statement(bundles: dict[str, Path]) -> None:
     records = [json.loads(line) for line in content["exchanges.jsonl"].splitlines()]
     results = json.loads(content["results.json"])
     assert len(records) >= len(results["scenarios"])
-    assert {"scenario", "step", "direction", "transport", "request", "answer", "sent", "answered", "attempt", "bindings"} <= set(records[0])
+    assert {
+        "scenario",
+        "step",
+        "direction",
+        "transport",
+        "request",
+        "answer",
+        "sent",
+        "answered",
+        "attempt",
+        "bindings",
+    } <= set(records[0])
 
 
 def test_pae_encoding() -> None:

@@ -15,8 +15,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from adapters.http import HttpTransport
-from adapters.http import wire
+from adapters.http import HttpTransport, wire
 from adapters.http.wire import Client
 from harness.model import BadAnswer, ConfigurationError, TargetUnreachable
 from harness.protocols.http1 import MAX_HEAD_BYTES, encode_request, parse_target
