@@ -17,8 +17,11 @@ import pytest
 
 from adapters.http import HttpTransport, wire
 from adapters.http.wire import Client
-from harness.model import BadAnswer, ConfigurationError, TargetUnreachable
+from harness.catalog import Catalog
+from harness.events import Event, ExchangeCompleted
+from harness.model import BadAnswer, ConfigurationError, Suite, TargetUnreachable, Verdict
 from harness.protocols.http1 import MAX_HEAD_BYTES, encode_request, parse_target
+from harness.runner.engine import Runner
 from harness.transport import Attempt, Request, TransportOptions
 
 Script = Callable[[bytes], list[bytes] | bytes]
@@ -345,3 +348,32 @@ async def test_a_fresh_connection_closed_unanswered_is_not_retried() -> None:
             await client.exchange("POST", url + "/x", [], b"{}")
         assert state.connections == 1 and len(state.heads) == 1
         client.close()
+
+
+async def test_the_runner_records_every_sending_and_the_step_bindings(catalog: Catalog) -> None:
+    """Through the engine: the GET the peer dropped is two events (attempt 1 unanswered, attempt 2 answered,
+    with what the step captured); the POST it dropped is one event with no answer, and the step failed."""
+    answer = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Id: 42\r\nContent-Length: 9\r\n\r\n{"a": 1}\n'
+    steps = [
+        {"id": "warm", "request": {"method": "GET", "path": "/warm"}, "expect": {"status": 200}},
+        {"id": "get", "request": {"method": "GET", "path": "/g"}, "capture": {"id": "header:X-Id"}},
+        {"id": "post", "request": {"method": "POST", "path": "/p", "body": "{}"}, "expect": {"status": 200}},
+    ]
+    suite = Suite("unit", "1.0", "unit", "", ({"id": "W-1", "title": "t", "level": "MUST", "steps": steps},), "")
+    events: list[Event] = []
+    transport = HttpTransport(TransportOptions(timeout_s=5, concurrency=1))
+    # each connection: the first request answered, the second dropped unanswered
+    async with peer(fixed(answer), drop=lambda index: index == 1) as (state, url):
+        runner = Runner(catalog, transport, url, [events.append], concurrency=1)
+        finished = await runner.run(suite)
+        await transport.close()
+    exchanges = [e for e in events if isinstance(e, ExchangeCompleted)]
+    assert [(e.step, e.attempt, e.status) for e in exchanges] == [
+        ("warm", 1, 200),
+        ("get", 1, None),
+        ("get", 2, 200),
+        ("post", 1, None),
+    ]
+    assert exchanges[2].bindings == {"id": "42"} and exchanges[3].answer is None
+    assert [head.split(b" ")[:2] for head in state.heads].count([b"POST", b"/p"]) == 1  # never sent twice
+    assert finished.results[0].verdict == Verdict.FAILED
