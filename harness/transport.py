@@ -7,6 +7,7 @@ once. Adapters are found through the entry-point group ``harness.adapters``.
 from __future__ import annotations
 
 import base64
+import functools
 import ssl
 import zlib
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ CREDENTIAL_WORDS = ("key", "token", "secret", "password", "auth")
 """A header (or URL query parameter) whose name contains one of these carries a credential (evidence 1.1)."""
 
 
+@functools.lru_cache(maxsize=4096)  # a run sends and receives a few dozen header names, each thousands of times
 def credential_name(name: str) -> bool:
     """Whether the value of header or query parameter ``name`` is a credential (``specs/evidence.md``)."""
     lowered = name.lower()

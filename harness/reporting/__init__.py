@@ -8,7 +8,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -278,8 +278,15 @@ def exchange_record(event: ExchangeCompleted, redact: Redactor, keep_messages: b
         "answered": event.answered,
         "elapsed_ms": round(event.elapsed_ms, 3),
         "status": event.status,
-        "bindings": json.loads(redact(json.dumps(dict(event.bindings), ensure_ascii=False, default=str))),
+        "bindings": _bindings(event.bindings, redact),
     }
+
+
+def _bindings(bindings: Mapping[str, Any], redact: Redactor) -> dict[str, Any]:
+    if not bindings:
+        return {}
+    redacted: dict[str, Any] = json.loads(redact(json.dumps(dict(bindings), ensure_ascii=False, default=str)))
+    return redacted
 
 
 def write_atomically(path: Path, data: bytes) -> None:
