@@ -6,8 +6,10 @@ import base64
 import io
 import json
 
+import pytest
+
 from harness.events import ExchangeCompleted, ScenarioFinished, WireMessage
-from harness.model import CheckFailure, Level, ScenarioResult, Verdict
+from harness.model import BadAnswer, CheckFailure, Level, ScenarioResult, Verdict
 from harness.reporting import REDACTED, ConsoleReporter, Redactor, exchange_record, printable
 from harness.transport import TransportOptions
 
@@ -97,3 +99,19 @@ def test_the_console_escapes_control_characters_from_the_sut() -> None:
     printed = stream.getvalue()
     assert "\x1b" not in printed and "\r" not in printed and "\x07" not in printed
     assert printed.count("\n") == 2  # the scenario's line and its failure's: none forged
+
+
+def test_an_error_line_quoting_a_sut_or_bundle_is_escaped(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import harness.cli
+    import harness.cli.run
+
+    def fails(args: object) -> int:
+        raise BadAnswer("the SUT said \x1b]52;c;cGF5bG9hZA==\x07 and \x1b[2J")
+
+    monkeypatch.setattr(harness.cli.run, "_cmd_run", fails)
+    code = harness.cli.main(["run", "--suite", "intel-core", "--target", "http://127.0.0.1:9"])
+    err = capsys.readouterr().err
+    assert code != 0 and "\x1b" not in err and "\x07" not in err
+    assert err == "harness: the SUT said \\x1b]52;c;cGF5bG9hZA==\\x07 and \\x1b[2J\n"
