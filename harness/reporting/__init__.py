@@ -64,10 +64,10 @@ MIN_VERBATIM = 8
 """A credential is searched for verbatim (in bodies, other headers, free text) only from this many characters
 on: a shorter value is replaced where it stands and nowhere else, since a search would corrupt other bytes."""
 
-_USERINFO = re.compile(r"(?<=://)[^/?#@\s\"'<>\\]+(?=@)")
-_QUERY = re.compile(
-    r"([?&][^=&#\s\"'<>\\]*?(?:key|token|secret|password|auth)[^=&#\s\"'<>\\]*=)[^&#\s\"'<>\\]*", re.IGNORECASE
-)
+# Possessive (``++``, ``*+``): each scan ends at the next delimiter and never backtracks, so a hostile body of
+# ``?`` or ``://`` runs costs time linear in its length.
+_USERINFO = re.compile(r"(?<=://)[^/?#@\s\"'<>\\]++(?=@)")
+_QUERY = re.compile(r"([?&]([^=&?#\s\"'<>\\]*+)=)([^&?#\s\"'<>\\]*+)")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
@@ -157,7 +157,7 @@ class Redactor:
         if "://" in text:
             text = _USERINFO.sub(REDACTED, text)
         if "=" in text and ("?" in text or "&" in text):
-            text = _QUERY.sub(lambda match: match.group(1) + REDACTED, text)
+            text = _QUERY.sub(_query_value, text)
         pattern = pattern or self._pattern
         if pattern is not None:
             text = pattern.sub(REDACTED, text)
@@ -235,6 +235,11 @@ class Redactor:
             return self.text(body.decode("utf-8"), pattern).encode("utf-8")
         except UnicodeDecodeError:
             return self.text(body.decode("latin-1"), pattern).encode("latin-1")
+
+
+def _query_value(match: re.Match[str]) -> str:
+    """A ``name=value`` query parameter, its value redacted when the name names a credential."""
+    return match.group(1) + REDACTED if credential_name(match.group(2)) else match.group(0)
 
 
 def _verbatim_pattern(values: Iterable[str]) -> re.Pattern[str] | None:
