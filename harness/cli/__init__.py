@@ -14,10 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from harness import diff as diff_command
-from harness.cli import catalog, load, reports, run, serve
+from harness.cli import catalog, evidence, load, reports, run, serve
 from harness.cli.options import VersionAction, add_catalog_option, apply_catalog_option
 from harness.cli.run import DEFAULT_REPORTS, RunSettings, run_suite
-from harness.evidence import commands as evidence_commands
 from harness.model import HarnessError
 from harness.store import commands as store_commands
 
@@ -29,7 +28,7 @@ COMMAND_FAMILIES: tuple[Callable[[Any], None], ...] = (
     run.register,
     reports.register,
     load.register,
-    evidence_commands.register,
+    evidence.register,
     store_commands.register,
     diff_command.register,
 )

@@ -87,12 +87,11 @@ class RunRecord:
     source: str
 
     @classmethod
-    def from_bundle(cls, report: Any, source: str) -> RunRecord:
-        """From a :class:`harness.evidence.verify.BundleReport` (the bundle has verified)."""
-        run_id = Path(report.path).name.removesuffix(".evidence.zip")
-        status = "verified" if report.signed else "unsigned"
-        predicate = report.statement.get("predicate") or {}
-        return cls(run_id, report.results, predicate, report.digest, report.keyid, status, source)
+    def from_bundle(cls, bundle: Any, source: str) -> RunRecord:
+        """From a :class:`harness.evidence.VerifiedBundle` (the one verifier found it valid)."""
+        status = "verified" if bundle.signer is not None else "unsigned"
+        signer = bundle.signer.keyid if bundle.signer is not None else None
+        return cls(bundle.run_id, bundle.results, bundle.predicate, bundle.sha256, signer, status, source)
 
 
 def _now() -> str:
@@ -113,7 +112,7 @@ class Store:
             "run_id": run.run_id,
             "suite": str(suite.get("name")),
             "suite_version": str(suite.get("version")),
-            "document_version": suite.get("document_version"),
+            "document_version": suite.get("document") or suite.get("document_version"),
             "sut_supplier": sut.get("supplier"),
             "sut_product": sut.get("product"),
             "sut_version": sut.get("version"),

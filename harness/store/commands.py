@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness.evidence.verified import VerifiedBundle
 from harness.store import RunRecord, open_store
 
 __all__ = ["record_bundle", "register"]
@@ -24,7 +25,9 @@ def register(subparsers: Any) -> None:
     show.add_argument("--json", action="store_true")
     imported = actions.add_parser("import", help="verify bundles and record them in the store")
     imported.add_argument("bundles", nargs="+", type=Path, metavar="BUNDLE")
-    imported.add_argument("--trusted-key", action="append", type=Path, default=[], metavar="PREFIX.pub")
+    from harness.evidence.trust import add_trust_arguments
+
+    add_trust_arguments(imported)
     for parser in (listing, show, imported):
         parser.add_argument("--store", metavar="URL", help="sqlite:///PATH or postgresql://... (default: embedded)")
     listing.set_defaults(func=_cmd_list)
@@ -32,12 +35,9 @@ def register(subparsers: Any) -> None:
     imported.set_defaults(func=_cmd_import)
 
 
-def record_bundle(bundle: Path, trusted: dict[str, Any], store_url: str | None, source: str) -> str:
-    """Verify ``bundle`` and record it; returns the run id. Raises Invalid when it does not verify."""
-    from harness.evidence.verify import verify_bundle
-
-    report = verify_bundle(bundle, trusted)
-    record = RunRecord.from_bundle(report, source)
+def record_bundle(bundle: VerifiedBundle, store_url: str | None, source: str) -> str:
+    """Record a bundle the one verifier found valid; returns the run id (from the signed predicate)."""
+    record = RunRecord.from_bundle(bundle, source)
     store = open_store(store_url)
     try:
         store.record(record)
@@ -94,17 +94,18 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from harness.evidence.commands import trusted_keys
-    from harness.evidence.verify import Invalid
+    from harness.catalog import load_catalog
+    from harness.evidence import Verifier
+    from harness.evidence.trust import trust_from_args
 
-    trusted = trusted_keys(args.trusted_key)
+    verifier = Verifier(load_catalog(), trust_from_args(args))
     failed = 0
     for bundle in args.bundles:
-        try:
-            run_id = record_bundle(bundle, trusted, args.store, "import")
-        except Invalid as exc:
+        outcome = verifier.verify(bundle, rejudge=True)
+        if not outcome.valid or outcome.bundle is None:
             failed += 1
-            print(f"{bundle}: not imported: INVALID: {exc}")
+            print(f"{bundle}: not imported: {outcome.line()}")
             continue
+        run_id = record_bundle(outcome.bundle, args.store, "import")
         print(f"{bundle}: imported as run {run_id}")
     return 1 if failed else 0
