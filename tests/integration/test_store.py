@@ -154,7 +154,7 @@ def test_keys_generate_and_signed_run_verify(
     monkeypatch.setenv("HARNESS_KEY_PASSWORD", "wrong")
     import argparse
 
-    from harness.evidence.commands import run_options
+    from harness.cli.evidence import run_options
 
     args = argparse.Namespace(
         sut_supplier=None, sut_product=None, sut_version=None, sign_key=tmp_path / "lab.key", key_password_env=None
