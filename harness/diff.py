@@ -85,7 +85,8 @@ def load_run(reference: str, store_url: str | None) -> RunView:
                 statement = json.loads(archive.read("statement.json"))
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
             raise UsageError(f"{reference}: not a readable evidence bundle ({exc})") from None
-        document = ((statement.get("predicate") or {}).get("suite") or {}).get("document_version")
+        suite = (statement.get("predicate") or {}).get("suite") or {}
+        document = suite.get("document") or suite.get("document_version")  # evidence 1.1 names it "document"
         return _from_results(reference, results, document)
     if reference.endswith(".zip"):
         raise UsageError(f"{reference}: no such file")

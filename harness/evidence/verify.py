@@ -574,7 +574,9 @@ class Verifier:
             if name not in _SIGNED and name not in listed:
                 raise Invalid(f"member added: {_show(name)} is not a subject of the statement")
         for name in listed:
-            if name in _SIGNED or name not in members:
+            if name in _SIGNED:
+                raise Invalid(f"statement.json: {name} is listed as a subject (it is what signs the subjects)")
+            if name not in members:
                 raise Invalid(f"member missing: {_show(name)} is a subject but not in the bundle")
         for required in _REQUIRED:
             if required not in listed:
