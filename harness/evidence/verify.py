@@ -22,6 +22,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import io
+import itertools
 import json
 import os
 import re
@@ -174,7 +175,20 @@ def _check_archive(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
         if total > MAX_TOTAL_BYTES:
             raise Invalid(f"members larger than {MAX_TOTAL_BYTES} bytes in all")
         members[name] = info
+    _no_overlap(infos)
     return members
+
+
+def _no_overlap(infos: list[zipfile.ZipInfo]) -> None:
+    """No two members' data overlap (one stretch of deflate data named many times is a bomb of its own)."""
+    ordered = sorted(infos, key=lambda info: info.header_offset)
+    for before, after in itertools.pairwise(ordered):
+        # 30 bytes of local header, then at least the name (as stored: UTF-8 when flagged, else cp437), then the data
+        encoding = "utf-8" if before.flag_bits & 0x800 else "cp437"
+        name_bytes = len(before.orig_filename.encode(encoding, "replace"))
+        end = before.header_offset + 30 + name_bytes + before.compress_size
+        if after.header_offset < end:
+            raise Invalid(f"members {_show(before.orig_filename)} and {_show(after.orig_filename)} overlap")
 
 
 def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int | None = None) -> bytes:

@@ -695,3 +695,18 @@ def test_the_verifier_judges_with_the_issued_suite_never_the_bundles_copy(
 
     Verifier(verifier.catalog, TRUST, rejudger=spy).verify(forged, rejudge=True)
     assert seen == [verifier.catalog.suite("checks-core@1.0").directory]
+
+
+def test_members_that_overlap(bundles: dict[str, Path], verifier: Verifier, tmp_path: Path) -> None:
+    """Two central-directory entries naming the same stretch of data: refused before anything is inflated."""
+    raw = bytearray(bundles["a"].read_bytes())
+    with zipfile.ZipFile(bundles["a"]) as archive:
+        infos = archive.infolist()
+    first, second = infos[0], infos[1]
+    central = raw.index(b"PK\x01\x02" + raw[raw.index(b"PK\x01\x02") + 4 : raw.index(b"PK\x01\x02") + 8])
+    entry = raw.find(second.filename.encode(), central) - 46  # the central entry of the second member
+    assert raw[entry : entry + 4] == b"PK\x01\x02"
+    raw[entry + 42 : entry + 46] = first.header_offset.to_bytes(4, "little")
+    (tmp_path / "o.zip").write_bytes(bytes(raw))
+    line = reason(verifier, tmp_path / "o.zip")
+    assert line == f"invalid: members {first.filename} and {second.filename} overlap", line
