@@ -107,3 +107,30 @@ def test_the_opened_bundle_refuses_to_stream_an_invalid_one(catalog: Catalog, tm
         assert not opened.outcome.valid
         with pytest.raises(Exception, match="not a valid bundle"):
             opened.exchanges()
+
+
+def test_random_damage_never_crashes_nor_passes_for_changed_content(catalog: Catalog, tmp_path: Path) -> None:
+    """Any byte of a bundle changed: one line, never a traceback; valid only if every member still reads the same."""
+    import random
+
+    reporter = EvidenceReporter(tmp_path, catalog.suite("intel-core"), catalog.root, sut=Sut("A", "B", "C"))
+    bundle = reporter.finish(finished(catalog))
+    original = bundle.read_bytes()
+    with zipfile.ZipFile(bundle) as archive:
+        contents = {name: archive.read(name) for name in archive.namelist()}
+    verifier = Verifier(catalog, TrustList.empty())
+    chance = random.Random(21)
+    damaged = tmp_path / "damaged.zip"
+    kinds: set[OutcomeKind] = set()
+    for _ in range(300):
+        data = bytearray(original)
+        for _ in range(chance.randint(1, 3)):
+            data[chance.randrange(len(data))] ^= 1 << chance.randrange(8)
+        damaged.write_bytes(bytes(data))
+        outcome = verifier.verify(damaged)
+        kinds.add(outcome.kind)
+        assert "\n" not in outcome.line()
+        if outcome.valid:
+            with zipfile.ZipFile(damaged) as archive:
+                assert {name: archive.read(name) for name in archive.namelist()} == contents
+    assert {OutcomeKind.INVALID, OutcomeKind.UNREADABLE} <= kinds
