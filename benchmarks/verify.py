@@ -1,5 +1,5 @@
 """Peak memory and time of the one verifier: ``verify`` and ``verify --rejudge`` on a signed bundle of each
-current suite's run against the reference supplier, and on a 50 MB bundle (a genuine checks-core bundle with
+suite version's run against the reference supplier, and on a 50 MB bundle (a genuine checks-core bundle with
 exchange records of other scenarios added and re-signed, which a verifier must stream past).
 
 Each measurement runs in a fresh process; its peak RSS is the kernel's (``wait4``), beside the baseline of a
@@ -74,17 +74,22 @@ def measure(bundle: Path, key: Ed25519PrivateKey, mode: str) -> dict[str, Any]:
 
 
 async def suite_bundles(catalog: Catalog, folder: Path, key: Ed25519PrivateKey) -> dict[str, Path]:
-    """A signed bundle of each current suite's run against the reference supplier (and its SIP side)."""
+    """A signed bundle of each suite version's run against the reference supplier playing the document version
+    that suite version certifies (and its SIP side)."""
     bundles: dict[str, Path] = {}
-    async with ReferenceServer(build_app(catalog)) as url, SipServer(catalog) as sip:
-        for suite in catalog.current_suites():
+    suites = [suite for _, versions in sorted(catalog.suites.items()) for _, suite in sorted(versions.items())]
+    async with SipServer(catalog) as sip:
+        for suite in suites:
             dataset = catalog.datasets.get(suite.dataset) if suite.dataset else None
-            reporter = EvidenceReporter(folder / suite.name, suite, catalog.root, dataset, sut=SUT, sign_key=key)
+            reporter = EvidenceReporter(folder / suite.ref, suite, catalog.root, dataset, sut=SUT, sign_key=key)
             counterpart_app = build_app(catalog)
             http = load_transport("http", TransportOptions())
             sip_transport = load_transport("sip", TransportOptions())
             try:
-                async with ReferenceServer(counterpart_app) as counterpart_url:
+                async with (
+                    ReferenceServer(build_app(catalog.for_suite(suite))) as url,
+                    ReferenceServer(counterpart_app) as counterpart_url,
+                ):
                     counterpart = RecorderCounterpart(counterpart_app, counterpart_url) if suite.counterpart else None
                     extra = {"sip": (sip_transport, sip.uri())}
                     runner = Runner(catalog, http, url, [reporter], counterpart=counterpart, extra_targets=extra)
