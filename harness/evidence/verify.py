@@ -380,6 +380,11 @@ def _predicate(statement: Mapping[str, Any], legacy: bool) -> _Predicate:
         raise Invalid("predicate: target is not a list of strings")
     started = _want(predicate, "started", str, "a string", where)
     finished = _want(predicate, "finished", str, "a string", where)
+    try:
+        if parse_time(started, "started") > parse_time(finished, "finished"):
+            raise Invalid(f"predicate: started {_show(started, 40)} is after finished {_show(finished, 40)}")
+    except ValueError as exc:
+        raise Invalid(f"predicate: {exc}") from None
     return _Predicate(
         run_id=run_id,
         suite=predicate["suite"]["name"],

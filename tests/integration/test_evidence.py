@@ -401,13 +401,15 @@ def set_field(path: str, value: Any) -> Any:
         ("run_id", 12, "run_id is a number (12), not a string"),
         ("target", "http://127.0.0.1/", "target is a string (http://127.0.0.1/), not a list of URLs"),
         ("suite.version", 1.0, "suite.version is a number (1.0), not a string"),
+        ("started", "yesterday", 'started is not an RFC 3339 date-time with an offset: "yesterday"'),
+        ("started", "2099-01-01T00:00:00Z", "started 2099-01-01T00:00:00Z is after finished "),
     ],
 )
 def test_wrong_json_types_in_the_predicate(
     bundles: dict[str, Path], verifier: Verifier, tmp_path: Path, path: str, value: Any, expected: str
 ) -> None:
     forged = forge(bundles["a"], tmp_path / "w.zip", SUPPLIER, predicate_edit=set_field(path, value))
-    assert reason(verifier, forged) == f"invalid: predicate: {expected}"
+    assert reason(verifier, forged).startswith(f"invalid: predicate: {expected}")
 
 
 @pytest.mark.parametrize(
