@@ -94,9 +94,11 @@ class TrustEntry:
         return self.not_after is None or when <= self.not_after
 
     def window(self) -> str:
+        """``NOT_BEFORE .. NOT_AFTER`` (``-`` for an open end), for reasons and listings."""
         return f"{_format_time(self.not_before) or '-'} .. {_format_time(self.not_after) or '-'}"
 
     def as_json(self) -> dict[str, Any]:
+        """The entry as the trust list's JSON holds it (dates in UTC, ``Z``)."""
         pem = self.public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         entry: dict[str, Any] = {
             "keyid": self.keyid,
@@ -187,9 +189,11 @@ class TrustList:
         return TrustList(self.entries + tuple(e for e in other.entries if e not in self.entries))
 
     def with_entry(self, entry: TrustEntry) -> TrustList:
+        """This list and ``entry`` after its entries."""
         return TrustList((*self.entries, entry))
 
     def for_keyid(self, ident: str) -> tuple[TrustEntry, ...]:
+        """Every entry of the key ``ident`` (lowercase hex SHA-256 of the raw public key)."""
         return tuple(entry for entry in self.entries if entry.keyid == ident)
 
     def __iter__(self) -> Iterator[TrustEntry]:
@@ -202,6 +206,7 @@ class TrustList:
         return bool(self.entries)
 
     def as_json(self) -> dict[str, Any]:
+        """The spec's JSON document of the list."""
         return {"keys": [entry.as_json() for entry in self.entries]}
 
     def save(self, path: Path) -> None:
