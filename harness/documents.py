@@ -8,6 +8,7 @@ certifies (specs/README.md, "Versions and the life of the standard"). Catalog la
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,8 +23,10 @@ __all__ = [
     "LIFECYCLE_FILE",
     "current_version_of",
     "document_versions",
+    "folder_digest",
     "formats_at",
     "load_documents",
+    "register_digest",
     "with_life_cycle",
 ]
 
@@ -32,6 +35,41 @@ DOCUMENTS_FILE = "documents.yaml"
 """The documents of the profile and the life of their versions (``fixtures/documents.yaml``)."""
 LIFECYCLE_FILE = "suites/lifecycle.yaml"
 """The register of suite versions: the status of each and the document version it certifies."""
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+MAX_SUITE_FILES = 100_000
+"""A suite version's folder holds at most this many files (more is a broken folder, not a suite)."""
+
+
+def folder_digest(folder: Path) -> str:
+    """The suite digest of ``folder`` (evidence.md, "Suite digest"): lowercase hex SHA-256 of the UTF-8 text
+    of one line ``PATH NUL HEX LF`` per file, sorted by PATH (relative, ``/``-separated), HEX the file's SHA-256.
+
+    Files are hashed in chunks (a large sample never sits in memory). Symbolic links are followed, as the
+    wheel's copy of the catalog holds the files themselves; a folder that cannot be read is a CatalogError.
+    """
+    lines: list[str] = []
+    try:
+        files = sorted((path.relative_to(folder).as_posix(), path) for path in folder.rglob("*") if path.is_file())
+        if len(files) > MAX_SUITE_FILES:
+            raise CatalogError(f"{folder}: more than {MAX_SUITE_FILES} files")
+        for relative, path in files:
+            with path.open("rb") as handle:
+                lines.append(f"{relative}\0{hashlib.file_digest(handle, 'sha256').hexdigest()}\n")
+    except OSError as exc:
+        raise CatalogError(f"{folder}: cannot read the suite folder ({exc.strerror or exc})") from None
+    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+
+
+def register_digest(value: Any, where: str) -> str | None:
+    """The ``digest`` of a register entry (an in-toto digest set ``{sha256: HEX}``), or None when absent."""
+    if value is None:
+        return None
+    hexdigest = value.get("sha256") if isinstance(value, dict) else None
+    if not isinstance(hexdigest, str) or not _HEX64.match(hexdigest):
+        raise CatalogError(f"{where}: digest must be {{sha256: HEX}} with 64 lowercase hex digits")
+    return hexdigest
 
 
 def _read_yaml(path: Path) -> Any:
@@ -118,8 +156,9 @@ def with_life_cycle(
                 raise CatalogError(
                     f"{path}: {name}@{version} is {status} but certifies {document}@{certified}, {document_status}"
                 )
+            digest = register_digest(entry.get("digest"), f"{path}: {name}@{version}")
             placed.setdefault(name, {})[version] = dataclasses.replace(
-                suite, status=status, certifies=((document, certified),)
+                suite, status=status, certifies=((document, certified),), digest=digest
             )
         if sum(s.status is SuiteStatus.CURRENT for s in placed[name].values()) > 1:
             raise CatalogError(f"{path}: suite {name!r} has more than one current version")

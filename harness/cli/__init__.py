@@ -13,11 +13,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from harness.cli import catalog, load, reports, run, serve, store
+from harness.cli import catalog, evidence, load, reports, run, serve, store
 from harness.cli import diff as diff_command
 from harness.cli.options import VersionAction, add_catalog_option, apply_catalog_option
 from harness.cli.run import DEFAULT_REPORTS, RunSettings, run_suite
-from harness.evidence import commands as evidence_commands
 from harness.model import HarnessError
 
 __all__ = ["COMMAND_FAMILIES", "DEFAULT_REPORTS", "RunSettings", "main", "run_suite"]
@@ -28,7 +27,7 @@ COMMAND_FAMILIES: tuple[Callable[[Any], None], ...] = (
     run.register,
     reports.register,
     load.register,
-    evidence_commands.register,
+    evidence.register,
     store.register,
     diff_command.register,
 )

@@ -14,6 +14,7 @@ from typing import Any
 
 import harness
 from harness.catalog import Catalog, bundled_fixtures, load_catalog, use_folders
+from harness.evidence.trust import add_trust_arguments, trust_from_args
 from harness.model import HarnessError, Suite, UsageError
 from harness.transport import TransportOptions
 
@@ -21,9 +22,11 @@ __all__ = [
     "VersionAction",
     "add_catalog_option",
     "add_credential_options",
+    "add_trust_arguments",
     "apply_catalog_option",
     "credentials_from",
     "suite_source",
+    "trust_from_args",
     "version_text",
 ]
 

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 import harness
 from harness import suitecheck
 from harness.catalog import Catalog, load_catalog
+from harness.cli import evidence as evidence_commands
 from harness.cli.options import add_credential_options, credentials_from
 from harness.events import RunFinished, Summary
-from harness.evidence import commands as evidence_commands
 from harness.evidence.bundle import Sut
 from harness.model import UsageError
 from harness.reporting import JUnitReporter, ResultsJsonReporter, read_journal, summary_line, write_atomically

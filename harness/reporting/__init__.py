@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
 from xml.sax.saxutils import escape, quoteattr
 
 import harness
@@ -23,6 +25,7 @@ __all__ = [
     "read_journal",
     "results_document",
     "summary_line",
+    "target_without_credentials",
     "write_atomically",
 ]
 
@@ -125,20 +128,39 @@ def summary_line(summary: Summary) -> str:
     return ", ".join(f"{count} {name}" for name, count in summary.as_dict().items())
 
 
-def results_document(event: RunFinished) -> dict[str, Any]:
+def target_without_credentials(url: str) -> str:
+    """``url`` without user information, query or fragment (where credentials travel): what evidence records."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None and not parts.query and not parts.fragment:
+        return url
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc, query="", fragment=""))
+
+
+def results_document(
+    event: RunFinished, *, run_id: str | None = None, sut: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """``results.json``: with the fields evidence 1.1's check 5 compares with the predicate (run id, suite, sut,
+    target, summary, certified, certifying). ``certified`` is README rule 9 *and* a declared system under test
+    (evidence.md, check 7): a run that names no system certifies nothing."""
     return {
         "harness": {"version": harness.__version__},
+        "run_id": run_id,
         "suite": {
             "name": event.suite,
             "version": event.version,
             **{key: event.extra[key] for key in ("status", "certifies") if key in event.extra},
         },
-        "target": event.target,
+        "sut": dict(sut) if sut is not None else None,
+        "target": target_without_credentials(event.target),
         "started": event.started,
         "finished": event.finished,
-        "certified": event.certified,
+        "certifying": event.certifying,
+        "certified": event.certified and sut is not None,
         **({"interrupted": True} if event.interrupted else {}),
-        **({"certifying": False} if not event.certifying else {}),
         "summary": event.summary.as_dict(),
         "scenarios": [result.as_dict() for result in event.results],
     }
@@ -147,13 +169,22 @@ def results_document(event: RunFinished) -> dict[str, Any]:
 class ResultsJsonReporter:
     """Writes ``results.json`` in the report folder when the run finishes."""
 
-    def __init__(self, directory: Path, redact: Redactor | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        redact: Redactor | None = None,
+        run_id: str | None = None,
+        sut: Mapping[str, str] | None = None,
+    ) -> None:
         self.path = directory / "results.json"
         self.redact = redact or Redactor()
+        self.run_id = run_id
+        self.sut = sut
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunFinished):
-            text = json.dumps(results_document(event), indent=2, ensure_ascii=False, default=str)
+            document = results_document(event, run_id=self.run_id, sut=self.sut)
+            text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
             write_atomically(self.path, self.redact(text).encode() + b"\n")
 
 

@@ -10,6 +10,7 @@ certifying body's act, timed by the store's own clock; a bundle's ``finished`` o
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import datetime as dt
 import fcntl
@@ -458,7 +459,7 @@ class Store:
             raise UsageError(f"no registered bundle with sha256 {sha256[:16]}")
         return bytes(row.content)
 
-    def registrations(self, limit: int = 1000) -> list[dict[str, Any]]:
+    def registrations(self, limit: int = 1000) -> builtins.list[dict[str, Any]]:
         """Every registration attempt, newest first, with the verifier's line and the store's time."""
         query = sa.select(registrations).order_by(registrations.c.id.desc()).limit(limit)
         with self.engine.connect() as connection:
