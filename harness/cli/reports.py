@@ -96,7 +96,10 @@ def html_report(args: argparse.Namespace) -> int:
     else:
         outcome, size, data = _bundle_report(Verifier(catalog, trust_from_args(args)), args.bundle, args.html, catalog)
         certified = outcome.bundle is not None and outcome.bundle.certifies
-        print(f"{printable(data['title'])}: {data['verdict']}; {printable(data['header']['verification'])}")
+        if outcome.valid:
+            print(f"{printable(data['title'])}: {data['verdict']}; {printable(data['header']['verification'])}")
+        else:
+            print(f"{printable(args.bundle)}: NOT VERIFIED: {printable(outcome.line())}")
     print(f"report: {args.html} ({size} bytes, {data['exchange_total']} exchanges)")
     return 0 if certified else 1
 

@@ -19,7 +19,7 @@ import harness
 from harness import suitecheck
 from harness.catalog import Catalog, load_catalog
 from harness.cli import evidence as evidence_commands
-from harness.cli.options import add_credential_options, credentials_from
+from harness.cli.options import add_credential_options, add_trust_arguments, credentials_from
 from harness.events import RunFinished, Summary
 from harness.evidence.bundle import Sut
 from harness.model import UsageError
@@ -68,14 +68,7 @@ def register(subparsers: Any) -> None:
     report.add_argument("--junit", type=Path)
     report.add_argument("--html", type=Path, metavar="FILE", help="write the HTML run report here")
     report.add_argument("bundle", nargs="?", type=Path, metavar="BUNDLE", help="an evidence bundle (with --html)")
-    report.add_argument(
-        "--trusted-key",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="with BUNDLE: verify it against this Ed25519 public key (repeatable)",
-    )
+    add_trust_arguments(report)  # with BUNDLE: the keys it is verified against (nothing is trusted implicitly)
 
     demo = subparsers.add_parser(
         "demo",
