@@ -36,7 +36,7 @@ from harness.certification.records import why_not_certifying
 from harness.cli.options import add_trust_arguments, trust_from_args
 from harness.cli.store import add_store_argument, bundle_paths, printable, store_of
 from harness.evidence import TrustList, Verifier
-from harness.evidence.verified import Outcome, SutRef
+from harness.evidence.verified import Outcome, OutcomeKind, SutRef
 from harness.model import UsageError
 from harness.store import Store, certificate_id
 
@@ -112,6 +112,8 @@ def _bundle_report(
 
     with verifier.open(bundle, rejudge=False) as opened:
         outcome = opened.outcome
+        if outcome.kind is OutcomeKind.UNREADABLE:  # no bundle at all: a usage error, no page (as verify: exit 2)
+            raise UsageError(f"{bundle}: {outcome.line()}")
         if outcome.valid and outcome.bundle is not None:
             data = report_from_bundle(outcome.bundle, opened.exchanges(), catalog)
         else:
