@@ -408,6 +408,55 @@ def _concurrent_writers(url: str, workers: int = 4, each: int = 15) -> None:
         store.close()
 
 
+REGISTRAR = """
+import hashlib, sys
+from pathlib import Path
+from harness.evidence.verified import Outcome, OutcomeKind, ScenarioVerdict, Signer, SutRef, VerifiedBundle
+from harness.store import open_store
+url, worker, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+store = open_store(url)
+for n in range(rounds):
+    data = f"worker {worker} round {n}".encode()
+    bundle = VerifiedBundle(Path("x"), hashlib.sha256(data).hexdigest(), f"race-{n}", Signer("1" * 64, "Lab"),
+        "intel-core", "1.0", "intel-report@1.0", "current", SutRef("Race Ltd", "Racer", "1"), True, True,
+        "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:01.000Z", {"passed": 1},
+        (ScenarioVerdict("IC-01", "MUST", "passed"),), (), True, {}, {})
+    print(store.register(Outcome(Path("x"), OutcomeKind.VALID, "", bundle), f"w{worker}", data).accepted)
+store.close()
+"""
+
+
+def _concurrent_registrars(url: str, workers: int = 4, rounds: int = 10) -> None:
+    """Workers register different bundles claiming the same run ids at once: one bundle per run id, one certificate."""
+    open_store(url).close()  # migrated once, before the race
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", REGISTRAR, url, str(w), str(rounds)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for w in range(workers)
+    ]
+    accepted = 0
+    for process in processes:
+        out, err = process.communicate(timeout=180)
+        assert process.returncode == 0, err.decode()[-2000:]
+        accepted += out.decode().split().count("True")
+    assert accepted == rounds
+    store = open_store(url)
+    try:
+        racer = [c for c in store.evidence().certificates if c.product.supplier == "Race Ltd"]
+        assert len(racer) == 1
+        assert sum(r["sut_supplier"] == "Race Ltd" for r in store.registrations(limit=10_000)) == workers * rounds
+    finally:
+        store.close()
+
+
+def test_concurrent_registrations_keep_one_bundle_per_run_id_on_sqlite(tmp_path: Path) -> None:
+    _concurrent_registrars(f"sqlite:///{tmp_path / 'store.db'}")
+
+
 def test_concurrent_runs_lose_nothing_on_sqlite(tmp_path: Path) -> None:
     _concurrent_writers(f"sqlite:///{tmp_path / 'store.db'}")
 
@@ -424,6 +473,11 @@ def test_concurrent_runs_lose_nothing_on_postgresql(postgres: str) -> None:
 
 
 @pytest.mark.postgres
+def test_concurrent_registrations_keep_one_bundle_per_run_id_on_postgresql(postgres: str) -> None:
+    _concurrent_registrars(postgres)
+
+
+@pytest.mark.postgres
 def test_registration_and_certificates_on_postgresql(
     world: dict[str, Any], postgres: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -433,7 +487,7 @@ def test_registration_and_certificates_on_postgresql(
     assert main(["runs", "import", "--store", postgres, *trust, str(world["bundles"]["relabelled"])]) == 1
     capsys.readouterr()
     assert main(["certificates", "list", "--store", postgres, "--json"]) == 0
-    (certificate,) = json.loads(capsys.readouterr().out)["certificates"]
+    (certificate,) = [c for c in json.loads(capsys.readouterr().out)["certificates"] if c["product"] == PRODUCT]
     assert certificate["status"] == "current" and len(certificate["regressions"]) == 1
     assert certificate["issued"].endswith("Z")  # PostgreSQL's clock, in UTC
     store = open_store(postgres)
