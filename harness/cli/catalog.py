@@ -13,6 +13,7 @@ from harness import suitecheck
 from harness.catalog import load_catalog
 from harness.cli.options import suite_source
 from harness.cli.profile import catalog_at, profile_option
+from harness.documents import folder_digest
 from harness.model import UsageError
 from harness.validation.validator import detect_format, validator_for
 
@@ -27,6 +28,11 @@ def register(subparsers: Any) -> None:
 
     suites = subparsers.add_parser("suites", help="list the certification suites")
     suites.add_argument("--json", action="store_true", help="one JSON object per line")
+    suites.add_argument(
+        "--digest",
+        metavar="NAME@VERSION",
+        help="print the suite version's digest (evidence.md recipe) as the register's 'digest:' line",
+    )
     suitecheck.add_arguments(suites)
 
     validate = subparsers.add_parser("validate", help="validate message files")
@@ -67,6 +73,12 @@ def _cmd_suites(args: argparse.Namespace) -> int:
     if args.check:
         return suitecheck.check_suites(args)
     catalog = load_catalog()
+    if args.digest:
+        if "@" not in args.digest:
+            raise UsageError(f"--digest {args.digest}: name the version (NAME@VERSION)")
+        suite = catalog.suite(args.digest)
+        print(f"digest: {{sha256: {folder_digest(Path(suite.directory))}}}")
+        return 0
     for name in sorted(catalog.suites):
         for version, suite in sorted(catalog.suites[name].items()):
             must = sum(1 for s in suite.scenarios if s["level"] == "MUST")
@@ -78,6 +90,8 @@ def _cmd_suites(args: argparse.Namespace) -> int:
                             "version": version,
                             "status": str(suite.status),
                             "certifies": suite.certifies_text or None,
+                            "digest": {"sha256": suite.digest} if suite.digest else None,
+                            "issued": suite.digest is not None,
                             "title": suite.title,
                             "scenarios": len(suite.scenarios),
                             "must": must,
@@ -86,10 +100,11 @@ def _cmd_suites(args: argparse.Namespace) -> int:
                     )
                 )
             else:
+                issued = "" if suite.digest else "  (not issued: no digest in the register)"
                 print(
                     f"{suite.ref:<22} {suite.status:<10} {suite.certifies_text or '-':<18} "
                     f"{len(suite.scenarios):>3} scenarios ({must} MUST)  {suite.title}"
-                    f"  [{suite_source(catalog, suite)}]"
+                    f"  [{suite_source(catalog, suite)}]{issued}"
                 )
     return 0
 

@@ -174,7 +174,8 @@ def _check_archive(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     return members
 
 
-def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int = MAX_SMALL_BYTES) -> bytes:
+def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int | None = None) -> bytes:
+    limit = MAX_SMALL_BYTES if limit is None else limit
     if info.file_size > limit:
         raise Invalid(f"member {_show(info.orig_filename)} is larger than {limit} bytes")
     try:
@@ -500,18 +501,17 @@ class Verifier:
             ids = ", ".join(_show(ident[:16], 20) for ident, _ in parsed.signatures)
             raise Invalid(f"unknown key: signed by {ids}, which is not on the trust list")
         # Who the signed statement says it is for, and when it was signed: read from the signed bytes.
-        signed = _json(parsed.payload, "the signed payload")
-        predicate = signed.get("predicate")
-        sut = predicate.get("sut") if isinstance(predicate, dict) else None
-        supplier = sut.get("supplier") if isinstance(sut, dict) else None
-        if sut is not None and not isinstance(supplier, str):
-            raise Invalid("signer: the signed predicate's sut.supplier is not a string")
+        predicate = _json(parsed.payload, "the signed payload").get("predicate")
+        if not isinstance(predicate, dict):
+            raise Invalid("the signed statement has no predicate object")
+        declared = _sut(predicate, "predicate") if "sut" in predicate else None
+        supplier = declared.supplier if declared is not None else None
         covering = [entry for entry in entries if entry.covers(supplier)]
         if not covering:
             holders = ", ".join(sorted({entry.holder for entry in entries}))
             whom = f"supplier {_show(supplier, 60)}" if supplier is not None else "a run with no declared system"
             raise Invalid(f"signer {_show(holders, 60)} may not sign for {whom}")
-        finished = predicate.get("finished") if isinstance(predicate, dict) else None
+        finished = predicate.get("finished")
         try:
             signed_at = parse_time(finished, "the signed predicate's finished")
         except ValueError as exc:

@@ -66,7 +66,7 @@ def test_signed_run_declares_sut_and_never_prints_secrets(served: str, tmp_path:
     verified = harness("verify", str(bundles[0]), "--trusted-key", str(tmp_path / "lab.pub"), "--rejudge", "--json")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     report = json.loads(verified.stdout)["bundles"][0]
-    assert report["certifiable"] is True and report["sut"]["product"] == "Force RMS"
+    assert report["certifies"] is True and report["sut"]["product"] == "Force RMS"
     listed = harness("runs", "list", "--sut", "Force RMS", env=env)
     assert bundles[0].name.removesuffix(".evidence.zip") in listed.stdout and "[verified]" in listed.stdout
 
