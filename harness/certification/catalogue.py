@@ -29,7 +29,7 @@ from harness.htmlreport.render import render
 from harness.model import UsageError
 from harness.reporting import write_atomically
 
-__all__ = ["CATALOGUE_PAYLOAD_TYPE", "CatalogueBuild", "build_catalogue", "product_slug"]
+__all__ = ["CATALOGUE_PAYLOAD_TYPE", "CatalogueBuild", "build_catalogue", "product_slug", "safe_name"]
 
 CATALOGUE_PAYLOAD_TYPE = "application/vnd.netcode.catalogue+json"
 
@@ -39,6 +39,11 @@ class CatalogueBuild:
     feed: dict[str, Any]
     rejected: tuple[tuple[str, str], ...]
     signed_by: str
+
+
+def safe_name(text: str) -> str:
+    """``text`` as one file name (a run id is a UUID by the verifier's check; this holds even if it were not)."""
+    return re.sub(r"[^0-9A-Za-z-]", "_", text)[:100] or "_"
 
 
 def product_slug(product: Product) -> str:
@@ -105,7 +110,7 @@ def _build(
         for cell in cells:
             certificate = cell.certificate
             assert certificate is not None  # certificates() keeps only cells that hold one
-            name = f"{certificate.bundle_sha256[:16]}-{certificate.run_id}.evidence.zip"
+            name = f"{certificate.bundle_sha256[:16]}-{safe_name(certificate.run_id)}.evidence.zip"
             if name not in written:
                 data = bundle_bytes(certificate)
                 if hashlib.sha256(data).hexdigest() != certificate.bundle_sha256:

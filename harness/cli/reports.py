@@ -32,6 +32,7 @@ from harness.certification import (
     parse_product,
     suite_versions,
 )
+from harness.certification.catalogue import safe_name
 from harness.certification.records import why_not_certifying
 from harness.cli.options import add_trust_arguments, trust_from_args
 from harness.cli.store import add_store_argument, bundle_paths, printable, store_of
@@ -141,7 +142,7 @@ def _rechecked(evidence: Evidence, store: Store, verifier: Verifier) -> Evidence
 
         def check(sha256: str, run_id: str) -> Outcome:
             if sha256 not in verdicts:
-                path = Path(folder) / f"{run_id}.evidence.zip"
+                path = Path(folder) / f"{safe_name(run_id)}.evidence.zip"
                 path.write_bytes(store.bundle_bytes(sha256))
                 verdicts[sha256] = verifier.verify(path, rejudge=False)
                 path.unlink()
@@ -312,10 +313,10 @@ def _matrix_html(
             run_id = cell.run_id
             if run_id is None or run_id in links:
                 continue
-            bundle = evidence_dir / f"{run_id}.evidence.zip"
+            bundle = evidence_dir / f"{safe_name(run_id)}.evidence.zip"
             write_atomically(bundle, store.bundle_bytes(sha_of[run_id]))
             if trust:
-                page = evidence_dir / f"{run_id}.html"
+                page = evidence_dir / f"{safe_name(run_id)}.html"
                 _bundle_report(verifier, bundle, page, catalog)
                 links[run_id] = f"{evidence_dir.name}/{page.name}"
             else:

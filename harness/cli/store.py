@@ -237,7 +237,7 @@ def _cmd_registrations(args: argparse.Namespace) -> int:
         signer = (
             f" signer {row['signer_keyid'][:16]} ({printable(row['signer_holder'])})" if row["signer_keyid"] else ""
         )
-        print(f"{row['at']}  {state:8} {printable(row['source'])}: {printable(row['line'])}{signer}")
+        print(f"{row['at']}  {state:8} {printable(row['source'])}: {printable(row['result'])}{signer}")
     if not rows:
         print("no registration attempts in the store")
     return 0

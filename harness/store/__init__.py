@@ -261,7 +261,7 @@ class Store:
             at = store_clock(connection)
             attempt: dict[str, Any] = {"at": at, "source": source, "outcome": str(outcome.kind), "line": outcome.line()}
             result = self._register(connection, outcome, data, at, attempt)
-            attempt.update(accepted=result.accepted, line=attempt["line"] if result.accepted else result.line)
+            attempt.update(accepted=result.accepted, result=result.line)
             attempt.setdefault("certificate_id", result.certificate)
             connection.execute(sa.insert(registrations), [attempt])
         return result
@@ -434,12 +434,12 @@ class Store:
             registered = {row.sha256 for row in connection.execute(sa.select(bundles.c.sha256))}
             refused: dict[tuple[str, str], Refusal] = {}
             for row in connection.execute(
-                sa.select(registrations.c.source, registrations.c.line, registrations.c.sha256)
+                sa.select(registrations.c.source, registrations.c.result, registrations.c.sha256)
                 .where(registrations.c.accepted.is_(False))
                 .order_by(registrations.c.id)
             ):
                 if row.sha256 is None or row.sha256 not in registered:
-                    refused[(row.source, row.line)] = Refusal(row.source, row.line)
+                    refused[(row.source, row.result)] = Refusal(row.source, row.result)
         return Evidence(tuple(held), tuple(failed), tuple(refused.values()))
 
     def certificate(self, ident: str) -> Certificate:

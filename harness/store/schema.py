@@ -67,6 +67,8 @@ registrations = sa.Table(
     sa.Column("source", sa.Text),
     sa.Column("outcome", sa.String(20)),
     sa.Column("line", sa.Text),
+    # line: the verifier's (valid, invalid: ..., unreadable: ...); result: what the store did with it
+    sa.Column("result", sa.Text),
     sa.Column("accepted", sa.Boolean),
     sa.Column("sha256", sa.String(64)),
     sa.Column("run_id", sa.String(64)),

@@ -142,10 +142,12 @@ def test_import_registers_through_the_verifier_and_keeps_every_refusal(
     assert main(["runs", "registrations", "--store", url, "--json"]) == 0
     attempts = json.loads(capsys.readouterr().out)
     assert len(attempts) == 5 and sum(not a["accepted"] for a in attempts) == 4
-    assert {a["line"] for a in attempts if not a["accepted"]} == {
+    assert {a["result"] for a in attempts if not a["accepted"]} == {
         by_name[n] for n in ("corrupt.evidence.zip", "relabelled", "unissued", "unsigned")
     }
     assert all(a["at"] > "2026" for a in attempts)
+    accepted = next(a for a in attempts if a["accepted"])
+    assert accepted["line"] == "valid" and "certificate" in accepted["result"]
     # The run id comes from the signed predicate, never the file name.
     assert main(["runs", "show", _run_id(b["pass"]), "--store", url, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)

@@ -103,8 +103,8 @@ def test_refusals_are_kept_with_their_reason(
     done = store.register(_valid(bundle), "/in/x.zip", data)
     assert not done.accepted and reason in done.line
     (attempt,) = store.registrations()
-    assert (attempt["accepted"], attempt["source"]) == (False, "/in/x.zip") and reason in attempt["line"]
-    assert store.evidence().refusals[0].reason == attempt["line"]
+    assert (attempt["accepted"], attempt["source"], attempt["line"]) == (False, "/in/x.zip", "valid")
+    assert reason in attempt["result"] and store.evidence().refusals[0].reason == attempt["result"]
     assert store.evidence().certificates == () and store.list() == []
 
 

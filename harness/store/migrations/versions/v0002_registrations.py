@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("outcome", sa.String(20), nullable=False),
         sa.Column("line", sa.Text, nullable=False),
+        sa.Column("result", sa.Text, nullable=False),
         sa.Column("accepted", sa.Boolean, nullable=False),
         sa.Column("sha256", sa.String(64)),
         sa.Column("run_id", sa.String(64)),
