@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.catalog import Catalog, load_catalog
 from harness.certification import (
@@ -39,7 +39,9 @@ from harness.cli.store import add_store_argument, bundle_paths, printable, store
 from harness.evidence import TrustList, Verifier
 from harness.evidence.verified import Outcome, OutcomeKind, SutRef
 from harness.model import UsageError
-from harness.store import Store, certificate_id
+
+if TYPE_CHECKING:  # imported where a store is opened (SQLAlchemy and Alembic are not every command's cost)
+    from harness.store import Store
 
 __all__ = ["html_report", "register"]
 
@@ -189,6 +191,8 @@ def _store_evidence(args: argparse.Namespace, catalog: Catalog) -> tuple[Evidenc
 
 def _bundles_evidence(paths: Sequence[Path], verifier: Verifier) -> tuple[Evidence, dict[str, Path]]:
     """Evidence from bundle files verified now (re-judged): nothing is registered, nothing is issued for good."""
+    from harness.store import certificate_id
+
     certificates: list[Certificate] = []
     failures: list[FailedRun] = []
     refusals: list[Refusal] = []

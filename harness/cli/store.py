@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.catalog import load_catalog
 from harness.certification import Certificate, certificate_status, parse_product, suite_versions
@@ -20,7 +20,9 @@ from harness.cli.options import add_trust_arguments, trust_from_args
 from harness.evidence import TrustList, Verifier
 from harness.evidence.keys import DEFAULT_PASSWORD_ENV, load_private, password_from_env
 from harness.model import UsageError
-from harness.store import MAX_BUNDLE_BYTES, Registration, RunRecord, Store, open_store
+
+if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) is imported by the commands that open one, not by every command
+    from harness.store import Registration, Store
 
 __all__ = [
     "add_store_argument",
@@ -95,6 +97,8 @@ def register(subparsers: Any) -> None:
 
 
 def store_of(args: argparse.Namespace) -> Store:
+    from harness.store import open_store
+
     return open_store(getattr(args, "store", None))
 
 
@@ -109,6 +113,8 @@ def bundle_paths(arguments: Iterable[Path]) -> Iterator[Path]:
 
 def read_verified_bytes(path: Path) -> bytes | None:
     """The file's bytes, bounded (None when unreadable or over the store's limit: the store refuses it)."""
+    from harness.store import MAX_BUNDLE_BYTES
+
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_BUNDLE_BYTES + 1)
@@ -139,6 +145,8 @@ def record_run(bundle: Path, trust: TrustList, store_url: str | None) -> str:
     if not outcome.valid or outcome.bundle is None:
         raise ConfigurationError(f"the run's own evidence bundle does not verify: {outcome.line()}")
     verified = outcome.bundle
+    from harness.store import RunRecord, open_store
+
     store = open_store(store_url)
     try:
         store.record(RunRecord(verified, "recorded" if verified.signer else "unsigned", "run"))
