@@ -170,6 +170,14 @@ def test_import_registers_through_the_verifier_and_keeps_every_refusal(
     published = site / feed["products"][0]["certificates"][0]["bundle"]
     assert hashlib.sha256(published.read_bytes()).hexdigest() == hashlib.sha256(b["pass"].read_bytes()).hexdigest()
     assert main(["verify", "--rejudge", "--trust-list", str(world["trust"]), str(published)]) == 0
+    # A reader with its own list (here: only the rival's key) sees what verifies for it, and why the rest does not.
+    rival = _public(tmp_path / "rival.pub", world["keys"]["rival"])
+    capsys.readouterr()
+    assert main(["matrix", "--store", url, "--trusted-key", str(rival), "--json"]) == 0
+    rechecked = json.loads(capsys.readouterr().out)
+    assert rechecked["products"] == [] and any(
+        r["source"].startswith("certificate ") and r["reason"].startswith("invalid: ") for r in rechecked["left_out"]
+    )
 
 
 def test_a_second_bundle_claiming_a_registered_run_id_is_refused(
