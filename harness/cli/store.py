@@ -133,17 +133,20 @@ def register_bundles(store: Store, verifier: Verifier, paths: Sequence[Path]) ->
     return done
 
 
-def record_run(bundle: Path, trust: TrustList, store_url: str | None) -> str:
-    """Keep a run the harness just made in the store (a run, never a certificate); the run id it was kept as.
+def record_run(bundle: Path, trust: TrustList, store_url: str | None) -> str | None:
+    """Keep a run the harness just made in the store (a run, never a certificate); the run id, or None.
 
     The run's own bundle goes through the verifier like any other (``trust`` holds the run's own key,
-    if it signed): a bundle that does not verify is a harness bug, reported, never hidden.
+    if it signed). One that does not verify (a suite version that is not issued, added with
+    ``--catalog``) is no evidence: the store keeps only what the verifier accepts, and the run says so.
     """
-    from harness.model import ConfigurationError
-
     outcome = Verifier(load_catalog(), trust).verify(bundle, rejudge=False)
     if not outcome.valid or outcome.bundle is None:
-        raise ConfigurationError(f"the run's own evidence bundle does not verify: {outcome.line()}")
+        print(
+            f"harness: the run is not recorded in the store: its evidence bundle is {printable(outcome.line())}",
+            file=sys.stderr,
+        )
+        return None
     verified = outcome.bundle
     from harness.store import RunRecord, open_store
 

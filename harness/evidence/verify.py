@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import re
+import stat
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -83,6 +84,7 @@ _CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotIm
 _SUMMARY_KEYS = ("passed", "failed", "errors", "skipped", "manual")
 _VERDICTS = ("passed", "failed", "error", "skipped", "manual")
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
@@ -572,7 +574,9 @@ class Verifier:
             if name not in _SIGNED and name not in listed:
                 raise Invalid(f"member added: {_show(name)} is not a subject of the statement")
         for name in listed:
-            if name in _SIGNED or name not in members:
+            if name in _SIGNED:
+                raise Invalid(f"statement.json: {name} is listed as a subject (it is what signs the subjects)")
+            if name not in members:
                 raise Invalid(f"member missing: {_show(name)} is a subject but not in the bundle")
         for required in _REQUIRED:
             if required not in listed:
@@ -740,27 +744,34 @@ class OpenedBundle:
         self._exchanges_digest = ""
         self.outcome = Outcome(self.path, OutcomeKind.UNREADABLE, "not checked yet")
 
+    def _refused(self, kind: OutcomeKind, reason: str) -> None:
+        # one line, whatever a bundle (or the system under test it recorded) put in the reason
+        self.outcome = Outcome(self.path, kind, _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", reason))
+
     def __enter__(self) -> OpenedBundle:
         try:
+            if not stat.S_ISREG(self.path.stat().st_mode):  # a FIFO or device would block or never end
+                self._refused(OutcomeKind.UNREADABLE, "not a regular file")
+                return self
             handle = self._stack.enter_context(self.path.open("rb"))
         except FileNotFoundError:
-            self.outcome = Outcome(self.path, OutcomeKind.UNREADABLE, "no such file")
+            self._refused(OutcomeKind.UNREADABLE, "no such file")
             return self
         except OSError as exc:
-            self.outcome = Outcome(self.path, OutcomeKind.UNREADABLE, f"cannot read ({exc.strerror or exc})")
+            self._refused(OutcomeKind.UNREADABLE, f"cannot read ({exc.strerror or exc})")
             return self
         try:
             archive, bundle, self._exchanges_digest = self._verifier.check(self.path, handle, self._rejudge)
         except Invalid as exc:
-            self.outcome = Outcome(self.path, OutcomeKind.INVALID, str(exc))
+            self._refused(OutcomeKind.INVALID, str(exc))
         except Unreadable as exc:
-            self.outcome = Outcome(self.path, OutcomeKind.UNREADABLE, str(exc))
+            self._refused(OutcomeKind.UNREADABLE, str(exc))
         except RecursionError:
-            self.outcome = Outcome(self.path, OutcomeKind.INVALID, "a document nests too deeply")
+            self._refused(OutcomeKind.INVALID, "a document nests too deeply")
         except MemoryError:
-            self.outcome = Outcome(self.path, OutcomeKind.UNREADABLE, "out of memory reading it")
+            self._refused(OutcomeKind.UNREADABLE, "out of memory reading it")
         except OSError as exc:
-            self.outcome = Outcome(self.path, OutcomeKind.UNREADABLE, f"cannot read ({exc.strerror or exc})")
+            self._refused(OutcomeKind.UNREADABLE, f"cannot read ({exc.strerror or exc})")
         else:
             self._archive = self._stack.enter_context(archive)
             self.outcome = Outcome(self.path, OutcomeKind.VALID, "", bundle)
