@@ -115,7 +115,7 @@ def certificate_id(bundle_sha256: str) -> str:
     return hashlib.sha256(b"certificate\0" + bundle_sha256.encode()).hexdigest()[:16]
 
 
-def _run_row(run: RunRecord) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _run_row(run: RunRecord, at: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     bundle = run.bundle
     sut = bundle.sut
     document_version = bundle.document.rpartition("@")[2] or None
@@ -136,7 +136,7 @@ def _run_row(run: RunRecord) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         "signer": bundle.signer.keyid if bundle.signer else None,
         "verification": run.verification,
         "source": run.source,
-        "recorded": store_clock(),
+        "recorded": at,
     }
     latency_of = {}
     listed = bundle.results.get("scenarios")
@@ -153,7 +153,7 @@ def _run_row(run: RunRecord) -> tuple[dict[str, Any], list[dict[str, Any]]]:
                 "level": scenario.level,
                 "verdict": scenario.verdict,
                 "failures": json.dumps(list(scenario.failures), ensure_ascii=False, default=str),
-                "latency_count": _number(latency.get("count")),
+                "latency_count": int(count) if (count := _number(latency.get("count"))) is not None else None,
                 "latency_p50_ms": _number(latency.get("p50")),
                 "latency_p95_ms": _number(latency.get("p95")),
                 "latency_max_ms": _number(latency.get("max")),
@@ -171,6 +171,8 @@ def _signer(keyid: str | None, holder: str | None) -> Signer:
 
 
 class Store:
+    """The run store (one database): open it with :func:`open_store`, close it with :meth:`close`."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
@@ -181,9 +183,9 @@ class Store:
 
         A run id already held with another bundle is left as it is (nothing replaces what is held).
         """
-        row, scenarios = _run_row(run)
         with self.engine.begin() as connection:
             self._write_lock(connection)
+            row, scenarios = _run_row(run, store_clock(connection))
             held = connection.execute(sa.select(runs.c.bundle_sha256).where(runs.c.run_id == row["run_id"])).first()
             if held is not None:
                 if held.bundle_sha256 != row["bundle_sha256"]:
@@ -313,7 +315,7 @@ class Store:
             [{"sha256": bundle.sha256, "run_id": bundle.run_id, "size": len(data), "content": data, "registered": at}],
         )
         verification = "registered" if signer is not None else "unsigned"
-        row, scenarios = _run_row(RunRecord(bundle, verification, "import"))
+        row, scenarios = _run_row(RunRecord(bundle, verification, "import"), at)
         if run_held is not None:  # the run's own record (harness run) of these very bytes, now registered
             connection.execute(sa.update(runs).where(runs.c.run_id == bundle.run_id).values(verification=verification))
         else:
