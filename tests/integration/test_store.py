@@ -270,6 +270,33 @@ def test_withdrawal_only_by_the_pinned_body_key(
     assert main(["certificates", "withdraw", "0000", "--reason", "x", "--body-key", str(body), "--store", url]) == 2
 
 
+def test_a_run_into_a_body_store_is_a_run_never_a_certificate(
+    world: dict[str, Any], catalog: Catalog, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A supplier pointing `run --store` at the body's database with its own key gets a run, never a certificate."""
+    from harness.cli.run import RunSettings, run_suite
+    from harness.endpoints import ReferenceServer
+
+    url = f"sqlite:///{tmp_path / 'body.db'}"
+    settings = RunSettings(tmp_path / "reports", console=False, sut=OURS, sign_key=world["keys"]["ours"], store=url)
+
+    async def run() -> None:
+        async with ReferenceServer(build_app(catalog)) as target:
+            await run_suite(catalog, "intel-core", target, settings)
+
+    asyncio.run(run())
+    bundle = tmp_path / "reports" / f"{settings.run_id}.evidence.zip"
+    assert main(["runs", "list", "--store", url, "--sut", PRODUCT]) == 0
+    assert "[recorded]" in capsys.readouterr().out
+    assert main(["certificates", "list", "--store", url]) == 0
+    assert "no certificates in the store" in capsys.readouterr().out
+    # Registering those very bytes, through the body's trust list, is what issues the certificate.
+    assert main(["runs", "import", "--store", url, "--trust-list", str(world["trust"]), str(bundle)]) == 0
+    assert "issued" in capsys.readouterr().out
+    assert main(["runs", "show", settings.run_id, "--store", url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verification"] == "registered"
+
+
 def test_catalogue_from_bundles_registers_nothing_and_names_each_refusal(
     world: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
