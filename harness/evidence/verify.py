@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import re
 import stat
 import zipfile
@@ -136,7 +137,7 @@ def _name_problem(name: str) -> str | None:
         return "has a backslash in its name"
     if name.startswith("/"):
         return "is an absolute path"
-    if ".." in name.split("/"):
+    if os.pardir in name.split("/"):
         return "has a '..' segment"
     return None
 

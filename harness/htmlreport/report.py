@@ -85,11 +85,22 @@ class HtmlReporter:
     (the report shows no more); later ones keep their start line and times.
     """
 
-    def __init__(self, path: Path, catalog: Catalog | None, redact: Redactor | None = None, sut: str = "") -> None:
+    def __init__(
+        self,
+        path: Path,
+        catalog: Catalog | None,
+        redact: Redactor | None = None,
+        sut: str = "",
+        declared: Mapping[str, str] | None = None,
+        run_id: str | None = None,
+    ) -> None:
         self.path = path
         self.catalog = catalog
         self.redact = redact or Redactor()
         self.sut = sut
+        self.declared = declared
+        """The declared system under test (results.json's ``sut``: without one nothing is certified)."""
+        self.run_id = run_id
         self.exchanges: list[dict[str, Any]] = []
 
     def __call__(self, event: Event) -> None:
@@ -101,7 +112,8 @@ class HtmlReporter:
                 self.sut, "", "unsigned (live run; the evidence bundle carries the signature)", "live run"
             )
             # Everything a run produced passes through the redactor, the target URL included.
-            results = json.loads(self.redact(json.dumps(results_document(event), ensure_ascii=False, default=str)))
+            document = results_document(event, run_id=self.run_id, sut=self.declared)
+            results = json.loads(self.redact(json.dumps(document, ensure_ascii=False, default=str)))
             data = build_report(results, self.exchanges, header, self.catalog, SPEC_BASE, redact=self.redact)
             write_report(self.path, data)
             self.exchanges = []
@@ -112,8 +124,15 @@ def make(context: Any) -> HtmlReporter | None:
     options: Mapping[str, Any] = getattr(context, "options", {}) or {}
     if options.get("html") is False:
         return None
+    sut = options.get("sut")
+    declared = sut.as_dict() if sut is not None and hasattr(sut, "as_dict") else None
     return HtmlReporter(
-        Path(context.reports) / "report.html", context.catalog, context.redact, str(options.get("sut") or "")
+        Path(context.reports) / "report.html",
+        context.catalog,
+        context.redact,
+        str(sut or ""),
+        declared=declared,
+        run_id=options.get("run_id"),
     )
 
 
