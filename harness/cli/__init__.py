@@ -13,12 +13,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from harness import diff as diff_command
-from harness.cli import catalog, evidence, load, reports, run, serve
+from harness.cli import catalog, evidence, load, reports, run, serve, store
+from harness.cli import diff as diff_command
 from harness.cli.options import VersionAction, add_catalog_option, apply_catalog_option
 from harness.cli.run import DEFAULT_REPORTS, RunSettings, run_suite
 from harness.model import HarnessError
-from harness.store import commands as store_commands
 
 __all__ = ["COMMAND_FAMILIES", "DEFAULT_REPORTS", "RunSettings", "main", "run_suite"]
 
@@ -29,7 +28,7 @@ COMMAND_FAMILIES: tuple[Callable[[Any], None], ...] = (
     reports.register,
     load.register,
     evidence.register,
-    store_commands.register,
+    store.register,
     diff_command.register,
 )
 """Each adds its commands, in the order ``harness --help`` lists them."""

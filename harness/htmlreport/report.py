@@ -5,20 +5,28 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import harness
 from harness.catalog import Catalog
-from harness.certification.bundles import OpenedBundle, mapping
 from harness.events import Event, ExchangeCompleted, RunFinished, WireMessage
+from harness.evidence.verified import Outcome, VerifiedBundle
 from harness.htmlreport.render import render
 from harness.htmlreport.view import MAX_EXCHANGES_WITH_BODIES, RunHeader, build_report
 from harness.model import UsageError
 from harness.reporting import Redactor, read_journal, results_document, write_atomically
 
-__all__ = ["HtmlReporter", "exchange_record", "make", "report_from_bundle", "report_from_journal", "write_report"]
+__all__ = [
+    "HtmlReporter",
+    "exchange_record",
+    "make",
+    "report_from_bundle",
+    "report_from_journal",
+    "report_not_verified",
+    "write_report",
+]
 
 SPEC_BASE = os.environ.get("HARNESS_SPEC_BASE", "specs/")
 """Where the spec clause links of a report point (a scenario's ``spec:`` is appended)."""
@@ -128,34 +136,34 @@ def make(context: Any) -> HtmlReporter | None:
     )
 
 
-def _sut(predicate: Mapping[str, Any]) -> str:
-    sut = mapping(predicate.get("sut"))
-    if not sut:
-        return ""
-    return f"{sut.get('supplier', '?')}/{sut.get('product', '?')}@{sut.get('version', '?')}"
+def report_from_bundle(
+    bundle: VerifiedBundle, exchanges: Iterable[Mapping[str, Any]], catalog: Catalog | None
+) -> dict[str, Any]:
+    """The report of a bundle the one verifier found valid; ``exchanges`` are read from the verifier's handle.
 
-
-def report_from_bundle(bundle: OpenedBundle, catalog: Catalog | None, checked: bool = True) -> dict[str, Any]:
-    """The report of an evidence bundle; ``checked`` says whether trusted keys were given to verify it."""
-    if bundle.verified:
-        verification = "verified against a trusted key"
-    elif checked:
-        verification = f"NOT VERIFIED: {bundle.problem}"
+    The verdict shown is the verifier's: CERTIFIED only when the bundle certifies (signed by a trusted key
+    covering the supplier, certifying, system declared, rule 9 with the issued suite's levels).
+    """
+    signer = bundle.signer
+    if signer is None:
+        verification = "valid, unsigned: integrity only, never certifies"
     else:
-        verification = "not checked (no --trusted-key given)"
-    header = RunHeader(_sut(bundle.predicate), bundle.signer or _claimed_signer(bundle), verification, str(bundle.path))
-    return build_report(bundle.results, bundle.exchanges(), header, catalog, SPEC_BASE)
+        verification = f"valid: signed by {signer.holder} (keyid {signer.keyid[:16]}), a key on the trust list"
+    header = RunHeader(
+        bundle.sut.ref if bundle.sut else "", signer.keyid if signer else "", verification, str(bundle.path)
+    )
+    data = build_report(bundle.results, exchanges, header, catalog, SPEC_BASE)
+    data["certified"] = bundle.certifies
+    data["verdict"] = "CERTIFIED" if bundle.certifies else "NOT CERTIFIED"
+    return data
 
 
-def _claimed_signer(bundle: OpenedBundle) -> str:
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(bundle.path) as archive:
-            envelope = json.loads(archive.read("envelope.json"))
-        return f"{envelope['signatures'][0]['keyid']} (claimed, not verified)"
-    except (KeyError, IndexError, TypeError, ValueError, OSError):
-        return ""
+def report_not_verified(outcome: Outcome) -> dict[str, Any]:
+    """The page of a bundle that does not verify: NOT VERIFIED and the verifier's line, none of its claims."""
+    header = RunHeader("", "", f"NOT VERIFIED: {outcome.line()}", str(outcome.path))
+    data = build_report({}, (), header, None, SPEC_BASE)
+    data.update(title=outcome.path.name, certified=False, verdict="NOT VERIFIED")
+    return data
 
 
 def _journal_exchanges(path: Path) -> Iterator[dict[str, Any]]:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.catalog import Catalog
-from harness.certification.bundles import mapping
 from harness.htmlreport.bodies import diff_ops, message_view
 from harness.model import ConfigurationError, percentile
 
@@ -24,6 +23,11 @@ MAX_EXCHANGES_WITH_BODIES = 50_000
 MAX_EXCHANGES_LISTED = 200_000
 """Beyond this many the report only counts them (the evidence bundle keeps every one)."""
 _ORDER = {"failed": 0, "error": 1, "manual": 2, "skipped": 3, "passed": 4}
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (a report shows what is well-formed)."""
+    return value if isinstance(value, dict) else {}
 
 
 @dataclass(slots=True, frozen=True)
@@ -76,7 +80,9 @@ def _scenario_sources(catalog: Catalog | None, suite: str, version: str) -> dict
 
 def _exchange_view(record: Mapping[str, Any], with_bodies: bool, redact: Callable[[str], str] | None) -> dict[str, Any]:
     request = record.get("request") if isinstance(record.get("request"), dict) else None
-    response = record.get("response") if isinstance(record.get("response"), dict) else None
+    # evidence 1.1 names the answer "answer"; 1.0 records and live runs' own records said "response"
+    answer = record.get("answer", record.get("response"))
+    response = answer if isinstance(answer, dict) else None
     view: dict[str, Any] = {
         "step": str(record.get("step", "")),
         "direction": str(record.get("direction", "harness->sut")),
