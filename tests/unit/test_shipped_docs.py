@@ -136,7 +136,7 @@ def test_references_of_a_spec_text() -> None:
 def test_a_section_is_found_by_its_anchor_or_the_start_of_it() -> None:
     assert documentation.find_section("alerts.md", "cap-12").heading.startswith("CAP 1.2 (")
     assert documentation.find_section("queries", "timing").text.startswith("## Timing\n")
-    with pytest.raises(documentation.UsageError, match="no section #nowhere in queries.md"):
+    with pytest.raises(documentation.UsageError, match=r"no section #nowhere in queries\.md"):
         documentation.find_section("queries.md", "nowhere")
 
 
