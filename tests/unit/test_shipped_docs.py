@@ -202,3 +202,12 @@ def test_spec_bad_input_is_one_line_and_exit_2(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and expected in captured.err
+
+
+def test_spec_prints_a_shipped_doc_of_the_harness_but_nothing_outside(capsys: pytest.CaptureFixture[str]) -> None:
+    """The path a message names (``docs/containers.md``) can be read with ``harness spec`` from any install."""
+    assert main(["spec", "docs/containers.md"]) == 0
+    assert capsys.readouterr().out == (DOCS / "containers.md").read_text(encoding="utf-8")
+    for outside in ("docs/../README.md", "docs/../setup.py", "docs/specs/../../pyproject.toml", "../README"):
+        assert main(["spec", outside]) == 2
+        assert capsys.readouterr().err.startswith("harness: no document")
