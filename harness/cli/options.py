@@ -10,12 +10,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import harness
 from harness.catalog import Catalog, bundled_fixtures, load_catalog, use_folders
 from harness.model import HarnessError, Suite, UsageError
-from harness.transport import TransportOptions
+
+if TYPE_CHECKING:  # imported where used: every command imports this module, few need the transport (ssl)
+    from harness.transport import TransportOptions
 
 __all__ = [
     "VersionAction",
@@ -92,6 +94,8 @@ def add_credential_options(parser: argparse.ArgumentParser) -> None:
 
 def credentials_from(args: argparse.Namespace) -> TransportOptions:
     """TLS files and extra headers from the command line; the key password only from the environment."""
+    from harness.transport import TransportOptions
+
     headers: list[tuple[str, str]] = []
     for text in args.header or ():
         name, sep, value = text.partition(":")

@@ -24,7 +24,17 @@ SAMPLE = ROOT / "fixtures/formats/cap/1.2/samples/valid/minimal.xml"
 
 HEAVY = ("sqlalchemy", "alembic", "aiohttp", "locust", "gevent", "jinja2", "mako", "testcontainers", "docker")
 """Never loaded just to parse a command line (the run store, servers and clients, the load tool, templates)."""
-LIGHT = (*HEAVY, "cryptography", "asyncio", "httptools", "harness.endpoints", "harness.runner", "harness.store")
+LIGHT = (
+    *HEAVY,
+    "cryptography",
+    "asyncio",
+    "ssl",
+    "httptools",
+    "harness.transport",
+    "harness.endpoints",
+    "harness.runner",
+    "harness.store",
+)
 """Never loaded by the commands that only read the catalog, a message file or the standard."""
 
 _PROBE = """
