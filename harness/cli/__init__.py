@@ -27,19 +27,6 @@ if TYPE_CHECKING:  # re-exported lazily (module __getattr__): importing them loa
 
 __all__ = ["COMMANDS", "COMMAND_FAMILIES", "DEFAULT_REPORTS", "RunSettings", "main", "run_suite"]
 
-COMMAND_FAMILIES: tuple[str, ...] = (
-    "harness.cli.catalog",
-    "harness.cli.spec",
-    "harness.cli.serve",
-    "harness.cli.run",
-    "harness.cli.reports",
-    "harness.cli.load",
-    "harness.evidence.commands",
-    "harness.store.commands",
-    "harness.diff",
-)
-"""The modules whose ``register(subparsers)`` adds commands, in the order ``harness --help`` lists them."""
-
 COMMANDS: dict[str, str] = {
     "formats": "harness.cli.catalog",
     "suites": "harness.cli.catalog",
@@ -59,8 +46,12 @@ COMMANDS: dict[str, str] = {
     "runs": "harness.store.commands",
     "diff": "harness.diff",
 }
-"""Command -> the family module that registers it: the only one ``harness COMMAND ...`` imports. A command
-missing here still works (every family is then loaded); the start-up test keeps this table complete."""
+"""Command -> the family module whose ``register(subparsers)`` adds it: the only module ``harness COMMAND ...``
+imports. The one table of the CLI: a family's other commands need no entry to work (without one, every family
+is loaded), but ``tests/unit/test_startup.py`` keeps it complete so that each stays light."""
+
+COMMAND_FAMILIES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))
+"""Every family module, in the order ``harness --help`` lists their commands."""
 
 _HELP = frozenset({"-h", "--help"})
 _LAZY = frozenset({"DEFAULT_REPORTS", "RunSettings", "run_suite"})
