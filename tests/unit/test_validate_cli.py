@@ -106,3 +106,10 @@ def test_explain_of_an_undecodable_message_says_why(capsys: pytest.CaptureFixtur
 def test_explain_of_a_text_format_adds_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--explain", str(FORMATS / "cap" / "1.2" / "samples" / "valid" / "minimal.xml")]) == 0
     assert "decoded" not in capsys.readouterr().out
+
+
+def test_explain_of_a_protected_message_says_it_is_not_decoded(capsys: pytest.CaptureFixture[str]) -> None:
+    protected = SIGNALLING / "invalid" / "mcd-10-protected.bin"
+    assert main(["validate", "--format", "mcdata-signalling", "--explain", str(protected)]) == 1
+    out = capsys.readouterr().out
+    assert "MCD-10" in out and "decoded:\n    message type: 1 (SDS SIGNALLING PAYLOAD), protected, not decoded" in out
