@@ -14,7 +14,6 @@ from harness.catalog import Catalog, load_catalog
 from harness.cli.options import suite_source
 from harness.cli.profile import catalog_at, profile_option
 from harness.model import Format, UsageError
-from harness.validation.binary import explain
 from harness.validation.validator import detect_format, validator_for
 
 __all__ = ["register"]
@@ -155,6 +154,12 @@ def _binary_hint(data: bytes) -> str:
     )
 
 
+def _explained(fmt: Format, data: bytes) -> list[str]:
+    from harness.validation.binary import explain  # the MCData codecs: loaded only when a message is explained
+
+    return explain(fmt, data)
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     catalog = catalog_at(args)
     forced = format_named(catalog, args.format_id) if args.format_id else None
@@ -174,7 +179,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             continue
         validation = validator_for(fmt).validate(data)
         warned = len(validation.warnings)
-        decoded = explain(fmt, data) if args.explain else []
+        decoded = _explained(fmt, data) if args.explain else []
         if args.json:
             print(
                 json.dumps(

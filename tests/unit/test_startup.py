@@ -138,3 +138,10 @@ def test_the_catalog_reads_its_yaml_as_the_pure_python_safe_loader_does() -> Non
     for path in files:
         data = path.read_bytes()
         assert yaml.load(data, Loader=SAFE_LOADER) == yaml.safe_load(data), path
+
+
+def test_validating_a_text_message_loads_no_binary_codec() -> None:
+    """The MCData codecs are loaded for a binary message (or ``--explain``), not for every ``validate``."""
+    code, loaded = _loaded("validate", str(SAMPLE))
+    assert code == 0
+    assert _forbidden(loaded, ("harness.codecs", "harness.validation.binary", "harness.families.esn")) == []
