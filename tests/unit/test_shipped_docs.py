@@ -211,3 +211,24 @@ def test_spec_prints_a_shipped_doc_of_the_harness_but_nothing_outside(capsys: py
     for outside in ("docs/../README.md", "docs/../setup.py", "docs/specs/../../pyproject.toml", "../README"):
         assert main(["spec", outside]) == 2
         assert capsys.readouterr().err.startswith("harness: no document")
+
+
+def test_every_folder_the_build_copies_reaches_every_build() -> None:
+    """setup.py copies ``fixtures/`` and ``docs/`` into the wheel: the sdist (MANIFEST.in), the image's build
+    context (.dockerignore) and its build stage (Dockerfile) must carry each, or that build fails."""
+    import ast
+
+    tree = ast.parse((ROOT / "setup.py").read_text(encoding="utf-8"))
+    copied = next(
+        ast.literal_eval(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "COPIED" for t in node.targets)
+    )
+    assert set(copied) == {"fixtures", "docs"}
+    manifest = (ROOT / "MANIFEST.in").read_text(encoding="utf-8").splitlines()
+    ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    for folder in copied:
+        assert f"graft {folder}" in manifest
+        assert f"!{folder}/" in ignore
+        assert f"COPY {folder}/ /src/{folder}/" in dockerfile
