@@ -7,7 +7,9 @@ import re
 from itertools import groupby
 from typing import Any
 
+from harness.catalog import load_catalog
 from harness.documentation import (
+    clauses_for,
     find_section,
     read_document,
     rule_clauses,
@@ -15,7 +17,7 @@ from harness.documentation import (
     spec_documents,
     specs_folder,
 )
-from harness.model import UsageError
+from harness.model import SuiteStatus, UsageError
 
 __all__ = ["register"]
 
@@ -60,8 +62,10 @@ def _print_rule(rule: str, document: str | None) -> int:
     if document is not None:
         shown, _ = read_document(document)
         clauses = [clause for clause in clauses if clause.document == shown]
+    if not clauses and document is None and _print_scenario(rule.strip().upper()):
+        return 0
     if not clauses:
-        where = f"{document}" if document else "the standard or the harness's docs"
+        where = f"{document}" if document else "the standard, the harness's docs or a suite"
         raise UsageError(f"{rule.upper()} is not named in {where} (rules the standard defines: {_ranges(rule_ids())})")
     if not any(clause.defining and clause.standard for clause in clauses):
         print(f"{rule.upper()}: no table of the standard defines it; where it is stated:\n")
@@ -72,6 +76,30 @@ def _print_rule(rule: str, document: str | None) -> int:
         print(clause.text)
         print()
     return 0
+
+
+def _print_scenario(scenario_id: str) -> bool:
+    """A scenario id of a suite (``CC-04``, as reports and ``results.json`` name them), when no document names
+    it: the scenario, then the text of each clause its ``spec:`` cites. False when no suite has it."""
+    catalog = load_catalog()
+    found = [
+        (suite, scenario)
+        for versions in catalog.suites.values()
+        for suite in sorted(versions.values(), key=lambda s: s.status is not SuiteStatus.CURRENT)
+        for scenario in suite.scenarios
+        if str(scenario.get("id", "")).upper() == scenario_id
+    ]
+    if not found:
+        return False
+    suite, scenario = found[0]
+    spec = str(scenario.get("spec") or "")
+    print(f"{scenario_id}: scenario of {suite.ref} ({scenario.get('level')}), {scenario.get('title')}")
+    print(f"it cites: {spec or 'nothing'}\n")
+    for clause in clauses_for(spec):
+        print(f"== {clause['title']}")
+        print(clause.get("missing") or clause["text"])
+        print()
+    return True
 
 
 def _cmd_spec(args: argparse.Namespace) -> int:

@@ -189,7 +189,7 @@ def test_spec_rule_in_several_versions_shows_each(capsys: pytest.CaptureFixture[
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["spec", "--rule", "XX-99"], "XX-99 is not named in the standard or the harness's docs (rules the standard"),
+        (["spec", "--rule", "XX-99"], "XX-99 is not named in the standard, the harness's docs or a suite (rules"),
         (["spec", "--rule", "IR1"], "bad rule id 'IR1'"),
         (["spec", "nope"], "no document 'nope' in the standard (known: README, alerts, esn"),
         (["spec", "queries#nowhere"], "no section #nowhere in queries.md"),
@@ -232,3 +232,15 @@ def test_every_folder_the_build_copies_reaches_every_build() -> None:
         assert f"graft {folder}" in manifest
         assert f"!{folder}/" in ignore
         assert f"COPY {folder}/ /src/{folder}/" in dockerfile
+
+
+def test_spec_rule_of_a_scenario_id_prints_the_clauses_it_cites(capsys: pytest.CaptureFixture[str]) -> None:
+    """Reports name scenarios (``CC-04``); the standard does not: the suite's scenario says which clause it is."""
+    assert main(["spec", "--rule", "cc-04"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("CC-04: scenario of checks-core@1.0 (MUST), Family name compared case-insensitively")
+    assert "it cites: queries.md#person-check" in out
+    assert (
+        "== queries.md \u00a7 Cross-force checks \u2014 person and vehicle queries > Person check\n## Person check"
+        in out
+    )
