@@ -88,8 +88,8 @@ def test_failing_report_filtered_expanded_and_diffed_without_network(page: Any, 
     clause = _wait_for(details, "details.clause")[0]
     clause.find_element(By.TAG_NAME, "summary").send_keys(Keys.ENTER)
     assert clause.get_attribute("open") == "true"
-    assert clause.find_element(By.TAG_NAME, "summary").text.startswith("intel-report.md \u00a7 ")
-    assert clause.find_element(By.CSS_SELECTOR, "pre.clause").get_attribute("textContent").startswith("## ")
+    assert ".md \u00a7 " in clause.find_element(By.TAG_NAME, "summary").text  # document \u00a7 section
+    assert clause.find_element(By.CSS_SELECTOR, "pre.clause").get_attribute("textContent").startswith("#")
     exchange = _wait_for(details, "details.exchange > summary")[0]
     exchange.send_keys(Keys.ENTER)
     answer = _wait_for(details, "details.exchange pre.json")[0].text
