@@ -86,7 +86,7 @@ def test_failing_report_filtered_expanded_and_diffed_without_network(page: Any, 
     assert "400" in details.find_element(By.CSS_SELECTOR, ".failure .actual pre").text
     assert details.find_elements(By.CSS_SELECTOR, "a.spec") == []  # the clause is embedded: no link to follow
     clause = _wait_for(details, "details.clause")[0]
-    clause.find_element(By.TAG_NAME, "summary").send_keys(Keys.ENTER)
+    clause.find_element(By.TAG_NAME, "summary").click()
     assert clause.get_attribute("open") == "true"
     assert ".md \u00a7 " in clause.find_element(By.TAG_NAME, "summary").text  # document \u00a7 section
     assert clause.find_element(By.CSS_SELECTOR, "pre.clause").get_attribute("textContent").startswith("#")
