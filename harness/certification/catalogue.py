@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import harness
 from harness.certification.matrix import certificates
-from harness.certification.records import Certificate, Evidence, Product
+from harness.certification.records import Certificate, Evidence, Product, safe_name
 from harness.certification.roles import SuiteVersion
 from harness.evidence.dsse import envelope
 from harness.evidence.keys import keyid
@@ -29,7 +29,7 @@ from harness.htmlreport.render import render
 from harness.model import UsageError
 from harness.reporting import write_atomically
 
-__all__ = ["CATALOGUE_PAYLOAD_TYPE", "CatalogueBuild", "build_catalogue", "product_slug", "safe_name"]
+__all__ = ["CATALOGUE_PAYLOAD_TYPE", "CatalogueBuild", "build_catalogue", "product_slug"]
 
 CATALOGUE_PAYLOAD_TYPE = "application/vnd.netcode.catalogue+json"
 
@@ -39,11 +39,6 @@ class CatalogueBuild:
     feed: dict[str, Any]
     rejected: tuple[tuple[str, str], ...]
     signed_by: str
-
-
-def safe_name(text: str) -> str:
-    """``text`` as one file name (a run id is a UUID by the verifier's check; this holds even if it were not)."""
-    return re.sub(r"[^0-9A-Za-z-]", "_", text)[:100] or "_"
 
 
 def product_slug(product: Product) -> str:

@@ -7,6 +7,7 @@ registered; nothing in this package opens a bundle or decides "certified".
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 from harness.evidence.verified import Signer, SutRef, VerifiedBundle
@@ -22,6 +23,7 @@ __all__ = [
     "Withdrawal",
     "certificate_status",
     "parse_product",
+    "safe_name",
     "why_not_certifying",
 ]
 
@@ -147,3 +149,8 @@ def why_not_certifying(bundle: VerifiedBundle) -> str:
         return "no system under test declared"
     failed = bundle.failed_scenarios()
     return f"not certified: {', '.join(failed)} failed" if failed else "not certified"
+
+
+def safe_name(text: str) -> str:
+    """``text`` as one file name (a run id is a UUID by the verifier's check; this holds even if it were not)."""
+    return re.sub(r"[^0-9A-Za-z-]", "_", text)[:100] or "_"

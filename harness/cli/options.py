@@ -10,13 +10,15 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import harness
 from harness.catalog import Catalog, bundled_fixtures, load_catalog, use_folders
-from harness.evidence.trust import add_trust_arguments, trust_from_args
 from harness.model import HarnessError, Suite, UsageError
-from harness.transport import TransportOptions
+
+if TYPE_CHECKING:  # imported where used: every command imports this module, few need the transport (ssl)
+    from harness.evidence.trust import TrustList
+    from harness.transport import TransportOptions
 
 __all__ = [
     "VersionAction",
@@ -95,6 +97,8 @@ def add_credential_options(parser: argparse.ArgumentParser) -> None:
 
 def credentials_from(args: argparse.Namespace) -> TransportOptions:
     """TLS files and extra headers from the command line; the key password only from the environment."""
+    from harness.transport import TransportOptions
+
     headers: list[tuple[str, str]] = []
     for text in args.header or ():
         name, sep, value = text.partition(":")
@@ -117,3 +121,39 @@ def credentials_from(args: argparse.Namespace) -> TransportOptions:
         key_password=password,
         headers=tuple(headers),
     )
+
+
+def add_trust_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--trust-list FILE`` and ``--trusted-key PREFIX.pub`` (both repeatable): the keys the verifier trusts.
+
+    Nothing is trusted implicitly: with neither, the list is empty (a signed bundle is refused as signed by
+    an unknown key), and no folder of keys is ever read.
+    """
+    parser.add_argument(
+        "--trust-list",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="the certifying body's trust list (JSON: keys, holders, suppliers they may sign for, dates)",
+    )
+    parser.add_argument(
+        "--trusted-key",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PREFIX.pub",
+        help="a public key trusted to sign for any supplier (a one-key trust list covering '*')",
+    )
+
+
+def trust_from_args(args: argparse.Namespace) -> TrustList:
+    """Every ``--trust-list`` and ``--trusted-key`` of ``args`` merged; empty when none is given."""
+    from harness.evidence.trust import TrustList  # the verifier's keys are loaded only by the commands using them
+
+    trust = TrustList.empty()
+    for path in getattr(args, "trust_list", None) or ():
+        trust = trust.merged(TrustList.load(path))
+    for path in getattr(args, "trusted_key", None) or ():
+        trust = trust.merged(TrustList.single(path))
+    return trust

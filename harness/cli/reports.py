@@ -32,8 +32,7 @@ from harness.certification import (
     parse_product,
     suite_versions,
 )
-from harness.certification.catalogue import safe_name
-from harness.certification.records import why_not_certifying
+from harness.certification.records import safe_name, why_not_certifying
 from harness.cli.options import add_trust_arguments, trust_from_args
 from harness.cli.store import add_store_argument, bundle_paths, printable, store_of
 from harness.evidence import TrustList, Verifier

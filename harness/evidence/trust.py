@@ -12,7 +12,6 @@ covering ``*`` with no dates.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -35,10 +34,8 @@ __all__ = [
     "MAX_TRUST_LIST_BYTES",
     "TrustEntry",
     "TrustList",
-    "add_trust_arguments",
     "entry_for",
     "parse_time",
-    "trust_from_args",
 ]
 
 ANY_SUPPLIER = "*"
@@ -243,37 +240,3 @@ def entry_for(
     }
     entry = _entry(dict(raw), str(public_key_path))
     return replace(entry, public_key=key)
-
-
-def add_trust_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--trust-list FILE`` and ``--trusted-key PREFIX.pub`` (both repeatable): the keys the verifier trusts.
-
-    Nothing is trusted implicitly: with neither, the list is empty (a signed bundle is refused as signed by
-    an unknown key), and no folder of keys is ever read.
-    """
-    parser.add_argument(
-        "--trust-list",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="FILE",
-        help="the certifying body's trust list (JSON: keys, holders, suppliers they may sign for, dates)",
-    )
-    parser.add_argument(
-        "--trusted-key",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="PREFIX.pub",
-        help="a public key trusted to sign for any supplier (a one-key trust list covering '*')",
-    )
-
-
-def trust_from_args(args: argparse.Namespace) -> TrustList:
-    """Every ``--trust-list`` and ``--trusted-key`` of ``args`` merged; empty when none is given."""
-    trust = TrustList.empty()
-    for path in getattr(args, "trust_list", None) or ():
-        trust = trust.merged(TrustList.load(path))
-    for path in getattr(args, "trusted_key", None) or ():
-        trust = trust.merged(TrustList.single(path))
-    return trust

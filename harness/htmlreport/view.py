@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.catalog import Catalog
+from harness.documentation import clauses_for
 from harness.htmlreport.bodies import diff_ops, message_view
 from harness.model import ConfigurationError, percentile
 
@@ -163,7 +164,8 @@ def build_report(
             "duration_ms": _number(result.get("duration_ms")),
             "family": scenario_family(source, catalog) if source else "other",
             "spec": spec,
-            "spec_href": f"{spec_base}{spec.split()[0]}" if spec else "",
+            "spec_href": f"{spec_base}{spec.split()[0]}" if spec and spec_base else "",
+            "clauses": clauses_for(spec) if spec else [],  # the text itself: no link needs a network
             "failures": [
                 {
                     "step": str(f.get("step", "")),

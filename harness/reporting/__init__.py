@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape, quoteattr
 import harness
 from harness.events import Event, OperatorActionRequired, RunFinished, RunNote, RunStarted, ScenarioFinished, Summary
 from harness.model import CheckFailure, ScenarioResult, Verdict
+from harness.reporting.hints import RunHints
 
 __all__ = [
     "ConsoleReporter",
@@ -88,8 +89,10 @@ class ConsoleReporter:
         self.max_failures = max_failures
         self.total = 0
         self.done = 0
+        self.hints = RunHints()
 
     def __call__(self, event: Event) -> None:
+        self.hints.observe(event)
         if isinstance(event, RunNote):
             self._print(f"note: {event.message}")
         elif isinstance(event, OperatorActionRequired):
@@ -107,6 +110,8 @@ class ConsoleReporter:
             if not event.certifying:
                 verdict = "NOT CERTIFYING (a retired suite version, run on request)"
             self._print(f"{event.suite}@{event.version}: {summary_line(event.summary)} -> {verdict}")
+            for hint in self.hints.lines(event):
+                self._print(hint)
 
     def _scenario(self, result: ScenarioResult) -> None:
         width = len(str(self.total))

@@ -87,7 +87,12 @@ def test_failing_report_filtered_expanded_and_diffed_without_network(page: Any, 
     assert deleted and inserted
     assert "202" in details.find_element(By.CSS_SELECTOR, ".failure .expected pre").text
     assert "400" in details.find_element(By.CSS_SELECTOR, ".failure .actual pre").text
-    assert "intel-report.md#" in details.find_element(By.CSS_SELECTOR, "a.spec").get_attribute("href")
+    assert details.find_elements(By.CSS_SELECTOR, "a.spec") == []  # the clause is embedded: no link to follow
+    clause = _wait_for(details, "details.clause")[0]
+    clause.find_element(By.TAG_NAME, "summary").click()
+    assert clause.get_attribute("open") == "true"
+    assert ".md \u00a7 " in clause.find_element(By.TAG_NAME, "summary").text  # document \u00a7 section
+    assert clause.find_element(By.CSS_SELECTOR, "pre.clause").get_attribute("textContent").startswith("#")
     exchange = _wait_for(details, "details.exchange > summary")[0]
     exchange.send_keys(Keys.ENTER)
     answer = _wait_for(details, "details.exchange pre.json")[0].text

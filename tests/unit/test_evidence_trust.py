@@ -138,7 +138,7 @@ def test_nothing_is_trusted_implicitly(tmp_path: Path, capsys: pytest.CaptureFix
     """A ``trusted-keys/`` folder beside the bundles is never read: with no option, no key is trusted."""
     import argparse
 
-    from harness.evidence.trust import add_trust_arguments, trust_from_args
+    from harness.cli.options import add_trust_arguments, trust_from_args
 
     parser = argparse.ArgumentParser()
     add_trust_arguments(parser)

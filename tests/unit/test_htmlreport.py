@@ -105,7 +105,10 @@ def test_live_report_redacts_secrets_and_orders_failures_first(tmp_path: Path, c
     block = re.search(r'<script type="application/json" id="d-0">(.*?)</script>', page, re.S)
     assert block is not None
     scenario = json.loads(block.group(1))
-    assert scenario["spec_href"] == "specs/intel-report.md#exchange-submit"
+    assert scenario["spec"] == "intel-report.md#exchange-submit" and scenario["spec_href"] == ""  # no link to follow
+    [clause] = scenario["clauses"]  # the clause's text itself, from the standard shipped with the harness
+    assert clause["title"].endswith("\u00a7 Intelligence report \u2014 `netcode.intel-report/1.0` > Exchange: submit")
+    assert clause["text"].startswith("## Exchange: submit\n") and "| `409` problem `/conflict` |" in clause["text"]
     assert scenario["family"] == "intel-report"
     assert scenario["steps"] == [{"id": "submit", "exchanges": [0], "latency_ms": {"p50": 2.5, "p95": 2.5, "max": 2.5}}]
     assert scenario["x"][0]["request"]["body"]["kind"] == "json"
