@@ -168,8 +168,35 @@ def bundled(schema: Any, lookup: Any, depth: int = 0) -> Any:
     }
 
 
+NEUTRAL_ADDITIONS = {"IntelReportSubject": "id"}
+"""Members the document names in ``properties`` where the catalog's schema does not, changing nothing it accepts.
+
+prance refuses a ``required`` member that ``properties`` does not name (``IntelReportSubject`` requires ``id``,
+which each type's branch defines); :func:`test_neutral_additions_change_nothing` proves each is implied.
+"""
+
+
+def _without_neutral_additions(ref: str) -> Any:
+    node = resolve({"$ref": ref})
+    member = NEUTRAL_ADDITIONS.get(ref.rsplit("/", 1)[-1])
+    if member is None:
+        return node
+    return {**node, "properties": {key: value for key, value in node["properties"].items() if key != member}}
+
+
 def document_schema(name: str) -> Any:
-    return bundled(DOCUMENT["components"]["schemas"][name], lambda ref: resolve({"$ref": ref}))
+    return bundled(_without_neutral_additions(f"#/components/schemas/{name}"), _without_neutral_additions)
+
+
+@pytest.mark.parametrize(("component", "member"), sorted(NEUTRAL_ADDITIONS.items()))
+def test_neutral_additions_change_nothing(component: str, member: str) -> None:
+    """The added member's schema is the one every branch gives it, and some branch applies to every instance."""
+    schema = DOCUMENT["components"]["schemas"][component]
+    added = schema["properties"][member]
+    branches = [resolve(branch["then"]) for branch in schema["allOf"]]
+    assert all(branch["properties"][member] == added and member in branch["required"] for branch in branches)
+    kinds = {branch["if"]["properties"]["type"]["const"] for branch in schema["allOf"]}
+    assert kinds == set(schema["properties"]["type"]["enum"]), "a type with no branch"
 
 
 def catalog_schema(schema: dict[str, Any]) -> Any:
@@ -219,7 +246,7 @@ def documented_examples() -> Iterator[tuple[str, str, str, Any, str | None]]:
             for direction, place in places:
                 for media_type, content in resolve(place).get("content", {}).items():
                     schema = resolve(content.get("schema", {}))
-                    format_id = schema.get("x-netcode-format")
+                    format_id = schema.get("x-netcode-format") or schema.get("x-netcode-submission")
                     values = [resolve(example)["value"] for example in content.get("examples", {}).values()]
                     if "example" in content:
                         values.append(content["example"])
