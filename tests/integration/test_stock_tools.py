@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import email
 import json
-import os
 import re
 import subprocess
 import sys
@@ -228,8 +227,7 @@ def test_schemathesis_finds_nothing(supplier: str, tmp_path: Path) -> None:
         "--report-junit-path",
         str(tmp_path / "junit.xml"),
     ]
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": ""}
-    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env, check=False)
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     output = finished.stdout + finished.stderr
     assert finished.returncode == 0, output[-6000:]
     generated = re.search(r"(\d+) generated, (\d+) passed", output)
