@@ -38,14 +38,21 @@ from openapi_core.testing import MockRequest, MockResponse
 
 from harness.catalog import load_catalog
 from harness.endpoints.test_hooks import LOOPBACK_BASE_URL
+from harness.families.edxl.rules import marking_permitted
+from harness.families.intel_report.rules import VRM_STYLES
+from harness.families.queries.rules import PURPOSES
 from tests.conftest import ROOT
 from tests.integration.served import serve_process
+from tests.integration.test_openapi_fuzz import bundled, catalog_schema
 from tests.unit.test_fuzz_validators import report_volume
 
 SPEC_PATH = ROOT / "fixtures/openapi/netcode-v1.yaml"
 DOCUMENT: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
 ST_CONFIG = ROOT / "tests/stock_tools/schemathesis.toml"
 CATALOG = load_catalog()
+PERMITTED = [
+    marking for marking in ("CONFID", "RESTRC", "SECRET", "TOPSRT", "UNCLAS", "UNMARK") if marking_permitted(marking)
+]
 COUNTS: list[str] = []
 """Lines printed when the module is done: what each tool checked."""
 
@@ -155,6 +162,54 @@ def test_the_stated_rules_are_the_profiles(component: str, format_id: str, state
         )
 
 
+def _stated(format_id: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """The catalog's schema (bundled) with the rules the document states, as the profile's code has them."""
+    vrm = "^(" + "|".join(style.pattern.removeprefix("^").removesuffix("\\Z") for style in VRM_STYLES) + ")$"
+    lawful = {**schema["properties"].get("requestedBy", {})}
+    if lawful:
+        lawful["required"] = [*lawful["required"], "purpose"]
+        lawful["properties"] = {**lawful["properties"], "purpose": {"enum": list(PURPOSES)}}
+    properties = schema["properties"]
+    if format_id == "person-query/1.0":
+        properties["requestedBy"] = lawful
+    elif format_id == "vehicle-query/1.0":
+        properties["requestedBy"] = lawful
+        properties["vrm"] = {**properties["vrm"], "pattern": vrm.replace("[A-Z]", "[A-Za-z]")}
+    elif format_id == "emsi/1.0":
+        context = properties["CONTEXT"]
+        context["properties"]["SECLASS"] = {
+            "enum": [m for m in context["properties"]["SECLASS"]["enum"] if m in PERMITTED]
+        }
+    elif format_id == "intel-report/1.0":
+        properties["classification"] = {"enum": ["OFFICIAL", "OFFICIAL-SENSITIVE"]}
+        properties["grading"]["allOf"] = [
+            {"if": {"required": ["handling"], "properties": {"handling": {"const": handling}}}, "then": then}
+            for handling, then in (("C", {"required": ["conditions"]}), ("P", {"not": {"required": ["conditions"]}}))
+        ]
+        subject = properties["subjects"]["items"]
+        subject["properties"] = {"id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,32}$"}, **subject["properties"]}
+        for branch in subject["allOf"]:
+            kind = branch["if"]["properties"]["type"]["const"]
+            if kind == "object":
+                branch["then"]["properties"]["vrm"] = {"type": "string", "pattern": vrm}
+                branch["then"]["if"] = {"required": ["objectType"], "properties": {"objectType": {"const": "vehicle"}}}
+                branch["then"]["then"] = {"required": ["vrm"]}
+            elif kind == "location":
+                branch["then"]["anyOf"] = [{"required": ["address"]}, {"required": ["point"]}]
+    return schema
+
+
+@pytest.mark.parametrize(("component", "format_id", "stated"), SUBMISSIONS, ids=[name for name, *_ in SUBMISSIONS])
+def test_each_submission_is_the_catalogs_schema_with_the_stated_rules(
+    component: str, format_id: str, stated: tuple[str, ...]
+) -> None:
+    """Written out whole (Schemathesis mutates no ``allOf`` branch), so rebuilt here from the catalog's schema and
+    the profile's code (the VRM styles, the lawful purposes, the markings that may travel) and compared."""
+    ours = bundled(DOCUMENT["components"]["schemas"][component], lambda ref: _resolve({"$ref": ref}))
+    theirs = catalog_schema(json.loads(Path(CATALOG.format(format_id).schema_path).read_bytes()))
+    assert ours == _stated(format_id, theirs)
+
+
 # --------------------------------------------------------------------------- the reference's trigger hook
 
 
@@ -209,25 +264,16 @@ def test_a_trigger_sends_only_where_the_document_says(supplier: str, to: str, ac
 # --------------------------------------------------------------------------- Schemathesis
 
 
-def test_schemathesis_finds_nothing(supplier: str, tmp_path: Path) -> None:
+def st_run(url: str, *options: str) -> subprocess.CompletedProcess[str]:
+    """``st run`` of the document against ``url`` with the committed configuration and every check."""
+    command = [str(Path(sys.executable).with_name("st")), "--config-file", str(ST_CONFIG), "run", str(SPEC_PATH)]
+    command += ["--url", url, "--checks", "all", "--no-color", *options]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_schemathesis_finds_nothing(supplier: str) -> None:
     """``st run --checks all`` with the committed configuration: 0 failures, 0 errors, every phase run."""
-    command = [
-        str(Path(sys.executable).with_name("st")),
-        "--config-file",
-        str(ST_CONFIG),
-        "run",
-        str(SPEC_PATH),
-        "--url",
-        supplier,
-        "--checks",
-        "all",
-        "--no-color",
-        "--report",
-        "junit",
-        "--report-junit-path",
-        str(tmp_path / "junit.xml"),
-    ]
-    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    finished = st_run(supplier)
     output = finished.stdout + finished.stderr
     assert finished.returncode == 0, output[-6000:]
     generated = re.search(r"(\d+) generated, (\d+) passed", output)
@@ -236,6 +282,31 @@ def test_schemathesis_finds_nothing(supplier: str, tmp_path: Path) -> None:
     for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
         assert re.search(rf"✅\s+{phase}", output), f"{phase} did not pass:\n{output[-3000:]}"
     COUNTS.append(f"  schemathesis: {generated.group(1)} cases, 0 failures, 0 errors (--checks all)")
+
+
+BROKEN_FORCE = (
+    "import sys; from harness.catalog import load_catalog; "
+    "from tests.integration.broken_query_suppliers import build_broken_force; "
+    "from tests.integration.served import run_on_loopback; "
+    "run_on_loopback(build_broken_force(load_catalog(), sys.argv[1]))"
+)
+
+
+@pytest.mark.parametrize(
+    ("variant", "path", "rule"),
+    [
+        ("no-purpose-required", "/netcode/v1/queries/person", "PQ-01"),
+        ("no-vrm-rule", "/netcode/v1/queries/vehicle", "VQ-01"),
+    ],
+)
+def test_schemathesis_fails_a_supplier_that_ignores_a_stated_rule(variant: str, path: str, rule: str) -> None:
+    """The configuration and hooks mask nothing: a supplier that answers a query breaking ``rule`` fails the run
+    (the document states the rule, so a stock tool generates the breach and expects a refusal)."""
+    with serve_process([sys.executable, "-c", BROKEN_FORCE, variant]) as url:
+        finished = st_run(url, "--include-path", path, "--phases", "coverage,fuzzing", "--max-examples", "20")
+    output = finished.stdout + finished.stderr
+    assert finished.returncode == 1, output[-3000:]
+    assert "ST201 Schema-violating request accepted" in output, output[-3000:]
 
 
 # --------------------------------------------------------------------------- openapi-core on the demo runs
