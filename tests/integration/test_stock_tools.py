@@ -16,6 +16,7 @@ The counts (Schemathesis cases, openapi-core exchanges) are printed at the end o
 from __future__ import annotations
 
 import base64
+import copy
 import email
 import json
 import re
@@ -552,3 +553,22 @@ def test_every_recorded_exchange_of_the_demo_runs_conforms(demo_runs: dict[str, 
         f"  openapi-core: {len(demo_runs)} suites, {len(requests)} requests ({len(invalid)} invalid on purpose, "
         f"0 otherwise), {len(answers)} answers (0 invalid); {len(outside)} exchanges outside the document"
     )
+
+
+def _first(records: list[dict[str, Any]], scenario: str, step: str) -> dict[str, Any]:
+    return copy.deepcopy(next(r for r in records if r["scenario"] == scenario and r["step"] == step))
+
+
+def test_openapi_core_finds_a_wrong_answer_and_a_wrong_request(demo_runs: dict[str, list[dict[str, Any]]]) -> None:
+    """The check is live: the same recorded exchanges, broken in one place each, are found."""
+    ack = _first(demo_runs["intel-core"], "IC-01", "submit")
+    answer = json.loads(ack["response"]["body"] if "response" in ack else ack["answer"]["body"])
+    answer.pop("receivedAt")
+    (ack["response"] if "response" in ack else ack["answer"])["body"] = json.dumps(answer)
+    query = _first(demo_runs["checks-core"], "CC-01", "smith")
+    sent = json.loads(query["request"]["body"])
+    del sent["requestedBy"]["purpose"]
+    query["request"]["body"] = json.dumps(sent)
+    checked, _ = check_exchanges({"intel-core": [ack], "checks-core": [query]})
+    found = {(item.scenario, item.what) for item in checked if item.error}
+    assert found == {("IC-01", "answer"), ("CC-01", "request")}, checked
