@@ -19,11 +19,13 @@ RUN python3 -m venv /opt/harness
 COPY build/wheels/ /wheels/
 RUN /opt/harness/bin/python -m pip install --quiet /wheels/*.whl
 # The harness itself: a wheel built here by the same recipe as .ci/run's (setup.py copies fixtures/ into it
-# as harness/_catalog), so the image carries the catalog inside the package and needs no HARNESS_FIXTURES.
+# as harness/_catalog and docs/ as harness/_docs), so the image carries the catalog and the standard inside
+# the package and needs no HARNESS_FIXTURES.
 COPY pyproject.toml setup.py MANIFEST.in README.md /src/
 COPY harness/ /src/harness/
 COPY adapters/ /src/adapters/
 COPY fixtures/ /src/fixtures/
+COPY docs/ /src/docs/
 RUN /opt/harness/bin/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir /dist /src \
     && /opt/harness/bin/python -m pip install --quiet --no-deps /dist/netcode_harness-*.whl \
     && /opt/harness/bin/python -m pip check \

@@ -23,9 +23,10 @@ from replay import SCENARIO, start_server
 
 from harness.catalog import Catalog, load_catalog
 from harness.endpoints import ReferenceServer, build_app
+from harness.evidence import TrustList, Verifier
 from harness.evidence.bundle import EvidenceReporter, Sut
 from harness.evidence.keys import keyid
-from harness.evidence.verify import verify_bundle
+from harness.evidence.trust import TrustEntry
 from harness.model import Suite
 from harness.runner.engine import Runner
 from harness.store import RunRecord, open_store
@@ -67,10 +68,10 @@ async def per_suite(catalog: Catalog, folder: Path, key: Ed25519PrivateKey) -> d
     """Each latest suite against the reference supplier with a signed bundle; its size, write and verify times."""
     from harness.endpoints import RecorderCounterpart
     from harness.endpoints.sip_gateway import SipServer
-    from harness.evidence.rejudge import rejudge_bundle
 
     figures: dict[str, Any] = {}
-    trusted = {keyid(key.public_key()): key.public_key()}
+    public = key.public_key()
+    verifier = Verifier(catalog, TrustList((TrustEntry(keyid(public), public, "bench", ("*",)),)))
     async with ReferenceServer(build_app(catalog)) as url, SipServer(catalog) as sip:
         for suite in catalog.latest_suites():
             dataset = catalog.datasets.get(suite.dataset) if suite.dataset else None
@@ -89,10 +90,10 @@ async def per_suite(catalog: Catalog, folder: Path, key: Ed25519PrivateKey) -> d
                 await sip_transport.close()
             assert reporter.bundle is not None
             started = time.perf_counter()
-            verify_bundle(reporter.bundle, trusted)
+            assert verifier.verify(reporter.bundle).valid
             verify_s = time.perf_counter() - started
             started = time.perf_counter()
-            verify_bundle(reporter.bundle, trusted, rejudge_bundle)
+            assert verifier.verify(reporter.bundle, rejudge=True).valid
             rejudge_s = time.perf_counter() - started
             figures[suite.ref] = {
                 "bundle_bytes": reporter.bundle.stat().st_size,

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.documents import (
     DOCUMENTS_FILE,
     LIFECYCLE_FILE,
@@ -28,6 +26,7 @@ from harness.documents import (
     document_versions,
     formats_at,
     load_documents,
+    read_yaml,
     with_life_cycle,
 )
 from harness.model import CatalogError, ConfigurationError, Format, Sample, Scenario, Suite, SuiteStatus
@@ -83,14 +82,6 @@ def catalog_folders() -> tuple[Path, ...]:
         if folder.resolve() not in {known.resolve() for known in folders}:
             folders.append(folder)
     return tuple(folders)
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        with path.open("rb") as handle:
-            return yaml.safe_load(handle)
-    except (OSError, yaml.YAMLError) as exc:
-        raise CatalogError(f"{path}: cannot read: {exc}".splitlines()[0]) from None
 
 
 def _read_json(path: Path) -> Any:
@@ -222,7 +213,7 @@ class Catalog:
 
 def _load_format(directory: Path) -> tuple[Format, tuple[str, ...]]:
     """The format of ``directory``, and the ids of the formats it embeds (resolved once all are read)."""
-    manifest = _read_yaml(directory / "format.yaml")
+    manifest = read_yaml(directory / "format.yaml")
     if not isinstance(manifest, dict):
         raise CatalogError(f"{directory / 'format.yaml'}: not a mapping")
     try:
@@ -276,7 +267,7 @@ def _load_samples(directory: Path) -> tuple[Sample, ...]:
         samples += [Sample(str(p), True) for p in sorted(valid.iterdir()) if p.is_file()]
     invalid = directory / "invalid"
     if invalid.is_dir():
-        manifest = _read_yaml(invalid / "manifest.yaml") if (invalid / "manifest.yaml").is_file() else {}
+        manifest = read_yaml(invalid / "manifest.yaml") if (invalid / "manifest.yaml").is_file() else {}
         if not isinstance(manifest, dict):
             raise CatalogError(f"{invalid / 'manifest.yaml'}: not a mapping of sample names to rules")
         for path in sorted(invalid.iterdir()):
@@ -301,7 +292,7 @@ def _load_suite(
     """The suite of ``directory``, or None when a file of it has problems (each reported)."""
     schemas = schemas_folder(directory.parent.parent.parent)
     manifest_path = directory / "suite.yaml"
-    manifest = _read_yaml(manifest_path)
+    manifest = read_yaml(manifest_path)
     problems = schema_problems(schemas / "suite.schema.json", manifest, str(manifest_path))
     if not isinstance(manifest, dict):
         problems = problems or [Problem(str(manifest_path), "", "not a mapping")]
@@ -313,7 +304,7 @@ def _load_suite(
     seen: dict[str, str] = {}
     failed = bool(problems)
     for path in sorted((directory / "scenarios").glob("*.yaml")):
-        scenario = parse_scenario(path, _read_yaml(path), schemas / "scenario.schema.json", index, check_names, report)
+        scenario = parse_scenario(path, read_yaml(path), schemas / "scenario.schema.json", index, check_names, report)
         if scenario is None:
             failed = True
             continue

@@ -37,6 +37,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.exceptions import ContainerStartException
 from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
 
+from harness.documentation import doc_path
 from harness.endpoints import ROLE_PORTS
 from harness.model import ConfigurationError, HarnessError
 from harness.profile import HEALTH_PATH
@@ -107,7 +108,7 @@ def docker_client(timeout_s: float = 60.0) -> Any:
     except (docker.errors.DockerException, OSError) as exc:
         raise EngineUnavailable(
             f"no Docker engine reachable at {where} ({_os_reason(exc)}): start one, "
-            "or leave out --containers to run the reference endpoints in-process (docs/containers.md)"
+            f"or leave out --containers to run the reference endpoints in-process ({doc_path('containers.md')})"
         ) from None
     return client
 
@@ -356,7 +357,7 @@ class ReferenceContainers:
         except docker.errors.ImageNotFound:
             raise ContainerError(
                 f"image {self.image} not found: build it with `harness up --containers --build` "
-                "or `docker build` (docs/containers.md)"
+                f"or `docker build` ({doc_path('containers.md')})"
             ) from None
         finally:
             client.close()

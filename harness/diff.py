@@ -1,4 +1,4 @@
-"""``harness diff A B``: what changed between two runs (bundles or run ids of the store).
+"""What changed between two runs (bundles, through the one verifier, or run ids of the store): ``harness diff``.
 
 Regressions (exit 1): a scenario newly failing or in error, newly skipped or manual, a
 latency p95 above the threshold. Fixed scenarios and version changes are listed but are
@@ -7,18 +7,25 @@ no regression by themselves.
 
 from __future__ import annotations
 
-import argparse
-import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.model import UsageError
+from harness.evidence import TrustList
+from harness.evidence.verified import VerifiedBundle
+from harness.model import HarnessError, UsageError
 
-__all__ = ["RunView", "compare", "load_run", "register"]
+__all__ = ["BundleNotVerified", "Diff", "RunView", "compare", "load_run"]
 
 _BAD = ("failed", "error")
+
+
+class BundleNotVerified(HarnessError):
+    """A bundle given to diff that the verifier does not pass: one line, exit 2 (diff's 1 means a regression)."""
+
+    exit_code = 2
+
+
 _UNJUDGED = ("skipped", "manual")
 
 
@@ -61,32 +68,38 @@ class Diff:
         }
 
 
-def _from_results(label: str, results: dict[str, Any], document: str | None) -> RunView:
-    suite = results.get("suite") or {}
-    scenarios = {}
-    for scenario in results.get("scenarios") or []:
-        latency = scenario.get("latency_ms") or {}
-        scenarios[str(scenario.get("id"))] = {
-            "verdict": str(scenario.get("verdict")),
-            "level": str(scenario.get("level")),
-            "failures": scenario.get("failures") or [],
-            "p95": latency.get("p95"),
+def _from_bundle(label: str, bundle: VerifiedBundle) -> RunView:
+    latency: dict[str, Any] = {}
+    listed = bundle.results.get("scenarios")
+    for entry in listed if isinstance(listed, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("latency_ms"), dict):
+            latency[str(entry.get("id"))] = entry["latency_ms"].get("p95")
+    scenarios = {
+        s.id: {
+            "verdict": s.verdict,
+            "level": s.level,
+            "failures": [dict(f) for f in s.failures],
+            "p95": latency.get(s.id) if isinstance(latency.get(s.id), int | float) else None,
         }
-    return RunView(label, str(suite.get("name")), str(suite.get("version")), document, scenarios)
+        for s in bundle.scenarios
+    }
+    return RunView(label, bundle.suite, bundle.suite_version, bundle.document or None, scenarios)
 
 
-def load_run(reference: str, store_url: str | None) -> RunView:
-    """A bundle file, or a run id (prefix) of the store."""
+def load_run(reference: str, store_url: str | None, trust: TrustList | None = None) -> RunView:
+    """A bundle file (through the one verifier; refused unless it verifies), or a run id (prefix) of the store.
+
+    Signed bundles verify only with ``trust`` (nothing is trusted implicitly).
+    """
     path = Path(reference)
     if path.is_file():
-        try:
-            with zipfile.ZipFile(path) as archive:
-                results = json.loads(archive.read("results.json"))
-                statement = json.loads(archive.read("statement.json"))
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-            raise UsageError(f"{reference}: not a readable evidence bundle ({exc})") from None
-        document = ((statement.get("predicate") or {}).get("suite") or {}).get("document_version")
-        return _from_results(reference, results, document)
+        from harness.catalog import load_catalog
+        from harness.evidence import Verifier
+
+        outcome = Verifier(load_catalog(), trust or TrustList.empty()).verify(path, rejudge=False)
+        if not outcome.valid or outcome.bundle is None:
+            raise BundleNotVerified(f"{reference}: {outcome.line()} (diff compares only bundles that verify)")
+        return _from_bundle(reference, outcome.bundle)
     if reference.endswith(".zip"):
         raise UsageError(f"{reference}: no such file")
     from harness.store import open_store
@@ -149,63 +162,3 @@ def compare(before: RunView, after: RunView, latency_threshold: float = 0.20) ->
         if p_old and p_new and p_new > p_old * (1 + latency_threshold):
             diff.latency.append({"scenario": scenario_id, "p95_before_ms": p_old, "p95_after_ms": p_new})
     return diff
-
-
-def _threshold(text: str) -> float:
-    value = text.strip().removesuffix("%")
-    try:
-        number = float(value)
-    except ValueError:
-        raise UsageError(f"bad --latency-threshold {text!r}: expected a percentage such as 20%") from None
-    if number < 0:
-        raise UsageError("--latency-threshold must not be negative")
-    return number / 100
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 100 else text[:99] + "…"
-
-
-def _print(diff: Diff) -> None:
-    print(f"diff {diff.before.label} -> {diff.after.label} ({diff.after.suite}@{diff.after.version})")
-    for line in diff.versions:
-        print(f"  changed: {line}")
-    for title, entries in (
-        ("newly failing", diff.newly_failing),
-        ("newly skipped or manual", diff.newly_unjudged),
-        ("fixed", diff.fixed),
-        ("other changes", diff.other_changes),
-    ):
-        for entry in entries:
-            verdicts = f"{entry.get('before')} -> {entry.get('after')}" if "before" in entry else entry["change"]
-            print(f"  {title}: {entry['scenario']} ({verdicts})")
-            for when in ("before", "after"):
-                for check in entry.get(f"checks_{when}", [])[:5]:
-                    print(
-                        f"      {when}: {check['check']}: expected {_short(check['expected'])}, "
-                        f"actual {_short(check['actual'])}"
-                    )
-    for entry in diff.latency:
-        print(f"  latency: {entry['scenario']} p95 {entry['p95_before_ms']} ms -> {entry['p95_after_ms']} ms")
-    print("REGRESSION" if diff.regressed else "no regression")
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("diff", help="what changed between two runs (bundles or run ids)")
-    parser.add_argument("before", metavar="A")
-    parser.add_argument("after", metavar="B")
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--latency-threshold", default="20%", metavar="P", help="p95 growth that regresses (20%%)")
-    parser.add_argument("--store", metavar="URL", help="run store for run ids (default: embedded)")
-    parser.set_defaults(func=_cmd_diff)
-
-
-def _cmd_diff(args: argparse.Namespace) -> int:
-    threshold = _threshold(args.latency_threshold)
-    diff = compare(load_run(args.before, args.store), load_run(args.after, args.store), threshold)
-    if args.json:
-        print(json.dumps(diff.as_dict(), indent=2, ensure_ascii=False, default=str))
-    else:
-        _print(diff)
-    return 1 if diff.regressed else 0

@@ -349,6 +349,9 @@ class Suite:
     """Where this suite version is in its life (the catalog's register, not the suite's folder)."""
     certifies: tuple[tuple[str, str], ...] = ()
     """The document versions this suite version certifies, as ``(document, version)`` (``("alerts", "1.1")``)."""
+    digest: str | None = None
+    """The register's SHA-256 (lowercase hex) of the suite version's folder (evidence.md, "Suite digest");
+    None when the register holds none: such a suite version is not issued and certifies nothing."""
 
     @property
     def certifies_text(self) -> str:

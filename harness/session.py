@@ -20,6 +20,7 @@ endpoint when the suite needs one, and builds the reporters; leaving it closes t
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Self
@@ -227,7 +228,9 @@ class RunSession:
             self.counterpart = RecorderCounterpart(app, url)
         listeners: list[Listener] = []
         if self._reports is not None:
-            context = ReporterContext(self._reports, self.redact, self.catalog, suite, dict(self._reporter_options))
+            options = dict(self._reporter_options)
+            options.setdefault("run_id", str(uuid.uuid4()))  # one run id for results.json and the bundle alike
+            context = ReporterContext(self._reports, self.redact, self.catalog, suite, options)
             listeners = load_reporters(context, self._reporter_names)
         self.reporters = list(listeners)
         listeners.extend(self._listeners)

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from harness.catalog import catalog_problems, load_catalog
+from harness.catalog import Catalog, catalog_problems, load_catalog
+from harness.documents import folder_digest
 from harness.extensions import check_names
+from harness.model import CatalogError
 
-__all__ = ["add_arguments", "check_suites", "known_checks"]
+__all__ = ["add_arguments", "check_suites", "digest_problems", "known_checks"]
 
 
 def known_checks() -> frozenset[str]:
@@ -28,8 +31,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def digest_problems(catalog: Catalog) -> list[str]:
+    """One line per issued suite version whose folder no longer gives the register's digest."""
+    problems = []
+    for versions in catalog.suites.values():
+        for suite in versions.values():
+            if suite.digest is None:
+                continue
+            try:
+                own = folder_digest(Path(suite.directory))
+            except CatalogError as exc:
+                problems.append(f"{suite.directory}: {exc}")
+                continue
+            if own != suite.digest:
+                problems.append(
+                    f"{suite.directory}: digest {own} differs from the register's {suite.digest} for {suite.ref} "
+                    "(an issued suite version never changes: make a new version)"
+                )
+    return problems
+
+
 def check_suites(args: argparse.Namespace) -> int:
-    problems = catalog_problems(check_names=known_checks())
+    problems: list[object] = list(catalog_problems(check_names=known_checks()))
+    if not problems:
+        problems.extend(digest_problems(load_catalog(check_names=known_checks())))
     if problems:
         for problem in problems:
             print(problem)

@@ -1,4 +1,7 @@
-"""Evidence bundles for tests, laid out as specs/evidence.md says (the evidence package writes the real ones)."""
+"""Hand-made evidence bundles in the 1.0 layout: hostile input for readers (the verifier refuses them under 1.1).
+
+Real bundles come from real runs (tests/integration/evidence_helpers.py).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from harness.certification.dsse import sign_envelope
+from harness.evidence.dsse import envelope
 
 
 def write_key(path: Path, key: Ed25519PrivateKey) -> tuple[Path, Path]:
@@ -97,8 +100,7 @@ def write_bundle(
     }
     members["statement.json"] = json.dumps(statement, indent=2).encode()
     if key is not None:
-        envelope = sign_envelope(members["statement.json"], "application/vnd.in-toto+json", key)
-        members["envelope.json"] = json.dumps(envelope).encode()
+        members["envelope.json"] = json.dumps(envelope(members["statement.json"], key)).encode()
     if tamper is not None:
         tamper(members)
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,10 @@
-"""The certified-products catalogue: a static site built only from bundles that verify.
+"""The certified-products catalogue: a static site built only from registered certificates.
 
 ``DIR/index.html`` (searchable list), ``DIR/products/<slug>.html`` (one page per
 product), ``DIR/catalogue.json`` (the feed), ``DIR/catalogue.json.dsse`` (a DSSE
 envelope over the exact bytes of ``catalogue.json``, when a catalogue key is
-given) and ``DIR/bundles/`` (a copy of each bundle behind a certificate).
+given) and ``DIR/bundles/`` (the bytes of each bundle behind a certificate, so
+that anyone can verify it again with ``harness verify --rejudge``).
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import harness
-from harness.certification.dsse import keyid, sign_envelope
 from harness.certification.matrix import certificates
-from harness.certification.records import Product
+from harness.certification.records import Certificate, Evidence, Product, safe_name
 from harness.certification.roles import SuiteVersion
-from harness.certification.store import StoreContents
+from harness.evidence.dsse import envelope
+from harness.evidence.keys import keyid
 from harness.htmlreport.render import render
 from harness.model import UsageError
 from harness.reporting import write_atomically
@@ -46,27 +46,55 @@ def product_slug(product: Product) -> str:
     return re.sub(r"[^a-z0-9.]+", "-", text).strip("-") + "-" + hashlib.sha256(product.ref.encode()).hexdigest()[:8]
 
 
-def _bundle_name(path: str) -> str:
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return f"{digest[:16]}-{Path(path).name}"
-
-
 def build_catalogue(
-    out: Path, contents: StoreContents, suites: Sequence[SuiteVersion], key: Ed25519PrivateKey | None = None
+    out: Path,
+    evidence: Evidence,
+    suites: Sequence[SuiteVersion],
+    bundle_bytes: Callable[[Certificate], bytes],
+    key: Ed25519PrivateKey | None = None,
 ) -> CatalogueBuild:
-    """Write the site; only verified records count, every other bundle is listed with its reason."""
+    """Write the site from ``evidence``'s certificates; every refused bundle is listed with its reason.
+
+    ``bundle_bytes`` gives the exact bytes of the bundle behind a certificate (from the store, or the
+    file that was just verified); they are published under ``bundles/`` and checked against the
+    certificate's SHA-256 first, so the catalogue never links evidence other than what was registered.
+    """
     try:
-        return _build(out, contents, suites, key)
+        return _build(out, evidence, suites, bundle_bytes, key)
     except OSError as exc:
         raise UsageError(f"{out}: cannot write the catalogue ({exc.strerror or exc})") from None
 
 
+def _certificate_entry(cell_status: str, certificate: Certificate, bundle: str) -> dict[str, Any]:
+    withdrawal = certificate.withdrawal
+    return {
+        "id": certificate.id,
+        "suite": certificate.suite,
+        "version": certificate.suite_version,
+        "document": certificate.document,
+        "status": cell_status,
+        "issued": certificate.issued,
+        "run": certificate.run_id,
+        "bundle": bundle,
+        "sha256": certificate.bundle_sha256,
+        "signer": {"keyid": certificate.signer.keyid, "holder": certificate.signer.holder},
+        "withdrawn": None if withdrawal is None else {"reason": withdrawal.reason, "at": withdrawal.at},
+        "regressions": [
+            {"run": r.run_id, "registered": r.registered, "failed": list(r.failed)} for r in certificate.regressions
+        ],
+    }
+
+
 def _build(
-    out: Path, contents: StoreContents, suites: Sequence[SuiteVersion], key: Ed25519PrivateKey | None
+    out: Path,
+    evidence: Evidence,
+    suites: Sequence[SuiteVersion],
+    bundle_bytes: Callable[[Certificate], bytes],
+    key: Ed25519PrivateKey | None,
 ) -> CatalogueBuild:
-    rejected = [(str(b.path), b.problem) for b in contents.bundles if not b.verified] + list(contents.unreadable)
-    held = certificates(contents.records, suites)
-    copies: dict[str, str] = {}
+    rejected = sorted((r.source, r.reason) for r in evidence.refusals)
+    held = certificates(evidence, suites)
+    written: set[str] = set()
     (out / "bundles").mkdir(parents=True, exist_ok=True)
     (out / "products").mkdir(parents=True, exist_ok=True)
     products: list[dict[str, Any]] = []
@@ -75,32 +103,30 @@ def _build(
             continue
         entries = []
         for cell in cells:
-            source = str(cell.bundle)
-            if source not in copies:
-                copies[source] = _bundle_name(source)
-                shutil.copyfile(source, out / "bundles" / copies[source])
-            entries.append(
-                {
-                    "suite": cell.suite,
-                    "version": cell.version,
-                    "status": str(cell.status),
-                    "bundle": f"bundles/{copies[source]}",
-                }
-            )
+            certificate = cell.certificate
+            assert certificate is not None  # certificates() keeps only cells that hold one
+            name = f"{certificate.bundle_sha256[:16]}-{safe_name(certificate.run_id)}.evidence.zip"
+            if name not in written:
+                data = bundle_bytes(certificate)
+                if hashlib.sha256(data).hexdigest() != certificate.bundle_sha256:
+                    raise UsageError(f"the bundle of certificate {certificate.id} differs from the one registered")
+                write_atomically(out / "bundles" / name, data)
+                written.add(name)
+            entries.append(_certificate_entry(str(cell.status), certificate, f"bundles/{name}"))
         products.append(
             {**product.as_dict(), "certificates": entries, "page": f"products/{product_slug(product)}.html"}
         )
     feed = {
         "harness": {"version": harness.__version__},
         "products": [{k: v for k, v in p.items() if k != "page"} for p in products],
-        "rejected": [{"bundle": Path(path).name, "reason": reason} for path, reason in sorted(rejected)],
+        "rejected": [{"bundle": Path(source).name, "reason": reason} for source, reason in rejected],
     }
     raw = json.dumps(feed, indent=2, ensure_ascii=False).encode() + b"\n"
     write_atomically(out / "catalogue.json", raw)
     signed_by = ""
     if key is not None:
-        envelope = sign_envelope(raw, CATALOGUE_PAYLOAD_TYPE, key)
-        write_atomically(out / "catalogue.json.dsse", json.dumps(envelope, indent=2).encode() + b"\n")
+        signed = envelope(raw, key, CATALOGUE_PAYLOAD_TYPE)
+        write_atomically(out / "catalogue.json.dsse", json.dumps(signed, indent=2).encode() + b"\n")
         signed_by = keyid(key.public_key())
     suite_titles = {s.ref: s.title for s in suites}
     for entry in products:
@@ -114,4 +140,4 @@ def _build(
         harness_version=harness.__version__,
     )
     write_atomically(out / "index.html", index.encode())
-    return CatalogueBuild(feed, tuple(sorted(rejected)), signed_by)
+    return CatalogueBuild(feed, tuple(rejected), signed_by)

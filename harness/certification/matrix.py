@@ -1,16 +1,25 @@
-"""The compatibility matrix and can-exchange, as pure functions over verified run records.
+"""The compatibility matrix and can-exchange, as pure functions over the store's certificates.
 
-Only records with ``verified`` set count; the latest record (by ``finished``) of a
-product and suite version is its standing for that suite version.
+A cell is what the certifying body registered: a certificate (its status following the suite
+version's life, or withdrawn by a signed record), else a registered failing run, else nothing.
+A failing run registered after a certificate never takes it away: it is listed beside it as a
+regression for the body to act on. Nothing here reads a bundle or orders by a supplier's clock.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.certification.records import Product, VerifiedRunRecord
+from harness.certification.records import (
+    Certificate,
+    CertificateStatus,
+    Evidence,
+    FailedRun,
+    Product,
+    certificate_status,
+)
 from harness.certification.roles import ORIGINATING, SIDES, SuiteVersion, version_key
 
 __all__ = [
@@ -23,17 +32,27 @@ __all__ = [
     "can_exchange",
     "certificates",
     "compatibility_matrix",
-    "latest_records",
-    "products_of",
+    "standing",
 ]
 
 
 class CellStatus(enum.StrEnum):
     CERTIFIED = "certified"
-    NOT_CERTIFIED = "not certified"
+    """A current certificate."""
     SUPERSEDED = "superseded"
     LAPSED = "lapsed"
+    WITHDRAWN = "withdrawn"
+    NOT_CERTIFIED = "not certified"
+    """No certificate; a registered, signed run failed."""
     NEVER_RUN = "never run"
+
+
+_FROM_CERTIFICATE = {
+    CertificateStatus.CURRENT: CellStatus.CERTIFIED,
+    CertificateStatus.SUPERSEDED: CellStatus.SUPERSEDED,
+    CertificateStatus.LAPSED: CellStatus.LAPSED,
+    CertificateStatus.WITHDRAWN: CellStatus.WITHDRAWN,
+}
 
 
 @dataclass(slots=True, frozen=True)
@@ -42,70 +61,82 @@ class MatrixCell:
     suite: str
     version: str
     status: CellStatus
-    bundle: str | None
+    certificate: Certificate | None = None
+    failed: FailedRun | None = None
+    """The latest registered failing run, when the cell holds no certificate."""
 
-    def as_dict(self) -> dict[str, str | None]:
+    @property
+    def run_id(self) -> str | None:
+        """The run whose evidence the cell shows."""
+        if self.certificate is not None:
+            return self.certificate.run_id
+        return self.failed.run_id if self.failed is not None else None
+
+    @property
+    def regressions(self) -> tuple[FailedRun, ...]:
+        return self.certificate.regressions if self.certificate is not None else ()
+
+    def as_dict(self) -> dict[str, object]:
         return {
             "product": self.product.ref,
             "suite": self.suite,
             "version": self.version,
             "status": str(self.status),
-            "bundle": self.bundle,
+            "certificate": self.certificate.id if self.certificate is not None else None,
+            "run": self.run_id,
+            "regressions": [
+                {"run": r.run_id, "registered": r.registered, "failed": list(r.failed)} for r in self.regressions
+            ],
         }
 
 
-def latest_records(records: Iterable[VerifiedRunRecord]) -> dict[tuple[Product, str, str], VerifiedRunRecord]:
-    """The latest verified record per (product, suite, suite version); unverified records never count."""
-    latest: dict[tuple[Product, str, str], VerifiedRunRecord] = {}
-    for record in records:
-        if not record.verified:
-            continue
-        key = (record.product, record.suite, record.suite_version)
-        held = latest.get(key)
-        if held is None or (record.finished, record.bundle) > (held.finished, held.bundle):
-            latest[key] = record
-    return latest
+def standing(
+    evidence: Evidence, life: dict[tuple[str, str], str]
+) -> dict[tuple[Product, str, str], tuple[CellStatus, Certificate | None, FailedRun | None]]:
+    """Per (product, suite, version): its status, the certificate behind it and the latest failing run.
 
-
-def products_of(records: Iterable[VerifiedRunRecord]) -> list[Product]:
-    return sorted({record.product for record in records if record.verified})
-
-
-def _status(record: VerifiedRunRecord | None, life: str) -> CellStatus:
-    if record is None:
-        return CellStatus.NEVER_RUN
-    if not record.certified:
-        return CellStatus.NOT_CERTIFIED
-    if life == "retired":
-        return CellStatus.LAPSED
-    if life == "superseded":
-        return CellStatus.SUPERSEDED
-    return CellStatus.CERTIFIED
+    A live (not withdrawn) certificate stands; a withdrawn one shows only when no live one exists;
+    otherwise the latest failing run (by the store's registration clock) makes the cell "not certified".
+    """
+    found: dict[tuple[Product, str, str], tuple[CellStatus, Certificate | None, FailedRun | None]] = {}
+    for failure in sorted(evidence.failures, key=lambda f: (f.registered, f.run_id)):
+        found[(failure.product, failure.suite, failure.suite_version)] = (CellStatus.NOT_CERTIFIED, None, failure)
+    withdrawn_first = sorted(evidence.certificates, key=lambda c: (c.withdrawal is None, c.issued, c.id))
+    for certificate in withdrawn_first:
+        key = (certificate.product, certificate.suite, certificate.suite_version)
+        status = _FROM_CERTIFICATE[
+            certificate_status(certificate, life.get((certificate.suite, certificate.suite_version)))
+        ]
+        failed = found.get(key, (CellStatus.NEVER_RUN, None, None))[2]
+        found[key] = (status, certificate, failed)
+    return found
 
 
 def compatibility_matrix(
-    records: Sequence[VerifiedRunRecord], suites: Sequence[SuiteVersion]
+    evidence: Evidence, suites: Sequence[SuiteVersion]
 ) -> tuple[list[Product], list[SuiteVersion], list[MatrixCell]]:
-    """Products (rows) against suite versions (columns), each cell the latest verified verdict.
+    """Products (rows) against suite versions (columns); each cell what the store registered.
 
-    A suite version that evidence names but the catalog does not know is added
-    as a column (status taken from the record).
+    A suite version that a certificate names but the register no longer knows is added as a
+    column of status ``retired`` (its certificates lapse).
     """
-    latest = latest_records(records)
+    life = {(s.name, s.version): s.status for s in suites}
+    held = standing(evidence, life)
     columns = list(suites)
-    known = {(s.name, s.version) for s in columns}
-    for record in latest.values():
-        if (record.suite, record.suite_version) not in known:
-            known.add((record.suite, record.suite_version))
-            columns.append(SuiteVersion(record.suite, record.suite_version, record.suite, record.status, ()))
+    known = set(life)
+    for _, suite, version in held:
+        if (suite, version) not in known:
+            known.add((suite, version))
+            columns.append(SuiteVersion(suite, version, suite, "retired", ()))
     columns.sort(key=lambda s: (s.name, version_key(s.version)))
-    products = products_of(records)
+    products = evidence.products()
     cells = []
     for product in products:
         for column in columns:
-            found = latest.get((product, column.name, column.version))
-            status = _status(found, column.status)
-            cells.append(MatrixCell(product, column.name, column.version, status, found.bundle if found else None))
+            status, certificate, failed = held.get(
+                (product, column.name, column.version), (CellStatus.NEVER_RUN, None, None)
+            )
+            cells.append(MatrixCell(product, column.name, column.version, status, certificate, failed))
     return products, columns, cells
 
 
@@ -122,8 +153,13 @@ class Side(enum.StrEnum):
     FAILED = "failed"
     LAPSED = "lapsed"
     NEVER_RUN = "never run"
+    WITHDRAWN = "withdrawn"
+    """The certifying body withdrew the certificate (a signed record): counts as a refusal."""
     NOT_CERTIFIABLE = "not certifiable"
     """No suite version of the catalog certifies this role."""
+
+
+_REFUSED = frozenset({Side.FAILED, Side.WITHDRAWN})
 
 
 class Reason(enum.StrEnum):
@@ -170,38 +206,41 @@ class ExchangeAnswer:
         }
 
 
-def _side(
-    product: Product,
-    exchange: str,
-    role: str,
-    suites: Sequence[SuiteVersion],
-    latest: dict[tuple[Product, str, str], VerifiedRunRecord],
-) -> SideEvidence:
+_Standing = dict[tuple[Product, str, str], tuple[CellStatus, Certificate | None, FailedRun | None]]
+
+
+def _side(product: Product, exchange: str, role: str, suites: Sequence[SuiteVersion], held: _Standing) -> SideEvidence:
     relevant = [(s, c) for s in suites for c in s.certifies if c.exchange == exchange and c.role == role]
     if not relevant:
         return SideEvidence(role, Side.NOT_CERTIFIABLE, frozenset(), ())
     certified: set[tuple[str, str]] = set()
     evidence: list[str] = []
-    failed = lapsed = False
+    failed = lapsed = withdrawn = False
     for suite, entry in relevant:
-        record = latest.get((product, suite.name, suite.version))
-        if record is None:
-            continue
-        status = _status(record, suite.status)
-        if status in (CellStatus.CERTIFIED, CellStatus.SUPERSEDED):
+        status, certificate, failure = held.get(
+            (product, suite.name, suite.version), (CellStatus.NEVER_RUN, None, None)
+        )
+        if certificate is not None and status in (CellStatus.CERTIFIED, CellStatus.SUPERSEDED):
             certified.add(entry.document_family)
-            evidence.append(f"{suite.ref} certified ({record.bundle})")
-        elif status is CellStatus.LAPSED:
+            later = "".join(
+                f"; regression: run {r.run_id} failed {', '.join(r.failed)}" for r in certificate.regressions
+            )
+            evidence.append(f"{suite.ref} certificate {certificate.id} {status} (run {certificate.run_id}){later}")
+        elif certificate is not None and status is CellStatus.LAPSED:
             lapsed = True
-            evidence.append(f"{suite.ref} lapsed ({record.bundle})")
-        else:
+            evidence.append(f"{suite.ref} certificate {certificate.id} lapsed (run {certificate.run_id})")
+        elif certificate is not None and status is CellStatus.WITHDRAWN:
+            withdrawn = True
+            reason = certificate.withdrawal.reason if certificate.withdrawal is not None else ""
+            evidence.append(f"{suite.ref} certificate {certificate.id} withdrawn: {reason}")
+        elif failure is not None:
             failed = True
-            missed = ", ".join(record.failed_scenarios()) or "not certified"
-            evidence.append(f"{suite.ref} not certified: {missed} ({record.bundle})")
+            missed = ", ".join(failure.failed) or "not certified"
+            evidence.append(f"{suite.ref} not certified: {missed} (run {failure.run_id})")
     if certified:
         return SideEvidence(role, Side.CERTIFIED, frozenset(certified), tuple(evidence))
-    if failed:
-        return SideEvidence(role, Side.FAILED, frozenset(), tuple(evidence))
+    if failed or withdrawn:
+        return SideEvidence(role, Side.FAILED if failed else Side.WITHDRAWN, frozenset(), tuple(evidence))
     return SideEvidence(role, Side.LAPSED if lapsed else Side.NEVER_RUN, frozenset(), tuple(evidence))
 
 
@@ -224,7 +263,7 @@ def _judge(exchange: str, direction: str, origin: SideEvidence, answer: SideEvid
             f"both certified, on incompatible document versions {documents}",
             evidence,
         )
-    failed = (origin.side is Side.FAILED, answer.side is Side.FAILED)
+    failed = (origin.side in _REFUSED, answer.side in _REFUSED)
     if any(failed):
         reason = Reason.BOTH_FAILED if all(failed) else (Reason.SENDER_FAILED if failed[0] else Reason.RECEIVER_FAILED)
         return ExchangeAnswer(exchange, direction, Answer.NO, reason, detail, evidence)
@@ -234,18 +273,19 @@ def _judge(exchange: str, direction: str, origin: SideEvidence, answer: SideEvid
 
 
 def can_exchange(
-    a: Product, b: Product, records: Sequence[VerifiedRunRecord], suites: Sequence[SuiteVersion]
+    a: Product, b: Product, evidence: Evidence, suites: Sequence[SuiteVersion]
 ) -> tuple[Answer, list[ExchangeAnswer]]:
     """For every exchange of the profile and both directions: can A and B interoperate, on the evidence?
 
     ``yes`` needs the originating side (sender or requester) of one and the
-    answering side (receiver or responder) of the other certified on documents
-    of the same name and major version; ``no`` means a side's latest verified
-    evidence failed (or the documents are incompatible); ``unknown`` means
-    there is no such evidence. The overall answer is ``yes`` only when every
+    answering side (receiver or responder) of the other holding a certificate
+    (current or superseded) on documents of the same name and major version;
+    ``no`` means a side has no certificate but a registered failing run, or its
+    certificate was withdrawn (or the documents are incompatible); ``unknown``
+    means there is no such evidence. The overall answer is ``yes`` only when every
     answer is, ``no`` when any is, ``unknown`` otherwise.
     """
-    latest = latest_records(records)
+    held = standing(evidence, {(s.name, s.version): s.status for s in suites})
     pairs: dict[str, set[tuple[str, str]]] = {}
     for suite in suites:
         for entry in suite.certifies:
@@ -259,8 +299,8 @@ def can_exchange(
                     _judge(
                         exchange,
                         f"{first.ref} -> {second.ref}",
-                        _side(first, exchange, origin_role, suites, latest),
-                        _side(second, exchange, answer_role, suites, latest),
+                        _side(first, exchange, origin_role, suites, held),
+                        _side(second, exchange, answer_role, suites, held),
                     )
                 )
     states = {answer.answer for answer in answers}
@@ -273,13 +313,11 @@ def can_exchange(
     return overall, answers
 
 
-def certificates(
-    records: Sequence[VerifiedRunRecord], suites: Sequence[SuiteVersion]
-) -> dict[Product, list[MatrixCell]]:
-    """Per product, the suite versions it holds (certified, superseded or lapsed), from verified records only."""
-    products, _, cells = compatibility_matrix(records, suites)
+def certificates(evidence: Evidence, suites: Sequence[SuiteVersion]) -> dict[Product, list[MatrixCell]]:
+    """Per product, the certificates it holds or held (current, superseded, lapsed, withdrawn)."""
+    products, _, cells = compatibility_matrix(evidence, suites)
     held: dict[Product, list[MatrixCell]] = {product: [] for product in products}
     for cell in cells:
-        if cell.status in (CellStatus.CERTIFIED, CellStatus.SUPERSEDED, CellStatus.LAPSED):
+        if cell.certificate is not None:
             held[cell.product].append(cell)
     return held

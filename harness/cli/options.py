@@ -10,20 +10,25 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import harness
 from harness.catalog import Catalog, bundled_fixtures, load_catalog, use_folders
 from harness.model import HarnessError, Suite, UsageError
-from harness.transport import TransportOptions
+
+if TYPE_CHECKING:  # imported where used: every command imports this module, few need the transport (ssl)
+    from harness.evidence.trust import TrustList
+    from harness.transport import TransportOptions
 
 __all__ = [
     "VersionAction",
     "add_catalog_option",
     "add_credential_options",
+    "add_trust_arguments",
     "apply_catalog_option",
     "credentials_from",
     "suite_source",
+    "trust_from_args",
     "version_text",
 ]
 
@@ -99,6 +104,8 @@ def add_credential_options(parser: argparse.ArgumentParser) -> None:
 
 def credentials_from(args: argparse.Namespace) -> TransportOptions:
     """TLS files and extra headers from the command line; the key password only from the environment."""
+    from harness.transport import TransportOptions
+
     headers: list[tuple[str, str]] = []
     marked: list[str] = []
     given = [(text, False) for text in args.header or ()]
@@ -128,3 +135,39 @@ def credentials_from(args: argparse.Namespace) -> TransportOptions:
         headers=tuple(headers),
         secret_names=tuple(marked),
     )
+
+
+def add_trust_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--trust-list FILE`` and ``--trusted-key PREFIX.pub`` (both repeatable): the keys the verifier trusts.
+
+    Nothing is trusted implicitly: with neither, the list is empty (a signed bundle is refused as signed by
+    an unknown key), and no folder of keys is ever read.
+    """
+    parser.add_argument(
+        "--trust-list",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="the certifying body's trust list (JSON: keys, holders, suppliers they may sign for, dates)",
+    )
+    parser.add_argument(
+        "--trusted-key",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PREFIX.pub",
+        help="a public key trusted to sign for any supplier (a one-key trust list covering '*')",
+    )
+
+
+def trust_from_args(args: argparse.Namespace) -> TrustList:
+    """Every ``--trust-list`` and ``--trusted-key`` of ``args`` merged; empty when none is given."""
+    from harness.evidence.trust import TrustList  # the verifier's keys are loaded only by the commands using them
+
+    trust = TrustList.empty()
+    for path in getattr(args, "trust_list", None) or ():
+        trust = trust.merged(TrustList.load(path))
+    for path in getattr(args, "trusted_key", None) or ():
+        trust = trust.merged(TrustList.single(path))
+    return trust

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 import harness
 from harness import suitecheck
 from harness.catalog import Catalog, load_catalog
-from harness.cli.options import add_credential_options, credentials_from
+from harness.cli import evidence as evidence_commands
+from harness.cli.options import add_credential_options, add_trust_arguments, credentials_from
 from harness.events import RunFinished, Summary
-from harness.evidence import commands as evidence_commands
 from harness.evidence.bundle import Sut
 from harness.model import UsageError
 from harness.reporting import JUnitReporter, ResultsJsonReporter, read_journal, summary_line, write_atomically
@@ -68,18 +68,16 @@ def register(subparsers: Any) -> None:
     report.add_argument("--junit", type=Path)
     report.add_argument("--html", type=Path, metavar="FILE", help="write the HTML run report here")
     report.add_argument("bundle", nargs="?", type=Path, metavar="BUNDLE", help="an evidence bundle (with --html)")
-    report.add_argument(
-        "--trusted-key",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="with BUNDLE: verify it against this Ed25519 public key (repeatable)",
-    )
+    add_trust_arguments(report)  # with BUNDLE: the keys it is verified against (nothing is trusted implicitly)
 
-    demo = subparsers.add_parser("demo", help="certify the embedded reference supplier with every current suite")
+    demo = subparsers.add_parser(
+        "demo",
+        help="certify the embedded reference supplier with every current suite, signed with a local demo key, "
+        "and register the runs in the store",
+    )
     demo.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
     demo.add_argument("--concurrency", type=int, default=4)
+    demo.add_argument("--store", metavar="URL", help="run store to register the runs in (default: the embedded one)")
     evidence_commands.add_run_arguments(run)
     run.set_defaults(func=_cmd_run)
     report.set_defaults(func=_cmd_report)
@@ -239,12 +237,41 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0 if finished.certified else 1
 
 
+DEMO_SUT = Sut("netcode-harness demo", "embedded reference supplier", harness.__version__)
+"""What ``harness demo`` declares it certifies: the harness's own reference supplier."""
+DEMO_HOLDER = "local demo, not accredited"
+
+
+def _demo_signer(reports: Path) -> tuple[Any, Path]:
+    """The local demo key (``REPORTS/demo-signer.key``, made on first use) and a trust list naming only it.
+
+    The key is not encrypted and the list covers only the demo's own supplier: it lets the demo show
+    registration and certificates on this machine, and vouches for nothing anywhere else.
+    """
+    from harness.evidence import TrustEntry, TrustList
+    from harness.evidence.keys import generate, keyid, load_private
+
+    prefix = reports / "demo-signer"
+    if not Path(f"{prefix}.key").exists():
+        generate(prefix, None)
+    key = load_private(Path(f"{prefix}.key"), None)
+    public = key.public_key()
+    trust_list = reports / "demo-trust-list.json"
+    TrustList((TrustEntry(keyid(public), public, DEMO_HOLDER, (DEMO_SUT.supplier,)),)).save(trust_list)
+    return key, trust_list
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from harness.cli.store import printable, register_bundles
     from harness.endpoints import ReferenceServer, build_app
     from harness.endpoints.sip_gateway import SipServer
+    from harness.evidence import TrustList, Verifier
+    from harness.store import open_store
 
     catalog = load_catalog(check_names=suitecheck.known_checks())
     _positive(args.concurrency, "concurrency")
+    key, trust_list = _demo_signer(args.reports)
+    bundles: list[Path] = []
 
     async def demo() -> list[RunFinished]:
         async with ReferenceServer(build_app(catalog)) as url, SipServer(catalog) as sip:
@@ -253,12 +280,25 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             runs = []
             for suite in catalog.current_suites():
                 settings = RunSettings(
-                    args.reports / suite.name, None, args.concurrency, unattended=True, sip_target=sip_target
+                    args.reports / suite.name,
+                    None,
+                    args.concurrency,
+                    unattended=True,
+                    sip_target=sip_target,
+                    sut=DEMO_SUT,
+                    sign_key=key,
+                    store=args.store,
                 )
                 runs.append(await run_suite(catalog, suite.ref, url, settings))
+                bundles.append(settings.reports / f"{settings.run_id}.evidence.zip")
             return runs
 
     runs = asyncio.run(demo())
+    store = open_store(args.store)
+    try:
+        registered = register_bundles(store, Verifier(catalog, TrustList.load(trust_list)), bundles)
+    finally:
+        store.close()
     total = Summary()
     suites: list[dict[str, Any]] = []
     for run in runs:
@@ -273,12 +313,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             }
         )
     certified = all(run.certified for run in runs)
+    refused = [registration for _, registration in registered if not registration.accepted]
     document = {
         "harness": {"version": harness.__version__},
         "target": "embedded reference supplier",
         "certified": certified,
         "summary": total.as_dict(),
         "suites": suites,
+        "registered": [{"bundle": str(path), "line": r.line, "accepted": r.accepted} for path, r in registered],
     }
     write_atomically(args.reports / "results.json", json.dumps(document, indent=2).encode() + b"\n")
     print()
@@ -286,7 +328,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     for entry in suites:
         print(f"  {entry['name']}@{entry['version']}: {entry['report']}")
     print(f"  all suites: {args.reports / 'results.json'}")
-    return 0 if certified else 1
+    print(f"registered in the store, signed by the local demo key ({DEMO_HOLDER}):")
+    for path, registration in registered:
+        print(f"  {printable(path.name)}: {printable(registration.line)}")
+    store_option = f" --store {args.store}" if args.store else ""
+    print("next: harness matrix" + store_option)
+    print(
+        f"      harness catalogue build --out {args.reports.parent / 'catalogue'} "
+        f"--trust-list {trust_list}{store_option}"
+    )
+    return 0 if certified and not refused else 1
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import ipaddress
+import re
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -23,27 +22,26 @@ from harness.model import Finding
 from harness.profile import PERSON_PATH, TRIGGER_HOOK, VEHICLE_PATH
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 
-__all__ = ["TestHooks"]
+__all__ = ["LOOPBACK_BASE_URL", "TestHooks"]
 
 ACTIONS = ("send-person-query", "send-vehicle-query")
 
 
+LOOPBACK_BASE_URL = re.compile(
+    r"^https?://(localhost|127(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}|\[::1\])"
+    r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?"
+    r"(/([A-Za-z0-9._~!$&'()*+,;=:@/-]|%[0-9A-Fa-f]{2})*)?$"
+)
+"""Where a trigger may send: an http(s) base URL on a loopback address, optional port and path.
+
+The very pattern of ``LoopbackBaseUrl`` in ``fixtures/openapi/netcode-v1.yaml`` (a test keeps them equal), so
+that the document states exactly what the reference refuses: what a tool generates from the pattern is accepted,
+and what breaks it is refused. Used with ``fullmatch`` (``$`` alone would let a trailing newline through).
+"""
+
+
 def _loopback_http_url(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError:  # e.g. an unclosed "[" in the host
-        return False
-    return parts.scheme in ("http", "https") and _loopback_host(host)
-
-
-def _loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return LOOPBACK_BASE_URL.fullmatch(url) is not None
 
 
 class TestHooks:
@@ -80,8 +78,11 @@ class TestHooks:
         if not isinstance(to, str) or not _loopback_http_url(to):
             finding = Finding("/to", "schema", "to must be an http(s) URL on a loopback address")
             return problem(400, "invalid-message", "bad destination", [finding])
-        given = command.get("params")
-        params: dict[str, Any] = given if isinstance(given, dict) else {}
+        given = command.get("params", {})
+        if not isinstance(given, dict):  # absent is no params; null, an array or a string is a malformed command
+            finding = Finding("/params", "schema", "params must be an object")
+            return problem(400, "invalid-message", "params is not an object", [finding])
+        params: dict[str, Any] = given
         if command["action"] == "send-person-query":
             path, message = PERSON_PATH, self.person_query(params)
         else:

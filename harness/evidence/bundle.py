@@ -14,17 +14,17 @@ import platform
 import uuid
 import zipfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
-import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import harness
+from harness.documents import folder_digest
 from harness.events import Event, ExchangeCompleted, RunFinished, RunStarted
 from harness.evidence.dsse import envelope
+from harness.evidence.verified import SutRef
+from harness.evidence.verify import PREDICATE_TYPE, STATEMENT_TYPE
 from harness.model import Suite
 from harness.reporting import JUnitReporter, Redactor, results_document
 from harness.reporting import body_record as reporting_body_record
@@ -42,22 +42,12 @@ __all__ = [
     "suite_files",
 ]
 
-STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
-PREDICATE_TYPE = "urn:netcode:certification-run:1.0"
 _TEXT_TYPES = ("application/json", "application/xml", "application/sdp", "application/x-www-form-urlencoded")
 _CHUNK = 1 << 16
 
 
-@dataclass(slots=True, frozen=True)
-class Sut:
-    """The system under test as the operator declared it."""
-
-    supplier: str
-    product: str
-    version: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"supplier": self.supplier, "product": self.product, "version": self.version}
+Sut = SutRef
+"""The system under test as the operator declared it (the predicate's ``sut``)."""
 
 
 def body_record(body: bytes, headers: tuple[tuple[str, str], ...], redact: Redactor) -> tuple[str, str]:
@@ -106,10 +96,9 @@ def suite_files(suite: Suite, fixtures: Path, dataset_dir: Path | None) -> list[
     return sorted(members.items())
 
 
-def suite_digest(entries: list[tuple[str, str]]) -> str:
-    """SHA-256 over ``name NUL sha256 LF`` of every ``suite/`` member, sorted by name."""
-    lines = "".join(f"{name}\0{digest}\n" for name, digest in sorted(entries) if name.startswith("suite/"))
-    return hashlib.sha256(lines.encode()).hexdigest()
+def suite_digest(suite: Suite) -> dict[str, str]:
+    """The in-toto digest set of the suite version's folder that ran (evidence.md, "Suite digest")."""
+    return {"sha256": folder_digest(Path(suite.directory))}
 
 
 @functools.lru_cache(maxsize=1)
@@ -123,46 +112,36 @@ def harness_digest() -> str:
     return digest.hexdigest()
 
 
-def _without_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return urlunsplit(parts._replace(query="", fragment="")) if parts.query else url
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc, query="", fragment=""))
-
-
-def _suite_manifest(suite: Suite) -> dict[str, Any]:
-    try:
-        manifest = yaml.safe_load((Path(suite.directory) / "suite.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return {}
-    return manifest if isinstance(manifest, dict) else {}
-
-
 def statement_for(
-    subjects: list[tuple[str, str]], results: Mapping[str, Any], suite: Suite, sut: Sut | None, targets: list[str]
+    subjects: list[tuple[str, str]],
+    results: Mapping[str, Any],
+    suite: Suite,
+    sut: SutRef | None,
+    run_id: str,
+    environment: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    manifest = _suite_manifest(suite)
-    document = manifest.get("document") or manifest.get("document_version")
+    """The in-toto statement of evidence 1.1; every field check 5 compares is taken from ``results`` itself,
+    so the predicate and ``results.json`` agree by construction."""
     predicate = {
+        "run_id": run_id,
         "harness": {"name": "netcode-harness", "version": harness.__version__},
         "suite": {
             "name": suite.name,
             "version": suite.version,
-            "status": str(getattr(suite, "status", None) or manifest.get("status") or "current"),
-            "document_version": None if document is None else str(document),
-            "digest": {"sha256": suite_digest(subjects)},
+            "status": str(suite.status),
+            "document": suite.certifies_text,
+            "digest": suite_digest(suite),
         },
         "sut": sut.as_dict() if sut is not None else None,
-        "target": [_without_credentials(t) for t in targets],
+        "certifying": results["certifying"],
+        "target": [results["target"]],
         "started": results["started"],
         "finished": results["finished"],
         "summary": results["summary"],
         "certified": results["certified"],
-        "environment": {
+        "environment": dict(environment)
+        if environment is not None
+        else {
             "python": platform.python_version(),
             "platform": platform.platform(),
             "harness_digest": {"sha256": harness_digest()},
@@ -240,7 +219,9 @@ class EvidenceReporter:
             self._handle = self.spool.open("ab")
         self._handle.close()
         # the same bytes as the results.json that ResultsJsonReporter writes beside the bundle
-        text = json.dumps(results_document(event), indent=2, ensure_ascii=False, default=str)
+        sut = self.sut.as_dict() if self.sut is not None else None
+        document = results_document(event, run_id=self.run_id, sut=sut)
+        text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
         results_bytes = self.redact(text).encode() + b"\n"
         results = json.loads(results_bytes)
         junit = self.redact(JUnitReporter.render(event)).encode()
@@ -255,7 +236,7 @@ class EvidenceReporter:
             for name, file in suite_files(self.suite, self.fixtures, self.dataset_dir):
                 with file.open("rb") as source:
                     subjects.append((name, _write_member(archive, name, source)))
-            statement = statement_for(subjects, results, self.suite, self.sut, self.targets)
+            statement = statement_for(subjects, results, self.suite, self.sut, self.run_id)
             statement_bytes = json.dumps(statement, indent=2, ensure_ascii=False).encode() + b"\n"
             archive.writestr("statement.json", statement_bytes)
             if self.sign_key is not None:
@@ -300,7 +281,7 @@ def make(context: _Context) -> EvidenceReporter | None:
         Path(context.catalog.root),
         dataset_dir,
         context.redact,
-        sut if isinstance(sut, Sut) else None,
+        sut if isinstance(sut, SutRef) else None,
         options.get("sign_key"),
         run_id=options.get("run_id"),
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -13,13 +13,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from harness.evidence.keys import keyid
 
-__all__ = ["PAYLOAD_TYPE", "EnvelopeError", "envelope", "pae", "verify"]
+__all__ = ["PAYLOAD_TYPE", "Envelope", "EnvelopeError", "envelope", "pae", "parse_envelope", "signature_holds"]
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
+MAX_SIGNATURES = 16
+"""An envelope with more signatures than this is refused (each costs a verification)."""
 
 
 class EnvelopeError(ValueError):
-    """An envelope that is malformed or whose signature does not hold; the message is the reason."""
+    """An envelope that is malformed; the message is the reason."""
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -37,6 +39,15 @@ def envelope(payload: bytes, key: Ed25519PrivateKey, payload_type: str = PAYLOAD
     }
 
 
+@dataclass(slots=True, frozen=True)
+class Envelope:
+    """A parsed envelope: its declared payload type, the payload bytes and ``(keyid, signature)`` pairs."""
+
+    payload_type: str
+    payload: bytes
+    signatures: tuple[tuple[str, bytes], ...]
+
+
 def _b64(text: object, what: str) -> bytes:
     if not isinstance(text, str):
         raise EnvelopeError(f"envelope: {what} is not a string")
@@ -46,29 +57,33 @@ def _b64(text: object, what: str) -> bytes:
         raise EnvelopeError(f"envelope: {what} is not base64") from None
 
 
-def verify(document: Mapping[str, Any], trusted: Mapping[str, Ed25519PublicKey]) -> tuple[bytes, str]:
-    """The payload and the keyid of the first trusted signature that verifies; EnvelopeError otherwise."""
+def parse_envelope(document: Mapping[str, Any]) -> Envelope:
+    """The envelope's parts, with the JSON types DSSE gives them; EnvelopeError otherwise.
+
+    The payload type is not compared here: the signature covers it (PAE), so it is checked after the
+    signature (evidence.md, check 3), and a re-signed envelope of another type gets that reason.
+    """
     payload_type = document.get("payloadType")
-    if payload_type != PAYLOAD_TYPE:
-        raise EnvelopeError(f"envelope: payloadType {json.dumps(payload_type)} is not {PAYLOAD_TYPE}")
+    if not isinstance(payload_type, str):
+        raise EnvelopeError("envelope: payloadType is not a string")
     payload = _b64(document.get("payload"), "payload")
     signatures = document.get("signatures")
     if not isinstance(signatures, list) or not signatures:
         raise EnvelopeError("envelope: no signatures")
-    known = False
+    if len(signatures) > MAX_SIGNATURES:
+        raise EnvelopeError(f"envelope: more than {MAX_SIGNATURES} signatures")
+    pairs: list[tuple[str, bytes]] = []
     for entry in signatures:
-        if not isinstance(entry, dict):
-            raise EnvelopeError("envelope: a signature is not an object")
-        key = trusted.get(str(entry.get("keyid", "")))
-        if key is None:
-            continue
-        known = True
-        try:
-            key.verify(_b64(entry.get("sig"), "sig"), pae(PAYLOAD_TYPE, payload))
-        except InvalidSignature:
-            continue
-        return payload, str(entry["keyid"])
-    if not known:
-        ids = ", ".join(str(e.get("keyid", "?"))[:16] for e in signatures if isinstance(e, dict))
-        raise EnvelopeError(f"unknown key: signed by {ids or '?'}, which is not trusted")
-    raise EnvelopeError("bad signature: no signature verifies with the trusted key")
+        if not isinstance(entry, dict) or not isinstance(entry.get("keyid"), str):
+            raise EnvelopeError("envelope: a signature is not an object with a keyid string")
+        pairs.append((entry["keyid"], _b64(entry.get("sig"), "sig")))
+    return Envelope(payload_type, payload, tuple(pairs))
+
+
+def signature_holds(key: Ed25519PublicKey, signature: bytes, parsed: Envelope) -> bool:
+    """Whether ``signature`` is ``key``'s Ed25519 signature over the envelope's PAE."""
+    try:
+        key.verify(signature, pae(parsed.payload_type, parsed.payload))
+    except InvalidSignature:
+        return False
+    return True

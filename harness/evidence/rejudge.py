@@ -1,8 +1,9 @@
 """Re-judging: the recorded answers of a bundle judged again with this harness's checks.
 
-The suite's scenario files come from the bundle (exactly as used); the runner replays each
-scenario, one at a time, with every exchange answered from the record instead of the
-network, and must reach the verdicts ``results.json`` states. It is one function over the
+The verifier calls :func:`rejudge` with its own catalog and the ISSUED suite version (never the
+bundle's ``suite/`` copy, which is for reading only); the runner replays each scenario, one at a
+time, with every exchange answered from the record instead of the network, and must reach the
+verdicts ``results.json`` states. It is one function over the
 recorded exchanges (:func:`rejudge`), so it moves onto the sans-I/O step functions unchanged.
 """
 
@@ -13,19 +14,13 @@ import base64
 import binascii
 import concurrent.futures
 import json
-import os
 import re
-import tempfile
-import zipfile
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from harness.catalog import Catalog, default_fixtures, load_catalog
-from harness.evidence.verify import Invalid, iter_exchanges
+from harness.catalog import Catalog
+from harness.evidence.verify import Invalid
 from harness.model import HarnessError, Suite
 from harness.profile import DATASET_HOOK, TRIGGER_HOOK
 from harness.protocols.http1 import parse_target
@@ -33,7 +28,7 @@ from harness.runner.context import Message, ScenarioContext
 from harness.runner.engine import Runner
 from harness.transport import Request, Response
 
-__all__ = ["rejudge", "rejudge_bundle"]
+__all__ = ["rejudge"]
 
 _Key = tuple[str, str]
 
@@ -217,59 +212,3 @@ def _only(suite: Suite, stated: Mapping[str, str]) -> Suite:
     from dataclasses import replace
 
     return replace(suite, scenarios=tuple(s for s in suite.scenarios if str(s["id"]) in stated))
-
-
-def rejudge_bundle(archive: zipfile.ZipFile, results: dict[str, Any]) -> list[str]:
-    """:func:`rejudge` on a bundle: its own scenario files and data set, this harness's formats and checks.
-
-    A catalog root is laid out in a temporary folder (the bundle's ``suite/`` as ``suites/NAME/VERSION``,
-    its data set under ``datasets/``, this harness's ``formats/``) and loaded the ordinary way, so the
-    bundle's scenarios are typed and checked exactly as the catalog checks its own.
-    """
-    from harness.suitecheck import known_checks
-
-    suite_ref = results.get("suite") or {}
-    name, version = str(suite_ref.get("name", "")), str(suite_ref.get("version", ""))
-    if not name or not version or "/" in name + version or name.startswith(".") or version.startswith("."):
-        raise Invalid("results.json names no suite")
-    with tempfile.TemporaryDirectory(prefix="harness-rejudge-") as folder:
-        root = Path(folder)
-        suite_dir = root / "suites" / name / version
-        dataset_files: list[tuple[Path, bytes]] = []
-        for info in archive.infolist():
-            member = info.filename
-            if not member.startswith("suite/") or member.startswith("suite/samples/") or member.endswith("/"):
-                continue
-            relative = Path(member[len("suite/") :])
-            if relative.is_absolute() or os.pardir in relative.parts:
-                raise Invalid(f"member {member}: a path outside the suite")
-            data = archive.read(info)
-            if relative.parts[0] == "dataset":
-                dataset_files.append((Path(*relative.parts[1:]), data))
-                continue
-            (suite_dir / relative).parent.mkdir(parents=True, exist_ok=True)
-            (suite_dir / relative).write_bytes(data)
-        (root / "formats").symlink_to(default_fixtures() / "formats", target_is_directory=True)
-        own = default_fixtures() / "schemas"
-        if own.is_dir():
-            (root / "schemas").symlink_to(own, target_is_directory=True)
-        try:
-            manifest = yaml.safe_load((suite_dir / "suite.yaml").read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            raise Invalid("suite/suite.yaml is missing or not YAML") from None
-        dataset = manifest.get("dataset") if isinstance(manifest, dict) else None
-        if isinstance(dataset, str) and "@" in dataset:
-            set_name, _, set_version = dataset.partition("@")
-            if "/" in dataset or set_name.startswith(".") or set_version.startswith("."):
-                raise Invalid(f"suite/suite.yaml: bad data set name {dataset!r}")
-            for relative, data in dataset_files:
-                target = root / "datasets" / set_name / set_version / relative
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-        try:
-            catalog = load_catalog(root, check_names=known_checks())
-            suite = catalog.suite(f"{name}@{version}")
-        except HarnessError as exc:  # the bundle's scenario files, not ours: any problem is the bundle's
-            raise Invalid(f"suite/ does not load: {exc}") from None
-        target_url = str(results.get("target") or "http://127.0.0.1/")
-        return rejudge(catalog, suite, target_url, iter_exchanges(archive), results)

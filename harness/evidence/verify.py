@@ -1,244 +1,809 @@
-"""Offline verification of an evidence bundle (``specs/evidence.md``, "Verifying")."""
+"""The one verifier of evidence bundles (``specs/evidence.md`` 1.1, "Verifying").
+
+A bundle is checked in the spec's order, the first failure being its reason:
+
+1. a ZIP whose member names follow the rules, within bounds (anything unreadable is ``unreadable``);
+2. the envelope's signature verifies with a key on the trust list whose entry covers ``sut.supplier``
+   and the time of signing (the predicate's ``finished``: see docs/decisions-evidence.md);
+3. the signed payload is ``statement.json`` byte for byte, with the statement and payload types of 1.1;
+4. every other member is a subject with a matching digest, and every subject is present;
+5. the predicate agrees with ``results.json`` field by field, with the JSON types of the spec;
+6. the suite version is issued: in the verifier's register with the digest of its own folder;
+7. ``summary`` and ``certified`` follow from the verdicts, levels from the issued suite (README rule 9);
+8. with re-judging: the recorded exchanges, judged again over the issued suite, give the same verdicts.
+
+Nothing a bundle contains makes this module raise: every outcome is an :class:`Outcome` of one line.
+Members are streamed (digests in chunks, ``exchanges.jsonl`` line by line), so memory stays bounded.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import hashlib
+import io
+import itertools
 import json
+import os
+import re
+import stat
 import zipfile
-from collections import Counter
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from harness.evidence.bundle import PREDICATE_TYPE, STATEMENT_TYPE, suite_digest
-from harness.evidence.dsse import EnvelopeError, verify
-from harness.model import UsageError
+from harness.catalog import Catalog
+from harness.documents import folder_digest
+from harness.evidence.dsse import PAYLOAD_TYPE, EnvelopeError, parse_envelope, signature_holds
+from harness.evidence.trust import TrustEntry, TrustList, parse_time
+from harness.evidence.verified import Outcome, OutcomeKind, ScenarioVerdict, Signer, SutRef, VerifiedBundle
+from harness.model import HarnessError, Suite, certified_by_rule, summary_key
 
 __all__ = [
+    "CLOCK_SKEW",
+    "MAX_LINE_BYTES",
+    "MAX_MEMBERS",
     "MAX_MEMBER_BYTES",
-    "BundleReport",
+    "MAX_RATIO",
+    "MAX_SMALL_BYTES",
+    "MAX_TOTAL_BYTES",
+    "PREDICATE_TYPE",
+    "PREDICATE_TYPE_1_0",
+    "STATEMENT_TYPE",
     "Invalid",
+    "OpenedBundle",
+    "Unreadable",
+    "Verifier",
     "iter_exchanges",
-    "open_bundle",
-    "results_follow",
-    "verify_bundle",
 ]
 
-MAX_MEMBER_BYTES = 4 << 30
-"""Largest member read (uncompressed): a zip bomb stops here rather than filling memory or disk."""
-MAX_SMALL_BYTES = 64 << 20
-"""Largest statement, envelope or results document read into memory."""
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "urn:netcode:certification-run:1.1"
+PREDICATE_TYPE_1_0 = "urn:netcode:certification-run:1.0"
+"""Read under 1.1's rules: its missing fields make it invalid, never valid by default."""
+
 MAX_MEMBERS = 100_000
+MAX_MEMBER_BYTES = 4 << 30
+"""Largest member (uncompressed) read: a zip bomb stops at its declared size, before any byte is inflated."""
+MAX_TOTAL_BYTES = 8 << 30
+MAX_SMALL_BYTES = 64 << 20
+"""Largest statement, envelope or results document parsed in memory."""
 MAX_LINE_BYTES = 64 << 20
-"""Longest line of exchanges.jsonl read when re-judging."""
+"""Longest line of ``exchanges.jsonl``."""
+MAX_RATIO = 1100
+"""Largest uncompressed/compressed ratio of a member over 1 MiB (deflate itself cannot pass ~1032)."""
+CLOCK_SKEW = dt.timedelta(minutes=5)
+"""README rule 6: the tolerance for a signing time in the verifier's future."""
+
+_CHUNK = 1 << 16
 _SIGNED = ("statement.json", "envelope.json")
-_VERDICTS = {"passed": "passed", "failed": "failed", "error": "errors", "skipped": "skipped", "manual": "manual"}
+_REQUIRED = ("results.json", "exchanges.jsonl", "junit.xml")
+_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError)
+_SUMMARY_KEYS = ("passed", "failed", "errors", "skipped", "manual")
+_VERDICTS = ("passed", "failed", "error", "skipped", "manual")
+_HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
 class Invalid(Exception):
     """The bundle is invalid; the message is the first reason found, on one line."""
 
 
-@dataclass(slots=True, frozen=True)
-class BundleReport:
-    path: str
-    signed: bool
-    keyid: str | None
-    certified: bool
-    certifiable: bool
-    """Signed by a trusted key, SUT declared, and every MUST scenario passed."""
-    statement: dict[str, Any]
-    results: dict[str, Any]
-    digest: str
-    """SHA-256 of the bundle file."""
-
-    def as_dict(self) -> dict[str, Any]:
-        predicate = self.statement.get("predicate") or {}
-        return {
-            "bundle": self.path,
-            "valid": True,
-            "signed": self.signed,
-            "keyid": self.keyid,
-            "certified": self.certified,
-            "certifiable": self.certifiable,
-            "suite": predicate.get("suite"),
-            "sut": predicate.get("sut"),
-            "sha256": self.digest,
-        }
+class Unreadable(Exception):
+    """The bundle cannot be read (not a ZIP, truncated, bad CRC, bad deflate data); the message says why."""
 
 
-def open_bundle(path: Path) -> zipfile.ZipFile:
-    """The bundle's archive; unreadable or not a ZIP is a usage error (exit 2)."""
-    try:
-        return zipfile.ZipFile(path)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise UsageError(f"{path}: not a readable evidence bundle ({exc})") from None
+def _show(text: object, limit: int = 120) -> str:
+    """A value from a bundle, quoted with control characters escaped (it reaches a console)."""
+    shown = json.dumps(text, ensure_ascii=False) if not isinstance(text, str) else json.dumps(text)[1:-1]
+    return shown if len(shown) <= limit else shown[:limit] + "..."
 
 
-def _read(archive: zipfile.ZipFile, name: str, limit: int = MAX_SMALL_BYTES) -> bytes:
-    info = archive.getinfo(name)
-    if info.file_size > limit:
-        raise Invalid(f"member {name} is larger than {limit} bytes")
-    try:
-        with archive.open(info) as member:
-            data = member.read(limit + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise Invalid(f"member {name} is corrupt ({exc})") from None
-    if len(data) > limit:
-        raise Invalid(f"member {name} is larger than {limit} bytes")
-    return data
-
-
-def _digest(archive: zipfile.ZipFile, name: str) -> str:
-    digest, total = hashlib.sha256(), 0
-    try:
-        with archive.open(name) as member:
-            while chunk := member.read(1 << 16):
-                total += len(chunk)
-                if total > MAX_MEMBER_BYTES:
-                    raise Invalid(f"member {name} is larger than {MAX_MEMBER_BYTES} bytes")
-                digest.update(chunk)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise Invalid(f"member {name} is corrupt ({exc})") from None
-    return digest.hexdigest()
+def _type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
 
 
 def _json(data: bytes, name: str) -> dict[str, Any]:
     try:
         value = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise Invalid(f"{name} is not JSON") from None
     if not isinstance(value, dict):
         raise Invalid(f"{name} is not a JSON object")
     return value
 
 
-def results_follow(results: Mapping[str, Any]) -> None:
-    """``summary`` and ``certified`` follow from the scenario verdicts (README rule 9)."""
-    scenarios = results.get("scenarios")
-    if not isinstance(scenarios, list):
-        raise Invalid("results.json has no scenario list")
-    counts = dict.fromkeys(_VERDICTS.values(), 0)
-    must_passed = True
-    for scenario in scenarios:
-        if not isinstance(scenario, dict) or scenario.get("verdict") not in _VERDICTS:
-            raise Invalid("results.json: a scenario has no known verdict")
-        counts[_VERDICTS[scenario["verdict"]]] += 1
-        if scenario.get("level") == "MUST" and scenario["verdict"] != "passed":
-            must_passed = False
-    if results.get("summary") != counts:
-        raise Invalid(f"verdicts do not follow: summary {results.get('summary')} but the scenarios give {counts}")
-    # A run marked not certifying (a retired suite version run with --not-certifying) never certifies.
-    certified = must_passed and not results.get("interrupted", False) and results.get("certifying", True) is not False
-    if results.get("certified") is not certified:
-        raise Invalid(f"verdicts do not follow: certified is {results.get('certified')} but rule 9 gives {certified}")
+# -- check 1: the ZIP, its names and its bounds -----------------------------------------------------------
 
 
-def _predicate_agrees(predicate: Mapping[str, Any], results: Mapping[str, Any]) -> None:
-    suite = predicate.get("suite") or {}
-    pairs = [
-        ("suite name", suite.get("name"), (results.get("suite") or {}).get("name")),
-        ("suite version", suite.get("version"), (results.get("suite") or {}).get("version")),
-        ("started", predicate.get("started"), results.get("started")),
-        ("finished", predicate.get("finished"), results.get("finished")),
-        ("summary", predicate.get("summary"), results.get("summary")),
-        ("certified", predicate.get("certified"), results.get("certified")),
-    ]
-    for what, claimed, recorded in pairs:
-        if claimed != recorded:
-            raise Invalid(f"predicate disagrees with results.json: {what} {claimed!r} != {recorded!r}")
+def _name_problem(name: str) -> str | None:
+    if not name:
+        return "has an empty name"
+    if "\0" in name:
+        return "has a NUL in its name"
+    if "\\" in name:
+        return "has a backslash in its name"
+    if name.startswith("/"):
+        return "is an absolute path"
+    if os.pardir in name.split("/"):
+        return "has a '..' segment"
+    return None
 
 
-def iter_exchanges(archive: zipfile.ZipFile) -> Iterator[dict[str, Any]]:
-    """The recorded exchanges, one at a time (a bundle of a soak run is never read whole)."""
-    with archive.open("exchanges.jsonl") as handle:
-        number = 0
-        while line := handle.readline(MAX_LINE_BYTES + 1):
-            number += 1
-            if len(line) > MAX_LINE_BYTES:
-                raise Invalid(f"exchanges.jsonl line {number} is longer than {MAX_LINE_BYTES} bytes")
-            if line.strip():
+def _check_archive(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """The archive's file members by name (directory entries left out); Invalid at the first broken rule."""
+    infos = archive.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise Invalid(f"more than {MAX_MEMBERS} members")
+    members: dict[str, zipfile.ZipInfo] = {}
+    seen: set[str] = set()
+    total = 0
+    for info in infos:
+        name = info.orig_filename  # zipfile cuts ``filename`` at a NUL: the rules apply to the name as stored
+        problem = _name_problem(name)
+        if problem is not None:
+            raise Invalid(f"member {_show(name)} {problem}")
+        if name in seen:
+            raise Invalid(f"member {_show(name)} appears twice")
+        seen.add(name)
+        if name.endswith("/"):
+            if info.file_size or info.compress_size > 2:  # an empty deflate stream is 2 bytes
+                raise Invalid(f"directory entry {_show(name)} carries data")
+            continue
+        if info.flag_bits & 0x1:
+            raise Invalid(f"member {_show(name)} is encrypted")
+        if info.compress_type not in _METHODS:
+            raise Invalid(f"member {_show(name)}: compression method {info.compress_type} (only stored or deflate)")
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise Invalid(f"member {_show(name)} is larger than {MAX_MEMBER_BYTES} bytes")
+        if info.file_size > 1 << 20 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise Invalid(f"member {_show(name)}: compression ratio over {MAX_RATIO}")
+        total += info.file_size
+        if total > MAX_TOTAL_BYTES:
+            raise Invalid(f"members larger than {MAX_TOTAL_BYTES} bytes in all")
+        members[name] = info
+    _no_overlap(infos)
+    return members
+
+
+def _no_overlap(infos: list[zipfile.ZipInfo]) -> None:
+    """No two members' data overlap (one stretch of deflate data named many times is a bomb of its own)."""
+    ordered = sorted(infos, key=lambda info: info.header_offset)
+    for before, after in itertools.pairwise(ordered):
+        # 30 bytes of local header, then at least the name (as stored: UTF-8 when flagged, else cp437), then the data
+        encoding = "utf-8" if before.flag_bits & 0x800 else "cp437"
+        name_bytes = len(before.orig_filename.encode(encoding, "replace"))
+        end = before.header_offset + 30 + name_bytes + before.compress_size
+        if after.header_offset < end:
+            raise Invalid(f"members {_show(before.orig_filename)} and {_show(after.orig_filename)} overlap")
+
+
+def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int | None = None) -> bytes:
+    limit = MAX_SMALL_BYTES if limit is None else limit
+    if info.file_size > limit:
+        raise Invalid(f"member {_show(info.orig_filename)} is larger than {limit} bytes")
+    try:
+        with archive.open(info) as member:
+            data = member.read(limit + 1)
+    except _CORRUPT as exc:
+        raise Unreadable(f"member {_show(info.orig_filename)} is corrupt ({_show(str(exc), 80)})") from None
+    if len(data) > limit:
+        raise Invalid(f"member {_show(info.orig_filename)} is larger than {limit} bytes")
+    return data
+
+
+def _digest(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
+    digest, total = hashlib.sha256(), 0
+    try:
+        with archive.open(info) as member:
+            while chunk := member.read(_CHUNK):
+                total += len(chunk)
+                if total > MAX_MEMBER_BYTES:
+                    raise Invalid(f"member {_show(info.orig_filename)} is larger than {MAX_MEMBER_BYTES} bytes")
+                digest.update(chunk)
+    except _CORRUPT as exc:
+        raise Unreadable(f"member {_show(info.orig_filename)} is corrupt ({_show(str(exc), 80)})") from None
+    return digest.hexdigest()
+
+
+def iter_exchanges(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo | str = "exchanges.jsonl", expected: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """The recorded exchanges, one at a time (a bundle of a soak run is never read whole).
+
+    With ``expected`` (the subject's sha256), the bytes are hashed as they are read and a mismatch at the
+    end raises :class:`Invalid` (the member changed after it was checked). Corrupt data is :class:`Invalid` too:
+    it was readable when checked, so it is the file that changed under the reader.
+    """
+    digest = hashlib.sha256()
+    try:
+        with archive.open(info) as handle:
+            number = 0
+            while line := handle.readline(MAX_LINE_BYTES + 1):
+                digest.update(line)
+                number += 1
+                if len(line) > MAX_LINE_BYTES:
+                    raise Invalid(f"exchanges.jsonl line {number} is longer than {MAX_LINE_BYTES} bytes")
+                if not line.strip():
+                    continue
                 try:
                     record = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     raise Invalid(f"exchanges.jsonl line {number} is not JSON") from None
                 if not isinstance(record, dict):
                     raise Invalid(f"exchanges.jsonl line {number} is not an object")
                 yield record
+    except _CORRUPT as exc:
+        raise Invalid(f"exchanges.jsonl became unreadable while streaming ({_show(str(exc), 80)})") from None
+    if expected is not None and digest.hexdigest() != expected:
+        raise Invalid("exchanges.jsonl changed while streaming: digest mismatch")
 
 
-Rejudge = Callable[[zipfile.ZipFile, dict[str, Any]], list[str]]
+# -- the typed predicate and results --------------------------------------------------------------------
 
 
-def verify_bundle(path: Path, trusted: Mapping[str, Ed25519PublicKey], rejudge: Rejudge | None = None) -> BundleReport:
-    """Check everything ``evidence.md`` asks; raises Invalid with the first reason, UsageError when unreadable."""
-    with open_bundle(path) as archive:
-        with path.open("rb") as handle:
-            file_digest = hashlib.file_digest(handle, "sha256").hexdigest()
-        names = [info.filename for info in archive.infolist()]
-        if len(names) > MAX_MEMBERS:
-            raise Invalid(f"more than {MAX_MEMBERS} members")
-        duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
-        if duplicates:
-            raise Invalid(f"member {duplicates[0]} appears twice")
-        if "statement.json" not in names:
+def _field(document: Mapping[str, Any], path: str) -> Any:
+    node: Any = document
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(path)
+        node = node[part]
+    return node
+
+
+def _missing(document: Mapping[str, Any], paths: tuple[str, ...]) -> list[str]:
+    absent = []
+    for path in paths:
+        try:
+            _field(document, path)
+        except KeyError:
+            absent.append(path)
+    return absent
+
+
+def _want(document: Mapping[str, Any], path: str, kind: type | tuple[type, ...], what: str, where: str) -> Any:
+    value = _field(document, path)
+    ok = isinstance(value, kind) and not (
+        isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,))
+    )
+    if not ok:
+        raise Invalid(f"{where}: {path} is {_type_name(value)} ({_show(value, 40)}), not {what}")
+    return value
+
+
+def _summary(document: Mapping[str, Any], path: str, where: str) -> dict[str, int]:
+    value = _want(document, path, dict, "an object", where)
+    if sorted(value) != sorted(_SUMMARY_KEYS):
+        raise Invalid(f"{where}: {path} must have exactly the keys {', '.join(_SUMMARY_KEYS)}")
+    for key in _SUMMARY_KEYS:
+        count = value[key]
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise Invalid(f"{where}: {path}.{key} is {_type_name(count)} ({_show(count, 40)}), not a count")
+    return dict(value)
+
+
+def _sut(document: Mapping[str, Any], where: str) -> SutRef | None:
+    value = _field(document, "sut")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise Invalid(f"{where}: sut is {_type_name(value)}, not an object or null")
+    parts = []
+    for key in ("supplier", "product", "version"):
+        part = value.get(key)
+        if not isinstance(part, str) or not part.strip():
+            raise Invalid(f"{where}: sut.{key} is {_type_name(part)}, not a non-empty string")
+        parts.append(part)
+    return SutRef(*parts)
+
+
+_PREDICATE_FIELDS = (
+    "run_id",
+    "harness.name",
+    "harness.version",
+    "suite.name",
+    "suite.version",
+    "suite.status",
+    "suite.document",
+    "suite.digest.sha256",
+    "sut",
+    "certifying",
+    "target",
+    "started",
+    "finished",
+    "summary",
+    "certified",
+)
+_RESULTS_FIELDS = (
+    "run_id",
+    "suite.name",
+    "suite.version",
+    "sut",
+    "target",
+    "certifying",
+    "certified",
+    "started",
+    "finished",
+    "summary",
+    "scenarios",
+)
+
+
+@dataclass(slots=True, frozen=True)
+class _Predicate:
+    run_id: str
+    suite: str
+    version: str
+    document: str
+    digest: str
+    sut: SutRef | None
+    certifying: bool
+    targets: tuple[str, ...]
+    started: str
+    finished: str
+    summary: dict[str, int]
+    certified: bool
+
+
+def _predicate(statement: Mapping[str, Any], legacy: bool) -> _Predicate:
+    where = "predicate"
+    predicate = statement.get("predicate")
+    if not isinstance(predicate, dict):
+        raise Invalid("statement.json has no predicate object")
+    absent = _missing(predicate, _PREDICATE_FIELDS)
+    if absent:
+        older = " (a 1.0 bundle read under evidence 1.1)" if legacy else ""
+        raise Invalid(f"predicate lacks {', '.join(absent)}{older}")
+    run_id = _want(predicate, "run_id", str, "a string", where)
+    if not _UUID.match(run_id):
+        raise Invalid(f"predicate: run_id {_show(run_id, 40)} is not a lowercase UUID")
+    for path in ("harness.name", "harness.version", "suite.name", "suite.version", "suite.status", "suite.document"):
+        _want(predicate, path, str, "a string", where)
+    digest = _want(predicate, "suite.digest.sha256", str, "a string", where)
+    if not _HEX64.match(digest):
+        raise Invalid("predicate: suite.digest.sha256 is not 64 lowercase hex digits")
+    targets = _want(predicate, "target", list, "a list of URLs", where)
+    if not all(isinstance(t, str) for t in targets):
+        raise Invalid("predicate: target is not a list of strings")
+    started = _want(predicate, "started", str, "a string", where)
+    finished = _want(predicate, "finished", str, "a string", where)
+    try:
+        if parse_time(started, "started") > parse_time(finished, "finished"):
+            raise Invalid(f"predicate: started {_show(started, 40)} is after finished {_show(finished, 40)}")
+    except ValueError as exc:
+        raise Invalid(f"predicate: {exc}") from None
+    return _Predicate(
+        run_id=run_id,
+        suite=predicate["suite"]["name"],
+        version=predicate["suite"]["version"],
+        document=predicate["suite"]["document"],
+        digest=digest,
+        sut=_sut(predicate, where),
+        certifying=_want(predicate, "certifying", bool, "a boolean", where),
+        targets=tuple(targets),
+        started=started,
+        finished=finished,
+        summary=_summary(predicate, "summary", where),
+        certified=_want(predicate, "certified", bool, "a boolean", where),
+    )
+
+
+def _results_agree(results: Mapping[str, Any], claimed: _Predicate) -> None:
+    """Check 5: results.json has the fields of 1.1 with their JSON types, and each equals the predicate's."""
+    where = "results.json"
+    absent = _missing(results, _RESULTS_FIELDS)
+    if absent:
+        raise Invalid(f"results.json lacks {', '.join(absent)}")
+    for path in ("run_id", "suite.name", "suite.version", "target", "started", "finished"):
+        _want(results, path, str, "a string", where)
+    certifying = _want(results, "certifying", bool, "a boolean", where)
+    certified = _want(results, "certified", bool, "a boolean", where)
+    if "interrupted" in results:
+        _want(results, "interrupted", bool, "a boolean", where)
+    _want(results, "scenarios", list, "a list", where)
+    pairs: tuple[tuple[str, object, object], ...] = (
+        ("run_id", claimed.run_id, results["run_id"]),
+        ("suite name", claimed.suite, results["suite"]["name"]),
+        ("suite version", claimed.version, results["suite"]["version"]),
+        ("sut", claimed.sut, _sut(results, where)),
+        ("target", list(claimed.targets), [results["target"]]),
+        ("started", claimed.started, results["started"]),
+        ("finished", claimed.finished, results["finished"]),
+        ("summary", claimed.summary, _summary(results, "summary", where)),
+        ("certified", claimed.certified, certified),
+        ("certifying", claimed.certifying, certifying),
+    )
+    for what, predicate_value, results_value in pairs:
+        if predicate_value != results_value:
+            shown = (_show(getattr(v, "ref", v), 60) for v in (predicate_value, results_value))
+            raise Invalid(f"predicate disagrees with results.json: {what} {' != '.join(shown)}")
+
+
+def _scenarios(results: Mapping[str, Any]) -> list[tuple[str, str, str, tuple[Mapping[str, Any], ...]]]:
+    """``(id, level as results say, verdict, failures)`` of each scenario, with their JSON types checked."""
+    listed = []
+    seen: set[str] = set()
+    for index, scenario in enumerate(results["scenarios"]):
+        where = f"results.json: scenarios[{index}]"
+        if not isinstance(scenario, dict):
+            raise Invalid(f"{where} is {_type_name(scenario)}, not an object")
+        for key in ("id", "level", "verdict"):
+            if not isinstance(scenario.get(key), str):
+                raise Invalid(f"{where}.{key} is {_type_name(scenario.get(key))}, not a string")
+        if scenario["verdict"] not in _VERDICTS:
+            raise Invalid(f"{where}: verdict {_show(scenario['verdict'], 40)} is not one of {', '.join(_VERDICTS)}")
+        if scenario["id"] in seen:
+            raise Invalid(f"results.json: scenario {_show(scenario['id'], 60)} is listed twice")
+        seen.add(scenario["id"])
+        failures = scenario.get("failures", [])
+        if not isinstance(failures, list) or not all(isinstance(f, dict) for f in failures):
+            raise Invalid(f"{where}.failures is not a list of objects")
+        listed.append((scenario["id"], scenario["level"], scenario["verdict"], tuple(failures)))
+    return listed
+
+
+# -- the verifier ----------------------------------------------------------------------------------------
+
+
+Rejudge = Callable[[Catalog, Suite, str, Iterator[dict[str, Any]], Mapping[str, Any]], list[str]]
+
+
+class Verifier:
+    """The one verifier: the issued suites (``catalog`` with its register) and the ``trust`` list are its own.
+
+    ``now`` gives the verifier's clock (a signing time in its future, beyond :data:`CLOCK_SKEW`, is refused).
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        trust: TrustList,
+        *,
+        now: Callable[[], dt.datetime] | None = None,
+        rejudger: Rejudge | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.trust = trust
+        self._now = now or (lambda: dt.datetime.now(dt.UTC))
+        self._rejudger = rejudger
+        self._own_digests: dict[tuple[str, str], str] = {}
+
+    def verify(self, path: Path, rejudge: bool = False) -> Outcome:
+        """The outcome for the bundle at ``path``; never raises for anything the bundle contains."""
+        with self.open(path, rejudge) as opened:
+            return opened.outcome
+
+    def open(self, path: Path, rejudge: bool = False) -> OpenedBundle:
+        """The bundle checked and kept open: read what was verified (:meth:`OpenedBundle.exchanges`) from it."""
+        return OpenedBundle(self, path, rejudge)
+
+    def own_digest(self, suite: Suite) -> str:
+        """The verifier's own digest of ``suite``'s folder (computed once per verifier)."""
+        key = (suite.name, suite.version)
+        if key not in self._own_digests:
+            self._own_digests[key] = folder_digest(Path(suite.directory))
+        return self._own_digests[key]
+
+    # -- the checks, in the spec's order ------------------------------------------------------------
+
+    def _signer(self, archive: zipfile.ZipFile, members: Mapping[str, zipfile.ZipInfo]) -> tuple[Signer | None, str]:
+        """Check 2; returns the signer (None when unsigned) and the envelope's payload type."""
+        info = members.get("envelope.json")
+        if info is None:
+            if self.trust:
+                raise Invalid("unsigned bundle (no envelope.json): no key on the trust list vouches for it")
+            return None, PAYLOAD_TYPE
+        try:
+            parsed = parse_envelope(_json(_read(archive, info), "envelope.json"))
+        except EnvelopeError as exc:
+            raise Invalid(str(exc)) from None
+        entries: list[TrustEntry] = []
+        known = False
+        for ident, signature in parsed.signatures:
+            for entry in self.trust.for_keyid(ident):
+                known = True
+                if signature_holds(entry.public_key, signature, parsed):
+                    entries.append(entry)
+        if not entries:
+            if known:
+                raise Invalid("bad signature: no signature verifies with its key on the trust list")
+            ids = ", ".join(_show(ident[:16], 20) for ident, _ in parsed.signatures)
+            raise Invalid(f"unknown key: signed by {ids}, which is not on the trust list")
+        # Who the signed statement says it is for, and when it was signed: read from the signed bytes.
+        predicate = _json(parsed.payload, "the signed payload").get("predicate")
+        if not isinstance(predicate, dict):
+            raise Invalid("the signed statement has no predicate object")
+        declared = _sut(predicate, "predicate") if "sut" in predicate else None
+        supplier = declared.supplier if declared is not None else None
+        covering = [entry for entry in entries if entry.covers(supplier)]
+        if not covering:
+            holders = ", ".join(sorted({entry.holder for entry in entries}))
+            whom = f"supplier {_show(supplier, 60)}" if supplier is not None else "a run with no declared system"
+            raise Invalid(f"signer {_show(holders, 60)} may not sign for {whom}")
+        finished = predicate.get("finished")
+        try:
+            signed_at = parse_time(finished, "the signed predicate's finished")
+        except ValueError as exc:
+            raise Invalid(f"signer: {exc}") from None
+        if signed_at > self._now() + CLOCK_SKEW:
+            raise Invalid(f"signer: finished {_show(finished, 40)} lies in the verifier's future")
+        timely = [entry for entry in covering if entry.within(signed_at)]
+        if not timely:
+            entry = covering[0]
+            raise Invalid(
+                f"signer {_show(entry.holder, 60)}: finished {_show(finished, 40)} is outside the key's dates "
+                f"({entry.window()})"
+            )
+        return Signer(timely[0].keyid, timely[0].holder), parsed.payload_type
+
+    def _statement(
+        self, archive: zipfile.ZipFile, members: Mapping[str, zipfile.ZipInfo], signed: bool, payload_type: str
+    ) -> tuple[dict[str, Any], bool]:
+        """Check 3; the statement and whether it is a 1.0 one (read under 1.1's rules)."""
+        info = members.get("statement.json")
+        if info is None:
             raise Invalid("member missing: statement.json")
-        statement_bytes = _read(archive, "statement.json")
-        keyid: str | None = None
-        signed = "envelope.json" in names
+        statement_bytes = _read(archive, info)
         if signed:
-            try:
-                payload, keyid = verify(_json(_read(archive, "envelope.json"), "envelope.json"), trusted)
-            except EnvelopeError as exc:
-                raise Invalid(str(exc)) from None
+            envelope = _json(_read(archive, members["envelope.json"]), "envelope.json")
+            payload = parse_envelope(envelope).payload
             if payload != statement_bytes:
                 raise Invalid("signed payload differs from statement.json")
-        elif trusted:
-            raise Invalid("unsigned bundle: no envelope.json, so no trusted key can vouch for it")
         statement = _json(statement_bytes, "statement.json")
-        if statement.get("_type") != STATEMENT_TYPE or statement.get("predicateType") != PREDICATE_TYPE:
-            raise Invalid("statement.json is not a certification-run statement")
+        if statement.get("_type") != STATEMENT_TYPE:
+            raise Invalid(f"statement.json: _type {_show(statement.get('_type'), 60)} is not {STATEMENT_TYPE}")
+        predicate_type = statement.get("predicateType")
+        if predicate_type not in (PREDICATE_TYPE, PREDICATE_TYPE_1_0):
+            raise Invalid(f"statement.json: predicateType {_show(predicate_type, 60)} is not {PREDICATE_TYPE}")
+        if payload_type != PAYLOAD_TYPE:
+            raise Invalid(f"envelope: payloadType {_show(payload_type, 60)} is not {PAYLOAD_TYPE}")
+        return statement, predicate_type == PREDICATE_TYPE_1_0
+
+    @staticmethod
+    def _subjects(
+        archive: zipfile.ZipFile, members: Mapping[str, zipfile.ZipInfo], statement: Mapping[str, Any]
+    ) -> dict[str, str]:
+        """Check 4; the subjects by name."""
         subjects = statement.get("subject")
         if not isinstance(subjects, list):
-            raise Invalid("statement.json has no subject list")
+            raise Invalid("statement.json: subject is not a list")
         listed: dict[str, str] = {}
         for subject in subjects:
             name = subject.get("name") if isinstance(subject, dict) else None
-            digest = (subject.get("digest") or {}).get("sha256") if isinstance(subject, dict) else None
-            if not isinstance(name, str) or not isinstance(digest, str) or name in listed:
-                raise Invalid("statement.json: a subject has no name and sha256, or is listed twice")
+            digests = subject.get("digest") if isinstance(subject, dict) else None
+            digest = digests.get("sha256") if isinstance(digests, dict) else None
+            if not isinstance(name, str) or not isinstance(digest, str):
+                raise Invalid("statement.json: a subject has no name and sha256 strings")
+            if name in listed:
+                raise Invalid(f"statement.json: subject {_show(name)} is listed twice")
             listed[name] = digest
-        present = [n for n in names if n not in _SIGNED]
-        for name in present:
-            if name not in listed:
-                raise Invalid(f"member added: {name} is not a subject of the statement")
+        for name in members:
+            if name not in _SIGNED and name not in listed:
+                raise Invalid(f"member added: {_show(name)} is not a subject of the statement")
         for name in listed:
-            if name not in names:
-                raise Invalid(f"member missing: {name}")
-        for name in present:
-            if _digest(archive, name) != listed[name]:
-                raise Invalid(f"digest mismatch: {name}")
-        for required in ("results.json", "exchanges.jsonl", "junit.xml"):
+            if name in _SIGNED:
+                raise Invalid(f"statement.json: {name} is listed as a subject (it is what signs the subjects)")
+            if name not in members:
+                raise Invalid(f"member missing: {_show(name)} is a subject but not in the bundle")
+        for required in _REQUIRED:
             if required not in listed:
                 raise Invalid(f"member missing: {required}")
-        predicate = statement.get("predicate")
-        if not isinstance(predicate, dict):
-            raise Invalid("statement.json has no predicate")
-        claimed_suite = ((predicate.get("suite") or {}).get("digest") or {}).get("sha256")
-        if claimed_suite != suite_digest(list(listed.items())):
-            raise Invalid("predicate disagrees with the suite/ members: suite digest")
-        results = _json(_read(archive, "results.json"), "results.json")
-        results_follow(results)
-        _predicate_agrees(predicate, results)
-        if rejudge is not None:
-            differences = rejudge(archive, results)
-            if differences:
-                raise Invalid(f"re-judging differs: {differences[0]}")
-    certified = bool(results.get("certified"))
-    certifiable = signed and certified and bool(predicate.get("sut"))
-    return BundleReport(str(path), signed, keyid, certified, certifiable, statement, results, file_digest)
+        for name, info in members.items():
+            if name not in _SIGNED and _digest(archive, info) != listed[name]:
+                raise Invalid(f"digest mismatch: {_show(name)}")
+        return listed
+
+    def _issued(self, claimed: _Predicate) -> Suite:
+        """Check 6: the suite version is in the verifier's register, with the digest of its own folder."""
+        ref = f"{_show(claimed.suite, 60)}@{_show(claimed.version, 30)}"
+        suite = self.catalog.suites.get(claimed.suite, {}).get(claimed.version)
+        if suite is None:
+            raise Invalid(f"suite {ref} is not issued (not in the verifier's register)")
+        if suite.digest is None:
+            raise Invalid(f"suite {ref} is not issued (the register holds no digest for it)")
+        try:
+            own = self.own_digest(suite)
+        except HarnessError as exc:
+            raise Invalid(f"suite {ref}: the verifier cannot read its own copy ({exc})") from None
+        if own != suite.digest:
+            raise Invalid(f"suite {ref}: the verifier's own folder no longer gives the register's digest")
+        if claimed.digest != suite.digest:
+            raise Invalid(f"suite {ref}: digest differs from the issued suite's")
+        if claimed.document != suite.certifies_text:
+            raise Invalid(
+                f"suite {ref}: document {_show(claimed.document, 40)} is not the issued {suite.certifies_text}"
+            )
+        return suite
+
+    @staticmethod
+    def _follows(results: Mapping[str, Any], claimed: _Predicate, suite: Suite) -> tuple[ScenarioVerdict, ...]:
+        """Check 7: summary and certified follow from the verdicts, levels from the issued suite."""
+        issued = {scenario.id: str(scenario.level) for scenario in suite.typed}
+        verdicts: list[ScenarioVerdict] = []
+        counts = dict.fromkeys(_SUMMARY_KEYS, 0)
+        for sid, level, verdict, failures in _scenarios(results):
+            if sid not in issued:
+                raise Invalid(f"results.json: scenario {_show(sid, 60)} is not in the issued suite {suite.ref}")
+            if level != issued[sid]:
+                raise Invalid(
+                    f"results.json: scenario {_show(sid, 60)} is {_show(level, 10)} there, {issued[sid]} in the "
+                    f"issued suite {suite.ref}"
+                )
+            counts[summary_key(verdict)] += 1
+            verdicts.append(ScenarioVerdict(sid, issued[sid], verdict, failures))
+        if counts != claimed.summary:
+            raise Invalid(f"verdicts do not follow: summary {claimed.summary} but the scenarios give {counts}")
+        given = {v.id: v.verdict for v in verdicts}
+        # A scenario of the issued suite missing from the results counts as not passed.
+        outcomes = [(level, given.get(sid, "missing")) for sid, level in issued.items()]
+        interrupted = results.get("interrupted", False) is True
+        rule = certified_by_rule(outcomes, interrupted=interrupted, certifying=claimed.certifying)
+        certified = rule and claimed.sut is not None
+        if claimed.certified is not certified:
+            why = ""
+            if rule and claimed.sut is None:
+                why = " (no system under test declared)"
+            elif not claimed.certifying:
+                why = " (the run is not certifying)"
+            elif interrupted:
+                why = " (the run was interrupted)"
+            else:
+                not_passed = [sid for sid, level in issued.items() if level == "MUST" and given.get(sid) != "passed"]
+                if not_passed:
+                    state = given.get(not_passed[0], "missing")
+                    why = f" (MUST scenario {not_passed[0]} {state})"
+            raise Invalid(f"verdicts do not follow: certified is {str(claimed.certified).lower()} but rule 9 gives "
+                          f"{str(certified).lower()}{why}")  # fmt: skip
+        return tuple(verdicts)
+
+    def _rejudge(
+        self,
+        archive: zipfile.ZipFile,
+        members: Mapping[str, zipfile.ZipInfo],
+        listed: Mapping[str, str],
+        results: Mapping[str, Any],
+        claimed: _Predicate,
+        suite: Suite,
+        verdicts: tuple[ScenarioVerdict, ...],
+    ) -> None:
+        """Check 8: every scenario of the issued suite present, and judged again to the same verdict."""
+        present = {v.id for v in verdicts}
+        absent = [scenario.id for scenario in suite.typed if scenario.id not in present]
+        if absent:
+            raise Invalid(f"re-judging: scenario {absent[0]} of the issued suite {suite.ref} is not in results.json")
+        rejudger = self._rejudger
+        if rejudger is None:
+            from harness.evidence.rejudge import rejudge  # the replay imports the runner: only when asked
+
+            rejudger = rejudge
+        target = claimed.targets[0] if claimed.targets else str(results.get("target"))
+        records = iter_exchanges(archive, members["exchanges.jsonl"], listed["exchanges.jsonl"])
+        try:
+            differences = rejudger(self.catalog, suite, target, records, results)
+        except Invalid:
+            raise
+        except HarnessError as exc:
+            raise Invalid(f"re-judging failed: {_show(str(exc), 200)}") from None
+        except Exception as exc:  # a bundle must never crash the verifier: its content is the reason
+            raise Invalid(f"re-judging failed: {type(exc).__name__}: {_show(str(exc), 200)}") from None
+        if differences:
+            raise Invalid(f"re-judging differs: {differences[0]}")
+
+    def check(
+        self, path: Path, handle: io.BufferedReader, rejudge: bool
+    ) -> tuple[zipfile.ZipFile, VerifiedBundle, str]:
+        """Run the eight checks on the open ``handle``; Invalid or Unreadable with the first reason."""
+        file_digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        handle.seek(0)
+        try:
+            archive = zipfile.ZipFile(handle)
+        except _CORRUPT as exc:
+            raise Unreadable(f"not a ZIP archive ({_show(str(exc), 80)})") from None
+        try:
+            members = _check_archive(archive)
+            signer, payload_type = self._signer(archive, members)
+            statement, legacy = self._statement(archive, members, signer is not None or "envelope.json" in members,
+                                                payload_type)  # fmt: skip
+            listed = self._subjects(archive, members, statement)
+            claimed = _predicate(statement, legacy)
+            results = _json(_read(archive, members["results.json"]), "results.json")
+            _results_agree(results, claimed)
+            suite = self._issued(claimed)
+            verdicts = self._follows(results, claimed, suite)
+            if rejudge:
+                self._rejudge(archive, members, listed, results, claimed, suite, verdicts)
+        except BaseException:
+            archive.close()
+            raise
+        bundle = VerifiedBundle(
+            path=path,
+            sha256=file_digest,
+            run_id=claimed.run_id,
+            signer=signer,
+            suite=suite.name,
+            suite_version=suite.version,
+            document=suite.certifies_text,
+            suite_status=str(suite.status),
+            sut=claimed.sut,
+            certifying=claimed.certifying,
+            certified=claimed.certified,
+            started=claimed.started,
+            finished=claimed.finished,
+            summary=dict(claimed.summary),
+            scenarios=verdicts,
+            targets=claimed.targets,
+            rejudged=rejudge,
+            results=results,
+            predicate=statement["predicate"],
+        )
+        return archive, bundle, listed["exchanges.jsonl"]
+
+
+class OpenedBundle:
+    """A bundle checked by the :class:`Verifier` and kept open, so what is read next is what was verified."""
+
+    def __init__(self, verifier: Verifier, path: Path, rejudge: bool) -> None:
+        self.path = Path(path)
+        self._verifier = verifier
+        self._rejudge = rejudge
+        self._stack = contextlib.ExitStack()
+        self._archive: zipfile.ZipFile | None = None
+        self._exchanges_digest = ""
+        self.outcome = Outcome(self.path, OutcomeKind.UNREADABLE, "not checked yet")
+
+    def _refused(self, kind: OutcomeKind, reason: str) -> None:
+        # one line, whatever a bundle (or the system under test it recorded) put in the reason
+        self.outcome = Outcome(self.path, kind, _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", reason))
+
+    def __enter__(self) -> OpenedBundle:
+        try:
+            if not stat.S_ISREG(self.path.stat().st_mode):  # a FIFO or device would block or never end
+                self._refused(OutcomeKind.UNREADABLE, "not a regular file")
+                return self
+            handle = self._stack.enter_context(self.path.open("rb"))
+        except FileNotFoundError:
+            self._refused(OutcomeKind.UNREADABLE, "no such file")
+            return self
+        except OSError as exc:
+            self._refused(OutcomeKind.UNREADABLE, f"cannot read ({exc.strerror or exc})")
+            return self
+        try:
+            archive, bundle, self._exchanges_digest = self._verifier.check(self.path, handle, self._rejudge)
+        except Invalid as exc:
+            self._refused(OutcomeKind.INVALID, str(exc))
+        except Unreadable as exc:
+            self._refused(OutcomeKind.UNREADABLE, str(exc))
+        except RecursionError:
+            self._refused(OutcomeKind.INVALID, "a document nests too deeply")
+        except MemoryError:
+            self._refused(OutcomeKind.UNREADABLE, "out of memory reading it")
+        except OSError as exc:
+            self._refused(OutcomeKind.UNREADABLE, f"cannot read ({exc.strerror or exc})")
+        else:
+            self._archive = self._stack.enter_context(archive)
+            self.outcome = Outcome(self.path, OutcomeKind.VALID, "", bundle)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._stack.close()
+
+    def exchanges(self) -> Iterator[dict[str, Any]]:
+        """The verified bundle's exchange records, streamed; :class:`Invalid` at the end if the bytes differ."""
+        if self._archive is None or not self.outcome.valid:
+            raise Invalid(f"{self.path}: not a valid bundle ({self.outcome.line()})")
+        return iter_exchanges(self._archive, "exchanges.jsonl", self._exchanges_digest)

@@ -4,7 +4,8 @@ Public API::
 
     HtmlReporter(path, catalog, redact=None, sut="")     # a listener: writes the report when the run finishes
     make(context) -> HtmlReporter | None                  # the ``harness.reporters`` entry point (interface 2)
-    report_from_bundle(bundle, catalog) -> dict           # the data of a bundle's report
+    report_from_bundle(verified, exchanges, catalog) -> dict  # the data of a verified bundle's report
+    report_not_verified(outcome) -> dict                  # the page of a bundle that does not verify
     report_from_journal(path, catalog) -> dict
     write_report(path, data) -> int                       # renders, writes atomically, returns the size
 """
@@ -17,6 +18,7 @@ from harness.htmlreport.report import (
     make,
     report_from_bundle,
     report_from_journal,
+    report_not_verified,
     write_report,
 )
 from harness.htmlreport.view import RunHeader, build_report
@@ -29,5 +31,6 @@ __all__ = [
     "make",
     "report_from_bundle",
     "report_from_journal",
+    "report_not_verified",
     "write_report",
 ]

@@ -4,24 +4,33 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import harness
 from harness.catalog import Catalog
-from harness.certification.bundles import OpenedBundle, mapping
 from harness.events import Event, ExchangeCompleted, RunFinished
+from harness.evidence.verified import Outcome, VerifiedBundle
 from harness.htmlreport.render import render
 from harness.htmlreport.view import MAX_EXCHANGES_WITH_BODIES, RunHeader, build_report
 from harness.model import UsageError
 from harness.reporting import Redactor, read_journal, results_document, write_atomically
 from harness.reporting import exchange_record as reporting_exchange_record
 
-__all__ = ["HtmlReporter", "exchange_record", "make", "report_from_bundle", "report_from_journal", "write_report"]
+__all__ = [
+    "HtmlReporter",
+    "exchange_record",
+    "make",
+    "report_from_bundle",
+    "report_from_journal",
+    "report_not_verified",
+    "write_report",
+]
 
-SPEC_BASE = os.environ.get("HARNESS_SPEC_BASE", "specs/")
-"""Where the spec clause links of a report point (a scenario's ``spec:`` is appended)."""
+SPEC_BASE = os.environ.get("HARNESS_SPEC_BASE", "")
+"""Where the spec clause links of a report point (a scenario's ``spec:`` is appended); empty (the default): no
+link, the report embeds the clause text itself (docs/decisions-users.md)."""
 _BINARY_TYPES = ("application/vnd.3gpp.mcdata-signalling", "application/vnd.3gpp.mcdata-payload", "multipart/")
 
 
@@ -50,11 +59,22 @@ class HtmlReporter:
     (the report shows no more); later ones keep their start line and times.
     """
 
-    def __init__(self, path: Path, catalog: Catalog | None, redact: Redactor | None = None, sut: str = "") -> None:
+    def __init__(
+        self,
+        path: Path,
+        catalog: Catalog | None,
+        redact: Redactor | None = None,
+        sut: str = "",
+        declared: Mapping[str, str] | None = None,
+        run_id: str | None = None,
+    ) -> None:
         self.path = path
         self.catalog = catalog
         self.redact = redact or Redactor()
         self.sut = sut
+        self.declared = declared
+        """The declared system under test (results.json's ``sut``: without one nothing is certified)."""
+        self.run_id = run_id
         self.exchanges: list[dict[str, Any]] = []
 
     def __call__(self, event: Event) -> None:
@@ -66,7 +86,8 @@ class HtmlReporter:
                 self.sut, "", "unsigned (live run; the evidence bundle carries the signature)", "live run"
             )
             # Everything a run produced passes through the redactor, the target URL included.
-            results = json.loads(self.redact(json.dumps(results_document(event), ensure_ascii=False, default=str)))
+            document = results_document(event, run_id=self.run_id, sut=self.declared)
+            results = json.loads(self.redact(json.dumps(document, ensure_ascii=False, default=str)))
             data = build_report(results, self.exchanges, header, self.catalog, SPEC_BASE, redact=self.redact)
             write_report(self.path, data)
             self.exchanges = []
@@ -77,39 +98,46 @@ def make(context: Any) -> HtmlReporter | None:
     options: Mapping[str, Any] = getattr(context, "options", {}) or {}
     if options.get("html") is False:
         return None
+    sut = options.get("sut")
+    declared = sut.as_dict() if sut is not None and hasattr(sut, "as_dict") else None
     return HtmlReporter(
-        Path(context.reports) / "report.html", context.catalog, context.redact, str(options.get("sut") or "")
+        Path(context.reports) / "report.html",
+        context.catalog,
+        context.redact,
+        str(sut or ""),
+        declared=declared,
+        run_id=options.get("run_id"),
     )
 
 
-def _sut(predicate: Mapping[str, Any]) -> str:
-    sut = mapping(predicate.get("sut"))
-    if not sut:
-        return ""
-    return f"{sut.get('supplier', '?')}/{sut.get('product', '?')}@{sut.get('version', '?')}"
+def report_from_bundle(
+    bundle: VerifiedBundle, exchanges: Iterable[Mapping[str, Any]], catalog: Catalog | None
+) -> dict[str, Any]:
+    """The report of a bundle the one verifier found valid; ``exchanges`` are read from the verifier's handle.
 
-
-def report_from_bundle(bundle: OpenedBundle, catalog: Catalog | None, checked: bool = True) -> dict[str, Any]:
-    """The report of an evidence bundle; ``checked`` says whether trusted keys were given to verify it."""
-    if bundle.verified:
-        verification = "verified against a trusted key"
-    elif checked:
-        verification = f"NOT VERIFIED: {bundle.problem}"
+    The verdict shown is the verifier's: CERTIFIED only when the bundle certifies (signed by a trusted key
+    covering the supplier, certifying, system declared, rule 9 with the issued suite's levels).
+    """
+    signer = bundle.signer
+    if signer is None:
+        verification = "valid, unsigned: integrity only, never certifies"
     else:
-        verification = "not checked (no --trusted-key given)"
-    header = RunHeader(_sut(bundle.predicate), bundle.signer or _claimed_signer(bundle), verification, str(bundle.path))
-    return build_report(bundle.results, bundle.exchanges(), header, catalog, SPEC_BASE)
+        verification = f"valid: signed by {signer.holder} (keyid {signer.keyid[:16]}), a key on the trust list"
+    header = RunHeader(
+        bundle.sut.ref if bundle.sut else "", signer.keyid if signer else "", verification, str(bundle.path)
+    )
+    data = build_report(bundle.results, exchanges, header, catalog, SPEC_BASE)
+    data["certified"] = bundle.certifies
+    data["verdict"] = "CERTIFIED" if bundle.certifies else "NOT CERTIFIED"
+    return data
 
 
-def _claimed_signer(bundle: OpenedBundle) -> str:
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(bundle.path) as archive:
-            envelope = json.loads(archive.read("envelope.json"))
-        return f"{envelope['signatures'][0]['keyid']} (claimed, not verified)"
-    except (KeyError, IndexError, TypeError, ValueError, OSError):
-        return ""
+def report_not_verified(outcome: Outcome) -> dict[str, Any]:
+    """The page of a bundle that does not verify: NOT VERIFIED and the verifier's line, none of its claims."""
+    header = RunHeader("", "", f"NOT VERIFIED: {outcome.line()}", str(outcome.path))
+    data = build_report({}, (), header, None, SPEC_BASE)
+    data.update(title=outcome.path.name, certified=False, verdict="NOT VERIFIED")
+    return data
 
 
 def _journal_exchanges(path: Path) -> Iterator[dict[str, Any]]:

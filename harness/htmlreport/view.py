@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.catalog import Catalog
-from harness.certification.bundles import mapping
+from harness.documentation import clauses_for
 from harness.htmlreport.bodies import diff_ops, message_view
 from harness.model import ConfigurationError, percentile
 
@@ -24,6 +24,11 @@ MAX_EXCHANGES_WITH_BODIES = 50_000
 MAX_EXCHANGES_LISTED = 200_000
 """Beyond this many the report only counts them (the evidence bundle keeps every one)."""
 _ORDER = {"failed": 0, "error": 1, "manual": 2, "skipped": 3, "passed": 4}
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (a report shows what is well-formed)."""
+    return value if isinstance(value, dict) else {}
 
 
 @dataclass(slots=True, frozen=True)
@@ -76,7 +81,8 @@ def _scenario_sources(catalog: Catalog | None, suite: str, version: str) -> dict
 
 def _exchange_view(record: Mapping[str, Any], with_bodies: bool, redact: Callable[[str], str] | None) -> dict[str, Any]:
     request = record.get("request") if isinstance(record.get("request"), dict) else None
-    answer = record.get("answer", record.get("response"))  # evidence 1.0 called it "response"
+    # evidence 1.1 names the answer "answer"; 1.0 records and live runs' own records said "response"
+    answer = record.get("answer", record.get("response"))
     response = answer if isinstance(answer, dict) else None
     view: dict[str, Any] = {
         "step": str(record.get("step", "")),
@@ -165,7 +171,8 @@ def build_report(
             "duration_ms": _number(result.get("duration_ms")),
             "family": scenario_family(source, catalog) if source else "other",
             "spec": spec,
-            "spec_href": f"{spec_base}{spec.split()[0]}" if spec else "",
+            "spec_href": f"{spec_base}{spec.split()[0]}" if spec and spec_base else "",
+            "clauses": clauses_for(spec) if spec else [],  # the text itself: no link needs a network
             "failures": [
                 {
                     "step": str(f.get("step", "")),

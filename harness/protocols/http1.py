@@ -164,11 +164,18 @@ def timeout_failure(origin: str, limit_s: float) -> BadAnswer:
     return BadAnswer(f"no complete answer from {origin} within {limit_s:g} s")
 
 
+_NOT_TLS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL"})
+"""OpenSSL's reasons when the peer's first bytes are no TLS record: most often an ``https://`` URL naming a port
+that serves plain HTTP (its ``HTTP/1.1 400`` read as a record header)."""
+
+
 def tls_reason(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS certificate not accepted: {exc.verify_message or exc.reason}"
     if isinstance(exc, ssl.SSLError):
-        return f"TLS failure: {exc.reason or exc}"
+        plain = exc.reason in _NOT_TLS
+        hint = " (the server does not answer in TLS: if it serves plain HTTP, use http://)" if plain else ""
+        return f"TLS failure: {exc.reason or exc}{hint}"
     return str(exc)
 
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 from xml.sax.saxutils import escape, quoteattr
 
 import harness
@@ -27,6 +27,7 @@ from harness.events import (
     WireMessage,
 )
 from harness.model import CheckFailure, ScenarioResult, Verdict
+from harness.reporting.hints import RunHints
 from harness.transport import TransportOptions, credential_name
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "read_journal",
     "results_document",
     "summary_line",
+    "target_without_credentials",
     "url_credentials",
     "wire_record",
     "write_atomically",
@@ -365,8 +367,10 @@ class ConsoleReporter:
         self.max_failures = max_failures
         self.total = 0
         self.done = 0
+        self.hints = RunHints()
 
     def __call__(self, event: Event) -> None:
+        self.hints.observe(event)
         if isinstance(event, RunNote):
             self._print(f"note: {event.message}")
         elif isinstance(event, OperatorActionRequired):
@@ -384,6 +388,8 @@ class ConsoleReporter:
             if not event.certifying:
                 verdict = "NOT CERTIFYING (a retired suite version, run on request)"
             self._print(f"{event.suite}@{event.version}: {summary_line(event.summary)} -> {verdict}")
+            for hint in self.hints.lines(event):
+                self._print(hint)
 
     def _scenario(self, result: ScenarioResult) -> None:
         width = len(str(self.total))
@@ -405,20 +411,39 @@ def summary_line(summary: Summary) -> str:
     return ", ".join(f"{count} {name}" for name, count in summary.as_dict().items())
 
 
-def results_document(event: RunFinished) -> dict[str, Any]:
+def target_without_credentials(url: str) -> str:
+    """``url`` without user information, query or fragment (where credentials travel): what evidence records."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None and not parts.query and not parts.fragment:
+        return url
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc, query="", fragment=""))
+
+
+def results_document(
+    event: RunFinished, *, run_id: str | None = None, sut: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """``results.json``: with the fields evidence 1.1's check 5 compares with the predicate (run id, suite, sut,
+    target, summary, certified, certifying). ``certified`` is README rule 9 *and* a declared system under test
+    (evidence.md, check 7): a run that names no system certifies nothing."""
     return {
         "harness": {"version": harness.__version__},
+        "run_id": run_id,
         "suite": {
             "name": event.suite,
             "version": event.version,
             **{key: event.extra[key] for key in ("status", "certifies") if key in event.extra},
         },
-        "target": event.target,
+        "sut": dict(sut) if sut is not None else None,
+        "target": target_without_credentials(event.target),
         "started": event.started,
         "finished": event.finished,
-        "certified": event.certified,
+        "certifying": event.certifying,
+        "certified": event.certified and sut is not None,
         **({"interrupted": True} if event.interrupted else {}),
-        **({"certifying": False} if not event.certifying else {}),
         "summary": event.summary.as_dict(),
         "scenarios": [result.as_dict() for result in event.results],
     }
@@ -427,13 +452,22 @@ def results_document(event: RunFinished) -> dict[str, Any]:
 class ResultsJsonReporter:
     """Writes ``results.json`` in the report folder when the run finishes."""
 
-    def __init__(self, directory: Path, redact: Redactor | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        redact: Redactor | None = None,
+        run_id: str | None = None,
+        sut: Mapping[str, str] | None = None,
+    ) -> None:
         self.path = directory / "results.json"
         self.redact = redact or Redactor()
+        self.run_id = run_id
+        self.sut = sut
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunFinished):
-            text = json.dumps(results_document(event), indent=2, ensure_ascii=False, default=str)
+            document = results_document(event, run_id=self.run_id, sut=self.sut)
+            text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
             write_atomically(self.path, self.redact(text).encode() + b"\n")
 
 

@@ -62,7 +62,9 @@ def make_journal(context: ReporterContext) -> Listener | None:
 
 def make_results_json(context: ReporterContext) -> Listener | None:
     """``results.json`` when the run finishes."""
-    return ResultsJsonReporter(context.reports, context.redact)
+    sut = context.options.get("sut")
+    declared = sut.as_dict() if sut is not None and hasattr(sut, "as_dict") else None
+    return ResultsJsonReporter(context.reports, context.redact, context.options.get("run_id"), declared)
 
 
 def make_junit(context: ReporterContext) -> Listener | None:

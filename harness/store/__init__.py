@@ -1,17 +1,23 @@
-"""The run store: every run and every imported, verified bundle, in SQLite (default) or PostgreSQL.
+"""The run store, the only store: runs, registered bundles, certificates and withdrawals (SQLite or PostgreSQL).
 
 SQLAlchemy Core for the queries, Alembic for the schema (migrated on open, under a lock so
 that concurrent first runs do not race: a file lock for SQLite, an advisory lock for PostgreSQL).
+
+The store never opens a bundle: it is handed the one verifier's :class:`~harness.evidence.verified.Outcome`
+and the bytes that were verified (checked against the verified SHA-256). Registering is the
+certifying body's act, timed by the store's own clock; a bundle's ``finished`` orders nothing.
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,54 +25,52 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy.engine import Connection, Engine
 
-from harness.model import ConfigurationError, UsageError
+from harness.certification import Certificate, Evidence, FailedRun, Refusal, Withdrawal
+from harness.certification.records import why_not_certifying
+from harness.certification.withdrawal import WithdrawalError, check_withdrawal, public_key_from_pem
+from harness.evidence.keys import keyid as public_keyid
+from harness.evidence.verified import Outcome, Signer, SutRef, VerifiedBundle
+from harness.model import ConfigurationError, HarnessError, UsageError
+from harness.store.schema import (
+    body_keys,
+    bundles,
+    certificates,
+    registrations,
+    runs,
+    scenario_results,
+    withdrawals,
+)
 
-__all__ = ["STORE_ENV", "RunRecord", "Store", "default_url", "open_store"]
+__all__ = [
+    "MAX_BUNDLE_BYTES",
+    "STORE_ENV",
+    "Registration",
+    "RunRecord",
+    "Store",
+    "WithdrawalRefused",
+    "certificate_id",
+    "default_url",
+    "open_store",
+    "store_clock",
+]
 
 STORE_ENV = "HARNESS_STORE"
+MAX_BUNDLE_BYTES = 64 << 20
+"""The largest bundle the store registers (its bytes are kept, so the catalogue can publish them)."""
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
-metadata = sa.MetaData()
-runs = sa.Table(
-    "runs",
-    metadata,
-    sa.Column("run_id", sa.String(64), primary_key=True),
-    sa.Column("suite", sa.String(200)),
-    sa.Column("suite_version", sa.String(50)),
-    sa.Column("document_version", sa.String(50)),
-    sa.Column("sut_supplier", sa.String(200)),
-    sa.Column("sut_product", sa.String(200)),
-    sa.Column("sut_version", sa.String(100)),
-    sa.Column("target", sa.Text),
-    sa.Column("started", sa.String(40)),
-    sa.Column("finished", sa.String(40)),
-    sa.Column("certified", sa.Boolean),
-    sa.Column("summary", sa.Text),
-    sa.Column("bundle_sha256", sa.String(64)),
-    sa.Column("signer", sa.String(64)),
-    sa.Column("verification", sa.String(40)),
-    sa.Column("source", sa.String(20)),
-    sa.Column("recorded", sa.String(40)),
-)
-scenario_results = sa.Table(
-    "scenario_results",
-    metadata,
-    sa.Column("run_id", sa.String(64), primary_key=True),
-    sa.Column("scenario", sa.String(100), primary_key=True),
-    sa.Column("level", sa.String(10)),
-    sa.Column("verdict", sa.String(10)),
-    sa.Column("failures", sa.Text),
-    sa.Column("latency_count", sa.Integer),
-    sa.Column("latency_p50_ms", sa.Float),
-    sa.Column("latency_p95_ms", sa.Float),
-    sa.Column("latency_max_ms", sa.Float),
-)
+
+class WithdrawalRefused(HarnessError):
+    """A withdrawal the store does not accept (not signed by the pinned body key, no such certificate...)."""
+
+    exit_code = 1
 
 
 def default_url() -> str:
-    """``HARNESS_STORE``, else SQLite in the user's data directory (``$XDG_DATA_HOME/netcode-harness``)."""
+    """``HARNESS_STORE`` (a URL, or a path taken as SQLite), else SQLite in ``$XDG_DATA_HOME/netcode-harness``."""
     configured = os.environ.get(STORE_ENV)
     if configured:
         return configured if "://" in configured else f"sqlite:///{Path(configured).resolve()}"
@@ -76,91 +80,135 @@ def default_url() -> str:
 
 @dataclass(slots=True, frozen=True)
 class RunRecord:
-    """One run as the store keeps it (built from a bundle's statement and results)."""
+    """One run as the store keeps it, from a bundle the verifier passed."""
 
-    run_id: str
-    results: Mapping[str, Any]
-    predicate: Mapping[str, Any]
-    bundle_sha256: str | None
-    signer: str | None
+    bundle: VerifiedBundle
     verification: str
+    """``registered`` (through a trust list, re-judged), ``recorded`` (a run's own bundle) or ``unsigned``."""
     source: str
 
-    @classmethod
-    def from_bundle(cls, report: Any, source: str) -> RunRecord:
-        """From a :class:`harness.evidence.verify.BundleReport` (the bundle has verified)."""
-        run_id = Path(report.path).name.removesuffix(".evidence.zip")
-        status = "verified" if report.signed else "unsigned"
-        predicate = report.statement.get("predicate") or {}
-        return cls(run_id, report.results, predicate, report.digest, report.keyid, status, source)
+
+@dataclass(slots=True, frozen=True)
+class Registration:
+    """What registering one bundle did: one line, and the run and certificate it concerns."""
+
+    accepted: bool
+    line: str
+    run_id: str | None = None
+    certificate: str | None = None
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def store_clock(connection: Connection | None = None) -> str:
+    """The store's own clock (UTC, RFC 3339, milliseconds): what registrations and withdrawals are timed by.
+
+    PostgreSQL's clock when the store is a server (every lab writing into it shares one clock), else
+    this machine's (an embedded SQLite store has no other).
+    """
+    when = dt.datetime.now(dt.UTC)
+    if connection is not None and connection.dialect.name == "postgresql":
+        when = connection.execute(sa.text("SELECT clock_timestamp()")).scalar_one().astimezone(dt.UTC)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def certificate_id(bundle_sha256: str) -> str:
+    """16 hex digits naming the certificate a bundle was issued (one bundle certifies one suite version)."""
+    return hashlib.sha256(b"certificate\0" + bundle_sha256.encode()).hexdigest()[:16]
+
+
+def _run_row(run: RunRecord, at: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    bundle = run.bundle
+    sut = bundle.sut
+    document_version = bundle.document.rpartition("@")[2] or None
+    row = {
+        "run_id": bundle.run_id,
+        "suite": bundle.suite,
+        "suite_version": bundle.suite_version,
+        "document_version": document_version,
+        "sut_supplier": sut.supplier if sut else None,
+        "sut_product": sut.product if sut else None,
+        "sut_version": sut.version if sut else None,
+        "target": json.dumps(list(bundle.targets)),
+        "started": bundle.started,
+        "finished": bundle.finished,
+        "certified": bundle.certifies,
+        "summary": json.dumps(dict(bundle.summary)),
+        "bundle_sha256": bundle.sha256,
+        "signer": bundle.signer.keyid if bundle.signer else None,
+        "verification": run.verification,
+        "source": run.source,
+        "recorded": at,
+    }
+    latency_of = {}
+    listed = bundle.results.get("scenarios")
+    for entry in listed if isinstance(listed, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("latency_ms"), dict):
+            latency_of[str(entry.get("id"))] = entry["latency_ms"]
+    scenarios = []
+    for scenario in bundle.scenarios:
+        latency = latency_of.get(scenario.id, {})
+        scenarios.append(
+            {
+                "run_id": bundle.run_id,
+                "scenario": scenario.id,
+                "level": scenario.level,
+                "verdict": scenario.verdict,
+                "failures": json.dumps(list(scenario.failures), ensure_ascii=False, default=str),
+                "latency_count": int(count) if (count := _number(latency.get("count"))) is not None else None,
+                "latency_p50_ms": _number(latency.get("p50")),
+                "latency_p95_ms": _number(latency.get("p95")),
+                "latency_max_ms": _number(latency.get("max")),
+            }
+        )
+    return row, scenarios
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _signer(keyid: str | None, holder: str | None) -> Signer:
+    return Signer(keyid or "", holder or "")
 
 
 class Store:
+    """The run store (one database): open it with :func:`open_store`, close it with :meth:`close`."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    # -- runs -------------------------------------------------------------------------------------------------
+
     def record(self, run: RunRecord) -> None:
-        """Insert the run and its scenarios in one transaction; a run recorded twice is replaced."""
-        results, predicate = run.results, run.predicate
-        suite = predicate.get("suite") or results.get("suite") or {}
-        sut = predicate.get("sut") or {}
-        targets = predicate.get("target")
-        row = {
-            "run_id": run.run_id,
-            "suite": str(suite.get("name")),
-            "suite_version": str(suite.get("version")),
-            "document_version": suite.get("document_version"),
-            "sut_supplier": sut.get("supplier"),
-            "sut_product": sut.get("product"),
-            "sut_version": sut.get("version"),
-            "target": json.dumps(targets if targets is not None else results.get("target")),
-            "started": str(results.get("started", "")),
-            "finished": str(results.get("finished", "")),
-            "certified": bool(results.get("certified")),
-            "summary": json.dumps(results.get("summary") or {}),
-            "bundle_sha256": run.bundle_sha256,
-            "signer": run.signer,
-            "verification": run.verification,
-            "source": run.source,
-            "recorded": _now(),
-        }
-        scenarios = []
-        for scenario in results.get("scenarios") or []:
-            latency = scenario.get("latency_ms") or {}
-            scenarios.append(
-                {
-                    "run_id": run.run_id,
-                    "scenario": str(scenario.get("id")),
-                    "level": str(scenario.get("level")),
-                    "verdict": str(scenario.get("verdict")),
-                    "failures": json.dumps(scenario.get("failures") or [], ensure_ascii=False, default=str),
-                    "latency_count": latency.get("count"),
-                    "latency_p50_ms": latency.get("p50"),
-                    "latency_p95_ms": latency.get("p95"),
-                    "latency_max_ms": latency.get("max"),
-                }
-            )
+        """Keep a run the harness itself made (``harness run``): never a registration, never a certificate.
+
+        A run id already held with another bundle is left as it is (nothing replaces what is held).
+        """
         with self.engine.begin() as connection:
-            connection.execute(sa.delete(scenario_results).where(scenario_results.c.run_id == run.run_id))
-            connection.execute(sa.delete(runs).where(runs.c.run_id == run.run_id))
+            self._write_lock(connection)
+            row, scenarios = _run_row(run, store_clock(connection))
+            held = connection.execute(sa.select(runs.c.bundle_sha256).where(runs.c.run_id == row["run_id"])).first()
+            if held is not None:
+                if held.bundle_sha256 != row["bundle_sha256"]:
+                    raise UsageError(f"run {row['run_id']} is held already with another bundle; not replaced")
+                return
             connection.execute(sa.insert(runs), [row])
             if scenarios:
                 connection.execute(sa.insert(scenario_results), scenarios)
 
     def list(self, sut: str | None = None, suite: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Runs, newest first; ``sut`` is ``SUPPLIER/PRODUCT@VERSION``, or a supplier or product name alone."""
         query = sa.select(runs).order_by(runs.c.started.desc(), runs.c.run_id).limit(limit)
         if sut:
-            query = query.where(
-                sa.or_(
-                    runs.c.sut_product == sut,
-                    runs.c.sut_supplier == sut,
-                    (runs.c.sut_supplier + " " + runs.c.sut_product) == sut,
+            supplier, slash, rest = sut.partition("/")
+            product, at, version = rest.rpartition("@")
+            if slash and at:
+                query = query.where(
+                    runs.c.sut_supplier == supplier.strip(),
+                    runs.c.sut_product == product.strip(),
+                    runs.c.sut_version == version.strip(),
                 )
-            )
+            else:
+                query = query.where(sa.or_(runs.c.sut_product == sut, runs.c.sut_supplier == sut))
         if suite:
             name, _, version = suite.partition("@")
             query = query.where(runs.c.suite == name)
@@ -192,6 +240,303 @@ class Store:
         for scenario in run["scenarios"]:
             scenario["failures"] = json.loads(scenario["failures"])
         return run
+
+    # -- registration -----------------------------------------------------------------------------------------
+
+    def _write_lock(self, connection: Connection) -> None:
+        """Serialise writers for the whole transaction (read-check-write without a race)."""
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(4242014)"))
+        else:  # SQLite: a write first takes the database's write lock until the transaction ends
+            connection.execute(sa.text("UPDATE body_keys SET keyid = keyid WHERE 0"))
+
+    def register(self, outcome: Outcome, source: str, data: bytes | None) -> Registration:
+        """Record one registration attempt; keep the bundle, its run and (when it certifies) a certificate.
+
+        ``data`` are the bytes that were verified (None when the file could not be read). Refused: an
+        outcome that is not valid, a bundle that was not re-judged, bytes other than the ones verified,
+        a bundle over :data:`MAX_BUNDLE_BYTES`, or a run id already registered with another bundle.
+        Every attempt, refused or not, is kept with its line and the store's time.
+        """
+        with self.engine.begin() as connection:
+            self._write_lock(connection)
+            at = store_clock(connection)
+            attempt: dict[str, Any] = {"at": at, "source": source, "outcome": str(outcome.kind), "line": outcome.line()}
+            result = self._register(connection, outcome, data, at, attempt)
+            attempt.update(accepted=result.accepted, result=result.line)
+            attempt.setdefault("certificate_id", result.certificate)
+            connection.execute(sa.insert(registrations), [attempt])
+        return result
+
+    def _register(
+        self, connection: Connection, outcome: Outcome, data: bytes | None, at: str, attempt: dict[str, Any]
+    ) -> Registration:
+        bundle = outcome.bundle
+        if not outcome.valid or bundle is None:
+            return Registration(False, outcome.line())
+        sut, signer = bundle.sut, bundle.signer
+        attempt.update(
+            sha256=bundle.sha256,
+            run_id=bundle.run_id,
+            signer_keyid=signer.keyid if signer else None,
+            signer_holder=signer.holder if signer else None,
+            sut_supplier=sut.supplier if sut else None,
+            sut_product=sut.product if sut else None,
+            sut_version=sut.version if sut else None,
+            suite=bundle.suite,
+            suite_version=bundle.suite_version,
+            certifying=bundle.certifying,
+            certified=bundle.certified,
+            rejudged=bundle.rejudged,
+            failed=json.dumps(list(bundle.failed_scenarios())),
+        )
+        if not bundle.rejudged:
+            return Registration(False, "refused: registering needs a re-judged bundle", bundle.run_id)
+        if data is None or len(data) > MAX_BUNDLE_BYTES:
+            return Registration(False, f"refused: the bundle is over {MAX_BUNDLE_BYTES >> 20} MiB", bundle.run_id)
+        if hashlib.sha256(data).hexdigest() != bundle.sha256:
+            return Registration(False, "refused: the file changed after it was verified", bundle.run_id)
+        held = connection.execute(sa.select(bundles.c.sha256).where(bundles.c.run_id == bundle.run_id)).first()
+        if held is not None and held.sha256 != bundle.sha256:
+            return Registration(
+                False,
+                f"refused: run {bundle.run_id} is registered already with another bundle (sha256 {held.sha256[:16]})",
+                bundle.run_id,
+            )
+        run_held = connection.execute(sa.select(runs.c.bundle_sha256).where(runs.c.run_id == bundle.run_id)).first()
+        if run_held is not None and run_held.bundle_sha256 != bundle.sha256:
+            return Registration(
+                False, f"refused: run {bundle.run_id} is held already with another bundle; not replaced", bundle.run_id
+            )
+        if held is not None:
+            return Registration(True, f"registered already as run {bundle.run_id}", bundle.run_id)
+        connection.execute(
+            sa.insert(bundles),
+            [{"sha256": bundle.sha256, "run_id": bundle.run_id, "size": len(data), "content": data, "registered": at}],
+        )
+        verification = "registered" if signer is not None else "unsigned"
+        row, scenarios = _run_row(RunRecord(bundle, verification, "import"), at)
+        if run_held is not None:  # the run's own record (harness run) of these very bytes, now registered
+            connection.execute(sa.update(runs).where(runs.c.run_id == bundle.run_id).values(verification=verification))
+        else:
+            connection.execute(sa.insert(runs), [row])
+            if scenarios:
+                connection.execute(sa.insert(scenario_results), scenarios)
+        if not bundle.certifies:
+            return Registration(
+                True, f"registered as run {bundle.run_id} ({why_not_certifying(bundle)})", bundle.run_id
+            )
+        return self._issue(connection, bundle, at)
+
+    def _issue(self, connection: Connection, bundle: VerifiedBundle, at: str) -> Registration:
+        assert bundle.sut is not None and bundle.signer is not None  # bundle.certifies says so
+        sut = bundle.sut
+        live = connection.execute(
+            sa.select(certificates.c.id)
+            .select_from(certificates.outerjoin(withdrawals, withdrawals.c.certificate_id == certificates.c.id))
+            .where(
+                certificates.c.sut_supplier == sut.supplier,
+                certificates.c.sut_product == sut.product,
+                certificates.c.sut_version == sut.version,
+                certificates.c.suite == bundle.suite,
+                certificates.c.suite_version == bundle.suite_version,
+                withdrawals.c.certificate_id.is_(None),
+            )
+        ).first()
+        if live is not None:
+            return Registration(
+                True, f"registered as run {bundle.run_id}; certificate {live.id} stands already", bundle.run_id, live.id
+            )
+        ident = certificate_id(bundle.sha256)
+        connection.execute(
+            sa.insert(certificates),
+            [
+                {
+                    "id": ident,
+                    "sut_supplier": sut.supplier,
+                    "sut_product": sut.product,
+                    "sut_version": sut.version,
+                    "suite": bundle.suite,
+                    "suite_version": bundle.suite_version,
+                    "document": bundle.document,
+                    "run_id": bundle.run_id,
+                    "bundle_sha256": bundle.sha256,
+                    "signer_keyid": bundle.signer.keyid,
+                    "signer_holder": bundle.signer.holder,
+                    "issued": at,
+                }
+            ],
+        )
+        return Registration(
+            True,
+            f"registered as run {bundle.run_id}; certificate {ident} issued: "
+            f"{sut.ref} {bundle.suite}@{bundle.suite_version}",
+            bundle.run_id,
+            ident,
+        )
+
+    # -- what the matrix, can-exchange and the catalogue read ------------------------------------------------
+
+    def evidence(self) -> Evidence:
+        """Certificates (with withdrawals and later failing runs), failing runs, and refused bundles."""
+        with self.engine.connect() as connection:
+            failed = [
+                FailedRun(
+                    str(row.run_id),
+                    SutRef(row.sut_supplier, row.sut_product, row.sut_version),
+                    str(row.suite),
+                    str(row.suite_version),
+                    str(row.at),
+                    tuple(json.loads(row.failed or "[]")),
+                    _signer(row.signer_keyid, row.signer_holder),
+                    str(row.sha256),
+                )
+                for row in connection.execute(
+                    sa.select(registrations)
+                    .where(
+                        registrations.c.accepted.is_(True),
+                        registrations.c.outcome == "valid",
+                        registrations.c.signer_keyid.is_not(None),
+                        registrations.c.sut_product.is_not(None),
+                        registrations.c.certifying.is_(True),
+                        registrations.c.certified.is_(False),
+                    )
+                    .order_by(registrations.c.at, registrations.c.id)
+                )
+            ]
+            failed = list({run.run_id: run for run in failed}.values())  # one per run, however often imported
+            withdrawn = {
+                row.certificate_id: Withdrawal(row.reason, row.at, row.keyid)
+                for row in connection.execute(sa.select(withdrawals))
+            }
+            held = []
+            for row in connection.execute(sa.select(certificates).order_by(certificates.c.issued, certificates.c.id)):
+                product = SutRef(row.sut_supplier, row.sut_product, row.sut_version)
+                later = tuple(
+                    run
+                    for run in failed
+                    if (run.product, run.suite, run.suite_version) == (product, row.suite, row.suite_version)
+                    and run.registered > row.issued
+                )
+                held.append(
+                    Certificate(
+                        row.id,
+                        product,
+                        row.suite,
+                        row.suite_version,
+                        row.document,
+                        row.run_id,
+                        row.bundle_sha256,
+                        _signer(row.signer_keyid, row.signer_holder),
+                        row.issued,
+                        withdrawn.get(row.id),
+                        later,
+                    )
+                )
+            registered = {row.sha256 for row in connection.execute(sa.select(bundles.c.sha256))}
+            refused: dict[tuple[str, str], Refusal] = {}
+            for row in connection.execute(
+                sa.select(registrations.c.source, registrations.c.result, registrations.c.sha256)
+                .where(registrations.c.accepted.is_(False))
+                .order_by(registrations.c.id)
+            ):
+                if row.sha256 is None or row.sha256 not in registered:
+                    refused[(row.source, row.result)] = Refusal(row.source, row.result)
+        return Evidence(tuple(held), tuple(failed), tuple(refused.values()))
+
+    def certificate(self, ident: str) -> Certificate:
+        """A certificate by id or unique id prefix; UsageError when none or several match."""
+        found = [c for c in self.evidence().certificates if c.id.startswith(ident.strip().lower())] if ident else []
+        if not found:
+            raise UsageError(f"no certificate {ident!r} in the store")
+        if len(found) > 1:
+            raise UsageError(f"certificate id {ident!r} is ambiguous; give more of it")
+        return found[0]
+
+    def bundle_bytes(self, sha256: str) -> bytes:
+        """The exact bytes of a registered bundle."""
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(bundles.c.content).where(bundles.c.sha256 == sha256)).first()
+        if row is None:
+            raise UsageError(f"no registered bundle with sha256 {sha256[:16]}")
+        return bytes(row.content)
+
+    def registrations(self, limit: int = 1000) -> builtins.list[dict[str, Any]]:
+        """Every registration attempt, newest first, with the verifier's line and the store's time."""
+        query = sa.select(registrations).order_by(registrations.c.id.desc()).limit(limit)
+        with self.engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(query)]
+
+    # -- the certifying body's key and withdrawals --------------------------------------------------------------
+
+    def clock(self) -> str:
+        """:func:`store_clock` of this store."""
+        with self.engine.connect() as connection:
+            return store_clock(connection)
+
+    def body_key(self) -> tuple[str, bytes] | None:
+        """(keyid, PEM) of the certifying body's key pinned in this store, if any."""
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(body_keys)).first()
+        return (str(row.keyid), str(row.public_key).encode()) if row is not None else None
+
+    def pin_body_key(self, pem: bytes) -> tuple[str, bool]:
+        """Pin the body's public key once: (keyid, newly pinned). Another key is refused, never swapped in."""
+        try:
+            key = public_key_from_pem(pem)
+        except WithdrawalError as exc:
+            raise UsageError(f"body key: {exc}") from None
+        ident = public_keyid(key)
+        canonical = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        with self.engine.begin() as connection:
+            self._write_lock(connection)
+            held = connection.execute(sa.select(body_keys.c.keyid)).first()
+            if held is not None:
+                if held.keyid != ident:
+                    raise UsageError(
+                        f"the store's certifying body key is pinned already (keyid {held.keyid[:16]}); "
+                        "it is never replaced"
+                    )
+                return ident, False
+            connection.execute(
+                sa.insert(body_keys), [{"keyid": ident, "public_key": canonical.decode(), "pinned": store_clock()}]
+            )
+        return ident, True
+
+    def withdraw(self, ident: str, record: str) -> Withdrawal:
+        """Keep a signed withdrawal record of certificate ``ident``; refused unless the pinned body key signed it."""
+        pinned = self.body_key()
+        if pinned is None:
+            raise WithdrawalRefused(
+                "no certifying body key is pinned in this store (harness certificates body-key PREFIX.pub)"
+            )
+        certificate = self.certificate(ident)
+        if certificate.withdrawal is not None:
+            raise WithdrawalRefused(f"certificate {certificate.id} is withdrawn already ({certificate.withdrawal.at})")
+        try:
+            checked = check_withdrawal(record, public_key_from_pem(pinned[1]), certificate)
+        except WithdrawalError as exc:
+            raise WithdrawalRefused(f"withdrawal of {certificate.id} refused: {exc}") from None
+        with self.engine.begin() as connection:
+            self._write_lock(connection)
+            at = store_clock(connection)
+            if connection.execute(
+                sa.select(withdrawals.c.certificate_id).where(withdrawals.c.certificate_id == certificate.id)
+            ).first():
+                raise WithdrawalRefused(f"certificate {certificate.id} is withdrawn already")
+            connection.execute(
+                sa.insert(withdrawals),
+                [
+                    {
+                        "certificate_id": certificate.id,
+                        "reason": checked.reason,
+                        "at": checked.at or at,
+                        "keyid": checked.keyid,
+                        "record": record,
+                    }
+                ],
+            )
+        return Withdrawal(checked.reason, checked.at or at, checked.keyid)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -25,7 +25,11 @@ for an element of an XML part.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import enum
 import functools
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,10 +44,19 @@ from harness.codecs.multipart import (
     RESOURCE_LISTS,
     MultipartError,
     parse_media_type,
+    parse_multipart,
     parse_sds,
     read_entity,
 )
-from harness.families.esn.mcdata import CodecError, Fault, Protected, decode, message_type_name
+from harness.families.esn.mcdata import (
+    CodecError,
+    Fault,
+    Location,
+    LocationAltitude,
+    Protected,
+    decode,
+    message_type_name,
+)
 from harness.model import CatalogError, Finding, Format
 from harness.validation.validator import (
     SYNTAX_DETECTORS,
@@ -55,18 +68,24 @@ from harness.validation.validator import (
 )
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
-__all__ = ["SdsValidator", "detect_entity", "message_findings", "sds_validator"]
+__all__ = ["SdsValidator", "detect_entity", "detect_message", "explain", "message_findings", "sds_validator"]
 
 _RESOURCE_LISTS_ROOT = "{urn:ietf:params:xml:ns:resource-lists}resource-lists"
 
 
 def _description(fmt: Format) -> dict[str, Any]:
+    return _layout(fmt.schema_path)
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(schema_path: str) -> dict[str, Any]:
+    """A binary format's ``layout.yaml``, read once per process (content detection asks it of every file)."""
     try:
-        document = yaml.safe_load(Path(fmt.schema_path).read_bytes())
+        document = yaml.safe_load(Path(schema_path).read_bytes())
     except (OSError, yaml.YAMLError) as exc:
-        raise CatalogError(f"{fmt.schema_path}: cannot read: {exc}".splitlines()[0]) from None
+        raise CatalogError(f"{schema_path}: cannot read: {exc}".splitlines()[0]) from None
     if not isinstance(document, dict):
-        raise CatalogError(f"{fmt.schema_path}: not a mapping")
+        raise CatalogError(f"{schema_path}: not a mapping")
     return document
 
 
@@ -236,3 +255,125 @@ def detect_entity(formats: list[Format], data: bytes) -> Format | None:
 _DETECTOR: Callable[[list[Format], bytes], Format | None] = detect_entity
 if _DETECTOR not in SYNTAX_DETECTORS:
     SYNTAX_DETECTORS.append(_DETECTOR)
+
+
+# -- recognition by content and --explain ------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _mandatory_sizes(schema_path: str) -> dict[int, int]:
+    """Message type -> octets of its mandatory part, from the fields of the format's ``layout.yaml``."""
+    sizes: dict[int, int] = {}
+    messages = _layout(schema_path).get("messages")
+    for kind, message in (messages or {}).items() if isinstance(messages, dict) else ():
+        fields = message.get("fields") if isinstance(message, dict) else None
+        ends = [f["offset"] + f.get("size", 0) for f in fields or () if isinstance(f, dict) and "offset" in f]
+        if isinstance(kind, int) and ends:
+            sizes[kind] = max(ends)
+    return sizes
+
+
+def detect_message(formats: list[Format], data: bytes) -> Format | None:
+    """The binary MCData format of a bare message (a ``.bin`` file), by its first octet.
+
+    Recognised only when the first octet is an unprotected message type (bits ``0x40`` and ``0x80`` clear) that
+    the format's ``layout.yaml`` lists, and the data is at least as long as that type's mandatory part: a text
+    file starting with ``A`` (``0x41``) is not taken for a protected SDS, nor a 3-octet file for a signalling
+    message. A protected message, or a truncated one, is validated with ``--format`` named
+    (docs/decisions-users.md).
+    """
+    if not data or data[0] & 0xC0:
+        return None
+    kind = data[0] & 0x3F
+    for fmt in formats:
+        if fmt.syntax != "binary":
+            continue
+        try:
+            description = _description(fmt)
+            allowed = _message_types(description.get("message_types"), fmt.schema_path)
+        except CatalogError:
+            continue  # a broken layout is reported when the format is used, not while guessing
+        minimum = _mandatory_sizes(fmt.schema_path).get(kind)
+        if kind in allowed and minimum is not None and len(data) >= minimum:
+            return fmt
+    return None
+
+
+_MESSAGE_DETECTOR: Callable[[list[Format], bytes], Format | None] = detect_message
+if _MESSAGE_DETECTOR not in SYNTAX_DETECTORS:
+    SYNTAX_DETECTORS.append(_MESSAGE_DETECTOR)
+
+
+def _shown(name: str, value: Any) -> str:
+    if isinstance(value, enum.Enum):
+        return f"{value.value} ({value.name.replace('_', ' ').lower()})"
+    if isinstance(value, bytes):
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            text = ""
+        if text and text.isprintable():  # a FILEURL or HYPERLINKS reads better as the text it is
+            return f"{len(value)} octets: {text!r}"
+        return f"{len(value)} octets: {value[:64].hex(' ')}" + (" ..." if len(value) > 64 else "")
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if name == "date_time" and isinstance(value, int):
+        try:
+            moment = dt.datetime.fromtimestamp(value, dt.UTC).isoformat().replace("+00:00", "Z")
+        except (OverflowError, OSError, ValueError):
+            moment = "beyond the calendar"
+        return f"{value} ({moment})"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _fields(value: Any, indent: str) -> list[str]:
+    lines: list[str] = []
+    for field in dataclasses.fields(value):
+        item = getattr(value, field.name)
+        if item is None:
+            continue
+        if isinstance(item, tuple):
+            for number, member in enumerate(item, 1):
+                kind = getattr(member, "content_type", None)
+                title = f"{kind.name.replace('_', ' ')} ({kind.value})" if kind is not None else type(member).__name__
+                lines.append(f"{indent}{field.name.rstrip('s')} {number}: {title}")
+                lines += _fields(member, indent + "  ")
+            continue
+        lines.append(f"{indent}{field.name.replace('_', ' ')}: {_shown(field.name, item)}")
+    if isinstance(value, Location):
+        lines.append(f"{indent}degrees: {value.latitude:.6f}, {value.longitude:.6f}")
+    if isinstance(value, LocationAltitude):
+        lines.append(f"{indent}metres: {value.metres} ({'depth' if value.depth else 'height'})")
+    return lines
+
+
+def _explain_octets(data: bytes) -> list[str]:
+    try:
+        message = decode(data)
+    except CodecError as exc:
+        return [f"not decodable: {exc}"]
+    if isinstance(message, Protected):
+        kind = message.message_type
+        return [f"message type: {kind} ({message_type_name(kind)}), protected, not decoded"]
+    kind = data[0] & 0x3F
+    return [f"message type: {kind} ({message_type_name(kind)})", *_fields(message, "")]
+
+
+def explain(fmt: Format, data: bytes) -> list[str]:
+    """The decoded fields of a binary MCData message (or of each binary part of an SDS body), one per line,
+    for ``harness validate --explain``; empty for the text formats (their content is its own explanation)."""
+    if fmt.syntax == "binary":
+        return _explain_octets(data)
+    if fmt.syntax == "multipart":
+        try:
+            content_type, body = read_entity(data)
+            parts = parse_multipart(content_type, body)
+        except (MultipartError, ValueError) as exc:
+            return [f"not a readable multipart body: {exc}"]
+        lines: list[str] = []
+        for number, part in enumerate(parts, 1):
+            lines.append(f"part {number}: {part.media_type} ({len(part.content)} octets)")
+            if part.media_type in (MCDATA_SIGNALLING, MCDATA_PAYLOAD):
+                lines += ["  " + line for line in _explain_octets(part.content)]
+        return lines
+    return []

@@ -15,10 +15,13 @@ from selenium.webdriver.common.keys import Keys
 from harness.catalog import Catalog
 from harness.cli import main
 from harness.endpoints import build_app
+from harness.evidence import TrustEntry, TrustList
+from harness.evidence.bundle import Sut
+from harness.evidence.keys import keyid
 from harness.htmlreport import HtmlReporter
 from tests.browser.conftest import network_requests
-from tests.bundles import results_for, write_bundle, write_key
 from tests.conftest import certify
+from tests.integration.evidence_helpers import run_with_evidence
 
 pytestmark = pytest.mark.browser
 
@@ -84,7 +87,12 @@ def test_failing_report_filtered_expanded_and_diffed_without_network(page: Any, 
     assert deleted and inserted
     assert "202" in details.find_element(By.CSS_SELECTOR, ".failure .expected pre").text
     assert "400" in details.find_element(By.CSS_SELECTOR, ".failure .actual pre").text
-    assert "intel-report.md#" in details.find_element(By.CSS_SELECTOR, "a.spec").get_attribute("href")
+    assert details.find_elements(By.CSS_SELECTOR, "a.spec") == []  # the clause is embedded: no link to follow
+    clause = _wait_for(details, "details.clause")[0]
+    clause.find_element(By.TAG_NAME, "summary").click()
+    assert clause.get_attribute("open") == "true"
+    assert ".md \u00a7 " in clause.find_element(By.TAG_NAME, "summary").text  # document \u00a7 section
+    assert clause.find_element(By.CSS_SELECTOR, "pre.clause").get_attribute("textContent").startswith("#")
     exchange = _wait_for(details, "details.exchange > summary")[0]
     exchange.send_keys(Keys.ENTER)
     answer = _wait_for(details, "details.exchange pre.json")[0].text
@@ -122,26 +130,35 @@ def test_mcdata_binary_shown_as_hex_beside_decoded_fields(page: Any, reports: di
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> dict[str, Path]:
+def store(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> dict[str, Any]:
+    """Three products' real runs, signed by one lab key and registered in a store through the verifier."""
     folder = tmp_path_factory.mktemp("store")
-    key = Ed25519PrivateKey.generate()
-    _, public = write_key(folder / "signer.pem", key)
-    bundles = folder / "bundles"
-    passed = {str(s["id"]): (str(s["level"]), "passed") for s in catalog.suite("intel-core").scenarios}
-    write_bundle(bundles, key, ("acme", "rms", "2.1"), results_for("intel-core", "1.0", passed))
-    failed = passed | {"IC-02": ("MUST", "failed")}
-    write_bundle(bundles, key, ("beta", "cad", "1.0"), results_for("intel-core", "1.0", failed))
-    alerts = {str(s["id"]): (str(s["level"]), "passed") for s in catalog.suite("alerts-core@1.1").scenarios}
-    write_bundle(bundles, key, ("gamma", "alerter", "3"), results_for("alerts-core", "1.1", alerts))
-    return {"bundles": bundles, "public": public, "folder": folder}
+    lab = Ed25519PrivateKey.generate()
+    trust = folder / "trust.json"
+    TrustList((TrustEntry(keyid(lab.public_key()), lab.public_key(), "Accredited Lab Ltd", ("*",)),)).save(trust)
+
+    async def runs() -> list[Path]:
+        return [
+            await run_with_evidence(
+                catalog, build_app(catalog), folder / "a", "intel-core", lab, Sut("acme", "rms", "2.1")
+            ),
+            await run_with_evidence(
+                catalog, _broken_intel_hub(catalog), folder / "b", "intel-core", lab, Sut("beta", "cad", "1.0")
+            ),
+            await run_with_evidence(
+                catalog, build_app(catalog), folder / "c", "alerts-core@1.1", lab, Sut("gamma", "alerter", "3")
+            ),
+        ]
+
+    bundles = asyncio.run(runs())
+    url = f"sqlite:///{folder / 'store.db'}"
+    assert main(["runs", "import", "--store", url, "--trust-list", str(trust), *map(str, bundles)]) == 0
+    return {"url": url, "trust": trust, "folder": folder}
 
 
-def test_matrix_cell_leads_to_its_evidence(page: Any, store: dict[str, Path]) -> None:
+def test_matrix_cell_leads_to_its_evidence(page: Any, store: dict[str, Any]) -> None:
     matrix = store["folder"] / "matrix.html"
-    assert (
-        main(["matrix", "--store", str(store["bundles"]), "--trusted-key", str(store["public"]), "--html", str(matrix)])
-        == 0
-    )
+    assert main(["matrix", "--store", store["url"], "--trust-list", str(store["trust"]), "--html", str(matrix)]) == 0
     page.get(matrix.as_uri())
     assert [u for u in network_requests(page) if u != matrix.as_uri()] == []
     cell = page.find_element(By.CSS_SELECTOR, "a.cell[aria-label^='beta/cad@1.0 intel-core@1.0']")
@@ -149,11 +166,11 @@ def test_matrix_cell_leads_to_its_evidence(page: Any, store: dict[str, Path]) ->
     cell.send_keys(Keys.ENTER)
     assert _wait_for(page, "#verdict")[0].text == "NOT CERTIFIED"
     assert page.find_element(By.ID, "sut").text == "beta/cad@1.0"
-    assert page.find_element(By.ID, "verification").text == "verified against a trusted key"
-    assert page.find_element(By.CSS_SELECTOR, "ol.scenarios > li .sid").text == "IC-02"
+    assert page.find_element(By.ID, "verification").text.startswith("valid: signed by Accredited Lab Ltd")
+    assert page.find_element(By.CSS_SELECTOR, "ol.scenarios > li .badge").text == "FAILED"
 
 
-def test_catalogue_search_finds_a_product(page: Any, store: dict[str, Path]) -> None:
+def test_catalogue_search_finds_a_product(page: Any, store: dict[str, Any]) -> None:
     site = store["folder"] / "site"
     assert (
         main(
@@ -162,10 +179,10 @@ def test_catalogue_search_finds_a_product(page: Any, store: dict[str, Path]) -> 
                 "build",
                 "--out",
                 str(site),
-                "--trusted-key",
-                str(store["public"]),
+                "--trust-list",
+                str(store["trust"]),
                 "--store",
-                str(store["bundles"]),
+                store["url"],
             ]
         )
         == 0

@@ -26,11 +26,12 @@ async def run_with_evidence(
     suite: str = "checks-core",
     key: Ed25519PrivateKey | None = None,
     sut: Sut | None = SUT,
+    certifying: bool = True,
 ) -> Path:
     chosen = catalog.suite(suite)
     dataset = catalog.datasets.get(chosen.dataset) if chosen.dataset else None
     reporter = EvidenceReporter(reports, chosen, catalog.root, dataset, sut=sut, sign_key=key)
-    await certify(catalog, app, suite, listeners=[reporter])
+    await certify(catalog, app, suite, listeners=[reporter], certifying=certifying)
     assert reporter.bundle is not None
     return reporter.bundle
 
@@ -70,6 +71,33 @@ def rebuild(
         for name, data in content.items():
             archive.writestr(name, data)
     return out
+
+
+def forge(
+    bundle: Path,
+    out: Path,
+    key: Ed25519PrivateKey,
+    results_edit: Any = None,
+    predicate_edit: Any = None,
+    change: dict[str, bytes | None] | None = None,
+) -> Path:
+    """What a dishonest signer does: edit ``results.json`` and the predicate alike, then re-sign with its key."""
+    changes = dict(change or {})
+    if results_edit is not None:
+        results = json.loads(members(bundle)["results.json"])
+        results_edit(results)
+        changes["results.json"] = json.dumps(results, indent=2).encode() + b"\n"
+
+    def edit(statement: dict[str, Any]) -> None:
+        if predicate_edit is not None:
+            predicate_edit(statement["predicate"])
+
+    return rebuild(bundle, out, changes, resign=key, statement_edit=edit)
+
+
+def both(edit: Any) -> tuple[Any, Any]:
+    """The same edit for results.json and the predicate (a forger keeps them agreeing, check 5)."""
+    return edit, edit
 
 
 def flip(data: bytes, at: int | None = None) -> bytes:

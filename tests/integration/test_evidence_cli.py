@@ -66,9 +66,11 @@ def test_signed_run_declares_sut_and_never_prints_secrets(served: str, tmp_path:
     verified = harness("verify", str(bundles[0]), "--trusted-key", str(tmp_path / "lab.pub"), "--rejudge", "--json")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     report = json.loads(verified.stdout)["bundles"][0]
-    assert report["certifiable"] is True and report["sut"]["product"] == "Force RMS"
+    assert report["certifies"] is True and report["sut"]["product"] == "Force RMS"
     listed = harness("runs", "list", "--sut", "Force RMS", env=env)
-    assert bundles[0].name.removesuffix(".evidence.zip") in listed.stdout and "[verified]" in listed.stdout
+    # The run keeps itself as a run ("recorded"), never a certificate: only registration (runs import) issues one.
+    assert bundles[0].name.removesuffix(".evidence.zip") in listed.stdout and "[recorded]" in listed.stdout
+    assert "Example Ltd/Force RMS@4.2" in listed.stdout
 
 
 def test_run_without_sut_is_not_certifiable(served: str, tmp_path: Path) -> None:

@@ -142,7 +142,8 @@ def test_a_superseded_suite_runs_and_says_so(playing_1_0: str, tmp_path: Path) -
         "status": "superseded",
         "certifies": "alerts@1.0",
     }
-    assert document["certified"] is True and "certifying" not in document
+    # every MUST passed, in a certifying run; with no --sut-* declared it certifies nothing (evidence.md 1.1, check 7)
+    assert document["certifying"] is True and document["certified"] is False and document["sut"] is None
     # The current suite against the hub playing 1.0: not certified (the changed scenarios fail).
     current = harness("run", "--suite", "alerts-core", "--target", playing_1_0, "--reports", str(tmp_path / "r2"))
     assert current.returncode == 1 and "alerts-core@1.1" in current.stdout

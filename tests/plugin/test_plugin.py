@@ -123,7 +123,8 @@ def test_results_json_matches_harness_run(
 ) -> None:
     run_plugin("--netcode-suite", "checks-core", "--netcode-target", reference_url, "--netcode-reports", "out")
     document = json.loads((pytester.path / "out/checks-core/results.json").read_text())
-    assert document["certified"] is True
+    # every MUST passed, but no system under test is declared: certifies nothing (evidence.md 1.1, check 7)
+    assert document["certified"] is False and document["sut"] is None and document["summary"]["failed"] == 0
     assert document["suite"] == {"name": "checks-core", "version": "1.0"}
     assert [s["id"] for s in document["scenarios"]] == [s["id"] for s in catalog.suite("checks-core").scenarios]
     assert document["summary"]["passed"] == len(catalog.suite("checks-core").scenarios)

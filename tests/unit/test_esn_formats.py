@@ -134,7 +134,7 @@ def test_an_sds_received_with_its_content_type_is_validated_through_the_public_a
 # --------------------------------------------------------------------------- detection
 
 
-def test_stored_sds_entities_are_detected_binary_messages_are_not(catalog: Catalog) -> None:
+def test_stored_sds_entities_and_bare_binary_messages_are_detected(catalog: Catalog) -> None:
     formats = list(catalog.formats.values())
     for sample in catalog.format("mcdata-sds/1.0").samples:
         if "no-boundary" in sample.path:
@@ -143,7 +143,17 @@ def test_stored_sds_entities_are_detected_binary_messages_are_not(catalog: Catal
         assert detected is not None and detected.id == "mcdata-sds/1.0", sample.path
     for format_id in ("mcdata-signalling/1.0", "mcdata-payload/1.0"):
         for sample in catalog.format(format_id).samples:
-            assert detect_format(formats, Path(sample.path).read_bytes()) is None, sample.path
+            detected = detect_format(formats, Path(sample.path).read_bytes())
+            if sample.valid:  # a binary message is recognised by its first octet (docs/decisions-users.md)
+                assert detected is not None and detected.id == format_id, sample.path
+            else:  # protected, truncated or unknown: not guessed; a message of the other part: that part's format
+                assert detected is None or detected.syntax == "binary", sample.path
+    not_guessed = {"mcd-10-protected.bin", "mcd-10-authenticated.bin", "mcd-01-truncated.bin"}
+    not_guessed.add("mcd-03-unknown-type.bin")
+    for format_id in ("mcdata-signalling/1.0", "mcdata-payload/1.0"):
+        for sample in catalog.format(format_id).samples:
+            if Path(sample.path).name in not_guessed:
+                assert detect_format(formats, Path(sample.path).read_bytes()) is None, sample.path
     assert detect_format(formats, b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\r\nhi\r\n--x--") is None
 
 
@@ -176,12 +186,14 @@ def test_harness_validate_an_sds_sample_exits_0_when_valid_and_1_when_not() -> N
     assert detected.returncode == 0, detected.stderr
 
 
-def test_harness_validate_binary_needs_the_format_named() -> None:
+def test_harness_validate_binary_by_content_or_named() -> None:
     sample = SIGNALLING_SAMPLES / "valid/sds-delivery-requested.bin"
-    undetected = harness("validate", str(sample))
-    assert undetected.returncode == 2 and "--format" in undetected.stderr
+    detected = harness("validate", str(sample))
+    assert detected.returncode == 0 and "valid mcdata-signalling/1.0" in detected.stdout, detected.stderr
     named = harness("validate", "--format", "mcdata-signalling/1.0", str(sample))
     assert named.returncode == 0, named.stderr
+    cut = harness("validate", str(SIGNALLING_SAMPLES / "invalid/mcd-01-truncated.bin"))  # too short to guess
+    assert cut.returncode == 2 and "--format" in cut.stderr
     truncated = harness(
         "validate", "--format", "mcdata-signalling/1.0", str(SIGNALLING_SAMPLES / "invalid/mcd-01-truncated.bin")
     )

@@ -73,8 +73,12 @@
     var body = details.querySelector(".body");
     var facts = [el("dt", {}, ["Family"]), el("dd", {}, [s.family])];
     if (s.spec) {
-      facts.push(el("dt", {}, ["Specification"]), el("dd", {}, [el("a", {href: s.spec_href, "class": "spec"}, [s.spec])]));
+      facts.push(el("dt", {}, ["Specification"]), el("dd", {}, [s.spec_href ? el("a", {href: s.spec_href, "class": "spec"}, [s.spec]) : s.spec]));
     }
+    (s.clauses || []).forEach(function (c) {
+      facts.push(el("dt", {}, ["Clause"]), el("dd", {}, [el("details", {"class": "clause"}, [
+        el("summary", {}, [c.title]), el("pre", {"class": "clause"}, [c.missing || c.text])])]));
+    });
     if (s.latency && s.latency.count) {
       facts.push(el("dt", {}, ["Latency"]), el("dd", {}, ["p50 " + s.latency.p50 + " ms, p95 " + s.latency.p95 + " ms, max " + s.latency.max + " ms over " + s.latency.count]));
     }

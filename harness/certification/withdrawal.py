@@ -1,0 +1,141 @@
+"""Withdrawal records: the certifying body's signed act that withdraws a certificate (``specs/evidence.md``).
+
+A record is a DSSE envelope (Ed25519 over DSSE's pre-authentication encoding, the same
+envelope :mod:`harness.evidence.dsse` signs bundles with) whose payload names the certificate,
+the bundle behind it, the reason and the time. The store accepts a record only when it verifies
+with the body key pinned in that store, and names exactly the certificate it is stored against.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from harness.certification.records import Certificate
+from harness.evidence.dsse import envelope, pae
+from harness.evidence.keys import keyid
+
+__all__ = [
+    "WITHDRAWAL_PAYLOAD_TYPE",
+    "WithdrawalError",
+    "WithdrawalRecord",
+    "check_withdrawal",
+    "public_key_from_pem",
+    "sign_withdrawal",
+]
+
+WITHDRAWAL_PAYLOAD_TYPE = "application/vnd.netcode.withdrawal+json"
+_MAX_RECORD = 64 << 10
+_MAX_REASON = 2000
+
+
+class WithdrawalError(ValueError):
+    """A withdrawal record that is malformed, signed by another key, or for another certificate."""
+
+
+@dataclass(slots=True, frozen=True)
+class WithdrawalRecord:
+    certificate: str
+    bundle_sha256: str
+    reason: str
+    at: str
+    keyid: str
+
+
+def public_key_from_pem(pem: bytes) -> Ed25519PublicKey:
+    """An Ed25519 public key from PEM; WithdrawalError otherwise."""
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, UnsupportedAlgorithm):
+        raise WithdrawalError("not a PEM public key") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise WithdrawalError("not an Ed25519 public key")
+    return key
+
+
+def _clean_reason(reason: str) -> str:
+    text = " ".join(reason.split())
+    if not text:
+        raise WithdrawalError("a withdrawal needs a reason")
+    if len(text) > _MAX_REASON or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise WithdrawalError(f"the reason must be one line of at most {_MAX_REASON} printable characters")
+    return text
+
+
+def sign_withdrawal(certificate: Certificate, reason: str, at: str, key: Ed25519PrivateKey) -> str:
+    """The signed record (JSON text of a DSSE envelope) withdrawing ``certificate`` for ``reason`` at ``at``."""
+    payload = {
+        "certificate": certificate.id,
+        "bundle_sha256": certificate.bundle_sha256,
+        "product": certificate.product.ref,
+        "suite": certificate.suite_ref,
+        "reason": _clean_reason(reason),
+        "withdrawn": at,
+    }
+    raw = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+    return json.dumps(envelope(raw, key, WITHDRAWAL_PAYLOAD_TYPE), sort_keys=True)
+
+
+def _b64(value: Any, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise WithdrawalError(f"record: {what} is not a string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise WithdrawalError(f"record: {what} is not base64") from None
+
+
+def check_withdrawal(record: str, body_key: Ed25519PublicKey, certificate: Certificate) -> WithdrawalRecord:
+    """The record's content when it is signed by ``body_key`` and names ``certificate``; WithdrawalError otherwise."""
+    if len(record) > _MAX_RECORD:
+        raise WithdrawalError("record: too large")
+    try:
+        document = json.loads(record)
+    except ValueError:
+        raise WithdrawalError("record: not JSON") from None
+    if not isinstance(document, dict) or document.get("payloadType") != WITHDRAWAL_PAYLOAD_TYPE:
+        raise WithdrawalError(f"record: not a DSSE envelope of type {WITHDRAWAL_PAYLOAD_TYPE}")
+    payload = _b64(document.get("payload"), "payload")
+    signatures = document.get("signatures")
+    if not isinstance(signatures, list) or not signatures:
+        raise WithdrawalError("record: no signature")
+    pinned = keyid(body_key)
+    signed = False
+    for entry in signatures:
+        if isinstance(entry, dict) and entry.get("keyid") == pinned:
+            try:
+                body_key.verify(_b64(entry.get("sig"), "sig"), pae(WITHDRAWAL_PAYLOAD_TYPE, payload))
+            except InvalidSignature:
+                raise WithdrawalError("record: the signature by the certifying body's key does not verify") from None
+            signed = True
+            break
+    if not signed:
+        others = ", ".join(str(e.get("keyid", "?"))[:16] for e in signatures if isinstance(e, dict))
+        raise WithdrawalError(
+            f"record: signed by {others or 'no key'}, not by the certifying body's key {pinned[:16]} (pinned)"
+        )
+    try:
+        content = json.loads(payload)
+    except ValueError:
+        raise WithdrawalError("record: payload is not JSON") from None
+    if not isinstance(content, dict):
+        raise WithdrawalError("record: payload is not an object")
+    fields = {name: content.get(name) for name in ("certificate", "bundle_sha256", "reason", "withdrawn")}
+    if not all(isinstance(value, str) for value in fields.values()):
+        raise WithdrawalError("record: certificate, bundle_sha256, reason and withdrawn must be strings")
+    if (fields["certificate"], fields["bundle_sha256"]) != (certificate.id, certificate.bundle_sha256):
+        raise WithdrawalError(f"record: it withdraws certificate {fields['certificate']}, not {certificate.id}")
+    return WithdrawalRecord(
+        str(fields["certificate"]),
+        str(fields["bundle_sha256"]),
+        _clean_reason(str(fields["reason"])),
+        str(fields["withdrawn"]),
+        pinned,
+    )
