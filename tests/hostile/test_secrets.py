@@ -154,7 +154,8 @@ async def test_a_short_header_value_leaves_every_output_intact(tmp_path: Path, c
     """``--header 'X-Api-Version: 1'`` is no credential: nothing is redacted and the reference certifies."""
     async with ReferenceServer(build_app(catalog)) as url:
         code, out, err = await harness_run(
-            url, "--header", "X-Api-Version: 1", "--junit", str(tmp_path / "junit.xml"), reports=tmp_path / "r",
+            url, "--header", "X-Api-Version: 1", "--junit", str(tmp_path / "junit.xml"), "--sut-supplier", "Ref Ltd",
+            "--sut-product", "Reference", "--sut-version", "1", reports=tmp_path / "r",
             env={"HARNESS_STORE": f"sqlite:///{tmp_path / 'store.db'}"},
         )  # fmt: skip
     assert code == 0, out + err
