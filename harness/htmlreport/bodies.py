@@ -21,6 +21,7 @@ from lxml import etree
 from harness.codecs.errors import CodecError
 from harness.codecs.multipart import MultipartError, parse_multipart
 from harness.families.esn import mcdata
+from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
 __all__ = ["SHOWN_BYTES", "body_view", "diff_ops", "hex_dump", "message_view"]
@@ -76,9 +77,9 @@ def _shown_text(data: bytes) -> str:
 def _pretty_json(data: bytes) -> str | None:
     if len(data) > _PARSE_BYTES:
         return None
-    try:
-        return json.dumps(json.loads(data), indent=2, ensure_ascii=False)
-    except ValueError:
+    try:  # the validators' parser: bounded depth, so a hostile body cannot exhaust the stack
+        return json.dumps(parse_json(data), indent=2, ensure_ascii=False)
+    except (UnsafeJson, ValueError, RecursionError):
         return None
 
 
@@ -87,7 +88,7 @@ def _pretty_xml(data: bytes) -> str | None:
         return None
     try:
         root = parse_xml(data)
-    except (UnsafeXml, etree.XMLSyntaxError, ValueError):
+    except (UnsafeXml, etree.XMLSyntaxError, ValueError, RecursionError):
         return None
     etree.indent(root, space="  ")
     return str(etree.tostring(root, encoding="unicode"))
