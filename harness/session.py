@@ -28,7 +28,7 @@ from harness.catalog import Catalog
 from harness.events import Listener, RunFinished
 from harness.model import ConfigurationError, Suite
 from harness.reporting import Redactor
-from harness.reporting.registry import ReporterContext, load_reporters
+from harness.reporting.registry import GuardedReporter, ReporterContext, load_named_reporters
 from harness.runner.engine import Runner
 from harness.transport import Counterpart, Transport, TransportOptions, load_transport
 
@@ -36,6 +36,10 @@ __all__ = ["CounterpartUnavailable", "RunSession"]
 
 MAIN = "http"
 """The name of the run's own target: every step without ``transport:`` goes there."""
+
+
+def _listener_name(listener: Listener) -> str:
+    return str(getattr(listener, "__qualname__", None) or type(listener).__qualname__)
 
 
 class CounterpartUnavailable(ConfigurationError):
@@ -74,7 +78,9 @@ class RunSession:
         self._server: Any = None
         self.counterpart: Counterpart | None = None
         self.runner: Runner | None = None
-        self.reporters: list[Listener] = []
+        self.reporters: list[GuardedReporter] = []
+        """Every listener of the run (registry reporters, then explicit listeners), each guarded: one that
+        raises is reported and silenced, and the run and the others go on."""
         self.redact = Redactor()
 
     # -- building ------------------------------------------------------------------------------------
@@ -152,7 +158,7 @@ class RunSession:
     @property
     def transport(self) -> Transport:
         """The run's own transport, once the session is entered."""
-        if self.runner is None:
+        if self.runner is None or self.runner.transport is None:
             raise ConfigurationError("the session is not entered")
         return self.runner.transport
 
@@ -216,12 +222,13 @@ class RunSession:
                     f"cannot listen on {where} for the reference endpoint: {exc.strerror}"
                 ) from None
             self.counterpart = RecorderCounterpart(app, url)
-        listeners: list[Listener] = []
+        named: list[tuple[str, Listener]] = []
         if self._reports is not None:
             context = ReporterContext(self._reports, self.redact, self.catalog, suite, dict(self._reporter_options))
-            listeners = load_reporters(context, self._reporter_names)
-        self.reporters = list(listeners)
-        listeners.extend(self._listeners)
+            named = load_named_reporters(context, self._reporter_names)
+        named += [(_listener_name(listener), listener) for listener in self._listeners]
+        self.reporters = [GuardedReporter(name, listener, self.redact) for name, listener in named]
+        listeners: list[Listener] = list(self.reporters)
         self.runner = Runner(
             self.catalog,
             main,
@@ -235,6 +242,11 @@ class RunSession:
             certifying=self._certifying,
         )
 
+    @property
+    def reporter_failures(self) -> list[str]:
+        """One line per reporter that failed during the run (each already printed on standard error)."""
+        return [reporter.failure for reporter in self.reporters if reporter.failure is not None]
+
     async def run(self) -> RunFinished:
         """Run the (selected) suite; the session must be entered."""
         if self.runner is None:
@@ -245,9 +257,7 @@ class RunSession:
         """Close what the session opened (transports it loaded, the counterpart it started, reporters)."""
         reporters, self.reporters = self.reporters, []
         for reporter in reporters:
-            closing = getattr(reporter, "close", None)
-            if callable(closing):
-                closing()
+            reporter.close()
         opened, self._open = self._open, []
         for transport in opened:
             await transport.close()

@@ -152,7 +152,10 @@ def message_view(message: dict[str, Any] | None, redact: Any = None) -> dict[str
 def _as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    except (ValueError, TypeError, RecursionError):  # a value read from a bundle may nest past the stack
+        return f"(a {type(value).__name__} nested too deep to show)"
 
 
 def diff_ops(expected: Any, actual: Any) -> dict[str, list[list[str]]]:
