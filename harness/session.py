@@ -141,6 +141,7 @@ class RunSession:
             self._operator_timeout_s = operator_timeout_s
         if credentials is not None:
             self._credentials = credentials
+            self.redact = Redactor(credentials.secrets)
         return self
 
     def with_scenarios(self, ids: Iterable[str]) -> Self:
@@ -200,7 +201,6 @@ class RunSession:
 
     async def _prepare(self) -> None:
         suite = self.selected()
-        self.redact = Redactor(self._credentials.secrets)
         main = await self._transport(MAIN, self._targets.get(MAIN) or _Target(self.target, None))
         extra = {
             name: (await self._transport(name, given), given.url)
@@ -222,13 +222,7 @@ class RunSession:
                     f"cannot listen on {where} for the reference endpoint: {exc.strerror}"
                 ) from None
             self.counterpart = RecorderCounterpart(app, url)
-        named: list[tuple[str, Listener]] = []
-        if self._reports is not None:
-            context = ReporterContext(self._reports, self.redact, self.catalog, suite, dict(self._reporter_options))
-            named = load_named_reporters(context, self._reporter_names)
-        named += [(_listener_name(listener), listener) for listener in self._listeners]
-        self.reporters = [GuardedReporter(name, listener, self.redact) for name, listener in named]
-        listeners: list[Listener] = list(self.reporters)
+        listeners: list[Listener] = list(self.open_reporters())
         self.runner = Runner(
             self.catalog,
             main,
@@ -241,6 +235,30 @@ class RunSession:
             extra_targets=extra,
             certifying=self._certifying,
         )
+
+    def open_reporters(self) -> list[GuardedReporter]:
+        """The run's listeners (the registry's reporters, then explicit listeners), each guarded.
+
+        Entering the session builds them; a caller that feeds a run's events itself (the pytest plugin
+        joining xdist workers' results) builds them alone, with no transport or counterpart.
+        """
+        if self.reporters:
+            return self.reporters
+        named: list[tuple[str, Listener]] = []
+        if self._reports is not None:
+            context = ReporterContext(
+                self._reports, self.redact, self.catalog, self.selected(), dict(self._reporter_options)
+            )
+            named = load_named_reporters(context, self._reporter_names)
+        named += [(_listener_name(listener), listener) for listener in self._listeners]
+        self.reporters = [GuardedReporter(name, listener, self.redact) for name, listener in named]
+        return self.reporters
+
+    def close_reporters(self) -> None:
+        """Close every reporter (a failing one is reported, and the others are closed all the same)."""
+        reporters, self.reporters = self.reporters, []
+        for reporter in reporters:
+            reporter.close()
 
     @property
     def reporter_failures(self) -> list[str]:
@@ -255,9 +273,7 @@ class RunSession:
 
     async def close(self) -> None:
         """Close what the session opened (transports it loaded, the counterpart it started, reporters)."""
-        reporters, self.reporters = self.reporters, []
-        for reporter in reporters:
-            reporter.close()
+        self.close_reporters()
         opened, self._open = self._open, []
         for transport in opened:
             await transport.close()

@@ -104,9 +104,10 @@ def make(context: Any) -> HtmlReporter | None:
     options: Mapping[str, Any] = getattr(context, "options", {}) or {}
     if options.get("html") is False:
         return None
-    return HtmlReporter(
-        Path(context.reports) / "report.html", context.catalog, context.redact, str(options.get("sut") or "")
-    )
+    sut = options.get("sut")
+    declared = getattr(sut, "as_dict", None)  # the evidence's Sut: shown as a bundle's report shows it
+    shown = _sut({"sut": declared()}) if callable(declared) else str(sut or "")
+    return HtmlReporter(Path(context.reports) / "report.html", context.catalog, context.redact, shown)
 
 
 def _sut(predicate: Mapping[str, Any]) -> str:
