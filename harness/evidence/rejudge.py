@@ -20,6 +20,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -111,7 +112,8 @@ def _attempt(record: Mapping[str, Any]) -> int:
 
 
 class _Spool:
-    """The records written once to a temporary file, with each scenario's line offsets: read back per scenario."""
+    """The records written once to a temporary file (each compressed), with each scenario's offsets: read back
+    one scenario at a time."""
 
     def __init__(self, recorded: Iterable[Mapping[str, Any]]) -> None:
         # Closed by close() (the owner's finally), or here when reading the records fails.
@@ -125,7 +127,8 @@ class _Spool:
                 if not isinstance(record, Mapping):
                     continue
                 self._learn(record)
-                line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+                # Each record compressed on its own: the spool's disk use stays near the bundle's size.
+                line = zlib.compress(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode(), 1)
                 self.file.write(line)
                 self.lines[str(record.get("scenario"))].append((position, len(line)))
                 position += len(line)
@@ -162,7 +165,7 @@ class _Spool:
     def records(self, scenario: str) -> Iterator[dict[str, Any]]:
         for offset, length in self.lines.get(scenario, ()):
             self.file.seek(offset)
-            record = json.loads(self.file.read(length))
+            record = json.loads(zlib.decompress(self.file.read(length)))
             if isinstance(record, dict):
                 yield record
 
