@@ -4,7 +4,7 @@
 evidence reporter, then writes a bundle of COPIES copies of that genuine record (every scenario id
 suffixed ``~N``, its exchanges copied with it) until the ZIP reaches about --megabytes; ``judge``
 re-judges it through the runner's replay seam in a fresh process and prints its peak RSS beside the
-RSS of the same process before re-judging (imports and catalog loaded: the baseline). IC-23 (one
+RSS of the same process before re-judging (imports, catalog, suite and results.json: the baseline). IC-23 (one
 1 MB oversize body that deflates 100:1) is left out, so the size is made of ordinary exchanges.
 Prints one JSON document. Run: ``python benchmarks/rejudge_memory.py --megabytes 50``.
 """
@@ -81,10 +81,12 @@ def judge(bundle: Path, copies: int) -> dict[str, Any]:
 
     catalog = load_catalog()
     suite = bench_suite(catalog, copies)
+    with zipfile.ZipFile(bundle) as archive:
+        results = json.loads(archive.read("results.json"))
+    # The baseline: imports, catalog, the suite to judge by and results.json parsed (re-judging's inputs).
     baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     with zipfile.ZipFile(bundle) as archive:
-        results = json.loads(archive.read("results.json"))
         differences = rejudge(catalog, suite, str(results["target"]), iter_exchanges(archive), results)
     elapsed = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

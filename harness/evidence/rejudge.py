@@ -21,6 +21,7 @@ import os
 import tempfile
 import zipfile
 import zlib
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -118,7 +119,9 @@ class _Spool:
     def __init__(self, recorded: Iterable[Mapping[str, Any]]) -> None:
         # Closed by close() (the owner's finally), or here when reading the records fails.
         self.file: IO[bytes] = tempfile.TemporaryFile(prefix="harness-rejudge-")  # noqa: SIM115
-        self.lines: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        self.lines: dict[str, array[int]] = defaultdict(lambda: array("q"))
+        """Per scenario, the offset and length of each of its records, in pairs (compact: a bundle of a
+        long run has hundreds of thousands)."""
         self.counterpart = ""
         self.carriers: dict[str, str] = {}
         position = 0
@@ -130,7 +133,7 @@ class _Spool:
                 # Each record compressed on its own: the spool's disk use stays near the bundle's size.
                 line = zlib.compress(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode(), 1)
                 self.file.write(line)
-                self.lines[str(record.get("scenario"))].append((position, len(line)))
+                self.lines[str(record.get("scenario"))].extend((position, len(line)))
                 position += len(line)
         except BaseException:
             self.file.close()
@@ -163,7 +166,9 @@ class _Spool:
                 self.counterpart = command["to"]
 
     def records(self, scenario: str) -> Iterator[dict[str, Any]]:
-        for offset, length in self.lines.get(scenario, ()):
+        pairs = self.lines.get(scenario, array("q"))
+        for index in range(0, len(pairs), 2):
+            offset, length = pairs[index], pairs[index + 1]
             self.file.seek(offset)
             record = json.loads(zlib.decompress(self.file.read(length)))
             if isinstance(record, dict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from harness.catalog import Catalog
@@ -45,7 +45,7 @@ from harness.runner.exchanges import Exchanges, LiveExchanges, ManualAction, Ski
 from harness.runner.life_cycle import judging_catalog, life_cycle_facts, life_cycle_notice
 from harness.transport import Counterpart, Request, Response, Transport
 
-__all__ = ["ManualAction", "Runner", "Skipped", "now_rfc3339", "scenario_of", "typed_scenarios"]
+__all__ = ["ManualAction", "Runner", "Skipped", "iter_typed", "now_rfc3339", "scenario_of", "typed_scenarios"]
 
 
 STEP_FAULTS: tuple[tuple[type[HarnessError], str, str, Verdict], ...] = (
@@ -94,16 +94,26 @@ def scenario_of(raw: Mapping[str, Any]) -> Scenario:
             steps=tuple(typed_steps),
             serial=bool(raw.get("serial", False)),
             spec=str(raw.get("spec", "")),
-            raw=dict(raw),
+            raw=raw if isinstance(raw, dict) else dict(raw),
         )
     except (KeyError, ValueError) as exc:
         raise ConfigurationError(f"scenario {raw.get('id')!r}: not a scenario ({exc})") from None
 
 
+def iter_typed(suite: Suite) -> Iterator[Scenario]:
+    """The suite's typed scenarios in order: the catalog's (``Suite.typed``), else each mapping typed as it
+    is reached (a suite built in code with a million scenarios is never typed whole)."""
+    if len(suite.typed) == len(suite.scenarios):
+        yield from suite.typed
+        return
+    typed = {scenario.id: scenario for scenario in suite.typed}
+    for raw in suite.scenarios:
+        yield typed.get(str(raw.get("id"))) or scenario_of(raw)
+
+
 def typed_scenarios(suite: Suite) -> tuple[Scenario, ...]:
     """The suite's typed scenarios: the catalog's (``Suite.typed``) for the scenarios it holds, in order."""
-    typed = {scenario.id: scenario for scenario in suite.typed}
-    return tuple(typed.get(str(raw.get("id"))) or scenario_of(raw) for raw in suite.scenarios)
+    return tuple(iter_typed(suite))
 
 
 class Runner:
@@ -159,15 +169,14 @@ class Runner:
             self.emit(RunNote(notice))
         await self.prepare(suite)
         results: dict[str, ScenarioResult] = {}
-        scenarios = typed_scenarios(suite)
 
         async def guarded(scenario: Scenario) -> None:
             result = await self.run_scenario(scenario)
             results[result.id] = result
             self.emit(ScenarioFinished(result))
 
-        parallel = iter([s for s in scenarios if not s.serial])
-        serial = [s for s in scenarios if s.serial]
+        # Typed as they are reached: workers share one iterator over the suite's order.
+        parallel = (s for s in iter_typed(suite) if not s.serial)
 
         async def worker() -> None:  # ``concurrency`` workers take the scenarios in suite order
             for scenario in parallel:
@@ -175,13 +184,13 @@ class Runner:
 
         try:
             await asyncio.gather(*(worker() for _ in range(max(1, self.concurrency))))
-            for scenario in serial:
+            for scenario in (s for s in iter_typed(suite) if s.serial):
                 await guarded(scenario)
         except asyncio.CancelledError:
             # Ctrl-C: what finished is reported, marked interrupted, then the cancellation goes on.
-            self.emit(self._finished(suite, scenarios, started, results, interrupted=True))
+            self.emit(self._finished(suite, started, results, interrupted=True))
             raise
-        finished = self._finished(suite, scenarios, started, results, interrupted=False)
+        finished = self._finished(suite, started, results, interrupted=False)
         self.emit(finished)
         return finished
 
@@ -195,14 +204,10 @@ class Runner:
             self.emit(RunNote(await load_dataset(self.exchanges.hook, self.target, suite.dataset, self.dataset)))
 
     def _finished(
-        self,
-        suite: Suite,
-        scenarios: tuple[Scenario, ...],
-        started: str,
-        results: dict[str, ScenarioResult],
-        interrupted: bool,
+        self, suite: Suite, started: str, results: dict[str, ScenarioResult], interrupted: bool
     ) -> RunFinished:
-        ordered = tuple(results[s.id] for s in scenarios if s.id in results)
+        in_order = (str(raw.get("id")) for raw in suite.scenarios)  # the suite's order, without typing again
+        ordered = tuple(results[scenario_id] for scenario_id in in_order if scenario_id in results)
         summary = Summary()
         for result in ordered:
             summary.add(result.verdict)
