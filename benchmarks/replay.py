@@ -10,6 +10,8 @@ client does per exchange:
   sending, and the answer checked (status, media type, Location, members, timestamp).
 
 Prints a table, or with --json one line: {"raw_rps", "harness_rps", "ratio", "ratio_range", "client_cpu_us", ...}.
+With --evidence, each round also replays with the evidence reporter (every exchange recorded as it crossed the
+wire, redacted, spooled; the bundle written), and ``evidence_overhead`` is 1 - its rate / the harness's.
 Bounded: --rounds rounds of --requests exchanges per side (default 5 x 2000), each raw round at most
 --max-seconds. Figures are medians over the rounds (the ratio is the median of the per-round ratios).
 """
@@ -22,6 +24,7 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -34,7 +37,11 @@ from harness.model import Suite
 from harness.session import RunSession
 
 SCENARIO = "IC-01"
-CPU = {"raw": 0.0, "harness": 0.0}  # client CPU seconds in the measured rounds (the server is another process)
+CPU = {
+    "raw": 0.0,
+    "harness": 0.0,
+    "evidence": 0.0,
+}  # client CPU seconds in the measured rounds (the server is another process)
 
 
 def start_server() -> tuple[subprocess.Popen[str], str]:
@@ -77,17 +84,23 @@ async def raw(url: str, bodies: list[bytes], concurrency: int, deadline: float) 
         return done, time.perf_counter() - started
 
 
-async def replay(url: str, count: int, concurrency: int) -> tuple[int, float, int]:
+async def replay(url: str, count: int, concurrency: int, evidence: Path | None = None) -> tuple[int, float, int]:
+    """The runner's replay; with ``evidence`` (a folder), the evidence reporter records every exchange (redacted,
+    spooled to disk) and writes the bundle, inside the measured time."""
     catalog = load_catalog()
     suite = catalog.suite("intel-core")
     template = next(s for s in suite.scenarios if s["id"] == SCENARIO)
     scenarios = tuple({**template, "id": f"{SCENARIO}#{i}"} for i in range(count))
     bench_suite = Suite(suite.name, suite.version, suite.title, "", scenarios, suite.directory)
-    async with RunSession(catalog, bench_suite).with_target(url).with_options(concurrency=concurrency) as session:
+    session = RunSession(catalog, bench_suite).with_target(url).with_options(concurrency=concurrency)
+    if evidence is not None:
+        session.with_reporters(evidence, only=["evidence"])
+    side = "evidence" if evidence is not None else "harness"
+    async with session:
         started, cpu = time.perf_counter(), time.process_time()
         finished = await session.run()
         elapsed = time.perf_counter() - started
-        CPU["harness"] += time.process_time() - cpu
+        CPU[side] += time.process_time() - cpu
     return count, elapsed, finished.summary.passed
 
 
@@ -98,18 +111,24 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--max-seconds", type=float, default=60.0, help="time bound of one raw round")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--evidence",
+        action="store_true",
+        help="also a round of the runner with the evidence reporter; evidence_overhead = 1 - its rate / harness's",
+    )
     args = parser.parse_args()
     sample = Path(load_catalog().format("intel-report/1.0").directory, "samples/valid/full.json").read_bytes()
     original = json.loads(sample)["reportId"].encode()
     raw_rates: list[float] = []
-    counts = {"raw": 0, "harness": 0}
+    counts = {"raw": 0, "harness": 0, "evidence": 0}
     harness_rates: list[float] = []
+    evidence_rates: list[float] = []
     process, url = start_server()
     try:
         warm = [sample.replace(original, str(uuid.uuid4()).encode()) for _ in range(200)]
         asyncio.run(raw(url, warm, args.concurrency, time.perf_counter() + 10))
         asyncio.run(replay(url, 200, args.concurrency))
-        CPU.update(raw=0.0, harness=0.0)
+        CPU.update(raw=0.0, harness=0.0, evidence=0.0)
         # Interleaved rounds: a burst of load from elsewhere on the machine hits both sides alike.
         for _ in range(max(1, args.rounds)):
             bodies = [sample.replace(original, str(uuid.uuid4()).encode()) for _ in range(args.requests)]
@@ -121,6 +140,13 @@ def main() -> int:
             counts["harness"] += h_done
             raw_rates.append(raw_done / raw_s)
             harness_rates.append(h_done / h_s)
+            if args.evidence:
+                with tempfile.TemporaryDirectory(prefix="replay-evidence-") as folder:
+                    e_done, e_s, e_passed = asyncio.run(replay(url, h_done, args.concurrency, Path(folder)))
+                if e_passed != e_done:
+                    raise SystemExit(f"harness replay with evidence: only {e_passed} of {e_done} passed; no figure")
+                counts["evidence"] += e_done
+                evidence_rates.append(e_done / e_s)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -134,8 +160,14 @@ def main() -> int:
         "rounds": len(ratios),
         "concurrency": args.concurrency,
         # What each client spends per exchange: the side above the server's own cost is bound by itself.
-        "client_cpu_us": {side: round(CPU[side] / max(1, counts[side]) * 1e6, 1) for side in CPU},
+        "client_cpu_us": {side: round(CPU[side] / max(1, counts[side]) * 1e6, 1) for side in CPU if counts[side]},
     }
+    if evidence_rates:
+        # per round, against the harness round just before it: 1 - (with evidence) / (without)
+        overheads = sorted(1 - e / h for e, h in zip(evidence_rates, harness_rates, strict=True))
+        result["evidence_rps"] = round(statistics.median(evidence_rates), 1)
+        result["evidence_overhead"] = round(statistics.median(overheads), 3)
+        result["evidence_overhead_range"] = [round(overheads[0], 3), round(overheads[-1], 3)]
     if args.json:
         print(json.dumps(result))
     else:

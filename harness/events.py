@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -68,16 +69,20 @@ class WireMessage:
     start_line: str
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    decoded: bytes | None = None
+    """The body with its ``Content-Encoding`` undone, when it had one (``body`` stays as it crossed the wire)."""
 
 
 @dataclass(slots=True, frozen=True)
 class ExchangeCompleted:
-    """One exchange of a step.
+    """One exchange of a step: one sending of a request (``attempt`` 1, 2, ... when the transport sent it
+    again) and the answer to it (None when none came complete).
 
     ``direction`` is ``"harness->sut"`` for what the harness sent to the SUT, or
     ``"sut->reference"`` for what the SUT sent to the counterpart reference endpoint
-    (then ``request`` is the SUT's message and ``response`` the counterpart's answer).
-    ``sent`` and ``answered`` are RFC 3339 UTC times with milliseconds.
+    (then ``request`` is the SUT's message and ``answer`` the counterpart's answer).
+    ``sent`` and ``answered`` are RFC 3339 UTC times with milliseconds; ``bindings`` what the step
+    captured from the answer (``capture:``).
     """
 
     scenario: str
@@ -91,9 +96,11 @@ class ExchangeCompleted:
     direction: str = "harness->sut"
     transport: str = "http"
     request: WireMessage | None = None
-    response: WireMessage | None = None
+    answer: WireMessage | None = None
     sent: str = ""
     answered: str = ""
+    attempt: int = 1
+    bindings: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True, frozen=True)

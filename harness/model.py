@@ -62,6 +62,10 @@ class CatalogError(ConfigurationError):
 class TransportError(HarnessError):
     """A message could not be carried to or from the system under test."""
 
+    attempts: tuple[Any, ...] = ()
+    """What crossed the wire before it failed (``harness.transport.Attempt`` records): a transport sets it so
+    that a request sent without a complete answer is still recorded."""
+
 
 class BadAnswer(TransportError):
     """The system under test answered, but with something no conforming system sends

@@ -30,7 +30,7 @@ from harness.model import ConfigurationError, Suite
 from harness.reporting import Redactor
 from harness.reporting.registry import GuardedReporter, ReporterContext, load_named_reporters
 from harness.runner.engine import Runner
-from harness.transport import Counterpart, Transport, TransportOptions, load_transport
+from harness.transport import Counterpart, Transport, TransportOptions, load_transport, without_userinfo
 
 __all__ = ["CounterpartUnavailable", "RunSession"]
 
@@ -73,6 +73,7 @@ class RunSession:
         self._operator_timeout_s = 300.0
         self._credentials = TransportOptions()
         self._scenario_ids: tuple[str, ...] | None = None
+        self._settled = False
         # prepared on entry
         self._open: list[Transport] = []
         self._server: Any = None
@@ -141,7 +142,6 @@ class RunSession:
             self._operator_timeout_s = operator_timeout_s
         if credentials is not None:
             self._credentials = credentials
-            self.redact = Redactor(credentials.secrets)
         return self
 
     def with_scenarios(self, ids: Iterable[str]) -> Self:
@@ -199,9 +199,25 @@ class RunSession:
         await transport.probe(given.url)
         return transport
 
+    def _settle(self) -> None:
+        """The run's credentials and redactor, once: a target's user information goes as the credential it is
+        (Authorization: Basic), never as part of the target URL that results, reports and evidence name."""
+        if self._settled:
+            return
+        urls = [given.url for given in self._targets.values()]
+        given_main = self._targets.get(MAIN) or _Target(self.target, None)
+        url, basic = without_userinfo(given_main.url)
+        if basic and not any(name.lower() == "authorization" for name, _ in self._credentials.headers):
+            headers = (*self._credentials.headers, ("Authorization", basic))
+            self._credentials = dataclasses.replace(self._credentials, headers=headers)
+        self._targets[MAIN] = _Target(url, given_main.transport)
+        self.redact = Redactor.for_run(self._credentials, urls)
+        self._settled = True
+
     async def _prepare(self) -> None:
         suite = self.selected()
-        main = await self._transport(MAIN, self._targets.get(MAIN) or _Target(self.target, None))
+        self._settle()
+        main = await self._transport(MAIN, self._targets[MAIN])
         extra = {
             name: (await self._transport(name, given), given.url)
             for name, given in self._targets.items()
@@ -244,6 +260,8 @@ class RunSession:
         """
         if self.reporters:
             return self.reporters
+        if MAIN in self._targets:
+            self._settle()
         named: list[tuple[str, Listener]] = []
         if self._reports is not None:
             context = ReporterContext(

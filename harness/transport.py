@@ -6,25 +6,32 @@ once. Adapters are found through the entry-point group ``harness.adapters``.
 
 from __future__ import annotations
 
+import base64
+import functools
 import ssl
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from harness.extensions import ADAPTERS
 from harness.model import BadAnswer, ConfigurationError
 
 __all__ = [
+    "CREDENTIAL_WORDS",
+    "Attempt",
     "Counterpart",
     "Request",
     "Response",
     "Transport",
     "TransportOptions",
+    "credential_name",
     "decode_body",
     "decoded_body",
     "load_transport",
     "tls_context",
     "with_headers",
+    "without_userinfo",
 ]
 
 
@@ -36,6 +43,42 @@ class Request:
     body: bytes = b""
 
 
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+CREDENTIAL_WORDS = ("key", "token", "secret", "password", "auth")
+"""A header (or URL query parameter) whose name contains one of these carries a credential (evidence 1.1)."""
+
+
+@functools.lru_cache(maxsize=4096)  # a run sends and receives a few dozen header names, each thousands of times
+def credential_name(name: str) -> bool:
+    """Whether the value of header or query parameter ``name`` is a credential (``specs/evidence.md``)."""
+    lowered = name.lower()
+    return lowered in CREDENTIAL_HEADERS or any(word in lowered for word in CREDENTIAL_WORDS)
+
+
+@dataclass(slots=True, frozen=True)
+class Attempt:
+    """One sending of a request, as it crossed the wire, and the answer to it as it came back.
+
+    ``start_line``, ``headers`` and ``body`` are the request exactly as written (every header the transport
+    added, credentials included: whoever records it redacts it); ``answer_*`` the answer as read (its body
+    still compressed when it was), or empty with ``status`` None when no complete answer came (``error``
+    says why). ``number`` counts the sendings of one request: 1, then 2 when the transport sent it again.
+    """
+
+    number: int
+    start_line: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    sent: str
+    answer_line: str = ""
+    answer_headers: tuple[tuple[str, str], ...] = ()
+    answer_body: bytes = b""
+    answered: str = ""
+    status: int | None = None
+    elapsed_ms: float = 0.0
+    error: str = ""
+
+
 @dataclass(slots=True, frozen=True)
 class Response:
     status: int
@@ -44,6 +87,8 @@ class Response:
     body: bytes
     elapsed_ms: float
     url: str = ""
+    attempts: tuple[Attempt, ...] = ()
+    """What crossed the wire for this answer, one per sending (empty from a transport that does not say)."""
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or None."""
@@ -75,14 +120,29 @@ class TransportOptions:
     key_password: str | None = field(default=None, repr=False)
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
+    secret_names: tuple[str, ...] = ()
+    """Headers the operator marked secret (``--secret-header``) although their names name no credential."""
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Every secret value these options carry, for redaction."""
-        values = [value for _, value in self.headers]
+        """The secret values these options carry: credential headers (by name, or marked), the key password."""
+        marked = {name.lower() for name in self.secret_names}
+        values = [value for name, value in self.headers if credential_name(name) or name.lower() in marked]
         if self.key_password:
             values.append(self.key_password)
         return tuple(v for v in values if v)
+
+
+def without_userinfo(url: str) -> tuple[str, str]:
+    """``url`` without its user information, and that information as the Basic credentials it stands for
+    (``""`` when it has none)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, ""
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
+    return urlunsplit(parts._replace(netloc=hostport)), f"Basic {token}"
 
 
 def tls_context(options: TransportOptions) -> ssl.SSLContext:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ssl
 import time
 from urllib.parse import urlsplit
@@ -19,7 +20,7 @@ import harness
 from adapters.http.wire import Client, tls_reason
 from harness.model import BadAnswer, TargetUnreachable, TransportError
 from harness.protocols.http1 import os_reason
-from harness.transport import Request, Response, TransportOptions, decoded_body, tls_context, with_headers
+from harness.transport import Attempt, Request, Response, TransportOptions, decoded_body, tls_context, with_headers
 
 __all__ = ["HttpTransport", "tls_context"]
 
@@ -27,6 +28,13 @@ __all__ = ["HttpTransport", "tls_context"]
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def _unanswered(record: list[Attempt], error: str) -> tuple[Attempt, ...]:
+    """The attempts of a failed exchange, the last one (cut short by ``error``) saying so."""
+    if record and record[-1].status is None and not record[-1].error:
+        record[-1] = dataclasses.replace(record[-1], error=error)
+    return tuple(record)
 
 
 def _one_line(text: object) -> str:
@@ -52,18 +60,24 @@ class HttpTransport:
         return self._wire
 
     async def send(self, request: Request) -> Response:
+        """The answer to ``request``; its ``attempts`` are the bytes that crossed the wire, one per sending. A
+        failure (:class:`TransportError`) carries the attempts made before it, so none goes unrecorded."""
         client = self._client()
         started = time.perf_counter()
         headers = with_headers(request.headers, self.options.headers)
+        record: list[Attempt] = []
         try:
             # One deadline for the whole exchange: a body that trickles in counts against it too.
             async with asyncio.timeout(self.options.timeout_s):
-                answer = await client.exchange(request.method, request.url, headers, request.body)
+                answer = await client.exchange(request.method, request.url, headers, request.body, record)
         except TimeoutError:
             origin, limit = _origin(request.url), self.options.timeout_s
-            raise BadAnswer(f"no complete answer from {origin} within {limit:g} s") from None
+            error = BadAnswer(f"no complete answer from {origin} within {limit:g} s")
+            error.attempts = _unanswered(record, str(error))
+            raise error from None
         except TransportError as exc:
             exc.args = (_one_line(exc),)
+            exc.attempts = _unanswered(record, str(exc))
             raise
         return Response(
             status=answer.status,
@@ -72,6 +86,7 @@ class HttpTransport:
             body=decoded_body(answer.headers, answer.body, self.options.max_response_bytes),
             elapsed_ms=(time.perf_counter() - started) * 1000,
             url=request.url,
+            attempts=tuple(record),
         )
 
     async def probe(self, base_url: str) -> None:

@@ -16,13 +16,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import ssl
+import time
 from typing import Any
 
 from harness.model import BadAnswer, TargetUnreachable
-from harness.protocols.http1 import Answer, ResponseReader, Target, os_reason, parse_target, request_bytes, tls_reason
+from harness.protocols.http1 import (
+    Answer,
+    ResponseReader,
+    Target,
+    encode_request,
+    os_reason,
+    parse_target,
+    request_head,
+    tls_reason,
+)
+from harness.transport import Attempt
 
-__all__ = ["Answer", "Client", "tls_reason"]
+__all__ = ["IDEMPOTENT", "Answer", "Client", "now_rfc3339", "tls_reason"]
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+"""The methods RFC 9110 (9.2.2) calls idempotent: the only ones sent again unasked (RFC 9112, 9.3.1)."""
+
+
+FRESH_S = 1.0
+"""How long a connection may have been idle to carry a non-idempotent request (servers' idle timeouts are
+seconds at the least: uvicorn 5 s, aiohttp and nginx 75 s)."""
+
+
+def now_rfc3339() -> str:
+    """The time now, RFC 3339 UTC with milliseconds (as the evidence records times)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class _Connection(asyncio.Protocol):
@@ -36,6 +61,7 @@ class _Connection(asyncio.Protocol):
         self.reader: ResponseReader | None = None
         self.answer: asyncio.Future[Answer] | None = None
         self.exchanges = 0  # begun on this connection
+        self.idle_since = 0.0  # time.monotonic() when it went back to the pool
         self._writable: asyncio.Future[None] | None = None
 
     @property
@@ -131,37 +157,58 @@ class Client:
             self._loop, self._slots = loop, asyncio.Semaphore(self.limit)
         return self._slots
 
-    async def exchange(self, method: str, url: str, headers: list[tuple[str, str]], body: bytes) -> Answer:
+    async def exchange(
+        self, method: str, url: str, headers: list[tuple[str, str]], body: bytes, record: list[Attempt] | None = None
+    ) -> Answer:
+        """Send the request, read its answer. Each sending is appended to ``record`` as it goes out and
+        completed when its answer (or its failure) comes, so a caller whose deadline cut the exchange short
+        still holds what was sent.
+
+        A kept-alive connection the peer had dropped (its idle timeout) takes the request and ends without
+        a byte: an idempotent request then goes again, once, on a fresh connection; any other (a POST) is
+        never sent a second time, since the peer may have acted on it (RFC 9112, 9.3.1)."""
         target = parse_target(url)
-        data = request_bytes(method, target, headers, body, self.user_agent)
+        start_line, sent_headers = request_head(method, target, headers, body, self.user_agent)
+        data = encode_request(start_line, sent_headers, body)
         key = (target.tls, target.host, target.port)
+        attempts: list[Attempt] = [] if record is None else record
+        number = 0
         async with self._bind():
             while True:
-                connection = self._kept(key) or await self._connect(target)
+                connection = self._kept(key, method in IDEMPOTENT) or await self._connect(target)
+                number += 1
+                began = time.perf_counter()
+                attempts.append(Attempt(number, start_line, tuple(sent_headers), body, now_rfc3339()))
                 try:
                     answer = await connection.exchange(data, method == "HEAD")
-                except BadAnswer:
+                except BadAnswer as exc:
                     connection.close()
-                    # A peer may drop a kept-alive connection just as a request goes out on it (its idle
-                    # timeout): with not a byte answered, the request goes again, once, on a fresh connection.
-                    if connection.silent and connection.exchanges > 1:
+                    attempts[-1] = _failed(attempts[-1], began, str(exc))
+                    if connection.silent and connection.exchanges > 1 and number == 1 and method in IDEMPOTENT:
                         continue
                     raise
                 except BaseException:
                     connection.close()
                     raise
                 if connection.reusable:
+                    connection.idle_since = time.monotonic()
                     self._idle.setdefault(key, []).append(connection)
                 else:
                     connection.close()
+                attempts[-1] = _answered(attempts[-1], began, answer)
                 return answer
 
-    def _kept(self, key: tuple[bool, str, int]) -> _Connection | None:
+    def _kept(self, key: tuple[bool, str, int], idempotent: bool) -> _Connection | None:
+        """An idle connection to reuse. A request that must not go twice (a POST) takes only one idle for less
+        than :data:`FRESH_S`: a peer's idle timeout is then unlikely to drop it just as the request goes out."""
         idle = self._idle.get(key)
         while idle:
             connection = idle.pop()
-            if not connection.closed:
+            if connection.closed:
+                continue
+            if idempotent or time.monotonic() - connection.idle_since < FRESH_S:
                 return connection
+            connection.close()
         return None
 
     async def _connect(self, target: Target) -> _Connection:
@@ -186,3 +233,26 @@ class Client:
             for connection in idle:
                 connection.close()
         self._idle.clear()
+
+
+def _answered(attempt: Attempt, began: float, answer: Answer) -> Attempt:
+    return Attempt(
+        attempt.number,
+        attempt.start_line,
+        attempt.headers,
+        attempt.body,
+        attempt.sent,
+        answer.start_line,
+        answer.headers,
+        answer.body,
+        now_rfc3339(),
+        answer.status,
+        (time.perf_counter() - began) * 1000,
+    )
+
+
+def _failed(attempt: Attempt, began: float, error: str) -> Attempt:
+    elapsed = (time.perf_counter() - began) * 1000
+    return Attempt(
+        attempt.number, attempt.start_line, attempt.headers, attempt.body, attempt.sent, elapsed_ms=elapsed, error=error
+    )

@@ -20,17 +20,63 @@ no final response in time or a malformed one :class:`~harness.model.BadAnswer`.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import time
 import uuid
 
 from harness.model import BadAnswer, ConfigurationError, TargetUnreachable, TransportError
 from harness.protocols.sip import ACCEPT_CONTACT, SipMessage, SipSyntaxError, new_tag
 from harness.protocols.sip_client import SipTarget, exchange, parse_sip_uri
-from harness.transport import Request, Response, TransportOptions
+from harness.transport import Attempt, Request, Response, TransportOptions
 
 __all__ = ["ACCEPT_CONTACT", "SipMessage", "SipTarget", "SipTransport", "parse_sip_uri"]
 
 FROM_URI = "sip:harness@127.0.0.1"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _error(exc: BaseException, where: str, timeout_s: float) -> TransportError:
+    """The one mapping of what can go wrong carrying a SIP request to the harness's errors."""
+    if isinstance(exc, ConnectionRefusedError):
+        return TargetUnreachable(f"nothing accepts SIP at {where}")
+    if isinstance(exc, TimeoutError):
+        return BadAnswer(f"no final SIP response from {where} within {timeout_s:g} s")
+    if isinstance(exc, SipSyntaxError):
+        return BadAnswer(f"malformed SIP response from {where}: {exc}")
+    if isinstance(exc, ConnectionResetError):
+        return BadAnswer(f"{where} closed the connection before answering: {exc}")
+    return TransportError(f"SIP failure talking to {where}: {getattr(exc, 'strerror', None) or exc}")
+
+
+def _attempts(
+    sent: list[SipMessage], at: str, answer: SipMessage | None, started: float, error: str
+) -> tuple[Attempt, ...]:
+    """Each transmission of the request as it went (with its Via; UDP retransmissions each), the final
+    response with the last one."""
+    attempts: list[Attempt] = []
+    for number, message in enumerate(sent, start=1):
+        head, _, _ = message.encode().partition(b"\r\n\r\n")
+        lines = head.decode("utf-8").split("\r\n")
+        headers = tuple((n, v.strip()) for n, _, v in (line.partition(":") for line in lines[1:]))
+        attempt = Attempt(number, lines[0], headers, message.body, at, error=error if number == len(sent) else "")
+        if answer is not None and number == len(sent):
+            elapsed = (time.perf_counter() - started) * 1000
+            line = f"SIP/2.0 {answer.status} {answer.reason}"
+            attempt = dataclasses.replace(
+                attempt,
+                answer_line=line,
+                answer_headers=answer.headers,
+                answer_body=answer.body,
+                answered=_now(),
+                status=answer.status,
+                elapsed_ms=elapsed,
+            )
+        attempts.append(attempt)
+    return tuple(attempts)
 
 
 class SipTransport:
@@ -67,21 +113,18 @@ class SipTransport:
         target, message = self.build(request)
         started = time.perf_counter()
         where = f"{target.transport}:{target.host}:{target.port}"
+        sent: list[SipMessage] = []
+        at = _now()
         try:
-            answer = await exchange(target, message, self.options.timeout_s)
-        except ConnectionRefusedError as exc:
-            raise TargetUnreachable(f"nothing accepts SIP at {where}") from exc
-        except TimeoutError as exc:
-            raise BadAnswer(f"no final SIP response from {where} within {self.options.timeout_s:g} s") from exc
-        except SipSyntaxError as exc:
-            raise BadAnswer(f"malformed SIP response from {where}: {exc}") from exc
-        except ConnectionResetError as exc:
-            raise BadAnswer(f"{where} closed the connection before answering: {exc}") from exc
-        except OSError as exc:
-            raise TransportError(f"SIP failure talking to {where}: {exc.strerror or exc}") from exc
+            answer = await exchange(target, message, self.options.timeout_s, sent)
+        except (OSError, TimeoutError, SipSyntaxError) as exc:
+            error = _error(exc, where, self.options.timeout_s)
+            error.attempts = _attempts(sent, at, None, started, str(error))
+            raise error from exc
         elapsed = (time.perf_counter() - started) * 1000
         assert answer.status is not None
-        return Response(answer.status, answer.reason, answer.headers, answer.body, elapsed, request.url)
+        attempts = _attempts(sent, at, answer, started, "")
+        return Response(answer.status, answer.reason, answer.headers, answer.body, elapsed, request.url, attempts)
 
     async def probe(self, base_url: str) -> None:
         """Raise TargetUnreachable unless something answers an OPTIONS at ``base_url`` (a SIP URI)."""

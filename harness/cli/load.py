@@ -31,6 +31,7 @@ from harness.cli.options import add_credential_options, credentials_from
 from harness.load.plan import CREDENTIALS_ENV, LoadPlan, Tally, load_result, replayable, write_credentials
 from harness.model import ConfigurationError, Suite, TargetUnreachable, UsageError
 from harness.profile import DATASET_HOOK, HOOK_ABSENT
+from harness.reporting import Redactor, printable
 from harness.transport import TransportOptions, tls_context
 
 __all__ = ["register", "run_load"]
@@ -39,6 +40,10 @@ DEFAULT_REPORTS = Path("reports/load")
 DEFAULT_MASTER_PORT = 5557
 GRACE_S = 120.0
 """Beyond its own time limit, how long a load run's processes get to stop and report before they are killed."""
+
+
+_REDACT = Redactor()
+"""Redacts a target URL's user information where it stands, for messages that name the target."""
 
 
 def register(subparsers: Any) -> None:
@@ -109,9 +114,9 @@ def _reach(target: str, credentials: TransportOptions) -> None:
                     pass
     except ssl.SSLError as exc:  # a certificate that does not verify says why (expired, hostname mismatch)
         reason = getattr(exc, "verify_message", None) or exc.reason or exc
-        raise TargetUnreachable(f"target {target}: TLS: {reason}") from None
+        raise TargetUnreachable(f"target {_REDACT(target)}: TLS: {reason}") from None
     except OSError as exc:
-        raise TargetUnreachable(f"target {target} unreachable: {exc.strerror or exc}") from None
+        raise TargetUnreachable(f"target {_REDACT(target)} unreachable: {exc.strerror or exc}") from None
 
 
 def _load_dataset(suite: Suite, target: str, credentials: TransportOptions) -> None:
@@ -135,7 +140,7 @@ def _load_dataset(suite: Suite, target: str, credentials: TransportOptions) -> N
         status = exc.code
     except OSError as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise TargetUnreachable(f"target {target} unreachable: {reason}") from None
+        raise TargetUnreachable(f"target {_REDACT(target)} unreachable: {reason}") from None
     if status in HOOK_ABSENT:
         print(f"load: no {DATASET_HOOK} hook: the SUT must already hold data set {suite.dataset}", file=sys.stderr)
     elif status not in (200, 204):
@@ -252,6 +257,9 @@ def run_load(args: argparse.Namespace) -> int:
         "work_max_ms": raw["work_max_ms"],  # the longest one exchange's preparing and judging took
     }
     result = load_result(suite.ref, target, tally, raw["elapsed_s"], raw["latency_ms"], raw["steps"], extra)
+    # The SUT's answers (examples of failures) may echo a credential: the result passes the run's redactor.
+    redact = Redactor.for_run(credentials, [args.target])
+    result = json.loads(redact(json.dumps(result, ensure_ascii=False)))
     path = args.reports / "load.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     ok = result["failure_rate"] <= args.max_failure_rate
@@ -261,5 +269,5 @@ def run_load(args: argparse.Namespace) -> int:
         f"p95 {result['latency_ms']['p95']} ms -> {'PASS' if ok else 'FAIL'}; {path}"
     )
     for entry in result["by_check"][:10]:
-        print(f"  {entry['count']:>8}  {entry['check']} / {entry['rule']}: {entry['examples'][0]}")
+        print(printable(f"  {entry['count']:>8}  {entry['check']} / {entry['rule']}: {entry['examples'][0]}"))
     return 0 if ok else 1

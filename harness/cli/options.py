@@ -82,7 +82,14 @@ def add_credential_options(parser: argparse.ArgumentParser) -> None:
         "--header",
         action="append",
         metavar="'NAME: VALUE'",
-        help="extra header on every request (credentials: never written to any output)",
+        help="extra header on every request; the value of Authorization, Cookie and any header whose name "
+        "contains key, token, secret, password or auth is a credential, never written to any output",
+    )
+    parser.add_argument(
+        "--secret-header",
+        action="append",
+        metavar="'NAME: VALUE'",
+        help="like --header, for a credential whose header name does not say so: its value is never written",
     )
     parser.add_argument("--ca-bundle", help="PEM file of CAs to trust for an https target")
     parser.add_argument("--client-cert", help="PEM client certificate (chain) for mutual TLS")
@@ -93,11 +100,17 @@ def add_credential_options(parser: argparse.ArgumentParser) -> None:
 def credentials_from(args: argparse.Namespace) -> TransportOptions:
     """TLS files and extra headers from the command line; the key password only from the environment."""
     headers: list[tuple[str, str]] = []
-    for text in args.header or ():
+    marked: list[str] = []
+    given = [(text, False) for text in args.header or ()]
+    given += [(text, True) for text in getattr(args, "secret_header", None) or ()]
+    for text, secret in given:
         name, sep, value = text.partition(":")
         if not sep or not name.strip() or any(c in name for c in " \t"):
-            raise UsageError("bad --header: expected 'Name: value'")
+            option = "--secret-header" if secret else "--header"
+            raise UsageError(f"bad {option}: expected 'Name: value'")  # never the value: it may be a secret
         headers.append((name.strip(), value.strip()))
+        if secret:
+            marked.append(name.strip())
     for option in ("ca_bundle", "client_cert", "client_key"):
         path = getattr(args, option)
         if path and not Path(path).is_file():
@@ -113,4 +126,5 @@ def credentials_from(args: argparse.Namespace) -> TransportOptions:
         client_key=args.client_key,
         key_password=password,
         headers=tuple(headers),
+        secret_names=tuple(marked),
     )

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from harness.model import Finding
 from harness.profile import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from harness.transport import credential_name
 
 __all__ = [
     "BODY",
@@ -37,6 +38,7 @@ __all__ = [
 LOG = logging.getLogger("harness.endpoints")
 MAX_BODY = 1 << 20
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+"""Kept for callers; what the reference endpoint redacts is :func:`harness.transport.credential_name`."""
 
 _TITLES = {
     "invalid-message": "The message is not valid",
@@ -184,7 +186,7 @@ class Recorder:
 
     def record(self, request: web.BaseRequest, body: bytes, status: int) -> None:
         headers = tuple(
-            (name, "[redacted]" if name.lower() in SECRET_HEADERS else value) for name, value in request.headers.items()
+            (name, "[redacted]" if credential_name(name) else value) for name, value in request.headers.items()
         )
         self.sequence += 1
         message = ReceivedMessage(utc_now(), request.method, request.path_qs, headers, body, status, self.sequence)

@@ -6,7 +6,6 @@ to the reports, one line per exchange, as the run goes (constant memory; a kille
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import json
@@ -24,10 +23,12 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import harness
-from harness.events import Event, ExchangeCompleted, RunFinished, RunStarted, WireMessage
+from harness.events import Event, ExchangeCompleted, RunFinished, RunStarted
 from harness.evidence.dsse import envelope
 from harness.model import Suite
 from harness.reporting import JUnitReporter, Redactor, results_document
+from harness.reporting import body_record as reporting_body_record
+from harness.reporting import exchange_record as reporting_exchange_record
 
 __all__ = [
     "PREDICATE_TYPE",
@@ -59,55 +60,16 @@ class Sut:
         return {"supplier": self.supplier, "product": self.product, "version": self.version}
 
 
-def _is_text_type(content_type: str) -> bool:
-    media = content_type.split(";")[0].strip().lower()
-    if not media:
-        return True
-    return media.startswith("text/") or media in _TEXT_TYPES or media.endswith(("+json", "+xml"))
-
-
 def body_record(body: bytes, headers: tuple[tuple[str, str], ...], redact: Redactor) -> tuple[str, str]:
-    """(body, encoding): text for UTF-8 bodies of textual media types, base64 (byte-exact) otherwise.
-
-    Secrets are redacted in both; in a binary body byte-for-byte through Latin-1, so nothing else moves.
-    """
-    content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
-    if _is_text_type(content_type):
-        try:
-            return redact(body.decode("utf-8")), "text"
-        except UnicodeDecodeError:
-            pass
-    cleaned = redact(body.decode("latin-1")).encode("latin-1")
-    return base64.b64encode(cleaned).decode("ascii"), "base64"
-
-
-def _wire(message: WireMessage | None, redact: Redactor) -> dict[str, Any] | None:
-    if message is None:
-        return None
-    body, encoding = body_record(message.body, message.headers, redact)
-    return {
-        "start_line": redact(message.start_line),
-        "headers": [[name, redact(value)] for name, value in message.headers],
-        "body": body,
-        "body_encoding": encoding,
-    }
+    """(body, encoding) of ``exchanges.jsonl`` for ``body`` with credentials redacted: text when UTF-8, else
+    base64 (``headers`` are kept for callers of 1.0; the media type no longer decides)."""
+    return reporting_body_record(redact.body(body))
 
 
 def exchange_record(event: ExchangeCompleted, redact: Redactor) -> dict[str, Any]:
-    """One line of ``exchanges.jsonl`` (the interface the HTML report reads)."""
-    request = event.request or WireMessage(f"{event.method} {event.url}", (), b"")
-    return {
-        "scenario": event.scenario,
-        "step": event.step,
-        "direction": event.direction,
-        "transport": event.transport,
-        "request": _wire(request, redact),
-        "response": _wire(event.response, redact),
-        "sent": event.sent,
-        "answered": event.answered,
-        "elapsed_ms": round(event.elapsed_ms, 3),
-        "status": event.status,
-    }
+    """One line of ``exchanges.jsonl`` (:func:`harness.reporting.exchange_record`: the one the HTML report
+    records too)."""
+    return reporting_exchange_record(event, redact)
 
 
 def _walk_samples(node: Any) -> Iterator[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -12,11 +11,12 @@ from typing import Any
 import harness
 from harness.catalog import Catalog
 from harness.certification.bundles import OpenedBundle, mapping
-from harness.events import Event, ExchangeCompleted, RunFinished, WireMessage
+from harness.events import Event, ExchangeCompleted, RunFinished
 from harness.htmlreport.render import render
 from harness.htmlreport.view import MAX_EXCHANGES_WITH_BODIES, RunHeader, build_report
 from harness.model import UsageError
 from harness.reporting import Redactor, read_journal, results_document, write_atomically
+from harness.reporting import exchange_record as reporting_exchange_record
 
 __all__ = ["HtmlReporter", "exchange_record", "make", "report_from_bundle", "report_from_journal", "write_report"]
 
@@ -25,39 +25,12 @@ SPEC_BASE = os.environ.get("HARNESS_SPEC_BASE", "specs/")
 _BINARY_TYPES = ("application/vnd.3gpp.mcdata-signalling", "application/vnd.3gpp.mcdata-payload", "multipart/")
 
 
-def _wire(message: WireMessage | None) -> dict[str, Any] | None:
-    if message is None:
-        return None
-    media = next((v for k, v in message.headers if k.lower() == "content-type"), "").lower()
-    try:
-        text = message.body.decode("utf-8")
-        binary = media.startswith(_BINARY_TYPES) or "\x00" in text
-    except UnicodeDecodeError:
-        binary = True
-    return {
-        "start_line": message.start_line,
-        "headers": [[k, v] for k, v in message.headers],
-        "body": base64.b64encode(message.body).decode() if binary else text,
-        "body_encoding": "base64" if binary else "text",
-    }
-
-
-def exchange_record(event: ExchangeCompleted, keep_messages: bool = True) -> dict[str, Any]:
-    """An exchange event as the record of interface 3 (``exchanges.jsonl``), not yet redacted."""
-    request = getattr(event, "request", None) if keep_messages else None
-    response = getattr(event, "response", None) if keep_messages else None
-    return {
-        "scenario": event.scenario,
-        "step": event.step,
-        "direction": getattr(event, "direction", "harness->sut"),
-        "transport": getattr(event, "transport", "http"),
-        "request": _wire(request) or {"start_line": f"{event.method} {event.url}", "headers": [], "body": ""},
-        "response": _wire(response),
-        "sent": getattr(event, "sent", ""),
-        "answered": getattr(event, "answered", ""),
-        "elapsed_ms": event.elapsed_ms,
-        "status": event.status,
-    }
+def exchange_record(
+    event: ExchangeCompleted, keep_messages: bool = True, redact: Redactor | None = None
+) -> dict[str, Any]:
+    """An exchange event as the record of ``exchanges.jsonl``, redacted by position
+    (:func:`harness.reporting.exchange_record`)."""
+    return reporting_exchange_record(event, redact or Redactor(), keep_messages)
 
 
 def write_report(path: Path, data: Mapping[str, Any]) -> int:
@@ -87,7 +60,7 @@ class HtmlReporter:
     def __call__(self, event: Event) -> None:
         if isinstance(event, ExchangeCompleted):
             keep = len(self.exchanges) < MAX_EXCHANGES_WITH_BODIES
-            self.exchanges.append(exchange_record(event, keep))
+            self.exchanges.append(exchange_record(event, keep, self.redact))
         elif isinstance(event, RunFinished):
             header = RunHeader(
                 self.sut, "", "unsigned (live run; the evidence bundle carries the signature)", "live run"

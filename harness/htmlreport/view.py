@@ -76,7 +76,8 @@ def _scenario_sources(catalog: Catalog | None, suite: str, version: str) -> dict
 
 def _exchange_view(record: Mapping[str, Any], with_bodies: bool, redact: Callable[[str], str] | None) -> dict[str, Any]:
     request = record.get("request") if isinstance(record.get("request"), dict) else None
-    response = record.get("response") if isinstance(record.get("response"), dict) else None
+    answer = record.get("answer", record.get("response"))  # evidence 1.0 called it "response"
+    response = answer if isinstance(answer, dict) else None
     view: dict[str, Any] = {
         "step": str(record.get("step", "")),
         "direction": str(record.get("direction", "harness->sut")),

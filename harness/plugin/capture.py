@@ -27,22 +27,37 @@ def capture_path(folder: Path, scenario: str) -> Path:
     return folder / f"{hashlib.sha256(scenario.encode()).hexdigest()[:24]}.jsonl"
 
 
-def _wire(message: WireMessage) -> dict[str, Any]:
+def _bytes(data: bytes) -> list[str]:
     try:
-        body, encoding = message.body.decode("utf-8"), "utf-8"
+        return [data.decode("utf-8"), "utf-8"]
     except UnicodeDecodeError:  # byte for byte through Latin-1, so a secret in it is still found and redacted
-        body, encoding = message.body.decode("latin-1"), "latin-1"
-    return {
-        "start_line": message.start_line,
-        "headers": [list(h) for h in message.headers],
-        "body": body,
-        "enc": encoding,
-    }
+        return [data.decode("latin-1"), "latin-1"]
+
+
+def _wire(message: WireMessage) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for each in dataclasses.fields(message):
+        value = getattr(message, each.name)
+        if isinstance(value, bytes):
+            fields[each.name] = {"bytes": _bytes(value)}
+        elif isinstance(value, tuple):
+            fields[each.name] = [list(pair) for pair in value]
+        else:
+            fields[each.name] = value
+    return fields
 
 
 def _unwire(data: dict[str, Any]) -> WireMessage:
-    headers = tuple((str(name), str(value)) for name, value in data["headers"])
-    return WireMessage(str(data["start_line"]), headers, str(data["body"]).encode(str(data["enc"])))
+    fields: dict[str, Any] = {}
+    for name, value in data.items():
+        if isinstance(value, dict) and set(value) == {"bytes"}:
+            text, encoding = value["bytes"]
+            fields[name] = str(text).encode(str(encoding))
+        elif name == "headers":
+            fields[name] = tuple((str(key), str(item)) for key, item in value)
+        else:
+            fields[name] = value
+    return WireMessage(**fields)
 
 
 def _plain(value: Any) -> Any:

@@ -30,9 +30,11 @@ __all__ = [
     "Answer",
     "ResponseReader",
     "Target",
+    "encode_request",
     "os_reason",
     "parse_target",
     "request_bytes",
+    "request_head",
     "tls_reason",
 ]
 
@@ -45,10 +47,19 @@ _NO_BODY_STATUS = (204, 304)
 
 @dataclass(slots=True, frozen=True)
 class Answer:
+    """An answer as it came: status, reason, every header in order and case, the body as received (still
+    compressed when it was); ``version`` the HTTP version of its status line."""
+
     status: int
     reason: str
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    version: str = "1.1"
+
+    @property
+    def start_line(self) -> str:
+        """The status line (its reason as sent; one space before an empty reason, as RFC 9112 4 writes it)."""
+        return f"HTTP/{self.version} {self.status} {self.reason}"
 
 
 @dataclass(slots=True, frozen=True)
@@ -57,8 +68,8 @@ class Target:
     host: str  # to connect to (no brackets)
     port: int
     origin: str  # scheme://host[:port], for messages (never the userinfo)
-    host_line: str  # "Host: ...\r\n"
-    auth_line: str  # "Authorization: Basic ...\r\n" from the URL's userinfo, or ""
+    host_header: str  # the Host header's value
+    auth: str  # "Basic ..." from the URL's userinfo, or ""
     path: str  # the request target: path and query, percent-encoded
 
 
@@ -81,37 +92,55 @@ def parse_target(url: str) -> Target:
     auth = ""
     if parts.username is not None:
         user_pass = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-        auth = f"Authorization: Basic {base64.b64encode(user_pass).decode()}\r\n"
+        auth = f"Basic {base64.b64encode(user_pass).decode()}"
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
     if not _PLAIN_TARGET.match(path):  # spaces, non-ASCII: percent-encoded as UTF-8, existing escapes kept
         path = quote(path, safe="/:@!$&'()*+,;=-._~%?")
     origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
-    return Target(tls, host, port, origin, f"Host: {shown}\r\n", auth, path)
+    return Target(tls, host, port, origin, shown, auth, path)
 
 
-def request_bytes(method: str, target: Target, headers: list[tuple[str, str]], body: bytes, user_agent: str) -> bytes:
-    """The request as sent: the step's headers, then what HTTP/1.1 needs and the step did not set."""
+def request_head(
+    method: str, target: Target, headers: list[tuple[str, str]], body: bytes, user_agent: str
+) -> tuple[str, list[tuple[str, str]]]:
+    """The request's start line and every header as they will be sent: the step's headers, then what HTTP/1.1
+    needs and the step did not set (Host, credentials from the URL, Accept, Accept-Encoding, User-Agent,
+    Content-Length)."""
     names = {name.lower() for name, _ in headers}
     if _LINE_BREAK.search("".join(f"{name}{value}" for name, value in headers)) or not method or " " in method:
         raise ConfigurationError("a request header or method carries a line break, NUL or space")
-    lines = [f"{method} {target.path} HTTP/1.1\r\n"]
+    sent: list[tuple[str, str]] = []
     if "host" not in names:
-        lines.append(target.host_line)
-    if target.auth_line and "authorization" not in names:
-        lines.append(target.auth_line)
-    lines.extend(f"{name}: {value}\r\n" for name, value in headers)
+        sent.append(("Host", target.host_header))
+    if target.auth and "authorization" not in names:
+        sent.append(("Authorization", target.auth))
+    sent.extend(headers)
     if "accept" not in names:
-        lines.append("Accept: */*\r\n")
+        sent.append(("Accept", "*/*"))
     if "accept-encoding" not in names:
-        lines.append("Accept-Encoding: gzip, deflate\r\n")  # what the harness decodes itself, bounded
+        sent.append(("Accept-Encoding", "gzip, deflate"))  # what the harness decodes itself, bounded
     if "user-agent" not in names:
-        lines.append(f"User-Agent: {user_agent}\r\n")
+        sent.append(("User-Agent", user_agent))
     if (body or method not in ("GET", "HEAD")) and "content-length" not in names:
-        lines.append(f"Content-Length: {len(body)}\r\n")
+        sent.append(("Content-Length", str(len(body))))
+    return f"{method} {target.path} HTTP/1.1", sent
+
+
+def encode_request(start_line: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
+    """The bytes of a request whose head :func:`request_head` made."""
+    lines = [start_line, "\r\n"]
+    for name, value in headers:
+        lines += (name, ": ", value, "\r\n")
     lines.append("\r\n")
     return "".join(lines).encode("utf-8") + body
+
+
+def request_bytes(method: str, target: Target, headers: list[tuple[str, str]], body: bytes, user_agent: str) -> bytes:
+    """The request as sent (:func:`request_head`, encoded)."""
+    start_line, sent = request_head(method, target, headers, body, user_agent)
+    return encode_request(start_line, sent, body)
 
 
 def os_reason(exc: BaseException) -> str:
@@ -278,6 +307,7 @@ class ResponseReader:
             self.reason.decode("utf-8", "surrogateescape"),
             tuple(self.headers),
             b"".join(self.chunks),
+            self._parser.get_http_version(),
         )
         self.chunks = []
         return self.answer

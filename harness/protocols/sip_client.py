@@ -76,7 +76,7 @@ class _UdpClient(asyncio.DatagramProtocol):
             self.final.set_exception(exc)
 
 
-async def _udp(target: SipTarget, request: SipMessage, timeout_s: float) -> SipMessage:
+async def _udp(target: SipTarget, request: SipMessage, timeout_s: float, sent: list[SipMessage]) -> SipMessage:
     loop = asyncio.get_running_loop()
     final: asyncio.Future[SipMessage] = loop.create_future()
     branch = new_branch()
@@ -85,13 +85,15 @@ async def _udp(target: SipTarget, request: SipMessage, timeout_s: float) -> SipM
     )
     try:
         local = transport.get_extra_info("sockname")
-        data = _with_via(request, "udp", (local[0], local[1]), branch).encode()
+        message = _with_via(request, "udp", (local[0], local[1]), branch)
+        data = message.encode()
         if len(data) > MAX_DATAGRAM:
             raise SipSyntaxError(f"a {len(data)}-octet request does not fit a UDP datagram")
         async with asyncio.timeout(timeout_s):
             interval = T1
             while True:
                 transport.sendto(data)
+                sent.append(message)
                 with contextlib.suppress(TimeoutError):
                     return await asyncio.wait_for(asyncio.shield(final), interval)
                 interval = min(interval * 2, T2)
@@ -99,13 +101,15 @@ async def _udp(target: SipTarget, request: SipMessage, timeout_s: float) -> SipM
         transport.close()
 
 
-async def _tcp(target: SipTarget, request: SipMessage, timeout_s: float) -> SipMessage:
+async def _tcp(target: SipTarget, request: SipMessage, timeout_s: float, sent: list[SipMessage]) -> SipMessage:
     async with asyncio.timeout(timeout_s):
         reader, writer = await asyncio.open_connection(target.host, target.port)
         try:
             local = writer.get_extra_info("sockname")
             branch = new_branch()
-            writer.write(_with_via(request, "tcp", (local[0], local[1]), branch).encode())
+            message = _with_via(request, "tcp", (local[0], local[1]), branch)
+            writer.write(message.encode())
+            sent.append(message)
             await writer.drain()
             buffer = bytearray()
             while True:
@@ -123,12 +127,16 @@ async def _tcp(target: SipTarget, request: SipMessage, timeout_s: float) -> SipM
                 await writer.wait_closed()
 
 
-async def exchange(target: SipTarget, request: SipMessage, timeout_s: float = 10.0) -> SipMessage:
-    """Send ``request`` (its Via is written here) and return the final response.
+async def exchange(
+    target: SipTarget, request: SipMessage, timeout_s: float = 10.0, sent: list[SipMessage] | None = None
+) -> SipMessage:
+    """Send ``request`` (its Via is written here) and return the final response. Each transmission, as sent
+    (with its Via; over UDP, each retransmission), is appended to ``sent``.
 
     Raises TimeoutError, ConnectionRefusedError (and other OSError) and :class:`SipSyntaxError` for a
     malformed response.
     """
+    record: list[SipMessage] = [] if sent is None else sent
     if target.transport == "tcp":
-        return await _tcp(target, request, timeout_s)
-    return await _udp(target, request, timeout_s)
+        return await _tcp(target, request, timeout_s, record)
+    return await _udp(target, request, timeout_s, record)

@@ -2,27 +2,51 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
+import re
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import parse_qsl, unquote, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 import harness
-from harness.events import Event, OperatorActionRequired, RunFinished, RunNote, RunStarted, ScenarioFinished, Summary
+from harness.events import (
+    Event,
+    ExchangeCompleted,
+    OperatorActionRequired,
+    RunFinished,
+    RunNote,
+    RunStarted,
+    ScenarioFinished,
+    Summary,
+    WireMessage,
+)
 from harness.model import CheckFailure, ScenarioResult, Verdict
+from harness.transport import TransportOptions, credential_name
 
 __all__ = [
+    "MIN_VERBATIM",
+    "REDACTED",
     "ConsoleReporter",
     "JUnitReporter",
     "JournalReporter",
     "Redactor",
     "ResultsJsonReporter",
+    "body_record",
+    "credential_values",
+    "exchange_record",
     "failure_line",
+    "printable",
     "read_journal",
     "results_document",
     "summary_line",
+    "url_credentials",
+    "wire_record",
     "write_atomically",
 ]
 
@@ -35,21 +59,234 @@ _MARKS = {
 }
 
 
-class Redactor:
-    """Replaces every secret the harness was given (credentials) wherever it would be written.
+REDACTED = "[redacted]"
+MIN_VERBATIM = 8
+"""A credential is searched for verbatim (in bodies, other headers, free text) only from this many characters
+on: a shorter value is replaced where it stands and nowhere else, since a search would corrupt other bytes."""
 
-    A system under test may echo a credential back (an Authorization header in an
-    error body, say); what the reporters write passes through here first.
+_USERINFO = re.compile(r"(?<=://)[^/?#@\s\"'<>\\]+(?=@)")
+_QUERY = re.compile(
+    r"([?&][^=&#\s\"'<>\\]*?(?:key|token|secret|password|auth)[^=&#\s\"'<>\\]*=)[^&#\s\"'<>\\]*", re.IGNORECASE
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def credential_values(name: str, value: str) -> set[str]:
+    """What of header ``name: value`` is a credential wherever it appears: the value; for Authorization,
+    also the credentials after the scheme word and, for Basic, the decoded ``user:password`` and password;
+    for Cookie, each cookie's value. Empty when ``name`` names no credential."""
+    if not credential_name(name):
+        return set()
+    value = value.strip()
+    values = {value}
+    lowered = name.lower()
+    if lowered in ("authorization", "proxy-authorization"):
+        scheme, _, credentials = value.partition(" ")
+        credentials = credentials.strip()
+        values.add(credentials)
+        if scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+            except (binascii.Error, ValueError):
+                decoded = ""
+            values |= {decoded, decoded.partition(":")[2]}
+    elif lowered in ("cookie", "set-cookie"):
+        for pair in value.split(";"):
+            values.add(pair.partition("=")[2].strip())
+    return {v for v in values if v}
+
+
+def url_credentials(url: str) -> set[str]:
+    """The user information of ``url`` (and its password, percent-decoded or not), for a verbatim search."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return set()
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    values = {userinfo, unquote(userinfo)}
+    if parts.password:
+        values |= {parts.password, unquote(parts.password)}
+    for name, value in parse_qsl(parts.query):
+        if credential_name(name):
+            values.add(value)
+    return {v for v in values if v}
+
+
+class Redactor:
+    """The one component every output passes through before it is written (``specs/evidence.md``,
+    Credentials): console, journal, results, JUnit, HTML report, evidence bundle, store, load results.
+
+    Redaction is by position: the value of a credential header (:func:`~harness.transport.credential_name`),
+    the user information of a URL, the value of a credential query parameter become ``[redacted]`` where
+    they stand, whatever their length. The credentials the operator gave (``headers``, ``urls``, ``secrets``)
+    and those a message carries in its own credential headers are also replaced where found verbatim
+    elsewhere, but only when at least :data:`MIN_VERBATIM` characters long: ``X-Api-Version: 1`` is no
+    credential, and a short one is never searched as a substring.
     """
 
-    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
-        forms = {s for s in secrets if s} | {json.dumps(s)[1:-1] for s in secrets if s}
-        self._forms = sorted(forms, key=len, reverse=True)
+    def __init__(
+        self,
+        secrets: Iterable[str] = (),
+        *,
+        headers: Iterable[tuple[str, str]] = (),
+        urls: Iterable[str] = (),
+        names: Iterable[str] = (),
+    ) -> None:
+        self._names = frozenset(name.lower() for name in names)  # marked secret by the operator
+        values = {value for value in secrets if value}
+        for name, value in headers:
+            values |= credential_values(name, value)
+        for url in urls:
+            values |= url_credentials(url)
+        self._known = frozenset(v for v in values if len(v) >= MIN_VERBATIM)
+        self._pattern = _verbatim_pattern(self._known)
+
+    @classmethod
+    def for_run(cls, options: TransportOptions, urls: Iterable[str] = ()) -> Redactor:
+        """The redactor of a run: the credential headers, the headers marked secret and the key password of
+        its transport options, and the credentials in its target URLs."""
+        return cls(options.secrets, headers=options.headers, urls=urls, names=options.secret_names)
 
     def __call__(self, text: str) -> str:
-        for secret in self._forms:
-            text = text.replace(secret, "[redacted]")
+        """``text`` (free text, or a JSON document) with every known credential and every URL's credentials
+        replaced."""
+        return self.text(text)
+
+    def text(self, text: str, pattern: re.Pattern[str] | None = None) -> str:
+        if "://" in text:
+            text = _USERINFO.sub(REDACTED, text)
+        if "=" in text and ("?" in text or "&" in text):
+            text = _QUERY.sub(lambda match: match.group(1) + REDACTED, text)
+        pattern = pattern or self._pattern
+        if pattern is not None:
+            text = pattern.sub(REDACTED, text)
         return text
+
+    def secret_name(self, name: str) -> bool:
+        """Whether header ``name``'s value is redacted where it stands (a credential, or marked secret)."""
+        return credential_name(name) or name.lower() in self._names
+
+    def headers(
+        self, headers: Iterable[tuple[str, str]], pattern: re.Pattern[str] | None = None
+    ) -> list[tuple[str, str]]:
+        """Headers with credential values replaced where they stand, known credentials elsewhere."""
+        return [
+            (_printable(name), REDACTED if self.secret_name(name) else self.text(value, pattern))
+            for name, value in headers
+        ]
+
+    def message(
+        self,
+        start_line: str,
+        headers: Iterable[tuple[str, str]],
+        body: bytes,
+        also: Iterable[tuple[str, str]] = (),
+    ) -> tuple[str, list[tuple[str, str]], bytes, re.Pattern[str] | None]:
+        """One message (request or answer) as it may be recorded: its start line (a URL's credentials),
+        headers by position, and its body with every known credential, and those of its own and ``also``'s
+        (the other message of the exchange) credential headers, replaced. Also returns the search pattern
+        used, for the message's other forms (a decoded body)."""
+        headers = list(headers)
+        local: set[str] = set()
+        for name, value in (*headers, *also):
+            local |= credential_values(name, value)
+        local = {v for v in local if len(v) >= MIN_VERBATIM} - self._known
+        pattern = _verbatim_pattern(self._known | local) if local else self._pattern
+        return self.text(start_line, pattern), self.headers(headers, pattern), self.body(body, pattern), pattern
+
+    def body(self, body: bytes, pattern: re.Pattern[str] | None = None) -> bytes:
+        """A body's bytes with known credentials replaced: UTF-8 text as text, other bytes one for one
+        through Latin-1 (so nothing but the credential moves)."""
+        if not body:
+            return body
+        try:
+            return self.text(body.decode("utf-8"), pattern).encode("utf-8")
+        except UnicodeDecodeError:
+            return self.text(body.decode("latin-1"), pattern).encode("latin-1")
+
+
+def _verbatim_pattern(values: Iterable[str]) -> re.Pattern[str] | None:
+    """One alternation of every value, and its JSON-escaped form, longest first."""
+    forms = {
+        form
+        for value in values
+        for form in (value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=True)[1:-1])
+    }
+    if not forms:
+        return None
+    return re.compile("|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True)))
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\x1b``): a terminal shows it, never obeys it."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text) if _CONTROL.search(text) else text
+
+
+def printable(text: str) -> str:
+    """``text`` from a system under test or a bundle as the console prints it: control characters (escape
+    sequences, carriage returns, line feeds, bells) shown as ``\\xNN``, so none reaches the terminal and no line
+    is forged; tabs kept."""
+    return _printable(text)
+
+
+def body_record(body: bytes) -> tuple[str, str]:
+    """(body, encoding) as ``exchanges.jsonl`` holds it: the text when the bytes are UTF-8, else base64."""
+    try:
+        return body.decode("utf-8"), "text"
+    except UnicodeDecodeError:
+        return base64.b64encode(body).decode("ascii"), "base64"
+
+
+def wire_record(
+    message: WireMessage | None, redact: Redactor, also: Iterable[tuple[str, str]] = ()
+) -> dict[str, Any] | None:
+    """A request or answer as ``exchanges.jsonl`` records it (evidence 1.1), redacted: start line, every
+    header, the body as it crossed the wire, and ``decoded`` when its Content-Encoding was undone."""
+    if message is None:
+        return None
+    start_line, headers, body, pattern = redact.message(message.start_line, message.headers, message.body, also)
+    text, encoding = body_record(body)
+    record: dict[str, Any] = {
+        "start_line": start_line,
+        "headers": [[name, value] for name, value in headers],
+        "body": text,
+        "body_encoding": encoding,
+    }
+    if message.decoded is not None:
+        record["decoded"], record["decoded_encoding"] = body_record(redact.body(message.decoded, pattern))
+    return record
+
+
+def exchange_record(event: ExchangeCompleted, redact: Redactor, keep_messages: bool = True) -> dict[str, Any]:
+    """One line of ``exchanges.jsonl``, redacted: what the evidence bundle and the HTML report both record.
+    Without ``keep_messages`` the messages keep only their start lines."""
+    request, answer = event.request, event.answer
+    if request is None:
+        request = WireMessage(f"{event.method} {event.url}", (), b"")
+    if not keep_messages:
+        request = WireMessage(request.start_line, (), b"")
+        answer = None if answer is None else WireMessage(answer.start_line, (), b"")
+    return {
+        "scenario": event.scenario,
+        "step": event.step,
+        "attempt": event.attempt,
+        "direction": event.direction,
+        "transport": event.transport,
+        "request": wire_record(request, redact, answer.headers if answer else ()),
+        "answer": wire_record(answer, redact, request.headers),
+        "sent": event.sent,
+        "answered": event.answered,
+        "elapsed_ms": round(event.elapsed_ms, 3),
+        "status": event.status,
+        "bindings": _bindings(event.bindings, redact),
+    }
+
+
+def _bindings(bindings: Mapping[str, Any], redact: Redactor) -> dict[str, Any]:
+    if not bindings:
+        return {}
+    redacted: dict[str, Any] = json.loads(redact(json.dumps(dict(bindings), ensure_ascii=False, default=str)))
+    return redacted
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -118,7 +355,7 @@ class ConsoleReporter:
             self._print(f"      ... and {hidden} more (see results.json)")
 
     def _print(self, line: str) -> None:
-        print(self.redact(line), file=self.stream, flush=True)
+        print(printable(self.redact(line)), file=self.stream, flush=True)
 
 
 def summary_line(summary: Summary) -> str:

@@ -249,6 +249,7 @@ class Runner:
                 failures.extend(step_failures)
                 verdict = Verdict.FAILED
                 break  # later steps build on this one
+        self.exchanges.ended(scenario.id)  # an exchange whose step ended before judging (a missing hook, say)
         return ScenarioResult(
             id=scenario.id,
             title=scenario.title,
@@ -279,7 +280,7 @@ class Runner:
             path = str(ctx.expand((step.request or {}).get("path", "")))
             instruction = str(ctx.expand(hook)) if isinstance(hook, str) else f"do what {path} would do"
             raise ManualAction(f"no {path} test hook (HTTP {response.status}); operator must: {instruction}")
-        return steps.judge(scenario.id, step.name, step.raw, response, ctx, message)
+        return self._judge(scenario, step.name, step, response, ctx, message)
 
     async def _exchange(
         self, scenario: Scenario, name: str, step: Step, ctx: ScenarioContext, latencies: list[float]
@@ -308,7 +309,7 @@ class Runner:
             child = ctx.child()
             async with gate:
                 response, message = await self._exchange(scenario, f"{name}#{index + 1}", step, child, own)
-            failures.extend(steps.judge(scenario.id, f"{name}#{index + 1}", step.raw, response, child, message))
+            failures.extend(self._judge(scenario, f"{name}#{index + 1}", step, response, child, message))
 
         await asyncio.gather(*(once(index) for index in range(times)))
         latencies.extend(own)
@@ -346,6 +347,7 @@ class Runner:
         body = json.dumps(command, ensure_ascii=False).encode()
         hook = Request("POST", self.target + TRIGGER_HOOK, (("Content-Type", "application/json"),), body)
         answer = (await self.exchanges.send(scenario.id, name, hook, None)).response
+        self.exchanges.judged(scenario.id, name, {})  # the hook's answer is judged here, by its status
         latencies.append(answer.elapsed_ms)
         instruction = str(trigger.get("instruction") or f"make the SUT perform {trigger['action']}")
         instruction += f" (send it to {counterpart}{path})"
@@ -388,4 +390,19 @@ class Runner:
         if received is None:
             expected = f"{what} at the reference endpoint"
             return [CheckFailure(name, "await", expected, None, f"nothing arrived within {within:g} s")]
-        return steps.judge(scenario.id, name, step.raw, received, ctx, None)
+        return self._judge(scenario, name, step, received, ctx, None)
+
+    def _judge(
+        self,
+        scenario: Scenario,
+        name: str,
+        step: Step,
+        response: Response,
+        ctx: ScenarioContext,
+        message: Message | None,
+    ) -> list[CheckFailure]:
+        """The step's checks on ``response``; the exchange is then recorded with what the step captured."""
+        failures = steps.judge(scenario.id, name, step.raw, response, ctx, message)
+        wanted = step.raw.get("capture") or {}
+        self.exchanges.judged(scenario.id, name, {var: ctx.captures[var] for var in wanted if var in ctx.captures})
+        return failures

@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from harness.events import Event, ExchangeCompleted, WireMessage
-from harness.model import HarnessError
-from harness.transport import Counterpart, Request, Response, Transport
+from harness.model import HarnessError, TransportError
+from harness.transport import Attempt, Counterpart, Request, Response, Transport
 
 __all__ = ["Carried", "Exchanges", "LiveExchanges", "ManualAction", "Skipped", "now_rfc3339"]
 
@@ -82,6 +83,14 @@ class Exchanges(Protocol):
         """Whether an operator is there to do what a missing test hook would, for this step."""
         ...
 
+    def judged(self, scenario: str, step: str, bindings: Mapping[str, Any]) -> None:
+        """Step ``step`` was judged; ``bindings`` is what it captured (recorded with its exchange)."""
+        ...
+
+    def ended(self, scenario: str) -> None:
+        """The scenario ended (an exchange whose step was never judged, a missing hook say, is recorded now)."""
+        ...
+
 
 class LiveExchanges:
     """Exchanges on the wire: one transport per target, the counterpart; listeners hear every exchange."""
@@ -101,6 +110,7 @@ class LiveExchanges:
         self.extra_targets = dict(extra_targets or {})
         self.emit = emit
         self.unattended = unattended
+        self._unreported: dict[tuple[str, str], tuple[Request, Response, str, str]] = {}
 
     @property
     def counterpart_url(self) -> str:
@@ -122,16 +132,73 @@ class LiveExchanges:
     async def send(self, scenario: str, step: str, request: Request, transport: str | None) -> Carried:
         carrier, _ = self.carrier(transport)
         sent = now_rfc3339() if self.emit is not None else ""  # only listeners see when it was sent
-        response = await carrier.send(request)
-        self._sent(scenario, step, request, response, transport or "http", sent)
+        kind = transport or "http"
+        try:
+            response = await carrier.send(request)
+        except TransportError as exc:  # what was sent before it failed is recorded all the same
+            self._sent(scenario, step, request, None, kind, sent, exc.attempts)
+            raise
+        if self.emit is not None:  # recorded once judged, with what the step captured (see judged)
+            self._unreported[(scenario, step)] = (request, response, kind, sent)
         return Carried(request, response)
 
-    def _sent(self, scenario: str, step: str, req: Request, resp: Response, kind: str, sent: str) -> None:
-        """Tell listeners about a harness->sut exchange just answered."""
+    def judged(self, scenario: str, step: str, bindings: Mapping[str, Any]) -> None:
+        self._report(scenario, step, bindings)
+
+    def ended(self, scenario: str) -> None:
+        self._report(scenario)
+
+    def _report(self, scenario: str, step: str | None = None, bindings: Mapping[str, Any] | None = None) -> None:
+        """Tell listeners about the exchange(s) of ``step`` (every one left of the scenario: None)."""
+        if not self._unreported:
+            return
+        for key in [k for k in self._unreported if k[0] == scenario and step in (None, k[1])]:
+            request, response, kind, sent = self._unreported.pop(key)
+            self._sent(scenario, key[1], request, response, kind, sent, response.attempts, bindings)
+
+    def _sent(
+        self,
+        scenario: str,
+        step: str,
+        req: Request,
+        resp: Response | None,
+        kind: str,
+        sent: str,
+        attempts: tuple[Attempt, ...] = (),
+        bindings: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Tell listeners about a harness->sut exchange (a step's request, or the trigger hook's POST): one event
+        per sending the transport recorded, else one made of the request and the answer."""
         if self.emit is None:
             return
+        captured = dict(bindings or {})
+        for each in attempts:
+            answer = WireMessage(each.answer_line, each.answer_headers, each.answer_body) if each.answer_line else None
+            if answer is not None and resp is not None and resp.body is not each.answer_body:
+                answer = WireMessage(answer.start_line, answer.headers, answer.body, resp.body)  # it was decoded
+            self.emit(
+                ExchangeCompleted(
+                    scenario,
+                    step,
+                    req.method,
+                    req.url,
+                    each.status,
+                    each.elapsed_ms,
+                    len(each.body),
+                    len(each.answer_body),
+                    transport=kind,
+                    request=WireMessage(each.start_line, each.headers, each.body),
+                    answer=answer,
+                    sent=each.sent,
+                    answered=each.answered,
+                    attempt=each.number,
+                    bindings=captured,
+                )
+            )
+        if attempts or resp is None:
+            return
         version = "SIP/2.0" if kind == "sip" else "HTTP/1.1"
-        answer = f"{version} {resp.status} {resp.reason}".rstrip()
+        target = req.url if kind == "sip" else (urlsplit(req.url)._replace(scheme="", netloc="").geturl() or "/")
         self.emit(
             ExchangeCompleted(
                 scenario,
@@ -143,10 +210,11 @@ class LiveExchanges:
                 len(req.body),
                 len(resp.body),
                 transport=kind,
-                request=WireMessage(f"{req.method} {req.url} {version}", req.headers, req.body),
-                response=WireMessage(answer, resp.headers, resp.body),
+                request=WireMessage(f"{req.method} {target} {version}", req.headers, req.body),
+                answer=WireMessage(f"{version} {resp.status} {resp.reason}", resp.headers, resp.body),
                 sent=sent,
                 answered=now_rfc3339(),
+                bindings=captured,
             )
         )
 
@@ -173,7 +241,7 @@ class LiveExchanges:
                     0,
                     direction="sut->reference",
                     request=WireMessage(f"{method} {arrived.url} HTTP/1.1", arrived.headers, arrived.body),
-                    response=WireMessage(f"HTTP/1.1 {arrived.status} {arrived.reason}".rstrip(), (), b""),
+                    answer=WireMessage(f"HTTP/1.1 {arrived.status} {arrived.reason}", (), b""),
                     sent=at,
                     answered=now_rfc3339(),
                 )

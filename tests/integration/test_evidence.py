@@ -74,7 +74,18 @@ def test_bundle_layout_and_statement(bundles: dict[str, Path]) -> None:
     records = [json.loads(line) for line in content["exchanges.jsonl"].splitlines()]
     results = json.loads(content["results.json"])
     assert len(records) >= len(results["scenarios"])
-    assert {"scenario", "step", "direction", "transport", "request", "response", "sent", "answered"} <= set(records[0])
+    assert {
+        "scenario",
+        "step",
+        "direction",
+        "transport",
+        "request",
+        "answer",
+        "sent",
+        "answered",
+        "attempt",
+        "bindings",
+    } <= set(records[0])
 
 
 def test_pae_encoding() -> None:
@@ -175,7 +186,7 @@ def test_changed_answer_is_caught_by_rejudging(
 ) -> None:
     lines = members(bundles["a"])["exchanges.jsonl"].splitlines()
     first = json.loads(lines[0])
-    first["response"]["start_line"] = "500 Internal Server Error"
+    first["answer"]["start_line"] = "500 Internal Server Error"
     lines[0] = json.dumps(first).encode()
     tampered = rebuild(bundles["a"], tmp_path / "r.zip", {"exchanges.jsonl": b"\n".join(lines) + b"\n"}, resign=KEY)
     code, out = verify(capsys, tampered, "--trusted-key", keys)

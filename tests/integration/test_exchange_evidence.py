@@ -22,11 +22,11 @@ async def test_messages_the_sut_sends_to_the_counterpart_are_events(catalog: Cat
     for event in inbound:
         assert event.request is not None and event.request.body, "the SUT's message is on the event"
         assert event.request.start_line.startswith(f"{event.method} http://127.0.0.1:")
-        assert event.response is not None and event.response.start_line.startswith(f"HTTP/1.1 {event.status}")
+        assert event.answer is not None and event.answer.start_line.startswith(f"HTTP/1.1 {event.status}")
         assert event.request_bytes == len(event.request.body)
     for event in outbound:
-        assert event.request is not None and event.response is not None
-        assert event.response_bytes == len(event.response.body)
+        assert event.request is not None and event.answer is not None
+        assert event.response_bytes == len(event.answer.body)
         assert event.sent <= event.answered
 
 
@@ -38,4 +38,4 @@ async def test_sip_exchanges_are_events(catalog: Catalog) -> None:
         pytest.fail("esn-core with a SIP target exchanged nothing over SIP")
     event = sip[0]
     assert event.request is not None and event.request.start_line.endswith("SIP/2.0")
-    assert event.response is not None and event.response.start_line.startswith("SIP/2.0 ")
+    assert event.answer is not None and event.answer.start_line.startswith("SIP/2.0 ")

@@ -74,8 +74,7 @@ def _first_exchange(records: list[dict[str, Any]]) -> int:
 
 def _failing_copy(record: dict[str, Any]) -> dict[str, Any]:
     copy = json.loads(json.dumps(record))
-    answer = copy.get("answer") or copy["response"]
-    answer["start_line"] = "HTTP/1.1 500 Internal Server Error"
+    copy["answer"]["start_line"] = "HTTP/1.1 500 Internal Server Error"
     return copy
 
 
@@ -95,25 +94,26 @@ def test_the_last_attempt_of_a_step_is_judged(catalog: Catalog, recorded: dict[s
     assert "results say passed, the recorded answers give failed" in differences[0]
 
 
-def test_answer_is_read_under_its_1_1_key(catalog: Catalog, recorded: dict[str, Path]) -> None:
+def test_a_1_0_record_is_read_under_its_response_key(catalog: Catalog, recorded: dict[str, Path]) -> None:
     records, results = _recorded(recorded["intel-core@1.0"])
-    renamed = [{("answer" if k == "response" else k): v for k, v in r.items()} for r in records]
+    assert all("answer" in r and "response" not in r for r in records)  # 1.1 records
+    renamed = [{("response" if k == "answer" else k): v for k, v in r.items()} for r in records]
     suite = catalog.suite("intel-core@1.0")
     assert rejudge(catalog, suite, results["target"], iter(renamed), results) == []
-    index = _first_exchange(renamed)
-    renamed[index] = _failing_copy(renamed[index])
+    index = _first_exchange(records)
+    renamed[index] = {("response" if k == "answer" else k): v for k, v in _failing_copy(records[index]).items()}
     assert len(rejudge(catalog, suite, results["target"], iter(renamed), results)) == 1
 
 
 @pytest.mark.parametrize(
     ("change", "why"),
     [
-        (lambda r: r.pop("response"), "no answer"),
-        (lambda r: r["response"].update(headers="Content-Type"), "headers are not a list"),
-        (lambda r: r["response"].update(body_encoding="base64", body="%%%"), "not base64"),
-        (lambda r: r["response"].update(body=["not", "text"]), "body is not a string"),
-        (lambda r: r["response"].update(start_line="HTTP/1.1 OK"), "no status"),
-        (lambda r: r["response"].update(body_encoding="rot13"), "unknown body_encoding"),
+        (lambda r: r.pop("answer"), "no answer"),
+        (lambda r: r["answer"].update(headers="Content-Type"), "headers are not a list"),
+        (lambda r: r["answer"].update(body_encoding="base64", body="%%%"), "not base64"),
+        (lambda r: r["answer"].update(body=["not", "text"]), "body is not a string"),
+        (lambda r: r["answer"].update(start_line="HTTP/1.1 OK"), "no status"),
+        (lambda r: r["answer"].update(body_encoding="rot13"), "unknown body_encoding"),
     ],
 )
 def test_a_malformed_record_is_a_difference_never_a_crash(
@@ -149,9 +149,9 @@ def test_a_gzip_answer_recorded_compressed_is_judged_decoded(catalog: Catalog, r
 
     records, results = _recorded(recorded["intel-core@1.0"])
     index = next(
-        i for i, r in enumerate(records) if r["direction"] == "harness->sut" and r["response"]["body"].startswith("{")
+        i for i, r in enumerate(records) if r["direction"] == "harness->sut" and r["answer"]["body"].startswith("{")
     )
-    answer = records[index]["response"]
+    answer = records[index]["answer"]
     answer["body"] = base64.b64encode(gzip.compress(answer["body"].encode())).decode()
     answer["body_encoding"] = "base64"
     answer["headers"] = [*answer["headers"], ["Content-Encoding", "gzip"]]
@@ -175,3 +175,20 @@ def test_what_reached_the_counterpart_is_judged_from_the_record(catalog: Catalog
             ref,
             differences,
         )
+
+
+def test_a_last_attempt_without_answer_is_error_or_failed_never_passed(
+    catalog: Catalog, recorded: dict[str, Path]
+) -> None:
+    records, results = _recorded(recorded["intel-core@1.0"])
+    index = _first_exchange(records)
+    scenario = records[index]["scenario"]
+    records[index] = dict(records[index], answer=None, status=None)  # the transport got no complete answer
+    suite = catalog.suite("intel-core@1.0")
+    for stated, differs in (("error", False), ("failed", False), ("passed", True)):
+        claimed = dict(
+            results,
+            scenarios=[dict(s, verdict=stated) if s["id"] == scenario else s for s in results["scenarios"]],
+        )
+        differences = rejudge(catalog, suite, results["target"], iter(records), claimed)
+        assert bool(differences) is differs, (stated, differences)

@@ -82,7 +82,7 @@ def _run(tmp: Path, catalog: Catalog, secret: str) -> Path:
     answer = WireMessage("400 Bad Request", (("Content-Type", "application/json"),), f'{{"echo": "{secret}"}}'.encode())
     reporter(
         ExchangeCompleted(
-            "IC-01", "submit", "POST", request.start_line, 400, 2.5, 10, 10, request=request, response=answer
+            "IC-01", "submit", "POST", request.start_line, 400, 2.5, 10, 10, request=request, answer=answer
         )
     )
     failures = (CheckFailure("submit", "status", 202, 400, f"status 400 ({secret})"),)

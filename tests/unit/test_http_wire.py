@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import pytest
 
-from adapters.http import HttpTransport
+from adapters.http import HttpTransport, wire
 from adapters.http.wire import Client
-from harness.model import BadAnswer, ConfigurationError, TargetUnreachable
-from harness.protocols.http1 import MAX_HEAD_BYTES, parse_target
-from harness.transport import Request, TransportOptions
+from harness.catalog import Catalog
+from harness.events import Event, ExchangeCompleted
+from harness.model import BadAnswer, ConfigurationError, Suite, TargetUnreachable, Verdict
+from harness.protocols.http1 import MAX_HEAD_BYTES, encode_request, parse_target
+from harness.runner.engine import Runner
+from harness.transport import Attempt, Request, TransportOptions
 
 Script = Callable[[bytes], list[bytes] | bytes]
 
@@ -120,11 +124,11 @@ async def test_request_head_is_what_http_1_1_expects() -> None:
 
 
 def test_targets_host_line_default_port_and_userinfo() -> None:
-    assert parse_target("https://example.test/x").host_line == "Host: example.test\r\n"
-    assert parse_target("http://example.test:80/").host_line == "Host: example.test\r\n"
-    assert parse_target("http://[::1]:8080/p").host_line == "Host: [::1]:8080\r\n"
+    assert parse_target("https://example.test/x").host_header == "example.test"
+    assert parse_target("http://example.test:80/").host_header == "example.test"
+    assert parse_target("http://[::1]:8080/p").host_header == "[::1]:8080"
     target = parse_target("http://user:p%40ss@127.0.0.1:9/p")
-    assert target.auth_line == f"Authorization: Basic {base64.b64encode(b'user:p@ss').decode()}\r\n"
+    assert target.auth == f"Basic {base64.b64encode(b'user:p@ss').decode()}"
     assert target.origin == "http://127.0.0.1:9"  # no credentials in messages
     with pytest.raises(ConfigurationError):
         parse_target("ftp://example.test/")
@@ -267,14 +271,74 @@ def test_a_client_moves_to_a_new_event_loop() -> None:
     client.close()
 
 
-async def test_a_dropped_kept_alive_connection_is_retried_once_on_a_fresh_one() -> None:
-    """The peer answers the first request of each connection and drops the connection at the second."""
+async def test_a_dropped_kept_alive_connection_is_retried_once_for_an_idempotent_request() -> None:
+    """The peer answers the first request of each connection and drops the connection at the second: a GET goes
+    again on a fresh connection, and both sendings are recorded."""
     client = Client(None, 1, 1 << 20)
     async with peer(fixed(OK), drop=lambda index: index == 1) as (state, url):
         for _ in range(3):
-            assert (await client.exchange("POST", url + "/x", [], b"{}")).status == 200
+            record: list[Attempt] = []
+            assert (await client.exchange("GET", url + "/x", [], b"", record)).status == 200
         assert state.connections == 3 and len(state.heads) == 5  # each drop cost one request, sent again
+        assert [(a.number, a.status) for a in record] == [(1, None), (2, 200)]
+        assert "closed the connection" in record[0].error and record[1].answer_line == "HTTP/1.1 200 OK"
         client.close()
+
+
+async def test_a_post_on_a_dropped_kept_alive_connection_is_never_sent_twice() -> None:
+    """RFC 9112 9.3.1: the peer may have acted on the POST it read before dropping the connection; the harness
+    does not send it again, and the one sending is on the record of the failure."""
+    transport = HttpTransport(TransportOptions(timeout_s=5))
+    async with peer(fixed(OK), drop=lambda index: index == 1) as (state, url):
+        await transport.send(Request("POST", url + "/first", (), b"{}"))
+        with pytest.raises(BadAnswer, match="closed the connection") as caught:
+            await transport.send(Request("POST", url + "/second", (), b'{"n": 2}'))
+        await transport.close()
+    assert [head.split(b" ")[1] for head in state.heads] == [b"/first", b"/second"]  # sent once
+    (attempt,) = caught.value.attempts
+    assert attempt.start_line == "POST /second HTTP/1.1" and attempt.body == b'{"n": 2}' and attempt.status is None
+
+
+async def test_a_post_takes_no_connection_idle_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A non-idempotent request goes on a fresh connection when the kept one has idled past FRESH_S (a
+    server's idle timeout may be dropping it just then); an idempotent one reuses it."""
+    client = Client(None, 1, 1 << 20)
+    async with peer(fixed(OK)) as (state, url):
+        await client.exchange("GET", url + "/", [], b"")
+        await client.exchange("GET", url + "/", [], b"")
+        assert state.connections == 1
+        monkeypatch.setattr(wire, "FRESH_S", 0.0)
+        await client.exchange("POST", url + "/", [], b"{}")
+        assert state.connections == 2
+        client.close()
+
+
+async def test_the_record_is_the_bytes_the_peer_received() -> None:
+    """Every header the transport adds (Host, Accept, Accept-Encoding, User-Agent, Content-Length, the
+    credentials) is on the record, in the order sent; the gzip answer is recorded compressed."""
+    packed = gzip.compress(b'{"ok": true}')
+    answer = b"HTTP/1.1 201 Created\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(packed)
+    options = TransportOptions(timeout_s=5, headers=(("Authorization", "Bearer abc"),))
+    transport = HttpTransport(options)
+    async with peer(fixed(answer + packed)) as (state, url):
+        target = url.replace("http://", "http://user:pw@") + "/a b?q=1"
+        response = await transport.send(Request("POST", target, (("Content-Type", "application/json"),), b"{}"))
+        await transport.close()
+    (attempt,) = response.attempts
+    assert encode_request(attempt.start_line, list(attempt.headers), attempt.body) == state.heads[0] + state.bodies[0]
+    names = [name for name, _ in attempt.headers]
+    assert names == [
+        "Host",
+        "Content-Type",
+        "Authorization",
+        "Accept",
+        "Accept-Encoding",
+        "User-Agent",
+        "Content-Length",
+    ]
+    assert attempt.start_line == "POST /a%20b?q=1 HTTP/1.1"
+    assert attempt.answer_line == "HTTP/1.1 201 Created" and attempt.answer_body == packed
+    assert response.body == b'{"ok": true}'  # what the checks judge: decoded
 
 
 async def test_a_fresh_connection_closed_unanswered_is_not_retried() -> None:
@@ -284,3 +348,32 @@ async def test_a_fresh_connection_closed_unanswered_is_not_retried() -> None:
             await client.exchange("POST", url + "/x", [], b"{}")
         assert state.connections == 1 and len(state.heads) == 1
         client.close()
+
+
+async def test_the_runner_records_every_sending_and_the_step_bindings(catalog: Catalog) -> None:
+    """Through the engine: the GET the peer dropped is two events (attempt 1 unanswered, attempt 2 answered,
+    with what the step captured); the POST it dropped is one event with no answer, and the step failed."""
+    answer = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Id: 42\r\nContent-Length: 9\r\n\r\n{"a": 1}\n'
+    steps = [
+        {"id": "warm", "request": {"method": "GET", "path": "/warm"}, "expect": {"status": 200}},
+        {"id": "get", "request": {"method": "GET", "path": "/g"}, "capture": {"id": "header:X-Id"}},
+        {"id": "post", "request": {"method": "POST", "path": "/p", "body": "{}"}, "expect": {"status": 200}},
+    ]
+    suite = Suite("unit", "1.0", "unit", "", ({"id": "W-1", "title": "t", "level": "MUST", "steps": steps},), "")
+    events: list[Event] = []
+    transport = HttpTransport(TransportOptions(timeout_s=5, concurrency=1))
+    # each connection: the first request answered, the second dropped unanswered
+    async with peer(fixed(answer), drop=lambda index: index == 1) as (state, url):
+        runner = Runner(catalog, transport, url, [events.append], concurrency=1)
+        finished = await runner.run(suite)
+        await transport.close()
+    exchanges = [e for e in events if isinstance(e, ExchangeCompleted)]
+    assert [(e.step, e.attempt, e.status) for e in exchanges] == [
+        ("warm", 1, 200),
+        ("get", 1, None),
+        ("get", 2, 200),
+        ("post", 1, None),
+    ]
+    assert exchanges[2].bindings == {"id": "42"} and exchanges[3].answer is None
+    assert [head.split(b" ")[:2] for head in state.heads].count([b"POST", b"/p"]) == 1  # never sent twice
+    assert finished.results[0].verdict == Verdict.FAILED
