@@ -93,14 +93,23 @@ def _elapsed(record: Mapping[str, Any]) -> float:
 
 
 def _answer(record: Mapping[str, Any], url: str) -> Response:
-    """The recorded answer, decoded as the live transport decodes it (Content-Encoding undone, bounded)."""
-    line, headers, raw = _message(record.get("answer", record.get("response")), "answer")
+    """The recorded answer as the live runner judged it.
+
+    A 1.1 record keeps a compressed body as it crossed the wire and marks it with ``decoded`` (the
+    transport decoded it): it is decoded here again, from the wire bytes, with the live transport's
+    function and bound, never taken from ``decoded``. Without that mark (a 1.0 record, which stored the
+    decoded body beside its ``Content-Encoding``), the body is judged as recorded.
+    """
+    message = record.get("answer", record.get("response"))
+    line, headers, raw = _message(message, "answer")
     if line.startswith(("HTTP/", "SIP/")):  # "HTTP/1.1 200 OK"; bundles of the first runner said "200 OK"
         line = line.partition(" ")[2]
     status, _, reason = line.partition(" ")
     if not status.isdigit():
         raise NotRecorded(f"exchanges.jsonl: no status in the answer's start line {line[:40]!r}")
-    body = decoded_body(headers, raw, MAX_BODY_BYTES)  # BadAnswer, as live, for a body that does not decode
+    transport_decoded = isinstance(message, dict) and "decoded" in message
+    # BadAnswer, as live, for a body that does not decode
+    body = decoded_body(headers, raw, MAX_BODY_BYTES) if transport_decoded else raw
     return Response(int(status), reason, headers, body, _elapsed(record), url)
 
 
@@ -259,8 +268,8 @@ class RecordedExchanges:
         arrived = _request(record)
         status = record.get("status")
         code = status if isinstance(status, int) and not isinstance(status, bool) else 0
-        body = decoded_body(arrived.headers, arrived.body, MAX_BODY_BYTES)
-        return Response(code, "", arrived.headers, body, _elapsed(record), arrived.url)
+        # Judged as recorded: the record holds the body the counterpart handed the live runner.
+        return Response(code, "", arrived.headers, arrived.body, _elapsed(record), arrived.url)
 
     def attended(self, scenario: str, step: str) -> bool:
         # A missing hook and yet an arrival recorded: an operator did what the hook would have.

@@ -152,12 +152,16 @@ def test_a_gzip_answer_recorded_compressed_is_judged_decoded(catalog: Catalog, r
         i for i, r in enumerate(records) if r["direction"] == "harness->sut" and r["answer"]["body"].startswith("{")
     )
     answer = records[index]["answer"]
+    suite = catalog.suite("intel-core@1.0")
+    # 1.0 stored the decoded body beside Content-Encoding: judged as recorded.
+    answer["headers"] = [*answer["headers"], ["Content-Encoding", "gzip"]]
+    assert rejudge(catalog, suite, results["target"], iter(records), results) == []
+    # 1.1: the compressed bytes as they crossed the wire, marked decoded: decoded again from the wire bytes.
+    answer["decoded"], answer["decoded_encoding"] = answer["body"], "text"
     answer["body"] = base64.b64encode(gzip.compress(answer["body"].encode())).decode()
     answer["body_encoding"] = "base64"
-    answer["headers"] = [*answer["headers"], ["Content-Encoding", "gzip"]]
-    suite = catalog.suite("intel-core@1.0")
     assert rejudge(catalog, suite, results["target"], iter(records), results) == []
-    answer["body"] = base64.b64encode(b"\x1f\x8b not gzip").decode()
+    answer["body"] = base64.b64encode(b"\x1f\x8b not gzip").decode()  # the decoded form cannot stand in for it
     differences = rejudge(catalog, suite, results["target"], iter(records), results)
     assert len(differences) == 1 and "not gzip data" in differences[0]
 
@@ -192,3 +196,31 @@ def test_a_last_attempt_without_answer_is_error_or_failed_never_passed(
         )
         differences = rejudge(catalog, suite, results["target"], iter(records), claimed)
         assert bool(differences) is differs, (stated, differences)
+
+
+async def test_a_supplier_answering_gzip_rejudges_to_its_verdicts(catalog: Catalog, tmp_path: Path) -> None:
+    from aiohttp import web
+    from aiohttp.web_response import ContentCoding
+
+    @web.middleware
+    async def gzip_everything(request: web.Request, handler: Any) -> web.StreamResponse:
+        response = await handler(request)
+        if isinstance(response, web.Response) and response.body:
+            response.enable_compression(ContentCoding.gzip)
+        return response
+
+    app = build_app(catalog)
+    app.middlewares.append(gzip_everything)
+    suite = catalog.suite("intel-core@1.0")
+    dataset = catalog.datasets.get(suite.dataset) if suite.dataset else None
+    reporter = EvidenceReporter(tmp_path, suite, catalog.root, dataset, sut=SUT)
+    run = await certify(catalog, app, suite.ref, listeners=[reporter])
+    assert reporter.bundle is not None
+    records, results = _recorded(reporter.bundle)
+    compressed = [r for r in records if r["answer"] and "decoded" in r["answer"]]
+    assert compressed and all(r["answer"]["body_encoding"] == "base64" for r in compressed)  # wire bytes kept
+    assert sum(r.verdict == "passed" for r in run.results) >= len(run.results) - 2
+    import asyncio
+
+    differences = await asyncio.to_thread(rejudge, catalog, suite, results["target"], iter(records), results)
+    assert differences == []
