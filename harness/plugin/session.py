@@ -244,13 +244,14 @@ class PluginState:
         for result in ordered:
             summary.add(result.verdict)
         reporters = session.open_reporters()
+        target = session.target.rstrip("/")  # settled: without user information (it went as a credential)
 
         def emit(event: Any) -> None:
             for reporter in reporters:
                 reporter(event)
 
         try:
-            emit(RunStarted(suite.name, suite.version, str(self.settings.target), self.started, len(scenarios)))
+            emit(RunStarted(suite.name, suite.version, target, self.started, len(scenarios)))
             kept = self.exchanges.get(suite.ref, {})
             for result in ordered:
                 for event in read_events(kept[result.id]) if result.id in kept else ():
@@ -259,7 +260,7 @@ class PluginState:
             partial = len(ordered) < len(scenarios)
             extra = life_cycle_facts(suite, certifying=True)
             finished = RunFinished(
-                suite.name, suite.version, str(self.settings.target), self.started, _now(), summary, ordered,
+                suite.name, suite.version, target, self.started, _now(), summary, ordered,
                 interrupted=partial, extra=extra,
             )  # fmt: skip
             emit(finished)

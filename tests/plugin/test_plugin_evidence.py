@@ -3,6 +3,7 @@ through the same reporters, with xdist workers' results and exchanges joined int
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -131,3 +132,22 @@ def test_evidence_off_and_bad_options(run_plugin: Callable[..., pytest.RunResult
                          *_options("sign-key=/nonexistent/lab.key"))  # fmt: skip
     assert missing.ret == pytest.ExitCode.USAGE_ERROR and "sign-key" in missing.stderr.str()
     assert "Traceback" not in missing.stderr.str() + missing.stdout.str()
+
+
+def test_a_password_in_the_target_reaches_no_report(
+    run_plugin: Callable[..., pytest.RunResult], reference_url: str, pytester: pytest.Pytester
+) -> None:
+    secret = "longpassword1"
+    target = reference_url.replace("http://", f"http://lab:{secret}@")
+    result = run_plugin("--netcode-suite", "intel-core", "--netcode-target", target, "-n", "2", "-k", "IC-0")
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    assert secret not in result.stdout.str() + result.stderr.str()
+    written = [path for path in (pytester.path / "reports").rglob("*") if path.is_file()]
+    assert any(path.suffix == ".zip" for path in written) and any(path.name == "report.html" for path in written)
+    for path in written:
+        data = path.read_bytes()
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                data = b"".join(archive.read(name) for name in archive.namelist())
+        assert secret.encode() not in data, path
+        assert base64.b64encode(f"lab:{secret}".encode()) not in data, path  # nor as the Basic credential
