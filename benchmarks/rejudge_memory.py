@@ -75,12 +75,33 @@ def make(source: Path, out: Path, megabytes: float) -> int:
     return copies
 
 
-def judge(bundle: Path, copies: int) -> dict[str, Any]:
+async def per_suite(folder: Path) -> dict[str, Path]:
+    """A genuine bundle of each latest suite version against the reference supplier (SIP too)."""
+    from harness.endpoints import ReferenceServer, build_app
+    from harness.endpoints.sip_gateway import SipServer
+    from harness.evidence.bundle import EvidenceReporter
+    from harness.session import RunSession
+
+    catalog = load_catalog()
+    bundles: dict[str, Path] = {}
+    for suite in catalog.latest_suites():
+        dataset = catalog.datasets.get(suite.dataset) if suite.dataset else None
+        reporter = EvidenceReporter(folder / suite.name, suite, catalog.root, dataset)
+        async with ReferenceServer(build_app(catalog)) as url, SipServer(catalog) as sip:
+            session = RunSession(catalog, suite).with_target(url).with_target(sip.uri(), name="sip")
+            async with session.with_listener(reporter):
+                await session.run()
+        assert reporter.bundle is not None
+        bundles[suite.ref] = reporter.bundle
+    return bundles
+
+
+def judge(bundle: Path, copies: int, ref: str | None = None) -> dict[str, Any]:
     from harness.evidence.rejudge import rejudge
     from harness.evidence.verify import iter_exchanges
 
     catalog = load_catalog()
-    suite = bench_suite(catalog, copies)
+    suite = catalog.suite(ref) if ref else bench_suite(catalog, copies)
     with zipfile.ZipFile(bundle) as archive:
         results = json.loads(archive.read("results.json"))
     # The baseline: imports, catalog, the suite to judge by and results.json parsed (re-judging's inputs).
@@ -105,9 +126,20 @@ def main() -> None:
     parser.add_argument("--megabytes", type=float, default=50.0)
     parser.add_argument("--judge", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--copies", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--suite", help=argparse.SUPPRESS)
+    parser.add_argument("--per-suite", action="store_true", help="a genuine bundle of each latest suite instead")
     args = parser.parse_args()
     if args.judge is not None:
-        print(json.dumps(judge(args.judge, args.copies)))
+        print(json.dumps(judge(args.judge, args.copies or 0, args.suite)))
+        return
+    if args.per_suite:
+        with tempfile.TemporaryDirectory(prefix="rejudge-bench-") as temporary:
+            figures = {}
+            for ref, bundle in asyncio.run(per_suite(Path(temporary))).items():
+                command = [sys.executable, __file__, "--judge", str(bundle), "--suite", ref]
+                judged = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+                figures[ref] = {"bundle_kib": round(bundle.stat().st_size / 1024, 1), **judged}
+        print(json.dumps(figures, indent=1))
         return
     with tempfile.TemporaryDirectory(prefix="rejudge-bench-") as temporary:
         folder = Path(temporary)
