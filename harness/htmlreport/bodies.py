@@ -94,7 +94,11 @@ def _pretty_xml(data: bytes) -> str | None:
     return str(etree.tostring(root, encoding="unicode"))
 
 
-def body_view(media_type: str, data: bytes) -> dict[str, Any]:
+_MAX_NESTING = 4
+"""Multipart bodies inside multipart bodies are shown this deep; deeper ones as bytes (a SUT may nest at will)."""
+
+
+def body_view(media_type: str, data: bytes, depth: int = 0) -> dict[str, Any]:
     """``{"kind": json|xml|text|binary|multipart|empty, "text"?, "hex"?, "decoded"?, "parts"?, "size"}``."""
     size = len(data)
     if not data:
@@ -102,6 +106,8 @@ def body_view(media_type: str, data: bytes) -> dict[str, Any]:
     essence = media_type.split(";")[0].strip().lower()
     if essence in _MCDATA_BINARY or (essence.startswith("application/vnd.3gpp.mcdata") and "xml" not in essence):
         return {"kind": "binary", "hex": hex_dump(data), "decoded": _decoded_mcdata(data), "size": size}
+    if essence.startswith("multipart/") and depth >= _MAX_NESTING:
+        return {"kind": "binary", "hex": hex_dump(data), "decoded": "multipart nested too deep to show", "size": size}
     if essence.startswith("multipart/"):
         try:
             parts = parse_multipart(media_type, data)
@@ -110,7 +116,9 @@ def body_view(media_type: str, data: bytes) -> dict[str, Any]:
         return {
             "kind": "multipart",
             "size": size,
-            "parts": [{"media_type": p.media_type, **body_view(p.media_type, p.content)} for p in parts[:16]],
+            "parts": [
+                {"media_type": p.media_type, **body_view(p.media_type, p.content, depth + 1)} for p in parts[:16]
+            ],
         }
     looks_json = "json" in essence or (not essence and data.lstrip()[:1] in (b"{", b"["))
     if looks_json and (pretty := _pretty_json(data)) is not None:
