@@ -6,7 +6,10 @@ suffixed ``~N``, its exchanges copied with it) until the ZIP reaches about --meg
 re-judges it through the runner's replay seam in a fresh process and prints its peak RSS beside the
 RSS of the same process before re-judging (imports, catalog, suite and results.json: the baseline). IC-23 (one
 1 MB oversize body that deflates 100:1) is left out, so the size is made of ordinary exchanges.
-Prints one JSON document. Run: ``python benchmarks/rejudge_memory.py --megabytes 50``.
+With ``--shape attempts`` the suite stays one copy and every exchange is recorded as sent again and
+again (attempts 1..N, the last judged): the bytes grow, the scenarios do not. ``--per-suite``: a
+genuine bundle of each latest suite. Prints one JSON document.
+Run: ``python benchmarks/rejudge_memory.py --megabytes 50 [--shape attempts]``.
 """
 
 from __future__ import annotations
@@ -55,6 +58,27 @@ async def genuine(folder: Path) -> Path:
             await session.run()
     assert reporter.bundle is not None
     return reporter.bundle
+
+
+def make_attempts(source: Path, out: Path, megabytes: float) -> int:
+    """A bundle of ``source``'s suite (one copy) whose every exchange was sent again and again: each record
+    first as attempts 1..N-1, then as it was (attempt N, the one judged), until the ZIP is about
+    ``megabytes``. The number of attempts."""
+    with zipfile.ZipFile(source) as archive:
+        results = archive.read("results.json")
+        records = [json.loads(line) for line in archive.read("exchanges.jsonl").splitlines() if line.strip()]
+    attempt = 1
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        with archive.open("exchanges.jsonl", "w", force_zip64=True) as member:
+            while out.stat().st_size < megabytes * (1 << 20):
+                for record in records:
+                    if record["direction"] == "harness->sut":
+                        member.write(json.dumps({**record, "attempt": attempt}, ensure_ascii=False).encode() + b"\n")
+                attempt += 1
+            for record in records:  # the last attempt of each (and what reached the counterpart, once)
+                member.write(json.dumps({**record, "attempt": attempt}, ensure_ascii=False).encode() + b"\n")
+        archive.writestr("results.json", results)
+    return attempt
 
 
 def make(source: Path, out: Path, megabytes: float) -> int:
@@ -128,6 +152,12 @@ def main() -> None:
     parser.add_argument("--copies", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--suite", help=argparse.SUPPRESS)
     parser.add_argument("--per-suite", action="store_true", help="a genuine bundle of each latest suite instead")
+    parser.add_argument(
+        "--shape",
+        choices=("scenarios", "attempts"),
+        default="scenarios",
+        help="grow the bundle by copies of every scenario, or by sending every exchange again and again",
+    )
     args = parser.parse_args()
     if args.judge is not None:
         print(json.dumps(judge(args.judge, args.copies or 0, args.suite)))
@@ -146,7 +176,10 @@ def main() -> None:
         source = asyncio.run(genuine(folder / "genuine"))
         bundle = folder / "big.evidence.zip"
         started = time.perf_counter()
-        copies = make(source, bundle, args.megabytes)
+        if args.shape == "attempts":
+            copies, attempts = 1, make_attempts(source, bundle, args.megabytes)
+        else:
+            copies, attempts = make(source, bundle, args.megabytes), 1
         made_s = time.perf_counter() - started
         with zipfile.ZipFile(bundle) as archive:
             exchanges = archive.getinfo("exchanges.jsonl")
@@ -157,7 +190,9 @@ def main() -> None:
                 {
                     "bundle_mib": round(bundle.stat().st_size / (1 << 20), 1),
                     "exchanges_jsonl_mib": round(exchanges.file_size / (1 << 20), 1),
+                    "shape": args.shape,
                     "copies": copies,
+                    "attempts_per_exchange": attempts,
                     "make_s": round(made_s, 1),
                     **judged,
                 },

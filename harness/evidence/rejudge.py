@@ -32,9 +32,9 @@ import yaml
 
 from harness.catalog import Catalog, default_fixtures, load_catalog
 from harness.evidence.verify import Invalid, iter_exchanges
-from harness.model import HarnessError, Suite, TransportError
+from harness.model import HarnessError, ScenarioResult, Suite, TransportError
 from harness.profile import DATASET_HOOK, TRIGGER_HOOK
-from harness.runner.engine import Runner
+from harness.runner.engine import Runner, iter_typed
 from harness.runner.exchanges import Carried, Skipped
 from harness.transport import Request, Response, decoded_body
 
@@ -282,14 +282,38 @@ class RecordedExchanges:
         return None
 
 
-def _run(runner: Runner, suite: Suite) -> Any:
+def _difference(result: ScenarioResult, before: str | None, unanswered: bool) -> str | None:
+    if unanswered and result.verdict == "error" and before in ("error", "failed"):
+        return None  # no complete answer: live, an error or a bad answer (failed); neither passes
+    if before == str(result.verdict):
+        return None
+    why = f" ({result.failures[0].check}: {result.failures[0].message})" if result.failures else ""
+    return f"scenario {result.id}: results say {before}, the recorded answers give {result.verdict}{why}"
+
+
+async def _judge_all(
+    runner: Runner, suite: Suite, stated: Mapping[str, str], exchanges: RecordedExchanges
+) -> list[str]:
+    """Each scenario judged from the record in turn; only the differences are kept (a bundle of a long run
+    has hundreds of thousands of scenarios, and their results are not needed once compared)."""
+    await runner.prepare(suite)
+    differences = []
+    for scenario in iter_typed(suite):
+        result = await runner.run_scenario(scenario)
+        line = _difference(result, stated.get(result.id), result.id in exchanges.unanswered)
+        if line is not None:
+            differences.append(line)
+    return differences
+
+
+def _run(runner: Runner, suite: Suite, stated: Mapping[str, str], exchanges: RecordedExchanges) -> list[str]:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(runner.run(suite))
+        return asyncio.run(_judge_all(runner, suite, stated, exchanges))
     # called from async code (the pytest plugin, a benchmark): a loop of its own in a thread
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, runner.run(suite)).result()
+        return pool.submit(asyncio.run, _judge_all(runner, suite, stated, exchanges)).result()
 
 
 def rejudge(
@@ -309,21 +333,11 @@ def rejudge(
         # a retired suite version is judged like any other.
         runner = Runner(catalog, None, target, concurrency=1, certifying=False, exchanges=exchanges)
         run = suite if results.get("interrupted") is not True else _only(suite, stated)
-        finished = _run(runner, run)
+        return _run(runner, run, stated, exchanges)
     except HarnessError as exc:  # the suite itself cannot run (a data set it names is missing, ...)
         return [f"the suite cannot be re-judged: {exc}"]
     finally:
         exchanges.close()
-    differences = []
-    for result in finished.results:
-        before = stated.get(result.id)
-        if result.id in exchanges.unanswered and result.verdict == "error" and before in ("error", "failed"):
-            continue  # no complete answer: live, an error or a bad answer (failed); neither passes
-        if before != str(result.verdict):
-            why = f" ({result.failures[0].check}: {result.failures[0].message})" if result.failures else ""
-            differences.append(f"scenario {result.id}: results say {before}, the recorded answers give "
-                               f"{result.verdict}{why}")  # fmt: skip
-    return differences
 
 
 def _only(suite: Suite, stated: Mapping[str, str]) -> Suite:
