@@ -220,7 +220,10 @@ class PluginState:
             got = self.results.get(suite.ref)
             if not got:
                 continue
-            written.append(self._write_suite(suite, got))
+            try:
+                written.append(self._write_suite(suite, got))
+            except HarnessError as exc:  # one line in the terminal summary, never an INTERNALERROR
+                self.reporter_failures.append(f"{suite.ref}: the reports could not be written: {exc}")
         return written
 
     def _write_suite(self, suite: Suite, got: dict[str, ScenarioResult]) -> Path:
