@@ -17,9 +17,9 @@ import time
 from urllib.parse import urlsplit
 
 import harness
-from adapters.http.wire import Client, tls_reason
-from harness.model import BadAnswer, TargetUnreachable, TransportError
-from harness.protocols.http1 import os_reason
+from adapters.http.wire import Client
+from harness.model import TransportError
+from harness.protocols.http1 import connect_failure, timeout_failure
 from harness.transport import Attempt, Request, Response, TransportOptions, decoded_body, tls_context, with_headers
 
 __all__ = ["HttpTransport", "tls_context"]
@@ -71,8 +71,7 @@ class HttpTransport:
             async with asyncio.timeout(self.options.timeout_s):
                 answer = await client.exchange(request.method, request.url, headers, request.body, record)
         except TimeoutError:
-            origin, limit = _origin(request.url), self.options.timeout_s
-            error = BadAnswer(f"no complete answer from {origin} within {limit:g} s")
+            error = timeout_failure(_origin(request.url), self.options.timeout_s)
             error.attempts = _unanswered(record, str(error))
             raise error from None
         except TransportError as exc:
@@ -108,13 +107,11 @@ class HttpTransport:
                     await writer.drain()
                     if not await reader.readline():
                         raise ConnectionResetError("closed without answering")
-        except (ssl.SSLError, ssl.CertificateError) as exc:
-            raise TargetUnreachable(f"{_origin(base_url)}: {tls_reason(exc)}") from None
-        except (OSError, TimeoutError) as exc:
-            reason = os_reason(exc)
+        except (ssl.SSLError, ssl.CertificateError, OSError) as exc:  # TimeoutError is an OSError
+            error = connect_failure(exc, _origin(base_url))
             if tls and isinstance(exc, ConnectionResetError):
-                reason += " (the server may demand a client certificate)"
-            raise TargetUnreachable(f"cannot connect to {_origin(base_url)}: {reason}") from None
+                error.args = (f"{error} (the server may demand a client certificate)",)
+            raise error from None
         writer.close()
         with contextlib.suppress(OSError, ssl.SSLError):
             await writer.wait_closed()

@@ -21,13 +21,13 @@ import ssl
 import time
 from typing import Any
 
-from harness.model import BadAnswer, TargetUnreachable
+from harness.model import BadAnswer
 from harness.protocols.http1 import (
     Answer,
     ResponseReader,
     Target,
+    connect_failure,
     encode_request,
-    os_reason,
     parse_target,
     request_head,
     tls_reason,
@@ -222,10 +222,8 @@ class Client:
                 ssl=tls,
                 server_hostname=target.host if target.tls else None,
             )
-        except (ssl.SSLError, ssl.CertificateError) as exc:
-            raise TargetUnreachable(f"{target.origin}: {tls_reason(exc)}") from None
-        except OSError as exc:
-            raise TargetUnreachable(f"cannot connect to {target.origin}: {os_reason(exc)}") from None
+        except (ssl.SSLError, ssl.CertificateError, OSError) as exc:
+            raise connect_failure(exc, target.origin) from None
         return connection
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ from harness.cli.options import VersionAction, add_catalog_option, apply_catalog
 from harness.cli.run import DEFAULT_REPORTS, RunSettings, run_suite
 from harness.evidence import commands as evidence_commands
 from harness.model import HarnessError
+from harness.reporting import printable
 from harness.store import commands as store_commands
 
 __all__ = ["COMMAND_FAMILIES", "DEFAULT_REPORTS", "RunSettings", "main", "run_suite"]
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler: Callable[[argparse.Namespace], int] = args.func
         return handler(args)
     except HarnessError as exc:
-        print(f"harness: {exc}", file=sys.stderr)
+        print(f"harness: {printable(str(exc))}", file=sys.stderr)  # a reason may quote a bundle or a SUT
         return exc.exit_code
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)

@@ -91,9 +91,16 @@ def _exchange_view(record: Mapping[str, Any], with_bodies: bool, redact: Callabl
     if redact is not None:
         view["line"] = redact(view["line"])
     if with_bodies:
-        view["request"] = message_view(request, redact)
-        view["response"] = message_view(response, redact)
+        view["request"] = message_view(_readable(request), redact)
+        view["response"] = message_view(_readable(response), redact)
     return view
+
+
+def _readable(message: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A recorded message as a reader wants to see it: its ``decoded`` body when it crossed the wire compressed."""
+    if message is None or "decoded" not in message:
+        return message
+    return {**message, "body": message["decoded"], "body_encoding": message.get("decoded_encoding", "text")}
 
 
 def _latency(values: list[float]) -> dict[str, float]:

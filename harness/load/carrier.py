@@ -24,7 +24,15 @@ from urllib.parse import urlsplit
 
 import harness
 from harness.model import BadAnswer, TransportError
-from harness.protocols.http1 import Answer, ResponseReader, Target, parse_target, request_bytes, tls_reason
+from harness.protocols.http1 import (
+    Answer,
+    ResponseReader,
+    Target,
+    connect_failure,
+    parse_target,
+    request_bytes,
+    timeout_failure,
+)
 from harness.transport import Request, Response, TransportOptions, decoded_body, tls_context, with_headers
 
 __all__ = ["Carrier"]
@@ -105,7 +113,7 @@ class Carrier:
                 if answer is not None:
                     return answer
         except TimeoutError:  # socket.timeout is TimeoutError
-            raise BadAnswer(f"no complete answer from {self._target.origin} within {self._timeout:g} s") from None
+            raise timeout_failure(self._target.origin, self._timeout) from None
         except (OSError, ssl.SSLError) as exc:
             return reader.end(exc)
 
@@ -114,18 +122,15 @@ class Carrier:
         try:
             sock = socket.create_connection((target.host, target.port), timeout=max(0.001, deadline - time.monotonic()))
         except OSError as exc:
-            raise TransportError(f"cannot connect to {target.origin}: {_reason(exc)}") from None
+            raise connect_failure(exc, target.origin, TransportError) from None
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.settimeout(self._timeout)
             if self._tls is not None:
                 sock = self._tls.wrap_socket(sock, server_hostname=target.host)
-        except (ssl.SSLError, ssl.CertificateError) as exc:
+        except (ssl.SSLError, ssl.CertificateError, OSError) as exc:
             sock.close()
-            raise TransportError(f"{target.origin}: {tls_reason(exc)}") from None
-        except OSError as exc:
-            sock.close()
-            raise TransportError(f"cannot connect to {target.origin}: {_reason(exc)}") from None
+            raise connect_failure(exc, target.origin, TransportError) from None
         self._sock, self._uses = sock, 0
         return sock
 
@@ -134,8 +139,3 @@ class Carrier:
             sock, self._sock = self._sock, None
             with contextlib.suppress(OSError):
                 sock.close()
-
-
-def _reason(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

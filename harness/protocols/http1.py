@@ -23,18 +23,20 @@ from urllib.parse import quote, unquote, urlsplit
 
 import httptools
 
-from harness.model import BadAnswer, ConfigurationError
+from harness.model import BadAnswer, ConfigurationError, TargetUnreachable, TransportError
 
 __all__ = [
     "MAX_HEAD_BYTES",
     "Answer",
     "ResponseReader",
     "Target",
+    "connect_failure",
     "encode_request",
     "os_reason",
     "parse_target",
     "request_bytes",
     "request_head",
+    "timeout_failure",
     "tls_reason",
 ]
 
@@ -146,6 +148,20 @@ def request_bytes(method: str, target: Target, headers: list[tuple[str, str]], b
 def os_reason(exc: BaseException) -> str:
     """An OS error's own words (``strerror``), else its text, else its type."""
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def connect_failure(exc: BaseException, origin: str, error: type[TransportError] = TargetUnreachable) -> TransportError:
+    """The one mapping of a failure to connect (TCP, then TLS) to the harness's errors, for the adapter and the
+    load users alike: the TLS reason named, an OS error in its own words, one line. ``error`` is the class
+    (the adapter: :class:`TargetUnreachable`; a load user counts a plain :class:`TransportError`)."""
+    if isinstance(exc, (ssl.SSLError, ssl.CertificateError)):
+        return error(f"{origin}: {tls_reason(exc)}")
+    return error(f"cannot connect to {origin}: {os_reason(exc)}")
+
+
+def timeout_failure(origin: str, limit_s: float) -> BadAnswer:
+    """No complete answer within the exchange's deadline: the SUT's failure (a failed check)."""
+    return BadAnswer(f"no complete answer from {origin} within {limit_s:g} s")
 
 
 def tls_reason(exc: BaseException) -> str:

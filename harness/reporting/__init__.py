@@ -64,10 +64,10 @@ MIN_VERBATIM = 8
 """A credential is searched for verbatim (in bodies, other headers, free text) only from this many characters
 on: a shorter value is replaced where it stands and nowhere else, since a search would corrupt other bytes."""
 
-_USERINFO = re.compile(r"(?<=://)[^/?#@\s\"'<>\\]+(?=@)")
-_QUERY = re.compile(
-    r"([?&][^=&#\s\"'<>\\]*?(?:key|token|secret|password|auth)[^=&#\s\"'<>\\]*=)[^&#\s\"'<>\\]*", re.IGNORECASE
-)
+# Possessive (``++``, ``*+``): each scan ends at the next delimiter and never backtracks, so a hostile body of
+# ``?`` or ``://`` runs costs time linear in its length.
+_USERINFO = re.compile(r"(?<=://)[^/?#@\s\"'<>\\]++(?=@)")
+_QUERY = re.compile(r"([?&]([^=&?#\s\"'<>\\]*+)=)([^&?#\s\"'<>\\]*+)")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
@@ -133,6 +133,7 @@ class Redactor:
         names: Iterable[str] = (),
     ) -> None:
         self._names = frozenset(name.lower() for name in names)  # marked secret by the operator
+        self._seen: dict[str, tuple[str, bool]] = {}  # header name -> (as shown, secret): names repeat all run
         values = {value for value in secrets if value}
         for name, value in headers:
             values |= credential_values(name, value)
@@ -156,7 +157,7 @@ class Redactor:
         if "://" in text:
             text = _USERINFO.sub(REDACTED, text)
         if "=" in text and ("?" in text or "&" in text):
-            text = _QUERY.sub(lambda match: match.group(1) + REDACTED, text)
+            text = _QUERY.sub(_query_value, text)
         pattern = pattern or self._pattern
         if pattern is not None:
             text = pattern.sub(REDACTED, text)
@@ -164,16 +165,25 @@ class Redactor:
 
     def secret_name(self, name: str) -> bool:
         """Whether header ``name``'s value is redacted where it stands (a credential, or marked secret)."""
-        return credential_name(name) or name.lower() in self._names
+        return self._name(name)[1]
+
+    def _name(self, name: str) -> tuple[str, bool]:
+        known = self._seen.get(name)
+        if known is None:
+            if len(self._seen) > 4096:  # a SUT inventing header names cannot grow this without bound
+                self._seen.clear()
+            known = self._seen[name] = (_printable(name), credential_name(name) or name.lower() in self._names)
+        return known
 
     def headers(
         self, headers: Iterable[tuple[str, str]], pattern: re.Pattern[str] | None = None
     ) -> list[tuple[str, str]]:
         """Headers with credential values replaced where they stand, known credentials elsewhere."""
-        return [
-            (_printable(name), REDACTED if self.secret_name(name) else self.text(value, pattern))
-            for name, value in headers
-        ]
+        shown = []
+        for name, value in headers:
+            printed, secret = self._name(name)
+            shown.append((printed, REDACTED if secret else self.text(value, pattern)))
+        return shown
 
     def message(
         self,
@@ -187,12 +197,34 @@ class Redactor:
         (the other message of the exchange) credential headers, replaced. Also returns the search pattern
         used, for the message's other forms (a decoded body)."""
         headers = list(headers)
-        local: set[str] = set()
-        for name, value in (*headers, *also):
-            local |= credential_values(name, value)
-        local = {v for v in local if len(v) >= MIN_VERBATIM} - self._known
-        pattern = _verbatim_pattern(self._known | local) if local else self._pattern
+        pattern = self.pattern_for(headers, also)
         return self.text(start_line, pattern), self.headers(headers, pattern), self.body(body, pattern), pattern
+
+    def pattern_for(
+        self, headers: Iterable[tuple[str, str]], also: Iterable[tuple[str, str]] = ()
+    ) -> re.Pattern[str] | None:
+        """The verbatim search for one exchange: the known credentials, and those its messages' own
+        credential headers carry (8 characters or more)."""
+        local: set[str] = set()
+        seen = self._seen
+        for headers_of in (headers, also):
+            for name, value in headers_of:
+                secret = (seen.get(name) or self._name(name))[1]
+                if secret and len(value) >= MIN_VERBATIM and value not in self._known:
+                    local |= {v for v in credential_values(name, value) or {value} if len(v) >= MIN_VERBATIM}
+        local -= self._known
+        return _verbatim_pattern(self._known | local) if local else self._pattern
+
+    def body_record(self, body: bytes, pattern: re.Pattern[str] | None = None) -> tuple[str, str]:
+        """(body, encoding) as ``exchanges.jsonl`` holds it, known credentials replaced: the text when the bytes
+        are UTF-8, else base64 of the bytes (searched through Latin-1, so nothing but a credential moves)."""
+        if not body:
+            return "", "text"
+        try:
+            return self.text(body.decode("utf-8"), pattern), "text"
+        except UnicodeDecodeError:
+            cleaned = self.text(body.decode("latin-1"), pattern).encode("latin-1")
+            return base64.b64encode(cleaned).decode("ascii"), "base64"
 
     def body(self, body: bytes, pattern: re.Pattern[str] | None = None) -> bytes:
         """A body's bytes with known credentials replaced: UTF-8 text as text, other bytes one for one
@@ -203,6 +235,11 @@ class Redactor:
             return self.text(body.decode("utf-8"), pattern).encode("utf-8")
         except UnicodeDecodeError:
             return self.text(body.decode("latin-1"), pattern).encode("latin-1")
+
+
+def _query_value(match: re.Match[str]) -> str:
+    """A ``name=value`` query parameter, its value redacted when the name names a credential."""
+    return match.group(1) + REDACTED if credential_name(match.group(2)) else match.group(0)
 
 
 def _verbatim_pattern(values: Iterable[str]) -> re.Pattern[str] | None:
@@ -238,22 +275,27 @@ def body_record(body: bytes) -> tuple[str, str]:
 
 
 def wire_record(
-    message: WireMessage | None, redact: Redactor, also: Iterable[tuple[str, str]] = ()
+    message: WireMessage | None,
+    redact: Redactor,
+    also: Iterable[tuple[str, str]] = (),
+    pattern: re.Pattern[str] | None = None,
 ) -> dict[str, Any] | None:
     """A request or answer as ``exchanges.jsonl`` records it (evidence 1.1), redacted: start line, every
-    header, the body as it crossed the wire, and ``decoded`` when its Content-Encoding was undone."""
+    header, the body as it crossed the wire, and ``decoded`` when its Content-Encoding was undone. ``pattern``:
+    the exchange's verbatim search (:meth:`Redactor.pattern_for`), else made from ``message`` and ``also``."""
     if message is None:
         return None
-    start_line, headers, body, pattern = redact.message(message.start_line, message.headers, message.body, also)
-    text, encoding = body_record(body)
+    if pattern is None:
+        pattern = redact.pattern_for(message.headers, also)
+    text, encoding = redact.body_record(message.body, pattern)
     record: dict[str, Any] = {
-        "start_line": start_line,
-        "headers": [[name, value] for name, value in headers],
+        "start_line": redact.text(message.start_line, pattern),
+        "headers": [[name, value] for name, value in redact.headers(message.headers, pattern)],
         "body": text,
         "body_encoding": encoding,
     }
     if message.decoded is not None:
-        record["decoded"], record["decoded_encoding"] = body_record(redact.body(message.decoded, pattern))
+        record["decoded"], record["decoded_encoding"] = redact.body_record(message.decoded, pattern)
     return record
 
 
@@ -266,14 +308,15 @@ def exchange_record(event: ExchangeCompleted, redact: Redactor, keep_messages: b
     if not keep_messages:
         request = WireMessage(request.start_line, (), b"")
         answer = None if answer is None else WireMessage(answer.start_line, (), b"")
+    pattern = redact.pattern_for(request.headers, answer.headers if answer else ())  # one for the exchange
     return {
         "scenario": event.scenario,
         "step": event.step,
         "attempt": event.attempt,
         "direction": event.direction,
         "transport": event.transport,
-        "request": wire_record(request, redact, answer.headers if answer else ()),
-        "answer": wire_record(answer, redact, request.headers),
+        "request": wire_record(request, redact, pattern=pattern),
+        "answer": wire_record(answer, redact, pattern=pattern),
         "sent": event.sent,
         "answered": event.answered,
         "elapsed_ms": round(event.elapsed_ms, 3),

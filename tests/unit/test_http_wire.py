@@ -21,6 +21,7 @@ from harness.catalog import Catalog
 from harness.events import Event, ExchangeCompleted
 from harness.model import BadAnswer, ConfigurationError, Suite, TargetUnreachable, Verdict
 from harness.protocols.http1 import MAX_HEAD_BYTES, encode_request, parse_target
+from harness.reporting import Redactor, exchange_record
 from harness.runner.engine import Runner
 from harness.transport import Attempt, Request, TransportOptions
 
@@ -377,3 +378,23 @@ async def test_the_runner_records_every_sending_and_the_step_bindings(catalog: C
     assert exchanges[2].bindings == {"id": "42"} and exchanges[3].answer is None
     assert [head.split(b" ")[:2] for head in state.heads].count([b"POST", b"/p"]) == 1  # never sent twice
     assert finished.results[0].verdict == Verdict.FAILED
+
+
+async def test_a_gzip_answer_is_recorded_compressed_with_its_decoded_form_beside(catalog: Catalog) -> None:
+    plain = b'{"ok": true}'
+    packed = gzip.compress(plain)
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+    steps = [{"id": "get", "request": {"method": "GET", "path": "/z"}, "expect": {"status": 200}}]
+    suite = Suite("unit", "1.0", "unit", "", ({"id": "Z-1", "title": "t", "level": "MUST", "steps": steps},), "")
+    events: list[Event] = []
+    transport = HttpTransport(TransportOptions(timeout_s=5))
+    async with peer(fixed(head % len(packed) + packed)) as (_, url):
+        await Runner(catalog, transport, url, [events.append]).run(suite)
+        await transport.close()
+    (event,) = [e for e in events if isinstance(e, ExchangeCompleted)]
+    assert event.answer is not None and event.answer.body == packed and event.answer.decoded == plain
+    record = exchange_record(event, Redactor())
+    assert record["answer"]["body_encoding"] == "base64"
+    assert base64.b64decode(record["answer"]["body"]) == packed
+    assert (record["answer"]["decoded"], record["answer"]["decoded_encoding"]) == (plain.decode(), "text")
+    assert ["Content-Encoding", "gzip"] in record["answer"]["headers"]

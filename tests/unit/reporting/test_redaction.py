@@ -6,8 +6,10 @@ import base64
 import io
 import json
 
+import pytest
+
 from harness.events import ExchangeCompleted, ScenarioFinished, WireMessage
-from harness.model import CheckFailure, Level, ScenarioResult, Verdict
+from harness.model import BadAnswer, CheckFailure, Level, ScenarioResult, Verdict
 from harness.reporting import REDACTED, ConsoleReporter, Redactor, exchange_record, printable
 from harness.transport import TransportOptions
 
@@ -97,3 +99,36 @@ def test_the_console_escapes_control_characters_from_the_sut() -> None:
     printed = stream.getvalue()
     assert "\x1b" not in printed and "\r" not in printed and "\x07" not in printed
     assert printed.count("\n") == 2  # the scenario's line and its failure's: none forged
+
+
+def test_an_error_line_quoting_a_sut_or_bundle_is_escaped(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import harness.cli
+    import harness.cli.run
+
+    def fails(args: object) -> int:
+        raise BadAnswer("the SUT said \x1b]52;c;cGF5bG9hZA==\x07 and \x1b[2J")
+
+    monkeypatch.setattr(harness.cli.run, "_cmd_run", fails)
+    code = harness.cli.main(["run", "--suite", "intel-core", "--target", "http://127.0.0.1:9"])
+    err = capsys.readouterr().err
+    assert code != 0 and "\x1b" not in err and "\x07" not in err
+    assert err == "harness: the SUT said \\x1b]52;c;cGF5bG9hZA==\\x07 and \\x1b[2J\n"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "?" + "key" * 100_000 + "&=",
+        "?" * 100_000 + "token" * 20_000 + "#=",
+        "://" * 100_000 + "a" * 100_000 + "?a=b",
+        "&" * 100_000 + "api_key=" * 50_000,
+    ],
+    ids=["keywords-without-equals", "question-marks", "schemes-without-at", "empty-keys"],
+)
+def test_hostile_bodies_are_redacted_in_one_pass(body: str) -> None:
+    """A SUT's body built against the position patterns (runs of ``?``, ``://``, keywords with no ``=``):
+    each scan ends at the next delimiter, so this finishes (a backtracking pattern took 69 s on 8 KB)."""
+    cleaned = Redactor()(body)
+    assert cleaned[:50_000] == body[:50_000]  # nothing before a credential moved
