@@ -59,6 +59,10 @@ STEP_FAULTS: tuple[tuple[type[HarnessError], str, str, Verdict], ...] = (
 """How a step that could not be judged ends its scenario, most specific fault first."""
 
 
+_NONE: Mapping[str, Any] = {}
+"""The bindings of a step that captures nothing (shared: never written to)."""
+
+
 def _kind(raw: Mapping[str, Any]) -> str:
     if "trigger" in raw:
         return "trigger"
@@ -403,6 +407,7 @@ class Runner:
     ) -> list[CheckFailure]:
         """The step's checks on ``response``; the exchange is then recorded with what the step captured."""
         failures = steps.judge(scenario.id, name, step.raw, response, ctx, message)
-        wanted = step.raw.get("capture") or {}
-        self.exchanges.judged(scenario.id, name, {var: ctx.captures[var] for var in wanted if var in ctx.captures})
+        wanted = step.raw.get("capture")
+        bindings = {var: ctx.captures[var] for var in wanted if var in ctx.captures} if wanted else _NONE
+        self.exchanges.judged(scenario.id, name, bindings)
         return failures
