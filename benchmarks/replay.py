@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -92,15 +93,21 @@ async def replay(url: str, count: int, concurrency: int, evidence: Path | None =
     spooled to disk) and writes the bundle, inside the measured time."""
     catalog = load_catalog()
     suite = catalog.suite("intel-core")
-    template = next(s for s in suite.scenarios if s["id"] == SCENARIO)
-    scenarios = tuple({**template, "id": f"{SCENARIO}#{i}"} for i in range(count))
-    bench_suite = Suite(suite.name, suite.version, suite.title, "", scenarios, suite.directory)
+    template = suite.scenario(SCENARIO)
+    # Typed copies, as the catalog types a suite when it loads it (the run itself never types a scenario).
+    typed = tuple(
+        dataclasses.replace(template, id=f"{SCENARIO}#{i}", raw={**template.raw, "id": f"{SCENARIO}#{i}"})
+        for i in range(count)
+    )
+    scenarios = tuple(scenario.raw for scenario in typed)
+    bench_suite = Suite(suite.name, suite.version, suite.title, "", scenarios, suite.directory, typed=typed)
     session = RunSession(catalog, bench_suite).with_target(url).with_options(concurrency=concurrency)
     if evidence is not None:
         session.with_reporters(evidence, only=["evidence"])
     side = "evidence" if evidence is not None else "harness"
     async with session:
-        for reporter in session.reporters:  # the bundle's writing at run end, timed apart from the exchanges
+        for guarded in session.reporters:  # the bundle's writing at run end, timed apart from the exchanges
+            reporter = guarded.listener  # each reporter of a session is guarded (a failing one stops nothing)
             if isinstance(reporter, EvidenceReporter):
                 reporter.finish = _timed(reporter.finish)  # type: ignore[method-assign]
         started, cpu = time.perf_counter(), time.process_time()

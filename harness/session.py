@@ -29,7 +29,7 @@ from harness.catalog import Catalog
 from harness.events import Listener, RunFinished
 from harness.model import ConfigurationError, Suite
 from harness.reporting import Redactor
-from harness.reporting.registry import ReporterContext, load_reporters
+from harness.reporting.registry import GuardedReporter, ReporterContext, load_named_reporters
 from harness.runner.engine import Runner
 from harness.transport import Counterpart, Transport, TransportOptions, load_transport, without_userinfo
 
@@ -37,6 +37,10 @@ __all__ = ["CounterpartUnavailable", "RunSession"]
 
 MAIN = "http"
 """The name of the run's own target: every step without ``transport:`` goes there."""
+
+
+def _listener_name(listener: Listener) -> str:
+    return str(getattr(listener, "__qualname__", None) or type(listener).__qualname__)
 
 
 class CounterpartUnavailable(ConfigurationError):
@@ -70,12 +74,15 @@ class RunSession:
         self._operator_timeout_s = 300.0
         self._credentials = TransportOptions()
         self._scenario_ids: tuple[str, ...] | None = None
+        self._settled = False
         # prepared on entry
         self._open: list[Transport] = []
         self._server: Any = None
         self.counterpart: Counterpart | None = None
         self.runner: Runner | None = None
-        self.reporters: list[Listener] = []
+        self.reporters: list[GuardedReporter] = []
+        """Every listener of the run (registry reporters, then explicit listeners), each guarded: one that
+        raises is reported and silenced, and the run and the others go on."""
         self.redact = Redactor()
 
     # -- building ------------------------------------------------------------------------------------
@@ -153,7 +160,7 @@ class RunSession:
     @property
     def transport(self) -> Transport:
         """The run's own transport, once the session is entered."""
-        if self.runner is None:
+        if self.runner is None or self.runner.transport is None:
             raise ConfigurationError("the session is not entered")
         return self.runner.transport
 
@@ -193,19 +200,25 @@ class RunSession:
         await transport.probe(given.url)
         return transport
 
-    async def _prepare(self) -> None:
-        suite = self.selected()
+    def _settle(self) -> None:
+        """The run's credentials and redactor, once: a target's user information goes as the credential it is
+        (Authorization: Basic), never as part of the target URL that results, reports and evidence name."""
+        if self._settled:
+            return
         urls = [given.url for given in self._targets.values()]
-        # A target's user information goes as the credential it is (Authorization: Basic), never as part of
-        # the target URL that results, reports and evidence name.
         given_main = self._targets.get(MAIN) or _Target(self.target, None)
         url, basic = without_userinfo(given_main.url)
         if basic and not any(name.lower() == "authorization" for name, _ in self._credentials.headers):
             headers = (*self._credentials.headers, ("Authorization", basic))
             self._credentials = dataclasses.replace(self._credentials, headers=headers)
-        self._targets[MAIN] = given_main = _Target(url, given_main.transport)
+        self._targets[MAIN] = _Target(url, given_main.transport)
         self.redact = Redactor.for_run(self._credentials, urls)
-        main = await self._transport(MAIN, given_main)
+        self._settled = True
+
+    async def _prepare(self) -> None:
+        suite = self.selected()
+        self._settle()
+        main = await self._transport(MAIN, self._targets[MAIN])
         extra = {
             name: (await self._transport(name, given), given.url)
             for name, given in self._targets.items()
@@ -226,14 +239,7 @@ class RunSession:
                     f"cannot listen on {where} for the reference endpoint: {exc.strerror}"
                 ) from None
             self.counterpart = RecorderCounterpart(app, url)
-        listeners: list[Listener] = []
-        if self._reports is not None:
-            options = dict(self._reporter_options)
-            options.setdefault("run_id", str(uuid.uuid4()))  # one run id for results.json and the bundle alike
-            context = ReporterContext(self._reports, self.redact, self.catalog, suite, options)
-            listeners = load_reporters(context, self._reporter_names)
-        self.reporters = list(listeners)
-        listeners.extend(self._listeners)
+        listeners: list[Listener] = list(self.open_reporters())
         self.runner = Runner(
             self.catalog,
             main,
@@ -247,6 +253,37 @@ class RunSession:
             certifying=self._certifying,
         )
 
+    def open_reporters(self) -> list[GuardedReporter]:
+        """The run's listeners (the registry's reporters, then explicit listeners), each guarded.
+
+        Entering the session builds them; a caller that feeds a run's events itself (the pytest plugin
+        joining xdist workers' results) builds them alone, with no transport or counterpart.
+        """
+        if self.reporters:
+            return self.reporters
+        if MAIN in self._targets:
+            self._settle()
+        named: list[tuple[str, Listener]] = []
+        if self._reports is not None:
+            options = dict(self._reporter_options)
+            options.setdefault("run_id", str(uuid.uuid4()))  # one run id for results.json and the bundle alike
+            context = ReporterContext(self._reports, self.redact, self.catalog, self.selected(), options)
+            named = load_named_reporters(context, self._reporter_names)
+        named += [(_listener_name(listener), listener) for listener in self._listeners]
+        self.reporters = [GuardedReporter(name, listener, self.redact) for name, listener in named]
+        return self.reporters
+
+    def close_reporters(self) -> None:
+        """Close every reporter (a failing one is reported, and the others are closed all the same)."""
+        reporters, self.reporters = self.reporters, []
+        for reporter in reporters:
+            reporter.close()
+
+    @property
+    def reporter_failures(self) -> list[str]:
+        """One line per reporter that failed during the run (each already printed on standard error)."""
+        return [reporter.failure for reporter in self.reporters if reporter.failure is not None]
+
     async def run(self) -> RunFinished:
         """Run the (selected) suite; the session must be entered."""
         if self.runner is None:
@@ -255,11 +292,7 @@ class RunSession:
 
     async def close(self) -> None:
         """Close what the session opened (transports it loaded, the counterpart it started, reporters)."""
-        reporters, self.reporters = self.reporters, []
-        for reporter in reporters:
-            closing = getattr(reporter, "close", None)
-            if callable(closing):
-                closing()
+        self.close_reporters()
         opened, self._open = self._open, []
         for transport in opened:
             await transport.close()

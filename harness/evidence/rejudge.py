@@ -1,10 +1,12 @@
 """Re-judging: the recorded answers of a bundle judged again with this harness's checks.
 
-The verifier calls :func:`rejudge` with its own catalog and the ISSUED suite version (never the
-bundle's ``suite/`` copy, which is for reading only); the runner replays each scenario, one at a
-time, with every exchange answered from the record instead of the network, and must reach the
-verdicts ``results.json`` states. It is one function over the
-recorded exchanges (:func:`rejudge`), so it moves onto the sans-I/O step functions unchanged.
+The runner replays each scenario of the suite it is given (the verifier's *issued* suite) with every
+exchange answered from the record through the runner's one replay seam (:class:`RecordedExchanges`,
+an :class:`harness.runner.exchanges.Exchanges`), and must reach the verdicts ``results.json`` states.
+
+Streaming: the records are read once into a temporary file with the line offsets of each scenario, then
+parsed back one scenario at a time while it is judged, so a bundle of any size is re-judged in the memory
+of its largest scenario.
 """
 
 from __future__ import annotations
@@ -13,202 +15,329 @@ import asyncio
 import base64
 import binascii
 import concurrent.futures
+import dataclasses
 import json
-import re
-from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping
-from typing import Any
+import tempfile
+import zlib
+from array import array
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from typing import IO, Any
+from urllib.parse import urlsplit
 
 from harness.catalog import Catalog
-from harness.evidence.verify import Invalid
-from harness.model import HarnessError, Suite
+from harness.model import HarnessError, ScenarioResult, Suite, TransportError
 from harness.profile import DATASET_HOOK, TRIGGER_HOOK
-from harness.protocols.http1 import parse_target
-from harness.runner.context import Message, ScenarioContext
-from harness.runner.engine import Runner
-from harness.transport import Request, Response
+from harness.runner.engine import Runner, iter_typed
+from harness.runner.exchanges import Carried, Skipped
+from harness.transport import Request, Response, decoded_body
 
-__all__ = ["rejudge"]
+__all__ = ["NotRecorded", "RecordedExchanges", "Unanswered", "rejudge"]
 
-_Key = tuple[str, str]
+MAX_BODY_BYTES = 16 << 20
+"""A recorded body expands (Content-Encoding) at most to what the live transport accepts."""
+_UNKNOWN_COUNTERPART = "http://127.0.0.1:9"
 
 
-def _response(record: Mapping[str, Any] | None, elapsed_ms: float, url: str) -> Response | None:
+class NotRecorded(HarnessError):
+    """The record holds no usable exchange for a step: the step cannot be judged (its scenario is ``error``)."""
+
+
+class Unanswered(TransportError):
+    """The last attempt of a step is recorded without a complete answer (the live run raised a transport
+    error, or a bad answer: the record does not say which)."""
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise NotRecorded(f"exchanges.jsonl: {what} is not a string")
+    return value
+
+
+def _message(record: Any, what: str) -> tuple[str, tuple[tuple[str, str], ...], bytes]:
+    """(start line, headers, body bytes as they crossed the wire) of a recorded request or answer."""
     if not isinstance(record, dict):
-        return None
-    line = str(record.get("start_line", ""))
-    if line.startswith(("HTTP/", "SIP/")):  # main's engine records "HTTP/1.1 200 OK"; older bundles "200 OK"
+        raise NotRecorded(f"exchanges.jsonl: no {what}")
+    line = _text(record.get("start_line", ""), f"the {what}'s start line")
+    pairs = record.get("headers", [])
+    if not isinstance(pairs, list):
+        raise NotRecorded(f"exchanges.jsonl: the {what}'s headers are not a list")
+    headers: list[tuple[str, str]] = []
+    for pair in pairs:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, str) for part in pair)):
+            raise NotRecorded(f"exchanges.jsonl: a header of the {what} is not [name, value]")
+        headers.append((pair[0], pair[1]))
+    body = _text(record.get("body", ""), f"the {what}'s body")
+    encoding = record.get("body_encoding", "text")
+    if encoding == "base64":
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise NotRecorded(f"exchanges.jsonl: the {what}'s base64 body is not base64") from None
+    elif encoding == "text":
+        raw = body.encode()
+    else:
+        raise NotRecorded(f"exchanges.jsonl: unknown body_encoding {encoding!r}")
+    return line, tuple(headers), raw
+
+
+def _elapsed(record: Mapping[str, Any]) -> float:
+    value = record.get("elapsed_ms")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def _answer(record: Mapping[str, Any], url: str) -> Response:
+    """The recorded answer as the live runner judged it.
+
+    A 1.1 record keeps a compressed body as it crossed the wire and marks it with ``decoded`` (the
+    transport decoded it): it is decoded here again, from the wire bytes, with the live transport's
+    function and bound, never taken from ``decoded``. Without that mark (a 1.0 record, which stored the
+    decoded body beside its ``Content-Encoding``), the body is judged as recorded.
+    """
+    message = record.get("answer", record.get("response"))
+    line, headers, raw = _message(message, "answer")
+    if line.startswith(("HTTP/", "SIP/")):  # "HTTP/1.1 200 OK"; bundles of the first runner said "200 OK"
         line = line.partition(" ")[2]
     status, _, reason = line.partition(" ")
-    decoded = "decoded" in record  # a compressed body is recorded as it came; judged as decoded
-    body = record.get("decoded" if decoded else "body", "")
-    encoding = record.get("decoded_encoding" if decoded else "body_encoding")
-    try:
-        raw = base64.b64decode(body, validate=True) if encoding == "base64" else str(body).encode()
-    except (binascii.Error, ValueError):
-        raise Invalid("exchanges.jsonl: a base64 body is not base64") from None
-    headers = tuple((str(h[0]), str(h[1])) for h in record.get("headers", []) if isinstance(h, list) and len(h) == 2)
-    return Response(int(status) if status.isdigit() else 0, reason, headers, raw, elapsed_ms, url)
+    if not status.isdigit():
+        raise NotRecorded(f"exchanges.jsonl: no status in the answer's start line {line[:40]!r}")
+    transport_decoded = isinstance(message, dict) and "decoded" in message
+    # BadAnswer, as live, for a body that does not decode
+    body = decoded_body(headers, raw, MAX_BODY_BYTES) if transport_decoded else raw
+    return Response(int(status), reason, headers, body, _elapsed(record), url)
 
 
-class _ReplayTransport:
-    """Answers the hooks a replay still calls directly (data set, trigger) as a conforming SUT would."""
+def _request(record: Mapping[str, Any]) -> Request:
+    """The recorded request: its method and target from the start line (absolute or origin form)."""
+    line, headers, raw = _message(record.get("request"), "request")
+    method, _, rest = line.partition(" ")
+    target = rest.rsplit(" ", 1)[0] if rest.endswith(("HTTP/1.1", "HTTP/1.0", "HTTP/2", "SIP/2.0")) else rest
+    return Request(method, target, headers, raw)
 
-    async def send(self, request: Request) -> Response:
-        status = 202 if request.url.endswith(TRIGGER_HOOK) else 204 if request.url.endswith(DATASET_HOOK) else 404
+
+def _attempt(record: Mapping[str, Any]) -> int:
+    value = record.get("attempt", 1)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
+class _Spool:
+    """The records written once to a temporary file (each compressed), with each scenario's offsets: read back
+    one scenario at a time."""
+
+    def __init__(self, recorded: Iterable[Mapping[str, Any]]) -> None:
+        # Closed by close() (the owner's finally), or here when reading the records fails.
+        self.file: IO[bytes] = tempfile.TemporaryFile(prefix="harness-rejudge-")  # noqa: SIM115
+        self.lines: dict[str, array[int]] = defaultdict(lambda: array("q"))
+        """Per scenario, the offset and length of each of its records, in pairs (compact: a bundle of a
+        long run has hundreds of thousands)."""
+        self.counterpart = ""
+        self.carriers: dict[str, str] = {}
+        position = 0
+        try:
+            for record in recorded:
+                if not isinstance(record, Mapping):
+                    continue
+                self._learn(record)
+                # Each record compressed on its own: the spool's disk use stays near the bundle's size.
+                line = zlib.compress(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode(), 1)
+                self.file.write(line)
+                self.lines[str(record.get("scenario"))].extend((position, len(line)))
+                position += len(line)
+        except BaseException:
+            self.file.close()
+            raise
+        self.counterpart = self.counterpart or _UNKNOWN_COUNTERPART
+
+    def _learn(self, record: Mapping[str, Any]) -> None:
+        """The recorded run's counterpart URL and the targets of its other transports (SIP), from the records."""
+        request = record.get("request")
+        line = request.get("start_line") if isinstance(request, dict) else None
+        if not isinstance(line, str):
+            return
+        parts = line.split(" ")
+        url = parts[1] if len(parts) > 1 else ""
+        kind = record.get("transport", "http")
+        if isinstance(kind, str) and kind != "http" and kind not in self.carriers:
+            self.carriers[kind] = url
+        if self.counterpart:
+            return
+        if record.get("direction") == "sut->reference":
+            split = urlsplit(url)
+            if split.scheme and split.netloc:
+                self.counterpart = f"{split.scheme}://{split.netloc}"
+        elif TRIGGER_HOOK in url and isinstance(request, dict) and request.get("body_encoding", "text") == "text":
+            try:
+                command = json.loads(str(request.get("body", "")))
+            except (ValueError, RecursionError):
+                return
+            if isinstance(command, dict) and isinstance(command.get("to"), str):
+                self.counterpart = command["to"]
+
+    def records(self, scenario: str) -> Iterator[dict[str, Any]]:
+        pairs = self.lines.get(scenario, array("q"))
+        for index in range(0, len(pairs), 2):
+            offset, length = pairs[index], pairs[index + 1]
+            self.file.seek(offset)
+            record = json.loads(zlib.decompress(self.file.read(length)))
+            if isinstance(record, dict):
+                yield record
+
+    def close(self) -> None:
+        self.file.close()
+
+
+@dataclasses.dataclass(slots=True)
+class _Scenario:
+    """One scenario's records: the last attempt of each harness->sut step, and what reached the counterpart."""
+
+    id: str
+    sent: dict[str, dict[str, Any]]
+    arrived: dict[str, dict[str, Any]]
+
+
+class RecordedExchanges:
+    """The runner's exchanges answered from a bundle's records (the replay seam's recorded side).
+
+    A step's answer is the answer to the LAST attempt recorded for it (a request the transport sent again is
+    recorded once per attempt; the step was judged on the last). Scenarios are read back one at a time.
+    """
+
+    def __init__(self, recorded: Iterable[Mapping[str, Any]]) -> None:
+        self._spool = _Spool(recorded)
+        self._current: _Scenario | None = None
+        self.unanswered: set[str] = set()
+        """Scenarios that ended on a step whose last attempt has no answer (see :func:`rejudge`)."""
+
+    def close(self) -> None:
+        self._spool.close()
+
+    def _scenario(self, scenario: str) -> _Scenario:
+        if self._current is None or self._current.id != scenario:
+            sent: dict[str, dict[str, Any]] = {}
+            arrived: dict[str, dict[str, Any]] = {}
+            for record in self._spool.records(scenario):
+                step = str(record.get("step"))
+                if record.get("direction") == "sut->reference":
+                    arrived.setdefault(step, record)
+                elif step not in sent or _attempt(record) >= _attempt(sent[step]):
+                    sent[step] = record
+            self._current = _Scenario(scenario, sent, arrived)
+        return self._current
+
+    @property
+    def counterpart_url(self) -> str:
+        return self._spool.counterpart
+
+    def target(self, transport: str | None) -> str:
+        if transport is None:
+            return ""  # the run's own target: the runner's
+        if transport not in self._spool.carriers:
+            raise Skipped(f"no {transport.upper()} exchange recorded")
+        return self._spool.carriers[transport]
+
+    async def hook(self, request: Request) -> Response:
+        # Test hooks outside a step (the data set) are not evidence: answered as a conforming SUT would.
+        status = 204 if request.url.endswith(DATASET_HOOK) else 404
         return Response(status, "", (), b"", 0.0, request.url)
 
-    async def probe(self, base_url: str) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-
-class _ReplayCounterpart:
-    url = "http://127.0.0.1:9/"
+    async def send(self, scenario: str, step: str, request: Request, transport: str | None) -> Carried:
+        record = self._scenario(scenario).sent.get(step)
+        if record is None:
+            raise NotRecorded(f"scenario {scenario} step {step}: no recorded answer to judge")
+        if record.get("answer", record.get("response")) is None:
+            self.unanswered.add(scenario)
+            raise Unanswered(f"step {step}: no answer recorded for its last attempt")
+        # A body that does not decode is BadAnswer here as on the wire: the step fails the same way.
+        return Carried(_request(record), _answer(record, request.url))
 
     def mark(self) -> int:
         return 0
 
-    async def wait_for(self, method: str, path: str, since: int, timeout_s: float) -> Response | None:
-        return None  # what arrived is taken from the record in ``_ReplayRunner._awaited``
+    async def received(
+        self, scenario: str, step: str, method: str, path: str, since: int, within_s: float
+    ) -> Response | None:
+        record = self._scenario(scenario).arrived.get(step)
+        if record is None:
+            return None
+        arrived = _request(record)
+        status = record.get("status")
+        code = status if isinstance(status, int) and not isinstance(status, bool) else 0
+        # Judged as recorded: the record holds the body the counterpart handed the live runner.
+        return Response(code, "", arrived.headers, arrived.body, _elapsed(record), arrived.url)
 
+    def attended(self, scenario: str, step: str) -> bool:
+        # A missing hook and yet an arrival recorded: an operator did what the hook would have.
+        return step in self._scenario(scenario).arrived
 
-class _ReplayRunner(Runner):
-    def __init__(self, catalog: Catalog, suite: Suite, target: str, recorded: Iterable[Mapping[str, Any]]) -> None:
-        counterpart = _ReplayCounterpart() if suite.counterpart else None
-        super().__init__(catalog, _ReplayTransport(), target, (), 1, counterpart, unattended=True)
-        recorded = list(recorded)
-        carried = {str(r.get("transport")) for r in recorded} - {"http"}
-        self.extra_targets = {name: (_ReplayTransport(), f"{name}:replay@127.0.0.1") for name in carried}
-        self.answers: dict[_Key, deque[tuple[Response, tuple[str, Response] | None]]] = defaultdict(deque)
-        self.arrivals: dict[_Key, deque[Response]] = defaultdict(deque)
-        for record in recorded:
-            key = (str(record.get("scenario")), str(record.get("step")).split("#")[0])
-            elapsed = float(record.get("elapsed_ms") or 0.0)
-            if record.get("direction") == "sut->reference":
-                arrived = _response(record.get("request"), elapsed, "")
-                if arrived is not None:
-                    status = record.get("status")
-                    self.arrivals[key].append(
-                        Response(int(status or 0), "", arrived.headers, arrived.body, elapsed, str(record.get("step")))
-                    )
-            else:
-                answer = _response(record.get("answer", record.get("response")), elapsed, "")  # 1.0: "response"
-                if answer is not None:
-                    sent = _response(record.get("request"), 0.0, "")
-                    start = str((record.get("request") or {}).get("start_line", ""))
-                    start = re.sub(r" (HTTP/\d\.\d|SIP/2\.0)$", "", start)  # main's engine appends the version
-                    self.answers[key].append((answer, None if sent is None else (start, sent)))
+    def judged(self, scenario: str, step: str, bindings: Mapping[str, Any]) -> None:
+        return None  # nothing to record: this is the record
 
-    async def _exchange(
-        self, scenario: dict[str, Any], name: str, step: dict[str, Any], ctx: ScenarioContext, latencies: list[float]
-    ) -> tuple[Response, Message | None]:
-        request, message = self.build_request(step, ctx)
-        self.carrier(step.get("request"))
-        queue = self.answers.get((str(scenario["id"]), name.split("#")[0]))
-        if not queue:
-            raise Invalid(f"scenario {scenario['id']} step {name}: no recorded answer to judge")
-        response, sent = queue.popleft()
-        if sent is not None:
-            message = _as_recorded(request, message, sent, ctx)
-        if message is not None:
-            ctx.sent[name] = message
-        latencies.append(response.elapsed_ms)
-        return Response(response.status, response.reason, response.headers, response.body, response.elapsed_ms,
-                        request.url), message  # fmt: skip
-
-    def _awaited(
-        self,
-        scenario: dict[str, Any],
-        name: str,
-        step: dict[str, Any],
-        ctx: ScenarioContext,
-        received: Response | None,
-        what: str,
-        within: float,
-    ) -> Any:
-        queue = self.arrivals.get((str(scenario["id"]), name.split("#")[0]))
-        recorded = queue.popleft() if queue else None
-        return super()._awaited(scenario, name, step, ctx, recorded, what, within)
-
-
-def _request_target(url: str) -> str:
-    """What the start line of a request to ``url`` names: the origin-form path and query for HTTP (as the
-    harness's client writes it), the URI itself otherwise."""
-    try:
-        return parse_target(url).path
-    except HarnessError:
-        return url
-
-
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
-
-
-def _as_recorded(
-    request: Request, message: Message | None, sent: tuple[str, Response], ctx: ScenarioContext
-) -> Message | None:
-    """The message as it was sent in the recorded run, and the run's fresh identifiers taken over into ``ctx``.
-
-    A replay builds the request again; its fresh identifiers (``${uuid:NAME}``) differ from the
-    recorded ones but sit at the same offsets, so each is read off the recorded request there.
-    """
-    built = f"{request.method} {_request_target(request.url)}\n".encode() + request.body
-    start_line, wire = sent
-    body = wire.body
-    recorded = f"{start_line}\n".encode() + body
-    taken: dict[str, str] = {}
-    for name, value in list(ctx.uuids.items()):
-        offset = built.find(value.encode())
-        if offset >= 0:
-            candidate = recorded[offset : offset + len(value)].decode("latin-1")
-            if _UUID.match(candidate):
-                ctx.uuids[name] = taken[value] = candidate
-    if message is None:
+    def ended(self, scenario: str) -> None:
         return None
-    model = message.model
-    if model is not None:
-        try:
-            parsed = json.loads(body)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            model = parsed
-        else:  # a model rendered from XML: the fresh identifiers swapped for the recorded ones
-            text = json.dumps(model)
-            for fresh, old in taken.items():
-                text = text.replace(fresh, old)
-            model = json.loads(text)
-    content_type = wire.header("Content-Type") or message.content_type
-    return Message(message.format, body, content_type, model, message.sample)
+
+
+def _difference(result: ScenarioResult, before: str | None, unanswered: bool) -> str | None:
+    if unanswered and result.verdict == "error" and before in ("error", "failed"):
+        return None  # no complete answer: live, an error or a bad answer (failed); neither passes
+    if before == str(result.verdict):
+        return None
+    why = f" ({result.failures[0].check}: {result.failures[0].message})" if result.failures else ""
+    return f"scenario {result.id}: results say {before}, the recorded answers give {result.verdict}{why}"
+
+
+async def _judge_all(
+    runner: Runner, suite: Suite, stated: Mapping[str, str], exchanges: RecordedExchanges
+) -> list[str]:
+    """Each scenario judged from the record in turn; only the differences are kept (a bundle of a long run
+    has hundreds of thousands of scenarios, and their results are not needed once compared)."""
+    await runner.prepare(suite)
+    differences = []
+    for scenario in iter_typed(suite):
+        result = await runner.run_scenario(scenario)
+        line = _difference(result, stated.get(result.id), result.id in exchanges.unanswered)
+        if line is not None:
+            differences.append(line)
+    return differences
+
+
+def _run(runner: Runner, suite: Suite, stated: Mapping[str, str], exchanges: RecordedExchanges) -> list[str]:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_judge_all(runner, suite, stated, exchanges))
+    # called from async code (the pytest plugin, a benchmark): a loop of its own in a thread
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _judge_all(runner, suite, stated, exchanges)).result()
 
 
 def rejudge(
     catalog: Catalog, suite: Suite, target: str, recorded: Iterable[Mapping[str, Any]], results: Mapping[str, Any]
 ) -> list[str]:
-    """Every scenario whose verdict, judged again from ``recorded``, differs from ``results`` (one line each)."""
-    runner = _ReplayRunner(catalog, suite, target, recorded)
-    stated = {str(s.get("id")): str(s.get("verdict")) for s in results.get("scenarios", []) if isinstance(s, dict)}
-    run = suite if not results.get("interrupted") else _only(suite, stated)
+    """Every scenario whose verdict, judged again from ``recorded``, differs from ``results`` (one line each).
+
+    ``suite`` is the suite to judge by (the verifier's issued one); every scenario of it is judged, and one
+    that ``results`` does not state is a difference. ``recorded`` is read once, as a stream.
+    """
+    listed = results.get("scenarios")
+    listed = listed if isinstance(listed, list) else []
+    stated = {str(s.get("id")): str(s.get("verdict")) for s in listed if isinstance(s, dict)}
+    exchanges = RecordedExchanges(recorded)
     try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        finished = asyncio.run(runner.run(run))
-    else:  # called from async code (the pytest plugin, a benchmark): a loop of its own in a thread
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            finished = pool.submit(asyncio.run, runner.run(run)).result()
-    differences = []
-    for result in finished.results:
-        before = stated.get(result.id)
-        if before != str(result.verdict):
-            why = f" ({result.failures[0].check}: {result.failures[0].message})" if result.failures else ""
-            differences.append(f"scenario {result.id}: results say {before}, the recorded answers give "
-                               f"{result.verdict}{why}")  # fmt: skip
-    return differences
+        # Re-judging gives verdicts and certifies nothing itself (the verifier applies rule 9 to them):
+        # a retired suite version is judged like any other.
+        runner = Runner(catalog, None, target, concurrency=1, certifying=False, exchanges=exchanges)
+        run = suite if results.get("interrupted") is not True else _only(suite, stated)
+        return _run(runner, run, stated, exchanges)
+    except HarnessError as exc:  # the suite itself cannot run (a data set it names is missing, ...)
+        return [f"the suite cannot be re-judged: {exc}"]
+    finally:
+        exchanges.close()
 
 
 def _only(suite: Suite, stated: Mapping[str, str]) -> Suite:
-    from dataclasses import replace
-
-    return replace(suite, scenarios=tuple(s for s in suite.scenarios if str(s["id"]) in stated))
+    """An interrupted run: only the scenarios it finished are judged (it certifies nothing anyway)."""
+    return dataclasses.replace(
+        suite,
+        scenarios=tuple(s for s in suite.scenarios if str(s.get("id")) in stated),
+        typed=tuple(s for s in suite.typed if s.id in stated),
+    )

@@ -21,6 +21,7 @@ from lxml import etree
 from harness.codecs.errors import CodecError
 from harness.codecs.multipart import MultipartError, parse_multipart
 from harness.families.esn import mcdata
+from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
 __all__ = ["SHOWN_BYTES", "body_view", "diff_ops", "hex_dump", "message_view"]
@@ -76,9 +77,9 @@ def _shown_text(data: bytes) -> str:
 def _pretty_json(data: bytes) -> str | None:
     if len(data) > _PARSE_BYTES:
         return None
-    try:
-        return json.dumps(json.loads(data), indent=2, ensure_ascii=False)
-    except ValueError:
+    try:  # the validators' parser: bounded depth, so a hostile body cannot exhaust the stack
+        return json.dumps(parse_json(data), indent=2, ensure_ascii=False)
+    except (UnsafeJson, ValueError, RecursionError):
         return None
 
 
@@ -87,13 +88,17 @@ def _pretty_xml(data: bytes) -> str | None:
         return None
     try:
         root = parse_xml(data)
-    except (UnsafeXml, etree.XMLSyntaxError, ValueError):
+    except (UnsafeXml, etree.XMLSyntaxError, ValueError, RecursionError):
         return None
     etree.indent(root, space="  ")
     return str(etree.tostring(root, encoding="unicode"))
 
 
-def body_view(media_type: str, data: bytes) -> dict[str, Any]:
+_MAX_NESTING = 4
+"""Multipart bodies inside multipart bodies are shown this deep; deeper ones as bytes (a SUT may nest at will)."""
+
+
+def body_view(media_type: str, data: bytes, depth: int = 0) -> dict[str, Any]:
     """``{"kind": json|xml|text|binary|multipart|empty, "text"?, "hex"?, "decoded"?, "parts"?, "size"}``."""
     size = len(data)
     if not data:
@@ -101,6 +106,8 @@ def body_view(media_type: str, data: bytes) -> dict[str, Any]:
     essence = media_type.split(";")[0].strip().lower()
     if essence in _MCDATA_BINARY or (essence.startswith("application/vnd.3gpp.mcdata") and "xml" not in essence):
         return {"kind": "binary", "hex": hex_dump(data), "decoded": _decoded_mcdata(data), "size": size}
+    if essence.startswith("multipart/") and depth >= _MAX_NESTING:
+        return {"kind": "binary", "hex": hex_dump(data), "decoded": "multipart nested too deep to show", "size": size}
     if essence.startswith("multipart/"):
         try:
             parts = parse_multipart(media_type, data)
@@ -109,7 +116,9 @@ def body_view(media_type: str, data: bytes) -> dict[str, Any]:
         return {
             "kind": "multipart",
             "size": size,
-            "parts": [{"media_type": p.media_type, **body_view(p.media_type, p.content)} for p in parts[:16]],
+            "parts": [
+                {"media_type": p.media_type, **body_view(p.media_type, p.content, depth + 1)} for p in parts[:16]
+            ],
         }
     looks_json = "json" in essence or (not essence and data.lstrip()[:1] in (b"{", b"["))
     if looks_json and (pretty := _pretty_json(data)) is not None:
@@ -151,7 +160,10 @@ def message_view(message: dict[str, Any] | None, redact: Any = None) -> dict[str
 def _as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    except (ValueError, TypeError, RecursionError):  # a value read from a bundle may nest past the stack
+        return f"(a {type(value).__name__} nested too deep to show)"
 
 
 def diff_ops(expected: Any, actual: Any) -> dict[str, list[list[str]]]:

@@ -104,7 +104,7 @@ def make(context: Any) -> HtmlReporter | None:
         Path(context.reports) / "report.html",
         context.catalog,
         context.redact,
-        str(sut or ""),
+        str(getattr(sut, "ref", None) or sut or ""),
         declared=declared,
         run_id=options.get("run_id"),
     )

@@ -45,13 +45,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--netcode-option",
         action="append",
         metavar="KEY=VALUE",
-        help="run option: timeout=SECONDS, concurrency=N, sip-target=URI, listen=HOST:PORT",
+        help="run option: timeout=SECONDS, concurrency=N, sip-target=URI, listen=HOST:PORT, sut-supplier=NAME, "
+        "sut-product=NAME, sut-version=V (the SUT as declared: needed to certify), sign-key=PREFIX.key (signs the "
+        "evidence bundle; its password in HARNESS_KEY_PASSWORD), evidence=on|off",
     )
     group.addoption(
         "--netcode-reports",
         default="reports/netcode",
         metavar="DIR",
-        help="where each suite's results.json is written (DIR/SUITE/results.json)",
+        help="where each suite's reports are written (DIR/SUITE/: results.json, journal.jsonl, report.html and "
+        "the evidence bundle, as harness run writes them)",
     )
     group.addoption(
         "--netcode-containers",
@@ -70,6 +73,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{family_marker(family)}: scenarios exchanging {family} messages")
     if getattr(config.option, "dist", "no") == "load":
         config.option.dist = "loadgroup"  # keep timed and counterpart scenarios of a suite on one worker
+    if not hasattr(config, "workerinput"):
+        state.signing_key()  # a key that does not load is a usage error before any scenario runs
     config.pluginmanager.register(NetcodeRun(state), "netcode-run")
 
 
@@ -92,9 +97,11 @@ class NetcodeRun:
             self.state.record(report)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not hasattr(session.config, "workerinput"):  # the controller (or a plain run) writes the reports
-            self.state.write_results()
-        self.state.close()
+        try:
+            if not hasattr(session.config, "workerinput"):  # the controller (or a plain run) writes the reports
+                self.state.write_results()
+        finally:
+            self.state.close()
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if hasattr(terminalreporter.config, "workerinput"):
@@ -103,3 +110,8 @@ class NetcodeRun:
             path = self.state.settings.reports / suite.name / "results.json"
             if path.exists():
                 terminalreporter.write_line(f"netcode: {suite.ref} report: {path}")
+            for written in self.state.written.get(suite.ref, []):
+                if written.exists():
+                    terminalreporter.write_line(f"netcode: {suite.ref} wrote {written}")
+        for failure in self.state.reporter_failures:
+            terminalreporter.write_line(f"netcode: {failure}", red=True)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.catalog import Catalog
 from harness.extensions import FAMILIES
-from harness.model import CheckFailure, Level, ScenarioResult, Suite, Verdict
+from harness.model import CheckFailure, Level, Scenario, ScenarioResult, Suite, Verdict
 from harness.reporting import failure_line
+from harness.runner.engine import typed_scenarios
 
 __all__ = [
     "RESULT_PROPERTY",
@@ -56,19 +58,19 @@ def format_families() -> dict[str, str]:
     return {format_id: name for name, family in FAMILIES.items() for format_id in family.formats}
 
 
-def scenario_families(scenario: dict[str, Any]) -> list[str]:
+def scenario_families(scenario: Scenario) -> list[str]:
     """The families of the formats a scenario exchanges (its markers ``netcode_<family>``)."""
     formats: set[str] = set()
-    _formats_used(scenario.get("steps", []), formats)
+    _formats_used([step.raw for step in scenario.steps], formats)
     known = format_families()
     return sorted({known[format_id] for format_id in formats if format_id in known})
 
 
-def runs_alone(scenario: dict[str, Any], suite: Suite) -> bool:
+def runs_alone(scenario: Scenario, suite: Suite) -> bool:
     """Timed scenarios and those sharing the counterpart must not run beside others of their suite."""
-    if scenario.get("serial"):
+    if scenario.serial:
         return True
-    return any("timing" in step or "trigger" in step or "await" in step for step in scenario.get("steps", []))
+    return any(step.kind in ("trigger", "await") or "timing" in step.raw for step in scenario.steps)
 
 
 def failure_text(result: ScenarioResult) -> str:
@@ -87,9 +89,9 @@ class SuiteCollector(pytest.Collector):
         self.catalog = catalog
 
     def collect(self) -> Iterator[ScenarioItem]:
-        for scenario in self.suite.scenarios:
-            item = ScenarioItem.from_parent(self, name=str(scenario["id"]), scenario=scenario)
-            item.add_marker("netcode_must" if scenario["level"] == "MUST" else "netcode_should")
+        for scenario in typed_scenarios(self.suite):
+            item = ScenarioItem.from_parent(self, name=scenario.id, scenario=scenario)
+            item.add_marker("netcode_must" if scenario.level == Level.MUST else "netcode_should")
             for family in scenario_families(scenario):
                 item.add_marker(family_marker(family))
             if runs_alone(scenario, self.suite):
@@ -103,10 +105,10 @@ class SuiteCollector(pytest.Collector):
 class ScenarioItem(pytest.Item):
     """One scenario; running it replays its steps against the target through the suite's run."""
 
-    def __init__(self, *, scenario: dict[str, Any], **kwargs: Any) -> None:
+    def __init__(self, *, scenario: Scenario, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
-        self.title = str(scenario.get("title", ""))
+        self.title = scenario.title
 
     @property
     def suite(self) -> Suite:
@@ -116,8 +118,9 @@ class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
         from harness.plugin.session import plugin_state
 
-        result = plugin_state(self.config).run(self.suite, self.scenario)
-        self.user_properties.append((RESULT_PROPERTY, json.dumps(_result_record(self.suite, result), default=str)))
+        result, exchanges = plugin_state(self.config).run(self.suite, self.scenario)
+        record = _result_record(self.suite, result, exchanges)
+        self.user_properties.append((RESULT_PROPERTY, json.dumps(record, default=str)))
         if result.verdict == Verdict.PASSED:
             return
         if result.verdict == Verdict.MANUAL:
@@ -137,8 +140,10 @@ class ScenarioItem(pytest.Item):
         return self.suite.directory, None, f"{self.suite.ref}::{self.name} {self.title}"
 
 
-def _result_record(suite: Suite, result: ScenarioResult) -> dict[str, Any]:
-    return {"suite": suite.ref, **result.as_dict(), "latencies_ms": list(result.latencies_ms)}
+def _result_record(suite: Suite, result: ScenarioResult, exchanges: Path | None) -> dict[str, Any]:
+    """What the controller needs of an item (sent across by xdist): the result and where its exchanges are."""
+    where = {"exchanges": str(exchanges)} if exchanges is not None else {}
+    return {"suite": suite.ref, **result.as_dict(), "latencies_ms": list(result.latencies_ms), **where}
 
 
 def result_from_record(record: dict[str, Any]) -> ScenarioResult:

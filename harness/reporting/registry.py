@@ -6,21 +6,24 @@ Each entry point is a factory ``make(context: ReporterContext) -> Listener | Non
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from harness.catalog import Catalog
-from harness.events import Listener
+from harness.events import Event, Listener
 from harness.model import ConfigurationError, Suite
 from harness.reporting import ConsoleReporter, JournalReporter, JUnitReporter, Redactor, ResultsJsonReporter
 
 __all__ = [
     "GROUP",
+    "GuardedReporter",
     "ReporterContext",
     "ReporterFactory",
+    "load_named_reporters",
     "load_reporters",
     "make_console",
     "make_journal",
@@ -79,16 +82,69 @@ def _rank(name: str) -> tuple[int, str]:
 
 def load_reporters(context: ReporterContext, only: tuple[str, ...] | None = None) -> list[Listener]:
     """The enabled reporters of every installed factory (or only of those named), in a stable order."""
+    return [listener for _, listener in load_named_reporters(context, only)]
+
+
+def load_named_reporters(context: ReporterContext, only: tuple[str, ...] | None = None) -> list[tuple[str, Listener]]:
+    """Like :func:`load_reporters`, each with the name of its entry point."""
     found = {ep.name: ep for ep in entry_points(group=GROUP)}
     if only is not None:
         missing = sorted(set(only) - set(found))
         if missing:
             raise ConfigurationError(f"no reporter {', '.join(missing)} is installed (entry-point group {GROUP})")
         found = {name: found[name] for name in only}
-    listeners: list[Listener] = []
+    listeners: list[tuple[str, Listener]] = []
     for name in sorted(found, key=_rank):
         factory: ReporterFactory = found[name].load()
         listener = factory(context)
         if listener is not None:
-            listeners.append(listener)
+            listeners.append((name, listener))
     return listeners
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """A message on one line, control characters escaped (it may quote what a SUT sent)."""
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+class GuardedReporter:
+    """A reporter that cannot stop the run nor the other reporters.
+
+    The first exception it raises (a ``RecursionError`` on a hostile body, a full disk) is reported on
+    one line naming the reporter, kept in ``failure``, and the reporter hears nothing more (what it would
+    write next would build on a half-done state). The run's verdict and exit code are not its business.
+    """
+
+    def __init__(
+        self, name: str, listener: Listener, redact: Redactor | None = None, stream: TextIO | None = None
+    ) -> None:
+        self.name = name
+        self.listener = listener
+        self.redact = redact or Redactor()
+        self.stream = stream
+        self.failure: str | None = None
+
+    def __call__(self, event: Event) -> None:
+        if self.failure is not None:
+            return
+        try:
+            self.listener(event)
+        except Exception as exc:  # any fault of one reporter is contained and reported
+            self._failed(f"on {type(event).__name__}", exc)
+
+    def close(self) -> None:
+        closing = getattr(self.listener, "close", None)
+        if not callable(closing):
+            return
+        try:
+            closing()
+        except Exception as exc:  # closing one reporter must not keep the others open
+            self._failed("closing", exc)
+
+    def _failed(self, when: str, exc: BaseException) -> None:
+        detail = self.redact(_one_line(f"{type(exc).__name__}: {exc}"))
+        line = f"reporter {self.name} failed {when} ({detail}); the run and the other reporters went on"
+        if self.failure is None:
+            self.failure = line
+        print(f"error: {line}", file=self.stream or sys.stderr, flush=True)

@@ -1,21 +1,20 @@
 """The runner: replays a suite's scenarios against a target and emits events.
 
-It knows nothing about who listens: reporters subscribe as listeners.
+It knows nothing about who listens (reporters subscribe as listeners), nor where its exchanges
+come from: it runs on the typed scenarios of the catalog and asks an :class:`Exchanges` (live on
+the wire, or recorded) to carry each step's request (``harness/runner/exchanges.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from harness.catalog import Catalog
 from harness.events import (
-    ExchangeCompleted,
     Listener,
     OperatorActionRequired,
     RunFinished,
@@ -23,7 +22,6 @@ from harness.events import (
     RunStarted,
     ScenarioFinished,
     Summary,
-    WireMessage,
 )
 from harness.model import (
     BadAnswer,
@@ -31,7 +29,9 @@ from harness.model import (
     ConfigurationError,
     HarnessError,
     Level,
+    Scenario,
     ScenarioResult,
+    Step,
     Suite,
     TransportError,
     Verdict,
@@ -41,22 +41,11 @@ from harness.profile import HOOK_ABSENT, TRIGGER_HOOK
 from harness.runner import steps
 from harness.runner.context import Message, ScenarioContext
 from harness.runner.dataset import load_dataset
+from harness.runner.exchanges import Exchanges, LiveExchanges, ManualAction, Skipped, now_rfc3339
 from harness.runner.life_cycle import judging_catalog, life_cycle_facts, life_cycle_notice
-from harness.transport import Attempt, Counterpart, Request, Response, Transport
+from harness.transport import Counterpart, Request, Response, Transport
 
-__all__ = ["Runner", "Skipped", "now_rfc3339"]
-
-
-def now_rfc3339() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class ManualAction(HarnessError):
-    """The step needs an operator, and the run is unattended: the scenario is ``manual``."""
-
-
-class Skipped(HarnessError):
-    """The scenario needs what the run was not given (a SIP target): the scenario is ``skipped``."""
+__all__ = ["ManualAction", "Runner", "Skipped", "iter_typed", "now_rfc3339", "scenario_of", "typed_scenarios"]
 
 
 STEP_FAULTS: tuple[tuple[type[HarnessError], str, str, Verdict], ...] = (
@@ -70,19 +59,81 @@ STEP_FAULTS: tuple[tuple[type[HarnessError], str, str, Verdict], ...] = (
 """How a step that could not be judged ends its scenario, most specific fault first."""
 
 
-class Runner:
-    """Runs scenarios of a suite against ``target`` through ``transport``.
+_NONE: Mapping[str, Any] = {}
+"""The bindings of a step that captures nothing (shared: never written to)."""
 
-    ``extra_targets`` names further transports, each with its own target: a step
-    whose request says ``transport: NAME`` is carried by that transport to that
-    target (``{"sip": (SipTransport(...), "sip:gw@127.0.0.1:5060;transport=udp")}``);
-    a scenario needing a transport the run was not given is ``skipped``.
+
+def _kind(raw: Mapping[str, Any]) -> str:
+    if "trigger" in raw:
+        return "trigger"
+    if "repeat" in raw:
+        return "repeat"
+    if "await" in raw and "request" not in raw:
+        return "await"
+    return "exchange"
+
+
+def scenario_of(raw: Mapping[str, Any]) -> Scenario:
+    """A scenario mapping typed without the catalog's checks: for suites built in code (tests, benchmarks).
+
+    The catalog types and checks every scenario it loads (``Suite.typed``); this only gives a mapping the
+    same shape, so the runner has one path.
+    """
+    raw_steps = raw.get("steps")
+    typed_steps = []
+    for index, step in enumerate(raw_steps if isinstance(raw_steps, list) else ()):
+        if not isinstance(step, dict):
+            raise ConfigurationError(f"scenario {raw.get('id')}: step {index + 1} is not a mapping")
+        expect = step.get("expect")
+        checks = tuple(str(check) for check in expect) if isinstance(expect, dict) else ()
+        name = str(step.get("id", f"step-{index + 1}"))
+        typed_steps.append(Step(name=name, kind=_kind(step), checks=checks, pointer=f"/steps/{index}", raw=step))
+    try:
+        level = Level(raw["level"])
+        return Scenario(
+            id=str(raw["id"]),
+            title=str(raw.get("title", "")),
+            level=level,
+            file=str(raw.get("_file", "")),
+            steps=tuple(typed_steps),
+            serial=bool(raw.get("serial", False)),
+            spec=str(raw.get("spec", "")),
+            raw=raw if isinstance(raw, dict) else dict(raw),
+        )
+    except (KeyError, ValueError) as exc:
+        raise ConfigurationError(f"scenario {raw.get('id')!r}: not a scenario ({exc})") from None
+
+
+def iter_typed(suite: Suite) -> Iterator[Scenario]:
+    """The suite's typed scenarios in order: the catalog's (``Suite.typed``), else each mapping typed as it
+    is reached (a suite built in code with a million scenarios is never typed whole)."""
+    if len(suite.typed) == len(suite.scenarios):
+        yield from suite.typed
+        return
+    typed = {scenario.id: scenario for scenario in suite.typed}
+    for raw in suite.scenarios:
+        yield typed.get(str(raw.get("id"))) or scenario_of(raw)
+
+
+def typed_scenarios(suite: Suite) -> tuple[Scenario, ...]:
+    """The suite's typed scenarios: the catalog's (``Suite.typed``) for the scenarios it holds, in order."""
+    return tuple(iter_typed(suite))
+
+
+class Runner:
+    """Runs scenarios of a suite against ``target``.
+
+    Live (the usual): ``transport`` carries requests to ``target``; ``extra_targets`` names further
+    transports, each with its own target (``{"sip": (SipTransport(...), "sip:gw@127.0.0.1:5060;transport=udp")}``):
+    a step whose request says ``transport: NAME`` is carried by that transport to that target; a scenario
+    needing a transport the run was not given is ``skipped``. Recorded (re-judging): ``exchanges`` answers
+    every exchange instead, and ``transport``, ``counterpart`` and ``extra_targets`` are not given.
     """
 
     def __init__(
         self,
         catalog: Catalog,
-        transport: Transport,
+        transport: Transport | None,
         target: str,
         listeners: Iterable[Listener] = (),
         concurrency: int = 4,
@@ -91,19 +142,24 @@ class Runner:
         operator_timeout_s: float = 300.0,
         extra_targets: Mapping[str, tuple[Transport, str]] | None = None,
         certifying: bool = True,
+        exchanges: Exchanges | None = None,
     ) -> None:
         self.catalog = catalog
         self.transport = transport
         self.target = target.rstrip("/")
         self.listeners = list(listeners)
         self.concurrency = max(1, concurrency)
-        self.counterpart = counterpart
-        self.unattended = unattended
         self.operator_timeout_s = operator_timeout_s
-        self.extra_targets = dict(extra_targets or {})
         self.certifying = certifying  # False: not certifying, the only way a retired suite version may be run
         self.dataset: dict[str, Any] | None = None
-        self._unreported: dict[tuple[str, str], tuple[Request, Response, str, str]] = {}
+        if exchanges is None:
+            if transport is None:
+                raise ConfigurationError("a runner needs a transport or recorded exchanges")
+            heard = self.emit if self.listeners else None  # without listeners, no event is even built
+            exchanges = LiveExchanges(transport, self.target, counterpart, extra_targets, heard, unattended)
+        elif transport is not None or counterpart is not None or extra_targets:
+            raise ConfigurationError("recorded exchanges come with no transport, counterpart or extra target")
+        self.exchanges: Exchanges = exchanges
 
     def emit(self, event: Any) -> None:
         for listener in self.listeners:
@@ -118,13 +174,13 @@ class Runner:
         await self.prepare(suite)
         results: dict[str, ScenarioResult] = {}
 
-        async def guarded(scenario: dict[str, Any]) -> None:
+        async def guarded(scenario: Scenario) -> None:
             result = await self.run_scenario(scenario)
             results[result.id] = result
             self.emit(ScenarioFinished(result))
 
-        parallel = iter([s for s in suite.scenarios if not s.get("serial")])
-        serial = [s for s in suite.scenarios if s.get("serial")]
+        # Typed as they are reached: workers share one iterator over the suite's order.
+        parallel = (s for s in iter_typed(suite) if not s.serial)
 
         async def worker() -> None:  # ``concurrency`` workers take the scenarios in suite order
             for scenario in parallel:
@@ -132,7 +188,7 @@ class Runner:
 
         try:
             await asyncio.gather(*(worker() for _ in range(max(1, self.concurrency))))
-            for scenario in serial:
+            for scenario in (s for s in iter_typed(suite) if s.serial):
                 await guarded(scenario)
         except asyncio.CancelledError:
             # Ctrl-C: what finished is reported, marked interrupted, then the cancellation goes on.
@@ -145,16 +201,17 @@ class Runner:
     async def prepare(self, suite: Suite) -> None:
         """What comes before the first scenario (the data set): for callers that run scenarios one by one."""
         self.catalog = judging_catalog(self.catalog, suite, self.certifying)
-        if suite.counterpart and self.counterpart is None:
+        if suite.counterpart and not self.exchanges.counterpart_url:
             raise ConfigurationError(f"suite {suite.ref} needs a reference endpoint for the SUT to send to")
         if suite.dataset:
             self.dataset = self.catalog.dataset(suite.dataset)
-            self.emit(RunNote(await load_dataset(self.transport, self.target, suite.dataset, self.dataset)))
+            self.emit(RunNote(await load_dataset(self.exchanges.hook, self.target, suite.dataset, self.dataset)))
 
     def _finished(
         self, suite: Suite, started: str, results: dict[str, ScenarioResult], interrupted: bool
     ) -> RunFinished:
-        ordered = tuple(results[str(s["id"])] for s in suite.scenarios if str(s["id"]) in results)
+        in_order = (str(raw.get("id")) for raw in suite.scenarios)  # the suite's order, without typing again
+        ordered = tuple(results[scenario_id] for scenario_id in in_order if scenario_id in results)
         summary = Summary()
         for result in ordered:
             summary.add(result.verdict)
@@ -163,43 +220,44 @@ class Runner:
             suite.name, suite.version, self.target, started, now_rfc3339(), summary, ordered, interrupted, extra
         )
 
-    async def run_scenario(self, scenario: dict[str, Any]) -> ScenarioResult:
+    async def run_scenario(self, scenario: Scenario | Mapping[str, Any]) -> ScenarioResult:
+        """Run one scenario (typed; a mapping is typed first, without the catalog's checks)."""
+        if not isinstance(scenario, Scenario):
+            scenario = scenario_of(scenario)
         ctx = ScenarioContext(
             self.catalog,
             self.target,
             dataset=self.dataset,
-            counterpart=self.counterpart.url if self.counterpart else "",
-            counterpart_mark=self.counterpart.mark() if self.counterpart else 0,
+            counterpart=self.exchanges.counterpart_url,
+            counterpart_mark=self.exchanges.mark(),
         )
         started = time.perf_counter()
         failures: list[CheckFailure] = []
         latencies: list[float] = []
         verdict = Verdict.PASSED
-        for index, step in enumerate(scenario["steps"]):
-            name = str(step.get("id", f"step-{index + 1}"))
+        for index, step in enumerate(scenario.steps):
             try:
                 if index == 0:  # a scenario is skipped whole, before any exchange, when a transport is missing
-                    for each in scenario["steps"]:
-                        self.carrier(each.get("request"))
-                step_failures = await self._run_step(scenario, name, step, ctx, latencies)
+                    for each in scenario.steps:
+                        self.exchanges.target(each.transport)
+                step_failures = await self._run_step(scenario, step, ctx, latencies)
             except HarnessError as exc:
                 check, expected, verdict = next(
                     (check, expected, outcome)
                     for kind, check, expected, outcome in STEP_FAULTS
                     if isinstance(exc, kind)
                 )
-                failures.append(CheckFailure(name, check, expected, None, str(exc)))
+                failures.append(CheckFailure(step.name, check, expected, None, str(exc)))
                 break
             if step_failures:
                 failures.extend(step_failures)
                 verdict = Verdict.FAILED
                 break  # later steps build on this one
-        if self._unreported:  # an exchange whose step ended before judging (a missing hook, say)
-            self._report(str(scenario["id"]))
+        self.exchanges.ended(scenario.id)  # an exchange whose step ended before judging (a missing hook, say)
         return ScenarioResult(
-            id=str(scenario["id"]),
-            title=str(scenario["title"]),
-            level=Level(scenario["level"]),
+            id=scenario.id,
+            title=scenario.title,
+            level=scenario.level,
             verdict=verdict,
             duration_ms=(time.perf_counter() - started) * 1000,
             failures=tuple(failures),
@@ -207,130 +265,45 @@ class Runner:
             latencies_ms=tuple(latencies),
         )
 
-    def carrier(self, spec: Any) -> tuple[Transport, str]:
-        """The transport and target for a step's ``request`` (its ``transport:``, else the run's own);
-        Skipped when the run was not given that transport."""
-        name = spec.get("transport") if isinstance(spec, dict) else None
-        if name is None:
-            return self.transport, self.target
-        if str(name) not in self.extra_targets:
-            raise Skipped(f"no {str(name).upper()} target given (--{name}-target)")
-        return self.extra_targets[str(name)]
-
-    def build_request(self, step: dict[str, Any], ctx: ScenarioContext) -> tuple[Request, Message | None]:
+    def build_request(self, step: Step, ctx: ScenarioContext) -> tuple[Request, Message | None]:
         """The request of an exchange step (see :func:`harness.runner.steps.build_request`)."""
-        return steps.build_request(step, ctx, self.target, lambda spec: self.carrier(spec)[1])
+        return steps.build_request(step.raw, ctx, self.target, lambda spec: self.exchanges.target(step.transport))
 
     async def _run_step(
-        self, scenario: dict[str, Any], name: str, step: dict[str, Any], ctx: ScenarioContext, latencies: list[float]
+        self, scenario: Scenario, step: Step, ctx: ScenarioContext, latencies: list[float]
     ) -> list[CheckFailure]:
-        if "trigger" in step:
-            return await self._run_trigger_step(scenario, name, step, ctx, latencies)
-        if "repeat" in step:
-            return await self._run_repeated_step(scenario, name, step, ctx, latencies)
-        if "await" in step and "request" not in step:
-            return await self._run_await_step(scenario, name, step, ctx)
-        response, message = await self._exchange(scenario, name, step, ctx, latencies)
-        if step.get("hook") and response.status in HOOK_ABSENT:
-            path = str(ctx.expand((step.get("request") or {}).get("path", "")))
-            hook = step["hook"]
+        if step.kind == "trigger":
+            return await self._run_trigger_step(scenario, step, ctx, latencies)
+        if step.kind == "repeat":
+            return await self._run_repeated_step(scenario, step, ctx, latencies)
+        if step.kind == "await":
+            return await self._run_await_step(scenario, step, ctx)
+        response, message = await self._exchange(scenario, step.name, step, ctx, latencies)
+        hook = step.raw.get("hook")
+        if hook and response.status in HOOK_ABSENT:
+            path = str(ctx.expand((step.request or {}).get("path", "")))
             instruction = str(ctx.expand(hook)) if isinstance(hook, str) else f"do what {path} would do"
             raise ManualAction(f"no {path} test hook (HTTP {response.status}); operator must: {instruction}")
-        return self._judge(scenario, name, step, response, ctx, message)
+        return self._judge(scenario, step.name, step, response, ctx, message)
 
     async def _exchange(
-        self, scenario: dict[str, Any], name: str, step: dict[str, Any], ctx: ScenarioContext, latencies: list[float]
+        self, scenario: Scenario, name: str, step: Step, ctx: ScenarioContext, latencies: list[float]
     ) -> tuple[Response, Message | None]:
         request, message = self.build_request(step, ctx)
+        carried = await self.exchanges.send(scenario.id, name, request, step.transport)
+        if carried.request is not request:  # recorded: the message as that run sent it, its identifiers taken over
+            message = steps.as_sent(request, message, carried.request, ctx)
         if message is not None:
             ctx.sent[name] = message
-        spec = step.get("request")
-        transport, _ = self.carrier(spec)
-        sent = now_rfc3339() if self.listeners else ""  # only listeners see when it was sent
-        kind = str(spec.get("transport") or "http") if isinstance(spec, dict) else "http"
-        try:
-            response = await transport.send(request)
-        except TransportError as exc:  # what was sent before it failed is recorded all the same
-            self._sent(scenario, name, request, None, kind, sent, exc.attempts)
-            raise
-        latencies.append(response.elapsed_ms)
-        if self.listeners:  # reported once judged, with what the step captured (see _judge)
-            self._unreported[(str(scenario["id"]), name)] = (request, response, kind, sent)
-        return response, message
-
-    def _report(self, scenario_id: str, name: str | None = None, bindings: Mapping[str, Any] | None = None) -> None:
-        """Tell listeners about the exchange(s) of step ``name`` (every one left of the scenario: None)."""
-        for key in [k for k in self._unreported if k[0] == scenario_id and name in (None, k[1])]:
-            request, response, kind, sent = self._unreported.pop(key)
-            self._sent({"id": scenario_id}, key[1], request, response, kind, sent, response.attempts, bindings)
-
-    def _sent(
-        self,
-        scn: dict[str, Any],
-        name: str,
-        req: Request,
-        resp: Response | None,
-        kind: str,
-        sent: str,
-        attempts: tuple[Attempt, ...] = (),
-        bindings: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Tell listeners about a harness->sut exchange (a step's request, or the trigger hook's POST): one event
-        per sending the transport recorded, else one made of the request and the answer."""
-        if not self.listeners:
-            return
-        captured = dict(bindings or {})
-        for each in attempts:
-            answer = WireMessage(each.answer_line, each.answer_headers, each.answer_body) if each.answer_line else None
-            if answer is not None and resp is not None and resp.body is not each.answer_body:
-                answer = WireMessage(answer.start_line, answer.headers, answer.body, resp.body)  # it was decoded
-            self.emit(
-                ExchangeCompleted(
-                    str(scn["id"]),
-                    name,
-                    req.method,
-                    req.url,
-                    each.status,
-                    each.elapsed_ms,
-                    len(each.body),
-                    len(each.answer_body),
-                    transport=kind,
-                    request=WireMessage(each.start_line, each.headers, each.body),
-                    answer=answer,
-                    sent=each.sent,
-                    answered=each.answered,
-                    attempt=each.number,
-                    bindings=captured,
-                )
-            )
-        if attempts or resp is None:
-            return
-        version = "SIP/2.0" if kind == "sip" else "HTTP/1.1"
-        target = req.url if kind == "sip" else (urlsplit(req.url)._replace(scheme="", netloc="").geturl() or "/")
-        self.emit(
-            ExchangeCompleted(
-                str(scn["id"]),
-                name,
-                req.method,
-                req.url,
-                resp.status,
-                resp.elapsed_ms,
-                len(req.body),
-                len(resp.body),
-                transport=kind,
-                request=WireMessage(f"{req.method} {target} {version}", req.headers, req.body),
-                answer=WireMessage(f"{version} {resp.status} {resp.reason}", resp.headers, resp.body),
-                sent=sent,
-                answered=now_rfc3339(),
-                bindings=captured,
-            )
-        )
+        latencies.append(carried.response.elapsed_ms)
+        return carried.response, message
 
     async def _run_repeated_step(
-        self, scenario: dict[str, Any], name: str, step: dict[str, Any], ctx: ScenarioContext, latencies: list[float]
+        self, scenario: Scenario, step: Step, ctx: ScenarioContext, latencies: list[float]
     ) -> list[CheckFailure]:
         """The same exchange ``times`` times (fresh identifiers each), then timing checks on all of them."""
-        spec = step["repeat"]
+        name = step.name
+        spec = step.raw["repeat"]
         times, concurrency = int(spec.get("times", 1)), max(1, int(spec.get("concurrency", 1)))
         gate = asyncio.Semaphore(concurrency)
         failures: list[CheckFailure] = []
@@ -344,7 +317,7 @@ class Runner:
 
         await asyncio.gather(*(once(index) for index in range(times)))
         latencies.extend(own)
-        for key, limit in (step.get("timing") or {}).items():
+        for key, limit in (step.raw.get("timing") or {}).items():
             if key.startswith("p") and key.endswith("_ms") and key[1:-3].isdigit():
                 observed = percentile(own, int(key[1:-3]))
                 if observed > float(limit):
@@ -362,89 +335,58 @@ class Runner:
         return failures
 
     async def _run_trigger_step(
-        self, scenario: dict[str, Any], name: str, step: dict[str, Any], ctx: ScenarioContext, latencies: list[float]
+        self, scenario: Scenario, step: Step, ctx: ScenarioContext, latencies: list[float]
     ) -> list[CheckFailure]:
         """Make the SUT send something to the counterpart (hook, or operator), wait for it, judge it."""
-        if self.counterpart is None:
+        counterpart = self.exchanges.counterpart_url
+        if not counterpart:
             raise ConfigurationError("a trigger step needs a counterpart reference endpoint")
-        trigger = ctx.expand(step["trigger"])
-        wait = step.get("await") or {}
+        name = step.name
+        trigger = ctx.expand(step.raw["trigger"])
+        wait = step.raw.get("await") or {}
         method, path = str(wait.get("method", "POST")), str(ctx.expand(wait["path"]))
         within = float(wait.get("within_s", 10))
-        since = self.counterpart.mark()
-        command = {"action": trigger["action"], "to": self.counterpart.url, "params": trigger.get("params", {})}
+        since = self.exchanges.mark()
+        command = {"action": trigger["action"], "to": counterpart, "params": trigger.get("params", {})}
         body = json.dumps(command, ensure_ascii=False).encode()
         hook = Request("POST", self.target + TRIGGER_HOOK, (("Content-Type", "application/json"),), body)
-        sent = now_rfc3339()
-        try:
-            answer = await self.transport.send(hook)
-        except TransportError as exc:
-            self._sent(scenario, name, hook, None, "http", sent, exc.attempts)
-            raise
+        answer = (await self.exchanges.send(scenario.id, name, hook, None)).response
+        self.exchanges.judged(scenario.id, name, {})  # the hook's answer is judged here, by its status
         latencies.append(answer.elapsed_ms)
-        self._sent(scenario, name, hook, answer, "http", sent, answer.attempts)
         instruction = str(trigger.get("instruction") or f"make the SUT perform {trigger['action']}")
-        instruction += f" (send it to {self.counterpart.url}{path})"
+        instruction += f" (send it to {counterpart}{path})"
         if answer.status in HOOK_ABSENT:
-            if self.unattended:
+            if not self.exchanges.attended(scenario.id, name):
                 raise ManualAction(f"no {TRIGGER_HOOK} hook (HTTP {answer.status}); operator must: {instruction}")
-            self.emit(OperatorActionRequired(str(scenario["id"]), name, instruction, self.operator_timeout_s))
+            self.emit(OperatorActionRequired(scenario.id, name, instruction, self.operator_timeout_s))
             within = self.operator_timeout_s
         elif answer.status != 202:
             return [CheckFailure(name, "trigger: status", 202, answer.status, f"the {TRIGGER_HOOK} hook refused")]
-        received = await self.counterpart.wait_for(method, path, since, within)
-        self._received(scenario, name, method, received)
-        return self._awaited(scenario, name, step, ctx, received, f"{method} {path}", within)
+        received = await self.exchanges.received(scenario.id, name, method, path, since, within)
+        return self._awaited(scenario, step, ctx, received, f"{method} {path}", within)
 
-    async def _run_await_step(
-        self, scenario: dict[str, Any], name: str, step: dict[str, Any], ctx: ScenarioContext
-    ) -> list[CheckFailure]:
+    async def _run_await_step(self, scenario: Scenario, step: Step, ctx: ScenarioContext) -> list[CheckFailure]:
         """Wait for what the SUT sends to the counterpart because of earlier steps (received since the scenario
         began), and judge it; with ``expect_none: true``, make sure nothing arrives within ``within_s``."""
-        if self.counterpart is None:
+        if not self.exchanges.counterpart_url:
             raise ConfigurationError("an await step needs a counterpart reference endpoint")
-        wait = step["await"]
+        wait = step.raw["await"]
         method, path = str(wait.get("method", "POST")), str(ctx.expand(wait["path"]))
         within = float(wait.get("within_s", 10))
-        received = await self.counterpart.wait_for(method, path, ctx.counterpart_mark, within)
-        self._received(scenario, name, method, received)
-        return self._awaited(scenario, name, step, ctx, received, f"{method} {path}", within)
-
-    def _received(self, scenario: dict[str, Any], name: str, method: str, received: Response | None) -> None:
-        """Tell listeners what the SUT sent to the counterpart (``received`` is that request, with the
-        counterpart's answer as its status)."""
-        if received is None or not self.listeners:
-            return
-        at = now_rfc3339()
-        self.emit(
-            ExchangeCompleted(
-                str(scenario["id"]),
-                name,
-                method,
-                received.url,
-                received.status,
-                received.elapsed_ms,
-                len(received.body),
-                0,
-                direction="sut->reference",
-                request=WireMessage(f"{method} {received.url} HTTP/1.1", received.headers, received.body),
-                answer=WireMessage(f"HTTP/1.1 {received.status} {received.reason}", (), b""),
-                sent=at,
-                answered=now_rfc3339(),
-            )
-        )
+        received = await self.exchanges.received(scenario.id, step.name, method, path, ctx.counterpart_mark, within)
+        return self._awaited(scenario, step, ctx, received, f"{method} {path}", within)
 
     def _awaited(
         self,
-        scenario: dict[str, Any],
-        name: str,
-        step: dict[str, Any],
+        scenario: Scenario,
+        step: Step,
         ctx: ScenarioContext,
         received: Response | None,
         what: str,
         within: float,
     ) -> list[CheckFailure]:
-        if (step.get("await") or {}).get("expect_none"):
+        name = step.name
+        if (step.raw.get("await") or {}).get("expect_none"):
             if received is None:
                 return []
             got = f"{what} (answered {received.status})"
@@ -456,16 +398,16 @@ class Runner:
 
     def _judge(
         self,
-        scenario: dict[str, Any],
+        scenario: Scenario,
         name: str,
-        step: dict[str, Any],
+        step: Step,
         response: Response,
         ctx: ScenarioContext,
         message: Message | None,
     ) -> list[CheckFailure]:
-        failures = steps.judge(str(scenario["id"]), name, step, response, ctx, message)
-        if self._unreported:
-            wanted = step.get("capture") or {}
-            captured = {var: ctx.captures[var] for var in wanted if var in ctx.captures}
-            self._report(str(scenario["id"]), name, captured)
+        """The step's checks on ``response``; the exchange is then recorded with what the step captured."""
+        failures = steps.judge(scenario.id, name, step.raw, response, ctx, message)
+        wanted = step.raw.get("capture")
+        bindings = {var: ctx.captures[var] for var in wanted if var in ctx.captures} if wanted else _NONE
+        self.exchanges.judged(scenario.id, name, bindings)
         return failures

@@ -7,16 +7,22 @@ all call these, so a message is judged the same way whoever carried it.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.model import CheckFailure, ConfigurationError
 from harness.runner.checks import CHECKS, CheckContext
 from harness.runner.context import Message, ScenarioContext, is_missing, resolve_pointer
 from harness.transport import Request, Response
+from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.validator import sample_findings, validator_for
 
-__all__ = ["build_request", "capture", "check_outgoing", "judge"]
+__all__ = ["as_sent", "build_request", "capture", "check_outgoing", "judge"]
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 
 
 def build_request(
@@ -129,3 +135,45 @@ def capture(
             )
         else:
             ctx.captures[variable] = value
+
+
+def _path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def as_sent(built: Request, message: Message | None, sent: Request, ctx: ScenarioContext) -> Message | None:
+    """The message as another run sent it (``sent``, a recorded request), its fresh identifiers taken over.
+
+    Building a step's request again gives fresh identifiers (``${uuid:NAME}``) that differ from the
+    recorded ones but sit at the same offsets of the path and of the body: each is read off the recorded
+    request there and kept in ``ctx`` (later steps then refer to what that run really sent). The path is
+    compared, not the whole URL, so a recorded origin-form start line (``POST /reports HTTP/1.1``) matches.
+    """
+    taken: dict[str, str] = {}
+    pairs = ((_path_of(built.url).encode(), _path_of(sent.url).encode()), (built.body, sent.body))
+    for name, value in list(ctx.uuids.items()):
+        for mine, theirs in pairs:
+            offset = mine.find(value.encode())
+            if offset >= 0:
+                candidate = theirs[offset : offset + len(value)].decode("latin-1")
+                if _UUID.match(candidate):
+                    ctx.uuids[name] = taken[value] = candidate
+                    break
+    if message is None:
+        return None
+    model = message.model
+    if model is not None:
+        try:
+            parsed = parse_json(sent.body)
+        except (UnsafeJson, ValueError):
+            parsed = None
+        if isinstance(parsed, dict):
+            model = parsed
+        else:  # a model rendered from XML: the fresh identifiers swapped for the recorded ones
+            text = json.dumps(model)
+            for fresh, old in taken.items():
+                text = text.replace(fresh, old)
+            model = json.loads(text)
+    content_type = next((v for k, v in sent.headers if k.lower() == "content-type"), "") or message.content_type
+    return Message(message.format, sent.body, content_type, model, message.sample)

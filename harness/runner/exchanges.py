@@ -1,0 +1,252 @@
+"""The replay seam: where the runner's exchanges come from.
+
+The runner builds requests and judges answers; it never touches a transport or the counterpart
+itself. It asks an :class:`Exchanges` to carry a step's request and to say what the system under
+test sent to the counterpart. :class:`LiveExchanges` does that on the wire (a transport per target,
+the counterpart reference endpoint) and tells listeners what crossed it; a recorded implementation
+(evidence re-judging, ``harness.evidence.rejudge``) answers from a bundle's ``exchanges.jsonl``.
+Nobody subclasses the runner to swap one for the other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from harness.events import Event, ExchangeCompleted, WireMessage
+from harness.model import HarnessError, TransportError
+from harness.transport import Attempt, Counterpart, Request, Response, Transport
+
+__all__ = ["Carried", "Exchanges", "LiveExchanges", "ManualAction", "Skipped", "now_rfc3339"]
+
+
+def now_rfc3339() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ManualAction(HarnessError):
+    """The step needs an operator, and the run is unattended: the scenario is ``manual``."""
+
+
+class Skipped(HarnessError):
+    """The scenario needs what the run was not given (a SIP target): the scenario is ``skipped``."""
+
+
+@dataclass(slots=True, frozen=True)
+class Carried:
+    """One exchange of a step: the request as it was sent, and the answer to it.
+
+    Live, ``request`` is the request the runner built; recorded, it is the request of the record (its
+    fresh identifiers are the recorded run's, which the runner takes over for later steps).
+    """
+
+    request: Request
+    response: Response
+
+
+class Exchanges(Protocol):
+    """Carries a run's exchanges: live on the wire, or answered from a record."""
+
+    @property
+    def counterpart_url(self) -> str:
+        """Where the counterpart reference endpoint listens ("" when the run has none)."""
+        ...
+
+    def target(self, transport: str | None) -> str:
+        """The target of steps carried by ``transport`` (None: the run's own); :class:`Skipped` when the run
+        was not given one."""
+        ...
+
+    async def hook(self, request: Request) -> Response:
+        """A call to one of the SUT's test hooks outside any step (the data set), not part of the evidence."""
+        ...
+
+    async def send(self, scenario: str, step: str, request: Request, transport: str | None) -> Carried:
+        """Carry ``request`` of step ``step`` of ``scenario``; the request as sent and its answer."""
+        ...
+
+    def mark(self) -> int:
+        """A position in what the counterpart received so far (see :meth:`received`)."""
+        ...
+
+    async def received(
+        self, scenario: str, step: str, method: str, path: str, since: int, within_s: float
+    ) -> Response | None:
+        """What the SUT sent to the counterpart as ``method path`` after ``since`` (for step ``step``), with the
+        counterpart's answer as its status; None when nothing came within ``within_s``."""
+        ...
+
+    def attended(self, scenario: str, step: str) -> bool:
+        """Whether an operator is there to do what a missing test hook would, for this step."""
+        ...
+
+    def judged(self, scenario: str, step: str, bindings: Mapping[str, Any]) -> None:
+        """Step ``step`` was judged; ``bindings`` is what it captured (recorded with its exchange)."""
+        ...
+
+    def ended(self, scenario: str) -> None:
+        """The scenario ended (an exchange whose step was never judged, a missing hook say, is recorded now)."""
+        ...
+
+
+class LiveExchanges:
+    """Exchanges on the wire: one transport per target, the counterpart; listeners hear every exchange."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        target: str,
+        counterpart: Counterpart | None = None,
+        extra_targets: Mapping[str, tuple[Transport, str]] | None = None,
+        emit: Callable[[Event], None] | None = None,
+        unattended: bool = True,
+    ) -> None:
+        self.transport = transport
+        self.target_url = target.rstrip("/")
+        self.counterpart = counterpart
+        self.extra_targets = dict(extra_targets or {})
+        self.emit = emit
+        self.unattended = unattended
+        self._unreported: dict[tuple[str, str], tuple[Request, Response, str, str]] = {}
+
+    @property
+    def counterpart_url(self) -> str:
+        return self.counterpart.url if self.counterpart is not None else ""
+
+    def carrier(self, transport: str | None) -> tuple[Transport, str]:
+        if transport is None:
+            return self.transport, self.target_url
+        if transport not in self.extra_targets:
+            raise Skipped(f"no {transport.upper()} target given (--{transport}-target)")
+        return self.extra_targets[transport]
+
+    def target(self, transport: str | None) -> str:
+        return self.carrier(transport)[1]
+
+    async def hook(self, request: Request) -> Response:
+        return await self.transport.send(request)
+
+    async def send(self, scenario: str, step: str, request: Request, transport: str | None) -> Carried:
+        carrier, _ = self.carrier(transport)
+        sent = now_rfc3339() if self.emit is not None else ""  # only listeners see when it was sent
+        kind = transport or "http"
+        try:
+            response = await carrier.send(request)
+        except TransportError as exc:  # what was sent before it failed is recorded all the same
+            self._sent(scenario, step, request, None, kind, sent, exc.attempts)
+            raise
+        if self.emit is not None:  # recorded once judged, with what the step captured (see judged)
+            self._unreported[(scenario, step)] = (request, response, kind, sent)
+        return Carried(request, response)
+
+    def judged(self, scenario: str, step: str, bindings: Mapping[str, Any]) -> None:
+        self._report(scenario, step, bindings)
+
+    def ended(self, scenario: str) -> None:
+        self._report(scenario)
+
+    def _report(self, scenario: str, step: str | None = None, bindings: Mapping[str, Any] | None = None) -> None:
+        """Tell listeners about the exchange(s) of ``step`` (every one left of the scenario: None)."""
+        if not self._unreported:
+            return
+        for key in [k for k in self._unreported if k[0] == scenario and step in (None, k[1])]:
+            request, response, kind, sent = self._unreported.pop(key)
+            self._sent(scenario, key[1], request, response, kind, sent, response.attempts, bindings)
+
+    def _sent(
+        self,
+        scenario: str,
+        step: str,
+        req: Request,
+        resp: Response | None,
+        kind: str,
+        sent: str,
+        attempts: tuple[Attempt, ...] = (),
+        bindings: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Tell listeners about a harness->sut exchange (a step's request, or the trigger hook's POST): one event
+        per sending the transport recorded, else one made of the request and the answer."""
+        if self.emit is None:
+            return
+        captured = dict(bindings or {})
+        for each in attempts:
+            answer = WireMessage(each.answer_line, each.answer_headers, each.answer_body) if each.answer_line else None
+            if answer is not None and resp is not None and resp.body is not each.answer_body:
+                answer = WireMessage(answer.start_line, answer.headers, answer.body, resp.body)  # it was decoded
+            self.emit(
+                ExchangeCompleted(
+                    scenario,
+                    step,
+                    req.method,
+                    req.url,
+                    each.status,
+                    each.elapsed_ms,
+                    len(each.body),
+                    len(each.answer_body),
+                    transport=kind,
+                    request=WireMessage(each.start_line, each.headers, each.body),
+                    answer=answer,
+                    sent=each.sent,
+                    answered=each.answered,
+                    attempt=each.number,
+                    bindings=captured,
+                )
+            )
+        if attempts or resp is None:
+            return
+        version = "SIP/2.0" if kind == "sip" else "HTTP/1.1"
+        target = req.url if kind == "sip" else (urlsplit(req.url)._replace(scheme="", netloc="").geturl() or "/")
+        self.emit(
+            ExchangeCompleted(
+                scenario,
+                step,
+                req.method,
+                req.url,
+                resp.status,
+                resp.elapsed_ms,
+                len(req.body),
+                len(resp.body),
+                transport=kind,
+                request=WireMessage(f"{req.method} {target} {version}", req.headers, req.body),
+                answer=WireMessage(f"{version} {resp.status} {resp.reason}", resp.headers, resp.body),
+                sent=sent,
+                answered=now_rfc3339(),
+                bindings=captured,
+            )
+        )
+
+    def mark(self) -> int:
+        return self.counterpart.mark() if self.counterpart is not None else 0
+
+    async def received(
+        self, scenario: str, step: str, method: str, path: str, since: int, within_s: float
+    ) -> Response | None:
+        if self.counterpart is None:
+            return None
+        arrived = await self.counterpart.wait_for(method, path, since, within_s)
+        if arrived is not None and self.emit is not None:
+            at = now_rfc3339()
+            self.emit(
+                ExchangeCompleted(
+                    scenario,
+                    step,
+                    method,
+                    arrived.url,
+                    arrived.status,
+                    arrived.elapsed_ms,
+                    len(arrived.body),
+                    0,
+                    direction="sut->reference",
+                    request=WireMessage(f"{method} {arrived.url} HTTP/1.1", arrived.headers, arrived.body),
+                    answer=WireMessage(f"HTTP/1.1 {arrived.status} {arrived.reason}", (), b""),
+                    sent=at,
+                    answered=now_rfc3339(),
+                )
+            )
+        return arrived
+
+    def attended(self, scenario: str, step: str) -> bool:
+        return not self.unattended
