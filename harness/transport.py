@@ -89,6 +89,10 @@ class Response:
     url: str = ""
     attempts: tuple[Attempt, ...] = ()
     """What crossed the wire for this answer, one per sending (empty from a transport that does not say)."""
+    answered_at: str | None = None
+    """When the answer arrived (RFC 3339 UTC), for an answer replayed from a record: checks that compare a
+    time in the answer with "now" use it, so a re-judged answer is judged by the clock it was answered at.
+    None for a live answer (it arrived now)."""
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or None."""

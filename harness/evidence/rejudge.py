@@ -104,7 +104,9 @@ def _answer(record: Mapping[str, Any], url: str) -> Response:
     transport_decoded = isinstance(message, dict) and "decoded" in message
     # BadAnswer, as live, for a body that does not decode
     body = decoded_body(headers, raw, MAX_BODY_BYTES) if transport_decoded else raw
-    return Response(int(status), reason, headers, body, _elapsed(record), url)
+    answered = record.get("answered")
+    when = answered if isinstance(answered, str) else None  # judged by the clock it was answered at
+    return Response(int(status), reason, headers, body, _elapsed(record), url, answered_at=when)
 
 
 def _request(record: Mapping[str, Any]) -> Request:

@@ -10,6 +10,7 @@ only one family needs live in ``harness/families/<family>/checks.py``.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 from collections.abc import Callable, Iterator
@@ -62,6 +63,18 @@ class CheckContext:
     _json: Any = None
     _json_error: str | None = None
     _parsed: bool = False
+
+    def now(self) -> dt.datetime:
+        """The clock the answer is judged by: when it arrived (a recorded answer), else the current time."""
+        when = self.response.answered_at
+        if when:
+            try:
+                moment = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+            except ValueError:
+                moment = None
+            if moment is not None and moment.tzinfo is not None:
+                return moment
+        return dt.datetime.now(dt.UTC)
 
     def json(self) -> tuple[Any, str | None]:
         """The response body as JSON, or the reason it is not JSON."""

@@ -62,6 +62,28 @@ def test_every_suite_rejudges_to_its_own_verdicts(catalog: Catalog, recorded: di
     assert judged >= 40  # every scenario of every latest suite went through the seam
 
 
+def test_a_bundle_rejudged_a_day_later_keeps_its_verdicts(
+    catalog: Catalog, recorded: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check that compares a time of the answer with "now" (a CAP Ack's ``sent``) is judged by the clock
+    the answer was recorded at: registering a bundle an hour or a day after its run changes nothing."""
+    import datetime as dt
+
+    from harness.runner import checks
+
+    real = dt.datetime
+
+    class Tomorrow(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
+            return real.now(tz) + dt.timedelta(days=1)
+
+    monkeypatch.setattr(checks.dt, "datetime", Tomorrow)
+    ref = next(ref for ref in recorded if ref.startswith("alerts-core@"))
+    records, results = _recorded(recorded[ref])
+    assert rejudge(catalog, catalog.suite(ref), results["target"], iter(records), results) == []
+
+
 def test_the_runner_is_never_subclassed_to_replay() -> None:
     # The recorded side is an Exchanges implementation handed to the one Runner.
     assert Runner.__subclasses__() == []

@@ -65,14 +65,14 @@ def _cap_findings(ctx: CheckContext, answer: CapHeader) -> Iterator[Mismatch]:
         yield Mismatch(where, f"valid {CAP_FORMAT} ({finding.rule})", finding.message, "the answer is not valid CAP")
 
 
-def _is_now(sent: str) -> bool:
+def _is_now(sent: str, now: dt.datetime) -> bool:
     try:
         moment = dt.datetime.fromisoformat(sent)
     except ValueError:
         return False
     if moment.tzinfo is None:
         return False
-    return abs((dt.datetime.now(dt.UTC) - moment).total_seconds()) <= SKEW_S
+    return abs((now - moment).total_seconds()) <= SKEW_S
 
 
 @check("cap_answer")
@@ -93,7 +93,7 @@ def cap_answer(expected: dict[str, Any], ctx: CheckContext) -> Iterator[Mismatch
     if wanted_type and answer.msg_type != wanted_type:
         yield Mismatch("body msgType", wanted_type, answer.msg_type, f"a {wanted_type} was expected")
     if "original" in expected:
-        yield from _refers_to(_sent_header(ctx, str(expected["original"])), answer)
+        yield from _refers_to(_sent_header(ctx, str(expected["original"])), answer, ctx.now())
     if "note_rules" in expected:
         rules = declared_rules(expected["note_rules"], ctx)
         missing = [rule for rule in rules if not re.search(rf"(?<![\w-]){re.escape(rule)}(?![\w-])", answer.note or "")]
@@ -101,7 +101,7 @@ def cap_answer(expected: dict[str, Any], ctx: CheckContext) -> Iterator[Mismatch
             yield Mismatch("body note", rules, answer.note, f"the note does not name {', '.join(missing)}")
 
 
-def _refers_to(original: CapHeader, answer: CapHeader) -> Iterator[Mismatch]:
+def _refers_to(original: CapHeader, answer: CapHeader, now: dt.datetime) -> Iterator[Mismatch]:
     references = (answer.references or "").split()
     if references != [original.triple]:
         yield Mismatch("body references", original.triple, answer.references, "references must name the original")
@@ -109,7 +109,7 @@ def _refers_to(original: CapHeader, answer: CapHeader) -> Iterator[Mismatch]:
         return
     if (answer.sender, answer.identifier) == (original.sender, original.identifier):
         yield Mismatch("body identifier", "a new identifier", answer.identifier, "the Ack re-uses the original's id")
-    if not _is_now(answer.sent or ""):
+    if not _is_now(answer.sent or "", now):
         yield Mismatch("body sent", f"now (within {SKEW_S:g} s)", answer.sent, "the Ack is not sent now")
     for field, want, got in (
         ("status", original.status, answer.status),
