@@ -452,8 +452,11 @@ def _request(wire: dict[str, Any]) -> tuple[MockRequest, str, str]:
         path = "/netcode/v1/" + path.split("/netcode/v1/", 1)[1]
     headers = _headers(wire)
     content_type = next((value for name, value in headers.items() if name.lower() == "content-type"), "")
+    # evidence 1.1 records the start line as sent: origin-form, the server named by the Host header
+    host = next((value for name, value in headers.items() if name.lower() == "host"), "")
+    server = f"{parts.scheme}://{parts.netloc}" if parts.scheme else f"http://{host}"
     request = MockRequest(
-        f"{parts.scheme}://{parts.netloc}",
+        server,
         method.lower(),
         path,
         headers=headers,
