@@ -114,7 +114,7 @@ def test_verify_and_report_escape_names_paths_and_reasons(
 
     code, output = _run(capsys, "report", "--html", str(tmp_path / "fail.html"), str(world["fail"]), *trust)
     assert code == 1  # verified, but a MUST scenario failed
-    _clean(output, f"intel-core@1.0: ", f"Lab{SHOWN}plc")
+    _clean(output, "intel-core@1.0: ", f"Lab{SHOWN}plc")
     code, output = _run(capsys, "report", "--html", str(tmp_path / "bad.html"), str(world["bad"]), *trust)
     assert code == 1
     _clean(output, f"bad{SHOWN}.evidence.zip: NOT VERIFIED: invalid: ")

@@ -105,8 +105,8 @@ def test_broken_supplier_fails_the_items_harness_run_fails_with_the_same_message
     tree = ET.parse(junit)
     cases = {case.get("name"): case for case in tree.iter("testcase")}
     assert len(cases) == 21 and {case.get("classname") for case in cases.values()} == {"intel-core@1.0"}
-    failure = cases["IC-01"].find("failure")
-    assert failure is not None and "status" in (failure.text or "")
+    element = cases["IC-01"].find("failure")
+    assert element is not None and "status" in (element.text or "")
     assert cases["IC-22"].find("failure") is None  # passed
 
 
@@ -295,3 +295,17 @@ def test_the_readme_pytest_commands_run_as_shown(
     reports = pytester.path / "reports" / "netcode" / "intel-core"
     assert (reports / "results.json").is_file() and (reports / "report.html").is_file()
     assert len(list(ET.parse(pytester.path / "reports" / "junit.xml").iter("testcase"))) == count
+
+
+def test_last_failed_reruns_only_the_failed_scenarios(
+    pytester: pytest.Pytester, serving: Callable[[web.Application], str], catalog: Catalog
+) -> None:
+    """``--lf`` sees the suite's items as it sees a test file's (the cache provider is on here)."""
+    pytester.makeini(INI)
+    url = serving(build_broken(catalog, "wrong-status"))
+    args = ("-p", "no:randomly", "--netcode-suite", "intel-core", "--netcode-target", url)
+    first = pytester.runpytest(*args)
+    failed = first.parseoutcomes()["failed"]
+    assert first.ret == 1 and 0 < failed < len(catalog.suite("intel-core").scenarios)
+    again = pytester.runpytest(*args, "--lf")
+    again.assert_outcomes(failed=failed, deselected=len(catalog.suite("intel-core").scenarios) - failed)
