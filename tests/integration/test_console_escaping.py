@@ -196,7 +196,7 @@ def test_catalogue_refusals_and_diff_escape_what_a_bundle_holds(
 
     code, output = _run(capsys, "diff", str(world["pass"]), str(world["fail"]), *trust)
     assert code == 1  # newly failing
-    _clean(output, f"fail{SHOWN}.evidence.zip", 'actual "500\\u001b[2J\\r"')  # values as JSON, escaped by it
+    _clean(output, f"fail{SHOWN}.evidence.zip", '"500\\u001b[2J\\r"')  # values shown as JSON, escaped by it
     code, output = _run(capsys, "diff", str(world["pass"]), str(world["fail"]), *trust, "--json")
     assert code == 1
     _clean(output)
