@@ -14,6 +14,7 @@ from typing import Any
 from harness.cli.options import add_trust_arguments, trust_from_args
 from harness.diff import Diff, compare, load_run
 from harness.model import UsageError
+from harness.reporting import printable, printable_json
 
 __all__ = ["register"]
 
@@ -35,9 +36,9 @@ def _short(value: Any) -> str:
 
 
 def _print(diff: Diff) -> None:
-    print(f"diff {diff.before.label} -> {diff.after.label} ({diff.after.suite}@{diff.after.version})")
+    print(printable(f"diff {diff.before.label} -> {diff.after.label} ({diff.after.suite}@{diff.after.version})"))
     for line in diff.versions:
-        print(f"  changed: {line}")
+        print(printable(f"  changed: {line}"))
     for title, entries in (
         ("newly failing", diff.newly_failing),
         ("newly skipped or manual", diff.newly_unjudged),
@@ -46,15 +47,19 @@ def _print(diff: Diff) -> None:
     ):
         for entry in entries:
             verdicts = f"{entry.get('before')} -> {entry.get('after')}" if "before" in entry else entry["change"]
-            print(f"  {title}: {entry['scenario']} ({verdicts})")
+            print(printable(f"  {title}: {entry['scenario']} ({verdicts})"))
             for when in ("before", "after"):
                 for check in entry.get(f"checks_{when}", [])[:5]:
                     print(
-                        f"      {when}: {check['check']}: expected {_short(check['expected'])}, "
-                        f"actual {_short(check['actual'])}"
+                        printable(
+                            f"      {when}: {check['check']}: expected {_short(check['expected'])}, "
+                            f"actual {_short(check['actual'])}"
+                        )
                     )
     for entry in diff.latency:
-        print(f"  latency: {entry['scenario']} p95 {entry['p95_before_ms']} ms -> {entry['p95_after_ms']} ms")
+        print(
+            printable(f"  latency: {entry['scenario']} p95 {entry['p95_before_ms']} ms -> {entry['p95_after_ms']} ms")
+        )
     print("REGRESSION" if diff.regressed else "no regression")
 
 
@@ -74,7 +79,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     trust = trust_from_args(args)
     diff = compare(load_run(args.before, args.store, trust), load_run(args.after, args.store, trust), threshold)
     if args.json:
-        print(json.dumps(diff.as_dict(), indent=2, ensure_ascii=False, default=str))
+        print(printable_json(diff.as_dict(), indent=2, ensure_ascii=False, default=str))
     else:
         _print(diff)
     return 1 if diff.regressed else 0

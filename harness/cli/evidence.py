@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from harness.evidence.bundle import Sut
 from harness.evidence.keys import DEFAULT_PASSWORD_ENV, generate, keyid, load_private, password_from_env
 from harness.evidence.trust import TrustEntry, entry_for
 from harness.model import UsageError
+from harness.reporting import printable, printable_json
 
 __all__ = ["add_run_arguments", "own_trust", "record_run", "register", "run_options"]
 
@@ -125,14 +125,13 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     worst = 0
     for path in args.bundles:
         outcome = verifier.verify(path, rejudge=args.rejudge)
-        shown = json.dumps(str(path))[1:-1]
         worst = max(worst, {OutcomeKind.VALID: 0, OutcomeKind.INVALID: 1, OutcomeKind.UNREADABLE: 2}[outcome.kind])
         bundle = outcome.bundle
         report: dict[str, Any] = {"bundle": str(path), "outcome": str(outcome.kind), "valid": outcome.valid}
         if bundle is None:
             report["reason"] = outcome.reason
             if not args.json:
-                print(f"{shown}: {outcome.line()}")
+                print(printable(f"{path}: {outcome.line()}"))  # the path and the reason may quote a bundle
         else:
             report.update(
                 {
@@ -157,9 +156,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                 )
                 verdict = "certifies" if bundle.certifies else "does not certify"
                 sut = bundle.sut.ref if bundle.sut is not None else "no system declared"
-                extra = json.dumps(f"{who}; {bundle.suite}@{bundle.suite_version}; {sut}; {verdict}")[1:-1]
-                print(f"{shown}: valid ({extra})")
+                print(printable(f"{path}: valid ({who}; {bundle.suite}@{bundle.suite_version}; {sut}; {verdict})"))
         reports.append(report)
     if args.json:
-        print(json.dumps({"valid": worst == 0, "bundles": reports}, indent=2))
+        print(printable_json({"valid": worst == 0, "bundles": reports}, indent=2))
     return worst

@@ -10,7 +10,6 @@ each bundle through the one verifier, re-judging. Every bundle any of them shows
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -38,6 +37,7 @@ from harness.cli.store import add_store_argument, bundle_paths, printable, store
 from harness.evidence import TrustList, Verifier
 from harness.evidence.verified import Outcome, OutcomeKind, SutRef
 from harness.model import UsageError
+from harness.reporting import printable_json
 
 if TYPE_CHECKING:  # imported where a store is opened (SQLAlchemy and Alembic are not every command's cost)
     from harness.store import Store
@@ -94,15 +94,16 @@ def html_report(args: argparse.Namespace) -> int:
         data = report_from_journal(args.journal, catalog)
         size = write_report(args.html, data)
         certified = bool(data["certified"])
-        print(f"{data['title']}: {'CERTIFIED' if certified else 'NOT CERTIFIED'}; {data['header']['verification']}")
+        verdict = "CERTIFIED" if certified else "NOT CERTIFIED"
+        print(printable(f"{data['title']}: {verdict}; {data['header']['verification']}"))  # names from the journal
     else:
         outcome, size, data = _bundle_report(Verifier(catalog, trust_from_args(args)), args.bundle, args.html, catalog)
         certified = outcome.bundle is not None and outcome.bundle.certifies
         if outcome.valid:
-            print(f"{printable(data['title'])}: {data['verdict']}; {printable(data['header']['verification'])}")
+            print(printable(f"{data['title']}: {data['verdict']}; {data['header']['verification']}"))
         else:
-            print(f"{printable(args.bundle)}: NOT VERIFIED: {printable(outcome.line())}")
-    print(f"report: {args.html} ({size} bytes, {data['exchange_total']} exchanges)")
+            print(printable(f"{args.bundle}: NOT VERIFIED: {outcome.line()}"))
+    print(printable(f"report: {args.html} ({size} bytes, {data['exchange_total']} exchanges)"))
     return 0 if certified else 1
 
 
@@ -241,7 +242,7 @@ def _print_refusals(refusals: Iterable[Refusal]) -> int:
     count = 0
     for refusal in refusals:
         count += 1
-        print(f"left out {printable(refusal.source)}: {printable(refusal.reason)}", file=sys.stderr)
+        print(printable(f"left out {refusal.source}: {refusal.reason}"), file=sys.stderr)
     return count
 
 
@@ -257,23 +258,25 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
                 "cells": [cell.as_dict() for cell in cells],
                 "left_out": [{"source": r.source, "reason": r.reason} for r in evidence.refusals],
             }
-            print(json.dumps(document, indent=2, ensure_ascii=False))
+            print(printable_json(document, indent=2, ensure_ascii=False))
             return 0
         if args.html is not None:
             return _matrix_html(args.html, store, evidence, products, columns, cells, trust_from_args(args), catalog)
     finally:
         store.close()
     width = max([len(printable(p.ref)) for p in products] + [7])
-    print(f"{'product':<{width}}  " + "  ".join(f"{s.ref:<16}" for s in columns))
+    print(printable(f"{'product':<{width}}  " + "  ".join(f"{s.ref:<16}" for s in columns)))
     for product in products:
         row = [c for c in cells if c.product == product]
-        print(f"{printable(product.ref):<{width}}  " + "  ".join(f"{_cell_text(c):<16}" for c in row))
+        print(printable(f"{printable(product.ref):<{width}}  " + "  ".join(f"{_cell_text(c):<16}" for c in row)))
     for cell in cells:
         for regression in cell.regressions:
             failed = ", ".join(regression.failed) or "not certified"
             print(
-                f"regression: {printable(cell.product.ref)} {cell.suite}@{cell.version}: run {regression.run_id} "
-                f"registered {regression.registered} failed {printable(failed)} (certificate stands)"
+                printable(
+                    f"regression: {cell.product.ref} {cell.suite}@{cell.version}: run {regression.run_id} "
+                    f"registered {regression.registered} failed {failed} (certificate stands)"
+                )
             )
     if not products:
         print("no registered evidence in the store")
@@ -370,7 +373,7 @@ def _cmd_can_exchange(args: argparse.Namespace) -> int:
     overall, answers = can_exchange(a, b, evidence, suites)
     if args.json:
         print(
-            json.dumps(
+            printable_json(
                 {"answer": str(overall), "exchanges": [x.as_dict() for x in answers]}, indent=2, ensure_ascii=False
             )
         )
@@ -418,7 +421,7 @@ def _cmd_catalogue_build(args: argparse.Namespace) -> int:
     left_out = _print_refusals(evidence.refusals)
     count = len(built.feed["products"])
     signed = f", catalogue.json signed by {built.signed_by[:16]}" if built.signed_by else ", catalogue.json unsigned"
-    print(f"catalogue: {args.out / 'index.html'}: {count} product(s), {left_out} bundle(s) left out{signed}")
+    print(printable(f"catalogue: {args.out / 'index.html'}: {count} product(s), {left_out} bundle(s) left out{signed}"))
     return 0
 
 

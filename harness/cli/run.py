@@ -27,7 +27,7 @@ from harness.reporting import JUnitReporter, ResultsJsonReporter, read_journal, 
 from harness.runner.life_cycle import refuse_retired
 from harness.transport import TransportOptions
 
-__all__ = ["DEFAULT_REPORTS", "RunSettings", "register", "run_suite"]
+__all__ = ["DEFAULT_REPORTS", "RunSettings", "check_sip_target", "check_target", "register", "run_suite"]
 
 DEFAULT_REPORTS = Path("reports/latest")
 
@@ -84,7 +84,9 @@ def register(subparsers: Any) -> None:
     demo.set_defaults(func=_cmd_demo)
 
 
-def _check_target(target: str) -> str:
+def check_target(target: str) -> str:
+    """A target as ``harness run --target`` takes it, without a trailing slash (UsageError, one line, otherwise);
+    the pytest plugin's ``--netcode-target`` is held to the same."""
     parts = urlsplit(target)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"bad target URL {target!r}: expected http://HOST[:PORT][/BASE] or https://...")
@@ -101,7 +103,7 @@ _SIP_TARGET = re.compile(
 )
 
 
-def _check_sip_target(target: str) -> str:
+def check_sip_target(target: str) -> str:
     """A SIP target as ``harness run --sip-target`` takes it (UsageError, one line, otherwise)."""
     match = _SIP_TARGET.fullmatch(target)
     if match is None or not 0 < int(match[1] or 5060) < 65536:
@@ -198,8 +200,8 @@ def _positive(value: int, name: str) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     catalog = load_catalog(check_names=suitecheck.known_checks())
-    target = _check_target(args.target)
-    sip_target = _check_sip_target(args.sip_target) if args.sip_target is not None else None
+    target = check_target(args.target)
+    sip_target = check_sip_target(args.sip_target) if args.sip_target is not None else None
     # Unknown suites, and retired ones run to certify, fail before any connection.
     refuse_retired(catalog.suite(args.suite), not args.not_certifying)
     _positive(args.concurrency, "concurrency")

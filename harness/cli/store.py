@@ -20,6 +20,8 @@ from harness.cli.options import add_trust_arguments, trust_from_args
 from harness.evidence import TrustList, Verifier
 from harness.evidence.keys import DEFAULT_PASSWORD_ENV, load_private, password_from_env
 from harness.model import UsageError
+from harness.reporting import printable as printable_text
+from harness.reporting import printable_json
 
 if TYPE_CHECKING:  # the store (SQLAlchemy, Alembic) is imported by the commands that open one, not by every command
     from harness.store import Registration, Store
@@ -45,8 +47,9 @@ def add_store_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def printable(text: object) -> str:
-    """``text`` with control characters escaped: names and reasons come from bundles, never trusted to be clean."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    """``str(text)`` as the console prints it, through the one escaping (:func:`harness.reporting.printable`):
+    names, dates, ids and reasons come from bundles, never trusted to be clean."""
+    return printable_text(str(text))
 
 
 def register(subparsers: Any) -> None:
@@ -173,15 +176,17 @@ def _cmd_list(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        print(json.dumps(rows, indent=2, default=str))
+        print(printable_json(rows, indent=2, default=str))
         return 0
     for row in rows:
         summary = json.loads(row["summary"])
         state = "certifies" if row["certified"] else "does not certify"
         print(
-            f"{row['run_id']}  {row['started']}  {printable(row['suite'])}@{printable(row['suite_version'])}  "
-            f"{_sut(row)}  {state}  {summary.get('passed', 0)} passed, {summary.get('failed', 0)} failed  "
-            f"[{row['verification']}]"
+            printable(
+                f"{row['run_id']}  {row['started']}  {row['suite']}@{row['suite_version']}  "
+                f"{_sut(row)}  {state}  {summary.get('passed', 0)} passed, {summary.get('failed', 0)} failed  "
+                f"[{row['verification']}]"
+            )
         )
     if not rows:
         print("no runs in the store" + (" matching" if args.sut or args.suite else ""))
@@ -195,17 +200,14 @@ def _cmd_show(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        print(json.dumps(run, indent=2, default=str))
+        print(printable_json(run, indent=2, default=str))
         return 0
-    print(f"run {run['run_id']} ({run['source']}, {run['verification']}, signer {run['signer'] or 'none'})")
-    print(
-        f"  suite {printable(run['suite'])}@{printable(run['suite_version'])}, SUT {_sut(run)}, "
-        f"started {run['started']}"
-    )
+    print(printable(f"run {run['run_id']} ({run['source']}, {run['verification']}, signer {run['signer'] or 'none'})"))
+    print(printable(f"  suite {run['suite']}@{run['suite_version']}, SUT {_sut(run)}, started {run['started']}"))
     print(f"  bundle sha256 {run['bundle_sha256']}; {'certifies' if run['certified'] else 'does not certify'}")
     for scenario in run["scenarios"]:
         p95 = f"  p95 {scenario['latency_p95_ms']} ms" if scenario["latency_p95_ms"] is not None else ""
-        print(f"  {scenario['verdict']:8} {scenario['level']:6} {printable(scenario['scenario'])}{p95}")
+        print(printable(f"  {scenario['verdict']:8} {scenario['level']:6} {scenario['scenario']}{p95}"))
         for failure in scenario["failures"][:3]:
             where = f"{failure.get('step')} / {failure.get('check')}: {failure.get('message')}"
             print(f"           {printable(where)}")
@@ -241,14 +243,12 @@ def _cmd_registrations(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        print(json.dumps(rows, indent=2, default=str))
+        print(printable_json(rows, indent=2, default=str))
         return 0
     for row in rows:
         state = "accepted" if row["accepted"] else "REFUSED"
-        signer = (
-            f" signer {row['signer_keyid'][:16]} ({printable(row['signer_holder'])})" if row["signer_keyid"] else ""
-        )
-        print(f"{row['at']}  {state:8} {printable(row['source'])}: {printable(row['result'])}{signer}")
+        signer = f" signer {row['signer_keyid'][:16]} ({row['signer_holder']})" if row["signer_keyid"] else ""
+        print(printable(f"{row['at']}  {state:8} {row['source']}: {row['result']}{signer}"))
     if not rows:
         print("no registration attempts in the store")
     return 0
@@ -284,20 +284,23 @@ def _cmd_certificates(args: argparse.Namespace) -> int:
         store.close()
     listed = [_certificate_dict(c, str(certificate_status(c, life.get((c.suite, c.suite_version))))) for c in held]
     if args.json:
-        print(json.dumps({"certificates": listed}, indent=2, ensure_ascii=False))
+        print(printable_json({"certificates": listed}, indent=2, ensure_ascii=False))
         return 0
     for entry in listed:
         print(
-            f"{entry['id']}  {entry['status']:<10} {printable(entry['product'])}  "
-            f"{printable(entry['suite'])}@{printable(entry['version'])}  issued {entry['issued']}  run {entry['run']}"
+            printable(
+                f"{entry['id']}  {entry['status']:<10} {entry['product']}  "
+                f"{entry['suite']}@{entry['version']}  issued {entry['issued']}  run {entry['run']}"
+            )
         )
         if entry["withdrawn"]:
-            print(f"    withdrawn {entry['withdrawn']['at']}: {printable(entry['withdrawn']['reason'])}")
+            print(printable(f"    withdrawn {entry['withdrawn']['at']}: {entry['withdrawn']['reason']}"))
         for regression in entry["regressions"]:
             failed = ", ".join(regression["failed"]) or "not certified"
             print(
-                f"    regression: run {regression['run']} registered {regression['registered']} "
-                f"failed {printable(failed)}"
+                printable(
+                    f"    regression: run {regression['run']} registered {regression['registered']} failed {failed}"
+                )
             )
     if not listed:
         print("no certificates in the store")

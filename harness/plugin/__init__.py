@@ -7,6 +7,8 @@ same engine as ``harness run``. See docs/pytest-plugin.md.
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 import pytest
 
 from harness.plugin.fixtures import (
@@ -66,9 +68,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "netcode_must: a MUST scenario of a network code suite")
     config.addinivalue_line("markers", "netcode_should: a SHOULD scenario (a failure is an xfail, not a failure)")
-    if not config.getoption("netcode_suite"):
+    suites = config.getoption("netcode_suite")
+    if not suites and config.getoption("netcode_target") is None:
         return
-    state = plugin_state(config)
+    state = plugin_state(config)  # every option checked here: a bad one is one usage error, before collection
+    if not suites:
+        return
+    if state.settings.target is None and not config.getoption("collectonly"):
+        raise pytest.UsageError("--netcode-suite needs --netcode-target URL (the base URL of the system under test)")
+    state.suites()  # an unknown suite, or a catalog that does not load: a usage error before collection too
     for family in sorted(set(format_families().values())):
         config.addinivalue_line("markers", f"{family_marker(family)}: scenarios exchanging {family} messages")
     if getattr(config.option, "dist", "no") == "load":
@@ -84,13 +92,21 @@ class NetcodeRun:
     def __init__(self, state: PluginState) -> None:
         self.state = state
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
-        for suite in self.state.suites():
-            collector = SuiteCollector.from_parent(
-                session, name=suite.ref, nodeid=suite.ref, suite=suite, catalog=self.state.catalog
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(
+        self, collector: pytest.Collector
+    ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+        """Each suite is a child of the session, collected as pytest collects a test file: its items are
+        counted in "collected N items", selected by ``-k``/``-m``/``--lf`` and listed by ``--collect-only``."""
+        report: pytest.CollectReport = yield
+        if isinstance(collector, pytest.Session) and report.passed:
+            report.result.extend(
+                SuiteCollector.from_parent(
+                    collector, name=suite.ref, nodeid=suite.ref, suite=suite, catalog=self.state.catalog
+                )
+                for suite in self.state.suites()
             )
-            items.extend(collector.collect())
+        return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call" or (report.when == "setup" and report.skipped):

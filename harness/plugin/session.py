@@ -97,19 +97,39 @@ class NetcodeSettings:
         evidence = values.get("evidence", "on")
         if evidence not in ("on", "off"):
             raise pytest.UsageError(f"bad --netcode-option evidence={evidence}: expected on or off")
+        target, sip_target = _checked_targets(config.getoption("netcode_target"), values.get("sip-target"))
         return cls(
             suites=tuple(config.getoption("netcode_suite") or ()),
-            target=config.getoption("netcode_target"),
+            target=target,
             reports=Path(config.getoption("netcode_reports")),
             timeout_s=timeout,
             concurrency=concurrency,
-            sip_target=values.get("sip-target"),
+            sip_target=sip_target,
             listen=listen,
             containers=bool(config.getoption("netcode_containers")),
             sut=Sut(str(declared[0]), str(declared[1]), str(declared[2])) if all(declared) else None,
             sign_key=Path(values["sign-key"]) if values.get("sign-key") else None,
             evidence=evidence == "on",
         )
+
+
+def _checked_targets(target: str | None, sip_target: str | None) -> tuple[str | None, str | None]:
+    """``--netcode-target`` and ``sip-target`` held to what ``harness run`` accepts: a bad one is a usage error
+    (one line) before collection, never a failure of every item."""
+    if target is None and sip_target is None:
+        return None, None
+    from harness.cli.run import check_sip_target, check_target  # the run's own checks (loaded only when needed)
+    from harness.model import UsageError
+
+    try:
+        target = check_target(target) if target is not None else None
+    except UsageError as exc:
+        raise pytest.UsageError(f"--netcode-target: {exc}") from None
+    try:
+        sip_target = check_sip_target(sip_target) if sip_target is not None else None
+    except UsageError as exc:
+        raise pytest.UsageError(f"--netcode-option sip-target: {exc}") from None
+    return target, sip_target
 
 
 class PluginState:
@@ -172,8 +192,8 @@ class PluginState:
     def run(self, suite: Suite, scenario: Scenario) -> tuple[ScenarioResult, Path | None]:
         """Run one scenario; the suite's run (transport, counterpart, data set) opens with its first item.
         Its result, and the file holding its exchanges."""
-        if self.settings.target is None:
-            raise pytest.UsageError("--netcode-suite needs --netcode-target URL")
+        if self.settings.target is None:  # refused at configure time; never a UsageError from inside an item
+            pytest.fail("--netcode-suite needs --netcode-target URL", pytrace=False)
         if suite.ref in self._failed_open:
             pytest.fail(self._failed_open[suite.ref], pytrace=False)
         run = self._runs.get(suite.ref)

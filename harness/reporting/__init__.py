@@ -43,6 +43,7 @@ __all__ = [
     "exchange_record",
     "failure_line",
     "printable",
+    "printable_json",
     "read_journal",
     "results_document",
     "summary_line",
@@ -71,6 +72,11 @@ on: a shorter value is replaced where it stands and nowhere else, since a search
 _USERINFO = re.compile(r"(?<=://)[^/?#@\s\"'<>\\]++(?=@)")
 _QUERY = re.compile(r"([?&]([^=&?#\s\"'<>\\]*+)=)([^&?#\s\"'<>\\]*+)")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+# What a terminal obeys or reorders beyond C0/C1: the line and paragraph separators and the bidirectional
+# controls (embeddings, overrides, isolates, marks) with which a name can be shown as another ("Trojan Source").
+_REORDERING = "\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNPRINTABLE = re.compile(f"[\x00-\x08\x0a-\x1f\x7f-\x9f{_REORDERING}]")
+_JSON_UNPRINTABLE = re.compile(f"[\x7f-\x9f{_REORDERING}]")
 
 
 def credential_values(name: str, value: str) -> set[str]:
@@ -261,11 +267,24 @@ def _printable(text: str) -> str:
     return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text) if _CONTROL.search(text) else text
 
 
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
 def printable(text: str) -> str:
     """``text`` from a system under test or a bundle as the console prints it: control characters (escape
-    sequences, carriage returns, line feeds, bells) shown as ``\\xNN``, so none reaches the terminal and no line
-    is forged; tabs kept."""
-    return _printable(text)
+    sequences, carriage returns, line feeds, bells) shown as ``\\xNN``, line separators and bidirectional
+    controls as ``\\uNNNN``, so none reaches the terminal and no line is forged or reordered; tabs kept."""
+    return _UNPRINTABLE.sub(_escape, text) if _UNPRINTABLE.search(text) else text
+
+
+def printable_json(value: Any, **options: Any) -> str:
+    """``json.dumps(value, **options)`` for the console: JSON escapes C0 itself, and DEL, C1, line separators
+    and bidirectional controls (which it leaves raw with ``ensure_ascii=False``) are written as ``\\uNNNN``
+    too; the same value for a JSON reader, nothing a terminal obeys."""
+    text = json.dumps(value, **options)
+    return _JSON_UNPRINTABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def body_record(body: bytes) -> tuple[str, str]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import shutil
+import tomllib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -103,8 +105,8 @@ def test_broken_supplier_fails_the_items_harness_run_fails_with_the_same_message
     tree = ET.parse(junit)
     cases = {case.get("name"): case for case in tree.iter("testcase")}
     assert len(cases) == 21 and {case.get("classname") for case in cases.values()} == {"intel-core@1.0"}
-    failure = cases["IC-01"].find("failure")
-    assert failure is not None and "status" in (failure.text or "")
+    element = cases["IC-01"].find("failure")
+    assert element is not None and "status" in (element.text or "")
     assert cases["IC-22"].find("failure") is None  # passed
 
 
@@ -197,3 +199,113 @@ def test_should_failure_alone_keeps_the_session_green(
     assert got["intel-core@1.0::IC-31"] == "XFAIL"
     assert [node for node, outcome in got.items() if outcome != "PASSED"] == ["intel-core@1.0::IC-31"]
     assert result.ret == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((), "--netcode-suite needs --netcode-target URL"),
+        (("-n", "2"), "--netcode-suite needs --netcode-target URL"),
+        (("--netcode-target", "ftp://127.0.0.1/"), "--netcode-target: bad target URL 'ftp://127.0.0.1/'"),
+        (("--netcode-target", "127.0.0.1:8080"), "--netcode-target: bad target URL '127.0.0.1:8080'"),
+        (("--netcode-target", "http://127.0.0.1:99999"), "--netcode-target: bad target URL 'http://127.0.0.1:99999'"),
+        (("--netcode-target", "http://"), "--netcode-target: bad target URL 'http://'"),
+        (
+            ("--netcode-target", "http://127.0.0.1:9", "--netcode-option", "sip-target=127.0.0.1"),
+            "--netcode-option sip-target: bad --sip-target '127.0.0.1'",
+        ),
+    ],
+    ids=["missing", "missing-xdist", "scheme", "no-scheme", "port", "no-host", "sip-target"],
+)
+def test_missing_or_bad_target_is_one_usage_error_before_collection(
+    run_plugin: Callable[..., pytest.RunResult], args: tuple[str, ...], expected: str
+) -> None:
+    result = run_plugin("--netcode-suite", "intel-core", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.errlines if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith(f"ERROR: {expected}"), result.errlines
+    # nothing was collected or run: no header count, no item, no internals
+    out = result.stdout.str()
+    assert "collected" not in out and "IC-01" not in out and "Traceback" not in out
+    assert len([line for line in result.outlines if line.strip()]) <= 2, result.outlines
+
+
+def test_a_bad_target_without_suites_is_a_usage_error_too(
+    run_plugin: Callable[..., pytest.RunResult], pytester: pytest.Pytester
+) -> None:
+    pytester.makepyfile("def test_own(): pass")
+    result = run_plugin("--netcode-target", "localhost:8080", "-q")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.errlines if line.strip()] == [
+        "ERROR: --netcode-target: bad target URL 'localhost:8080': expected http://HOST[:PORT][/BASE] or https://..."
+    ]
+
+
+def test_the_header_counts_the_scenarios_it_runs(
+    run_plugin: Callable[..., pytest.RunResult], pytester: pytest.Pytester, reference_url: str
+) -> None:
+    pytester.makepyfile("def test_own(): pass")  # the supplier's own tests beside the suites
+    result = run_plugin("--netcode-suite", "intel-core", "--netcode-target", reference_url)
+    result.stdout.fnmatch_lines(["collected 22 items"])
+    result.assert_outcomes(passed=22)
+    selected = run_plugin("--netcode-suite", "intel-core", "--netcode-target", reference_url, "-k", "IC-05 or IC-06")
+    selected.stdout.fnmatch_lines(["collected 22 items / 20 deselected / 2 selected"])
+    selected.assert_outcomes(passed=2, deselected=20)
+
+
+def test_collect_only_needs_no_target(run_plugin: Callable[..., pytest.RunResult], catalog: Catalog) -> None:
+    result = run_plugin("--netcode-suite", "checks-core", "--collect-only")
+    count = len(catalog.suite("checks-core").scenarios)
+    result.stdout.fnmatch_lines(
+        [f"collected {count} items", "<SuiteCollector checks-core@1.0>", "  <ScenarioItem CC-01>"]
+    )
+    assert result.ret == 0
+
+
+def readme_pytest_block() -> str:
+    """The shell block of the README's pytest section."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### The same suites from pytest") :]
+    start = section.index("```sh\n") + len("```sh\n")
+    return section[start : section.index("```", start)]
+
+
+def test_the_readme_pytest_commands_run_as_shown(
+    run_plugin: Callable[..., pytest.RunResult], pytester: pytest.Pytester, reference_url: str, catalog: Catalog
+) -> None:
+    block = readme_pytest_block()
+    # the extra the README installs exists, and brings pytest-xdist
+    assert "pip install 'netcode-harness[xdist]'" in block
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    assert [req for req in extras["xdist"] if req.startswith("pytest-xdist")]
+    commands = [shlex.split(line, comments=True) for line in block.splitlines() if line.startswith("pytest ")]
+    flags = {arg for command in commands for arg in command}
+    assert {"-n", "--netcode-reports", "--junitxml", "--collect-only"} <= flags  # plain, xdist, reports, listing
+    count = len(catalog.suite("intel-core").scenarios)
+    for command in commands:
+        args = [reference_url if arg == "http://127.0.0.1:8080" else arg for arg in command[1:]]
+        result = run_plugin(*args)
+        assert result.ret == 0, (command, result.outlines[-5:])
+        if "--collect-only" in args:
+            result.stdout.fnmatch_lines([f"{count} tests collected*"])
+        elif "-n" in args:
+            result.stdout.fnmatch_lines([f"* {count} passed*"])
+        else:
+            result.stdout.fnmatch_lines([f"collected {count} items", f"* {count} passed*"])
+    reports = pytester.path / "reports" / "netcode" / "intel-core"
+    assert (reports / "results.json").is_file() and (reports / "report.html").is_file()
+    assert len(list(ET.parse(pytester.path / "reports" / "junit.xml").iter("testcase"))) == count
+
+
+def test_last_failed_reruns_only_the_failed_scenarios(
+    pytester: pytest.Pytester, serving: Callable[[web.Application], str], catalog: Catalog
+) -> None:
+    """``--lf`` sees the suite's items as it sees a test file's (the cache provider is on here)."""
+    pytester.makeini(INI)
+    url = serving(build_broken(catalog, "wrong-status"))
+    args = ("-p", "no:randomly", "--netcode-suite", "intel-core", "--netcode-target", url)
+    first = pytester.runpytest(*args)
+    failed = first.parseoutcomes()["failed"]
+    assert first.ret == 1 and 0 < failed < len(catalog.suite("intel-core").scenarios)
+    again = pytester.runpytest(*args, "--lf")
+    again.assert_outcomes(failed=failed, deselected=len(catalog.suite("intel-core").scenarios) - failed)
