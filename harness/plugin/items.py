@@ -153,9 +153,7 @@ def result_from_record(record: dict[str, Any]) -> ScenarioResult:
         level=Level(record["level"]),
         verdict=Verdict(record["verdict"]),
         duration_ms=float(record["duration_ms"]),
-        failures=tuple(
-            CheckFailure(f["step"], f["check"], f["expected"], f["actual"], f["message"]) for f in record["failures"]
-        ),
+        failures=tuple(CheckFailure.from_dict(f) for f in record["failures"]),
         exchanges=len(record["latencies_ms"]),
         latencies_ms=tuple(record["latencies_ms"]),
     )

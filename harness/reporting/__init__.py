@@ -350,11 +350,13 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def failure_line(failure: CheckFailure) -> str:
-    """A failed check as the console shows it: ``step / check: expected X, got Y (why)``."""
+def failure_line(failure: CheckFailure, limit: int = 120) -> str:
+    """A failed check as the console shows it: ``step / check: expected X, got Y (why)``, then, for a wrong
+    status, the checks of that answer it kept from running (``; not checked (status was 202): problem``)."""
     return (
-        f"{failure.step} / {failure.check}: expected {_short(failure.expected)}, "
-        f"got {_short(failure.actual)} ({failure.message})"
+        f"{failure.step} / {failure.check}: expected {_short(failure.expected, limit)}, "
+        f"got {_short(failure.actual, limit)} ({failure.message})"
+        + (f"; {failure.not_checked_note}" if failure.not_checked else "")
     )
 
 
