@@ -32,6 +32,7 @@ __all__ = [
     "UsageError",
     "Verdict",
     "certified_by_rule",
+    "not_checked_note",
     "percentile",
     "summary_key",
 ]
@@ -187,10 +188,17 @@ class CheckFailure:
     @property
     def not_checked_note(self) -> str:
         """``not checked (status was 202): problem, json``, or "" when this failure hides no check."""
-        if not self.not_checked:
-            return ""
-        cause = self.check.split(":", 1)[0]  # "status: status" -> "status"
-        return f"not checked ({cause} was {self.actual}): {', '.join(self.not_checked)}"
+        return not_checked_note(self.check, self.actual, self.not_checked)
+
+
+def not_checked_note(check: str, actual: Any, hidden: Iterable[str]) -> str:
+    """``not checked (status was 202): problem, json``: the checks a failed ``check`` kept from running, the
+    same words in every output (console, HTML, JUnit, pytest); "" when it kept none."""
+    names = ", ".join(str(name) for name in hidden)
+    if not names:
+        return ""
+    cause = check.split(":", 1)[0]  # "status: status" -> "status"
+    return f"not checked ({cause} was {actual}): {names}"
 
 
 def percentile(values: list[float], rank: int) -> float:

@@ -65,7 +65,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "netcode_must: a MUST scenario of a network code suite")
-    config.addinivalue_line("markers", "netcode_should: a SHOULD scenario (a failure is an xfail, not a failure)")
+    config.addinivalue_line("markers", "netcode_should: a SHOULD scenario (its failure: a failed item and a warning)")
     if not config.getoption("netcode_suite"):
         return
     state = plugin_state(config)

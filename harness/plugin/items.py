@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,10 @@ from harness.runner.engine import typed_scenarios
 
 __all__ = [
     "RESULT_PROPERTY",
+    "SHOULD_FAILED",
     "ScenarioFailed",
     "ScenarioItem",
+    "ShouldScenarioFailed",
     "SuiteCollector",
     "failure_text",
     "family_marker",
@@ -31,7 +34,15 @@ RESULT_PROPERTY = "netcode_result"
 
 
 class ScenarioFailed(Exception):
-    """A MUST scenario (or one that could not be judged) did not pass; the text is the harness's own."""
+    """A scenario did not pass (failed, MUST or SHOULD, or could not be judged); the text is the harness's own."""
+
+
+class ShouldScenarioFailed(UserWarning):
+    """A SHOULD scenario failed: a warning (binding rule 9), in pytest's warnings summary as well as its item."""
+
+
+SHOULD_FAILED = "WARNING: SHOULD scenario failed (binding rule 9: a warning; certification needs only MUST scenarios)"
+"""The first line of a failed SHOULD item's report."""
 
 
 def family_marker(family: str) -> str:
@@ -123,12 +134,14 @@ class ScenarioItem(pytest.Item):
         self.user_properties.append((RESULT_PROPERTY, json.dumps(record, default=str)))
         if result.verdict == Verdict.PASSED:
             return
-        if result.verdict == Verdict.MANUAL:
-            pytest.skip(result.failures[0].message if result.failures else "needs an operator")
-        if result.verdict == Verdict.SKIPPED:
-            pytest.skip(result.failures[0].message if result.failures else "skipped")
+        # The one mapping (docs/verdicts.md), as --junit writes it: manual and skipped are pytest skips told
+        # apart by the reason's first word; a failed SHOULD fails its item (never passed) and is a warning.
+        if result.verdict in (Verdict.MANUAL, Verdict.SKIPPED):
+            reason = result.failures[0].message if result.failures else "needs an operator"
+            pytest.skip(f"{result.verdict}: {reason}")
         if result.level == Level.SHOULD and result.verdict == Verdict.FAILED:
-            pytest.xfail("SHOULD scenario failed (a warning, not a certification failure)\n" + failure_text(result))
+            warnings.warn(ShouldScenarioFailed(f"{result.id}: {result.failures[0].message}"), stacklevel=1)
+            raise ScenarioFailed(SHOULD_FAILED + "\n" + failure_text(result))
         raise ScenarioFailed(failure_text(result))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:

@@ -32,10 +32,10 @@ from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
 __all__ = [
     "CHECKS",
+    "STATUS_INDEPENDENT",
     "CheckContext",
     "CheckFunction",
     "Mismatch",
-    "STATUS_INDEPENDENT",
     "as_list",
     "check",
     "declared_rules",
