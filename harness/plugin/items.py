@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,11 @@ __all__ = [
     "SHOULD_FAILED",
     "ScenarioFailed",
     "ScenarioItem",
-    "ShouldScenarioFailed",
     "SuiteCollector",
     "failure_text",
     "family_marker",
     "format_families",
+    "is_should_warning",
     "result_from_record",
 ]
 
@@ -35,10 +34,6 @@ RESULT_PROPERTY = "netcode_result"
 
 class ScenarioFailed(Exception):
     """A scenario did not pass (failed, MUST or SHOULD, or could not be judged); the text is the harness's own."""
-
-
-class ShouldScenarioFailed(UserWarning):
-    """A SHOULD scenario failed: a warning (binding rule 9), in pytest's warnings summary as well as its item."""
 
 
 SHOULD_FAILED = "WARNING: SHOULD scenario failed (binding rule 9: a warning; certification needs only MUST scenarios)"
@@ -91,6 +86,15 @@ def failure_text(result: ScenarioResult) -> str:
     return "\n".join(lines)
 
 
+def is_should_warning(user_properties: Iterable[tuple[str, object]]) -> bool:
+    """Whether an item's report (its user properties) is that of a failed SHOULD scenario: a warning."""
+    for name, value in user_properties:
+        if name == RESULT_PROPERTY and isinstance(value, str):
+            record = json.loads(value)
+            return bool(record.get("level") == "SHOULD" and record.get("verdict") == "failed")
+    return False
+
+
 class SuiteCollector(pytest.Collector):
     """A suite version (``intel-core@1.0``); its children are its scenarios."""
 
@@ -135,12 +139,12 @@ class ScenarioItem(pytest.Item):
         if result.verdict == Verdict.PASSED:
             return
         # The one mapping (docs/verdicts.md), as --junit writes it: manual and skipped are pytest skips told
-        # apart by the reason's first word; a failed SHOULD fails its item (never passed) and is a warning.
+        # apart by the reason's first word; a failed SHOULD fails its item (never passed), its text a WARNING.
+        # Not a Python warning: under a user's ``filterwarnings = error`` it would become a traceback.
         if result.verdict in (Verdict.MANUAL, Verdict.SKIPPED):
             reason = result.failures[0].message if result.failures else "needs an operator"
             pytest.skip(f"{result.verdict}: {reason}")
         if result.level == Level.SHOULD and result.verdict == Verdict.FAILED:
-            warnings.warn(ShouldScenarioFailed(f"{result.id}: {result.failures[0].message}"), stacklevel=1)
             raise ScenarioFailed(SHOULD_FAILED + "\n" + failure_text(result))
         raise ScenarioFailed(failure_text(result))
 
