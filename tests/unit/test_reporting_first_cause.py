@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
+
+import pytest
 
 from harness.catalog import Catalog
+from harness.cli import main
+from harness.endpoints import build_app
 from harness.htmlreport import RunHeader, build_report
 from harness.model import CheckFailure, Level, ScenarioResult, Verdict
 from harness.plugin.fixtures import ExpectationFailed, check_response
@@ -17,6 +22,7 @@ from harness.runner.steps import judge
 from harness.transport import Response
 from tests.conftest import certify
 from tests.integration.broken_suppliers import build_broken
+from tests.integration.evidence_helpers import run_with_evidence
 
 PROBLEM_EXPECT = {
     "media_type": "application/problem+json",
@@ -113,3 +119,21 @@ def test_a_wrong_status_supplier_gives_one_line_per_cause_everywhere(catalog: Ca
     report = build_report(document, [], RunHeader("", "", "unsigned (live run)", "live"), catalog)
     shown = {s["id"]: s["failures"] for s in report["scenarios"]}
     assert len(shown["IC-01"]) == 1 and shown["IC-01"][0]["not_checked"].startswith("not checked (status was 200)")
+
+
+def test_diff_of_a_wrong_status_bundle_shows_one_line_per_cause(
+    catalog: Catalog, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def runs() -> tuple[Path, Path]:
+        good = await run_with_evidence(catalog, build_app(catalog), tmp_path / "a", "intel-core")
+        broken = await run_with_evidence(catalog, build_broken(catalog, "wrong-status"), tmp_path / "b", "intel-core")
+        return good, broken
+
+    good, broken = asyncio.run(runs())  # unsigned bundles: the verifier opens them, nothing is trusted
+    capsys.readouterr()
+    assert main(["diff", str(good), str(broken), "--latency-threshold", "100000%"]) == 1
+    out = capsys.readouterr().out
+    block = out.split("newly failing: IC-01 ")[1].split("newly failing: ")[0]
+    [line] = [text for text in block.splitlines() if text.strip().startswith("after:")]
+    assert "status" in line and "; not checked (status was 200): " in line
+    assert "header Content-Type" not in out and "body /" not in out
