@@ -4,6 +4,7 @@ results.json: a failed SHOULD is never counted as passed, manual is told apart f
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 
 from junitparser import Failure, JUnitXml, Skipped
@@ -13,10 +14,10 @@ from harness.catalog import Catalog
 from harness.endpoints import build_app
 from harness.endpoints.intel_hub import IntelHub
 from harness.endpoints.query_responder import QueryResponder
-from harness.events import RunFinished, Summary
+from harness.events import RunFinished, RunStarted, ScenarioFinished, Summary
 from harness.htmlreport import RunHeader, build_report
 from harness.model import CheckFailure, Level, ScenarioResult, Verdict
-from harness.reporting import JUNIT_OUTCOMES, JUnitReporter, console_mark, results_document
+from harness.reporting import JUNIT_OUTCOMES, ConsoleReporter, JUnitReporter, console_mark, results_document
 from tests.conftest import certify
 from tests.integration.broken_suppliers import build_broken
 from tests.junit_counts import assert_junit_counts_match
@@ -104,3 +105,19 @@ def test_a_real_run_with_should_failures_and_manual_scenarios(tmp_path: Path, ca
     assert_junit_counts_match(path, results_document(manual))
     types = [r.type for suite in JUnitXml.fromfile(str(path)) for case in suite for r in case.result]
     assert types.count("manual") == manual.summary.manual
+
+
+def test_console_marks_a_failed_should_warn_and_counts_it_apart() -> None:
+    stream = io.StringIO()
+    console = ConsoleReporter(stream)
+    run = _every_outcome()
+    console(RunStarted(run.suite, run.version, run.target, run.started, len(run.results)))
+    for result in run.results:
+        console(ScenarioFinished(result))
+    console(run)
+    lines = stream.getvalue().splitlines()
+    assert any(" WARN failed-SHOULD SHOULD" in line for line in lines)
+    assert any(" FAIL failed-MUST MUST" in line for line in lines)
+    assert lines[-1].startswith(
+        "intel-core@1.0: 2 passed, 2 failed, 2 errors, 2 skipped, 2 manual (1 SHOULD: warnings)"
+    )
