@@ -22,7 +22,7 @@ from harness.runner.steps import judge
 from harness.transport import Response
 from tests.conftest import certify
 from tests.integration.broken_suppliers import build_broken
-from tests.integration.evidence_helpers import run_with_evidence
+from tests.integration.evidence_helpers import members, run_with_evidence
 
 PROBLEM_EXPECT = {
     "media_type": "application/problem+json",
@@ -137,3 +137,12 @@ def test_diff_of_a_wrong_status_bundle_shows_one_line_per_cause(
     [line] = [text for text in block.splitlines() if text.strip().startswith("after:")]
     assert "status" in line and "; not checked (status was 200): " in line
     assert "header Content-Type" not in out and "body /" not in out
+    # The store keeps the failure as results.json has it; ``runs show`` prints the same one line per cause.
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    assert main(["runs", "import", str(broken), "--store", url]) == 0
+    capsys.readouterr()
+    run_id = json.loads(members(broken)["results.json"])["run_id"]
+    assert main(["runs", "show", run_id, "--store", url]) == 0
+    shown = capsys.readouterr().out
+    assert "submit / status: status: HTTP status 200, expected 202; not checked (status was 200): " in shown
+    assert "header Content-Type" not in shown
