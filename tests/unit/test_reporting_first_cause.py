@@ -146,3 +146,14 @@ def test_diff_of_a_wrong_status_bundle_shows_one_line_per_cause(
     shown = capsys.readouterr().out
     assert "submit / status: status: HTTP status 200, expected 202; not checked (status was 200): " in shown
     assert "header Content-Type" not in shown
+
+
+@pytest.mark.parametrize("variant", ["secret-accepted", "conflict-not-detected", "any-media-type"])
+def test_an_accepted_refusal_is_one_line_not_seven(catalog: Catalog, variant: str) -> None:
+    # The supplier answers 202 where a problem document was due: before, the status and six problem lines
+    # (Content-Type, /type, /title, /status "expected int, got accepted"...); now the status alone.
+    run = asyncio.run(certify(catalog, build_broken(catalog, variant)))
+    [failed] = [r for r in run.results if r.verdict == Verdict.FAILED]
+    [cause] = failed.failures
+    assert cause.check == "status: status" and "problem" in cause.not_checked
+    assert not run.certified
