@@ -122,7 +122,19 @@ def load_run(reference: str, store_url: str | None, trust: TrustList | None = No
 
 
 def _checks(failures: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"check": f.get("check"), "expected": f.get("expected"), "actual": f.get("actual")} for f in failures]
+    """The failed checks as diff compares and prints them: one per cause, with the checks a wrong status kept
+    from running (``not_checked``, docs/verdicts.md) when there are any."""
+    return [
+        {
+            "check": f.get("check"),
+            "expected": f.get("expected"),
+            "actual": f.get("actual"),
+            **(
+                {"not_checked": f["not_checked"]} if isinstance(f.get("not_checked"), list) and f["not_checked"] else {}
+            ),
+        }
+        for f in failures
+    ]
 
 
 def compare(before: RunView, after: RunView, latency_threshold: float = 0.20) -> Diff:

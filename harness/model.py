@@ -32,6 +32,7 @@ __all__ = [
     "UsageError",
     "Verdict",
     "certified_by_rule",
+    "not_checked_note",
     "percentile",
     "summary_key",
 ]
@@ -147,13 +148,19 @@ def certified_by_rule(outcomes: Iterable[tuple[str, str]], *, interrupted: bool,
 
 @dataclass(slots=True, frozen=True)
 class CheckFailure:
-    """A conformance check that did not hold, explained as (field, expected, actual)."""
+    """A conformance check that did not hold, explained as (field, expected, actual).
+
+    ``not_checked`` names the checks of the same answer that were not evaluated because this one failed
+    (a wrong status: the body and headers of that answer are not judged, docs/verdicts.md): one failure
+    line per cause, the checks it hides named on it.
+    """
 
     step: str
     check: str
     expected: Any
     actual: Any
     message: str
+    not_checked: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -162,7 +169,36 @@ class CheckFailure:
             "expected": self.expected,
             "actual": self.actual,
             "message": self.message,
+            **({"not_checked": list(self.not_checked)} if self.not_checked else {}),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckFailure:
+        """The inverse of :meth:`as_dict` (``not_checked`` is optional: older documents lack it)."""
+        hidden = data.get("not_checked") or ()
+        return cls(
+            data["step"],
+            data["check"],
+            data["expected"],
+            data["actual"],
+            data["message"],
+            tuple(str(name) for name in hidden) if isinstance(hidden, list | tuple) else (),
+        )
+
+    @property
+    def not_checked_note(self) -> str:
+        """``not checked (status was 202): problem, json``, or "" when this failure hides no check."""
+        return not_checked_note(self.check, self.actual, self.not_checked)
+
+
+def not_checked_note(check: str, actual: Any, hidden: Iterable[str]) -> str:
+    """``not checked (status was 202): problem, json``: the checks a failed ``check`` kept from running, the
+    same words in every output (console, HTML, JUnit, pytest); "" when it kept none."""
+    names = ", ".join(str(name) for name in hidden)
+    if not names:
+        return ""
+    cause = check.split(":", 1)[0]  # "status: status" -> "status"
+    return f"not checked ({cause} was {actual}): {names}"
 
 
 def percentile(values: list[float], rank: int) -> float:
@@ -201,9 +237,7 @@ class ScenarioResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ScenarioResult:
         """The inverse of :meth:`as_dict` (latencies come back as their summary only)."""
-        failures = tuple(
-            CheckFailure(f["step"], f["check"], f["expected"], f["actual"], f["message"]) for f in data["failures"]
-        )
+        failures = tuple(CheckFailure.from_dict(f) for f in data["failures"])
         latency = data.get("latency_ms") or {}
         return cls(
             id=str(data["id"]),

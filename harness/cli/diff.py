@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.cli.options import add_trust_arguments, trust_from_args
 from harness.diff import Diff, compare, load_run
-from harness.model import UsageError
+from harness.model import UsageError, not_checked_note
 from harness.reporting import printable, printable_json
 
 __all__ = ["register"]
@@ -50,10 +50,12 @@ def _print(diff: Diff) -> None:
             print(printable(f"  {title}: {entry['scenario']} ({verdicts})"))
             for when in ("before", "after"):
                 for check in entry.get(f"checks_{when}", [])[:5]:
+                    hidden = check.get("not_checked")
+                    note = f"; {not_checked_note(str(check['check']), check['actual'], hidden)}" if hidden else ""
                     print(
                         printable(
                             f"      {when}: {check['check']}: expected {_short(check['expected'])}, "
-                            f"actual {_short(check['actual'])}"
+                            f"actual {_short(check['actual'])}{note}"
                         )
                     )
     for entry in diff.latency:

@@ -19,7 +19,7 @@ from harness.certification.withdrawal import WithdrawalError, sign_withdrawal
 from harness.cli.options import add_trust_arguments, trust_from_args
 from harness.evidence import TrustList, Verifier
 from harness.evidence.keys import DEFAULT_PASSWORD_ENV, load_private, password_from_env
-from harness.model import UsageError
+from harness.model import UsageError, not_checked_note
 from harness.reporting import printable as printable_text
 from harness.reporting import printable_json
 
@@ -210,6 +210,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
         print(printable(f"  {scenario['verdict']:8} {scenario['level']:6} {scenario['scenario']}{p95}"))
         for failure in scenario["failures"][:3]:
             where = f"{failure.get('step')} / {failure.get('check')}: {failure.get('message')}"
+            hidden = failure.get("not_checked")
+            if isinstance(hidden, list) and hidden:  # the first cause names what it kept from running
+                where += f"; {not_checked_note(str(failure.get('check')), failure.get('actual'), hidden)}"
             print(f"           {printable(where)}")
     return 0
 

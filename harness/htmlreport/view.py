@@ -15,7 +15,7 @@ from typing import Any
 from harness.catalog import Catalog
 from harness.documentation import clauses_for
 from harness.htmlreport.bodies import diff_ops, message_view
-from harness.model import ConfigurationError, percentile
+from harness.model import ConfigurationError, not_checked_note, percentile
 
 __all__ = ["MAX_EXCHANGES_LISTED", "MAX_EXCHANGES_WITH_BODIES", "RunHeader", "build_report", "scenario_family"]
 
@@ -132,6 +132,17 @@ def _number(value: Any) -> float:
     return number if number == number and abs(number) != float("inf") else 0.0
 
 
+def verdict_badge(verdict: str, level: str) -> str:
+    """The badge of a scenario: its verdict, except a failed SHOULD scenario, a ``warning`` (docs/verdicts.md)."""
+    return "warning" if verdict == "failed" and level == "SHOULD" else verdict
+
+
+def _not_checked(failure: Mapping[str, Any]) -> str:
+    """The checks a wrong status kept from running, as the console says it ("" when none)."""
+    hidden = failure.get("not_checked")
+    return not_checked_note(str(failure.get("check", "")), failure.get("actual"), _listed(hidden))
+
+
 def _step_of(step: str) -> str:
     """``send#3`` (the third of a repeated step) belongs to step ``send``."""
     return step.split("#", 1)[0]
@@ -168,6 +179,7 @@ def build_report(
             "title": str(result.get("title", "")),
             "level": str(result.get("level", "")),
             "verdict": str(result.get("verdict", "")),
+            "badge": verdict_badge(str(result.get("verdict", "")), str(result.get("level", ""))),
             "duration_ms": _number(result.get("duration_ms")),
             "family": scenario_family(source, catalog) if source else "other",
             "spec": spec,
@@ -178,6 +190,7 @@ def build_report(
                     "step": str(f.get("step", "")),
                     "check": str(f.get("check", "")),
                     "message": str(f.get("message", "")),
+                    "not_checked": _not_checked(f),
                     "diff": diff_ops(f.get("expected"), f.get("actual")),
                 }
                 for f in _listed(result.get("failures"))
@@ -226,7 +239,12 @@ def build_report(
         "finished": str(results.get("finished", "")),
         "certified": bool(results.get("certified")),
         "interrupted": bool(results.get("interrupted")),
-        "summary": {key: int(_number(summary.get(key))) for key in ("passed", "failed", "errors", "skipped", "manual")},
+        "summary": {
+            **{key: int(_number(summary.get(key))) for key in ("passed", "failed", "errors", "skipped", "manual")},
+            # MUST and SHOULD failures apart (binding rule 9: SHOULD failures are warnings), from the scenarios
+            "must_failed": sum(1 for s in scenarios if s["verdict"] == "failed" and s["level"] != "SHOULD"),
+            "should_failed": sum(1 for s in scenarios if s["badge"] == "warning"),
+        },
         "header": {
             "sut": header.sut,
             "signer": header.signer,

@@ -19,7 +19,7 @@ from harness.plugin.fixtures import (
     netcode_reference,
     netcode_target,
 )
-from harness.plugin.items import SuiteCollector, family_marker, format_families
+from harness.plugin.items import SuiteCollector, family_marker, format_families, is_should_warning
 from harness.plugin.session import PluginState, plugin_state
 
 __all__ = [
@@ -67,7 +67,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "netcode_must: a MUST scenario of a network code suite")
-    config.addinivalue_line("markers", "netcode_should: a SHOULD scenario (a failure is an xfail, not a failure)")
+    config.addinivalue_line("markers", "netcode_should: a SHOULD scenario (its failure: a failed item and a warning)")
     suites = config.getoption("netcode_suite")
     if not suites and config.getoption("netcode_target") is None:
         return
@@ -91,6 +91,8 @@ class NetcodeRun:
 
     def __init__(self, state: PluginState) -> None:
         self.state = state
+        self.should_failed = 0
+        self.other_failed = 0
 
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(
@@ -111,8 +113,17 @@ class NetcodeRun:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call" or (report.when == "setup" and report.skipped):
             self.state.record(report)
+        if report.failed:
+            if report.when == "call" and is_should_warning(report.user_properties):
+                self.should_failed += 1
+            else:
+                self.other_failed += 1
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # Binding rule 9: failed SHOULD scenarios are warnings. Their items fail (never counted as passed, the
+        # same as --junit: docs/verdicts.md), but they alone do not fail the session.
+        if session.exitstatus == pytest.ExitCode.TESTS_FAILED and self.should_failed and not self.other_failed:
+            session.exitstatus = pytest.ExitCode.OK
         try:
             if not hasattr(session.config, "workerinput"):  # the controller (or a plain run) writes the reports
                 self.state.write_results()
@@ -129,5 +140,11 @@ class NetcodeRun:
             for written in self.state.written.get(suite.ref, []):
                 if written.exists():
                     terminalreporter.write_line(f"netcode: {suite.ref} wrote {written}")
+        if self.should_failed:
+            terminalreporter.write_line(
+                f"netcode: {self.should_failed} failed SHOULD scenario(s): warnings (binding rule 9), "
+                "failed items that alone do not fail the session",
+                yellow=True,
+            )
         for failure in self.state.reporter_failures:
             terminalreporter.write_line(f"netcode: {failure}", red=True)

@@ -17,7 +17,7 @@ import pytest
 from harness.catalog import Catalog
 from harness.endpoints import ReferenceServer, build_app, roles_named
 from harness.model import CheckFailure, HarnessError
-from harness.runner.checks import CHECKS, CheckContext
+from harness.runner.checks import CheckContext, evaluate
 from harness.runner.context import Message, ScenarioContext
 from harness.transport import Request, Response, Transport, TransportOptions, load_transport
 
@@ -42,6 +42,7 @@ class ExpectationFailed(AssertionError):
         lines = [
             f"[{f.step}] {f.check}: expected {json.dumps(f.expected, default=str)}, "
             f"got {json.dumps(f.actual, default=str)} ({f.message})"
+            + (f"; {f.not_checked_note}" if f.not_checked else "")
             for f in failures
         ]
         super().__init__("\n".join(lines))
@@ -51,15 +52,7 @@ def check_response(
     response: Response, expect: dict[str, Any], context: ScenarioContext, sent: Message | None = None, step: str = "py"
 ) -> list[CheckFailure]:
     """Judge ``response`` with the scenario checks named in ``expect`` (the keys of a YAML step's ``expect:``)."""
-    check_ctx = CheckContext(response, context, sent)
-    failures: list[CheckFailure] = []
-    for key, expected in expect.items():
-        function = CHECKS.get(key)  # an unknown name: RegistryError naming the known ones
-        for mismatch in function(context.expand(expected), check_ctx):
-            failures.append(
-                CheckFailure(step, f"{key}: {mismatch.field}", mismatch.expected, mismatch.actual, mismatch.message)
-            )
-    return failures
+    return evaluate(expect, CheckContext(response, context, sent), step, context.expand)
 
 
 @dataclass(slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +17,14 @@ from harness.runner.engine import typed_scenarios
 
 __all__ = [
     "RESULT_PROPERTY",
+    "SHOULD_FAILED",
     "ScenarioFailed",
     "ScenarioItem",
     "SuiteCollector",
     "failure_text",
     "family_marker",
     "format_families",
+    "is_should_warning",
     "result_from_record",
 ]
 
@@ -31,7 +33,11 @@ RESULT_PROPERTY = "netcode_result"
 
 
 class ScenarioFailed(Exception):
-    """A MUST scenario (or one that could not be judged) did not pass; the text is the harness's own."""
+    """A scenario did not pass (failed, MUST or SHOULD, or could not be judged); the text is the harness's own."""
+
+
+SHOULD_FAILED = "WARNING: SHOULD scenario failed (binding rule 9: a warning; certification needs only MUST scenarios)"
+"""The first line of a failed SHOULD item's report."""
 
 
 def family_marker(family: str) -> str:
@@ -80,6 +86,15 @@ def failure_text(result: ScenarioResult) -> str:
     return "\n".join(lines)
 
 
+def is_should_warning(user_properties: Iterable[tuple[str, object]]) -> bool:
+    """Whether an item's report (its user properties) is that of a failed SHOULD scenario: a warning."""
+    for name, value in user_properties:
+        if name == RESULT_PROPERTY and isinstance(value, str):
+            record = json.loads(value)
+            return bool(record.get("level") == "SHOULD" and record.get("verdict") == "failed")
+    return False
+
+
 class SuiteCollector(pytest.Collector):
     """A suite version (``intel-core@1.0``); its children are its scenarios."""
 
@@ -123,12 +138,14 @@ class ScenarioItem(pytest.Item):
         self.user_properties.append((RESULT_PROPERTY, json.dumps(record, default=str)))
         if result.verdict == Verdict.PASSED:
             return
-        if result.verdict == Verdict.MANUAL:
-            pytest.skip(result.failures[0].message if result.failures else "needs an operator")
-        if result.verdict == Verdict.SKIPPED:
-            pytest.skip(result.failures[0].message if result.failures else "skipped")
+        # The one mapping (docs/verdicts.md), as --junit writes it: manual and skipped are pytest skips told
+        # apart by the reason's first word; a failed SHOULD fails its item (never passed), its text a WARNING.
+        # Not a Python warning: under a user's ``filterwarnings = error`` it would become a traceback.
+        if result.verdict in (Verdict.MANUAL, Verdict.SKIPPED):
+            reason = result.failures[0].message if result.failures else "needs an operator"
+            pytest.skip(f"{result.verdict}: {reason}")
         if result.level == Level.SHOULD and result.verdict == Verdict.FAILED:
-            pytest.xfail("SHOULD scenario failed (a warning, not a certification failure)\n" + failure_text(result))
+            raise ScenarioFailed(SHOULD_FAILED + "\n" + failure_text(result))
         raise ScenarioFailed(failure_text(result))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
@@ -153,9 +170,7 @@ def result_from_record(record: dict[str, Any]) -> ScenarioResult:
         level=Level(record["level"]),
         verdict=Verdict(record["verdict"]),
         duration_ms=float(record["duration_ms"]),
-        failures=tuple(
-            CheckFailure(f["step"], f["check"], f["expected"], f["actual"], f["message"]) for f in record["failures"]
-        ),
+        failures=tuple(CheckFailure.from_dict(f) for f in record["failures"]),
         exchanges=len(record["latencies_ms"]),
         latencies_ms=tuple(record["latencies_ms"]),
     )

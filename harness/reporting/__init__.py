@@ -31,6 +31,7 @@ from harness.reporting.hints import RunHints
 from harness.transport import TransportOptions, credential_name
 
 __all__ = [
+    "JUNIT_OUTCOMES",
     "MIN_VERBATIM",
     "REDACTED",
     "ConsoleReporter",
@@ -39,6 +40,7 @@ __all__ = [
     "Redactor",
     "ResultsJsonReporter",
     "body_record",
+    "console_mark",
     "credential_values",
     "exchange_record",
     "failure_line",
@@ -60,6 +62,13 @@ _MARKS = {
     Verdict.SKIPPED: "SKIP",
     Verdict.MANUAL: "MAN ",
 }
+
+
+def console_mark(result: ScenarioResult) -> str:
+    """The console's four letters for a scenario: its verdict's, ``WARN`` for a failed SHOULD scenario."""
+    if result.verdict == Verdict.FAILED and result.level == "SHOULD":
+        return "WARN"
+    return _MARKS[result.verdict]
 
 
 REDACTED = "[redacted]"
@@ -369,11 +378,13 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def failure_line(failure: CheckFailure) -> str:
-    """A failed check as the console shows it: ``step / check: expected X, got Y (why)``."""
+def failure_line(failure: CheckFailure, limit: int = 120) -> str:
+    """A failed check as the console shows it: ``step / check: expected X, got Y (why)``, then, for a wrong
+    status, the checks of that answer it kept from running (``; not checked (status was 202): problem``)."""
     return (
-        f"{failure.step} / {failure.check}: expected {_short(failure.expected)}, "
-        f"got {_short(failure.actual)} ({failure.message})"
+        f"{failure.step} / {failure.check}: expected {_short(failure.expected, limit)}, "
+        f"got {_short(failure.actual, limit)} ({failure.message})"
+        + (f"; {failure.not_checked_note}" if failure.not_checked else "")
     )
 
 
@@ -406,14 +417,16 @@ class ConsoleReporter:
             verdict = "CERTIFIED (every MUST scenario passed)" if event.certified else "NOT CERTIFIED"
             if not event.certifying:
                 verdict = "NOT CERTIFYING (a retired suite version, run on request)"
-            self._print(f"{event.suite}@{event.version}: {summary_line(event.summary)} -> {verdict}")
+            should = sum(1 for r in event.results if r.verdict == Verdict.FAILED and r.level == "SHOULD")
+            warned = f" ({should} SHOULD: warnings)" if should else ""
+            self._print(f"{event.suite}@{event.version}: {summary_line(event.summary)}{warned} -> {verdict}")
             for hint in self.hints.lines(event):
                 self._print(hint)
 
     def _scenario(self, result: ScenarioResult) -> None:
         width = len(str(self.total))
         self._print(
-            f"[{self.done:>{width}}/{self.total}] {_MARKS[result.verdict]} {result.id} {result.level:<6} "
+            f"[{self.done:>{width}}/{self.total}] {console_mark(result)} {result.id} {result.level:<6} "
             f"{result.title} ({result.duration_ms:.0f} ms)"
         )
         for failure in result.failures[: self.max_failures]:
@@ -490,8 +503,30 @@ class ResultsJsonReporter:
             write_atomically(self.path, self.redact(text).encode() + b"\n")
 
 
+JUNIT_OUTCOMES: dict[tuple[str, str], tuple[str, str]] = {
+    ("failed", "MUST"): ("failure", "MUST"),
+    ("failed", "SHOULD"): ("failure", "warning"),
+    ("error", "MUST"): ("error", "error"),
+    ("error", "SHOULD"): ("error", "error"),
+    ("skipped", "MUST"): ("skipped", "skipped"),
+    ("skipped", "SHOULD"): ("skipped", "skipped"),
+    ("manual", "MUST"): ("skipped", "manual"),
+    ("manual", "SHOULD"): ("skipped", "manual"),
+}
+"""(verdict, level) -> (the JUnit element of the testcase, its ``type``); a passed scenario has none.
+
+The one mapping of docs/verdicts.md: JUnit has no warning, so a failed SHOULD scenario is a ``<failure
+type="warning">`` (it failed, and is never counted as passed); JUnit cannot count ``manual`` apart from
+``skipped``, so both are ``<skipped>`` and the ``type`` tells them apart."""
+
+
 class JUnitReporter:
-    """JUnit XML as CI systems read it: one testcase per scenario; SHOULD failures are not failures."""
+    """JUnit XML as CI systems read it: one testcase per scenario, mapped by :data:`JUNIT_OUTCOMES`.
+
+    Its counts agree with results.json's summary: ``failures`` = failed (MUST and SHOULD), ``errors`` =
+    errors, ``skipped`` = skipped + manual, the rest passed; each testcase says its level and verdict as
+    properties, and the suite counts MUST and SHOULD failures apart in its own.
+    """
 
     def __init__(self, path: Path, redact: Redactor | None = None) -> None:
         self.path = path
@@ -503,37 +538,52 @@ class JUnitReporter:
 
     @staticmethod
     def render(event: RunFinished) -> str:
-        must_failed = sum(1 for r in event.results if r.verdict == Verdict.FAILED and r.level == "MUST")
-        errors = sum(1 for r in event.results if r.verdict == Verdict.ERROR)
-        skipped = sum(1 for r in event.results if r.verdict in (Verdict.SKIPPED, Verdict.MANUAL))
+        outcomes = [JUNIT_OUTCOMES.get((str(r.verdict), str(r.level))) for r in event.results]
+        failures = sum(1 for outcome in outcomes if outcome and outcome[0] == "failure")
+        errors = sum(1 for outcome in outcomes if outcome and outcome[0] == "error")
+        skipped = sum(1 for outcome in outcomes if outcome and outcome[0] == "skipped")
+        should_failed = sum(1 for outcome in outcomes if outcome == ("failure", "warning"))
+        manual = sum(1 for outcome in outcomes if outcome == ("skipped", "manual"))
         total_s = sum(r.duration_ms for r in event.results) / 1000
         name = f"{event.suite}@{event.version}"
+        counts = (
+            f'tests="{len(event.results)}" failures="{failures}" errors="{errors}" skipped="{skipped}" '
+            f'time="{total_s:.3f}"'
+        )
+        suite_properties = {
+            "target": event.target,
+            "netcode.must_failed": str(failures - should_failed),
+            "netcode.should_failed": str(should_failed),
+            "netcode.skipped": str(skipped - manual),
+            "netcode.manual": str(manual),
+        }
         lines = [
             '<?xml version="1.0" encoding="UTF-8"?>',
-            f'<testsuites name={quoteattr(name)} tests="{len(event.results)}" failures="{must_failed}" '
-            f'errors="{errors}" skipped="{skipped}" time="{total_s:.3f}">',
-            f'  <testsuite name={quoteattr(name)} tests="{len(event.results)}" failures="{must_failed}" '
-            f'errors="{errors}" skipped="{skipped}" time="{total_s:.3f}" timestamp={quoteattr(event.started)}>',
-            f'    <properties><property name="target" value={quoteattr(event.target)}/></properties>',
+            f"<testsuites name={quoteattr(name)} {counts}>",
+            f"  <testsuite name={quoteattr(name)} {counts} timestamp={quoteattr(event.started)}>",
+            "    <properties>"
+            + "".join(f"<property name={quoteattr(k)} value={quoteattr(v)}/>" for k, v in suite_properties.items())
+            + "</properties>",
         ]
-        for result in event.results:
-            detail = "\n".join(
-                f"{f.step} / {f.check}: expected {_short(f.expected, 500)}, got {_short(f.actual, 500)} ({f.message})"
-                for f in result.failures
-            )
+        for result, outcome in zip(event.results, outcomes, strict=True):
+            detail = "\n".join(failure_line(f, 500) for f in result.failures)
             case_name = quoteattr(f"{result.id} [{result.level}] {result.title}")
             lines.append(
                 f'    <testcase classname={quoteattr(name)} name={case_name} time="{result.duration_ms / 1000:.3f}">'
             )
-            first = quoteattr(_short(result.failures[0].message, 300)) if result.failures else '""'
-            if result.verdict == Verdict.FAILED and result.level == "MUST":
-                lines.append(f"      <failure message={first}>{escape(detail)}</failure>")
-            elif result.verdict == Verdict.FAILED:
-                lines.append(f"      <system-out>SHOULD scenario failed (warning):\n{escape(detail)}</system-out>")
-            elif result.verdict == Verdict.ERROR:
-                lines.append(f"      <error message={first}>{escape(detail)}</error>")
-            elif result.verdict in (Verdict.SKIPPED, Verdict.MANUAL):
-                lines.append(f'      <skipped message="{result.verdict}"/>')
+            lines.append(
+                f'      <properties><property name="netcode.level" value={quoteattr(str(result.level))}/>'
+                f'<property name="netcode.verdict" value={quoteattr(str(result.verdict))}/></properties>'
+            )
+            if outcome is not None:
+                element, kind = outcome
+                reason = _short(result.failures[0].message, 300) if result.failures else str(result.verdict)
+                if kind == "warning":
+                    reason = f"warning (SHOULD scenario failed; certification needs only MUST): {reason}"
+                elif element == "skipped":
+                    reason = f"{kind}: {reason}"
+                body = f">{escape(detail)}</{element}>" if detail and element != "skipped" else "/>"
+                lines.append(f"      <{element} type={quoteattr(kind)} message={quoteattr(reason)}{body}")
             lines.append("    </testcase>")
         lines += ["  </testsuite>", "</testsuites>", ""]
         return "\n".join(lines)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -22,7 +22,7 @@ from lxml import etree
 
 from harness.extensions import CHECKS
 from harness.http import media_type
-from harness.model import ConfigurationError, Format
+from harness.model import CheckFailure, ConfigurationError, Format
 from harness.profile import PROBLEM_MEDIA_TYPE
 from harness.runner.context import Message, ScenarioContext, is_missing, resolve_pointer
 from harness.transport import Response
@@ -33,12 +33,14 @@ from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
 __all__ = [
     "CHECKS",
+    "STATUS_INDEPENDENT",
     "CheckContext",
     "CheckFunction",
     "Mismatch",
     "as_list",
     "check",
     "declared_rules",
+    "evaluate",
     "json_object",
     "matches",
     "preview",
@@ -93,6 +95,45 @@ CheckFunction = Callable[[Any, CheckContext], Iterator[Mismatch]]
 def check(name: str) -> Callable[[CheckFunction], CheckFunction]:
     """Register the decorated function as the check ``name`` (in :data:`harness.extensions.CHECKS`)."""
     return CHECKS.register(name)
+
+
+STATUS_INDEPENDENT = frozenset({"status", "within_ms"})
+"""Checks that read neither the body nor the headers of the answer. Every other check of an answer (the
+generic ones and every family's or extension's, registered or to come) depends on its status: when the status
+is not the expected one, they are not checked (docs/verdicts.md, "First cause")."""
+
+
+def evaluate(
+    expect: Mapping[str, Any],
+    ctx: CheckContext,
+    step: str,
+    expand: Callable[[Any], Any] | None = None,
+) -> list[CheckFailure]:
+    """The failures of the checks ``expect`` names on one answer, one line per cause.
+
+    ``status`` is judged first wherever the step lists it. When it fails, the checks that depend on it
+    (all but :data:`STATUS_INDEPENDENT`) are not run: the status failure names them as ``not_checked``.
+    The verdict is the same either way (the step already failed); only the misleading lines go.
+    """
+    names = sorted(expect, key=lambda name: name != "status")  # stable: status first, the rest in file order
+    failures: list[CheckFailure] = []
+    hidden: list[str] = []
+    status_failed = False
+    for key in names:
+        if status_failed and key not in STATUS_INDEPENDENT:
+            hidden.append(key)
+            continue
+        function = CHECKS.get(key)  # an unknown name: RegistryError naming the known ones
+        expected = expect[key] if expand is None else expand(expect[key])
+        for mismatch in function(expected, ctx):
+            failures.append(
+                CheckFailure(step, f"{key}: {mismatch.field}", mismatch.expected, mismatch.actual, mismatch.message)
+            )
+        if key == "status":  # judged first: any failure so far is its own
+            status_failed = bool(failures)
+    if hidden:  # the status failure (first, and one line) names the checks it kept from running
+        failures[0] = replace(failures[0], not_checked=tuple(hidden))
+    return failures
 
 
 def as_list(value: Any) -> list[Any]:

@@ -21,6 +21,7 @@ from harness.evidence.keys import keyid
 from harness.htmlreport import HtmlReporter
 from tests.browser.conftest import network_requests
 from tests.conftest import certify
+from tests.integration.broken_suppliers import build_broken
 from tests.integration.evidence_helpers import run_with_evidence
 
 pytestmark = pytest.mark.browser
@@ -224,3 +225,24 @@ def test_the_network_check_sees_a_request(page: Any, tmp_path: Path) -> None:
     page.get(leaky.as_uri())
     assert "http://127.0.0.1:9/pixel.png" in network_requests(page)
     page.get_log("browser")  # the refused image is logged as an error: not this test's subject
+
+
+def test_should_failure_is_a_warning_and_a_wrong_status_one_line(page: Any, catalog: Catalog, tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    asyncio.run(certify(catalog, build_broken(catalog, "wrong-status"), listeners=[HtmlReporter(report, catalog)]))
+    page.get(report.as_uri())
+    facts = page.find_element(By.CSS_SELECTOR, "dl.facts").text
+    assert " MUST failed, 1 SHOULD failed (warnings)," in facts
+    badge = page.find_element(By.CSS_SELECTOR, "#s-IC-30 .badge")
+    assert badge.text == "WARNING" and "warning" in (badge.get_attribute("class") or "")
+    red = page.find_element(By.CSS_SELECTOR, "#s-IC-01 .badge").value_of_css_property("color")
+    assert badge.value_of_css_property("color") != red  # amber, not the red of a MUST failure
+    should = page.find_element(By.CSS_SELECTOR, "#s-IC-30 > summary")
+    should.click()
+    [heading] = _wait_for(page, "#s-IC-30 .failure h3")
+    assert heading.text.startswith("WARNING (SHOULD): check status: status")
+    page.find_element(By.CSS_SELECTOR, "#s-IC-01 > summary").click()
+    sections = _wait_for(page, "#s-IC-01 .failure")
+    assert len(sections) == 1  # one failure per cause
+    note = sections[0].find_element(By.CSS_SELECTOR, "p.not-checked").text
+    assert note.startswith("not checked (status was 200): ")

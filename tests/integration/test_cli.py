@@ -13,6 +13,7 @@ import pytest
 from lxml import etree
 
 from tests.conftest import ROOT, free_port
+from tests.junit_counts import assert_junit_counts_match
 
 HARNESS = [sys.executable, "-m", "harness.cli"]
 JSON_SAMPLES = ROOT / "fixtures/formats/intel-report/1.0/samples"
@@ -207,9 +208,12 @@ def test_run_against_broken_supplier_exit_1_with_failures(tmp_path: Path) -> Non
     document = json.loads((tmp_path / "results.json").read_text())
     assert document["summary"]["passed"] == 0
     failure = document["scenarios"][0]["failures"][0]
-    assert set(failure) == {"step", "check", "expected", "actual", "message"}
+    assert set(failure) == {"step", "check", "expected", "actual", "message", "not_checked"}
     assert failure["check"].startswith("status") and failure["expected"] == 202 and failure["actual"] == 200
+    # The first cause alone (docs/verdicts.md): the checks of that answer that read it were not run.
+    assert len(document["scenarios"][0]["failures"]) == 1 and failure["not_checked"]
     assert etree.parse(str(junit)).findall(".//failure")
+    assert_junit_counts_match(junit, document)
 
 
 def test_demo_certifies_and_writes_aggregate(tmp_path: Path) -> None:

@@ -212,3 +212,27 @@ def test_a_huge_run_is_counted_not_listed(monkeypatch: pytest.MonkeyPatch) -> No
     assert scenario["steps"] == [
         {"id": "submit", "exchanges": [0, 1, 2], "latency_ms": {"p50": 3.0, "p95": 3.0, "max": 3.0}}
     ]
+
+
+def test_should_failures_are_warnings_with_their_own_badge_and_count(tmp_path: Path, catalog: Catalog) -> None:
+    path = tmp_path / "report.html"
+    reporter = HtmlReporter(path, catalog, Redactor(()), sut="acme/rms@2.1")
+    reporter(RunStarted("intel-core", "1.0", "http://127.0.0.1:9", "2026-11-28T10:00:00.000Z", 3))
+    wrong = (CheckFailure("submit", "status: status", 202, 200, "HTTP status 200, expected 202", ("json",)),)
+    results = (
+        ScenarioResult("IC-01", "Submit", Level.MUST, Verdict.FAILED, 3.0, wrong),
+        ScenarioResult("IC-30", "Ack within 1 s", Level.SHOULD, Verdict.FAILED, 3.0, wrong),
+        ScenarioResult("IC-02", "Submit XML", Level.MUST, Verdict.PASSED, 3.0),
+    )
+    reporter(RunFinished("intel-core", "1.0", "http://127.0.0.1:9", "a", "b", Summary(passed=1, failed=2), results))
+    page = path.read_text()
+    badges = dict(re.findall(r'<span class="badge (\w+)">\w+</span><span class="sid">([^<]+)</span>', page))
+    assert badges == {"failed": "IC-01", "warning": "IC-30", "passed": "IC-02"}
+    assert '<span class="badge warning">WARNING</span>' in page
+    assert "1 passed, 1 MUST failed, 1 SHOULD failed (warnings), 0 errors" in page
+    assert ".badge.superseded, .badge.warning { color: var(--warn); }" in page  # amber, not the red of a failure
+    block = re.search(r'<script type="application/json" id="d-1">(.*?)</script>', page, re.S)
+    assert block is not None
+    scenario = json.loads(block.group(1))
+    assert scenario["id"] == "IC-30" and scenario["badge"] == "warning"
+    assert scenario["failures"][0]["not_checked"] == "not checked (status was 200): json"

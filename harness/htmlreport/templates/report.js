@@ -20,10 +20,12 @@
     });
     return pre;
   }
-  function failure(f) {
-    return el("section", {"class": "failure", "aria-label": "failure " + f.check}, [
-      el("h3", {}, ["FAILED check " + f.check + " (step " + f.step + ")"]),
+  function failure(f, warning) {
+    var heading = (warning ? "WARNING (SHOULD): check " : "FAILED check ") + f.check + " (step " + f.step + ")";
+    return el("section", {"class": warning ? "failure warning" : "failure", "aria-label": "failure " + f.check}, [
+      el("h3", {}, [heading]),
       el("p", {}, [f.message]),
+      f.not_checked ? el("p", {"class": "not-checked"}, [f.not_checked]) : el("span", {}, []),
       el("div", {"class": "diff"}, [
         el("div", {"class": "expected"}, [el("h4", {}, ["Expected (removed parts struck through)"]), runs(f.diff.expected, "del")]),
         el("div", {"class": "actual"}, [el("h4", {}, ["Actual (differing parts underlined)"]), runs(f.diff.actual, "ins")])
@@ -83,7 +85,7 @@
       facts.push(el("dt", {}, ["Latency"]), el("dd", {}, ["p50 " + s.latency.p50 + " ms, p95 " + s.latency.p95 + " ms, max " + s.latency.max + " ms over " + s.latency.count]));
     }
     body.appendChild(el("dl", {"class": "facts"}, facts));
-    s.failures.forEach(function (f) { body.appendChild(failure(f)); });
+    s.failures.forEach(function (f) { body.appendChild(failure(f, s.badge === "warning")); });
     s.steps.forEach(function (step) {
       var l = step.latency_ms, n = step.exchanges.length;
       var latency = n === 0 ? "" : n === 1 ? ", " + l.max + " ms" :
