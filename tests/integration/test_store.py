@@ -390,20 +390,40 @@ def test_diff_lists_exactly_the_changed_scenarios(
     url = f"sqlite:///{tmp_path / 's.db'}"
     assert main(["runs", "import", str(good), str(broken), "--store", url]) == 0  # unsigned: runs, no certificate
     capsys.readouterr()
-    assert main(["diff", str(good), str(again), "--latency-threshold", "100000%"]) == 0
-    assert "no regression" in capsys.readouterr().out
+    # Two real runs of the same correct supplier: no regression, with no threshold (latency is not compared).
+    assert main(["diff", str(good), str(again)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1].startswith(
+        "summary: 0 MUST regression(s), 0 SHOULD regression(s), latency not compared"
+    )
+    assert out.splitlines()[-1].endswith(": no regression")
+    # With a threshold that any growth exceeds relatively, the absolute floor alone keeps the gate quiet.
+    assert main(["diff", str(good), str(again), "--latency-threshold", "0%:10000ms", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["latency_regressions"] == []
     expected = {r["id"] for r in json.loads(members(broken)["results.json"])["scenarios"] if r["verdict"] != "passed"}
     assert expected, "the broken variant fails something"
     good_id = _run_id(good)
-    assert main(["diff", good_id, str(broken), "--json", "--store", url, "--latency-threshold", "100000%"]) == 1
+    assert main(["diff", good_id, str(broken), "--json", "--store", url]) == 1
     report = json.loads(capsys.readouterr().out)
     assert {e["scenario"] for e in report["newly_failing"]} == expected
     assert report["fixed"] == [] and report["regressed"] is True
+    assert report["counts"]["must_regressions"] == sum(e["level"] == "MUST" for e in report["newly_failing"]) > 0
     assert all(e["checks_after"] and e["checks_after"][0]["expected"] is not None for e in report["newly_failing"])
-    assert main(["diff", str(broken), str(good), "--latency-threshold", "100000%"]) == 0
+    assert main(["diff", good_id, str(broken), "--store", url]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("  MUST newly failing: ") for line in lines) and "REGRESSION" in lines[-1]
+    # The same failures on both sides: one line, no regression.
+    assert main(["diff", str(broken), str(broken)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    (unchanged,) = [line for line in lines if "unchanged failures" in line and not line.startswith("summary")]
+    assert all(scenario in unchanged for scenario in expected)
+    assert f"{len(expected)} unchanged failure(s)" in lines[-1]
+    assert main(["diff", str(broken), str(good)]) == 0
     assert "fixed: " in capsys.readouterr().out
     assert main(["diff", str(good), "no-such.zip"]) == 2
-    assert main(["diff", str(good), str(again), "--latency-threshold", "lots"]) == 2
+    for bad in ("lots", "20%", "5ms", "20%:-1ms"):
+        assert main(["diff", str(good), str(again), "--latency-threshold", bad]) == 2
+        assert "RELATIVE%:FLOORms" in capsys.readouterr().err
     # diff opens bundles only through the verifier: a tampered one is one line, exit 2.
     tampered = rebuild(good, tmp_path / "t.zip", {"junit.xml": b"<x/>"})
     capsys.readouterr()
