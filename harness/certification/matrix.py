@@ -144,6 +144,8 @@ class Answer(enum.StrEnum):
     YES = "yes"
     NO = "no"
     UNKNOWN = "unknown"
+    NOT_COVERED = "not covered"
+    """A direction one of whose roles no suite version certifies: listed apart, never deciding the overall answer."""
 
 
 class Side(enum.StrEnum):
@@ -173,6 +175,7 @@ class Reason(enum.StrEnum):
     SENDER_UNKNOWN = "sender-unknown"
     RECEIVER_UNKNOWN = "receiver-unknown"
     BOTH_UNKNOWN = "both-unknown"
+    NO_SUITE_CERTIFIES = "no-suite-certifies"
 
 
 @dataclass(slots=True, frozen=True)
@@ -251,6 +254,16 @@ def _describe(side: SideEvidence) -> str:
 def _judge(exchange: str, direction: str, origin: SideEvidence, answer: SideEvidence) -> ExchangeAnswer:
     evidence = origin.evidence + answer.evidence
     detail = f"{_describe(answer)}, {_describe(origin)}"
+    uncovered = [side.role for side in (origin, answer) if side.side is Side.NOT_CERTIFIABLE]
+    if uncovered:
+        return ExchangeAnswer(
+            exchange,
+            direction,
+            Answer.NOT_COVERED,
+            Reason.NO_SUITE_CERTIFIES,
+            f"no suite certifies the {' or '.join(uncovered)} side; {detail}",
+            evidence,
+        )
     if origin.side is Side.CERTIFIED and answer.side is Side.CERTIFIED:
         if origin.documents & answer.documents:
             return ExchangeAnswer(exchange, direction, Answer.YES, Reason.BOTH_CERTIFIED, detail, evidence)
@@ -282,8 +295,11 @@ def can_exchange(
     (current or superseded) on documents of the same name and major version;
     ``no`` means a side has no certificate but a registered failing run, or its
     certificate was withdrawn (or the documents are incompatible); ``unknown``
-    means there is no such evidence. The overall answer is ``yes`` only when every
-    answer is, ``no`` when any is, ``unknown`` otherwise.
+    means there is no such evidence. A direction one of whose roles no suite version
+    certifies is ``not covered``: no evidence could ever decide it, so it is listed
+    apart and left out of the overall answer. The overall answer, over the covered
+    directions, is ``yes`` only when every one is, ``no`` when any is, ``unknown``
+    otherwise (and when none is covered).
     """
     held = standing(evidence, {(s.name, s.version): s.status for s in suites})
     pairs: dict[str, set[tuple[str, str]]] = {}
@@ -303,9 +319,9 @@ def can_exchange(
                         _side(second, exchange, answer_role, suites, held),
                     )
                 )
-    states = {answer.answer for answer in answers}
-    if not answers or Answer.NO in states:
-        overall = Answer.NO if answers else Answer.UNKNOWN
+    states = {answer.answer for answer in answers if answer.answer is not Answer.NOT_COVERED}
+    if not states or Answer.NO in states:
+        overall = Answer.NO if states else Answer.UNKNOWN
     elif states == {Answer.YES}:
         overall = Answer.YES
     else:

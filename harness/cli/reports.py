@@ -368,20 +368,29 @@ def _cmd_can_exchange(args: argparse.Namespace) -> int:
         names = ", ".join(repr(p.ref) for p in known) or "none: register bundles with 'harness runs import'"
         raise UsageError(f"unknown product {unknown[0].ref!r}; the store knows {names}")
     overall, answers = can_exchange(a, b, evidence, suites)
+    covered = [x for x in answers if x.answer is not Answer.NOT_COVERED]
+    uncovered = [x for x in answers if x.answer is Answer.NOT_COVERED]
     if args.json:
-        print(
-            json.dumps(
-                {"answer": str(overall), "exchanges": [x.as_dict() for x in answers]}, indent=2, ensure_ascii=False
-            )
-        )
+        document = {
+            "a": a.ref,
+            "b": b.ref,
+            "answer": str(overall),
+            "exchanges": [x.as_dict() for x in covered],
+            "not_covered": [x.as_dict() for x in uncovered],
+        }
+        print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
-        for answer in answers:
+        for answer in covered:
             print(
                 printable(
                     f"{answer.answer!s:<8} {answer.exchange:<22} {answer.direction}: {answer.reason} ({answer.detail})"
                 )
             )
-        print(printable(f"can-exchange {a.ref} {b.ref}: {overall}"))
+        if uncovered:
+            print(f"not covered: no suite certifies one side of these ({len(uncovered)}), left out of the answer:")
+            for answer in uncovered:
+                print(printable(f"  {answer.exchange:<22} {answer.direction}: {answer.detail}"))
+        print(printable(f"can-exchange {a.ref} {b.ref}: {overall} ({len(covered)} covered direction(s))"))
     return 0 if overall is Answer.YES else 1
 
 

@@ -368,6 +368,17 @@ def test_demo_then_matrix_and_catalogue_with_no_store_option(tmp_path: Path) -> 
     assert matrix.returncode == 0, matrix.stderr
     row = next(line for line in matrix.stdout.splitlines() if line.startswith("netcode-harness demo/"))
     assert row.count("certified") >= 4
+    # The reference certified by the demo can exchange with itself: yes, with the one-sided directions apart.
+    product = row.split("  ")[0].strip()
+    answer = harness("can-exchange", product, product)
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    lines = answer.stdout.splitlines()
+    assert lines[-1].startswith(f"can-exchange {product} {product}: yes (")
+    assert any(line.startswith("yes      person-check") for line in lines)
+    assert any(line.startswith("not covered: ") for line in lines)
+    for command in (["runs", "list"], ["certificates", "list"]):
+        listed = harness(*command)
+        assert listed.returncode == 0 and product in listed.stdout, listed.stdout + listed.stderr
     catalogue = harness("catalogue", "build", "--out", "reports/catalogue", "--trust-list", str(trust))
     assert catalogue.returncode == 0, catalogue.stderr
     feed = json.loads((tmp_path / "reports/catalogue/catalogue.json").read_text())

@@ -159,6 +159,25 @@ def test_can_exchange_yes_no_unknown_on_certificates() -> None:
     assert (first.answer, first.reason) == (Answer.NO, Reason.INCOMPATIBLE_DOCUMENTS)
 
 
+def test_directions_no_suite_certifies_are_listed_apart_and_never_decide() -> None:
+    one_sided = [
+        *Q,
+        SuiteVersion("r", "1.0", "", "current", (Certifies("alert", "receiver", "alerts.md@1.0"),)),
+    ]
+    both = Evidence(certificates=(_cert(A), _cert(B), _cert(A, "r"), _cert(B, "r")))
+    overall, answers = can_exchange(A, B, both, one_sided)
+    apart = [x for x in answers if x.answer is Answer.NOT_COVERED]
+    assert overall is Answer.YES  # every covered direction (check, both ways) is yes
+    assert {(x.exchange, x.reason) for x in apart} == {("alert", Reason.NO_SUITE_CERTIFIES)} and len(apart) == 2
+    assert all("no suite certifies the sender side" in x.detail for x in apart)
+    # A refusal on a covered direction still says no; nothing covered at all is unknown, never yes.
+    failing = _failed(B)
+    overall, _ = can_exchange(A, B, Evidence((_cert(A), _cert(A, "r"), _cert(B, "r")), (failing,)), one_sided)
+    assert overall is Answer.NO
+    overall, answers = can_exchange(A, B, both, one_sided[1:])
+    assert overall is Answer.UNKNOWN and {x.answer for x in answers} == {Answer.NOT_COVERED}
+
+
 def test_catalogue_publishes_the_registered_bytes_and_signs_the_feed(tmp_path: Path, catalog: Catalog) -> None:
     suites = suite_versions(catalog)
     data = {"good": b"bundle bytes as registered"}
