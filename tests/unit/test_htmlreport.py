@@ -12,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+import harness.htmlreport
 from harness.catalog import Catalog
 from harness.certification.serve import catalogue_app
 from harness.cli import main
@@ -35,7 +36,8 @@ def test_mcdata_binary_decoded_beside_its_hex() -> None:
     view = body_view("application/vnd.3gpp.mcdata-signalling", SIGNALLING)
     assert view["kind"] == "binary" and view["hex"].startswith("00000000  01 00 6a bd 11 30")
     decoded = json.loads(view["decoded"])
-    assert decoded["message"] == "SdsSignalling" and decoded["date_time"] == 1790775600
+    assert decoded["message"] == "SdsSignalling"
+    assert decoded["date_time"] == "1790775600 (2026-09-30T13:40:00Z)"  # the integer on the wire, and its reading
     broken = body_view("application/vnd.3gpp.mcdata-signalling", SIGNALLING[:10])
     assert broken["decoded"].startswith("not decodable:")
 
@@ -112,6 +114,18 @@ def test_live_report_redacts_secrets_and_orders_failures_first(tmp_path: Path, c
     assert scenario["family"] == "intel-report"
     assert scenario["steps"] == [{"id": "submit", "exchanges": [0], "latency_ms": {"p50": 2.5, "p95": 2.5, "max": 2.5}}]
     assert scenario["x"][0]["request"]["body"]["kind"] == "json"
+    # The failed scenario's first cause is in the list itself (redacted like everything else), the passed one has none.
+    assert scenario["reason"] == "submit: status 400 ([redacted])"
+    assert re.findall(r'<p class="reason" title="first cause">([^<]+)</p>', page) == ["submit: status 400 ([redacted])"]
+
+
+def test_a_hex_dump_gets_the_full_width_and_never_wraps() -> None:
+    css = (Path(harness.htmlreport.__file__).parent / "templates" / "report.css").read_text()
+    assert re.search(r"pre\.hex \{[^}]*white-space: pre;", css)  # lines scroll, never wrap
+    assert re.search(r"\.binary \{[^}]*grid-template-columns: 1fr;", css)  # hex above the decoded fields
+    assert re.search(r"\.message\.stacked \{[^}]*grid-template-columns: 1fr;", css)  # request above answer
+    script = (Path(harness.htmlreport.__file__).parent / "templates" / "report.js").read_text()
+    assert '"message stacked"' in script and "hasBinary" in script
 
 
 def test_report_is_one_file_with_no_external_reference(tmp_path: Path, catalog: Catalog) -> None:
