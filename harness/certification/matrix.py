@@ -76,6 +76,22 @@ class MatrixCell:
     def regressions(self) -> tuple[FailedRun, ...]:
         return self.certificate.regressions if self.certificate is not None else ()
 
+    @property
+    def issued(self) -> str | None:
+        """When the certificate was issued (the store's clock at registration), if the cell holds one."""
+        return self.certificate.issued if self.certificate is not None else None
+
+    @property
+    def last_run(self) -> str | None:
+        """The latest registration of a run of this product and suite version: certificate, failure or regression.
+
+        Store clocks only (never a bundle's own ``finished``), so a supplier cannot date its runs.
+        """
+        dates = [r.registered for r in self.regressions]
+        dates += [self.certificate.issued] if self.certificate is not None else []
+        dates += [self.failed.registered] if self.failed is not None else []
+        return max((d for d in dates if d), default=None)
+
     def as_dict(self) -> dict[str, object]:
         return {
             "product": self.product.ref,
@@ -84,6 +100,8 @@ class MatrixCell:
             "status": str(self.status),
             "certificate": self.certificate.id if self.certificate is not None else None,
             "run": self.run_id,
+            "issued": self.issued,
+            "last_run": self.last_run,
             "regressions": [
                 {"run": r.run_id, "registered": r.registered, "failed": list(r.failed)} for r in self.regressions
             ],

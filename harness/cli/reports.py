@@ -334,6 +334,8 @@ def _matrix_html(
                         "status": str(c.status),
                         "link": links.get(c.run_id or ""),
                         "regressions": [r.run_id for r in c.regressions],
+                        "issued": c.issued,
+                        "last_run": c.last_run,
                     }
                     for c in cells
                     if c.product == product
@@ -417,18 +419,36 @@ def _cmd_catalogue_build(args: argparse.Namespace) -> int:
         def fetch(certificate: Certificate) -> bytes:
             return files[certificate.bundle_sha256].read_bytes()
 
-        built = build_catalogue(args.out, evidence, suites, fetch, key)
+        writer: Callable[[Path, Path], None] | None = _report_writer(catalog, trust)
+        built = build_catalogue(args.out, evidence, suites, fetch, key, writer)
     else:
         evidence, store = _store_evidence(args, catalog)
+        trust = trust_from_args(args)
+        writer = _report_writer(catalog, trust) if trust else None
         try:
-            built = build_catalogue(args.out, evidence, suites, lambda c: store.bundle_bytes(c.bundle_sha256), key)
+            built = build_catalogue(
+                args.out, evidence, suites, lambda c: store.bundle_bytes(c.bundle_sha256), key, writer
+            )
         finally:
             store.close()
+
     left_out = _print_refusals(evidence.refusals)
     count = len(built.feed["products"])
     signed = f", catalogue.json signed by {built.signed_by[:16]}" if built.signed_by else ", catalogue.json unsigned"
     print(f"catalogue: {args.out / 'index.html'}: {count} product(s), {left_out} bundle(s) left out{signed}")
+    if writer is None and count:  # without a trust list the verifier would refuse every signed bundle
+        print("catalogue: evidence links the bundles only; give --trust-list to render each run report beside them")
     return 0
+
+
+def _report_writer(catalog: Catalog, trust: TrustList) -> Callable[[Path, Path], None]:
+    """The run report of a published bundle, through the one verifier with the reader's trust list."""
+    verifier = Verifier(catalog, trust)
+
+    def write(bundle: Path, page: Path) -> None:
+        _bundle_report(verifier, bundle, page, catalog)
+
+    return write
 
 
 def _cmd_catalogue_serve(args: argparse.Namespace) -> int:

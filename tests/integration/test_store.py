@@ -364,6 +364,18 @@ def test_demo_then_matrix_and_catalogue_with_no_store_option(tmp_path: Path) -> 
     trust = tmp_path / "reports/latest/demo-trust-list.json"
     assert f"harness catalogue build --out reports/catalogue --trust-list {trust.relative_to(tmp_path)}" in demo.stdout
     assert (tmp_path / "data/netcode-harness/runs.db").is_file()
+    # The demo says where its reports are, and each one it names exists.
+    lines = demo.stdout.splitlines()
+    start = lines.index("reports (open report.html in a browser; results.json beside it):")
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("  all suites: "))
+    named = [line.split(": ", 1)[1] for line in lines[start + 1 : end]]
+    assert len(named) >= 4 and all(name.endswith("report.html") and (tmp_path / name).is_file() for name in named)
+    page = f"reports/latest/matrix.html --trust-list {trust.relative_to(tmp_path)}"
+    assert f"next: harness matrix --html {page}" in demo.stdout
+    html = harness("matrix", "--html", "reports/latest/matrix.html", "--trust-list", str(trust))
+    assert html.returncode == 0, html.stderr
+    text = (tmp_path / "reports/latest/matrix.html").read_text()
+    assert 'id="legend"' in text and text.count('class="dates issued"') >= 4 and "last run 20" in text
     matrix = harness("matrix")
     assert matrix.returncode == 0, matrix.stderr
     row = next(line for line in matrix.stdout.splitlines() if line.startswith("netcode-harness demo/"))
@@ -384,6 +396,14 @@ def test_demo_then_matrix_and_catalogue_with_no_store_option(tmp_path: Path) -> 
     feed = json.loads((tmp_path / "reports/catalogue/catalogue.json").read_text())
     assert len(feed["products"][0]["certificates"]) >= 4 and feed["rejected"] == []
     assert {c["signer"]["holder"] for c in feed["products"][0]["certificates"]} == {"local demo, not accredited"}
+    # A certificate's evidence is its run report, rendered through the verifier, with the bundle beside it.
+    held = feed["products"][0]["certificates"]
+    assert all(c["report"] and (tmp_path / "reports/catalogue" / c["report"]).is_file() for c in held)
+    report = (tmp_path / "reports/catalogue" / held[0]["report"]).read_text()
+    assert "CERTIFIED" in report and "valid: signed by local demo, not accredited" in report
+    product_page = next((tmp_path / "reports/catalogue/products").glob("*.html")).read_text()
+    assert f'href="../{held[0]["report"]}" class="report">run report</a>' in product_page
+    assert f'href="../{held[0]["bundle"]}" class="bundle" download' in product_page
 
 
 def test_diff_lists_exactly_the_changed_scenarios(
