@@ -328,7 +328,7 @@ def can_exchange(
     answers: list[ExchangeAnswer] = []
     for exchange in sorted(pairs):
         for origin_role, answer_role in sorted(pairs[exchange]):
-            for first, second in ((a, b), (b, a)):
+            for first, second in ((a, b), (b, a)) if a != b else ((a, a),):  # a product with itself: one direction
                 answers.append(
                     _judge(
                         exchange,

@@ -176,6 +176,11 @@ def test_directions_no_suite_certifies_are_listed_apart_and_never_decide() -> No
     assert overall is Answer.NO
     overall, answers = can_exchange(A, B, both, one_sided[1:])
     assert overall is Answer.UNKNOWN and {x.answer for x in answers} == {Answer.NOT_COVERED}
+    overall, answers = can_exchange(A, A, both, one_sided)  # with itself: each direction once
+    assert overall is Answer.YES and [(x.exchange, x.answer) for x in answers] == [
+        ("alert", Answer.NOT_COVERED),
+        ("check", Answer.YES),
+    ]
 
 
 def test_catalogue_publishes_the_registered_bytes_and_signs_the_feed(tmp_path: Path, catalog: Catalog) -> None:
