@@ -215,19 +215,28 @@ def _checks(failures: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def compare(before: RunView, after: RunView, latency_threshold: LatencyThreshold | None = None) -> Diff:
     """Scenario by scenario; latency only with a threshold (two runs of one correct supplier never differ here)."""
+    if before.suite != after.suite:  # nothing to gate on: every scenario would be "added" or "removed"
+        suites = f"{before.label} is a run of {before.suite}, {after.label} of {after.suite}"
+        raise UsageError(f"{suites}: diff compares runs of one suite")
     diff = Diff(before, after, latency_threshold)
-    if before.suite != after.suite:
-        diff.versions.append(f"suite {before.suite} -> {after.suite}")
     if before.version != after.version:
         diff.versions.append(f"suite version {before.version} -> {after.version}")
     if before.document_version != after.document_version:
         diff.versions.append(f"document version {before.document_version} -> {after.document_version}")
     for scenario_id in sorted(set(before.scenarios) | set(after.scenarios)):
         old, new = before.scenarios.get(scenario_id), after.scenarios.get(scenario_id)
-        if old is None or new is None:
-            diff.other_changes.append(
-                {"scenario": scenario_id, "change": "added" if old is None else "removed from the suite"}
-            )
+        if new is None:
+            diff.other_changes.append({"scenario": scenario_id, "change": "removed from the suite"})
+            continue
+        if old is None:  # added by a newer suite version: not passing it is as new as a fresh failure
+            entry = {"scenario": scenario_id, "level": new["level"], "before": "absent", "after": new["verdict"]}
+            entry |= {"checks_before": [], "checks_after": _checks(new["failures"])}
+            if new["verdict"] in _BAD:
+                diff.newly_failing.append(entry)
+            elif new["verdict"] in _UNJUDGED:
+                diff.newly_unjudged.append(entry)
+            else:
+                diff.other_changes.append({"scenario": scenario_id, "change": "added"})
             continue
         entry = {
             "scenario": scenario_id,

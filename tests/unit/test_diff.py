@@ -56,3 +56,24 @@ def test_should_changes_are_warnings_and_unchanged_failures_collapse() -> None:
     assert worse.regressed and [e["scenario"] for e in worse.regressions] == ["m"]
     assert [e["scenario"] for e in worse.other_changes] == ["old"]  # failed -> error: a change, still failing
     assert worse.summary().endswith(": REGRESSION")
+
+
+def test_a_newer_suite_version_cannot_hide_a_failure_and_other_suites_are_refused() -> None:
+    before = _run("a", m=("passed", "MUST", None))
+    after = RunView(
+        "b",
+        "checks-core",
+        "1.1",
+        "queries@1.1",
+        {
+            **_run("x", m=("passed", "MUST", None)).scenarios,
+            **_run("x", new=("failed", "MUST", None), fine=("passed", "MUST", None)).scenarios,
+        },
+    )
+    diff = compare(before, after)
+    assert diff.regressed and [(e["scenario"], e["before"]) for e in diff.regressions] == [("new", "absent")]
+    assert diff.other_changes == [{"scenario": "fine", "change": "added"}]
+    assert diff.versions == ["suite version 1.0 -> 1.1", "document version queries@1.0 -> queries@1.1"]
+    other = RunView("c", "alerts-core", "1.1", "alerts@1.1", before.scenarios)
+    with pytest.raises(UsageError, match="diff compares runs of one suite"):
+        compare(before, other)
