@@ -32,6 +32,7 @@ __all__ = [
     "can_exchange",
     "certificates",
     "compatibility_matrix",
+    "per_exchange",
     "standing",
 ]
 
@@ -337,14 +338,25 @@ def can_exchange(
                         _side(second, exchange, answer_role, suites, held),
                     )
                 )
-    states = {answer.answer for answer in answers if answer.answer is not Answer.NOT_COVERED}
-    if not states or Answer.NO in states:
-        overall = Answer.NO if states else Answer.UNKNOWN
-    elif states == {Answer.YES}:
-        overall = Answer.YES
-    else:
-        overall = Answer.UNKNOWN
-    return overall, answers
+    return _combined({answer.answer for answer in answers if answer.answer is not Answer.NOT_COVERED}), answers
+
+
+def _combined(states: set[Answer]) -> Answer:
+    """Over covered answers: yes only when all are, no when any is, unknown otherwise (and when there are none)."""
+    if Answer.NO in states:
+        return Answer.NO
+    return Answer.YES if states == {Answer.YES} else Answer.UNKNOWN
+
+
+def per_exchange(answers: Sequence[ExchangeAnswer]) -> dict[str, Answer]:
+    """One answer per exchange over its directions, as the overall one is made; ``not covered`` when none is."""
+    found: dict[str, set[Answer]] = {}
+    for answer in answers:
+        found.setdefault(answer.exchange, set()).add(answer.answer)
+    return {
+        exchange: Answer.NOT_COVERED if states == {Answer.NOT_COVERED} else _combined(states - {Answer.NOT_COVERED})
+        for exchange, states in found.items()
+    }
 
 
 def certificates(evidence: Evidence, suites: Sequence[SuiteVersion]) -> dict[Product, list[MatrixCell]]:

@@ -32,6 +32,7 @@ from harness.certification import (
     parse_product,
     suite_versions,
 )
+from harness.certification.matrix import per_exchange
 from harness.certification.records import safe_name, why_not_certifying
 from harness.cli.options import add_trust_arguments, trust_from_args
 from harness.cli.store import add_store_argument, bundle_paths, printable, store_of
@@ -370,6 +371,7 @@ def _cmd_can_exchange(args: argparse.Namespace) -> int:
         names = ", ".join(repr(p.ref) for p in known) or "none: register bundles with 'harness runs import'"
         raise UsageError(f"unknown product {unknown[0].ref!r}; the store knows {names}")
     overall, answers = can_exchange(a, b, evidence, suites)
+    by_exchange = per_exchange(answers)
     covered = [x for x in answers if x.answer is not Answer.NOT_COVERED]
     uncovered = [x for x in answers if x.answer is Answer.NOT_COVERED]
     if args.json:
@@ -377,22 +379,24 @@ def _cmd_can_exchange(args: argparse.Namespace) -> int:
             "a": a.ref,
             "b": b.ref,
             "answer": str(overall),
+            "by_exchange": {name: str(answer) for name, answer in by_exchange.items()},
             "exchanges": [x.as_dict() for x in covered],
             "not_covered": [x.as_dict() for x in uncovered],
         }
         print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
-        for answer in covered:
-            print(
-                printable(
-                    f"{answer.answer!s:<8} {answer.exchange:<22} {answer.direction}: {answer.reason} ({answer.detail})"
-                )
-            )
-        if uncovered:
-            print(f"not covered: no suite certifies one side of these ({len(uncovered)}), left out of the answer:")
-            for answer in uncovered:
-                print(printable(f"  {answer.exchange:<22} {answer.direction}: {answer.detail}"))
-        print(printable(f"can-exchange {a.ref} {b.ref}: {overall} ({len(covered)} covered direction(s))"))
+        # Covered exchanges first (they decide), then those no suite can decide; each with its directions.
+        ordered = sorted(by_exchange, key=lambda name: (by_exchange[name] is Answer.NOT_COVERED, name))
+        for name in ordered:
+            print(printable(f"{by_exchange[name]!s:<12} {name}"))
+            for answer in answers:
+                if answer.exchange == name:
+                    reason = "" if answer.answer is Answer.NOT_COVERED else f"{answer.answer}, {answer.reason}: "
+                    print(printable(f"    {answer.direction}: {reason}{answer.detail}"))
+        left = sorted(name for name, answer in by_exchange.items() if answer is Answer.NOT_COVERED)
+        apart = f"; not covered (no suite certifies one side): {', '.join(left)}" if left else ""
+        counted = f"{len(by_exchange) - len(left)} of {len(by_exchange)} exchanges covered"
+        print(printable(f"can-exchange {a.ref} {b.ref}: {overall} ({counted}{apart})"))
     return 0 if overall is Answer.YES else 1
 
 

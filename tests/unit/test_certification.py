@@ -34,6 +34,7 @@ from harness.certification import (
     suite_versions,
 )
 from harness.certification.catalogue import CATALOGUE_PAYLOAD_TYPE, build_catalogue
+from harness.certification.matrix import per_exchange
 from harness.certification.withdrawal import WithdrawalError, check_withdrawal, sign_withdrawal
 from harness.evidence.dsse import pae
 from harness.evidence.keys import keyid
@@ -170,10 +171,11 @@ def test_directions_no_suite_certifies_are_listed_apart_and_never_decide() -> No
     assert overall is Answer.YES  # every covered direction (check, both ways) is yes
     assert {(x.exchange, x.reason) for x in apart} == {("alert", Reason.NO_SUITE_CERTIFIES)} and len(apart) == 2
     assert all("no suite certifies the sender side" in x.detail for x in apart)
+    assert per_exchange(answers) == {"alert": Answer.NOT_COVERED, "check": Answer.YES}
     # A refusal on a covered direction still says no; nothing covered at all is unknown, never yes.
     failing = _failed(B)
-    overall, _ = can_exchange(A, B, Evidence((_cert(A), _cert(A, "r"), _cert(B, "r")), (failing,)), one_sided)
-    assert overall is Answer.NO
+    overall, answers = can_exchange(A, B, Evidence((_cert(A), _cert(A, "r"), _cert(B, "r")), (failing,)), one_sided)
+    assert overall is Answer.NO and per_exchange(answers)["check"] is Answer.NO
     overall, answers = can_exchange(A, B, both, one_sided[1:])
     assert overall is Answer.UNKNOWN and {x.answer for x in answers} == {Answer.NOT_COVERED}
     overall, answers = can_exchange(A, A, both, one_sided)  # with itself: each direction once
