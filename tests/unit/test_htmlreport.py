@@ -226,3 +226,23 @@ def test_a_huge_run_is_counted_not_listed(monkeypatch: pytest.MonkeyPatch) -> No
     assert scenario["steps"] == [
         {"id": "submit", "exchanges": [0, 1, 2], "latency_ms": {"p50": 3.0, "p95": 3.0, "max": 3.0}}
     ]
+
+
+def test_the_first_reason_is_one_escaped_bounded_line(tmp_path: Path) -> None:
+    from harness.htmlreport import write_report
+
+    results = results_for("intel-core", "1.0", {"IC-01": ("MUST", "failed"), "IC-02": ("MUST", "error")})
+    hostile = "<img src=x onerror=alert(1)>\n\tsecond line " + "x" * 400
+    results["scenarios"][0]["failures"] = [
+        {"step": "submit", "check": "status", "expected": 202, "actual": 500, "message": hostile},
+        {"step": "submit", "check": "body", "expected": 1, "actual": 2, "message": "a later one"},
+    ]
+    results["scenarios"][1]["error"] = "connection reset by peer"
+    data = build_report(results, [], RunHeader("", "", "", ""), None)
+    reasons = {s["id"]: s["reason"] for s in data["scenarios"]}
+    assert reasons["IC-01"].startswith("submit: <img src=x onerror=alert(1)> second line xxx")
+    assert len(reasons["IC-01"]) == 200 and reasons["IC-01"].endswith("…") and "\n" not in reasons["IC-01"]
+    assert reasons["IC-02"] == "connection reset by peer"
+    write_report(tmp_path / "r.html", data)
+    page = (tmp_path / "r.html").read_text()
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
