@@ -123,6 +123,12 @@ def test_matrix_cells_come_from_certificates_and_a_regression_never_withdraws() 
     assert held.as_dict()["regressions"] == [
         {"run": regression.run_id, "registered": regression.registered, "failed": ["CC-03"]}
     ]
+    # Dates from the store's clock: issued is the certificate's, last run the latest registration of any run.
+    assert (held.issued, held.last_run) == ("2026-01-01T00:00:00.000Z", regression.registered)
+    failing = status[(B, "s", "1.0")]
+    assert (failing.issued, failing.last_run) == (None, evidence.failures[1].registered)
+    assert (status[(A, "s", "1.0")].issued, status[(A, "s", "1.0")].last_run) == (None, None)
+    assert held.as_dict()["last_run"] == regression.registered
 
 
 def test_a_live_certificate_wins_over_a_withdrawn_one_of_the_same_suite_version() -> None:
