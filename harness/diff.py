@@ -1,12 +1,14 @@
 """What changed between two runs (bundles, through the one verifier, or run ids of the store): ``harness diff``.
 
-Regressions (exit 1): a scenario newly failing or in error, newly skipped or manual, a
-latency p95 above the threshold. Fixed scenarios and version changes are listed but are
-no regression by themselves.
+Regressions (exit 1): a MUST scenario newly failing or in error, or newly skipped or manual; a latency p95
+above ``--latency-threshold`` (relative AND absolute, only when given). The same changes on a SHOULD scenario
+are warnings, counted apart. Fixed scenarios, unchanged failures and version changes are listed but are no
+regression by themselves.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,15 @@ from harness.evidence import TrustList
 from harness.evidence.verified import VerifiedBundle
 from harness.model import HarnessError, UsageError
 
-__all__ = ["BundleNotVerified", "Diff", "RunView", "compare", "load_run"]
+__all__ = [
+    "BundleNotVerified",
+    "Diff",
+    "LatencyThreshold",
+    "RunView",
+    "compare",
+    "load_run",
+    "parse_latency_threshold",
+]
 
 _BAD = ("failed", "error")
 
@@ -39,29 +49,107 @@ class RunView:
     """id -> {verdict, level, failures: [{step, check, expected, actual, message}], p95}"""
 
 
+@dataclass(slots=True, frozen=True)
+class LatencyThreshold:
+    """A p95 regresses only when it grows by more than ``relative`` (0.5 = 50%) AND by more than ``floor_ms``.
+
+    Both are needed for a gate that does not flap: a relative bound alone flags 9 ms -> 11 ms on a
+    loaded machine; an absolute bound alone misses a slow scenario doubling.
+    """
+
+    relative: float
+    floor_ms: float
+
+    def regressed(self, before: float, after: float) -> bool:
+        return after > before * (1 + self.relative) and after - before > self.floor_ms
+
+    def __str__(self) -> str:
+        return f"{self.relative * 100:g}%:{self.floor_ms:g}ms"
+
+
+_THRESHOLD = re.compile(r"\s*(?P<rel>\d+(?:\.\d+)?)\s*%\s*:\s*(?P<abs>\d+(?:\.\d+)?)\s*ms\s*")
+
+
+def parse_latency_threshold(text: str) -> LatencyThreshold:
+    """``P%:Nms`` (e.g. ``50%:5ms``): relative growth AND absolute growth of the p95, both exceeded to regress."""
+    match = _THRESHOLD.fullmatch(text)
+    if match is None:
+        raise UsageError(
+            f"bad --latency-threshold {text!r}: expected RELATIVE%:FLOORms, e.g. 50%:5ms "
+            "(a p95 regresses only when it grows by more than both)"
+        )
+    return LatencyThreshold(float(match["rel"]) / 100, float(match["abs"]))
+
+
 @dataclass(slots=True)
 class Diff:
+    """What changed. ``must_*``/``should_*`` split by the scenario's level in the *after* run's issued suite.
+
+    Only MUST changes (and latency, when a threshold is given) fail the gate: a newly failing SHOULD
+    scenario is a warning, as it is in the run's own verdict (it never takes a certificate away).
+    """
+
     before: RunView
     after: RunView
+    latency_threshold: LatencyThreshold | None = None
     newly_failing: list[dict[str, Any]] = field(default_factory=list)
     fixed: list[dict[str, Any]] = field(default_factory=list)
     newly_unjudged: list[dict[str, Any]] = field(default_factory=list)
+    unchanged_failures: list[dict[str, Any]] = field(default_factory=list)
+    """Failing (or in error) before and after with the same verdict: listed on one line, checks in --json."""
     other_changes: list[dict[str, Any]] = field(default_factory=list)
     latency: list[dict[str, Any]] = field(default_factory=list)
     versions: list[str] = field(default_factory=list)
 
     @property
+    def regressions(self) -> list[dict[str, Any]]:
+        """Newly failing or newly unjudged MUST scenarios: what a lab's gate refuses."""
+        return [e for e in self.newly_failing + self.newly_unjudged if e["level"] == "MUST"]
+
+    @property
+    def warnings(self) -> list[dict[str, Any]]:
+        """The same changes on SHOULD scenarios: shown, counted apart, never failing the gate."""
+        return [e for e in self.newly_failing + self.newly_unjudged if e["level"] != "MUST"]
+
+    @property
     def regressed(self) -> bool:
-        return bool(self.newly_failing or self.newly_unjudged or self.latency)
+        return bool(self.regressions or self.latency)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "must_regressions": len(self.regressions),
+            "should_regressions": len(self.warnings),
+            "latency_regressions": len(self.latency),
+            "fixed": len(self.fixed),
+            "unchanged_failures": len(self.unchanged_failures),
+            "other_changes": len(self.other_changes),
+        }
+
+    def summary(self) -> str:
+        """One line a log or a CI step shows: the counts, then the gate's answer."""
+        c = self.counts()
+        latency = (
+            f"{c['latency_regressions']} latency regression(s) (threshold {self.latency_threshold})"
+            if self.latency_threshold is not None
+            else "latency not compared (no --latency-threshold)"
+        )
+        return (
+            f"summary: {c['must_regressions']} MUST regression(s), {c['should_regressions']} SHOULD regression(s), "
+            f"{latency}, {c['fixed']} fixed, {c['unchanged_failures']} unchanged failure(s), "
+            f"{c['other_changes']} other change(s): {'REGRESSION' if self.regressed else 'no regression'}"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "before": self.before.label,
             "after": self.after.label,
             "regressed": self.regressed,
+            "counts": self.counts(),
+            "latency_threshold": str(self.latency_threshold) if self.latency_threshold is not None else None,
             "newly_failing": self.newly_failing,
             "fixed": self.fixed,
             "newly_skipped_or_manual": self.newly_unjudged,
+            "unchanged_failures": self.unchanged_failures,
             "other_changes": self.other_changes,
             "latency_regressions": self.latency,
             "version_changes": self.versions,
@@ -137,20 +225,30 @@ def _checks(failures: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def compare(before: RunView, after: RunView, latency_threshold: float = 0.20) -> Diff:
-    diff = Diff(before, after)
-    if before.suite != after.suite:
-        diff.versions.append(f"suite {before.suite} -> {after.suite}")
+def compare(before: RunView, after: RunView, latency_threshold: LatencyThreshold | None = None) -> Diff:
+    """Scenario by scenario; latency only with a threshold (two runs of one correct supplier never differ here)."""
+    if before.suite != after.suite:  # nothing to gate on: every scenario would be "added" or "removed"
+        suites = f"{before.label} is a run of {before.suite}, {after.label} of {after.suite}"
+        raise UsageError(f"{suites}: diff compares runs of one suite")
+    diff = Diff(before, after, latency_threshold)
     if before.version != after.version:
         diff.versions.append(f"suite version {before.version} -> {after.version}")
     if before.document_version != after.document_version:
         diff.versions.append(f"document version {before.document_version} -> {after.document_version}")
     for scenario_id in sorted(set(before.scenarios) | set(after.scenarios)):
         old, new = before.scenarios.get(scenario_id), after.scenarios.get(scenario_id)
-        if old is None or new is None:
-            diff.other_changes.append(
-                {"scenario": scenario_id, "change": "added" if old is None else "removed from the suite"}
-            )
+        if new is None:
+            diff.other_changes.append({"scenario": scenario_id, "change": "removed from the suite"})
+            continue
+        if old is None:  # added by a newer suite version: not passing it is as new as a fresh failure
+            entry = {"scenario": scenario_id, "level": new["level"], "before": "absent", "after": new["verdict"]}
+            entry |= {"checks_before": [], "checks_after": _checks(new["failures"])}
+            if new["verdict"] in _BAD:
+                diff.newly_failing.append(entry)
+            elif new["verdict"] in _UNJUDGED:
+                diff.newly_unjudged.append(entry)
+            else:
+                diff.other_changes.append({"scenario": scenario_id, "change": "added"})
             continue
         entry = {
             "scenario": scenario_id,
@@ -166,11 +264,13 @@ def compare(before: RunView, after: RunView, latency_threshold: float = 0.20) ->
             diff.fixed.append(entry)
         elif new["verdict"] in _UNJUDGED and old["verdict"] not in _UNJUDGED:
             diff.newly_unjudged.append(entry)
-        elif old["verdict"] != new["verdict"] or (
-            new["verdict"] in _BAD and entry["checks_before"] != entry["checks_after"]
-        ):
+        elif new["verdict"] in _BAD and old["verdict"] == new["verdict"]:
+            diff.unchanged_failures.append(entry)
+        elif old["verdict"] != new["verdict"]:
             diff.other_changes.append(entry)
         p_old, p_new = old.get("p95"), new.get("p95")
-        if p_old and p_new and p_new > p_old * (1 + latency_threshold):
-            diff.latency.append({"scenario": scenario_id, "p95_before_ms": p_old, "p95_after_ms": p_new})
+        if latency_threshold is not None and p_old and p_new and latency_threshold.regressed(p_old, p_new):
+            diff.latency.append(
+                {"scenario": scenario_id, "level": new["level"], "p95_before_ms": p_old, "p95_after_ms": p_new}
+            )
     return diff

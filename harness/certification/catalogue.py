@@ -3,8 +3,10 @@
 ``DIR/index.html`` (searchable list), ``DIR/products/<slug>.html`` (one page per
 product), ``DIR/catalogue.json`` (the feed), ``DIR/catalogue.json.dsse`` (a DSSE
 envelope over the exact bytes of ``catalogue.json``, when a catalogue key is
-given) and ``DIR/bundles/`` (the bytes of each bundle behind a certificate, so
-that anyone can verify it again with ``harness verify --rejudge``).
+given), ``DIR/bundles/`` (the bytes of each bundle behind a certificate, so
+that anyone can verify it again with ``harness verify --rejudge``) and, when the
+caller can render them (a trust list was given), ``DIR/reports/`` (each bundle's
+run report, read through the one verifier), which a certificate's "Evidence" shows.
 """
 
 from __future__ import annotations
@@ -52,20 +54,23 @@ def build_catalogue(
     suites: Sequence[SuiteVersion],
     bundle_bytes: Callable[[Certificate], bytes],
     key: Ed25519PrivateKey | None = None,
+    report: Callable[[Path, Path], None] | None = None,
 ) -> CatalogueBuild:
     """Write the site from ``evidence``'s certificates; every refused bundle is listed with its reason.
 
     ``bundle_bytes`` gives the exact bytes of the bundle behind a certificate (from the store, or the
     file that was just verified); they are published under ``bundles/`` and checked against the
     certificate's SHA-256 first, so the catalogue never links evidence other than what was registered.
+    ``report(bundle, page)``, when given, writes the run report of the published bundle file to ``page``
+    (the caller puts it through the verifier); the certificate's evidence then links that page first.
     """
     try:
-        return _build(out, evidence, suites, bundle_bytes, key)
+        return _build(out, evidence, suites, bundle_bytes, key, report)
     except OSError as exc:
         raise UsageError(f"{out}: cannot write the catalogue ({exc.strerror or exc})") from None
 
 
-def _certificate_entry(cell_status: str, certificate: Certificate, bundle: str) -> dict[str, Any]:
+def _certificate_entry(cell_status: str, certificate: Certificate, bundle: str, report: str | None) -> dict[str, Any]:
     withdrawal = certificate.withdrawal
     return {
         "id": certificate.id,
@@ -76,6 +81,7 @@ def _certificate_entry(cell_status: str, certificate: Certificate, bundle: str) 
         "issued": certificate.issued,
         "run": certificate.run_id,
         "bundle": bundle,
+        "report": report,
         "sha256": certificate.bundle_sha256,
         "signer": {"keyid": certificate.signer.keyid, "holder": certificate.signer.holder},
         "withdrawn": None if withdrawal is None else {"reason": withdrawal.reason, "at": withdrawal.at},
@@ -85,18 +91,25 @@ def _certificate_entry(cell_status: str, certificate: Certificate, bundle: str) 
     }
 
 
+def _page_name(bundle: str) -> str:
+    return bundle.removesuffix(".evidence.zip") + ".html"
+
+
 def _build(
     out: Path,
     evidence: Evidence,
     suites: Sequence[SuiteVersion],
     bundle_bytes: Callable[[Certificate], bytes],
     key: Ed25519PrivateKey | None,
+    report: Callable[[Path, Path], None] | None,
 ) -> CatalogueBuild:
     rejected = sorted((r.source, r.reason) for r in evidence.refusals)
     held = certificates(evidence, suites)
     written: set[str] = set()
     (out / "bundles").mkdir(parents=True, exist_ok=True)
     (out / "products").mkdir(parents=True, exist_ok=True)
+    if report is not None:
+        (out / "reports").mkdir(parents=True, exist_ok=True)
     products: list[dict[str, Any]] = []
     for product, cells in sorted(held.items()):
         if not cells:
@@ -111,8 +124,11 @@ def _build(
                 if hashlib.sha256(data).hexdigest() != certificate.bundle_sha256:
                     raise UsageError(f"the bundle of certificate {certificate.id} differs from the one registered")
                 write_atomically(out / "bundles" / name, data)
+                if report is not None:
+                    report(out / "bundles" / name, out / "reports" / _page_name(name))
                 written.add(name)
-            entries.append(_certificate_entry(str(cell.status), certificate, f"bundles/{name}"))
+            page = f"reports/{_page_name(name)}" if report is not None else None
+            entries.append(_certificate_entry(str(cell.status), certificate, f"bundles/{name}", page))
         products.append(
             {**product.as_dict(), "certificates": entries, "page": f"products/{product_slug(product)}.html"}
         )

@@ -32,6 +32,7 @@ __all__ = [
     "can_exchange",
     "certificates",
     "compatibility_matrix",
+    "per_exchange",
     "standing",
 ]
 
@@ -76,6 +77,22 @@ class MatrixCell:
     def regressions(self) -> tuple[FailedRun, ...]:
         return self.certificate.regressions if self.certificate is not None else ()
 
+    @property
+    def issued(self) -> str | None:
+        """When the certificate was issued (the store's clock at registration), if the cell holds one."""
+        return self.certificate.issued if self.certificate is not None else None
+
+    @property
+    def last_run(self) -> str | None:
+        """The latest registration of a run of this product and suite version: certificate, failure or regression.
+
+        Store clocks only (never a bundle's own ``finished``), so a supplier cannot date its runs.
+        """
+        dates = [r.registered for r in self.regressions]
+        dates += [self.certificate.issued] if self.certificate is not None else []
+        dates += [self.failed.registered] if self.failed is not None else []
+        return max((d for d in dates if d), default=None)
+
     def as_dict(self) -> dict[str, object]:
         return {
             "product": self.product.ref,
@@ -84,6 +101,8 @@ class MatrixCell:
             "status": str(self.status),
             "certificate": self.certificate.id if self.certificate is not None else None,
             "run": self.run_id,
+            "issued": self.issued,
+            "last_run": self.last_run,
             "regressions": [
                 {"run": r.run_id, "registered": r.registered, "failed": list(r.failed)} for r in self.regressions
             ],
@@ -144,6 +163,8 @@ class Answer(enum.StrEnum):
     YES = "yes"
     NO = "no"
     UNKNOWN = "unknown"
+    NOT_COVERED = "not covered"
+    """A direction one of whose roles no suite version certifies: listed apart, never deciding the overall answer."""
 
 
 class Side(enum.StrEnum):
@@ -173,6 +194,7 @@ class Reason(enum.StrEnum):
     SENDER_UNKNOWN = "sender-unknown"
     RECEIVER_UNKNOWN = "receiver-unknown"
     BOTH_UNKNOWN = "both-unknown"
+    NO_SUITE_CERTIFIES = "no-suite-certifies"
 
 
 @dataclass(slots=True, frozen=True)
@@ -251,6 +273,16 @@ def _describe(side: SideEvidence) -> str:
 def _judge(exchange: str, direction: str, origin: SideEvidence, answer: SideEvidence) -> ExchangeAnswer:
     evidence = origin.evidence + answer.evidence
     detail = f"{_describe(answer)}, {_describe(origin)}"
+    uncovered = [side.role for side in (origin, answer) if side.side is Side.NOT_CERTIFIABLE]
+    if uncovered:
+        return ExchangeAnswer(
+            exchange,
+            direction,
+            Answer.NOT_COVERED,
+            Reason.NO_SUITE_CERTIFIES,
+            f"no suite certifies the {' or '.join(uncovered)} side; {detail}",
+            evidence,
+        )
     if origin.side is Side.CERTIFIED and answer.side is Side.CERTIFIED:
         if origin.documents & answer.documents:
             return ExchangeAnswer(exchange, direction, Answer.YES, Reason.BOTH_CERTIFIED, detail, evidence)
@@ -282,8 +314,11 @@ def can_exchange(
     (current or superseded) on documents of the same name and major version;
     ``no`` means a side has no certificate but a registered failing run, or its
     certificate was withdrawn (or the documents are incompatible); ``unknown``
-    means there is no such evidence. The overall answer is ``yes`` only when every
-    answer is, ``no`` when any is, ``unknown`` otherwise.
+    means there is no such evidence. A direction one of whose roles no suite version
+    certifies is ``not covered``: no evidence could ever decide it, so it is listed
+    apart and left out of the overall answer. The overall answer, over the covered
+    directions, is ``yes`` only when every one is, ``no`` when any is, ``unknown``
+    otherwise (and when none is covered).
     """
     held = standing(evidence, {(s.name, s.version): s.status for s in suites})
     pairs: dict[str, set[tuple[str, str]]] = {}
@@ -294,7 +329,7 @@ def can_exchange(
     answers: list[ExchangeAnswer] = []
     for exchange in sorted(pairs):
         for origin_role, answer_role in sorted(pairs[exchange]):
-            for first, second in ((a, b), (b, a)):
+            for first, second in ((a, b), (b, a)) if a != b else ((a, a),):  # a product with itself: one direction
                 answers.append(
                     _judge(
                         exchange,
@@ -303,14 +338,25 @@ def can_exchange(
                         _side(second, exchange, answer_role, suites, held),
                     )
                 )
-    states = {answer.answer for answer in answers}
-    if not answers or Answer.NO in states:
-        overall = Answer.NO if answers else Answer.UNKNOWN
-    elif states == {Answer.YES}:
-        overall = Answer.YES
-    else:
-        overall = Answer.UNKNOWN
-    return overall, answers
+    return _combined({answer.answer for answer in answers if answer.answer is not Answer.NOT_COVERED}), answers
+
+
+def _combined(states: set[Answer]) -> Answer:
+    """Over covered answers: yes only when all are, no when any is, unknown otherwise (and when there are none)."""
+    if Answer.NO in states:
+        return Answer.NO
+    return Answer.YES if states == {Answer.YES} else Answer.UNKNOWN
+
+
+def per_exchange(answers: Sequence[ExchangeAnswer]) -> dict[str, Answer]:
+    """One answer per exchange over its directions, as the overall one is made; ``not covered`` when none is."""
+    found: dict[str, set[Answer]] = {}
+    for answer in answers:
+        found.setdefault(answer.exchange, set()).add(answer.answer)
+    return {
+        exchange: Answer.NOT_COVERED if states == {Answer.NOT_COVERED} else _combined(states - {Answer.NOT_COVERED})
+        for exchange, states in found.items()
+    }
 
 
 def certificates(evidence: Evidence, suites: Sequence[SuiteVersion]) -> dict[Product, list[MatrixCell]]:

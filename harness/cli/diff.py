@@ -1,8 +1,10 @@
-"""``harness diff A B``: what changed between two runs (bundles or run ids of the store).
+"""``harness diff A B``: what changed between two runs (bundles or run ids of the store), a gate a lab can use.
 
-Regressions (exit 1): a scenario newly failing or in error, newly skipped or manual, a latency p95
-above the threshold. A bundle is read only through the one verifier (``--trust-list``/``--trusted-key``
-for signed ones); one that does not verify is a one-line error (exit 2).
+Exit 1 (a regression): a MUST scenario newly failing, in error, skipped or manual; or, only with
+``--latency-threshold RELATIVE%:FLOORms``, a p95 that grew by more than both. The same changes on a SHOULD
+scenario are printed as warnings and counted apart (exit 0). Unchanged failures take one line. A bundle is
+read only through the one verifier (``--trust-list``/``--trusted-key`` for signed ones); one that does not
+verify is a one-line error (exit 2).
 """
 
 from __future__ import annotations
@@ -12,22 +14,14 @@ import json
 from typing import Any
 
 from harness.cli.options import add_trust_arguments, trust_from_args
-from harness.diff import Diff, compare, load_run
-from harness.model import UsageError, not_checked_note
+from harness.diff import Diff, compare, load_run, parse_latency_threshold
+from harness.model import not_checked_note
 from harness.reporting import printable, printable_json
 
 __all__ = ["register"]
 
-
-def _threshold(text: str) -> float:
-    value = text.strip().removesuffix("%")
-    try:
-        number = float(value)
-    except ValueError:
-        raise UsageError(f"bad --latency-threshold {text!r}: expected a percentage such as 20%") from None
-    if number < 0:
-        raise UsageError("--latency-threshold must not be negative")
-    return number / 100
+_SHOWN_CHECKS = 3
+"""Checks printed per changed scenario (all of them are in --json): the first is the first cause."""
 
 
 def _short(value: Any) -> str:
@@ -35,10 +29,21 @@ def _short(value: Any) -> str:
     return text if len(text) <= 100 else text[:99] + "…"
 
 
+def _mark(entry: dict[str, Any]) -> str:
+    return "MUST" if entry.get("level") == "MUST" else "SHOULD"
+
+
 def _print(diff: Diff) -> None:
-    print(printable(f"diff {diff.before.label} -> {diff.after.label} ({diff.after.suite}@{diff.after.version})"))
+    for line in _lines(diff):
+        print(printable(line))
+
+
+def _lines(diff: Diff) -> list[str]:
+    out: list[str] = []
+    say = out.append  # collected, then printed cleaned
+    say(f"diff {diff.before.label} -> {diff.after.label} ({diff.after.suite}@{diff.after.version})")
     for line in diff.versions:
-        print(printable(f"  changed: {line}"))
+        say(f"  changed: {line}")
     for title, entries in (
         ("newly failing", diff.newly_failing),
         ("newly skipped or manual", diff.newly_unjudged),
@@ -46,38 +51,49 @@ def _print(diff: Diff) -> None:
         ("other changes", diff.other_changes),
     ):
         for entry in entries:
-            verdicts = f"{entry.get('before')} -> {entry.get('after')}" if "before" in entry else entry["change"]
-            print(printable(f"  {title}: {entry['scenario']} ({verdicts})"))
-            for when in ("before", "after"):
-                for check in entry.get(f"checks_{when}", [])[:5]:
-                    hidden = check.get("not_checked")
-                    note = f"; {not_checked_note(str(check['check']), check['actual'], hidden)}" if hidden else ""
-                    print(
-                        printable(
-                            f"      {when}: {check['check']}: expected {_short(check['expected'])}, "
-                            f"actual {_short(check['actual'])}{note}"
-                        )
-                    )
+            if "before" not in entry:
+                say(f"  {title}: {entry['scenario']} ({entry['change']})")
+                continue
+            say(f"  {_mark(entry)} {title}: {entry['scenario']} ({entry['before']} -> {entry['after']})")
+            checks = entry["checks_after"] if entry["after"] in ("failed", "error") else entry["checks_before"]
+            when = "now" if checks is entry["checks_after"] else "was"
+            for check in checks[:_SHOWN_CHECKS]:
+                expected, got = _short(check["expected"]), _short(check["actual"])
+                hidden = check.get("not_checked")
+                note = f"; {not_checked_note(str(check['check']), check['actual'], hidden)}" if hidden else ""
+                say(f"      {when}: {check['check']}: expected {expected}, got {got}{note}")
+            if len(checks) > _SHOWN_CHECKS:
+                say(f"      ... {len(checks) - _SHOWN_CHECKS} more check(s) (--json lists them)")
+    if diff.unchanged_failures:
+        names = ", ".join(f"{e['scenario']} ({_mark(e)})" for e in diff.unchanged_failures)
+        say(f"  unchanged failures ({len(diff.unchanged_failures)}): {names}")
     for entry in diff.latency:
-        print(
-            printable(f"  latency: {entry['scenario']} p95 {entry['p95_before_ms']} ms -> {entry['p95_after_ms']} ms")
+        say(
+            f"  {_mark(entry)} latency: {entry['scenario']} p95 {entry['p95_before_ms']} ms -> "
+            f"{entry['p95_after_ms']} ms (threshold {diff.latency_threshold})"
         )
-    print("REGRESSION" if diff.regressed else "no regression")
+    say(diff.summary())
+    return out
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("diff", help="what changed between two runs (bundles or run ids)")
+    parser = subparsers.add_parser("diff", help="what changed between two runs (bundles or run ids): a gate")
     parser.add_argument("before", metavar="A")
     parser.add_argument("after", metavar="B")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--latency-threshold", default="20%", metavar="P", help="p95 growth that regresses (20%%)")
+    parser.add_argument(
+        "--latency-threshold",
+        metavar="REL%:FLOORms",
+        help="compare p95 latencies: a regression when one grows by more than REL%% AND more than FLOOR ms "
+        "(e.g. 50%%:5ms); without it latency is not compared",
+    )
     parser.add_argument("--store", metavar="URL", help="run store for run ids (default: embedded)")
     add_trust_arguments(parser)
     parser.set_defaults(func=_cmd_diff)
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
-    threshold = _threshold(args.latency_threshold)
+    threshold = parse_latency_threshold(args.latency_threshold) if args.latency_threshold is not None else None
     trust = trust_from_args(args)
     diff = compare(load_run(args.before, args.store, trust), load_run(args.after, args.store, trust), threshold)
     if args.json:

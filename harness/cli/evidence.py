@@ -61,6 +61,12 @@ def register(subparsers: Any) -> None:
 
 
 def add_run_arguments(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--sut",
+        metavar="SUPPLIER/PRODUCT@VERSION",
+        help="the system under test in the one spelling every command prints (spaces allowed: quote it); "
+        "or the three --sut-* options",
+    )
     run.add_argument("--sut-supplier", help="supplier of the system under test (needed to certify)")
     run.add_argument("--sut-product", help="product name of the system under test (needed to certify)")
     run.add_argument("--sut-version", help="version of the system under test (needed to certify)")
@@ -86,9 +92,25 @@ def record_run(bundle: Path, settings: Any) -> None:
 
 def run_options(args: argparse.Namespace) -> tuple[Sut | None, Ed25519PrivateKey | None]:
     """The declared SUT (None unless all three are given) and the loaded signing key."""
-    declared = (args.sut_supplier, args.sut_product, args.sut_version)
+    declared = tuple(
+        part.strip() if isinstance(part, str) else part
+        for part in (args.sut_supplier, args.sut_product, args.sut_version)
+    )  # stripped as SUPPLIER/PRODUCT@VERSION is read, so what a run declares is what every command can name
+    spelled = getattr(args, "sut", None)  # one spelling: SUPPLIER/PRODUCT@VERSION
+    if spelled is not None:
+        from harness.certification.records import parse_product
+
+        if any(declared):
+            raise UsageError("--sut SUPPLIER/PRODUCT@VERSION or the three --sut-* options, not both")
+        ref = parse_product(spelled)
+        declared = (ref.supplier, ref.product, ref.version)
     if any(declared) and not all(part and part.strip() for part in declared):
         raise UsageError("--sut-supplier, --sut-product and --sut-version go together (none of them empty)")
+    if all(declared) and ("/" in str(declared[0]) or "@" in str(declared[2])):
+        # SUPPLIER/PRODUCT@VERSION splits at the first '/' and the last '@': such a product could never be named.
+        raise UsageError(
+            "--sut-supplier may not hold '/' nor --sut-version '@' (SUPPLIER/PRODUCT@VERSION must name it)"
+        )
     sut = Sut(*declared) if all(declared) else None
     key = None
     if args.sign_key is not None:

@@ -31,6 +31,7 @@ from harness.certification import (
     parse_product,
     suite_versions,
 )
+from harness.certification.matrix import per_exchange
 from harness.certification.records import safe_name, why_not_certifying
 from harness.cli.options import add_trust_arguments, trust_from_args
 from harness.cli.store import add_store_argument, bundle_paths, printable, store_of
@@ -337,6 +338,8 @@ def _matrix_html(
                         "status": str(c.status),
                         "link": links.get(c.run_id or ""),
                         "regressions": [r.run_id for r in c.regressions],
+                        "issued": c.issued,
+                        "last_run": c.last_run,
                     }
                     for c in cells
                     if c.product == product
@@ -371,20 +374,32 @@ def _cmd_can_exchange(args: argparse.Namespace) -> int:
         names = ", ".join(repr(p.ref) for p in known) or "none: register bundles with 'harness runs import'"
         raise UsageError(f"unknown product {unknown[0].ref!r}; the store knows {names}")
     overall, answers = can_exchange(a, b, evidence, suites)
+    by_exchange = per_exchange(answers)
+    covered = [x for x in answers if x.answer is not Answer.NOT_COVERED]
+    uncovered = [x for x in answers if x.answer is Answer.NOT_COVERED]
     if args.json:
-        print(
-            printable_json(
-                {"answer": str(overall), "exchanges": [x.as_dict() for x in answers]}, indent=2, ensure_ascii=False
-            )
-        )
+        document = {
+            "a": a.ref,
+            "b": b.ref,
+            "answer": str(overall),
+            "by_exchange": {name: str(answer) for name, answer in by_exchange.items()},
+            "exchanges": [x.as_dict() for x in covered],
+            "not_covered": [x.as_dict() for x in uncovered],
+        }
+        print(printable_json(document, indent=2, ensure_ascii=False))
     else:
-        for answer in answers:
-            print(
-                printable(
-                    f"{answer.answer!s:<8} {answer.exchange:<22} {answer.direction}: {answer.reason} ({answer.detail})"
-                )
-            )
-        print(printable(f"can-exchange {a.ref} {b.ref}: {overall}"))
+        # Covered exchanges first (they decide), then those no suite can decide; each with its directions.
+        ordered = sorted(by_exchange, key=lambda name: (by_exchange[name] is Answer.NOT_COVERED, name))
+        for name in ordered:
+            print(printable(f"{by_exchange[name]!s:<12} {name}"))
+            for answer in answers:
+                if answer.exchange == name:
+                    reason = "" if answer.answer is Answer.NOT_COVERED else f"{answer.answer}, {answer.reason}: "
+                    print(printable(f"    {answer.direction}: {reason}{answer.detail}"))
+        left = sorted(name for name, answer in by_exchange.items() if answer is Answer.NOT_COVERED)
+        apart = f"; not covered (no suite certifies one side): {', '.join(left)}" if left else ""
+        counted = f"{len(by_exchange) - len(left)} of {len(by_exchange)} exchanges covered"
+        print(printable(f"can-exchange {a.ref} {b.ref}: {overall} ({counted}{apart})"))
     return 0 if overall is Answer.YES else 1
 
 
@@ -411,18 +426,36 @@ def _cmd_catalogue_build(args: argparse.Namespace) -> int:
         def fetch(certificate: Certificate) -> bytes:
             return files[certificate.bundle_sha256].read_bytes()
 
-        built = build_catalogue(args.out, evidence, suites, fetch, key)
+        writer: Callable[[Path, Path], None] | None = _report_writer(catalog, trust)
+        built = build_catalogue(args.out, evidence, suites, fetch, key, writer)
     else:
         evidence, store = _store_evidence(args, catalog)
+        trust = trust_from_args(args)
+        writer = _report_writer(catalog, trust) if trust else None
         try:
-            built = build_catalogue(args.out, evidence, suites, lambda c: store.bundle_bytes(c.bundle_sha256), key)
+            built = build_catalogue(
+                args.out, evidence, suites, lambda c: store.bundle_bytes(c.bundle_sha256), key, writer
+            )
         finally:
             store.close()
+
     left_out = _print_refusals(evidence.refusals)
     count = len(built.feed["products"])
     signed = f", catalogue.json signed by {built.signed_by[:16]}" if built.signed_by else ", catalogue.json unsigned"
     print(printable(f"catalogue: {args.out / 'index.html'}: {count} product(s), {left_out} bundle(s) left out{signed}"))
+    if writer is None and count:  # without a trust list the verifier would refuse every signed bundle
+        print("catalogue: evidence links the bundles only; give --trust-list to render each run report beside them")
     return 0
+
+
+def _report_writer(catalog: Catalog, trust: TrustList) -> Callable[[Path, Path], None]:
+    """The run report of a published bundle, through the one verifier with the reader's trust list."""
+    verifier = Verifier(catalog, trust)
+
+    def write(bundle: Path, page: Path) -> None:
+        _bundle_report(verifier, bundle, page, catalog)
+
+    return write
 
 
 def _cmd_catalogue_serve(args: argparse.Namespace) -> int:

@@ -312,6 +312,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                 "certified": run.certified,
                 "summary": run.summary.as_dict(),
                 "report": str(args.reports / run.suite / "results.json"),
+                "html": str(args.reports / run.suite / "report.html"),
             }
         )
     certified = all(run.certified for run in runs)
@@ -327,14 +328,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     write_atomically(args.reports / "results.json", json.dumps(document, indent=2).encode() + b"\n")
     print()
     print(f"demo: {len(runs)} suite(s): {summary_line(total)} -> {'CERTIFIED' if certified else 'NOT CERTIFIED'}")
+    print("reports (open report.html in a browser; results.json beside it):")
     for entry in suites:
-        print(f"  {entry['name']}@{entry['version']}: {entry['report']}")
+        print(f"  {entry['name']}@{entry['version']}: {entry['html']}")
     print(f"  all suites: {args.reports / 'results.json'}")
     print(f"registered in the store, signed by the local demo key ({DEMO_HOLDER}):")
     for path, registration in registered:
         print(f"  {printable(path.name)}: {printable(registration.line)}")
     store_option = f" --store {args.store}" if args.store else ""
-    print("next: harness matrix" + store_option)
+    print(f"next: harness matrix --html {args.reports / 'matrix.html'} --trust-list {trust_list}{store_option}")
     print(
         f"      harness catalogue build --out {args.reports.parent / 'catalogue'} "
         f"--trust-list {trust_list}{store_option}"

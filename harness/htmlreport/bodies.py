@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import datetime as dt
 import difflib
 import enum
 import json
@@ -46,10 +47,23 @@ def hex_dump(data: bytes, limit: int = SHOWN_BYTES) -> str:
     return "\n".join(lines)
 
 
+def _moment(seconds: int) -> str:
+    """``date_time`` as the integer on the wire beside its RFC 3339 reading (UTC), so neither has to be worked out."""
+    try:
+        moment = dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        moment = "beyond the calendar"
+    return f"{seconds} ({moment})"
+
+
 def _plain(value: Any) -> Any:
     """A decoded MCData value as JSON-able fields."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        fields = {
+            f.name: _moment(item) if f.name == "date_time" and type(item) is int else _plain(item)
+            for f in dataclasses.fields(value)
+            for item in (getattr(value, f.name),)
+        }
         return {"message": type(value).__name__, **fields}
     if isinstance(value, enum.Enum):
         return f"{value.name} ({value.value})"

@@ -143,6 +143,24 @@ def _not_checked(failure: Mapping[str, Any]) -> str:
     return not_checked_note(str(failure.get("check", "")), failure.get("actual"), _listed(hidden))
 
 
+_REASON_CHARS = 200
+"""The one-line reason shown in the scenario list is cut here; the whole message is in the scenario's details."""
+
+
+def _first_reason(verdict: str, failures: list[dict[str, Any]], result: Mapping[str, Any]) -> str:
+    """The first cause of a failed (or erroneous) scenario, one line, for the list: its first failure's message."""
+    if verdict not in ("failed", "error"):
+        return ""
+    if failures:
+        first = failures[0]
+        text = first["message"] or f"check {first['check']} failed"
+        text = f"{first['step']}: {text}" if first["step"] else text
+    else:
+        text = str(result.get("error") or result.get("message") or result.get("reason") or "")
+    line = " ".join(text.split())
+    return line if len(line) <= _REASON_CHARS else line[: _REASON_CHARS - 1] + "…"
+
+
 def _step_of(step: str) -> str:
     """``send#3`` (the third of a repeated step) belongs to step ``send``."""
     return step.split("#", 1)[0]
@@ -196,11 +214,13 @@ def build_report(
                 for f in _listed(result.get("failures"))
                 if isinstance(f, dict)
             ],
+            "reason": "",
             "steps": {step: [] for step in steps},
             "latency": mapping(result.get("latency_ms")),
             "x": [],
             "unlisted": 0,
         }
+        entry["reason"] = _first_reason(entry["verdict"], entry["failures"], result)
         if redact is not None:
             entry = json.loads(redact(json.dumps(entry, ensure_ascii=False, default=str)))
         scenarios.append(entry)

@@ -128,6 +128,37 @@ def test_mcdata_binary_shown_as_hex_beside_decoded_fields(page: Any, reports: di
     assert "00000000" in hexes[0].text
     assert "SdsSignalling" in " ".join(d.text for d in decoded)
     page.execute_script("arguments[0].scrollIntoView()", hexes[0])
+    # Full width, never wrapped: the dump takes (nearly) the page's content width and one line per 16 octets.
+    content = page.execute_script("return document.querySelector('main').clientWidth")
+    assert hexes[0].size["width"] > 0.85 * content
+    style = page.execute_script(
+        "var s = getComputedStyle(arguments[0]); return [s.whiteSpace, parseFloat(s.lineHeight)]", hexes[0]
+    )
+    rows = hexes[0].text.count("\n") + 1
+    assert (
+        style[0] == "pre"
+        and page.execute_script("return arguments[0].scrollHeight", hexes[0]) < (rows + 1.5) * style[1] + 20
+    )
+    assert "date_time" in " ".join(d.text for d in decoded) and "Z)" in " ".join(d.text for d in decoded)
+
+
+def test_a_failed_scenario_shows_its_first_reason_in_the_list(page: Any, reports: dict[str, Path]) -> None:
+    page.get(reports["failing"].as_uri())
+    failed = [
+        li
+        for li in page.find_elements(By.CSS_SELECTOR, "ol.scenarios > li")
+        if li.get_attribute("data-verdict") == "failed"
+    ]
+    assert failed
+    for li in failed:
+        reason = li.find_element(By.CSS_SELECTOR, "p.reason")
+        assert reason.is_displayed() and reason.text  # seen without opening the scenario
+    passed = [
+        li
+        for li in page.find_elements(By.CSS_SELECTOR, "ol.scenarios > li")
+        if li.get_attribute("data-verdict") == "passed"
+    ]
+    assert passed and all(not li.find_elements(By.CSS_SELECTOR, "p.reason") for li in passed)
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +202,20 @@ def test_matrix_cell_leads_to_its_evidence(page: Any, store: dict[str, Any]) -> 
     assert page.find_element(By.CSS_SELECTOR, "ol.scenarios > li .badge").text == "FAILED"
 
 
+def test_matrix_has_a_legend_and_dates(page: Any, store: dict[str, Any]) -> None:
+    matrix = store["folder"] / "matrix-legend.html"
+    assert main(["matrix", "--store", store["url"], "--html", str(matrix)]) == 0
+    page.get(matrix.as_uri())
+    legend = page.find_element(By.ID, "legend")
+    assert legend.is_displayed()
+    for status in ("CERTIFIED", "NOT CERTIFIED", "NEVER RUN", "WITHDRAWN", "LAPSED", "SUPERSEDED", "REGRESSION"):
+        assert status in legend.text
+    issued = page.find_elements(By.CSS_SELECTOR, "td .dates.issued")
+    last = page.find_elements(By.CSS_SELECTOR, "td .dates.last-run")
+    assert len(issued) == 2 and len(last) == 3  # two certificates, and beta/cad's failing run
+    assert all(e.text.startswith("issued 20") for e in issued) and all(e.text.startswith("last run 20") for e in last)
+
+
 def test_catalogue_search_finds_a_product(page: Any, store: dict[str, Any]) -> None:
     site = store["folder"] / "site"
     assert (
@@ -197,6 +242,11 @@ def test_catalogue_search_finds_a_product(page: Any, store: dict[str, Any]) -> N
     assert _wait_for(page, "nav a[href='../index.html']")
     assert page.find_element(By.TAG_NAME, "h1").text == "alerter 3"
     assert page.find_element(By.CSS_SELECTOR, "td .badge").text == "CERTIFIED"
+    # Evidence: the run report, rendered, with the bundle to download beside it.
+    assert page.find_element(By.CSS_SELECTOR, "a.bundle").get_attribute("download") is not None
+    page.find_element(By.CSS_SELECTOR, "a.report").click()
+    assert _wait_for(page, "#verdict")[0].text == "CERTIFIED"
+    assert page.find_element(By.ID, "sut").text == "gamma/alerter@3"
 
 
 def test_demo_reports_show_every_scenario(

@@ -227,6 +227,7 @@ def test_demo_certifies_and_writes_aggregate(tmp_path: Path) -> None:
     for entry in aggregate["suites"]:
         per_suite = json.loads((tmp_path / "latest" / entry["name"] / "results.json").read_text())
         assert per_suite["summary"] == entry["summary"]
-        assert f"latest/{entry['name']}/results.json" in result.stdout
+        assert f"latest/{entry['name']}/report.html" in result.stdout  # the demo says where each report is
+        assert entry["html"].endswith(f"latest/{entry['name']}/report.html") and Path(entry["html"]).is_file()
         total += per_suite["summary"]["passed"]
     assert aggregate["summary"]["passed"] == total

@@ -216,10 +216,14 @@ def test_a_rival_cannot_take_a_certificate_away(
     assert main(["matrix", "--store", url]) == 0
     text = capsys.readouterr().out
     assert "certified (regression)" in text and "(certificate stands)" in text
-    assert main(["can-exchange", PRODUCT, PRODUCT, "--store", url, "--json"]) in (0, 1)
-    answers = json.loads(capsys.readouterr().out)["exchanges"]
-    intel = [a for a in answers if a["exchange"] == "intel-report"]
-    assert intel and all("certificate" in " ".join(a["evidence"]) for a in intel)
+    # Only intel-core is certified: the covered directions (person and vehicle checks) are unknown; intel-report,
+    # whose sending side no suite certifies, is listed apart with its evidence, the regression included.
+    assert main(["can-exchange", PRODUCT, PRODUCT, "--store", url, "--json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["answer"] == "unknown" and {a["answer"] for a in document["exchanges"]} == {"unknown"}
+    intel = [a for a in document["not_covered"] if a["exchange"] == "intel-report"]
+    assert intel and all(a["answer"] == "not covered" for a in intel)
+    assert all("certificate" in " ".join(a["evidence"]) for a in intel)
     assert any("regression" in " ".join(a["evidence"]) for a in intel)
 
 
@@ -364,15 +368,46 @@ def test_demo_then_matrix_and_catalogue_with_no_store_option(tmp_path: Path) -> 
     trust = tmp_path / "reports/latest/demo-trust-list.json"
     assert f"harness catalogue build --out reports/catalogue --trust-list {trust.relative_to(tmp_path)}" in demo.stdout
     assert (tmp_path / "data/netcode-harness/runs.db").is_file()
+    # The demo says where its reports are, and each one it names exists.
+    lines = demo.stdout.splitlines()
+    start = lines.index("reports (open report.html in a browser; results.json beside it):")
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("  all suites: "))
+    named = [line.split(": ", 1)[1] for line in lines[start + 1 : end]]
+    assert len(named) >= 4 and all(name.endswith("report.html") and (tmp_path / name).is_file() for name in named)
+    page = f"reports/latest/matrix.html --trust-list {trust.relative_to(tmp_path)}"
+    assert f"next: harness matrix --html {page}" in demo.stdout
+    html = harness("matrix", "--html", "reports/latest/matrix.html", "--trust-list", str(trust))
+    assert html.returncode == 0, html.stderr
+    text = (tmp_path / "reports/latest/matrix.html").read_text()
+    assert 'id="legend"' in text and text.count('class="dates issued"') >= 4 and "last run 20" in text
     matrix = harness("matrix")
     assert matrix.returncode == 0, matrix.stderr
     row = next(line for line in matrix.stdout.splitlines() if line.startswith("netcode-harness demo/"))
     assert row.count("certified") >= 4
+    # The reference certified by the demo can exchange with itself: yes, with the one-sided directions apart.
+    product = row.split("  ")[0].strip()
+    answer = harness("can-exchange", product, product)
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    lines = answer.stdout.splitlines()
+    assert lines[-1].startswith(f"can-exchange {product} {product}: yes (2 of 9 exchanges covered; not covered")
+    assert "yes          person-check" in lines and "yes          vehicle-check" in lines
+    assert "not covered  intel-report" in lines and "intel-report" in lines[-1]
+    for command in (["runs", "list"], ["certificates", "list"]):
+        listed = harness(*command)
+        assert listed.returncode == 0 and product in listed.stdout, listed.stdout + listed.stderr
     catalogue = harness("catalogue", "build", "--out", "reports/catalogue", "--trust-list", str(trust))
     assert catalogue.returncode == 0, catalogue.stderr
     feed = json.loads((tmp_path / "reports/catalogue/catalogue.json").read_text())
     assert len(feed["products"][0]["certificates"]) >= 4 and feed["rejected"] == []
     assert {c["signer"]["holder"] for c in feed["products"][0]["certificates"]} == {"local demo, not accredited"}
+    # A certificate's evidence is its run report, rendered through the verifier, with the bundle beside it.
+    held = feed["products"][0]["certificates"]
+    assert all(c["report"] and (tmp_path / "reports/catalogue" / c["report"]).is_file() for c in held)
+    report = (tmp_path / "reports/catalogue" / held[0]["report"]).read_text()
+    assert "CERTIFIED" in report and "valid: signed by local demo, not accredited" in report
+    product_page = next((tmp_path / "reports/catalogue/products").glob("*.html")).read_text()
+    assert f'href="../{held[0]["report"]}" class="report">run report</a>' in product_page
+    assert f'href="../{held[0]["bundle"]}" class="bundle" download' in product_page
 
 
 def test_diff_lists_exactly_the_changed_scenarios(
@@ -390,20 +425,40 @@ def test_diff_lists_exactly_the_changed_scenarios(
     url = f"sqlite:///{tmp_path / 's.db'}"
     assert main(["runs", "import", str(good), str(broken), "--store", url]) == 0  # unsigned: runs, no certificate
     capsys.readouterr()
-    assert main(["diff", str(good), str(again), "--latency-threshold", "100000%"]) == 0
-    assert "no regression" in capsys.readouterr().out
+    # Two real runs of the same correct supplier: no regression, with no threshold (latency is not compared).
+    assert main(["diff", str(good), str(again)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1].startswith(
+        "summary: 0 MUST regression(s), 0 SHOULD regression(s), latency not compared"
+    )
+    assert out.splitlines()[-1].endswith(": no regression")
+    # With a threshold that any growth exceeds relatively, the absolute floor alone keeps the gate quiet.
+    assert main(["diff", str(good), str(again), "--latency-threshold", "0%:10000ms", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["latency_regressions"] == []
     expected = {r["id"] for r in json.loads(members(broken)["results.json"])["scenarios"] if r["verdict"] != "passed"}
     assert expected, "the broken variant fails something"
     good_id = _run_id(good)
-    assert main(["diff", good_id, str(broken), "--json", "--store", url, "--latency-threshold", "100000%"]) == 1
+    assert main(["diff", good_id, str(broken), "--json", "--store", url]) == 1
     report = json.loads(capsys.readouterr().out)
     assert {e["scenario"] for e in report["newly_failing"]} == expected
     assert report["fixed"] == [] and report["regressed"] is True
+    assert report["counts"]["must_regressions"] == sum(e["level"] == "MUST" for e in report["newly_failing"]) > 0
     assert all(e["checks_after"] and e["checks_after"][0]["expected"] is not None for e in report["newly_failing"])
-    assert main(["diff", str(broken), str(good), "--latency-threshold", "100000%"]) == 0
+    assert main(["diff", good_id, str(broken), "--store", url]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("  MUST newly failing: ") for line in lines) and "REGRESSION" in lines[-1]
+    # The same failures on both sides: one line, no regression.
+    assert main(["diff", str(broken), str(broken)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    (unchanged,) = [line for line in lines if "unchanged failures" in line and not line.startswith("summary")]
+    assert all(scenario in unchanged for scenario in expected)
+    assert f"{len(expected)} unchanged failure(s)" in lines[-1]
+    assert main(["diff", str(broken), str(good)]) == 0
     assert "fixed: " in capsys.readouterr().out
     assert main(["diff", str(good), "no-such.zip"]) == 2
-    assert main(["diff", str(good), str(again), "--latency-threshold", "lots"]) == 2
+    for bad in ("lots", "20%", "5ms", "20%:-1ms"):
+        assert main(["diff", str(good), str(again), "--latency-threshold", bad]) == 2
+        assert "RELATIVE%:FLOORms" in capsys.readouterr().err
     # diff opens bundles only through the verifier: a tampered one is one line, exit 2.
     tampered = rebuild(good, tmp_path / "t.zip", {"junit.xml": b"<x/>"})
     capsys.readouterr()

@@ -34,6 +34,7 @@ from harness.certification import (
     suite_versions,
 )
 from harness.certification.catalogue import CATALOGUE_PAYLOAD_TYPE, build_catalogue
+from harness.certification.matrix import per_exchange
 from harness.certification.withdrawal import WithdrawalError, check_withdrawal, sign_withdrawal
 from harness.evidence.dsse import pae
 from harness.evidence.keys import keyid
@@ -122,6 +123,12 @@ def test_matrix_cells_come_from_certificates_and_a_regression_never_withdraws() 
     assert held.as_dict()["regressions"] == [
         {"run": regression.run_id, "registered": regression.registered, "failed": ["CC-03"]}
     ]
+    # Dates from the store's clock: issued is the certificate's, last run the latest registration of any run.
+    assert (held.issued, held.last_run) == ("2026-01-01T00:00:00.000Z", regression.registered)
+    failing = status[(B, "s", "1.0")]
+    assert (failing.issued, failing.last_run) == (None, evidence.failures[1].registered)
+    assert (status[(A, "s", "1.0")].issued, status[(A, "s", "1.0")].last_run) == (None, None)
+    assert held.as_dict()["last_run"] == regression.registered
 
 
 def test_a_live_certificate_wins_over_a_withdrawn_one_of_the_same_suite_version() -> None:
@@ -157,6 +164,31 @@ def test_can_exchange_yes_no_unknown_on_certificates() -> None:
     _, answers = can_exchange(A, B, Evidence((_cert(A, "q"), _cert(B, "r"))), split)
     first = next(x for x in answers if x.direction == f"{A.ref} -> {B.ref}")
     assert (first.answer, first.reason) == (Answer.NO, Reason.INCOMPATIBLE_DOCUMENTS)
+
+
+def test_directions_no_suite_certifies_are_listed_apart_and_never_decide() -> None:
+    one_sided = [
+        *Q,
+        SuiteVersion("r", "1.0", "", "current", (Certifies("alert", "receiver", "alerts.md@1.0"),)),
+    ]
+    both = Evidence(certificates=(_cert(A), _cert(B), _cert(A, "r"), _cert(B, "r")))
+    overall, answers = can_exchange(A, B, both, one_sided)
+    apart = [x for x in answers if x.answer is Answer.NOT_COVERED]
+    assert overall is Answer.YES  # every covered direction (check, both ways) is yes
+    assert {(x.exchange, x.reason) for x in apart} == {("alert", Reason.NO_SUITE_CERTIFIES)} and len(apart) == 2
+    assert all("no suite certifies the sender side" in x.detail for x in apart)
+    assert per_exchange(answers) == {"alert": Answer.NOT_COVERED, "check": Answer.YES}
+    # A refusal on a covered direction still says no; nothing covered at all is unknown, never yes.
+    failing = _failed(B)
+    overall, answers = can_exchange(A, B, Evidence((_cert(A), _cert(A, "r"), _cert(B, "r")), (failing,)), one_sided)
+    assert overall is Answer.NO and per_exchange(answers)["check"] is Answer.NO
+    overall, answers = can_exchange(A, B, both, one_sided[1:])
+    assert overall is Answer.UNKNOWN and {x.answer for x in answers} == {Answer.NOT_COVERED}
+    overall, answers = can_exchange(A, A, both, one_sided)  # with itself: each direction once
+    assert overall is Answer.YES and [(x.exchange, x.answer) for x in answers] == [
+        ("alert", Answer.NOT_COVERED),
+        ("check", Answer.YES),
+    ]
 
 
 def test_catalogue_publishes_the_registered_bytes_and_signs_the_feed(tmp_path: Path, catalog: Catalog) -> None:

@@ -12,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+import harness.htmlreport
 from harness.catalog import Catalog
 from harness.certification.serve import catalogue_app
 from harness.cli import main
@@ -35,7 +36,8 @@ def test_mcdata_binary_decoded_beside_its_hex() -> None:
     view = body_view("application/vnd.3gpp.mcdata-signalling", SIGNALLING)
     assert view["kind"] == "binary" and view["hex"].startswith("00000000  01 00 6a bd 11 30")
     decoded = json.loads(view["decoded"])
-    assert decoded["message"] == "SdsSignalling" and decoded["date_time"] == 1790775600
+    assert decoded["message"] == "SdsSignalling"
+    assert decoded["date_time"] == "1790775600 (2026-09-30T13:40:00Z)"  # the integer on the wire, and its reading
     broken = body_view("application/vnd.3gpp.mcdata-signalling", SIGNALLING[:10])
     assert broken["decoded"].startswith("not decodable:")
 
@@ -112,6 +114,18 @@ def test_live_report_redacts_secrets_and_orders_failures_first(tmp_path: Path, c
     assert scenario["family"] == "intel-report"
     assert scenario["steps"] == [{"id": "submit", "exchanges": [0], "latency_ms": {"p50": 2.5, "p95": 2.5, "max": 2.5}}]
     assert scenario["x"][0]["request"]["body"]["kind"] == "json"
+    # The failed scenario's first cause is in the list itself (redacted like everything else), the passed one has none.
+    assert scenario["reason"] == "submit: status 400 ([redacted])"
+    assert re.findall(r'<p class="reason" title="first cause">([^<]+)</p>', page) == ["submit: status 400 ([redacted])"]
+
+
+def test_a_hex_dump_gets_the_full_width_and_never_wraps() -> None:
+    css = (Path(harness.htmlreport.__file__).parent / "templates" / "report.css").read_text()
+    assert re.search(r"pre\.hex \{[^}]*white-space: pre;", css)  # lines scroll, never wrap
+    assert re.search(r"\.binary \{[^}]*grid-template-columns: 1fr;", css)  # hex above the decoded fields
+    assert re.search(r"\.message\.stacked \{[^}]*grid-template-columns: 1fr;", css)  # request above answer
+    script = (Path(harness.htmlreport.__file__).parent / "templates" / "report.js").read_text()
+    assert '"message stacked"' in script and "hasBinary" in script
 
 
 def test_report_is_one_file_with_no_external_reference(tmp_path: Path, catalog: Catalog) -> None:
@@ -236,3 +250,23 @@ def test_should_failures_are_warnings_with_their_own_badge_and_count(tmp_path: P
     scenario = json.loads(block.group(1))
     assert scenario["id"] == "IC-30" and scenario["badge"] == "warning"
     assert scenario["failures"][0]["not_checked"] == "not checked (status was 200): json"
+
+
+def test_the_first_reason_is_one_escaped_bounded_line(tmp_path: Path) -> None:
+    from harness.htmlreport import write_report
+
+    results = results_for("intel-core", "1.0", {"IC-01": ("MUST", "failed"), "IC-02": ("MUST", "error")})
+    hostile = "<img src=x onerror=alert(1)>\n\tsecond line " + "x" * 400
+    results["scenarios"][0]["failures"] = [
+        {"step": "submit", "check": "status", "expected": 202, "actual": 500, "message": hostile},
+        {"step": "submit", "check": "body", "expected": 1, "actual": 2, "message": "a later one"},
+    ]
+    results["scenarios"][1]["error"] = "connection reset by peer"
+    data = build_report(results, [], RunHeader("", "", "", ""), None)
+    reasons = {s["id"]: s["reason"] for s in data["scenarios"]}
+    assert reasons["IC-01"].startswith("submit: <img src=x onerror=alert(1)> second line xxx")
+    assert len(reasons["IC-01"]) == 200 and reasons["IC-01"].endswith("…") and "\n" not in reasons["IC-01"]
+    assert reasons["IC-02"] == "connection reset by peer"
+    write_report(tmp_path / "r.html", data)
+    page = (tmp_path / "r.html").read_text()
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page

@@ -47,6 +47,9 @@
     }
     return el("div", {}, [el("p", {"class": "muted"}, [size]), el("pre", {"class": body.kind}, [body.text])]);
   }
+  function hasBinary(body) {
+    return body.kind === "binary" || (body.kind === "multipart" && body.parts.some(hasBinary));
+  }
   function messageView(title, m) {
     if (!m) { return el("div", {}, [el("h5", {}, [title]), el("p", {"class": "muted"}, ["(none)"])]); }
     var head = m.start_line + "\n" + m.headers.map(function (h) { return h[0] + ": " + h[1]; }).join("\n");
@@ -65,7 +68,9 @@
         return;
       }
       d.appendChild(el("p", {"class": "muted"}, ["sent " + x.sent + ", answered " + x.answered + ", " + x.transport]));
-      d.appendChild(el("div", {"class": "message"}, [messageView("Request", x.request), messageView("Answer", x.response)]));
+      // A hex dump needs the page's width: a message pair holding a binary body is stacked, not side by side.
+      var wide = [x.request, x.response].some(function (m) { return m && m.body && hasBinary(m.body); });
+      d.appendChild(el("div", {"class": wide ? "message stacked" : "message"}, [messageView("Request", x.request), messageView("Answer", x.response)]));
     });
     return d;
   }
