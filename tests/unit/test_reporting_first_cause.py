@@ -131,10 +131,10 @@ def test_diff_of_a_wrong_status_bundle_shows_one_line_per_cause(
 
     good, broken = asyncio.run(runs())  # unsigned bundles: the verifier opens them, nothing is trusted
     capsys.readouterr()
-    assert main(["diff", str(good), str(broken), "--latency-threshold", "100000%"]) == 1
+    assert main(["diff", str(good), str(broken), "--latency-threshold", "100000%:100000ms"]) == 1
     out = capsys.readouterr().out
     block = out.split("newly failing: IC-01 ")[1].split("newly failing: ")[0]
-    [line] = [text for text in block.splitlines() if text.strip().startswith("after:")]
+    [line] = [text for text in block.splitlines() if text.strip().startswith("now:")]  # the failure as it is now
     assert "status" in line and "; not checked (status was 200): " in line
     assert "header Content-Type" not in out and "body /" not in out
     # The store keeps the failure as results.json has it; ``runs show`` prints the same one line per cause.
