@@ -181,10 +181,30 @@ class Redactor:
         self, headers: Iterable[tuple[str, str]], pattern: re.Pattern[str] | None = None
     ) -> list[tuple[str, str]]:
         """Headers with credential values replaced where they stand, known credentials elsewhere."""
-        shown = []
+        return [(printed, shown) for printed, shown in self.record_headers(headers, pattern)]
+
+    def record_headers(
+        self, headers: Iterable[tuple[str, str]], pattern: re.Pattern[str] | None = None
+    ) -> list[list[str]]:
+        """:meth:`headers` as ``exchanges.jsonl`` holds them (``[name, value]`` lists), built once per exchange.
+
+        A header that is not a credential is searched like any text (:meth:`text`); the checks are inlined here
+        because this runs for every header of every recorded exchange."""
+        pattern = pattern or self._pattern
+        seen = self._seen
+        shown: list[list[str]] = []
         for name, value in headers:
-            printed, secret = self._name(name)
-            shown.append((printed, REDACTED if secret else self.text(value, pattern)))
+            printed, secret = seen.get(name) or self._name(name)
+            if secret:
+                value = REDACTED
+            else:
+                if "://" in value:
+                    value = _USERINFO.sub(REDACTED, value)
+                if "=" in value and ("?" in value or "&" in value):
+                    value = _QUERY.sub(_query_value, value)
+                if pattern is not None:
+                    value = pattern.sub(REDACTED, value)
+            shown.append([printed, value])
         return shown
 
     def message(
@@ -292,7 +312,7 @@ def wire_record(
     text, encoding = redact.body_record(message.body, pattern)
     record: dict[str, Any] = {
         "start_line": redact.text(message.start_line, pattern),
-        "headers": [[name, value] for name, value in redact.headers(message.headers, pattern)],
+        "headers": redact.record_headers(message.headers, pattern),
         "body": text,
         "body_encoding": encoding,
     }
