@@ -316,7 +316,10 @@ class EvidenceReporter:
                 self._handle = self.spool.open("ab", buffering=0)  # unbuffered: each line one write(2)
             line = memoryview(record_line(exchange_record(event, self.redact)))
             while line:  # in the OS's hands at once: a killed harness keeps what it had
-                line = line[self._handle.write(line) or 0 :]
+                written = self._handle.write(line)
+                if not written:  # a regular file takes at least a byte, or raises (a full disk)
+                    raise OSError(f"cannot write to {self.spool}")
+                line = line[written:]
         elif isinstance(event, RunStarted):
             self.targets = [event.target]
         elif isinstance(event, RunFinished):
