@@ -6,6 +6,7 @@ these tests hold them to ``json.dumps`` byte for byte, and the inlined header re
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
 import re
@@ -14,8 +15,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.events import Event, ExchangeCompleted
 from harness.evidence.bundle import _walk_samples, indented_json, record_line
 from harness.reporting import _USERINFO, _USERINFO_REDACTED, REDACTED, Redactor
+from harness.runner.exchanges import LiveExchanges, now_rfc3339
+from harness.transport import Request, Response
 
 TOKEN = "tok-3c1b8f0e22aa"
 
@@ -159,3 +163,25 @@ def test_user_information_in_a_long_text() -> None:
     text = "a http://u:p@h/x ://@ b ftp://k@h:// c://x://y@z " * 50
     assert Redactor().text(text) == _LOOK_AROUND_USERINFO.sub(REDACTED, text)
     assert "u:p" not in Redactor().text(text)
+
+
+def test_a_transport_without_attempts_is_recorded_with_its_send_time() -> None:
+    """The send time is read before sending and formatted only when the transport recorded no attempt."""
+
+    class Plain:
+        async def send(self, request: Request) -> Response:
+            await asyncio.sleep(0.002)
+            return Response(201, "Created", (("Content-Type", "application/json"),), b"{}", 2.0)
+
+    heard: list[Event] = []
+    live = LiveExchanges(Plain(), "http://127.0.0.1:9", emit=heard.append)  # type: ignore[arg-type]
+    before = now_rfc3339()
+    asyncio.run(live.send("S-1", "submit", Request("POST", "http://127.0.0.1:9/x?id=1", (), b"{}"), None))
+    live.judged("S-1", "submit", {"id": "1"})
+    (event,) = heard
+    assert isinstance(event, ExchangeCompleted)
+    rfc3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+    assert rfc3339.fullmatch(event.sent) and rfc3339.fullmatch(event.answered)
+    assert before <= event.sent < event.answered  # 2 ms apart: the send time is not the answer's
+    assert event.request is not None and event.request.start_line == "POST /x?id=1 HTTP/1.1"
+    assert dict(event.bindings) == {"id": "1"}
