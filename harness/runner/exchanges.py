@@ -11,6 +11,7 @@ Nobody subclasses the runner to swap one for the other.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -24,7 +25,12 @@ __all__ = ["Carried", "Exchanges", "LiveExchanges", "ManualAction", "Skipped", "
 
 
 def now_rfc3339() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return rfc3339_at(time.time())
+
+
+def rfc3339_at(timestamp: float) -> str:
+    """``timestamp`` (seconds since the epoch) as RFC 3339 UTC with milliseconds, as the evidence records times."""
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class ManualAction(HarnessError):
@@ -110,7 +116,7 @@ class LiveExchanges:
         self.extra_targets = dict(extra_targets or {})
         self.emit = emit
         self.unattended = unattended
-        self._unreported: dict[tuple[str, str], tuple[Request, Response, str, str]] = {}
+        self._unreported: dict[tuple[str, str], tuple[Request, Response, str, float]] = {}
 
     @property
     def counterpart_url(self) -> str:
@@ -131,7 +137,9 @@ class LiveExchanges:
 
     async def send(self, scenario: str, step: str, request: Request, transport: str | None) -> Carried:
         carrier, _ = self.carrier(transport)
-        sent = now_rfc3339() if self.emit is not None else ""  # only listeners see when it was sent
+        # Only listeners see when it was sent, and only from here when the transport recorded no attempt: the
+        # clock is read now, formatted only if needed (an RFC 3339 string per exchange is a cost of its own).
+        sent = time.time() if self.emit is not None else 0.0
         kind = transport or "http"
         try:
             response = await carrier.send(request)
@@ -163,7 +171,7 @@ class LiveExchanges:
         req: Request,
         resp: Response | None,
         kind: str,
-        sent: str,
+        sent: float,
         attempts: tuple[Attempt, ...] = (),
         bindings: Mapping[str, Any] | None = None,
     ) -> None:
@@ -212,7 +220,7 @@ class LiveExchanges:
                 transport=kind,
                 request=WireMessage(f"{req.method} {target} {version}", req.headers, req.body),
                 answer=WireMessage(f"{version} {resp.status} {resp.reason}", resp.headers, resp.body),
-                sent=sent,
+                sent=rfc3339_at(sent),
                 answered=now_rfc3339(),
                 bindings=captured,
             )
