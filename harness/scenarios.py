@@ -22,7 +22,7 @@ import jsonschema_rs
 
 from harness.model import CatalogError, Level, Scenario, Step
 
-__all__ = ["Problem", "SampleIndex", "parse_scenario", "schema_problems"]
+__all__ = ["Problem", "SampleIndex", "parse_scenario", "schema_problems", "step_kind"]
 
 _STEP_REFERENCES = {
     "content": "same_as",
@@ -87,7 +87,8 @@ def schema_problems(schema_path: Path, document: Any, file: str) -> list[Problem
     return problems
 
 
-def _kind(raw: Mapping[str, Any]) -> str:
+def step_kind(raw: Mapping[str, Any]) -> str:
+    """What a step mapping is: ``trigger``, ``repeat``, ``await`` (with no request) or ``exchange``."""
     if "trigger" in raw:
         return "trigger"
     if "repeat" in raw:
@@ -191,7 +192,7 @@ class _StepChecker:
     def step(self, position: int, raw: dict[str, Any]) -> Step:
         key = _pointer("steps", position)
         name = str(raw.get("id", f"step-{position + 1}"))
-        kind = _kind(raw)
+        kind = step_kind(raw)
         if name in self.steps:
             self.problem(key + "/id", f"duplicate step id {name!r}")
         for expression, variable in _expressions({k: v for k, v in raw.items() if k != "capture"}):

@@ -8,18 +8,15 @@ with the body key pinned in that store, and names exactly the certificate it is 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass
-from typing import Any
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from harness.certification.records import Certificate
-from harness.evidence.dsse import envelope, pae
+from harness.evidence.dsse import EnvelopeError, envelope, parse_envelope, signature_holds
 from harness.evidence.keys import keyid
 
 __all__ = [
@@ -83,15 +80,6 @@ def sign_withdrawal(certificate: Certificate, reason: str, at: str, key: Ed25519
     return json.dumps(envelope(raw, key, WITHDRAWAL_PAYLOAD_TYPE), sort_keys=True)
 
 
-def _b64(value: Any, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise WithdrawalError(f"record: {what} is not a string")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise WithdrawalError(f"record: {what} is not base64") from None
-
-
 def check_withdrawal(record: str, body_key: Ed25519PublicKey, certificate: Certificate) -> WithdrawalRecord:
     """The record's content when it is signed by ``body_key`` and names ``certificate``; WithdrawalError otherwise."""
     if len(record) > _MAX_RECORD:
@@ -100,27 +88,24 @@ def check_withdrawal(record: str, body_key: Ed25519PublicKey, certificate: Certi
         document = json.loads(record)
     except ValueError:
         raise WithdrawalError("record: not JSON") from None
-    if not isinstance(document, dict) or document.get("payloadType") != WITHDRAWAL_PAYLOAD_TYPE:
+    if not isinstance(document, dict):
         raise WithdrawalError(f"record: not a DSSE envelope of type {WITHDRAWAL_PAYLOAD_TYPE}")
-    payload = _b64(document.get("payload"), "payload")
-    signatures = document.get("signatures")
-    if not isinstance(signatures, list) or not signatures:
-        raise WithdrawalError("record: no signature")
+    try:
+        parsed = parse_envelope(document)  # the one DSSE reader the verifier uses
+    except EnvelopeError as exc:
+        raise WithdrawalError(f"record: {str(exc).removeprefix('envelope: ')}") from None
+    if parsed.payload_type != WITHDRAWAL_PAYLOAD_TYPE:
+        raise WithdrawalError(f"record: not a DSSE envelope of type {WITHDRAWAL_PAYLOAD_TYPE}")
     pinned = keyid(body_key)
-    signed = False
-    for entry in signatures:
-        if isinstance(entry, dict) and entry.get("keyid") == pinned:
-            try:
-                body_key.verify(_b64(entry.get("sig"), "sig"), pae(WITHDRAWAL_PAYLOAD_TYPE, payload))
-            except InvalidSignature:
-                raise WithdrawalError("record: the signature by the certifying body's key does not verify") from None
-            signed = True
-            break
-    if not signed:
-        others = ", ".join(str(e.get("keyid", "?"))[:16] for e in signatures if isinstance(e, dict))
+    by_body = [signature for signer, signature in parsed.signatures if signer == pinned]
+    if not by_body:
+        others = ", ".join(signer[:16] for signer, _ in parsed.signatures)
         raise WithdrawalError(
             f"record: signed by {others or 'no key'}, not by the certifying body's key {pinned[:16]} (pinned)"
         )
+    if not signature_holds(body_key, by_body[0], parsed):
+        raise WithdrawalError("record: the signature by the certifying body's key does not verify")
+    payload = parsed.payload
     try:
         content = json.loads(payload)
     except ValueError:

@@ -43,6 +43,7 @@ from harness.runner.context import Message, ScenarioContext
 from harness.runner.dataset import load_dataset
 from harness.runner.exchanges import Exchanges, LiveExchanges, ManualAction, Skipped, now_rfc3339
 from harness.runner.life_cycle import judging_catalog, life_cycle_facts, life_cycle_notice
+from harness.scenarios import step_kind
 from harness.transport import Counterpart, Request, Response, Transport
 
 __all__ = ["ManualAction", "Runner", "Skipped", "iter_typed", "now_rfc3339", "scenario_of", "typed_scenarios"]
@@ -63,16 +64,6 @@ _NONE: Mapping[str, Any] = {}
 """The bindings of a step that captures nothing (shared: never written to)."""
 
 
-def _kind(raw: Mapping[str, Any]) -> str:
-    if "trigger" in raw:
-        return "trigger"
-    if "repeat" in raw:
-        return "repeat"
-    if "await" in raw and "request" not in raw:
-        return "await"
-    return "exchange"
-
-
 def scenario_of(raw: Mapping[str, Any]) -> Scenario:
     """A scenario mapping typed without the catalog's checks: for suites built in code (tests, benchmarks).
 
@@ -87,7 +78,7 @@ def scenario_of(raw: Mapping[str, Any]) -> Scenario:
         expect = step.get("expect")
         checks = tuple(str(check) for check in expect) if isinstance(expect, dict) else ()
         name = str(step.get("id", f"step-{index + 1}"))
-        typed_steps.append(Step(name=name, kind=_kind(step), checks=checks, pointer=f"/steps/{index}", raw=step))
+        typed_steps.append(Step(name=name, kind=step_kind(step), checks=checks, pointer=f"/steps/{index}", raw=step))
     try:
         level = Level(raw["level"])
         return Scenario(
