@@ -12,7 +12,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from harness.model import UsageError
 
-__all__ = ["DEFAULT_PASSWORD_ENV", "generate", "keyid", "load_private", "load_public", "password_from_env"]
+__all__ = [
+    "DEFAULT_PASSWORD_ENV",
+    "generate",
+    "keyid",
+    "load_private",
+    "load_public",
+    "password_from_env",
+    "read_bounded",
+]
 
 DEFAULT_PASSWORD_ENV = "HARNESS_KEY_PASSWORD"  # noqa: S105 (the name of a variable, not a password)
 MAX_KEY_BYTES = 64 << 10
@@ -59,20 +67,21 @@ def generate(prefix: Path, password: bytes | None) -> str:
     return keyid(private.public_key())
 
 
-def _read(path: Path, what: str) -> bytes:
+def read_bounded(path: Path, what: str, limit: int = MAX_KEY_BYTES) -> bytes:
+    """The bytes of ``path``, at most ``limit`` of them (never more is read); one-line UsageError otherwise."""
     try:
         with path.open("rb") as handle:
-            data = handle.read(MAX_KEY_BYTES + 1)
+            data = handle.read(limit + 1)
     except OSError as exc:
-        raise UsageError(f"{path}: cannot read the {what} ({exc.strerror})") from None
-    if len(data) > MAX_KEY_BYTES:
-        raise UsageError(f"{path}: too large for a {what}")
+        raise UsageError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise UsageError(f"{path}: a {what} over {limit} bytes")
     return data
 
 
 def load_private(path: Path, password: bytes | None) -> Ed25519PrivateKey:
     """The Ed25519 private key at ``path``; wrong password or wrong kind of key is a usage error."""
-    data = _read(path, "signing key")
+    data = read_bounded(path, "signing key")
     try:
         key = serialization.load_pem_private_key(data, password=password)
     except TypeError:
@@ -87,7 +96,7 @@ def load_private(path: Path, password: bytes | None) -> Ed25519PrivateKey:
 
 
 def load_public(path: Path) -> Ed25519PublicKey:
-    data = _read(path, "public key")
+    data = read_bounded(path, "public key")
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm):

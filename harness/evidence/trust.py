@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from harness.evidence.keys import keyid as keyid_of
-from harness.evidence.keys import load_public
+from harness.evidence.keys import load_public, read_bounded
 from harness.model import UsageError
 
 __all__ = [
@@ -159,13 +159,7 @@ class TrustList:
     @classmethod
     def load(cls, path: Path) -> TrustList:
         """The spec's JSON file at ``path``; a UsageError of one line when it is unreadable or malformed."""
-        try:
-            with path.open("rb") as handle:
-                data = handle.read(MAX_TRUST_LIST_BYTES + 1)
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read the trust list ({exc.strerror or exc})") from None
-        if len(data) > MAX_TRUST_LIST_BYTES:
-            raise UsageError(f"{path}: a trust list over {MAX_TRUST_LIST_BYTES} bytes")
+        data = read_bounded(path, "trust list", MAX_TRUST_LIST_BYTES)
         try:
             document = json.loads(data)
         except (ValueError, RecursionError):
