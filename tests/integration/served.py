@@ -15,11 +15,20 @@ from aiohttp import web
 
 from tests.conftest import ROOT
 
+ALERT_HUB_1_0 = [
+    sys.executable, "-m", "harness.cli", "serve", "--role", "alert-hub", "--host", "127.0.0.1", "--port", "0",
+    "--profile", "alerts=1.0",
+]  # fmt: skip
+"""``harness serve`` playing alerts 1.0: the reference an alerts-core@1.0 run is made against."""
+
 
 @contextlib.contextmanager
-def serve_process(command: list[str], env: dict[str, str] | None = None, clean_exit: bool = False) -> Iterator[str]:
-    """Start ``command``, yield the URL of its ``listening on URL`` line, stop it afterwards; with ``clean_exit``,
-    assert it then exits 0 with no traceback (what ``harness serve`` promises on SIGTERM)."""
+def serve_process(
+    command: list[str], env: dict[str, str] | None = None, clean_exit: bool = False, expect: str = ""
+) -> Iterator[str]:
+    """Start ``command``, yield the URL of its ``listening on URL`` line, stop it afterwards; ``expect`` is text the
+    ready line must hold too; with ``clean_exit``, assert it then exits 0 with no traceback (what ``harness serve``
+    promises on SIGTERM)."""
     with tempfile.TemporaryFile("w+") as errors:
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=errors, text=True, cwd=ROOT, env={**os.environ, **(env or {})}
@@ -28,6 +37,7 @@ def serve_process(command: list[str], env: dict[str, str] | None = None, clean_e
         try:
             line = process.stdout.readline()
             assert "listening on http://127.0.0.1:" in line or "listening on https://127.0.0.1:" in line, line
+            assert expect in line, line
             yield line.split(" on ", 1)[1].split()[0]
         finally:
             process.terminate()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.integration.served import ALERT_HUB_1_0, serve_process
 
 HARNESS = [sys.executable, "-m", "harness.cli"]
 
@@ -25,19 +26,8 @@ def harness(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 @pytest.fixture(scope="module")
 def playing_1_0() -> Iterator[str]:
-    process = subprocess.Popen(
-        [*HARNESS, "serve", "--role", "alert-hub", "--host", "127.0.0.1", "--port", "0", "--profile", "alerts=1.0"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert "playing alerts@1.0" in line, line
-    yield line.split(" on ", 1)[1].split()[0]
-    process.terminate()
-    process.wait(timeout=10)
-    process.stdout.close()
+    with serve_process(ALERT_HUB_1_0, expect="playing alerts@1.0") as url:
+        yield url
 
 
 def test_a_genuine_alerts_core_1_0_run_verifies_with_rejudge(playing_1_0: str, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.integration.served import ALERT_HUB_1_0, serve_process
 
 HARNESS = [sys.executable, "-m", "harness.cli"]
 ALERT = """<?xml version="1.0" encoding="UTF-8"?>
@@ -115,19 +116,8 @@ def test_suites_show_status_and_document_version() -> None:
 @pytest.fixture
 def playing_1_0() -> Iterator[str]:
     """``harness serve --profile alerts=1.0`` on loopback port 0, in its own process."""
-    process = subprocess.Popen(
-        [*HARNESS, "serve", "--role", "alert-hub", "--host", "127.0.0.1", "--port", "0", "--profile", "alerts=1.0"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert "playing alerts@1.0" in line, line
-    yield line.split(" on ", 1)[1].split()[0]
-    process.terminate()
-    process.wait(timeout=10)
-    process.stdout.close()
+    with serve_process(ALERT_HUB_1_0, expect="playing alerts@1.0") as url:
+        yield url
 
 
 def test_a_superseded_suite_runs_and_says_so(playing_1_0: str, tmp_path: Path) -> None:
