@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from harness.events import Event, ExchangeCompleted
 from harness.evidence.bundle import _walk_samples, indented_json, record_line
-from harness.reporting import _USERINFO, _USERINFO_REDACTED, REDACTED, Redactor
+from harness.reporting import REDACTED, Redactor
+from harness.reporting.redaction import _USERINFO, _USERINFO_REDACTED
 from harness.runner.exchanges import LiveExchanges, now_rfc3339
 from harness.transport import Request, Response
 
