@@ -121,8 +121,8 @@ async def per_suite(folder: Path) -> dict[str, Path]:
 
 
 def judge(bundle: Path, copies: int, ref: str | None = None) -> dict[str, Any]:
+    from harness.evidence.archive import iter_exchanges
     from harness.evidence.rejudge import rejudge
-    from harness.evidence.verify import iter_exchanges
 
     catalog = load_catalog()
     suite = catalog.suite(ref) if ref else bench_suite(catalog, copies)

@@ -22,13 +22,9 @@ import contextlib
 import datetime as dt
 import hashlib
 import io
-import itertools
-import json
-import os
 import re
 import stat
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +33,17 @@ from typing import Any
 
 from harness.catalog import Catalog
 from harness.documents import folder_digest
+from harness.evidence.archive import (
+    CORRUPT,
+    Invalid,
+    Unreadable,
+    check_archive,
+    iter_exchanges,
+    json_object,
+    member_digest,
+    read_member,
+    show,
+)
 from harness.evidence.dsse import PAYLOAD_TYPE, EnvelopeError, parse_envelope, signature_holds
 from harness.evidence.trust import TrustEntry, TrustList, parse_time
 from harness.evidence.verified import Outcome, OutcomeKind, ScenarioVerdict, Signer, SutRef, VerifiedBundle
@@ -44,12 +51,6 @@ from harness.model import HarnessError, Suite, certified_by_rule, summary_key
 
 __all__ = [
     "CLOCK_SKEW",
-    "MAX_LINE_BYTES",
-    "MAX_MEMBERS",
-    "MAX_MEMBER_BYTES",
-    "MAX_RATIO",
-    "MAX_SMALL_BYTES",
-    "MAX_TOTAL_BYTES",
     "PREDICATE_TYPE",
     "PREDICATE_TYPE_1_0",
     "STATEMENT_TYPE",
@@ -65,43 +66,16 @@ PREDICATE_TYPE = "urn:netcode:certification-run:1.1"
 PREDICATE_TYPE_1_0 = "urn:netcode:certification-run:1.0"
 """Read under 1.1's rules: its missing fields make it invalid, never valid by default."""
 
-MAX_MEMBERS = 100_000
-MAX_MEMBER_BYTES = 4 << 30
-"""Largest member (uncompressed) read: a zip bomb stops at its declared size, before any byte is inflated."""
-MAX_TOTAL_BYTES = 8 << 30
-MAX_SMALL_BYTES = 64 << 20
-"""Largest statement, envelope or results document parsed in memory."""
-MAX_LINE_BYTES = 64 << 20
-"""Longest line of ``exchanges.jsonl``."""
-MAX_RATIO = 1100
-"""Largest uncompressed/compressed ratio of a member over 1 MiB (deflate itself cannot pass ~1032)."""
 CLOCK_SKEW = dt.timedelta(minutes=5)
 """README rule 6: the tolerance for a signing time in the verifier's future."""
 
-_CHUNK = 1 << 16
 _SIGNED = ("statement.json", "envelope.json")
 _REQUIRED = ("results.json", "exchanges.jsonl", "junit.xml")
-_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
-_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError)
 _SUMMARY_KEYS = ("passed", "failed", "errors", "skipped", "manual")
 _VERDICTS = ("passed", "failed", "error", "skipped", "manual")
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
-
-
-class Invalid(Exception):
-    """The bundle is invalid; the message is the first reason found, on one line."""
-
-
-class Unreadable(Exception):
-    """The bundle cannot be read (not a ZIP, truncated, bad CRC, bad deflate data); the message says why."""
-
-
-def _show(text: object, limit: int = 120) -> str:
-    """A value from a bundle, quoted with control characters escaped (it reaches a console)."""
-    shown = json.dumps(text, ensure_ascii=False) if not isinstance(text, str) else json.dumps(text)[1:-1]
-    return shown if len(shown) <= limit else shown[:limit] + "..."
 
 
 def _type_name(value: object) -> str:
@@ -114,142 +88,6 @@ def _type_name(value: object) -> str:
     if isinstance(value, str):
         return "a string"
     return "a list" if isinstance(value, list) else "an object"
-
-
-def _json(data: bytes, name: str) -> dict[str, Any]:
-    try:
-        value = json.loads(data)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise Invalid(f"{name} is not JSON") from None
-    if not isinstance(value, dict):
-        raise Invalid(f"{name} is not a JSON object")
-    return value
-
-
-# -- check 1: the ZIP, its names and its bounds -----------------------------------------------------------
-
-
-def _name_problem(name: str) -> str | None:
-    if not name:
-        return "has an empty name"
-    if "\0" in name:
-        return "has a NUL in its name"
-    if "\\" in name:
-        return "has a backslash in its name"
-    if name.startswith("/"):
-        return "is an absolute path"
-    if os.pardir in name.split("/"):
-        return "has a '..' segment"
-    return None
-
-
-def _check_archive(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
-    """The archive's file members by name (directory entries left out); Invalid at the first broken rule."""
-    infos = archive.infolist()
-    if len(infos) > MAX_MEMBERS:
-        raise Invalid(f"more than {MAX_MEMBERS} members")
-    members: dict[str, zipfile.ZipInfo] = {}
-    seen: set[str] = set()
-    total = 0
-    for info in infos:
-        name = info.orig_filename  # zipfile cuts ``filename`` at a NUL: the rules apply to the name as stored
-        problem = _name_problem(name)
-        if problem is not None:
-            raise Invalid(f"member {_show(name)} {problem}")
-        if name in seen:
-            raise Invalid(f"member {_show(name)} appears twice")
-        seen.add(name)
-        if name.endswith("/"):
-            if info.file_size or info.compress_size > 2:  # an empty deflate stream is 2 bytes
-                raise Invalid(f"directory entry {_show(name)} carries data")
-            continue
-        if info.flag_bits & 0x1:
-            raise Invalid(f"member {_show(name)} is encrypted")
-        if info.compress_type not in _METHODS:
-            raise Invalid(f"member {_show(name)}: compression method {info.compress_type} (only stored or deflate)")
-        if info.file_size > MAX_MEMBER_BYTES:
-            raise Invalid(f"member {_show(name)} is larger than {MAX_MEMBER_BYTES} bytes")
-        if info.file_size > 1 << 20 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise Invalid(f"member {_show(name)}: compression ratio over {MAX_RATIO}")
-        total += info.file_size
-        if total > MAX_TOTAL_BYTES:
-            raise Invalid(f"members larger than {MAX_TOTAL_BYTES} bytes in all")
-        members[name] = info
-    _no_overlap(infos)
-    return members
-
-
-def _no_overlap(infos: list[zipfile.ZipInfo]) -> None:
-    """No two members' data overlap (one stretch of deflate data named many times is a bomb of its own)."""
-    ordered = sorted(infos, key=lambda info: info.header_offset)
-    for before, after in itertools.pairwise(ordered):
-        # 30 bytes of local header, then at least the name (as stored: UTF-8 when flagged, else cp437), then the data
-        encoding = "utf-8" if before.flag_bits & 0x800 else "cp437"
-        name_bytes = len(before.orig_filename.encode(encoding, "replace"))
-        end = before.header_offset + 30 + name_bytes + before.compress_size
-        if after.header_offset < end:
-            raise Invalid(f"members {_show(before.orig_filename)} and {_show(after.orig_filename)} overlap")
-
-
-def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int | None = None) -> bytes:
-    limit = MAX_SMALL_BYTES if limit is None else limit
-    if info.file_size > limit:
-        raise Invalid(f"member {_show(info.orig_filename)} is larger than {limit} bytes")
-    try:
-        with archive.open(info) as member:
-            data = member.read(limit + 1)
-    except _CORRUPT as exc:
-        raise Unreadable(f"member {_show(info.orig_filename)} is corrupt ({_show(str(exc), 80)})") from None
-    if len(data) > limit:
-        raise Invalid(f"member {_show(info.orig_filename)} is larger than {limit} bytes")
-    return data
-
-
-def _digest(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
-    digest, total = hashlib.sha256(), 0
-    try:
-        with archive.open(info) as member:
-            while chunk := member.read(_CHUNK):
-                total += len(chunk)
-                if total > MAX_MEMBER_BYTES:
-                    raise Invalid(f"member {_show(info.orig_filename)} is larger than {MAX_MEMBER_BYTES} bytes")
-                digest.update(chunk)
-    except _CORRUPT as exc:
-        raise Unreadable(f"member {_show(info.orig_filename)} is corrupt ({_show(str(exc), 80)})") from None
-    return digest.hexdigest()
-
-
-def iter_exchanges(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo | str = "exchanges.jsonl", expected: str | None = None
-) -> Iterator[dict[str, Any]]:
-    """The recorded exchanges, one at a time (a bundle of a soak run is never read whole).
-
-    With ``expected`` (the subject's sha256), the bytes are hashed as they are read and a mismatch at the
-    end raises :class:`Invalid` (the member changed after it was checked). Corrupt data is :class:`Invalid` too:
-    it was readable when checked, so it is the file that changed under the reader.
-    """
-    digest = hashlib.sha256()
-    try:
-        with archive.open(info) as handle:
-            number = 0
-            while line := handle.readline(MAX_LINE_BYTES + 1):
-                digest.update(line)
-                number += 1
-                if len(line) > MAX_LINE_BYTES:
-                    raise Invalid(f"exchanges.jsonl line {number} is longer than {MAX_LINE_BYTES} bytes")
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except (ValueError, RecursionError):
-                    raise Invalid(f"exchanges.jsonl line {number} is not JSON") from None
-                if not isinstance(record, dict):
-                    raise Invalid(f"exchanges.jsonl line {number} is not an object")
-                yield record
-    except _CORRUPT as exc:
-        raise Invalid(f"exchanges.jsonl became unreadable while streaming ({_show(str(exc), 80)})") from None
-    if expected is not None and digest.hexdigest() != expected:
-        raise Invalid("exchanges.jsonl changed while streaming: digest mismatch")
 
 
 # -- the typed predicate and results --------------------------------------------------------------------
@@ -280,7 +118,7 @@ def _want(document: Mapping[str, Any], path: str, kind: type | tuple[type, ...],
         isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,))
     )
     if not ok:
-        raise Invalid(f"{where}: {path} is {_type_name(value)} ({_show(value, 40)}), not {what}")
+        raise Invalid(f"{where}: {path} is {_type_name(value)} ({show(value, 40)}), not {what}")
     return value
 
 
@@ -291,7 +129,7 @@ def _summary(document: Mapping[str, Any], path: str, where: str) -> dict[str, in
     for key in _SUMMARY_KEYS:
         count = value[key]
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise Invalid(f"{where}: {path}.{key} is {_type_name(count)} ({_show(count, 40)}), not a count")
+            raise Invalid(f"{where}: {path}.{key} is {_type_name(count)} ({show(count, 40)}), not a count")
     return dict(value)
 
 
@@ -369,7 +207,7 @@ def _predicate(statement: Mapping[str, Any], legacy: bool) -> _Predicate:
         raise Invalid(f"predicate lacks {', '.join(absent)}{older}")
     run_id = _want(predicate, "run_id", str, "a string", where)
     if not _UUID.match(run_id):
-        raise Invalid(f"predicate: run_id {_show(run_id, 40)} is not a lowercase UUID")
+        raise Invalid(f"predicate: run_id {show(run_id, 40)} is not a lowercase UUID")
     for path in ("harness.name", "harness.version", "suite.name", "suite.version", "suite.status", "suite.document"):
         _want(predicate, path, str, "a string", where)
     digest = _want(predicate, "suite.digest.sha256", str, "a string", where)
@@ -382,7 +220,7 @@ def _predicate(statement: Mapping[str, Any], legacy: bool) -> _Predicate:
     finished = _want(predicate, "finished", str, "a string", where)
     try:
         if parse_time(started, "started") > parse_time(finished, "finished"):
-            raise Invalid(f"predicate: started {_show(started, 40)} is after finished {_show(finished, 40)}")
+            raise Invalid(f"predicate: started {show(started, 40)} is after finished {show(finished, 40)}")
     except ValueError as exc:
         raise Invalid(f"predicate: {exc}") from None
     return _Predicate(
@@ -428,7 +266,7 @@ def _results_agree(results: Mapping[str, Any], claimed: _Predicate) -> None:
     )
     for what, predicate_value, results_value in pairs:
         if predicate_value != results_value:
-            shown = (_show(getattr(v, "ref", v), 60) for v in (predicate_value, results_value))
+            shown = (show(getattr(v, "ref", v), 60) for v in (predicate_value, results_value))
             raise Invalid(f"predicate disagrees with results.json: {what} {' != '.join(shown)}")
 
 
@@ -444,9 +282,9 @@ def _scenarios(results: Mapping[str, Any]) -> list[tuple[str, str, str, tuple[Ma
             if not isinstance(scenario.get(key), str):
                 raise Invalid(f"{where}.{key} is {_type_name(scenario.get(key))}, not a string")
         if scenario["verdict"] not in _VERDICTS:
-            raise Invalid(f"{where}: verdict {_show(scenario['verdict'], 40)} is not one of {', '.join(_VERDICTS)}")
+            raise Invalid(f"{where}: verdict {show(scenario['verdict'], 40)} is not one of {', '.join(_VERDICTS)}")
         if scenario["id"] in seen:
-            raise Invalid(f"results.json: scenario {_show(scenario['id'], 60)} is listed twice")
+            raise Invalid(f"results.json: scenario {show(scenario['id'], 60)} is listed twice")
         seen.add(scenario["id"])
         failures = scenario.get("failures", [])
         if not isinstance(failures, list) or not all(isinstance(f, dict) for f in failures):
@@ -507,7 +345,7 @@ class Verifier:
                 raise Invalid("unsigned bundle (no envelope.json): no key on the trust list vouches for it")
             return None, PAYLOAD_TYPE
         try:
-            parsed = parse_envelope(_json(_read(archive, info), "envelope.json"))
+            parsed = parse_envelope(json_object(read_member(archive, info), "envelope.json"))
         except EnvelopeError as exc:
             raise Invalid(str(exc)) from None
         entries: list[TrustEntry] = []
@@ -520,10 +358,10 @@ class Verifier:
         if not entries:
             if known:
                 raise Invalid("bad signature: no signature verifies with its key on the trust list")
-            ids = ", ".join(_show(ident[:16], 20) for ident, _ in parsed.signatures)
+            ids = ", ".join(show(ident[:16], 20) for ident, _ in parsed.signatures)
             raise Invalid(f"unknown key: signed by {ids}, which is not on the trust list")
         # Who the signed statement says it is for, and when it was signed: read from the signed bytes.
-        predicate = _json(parsed.payload, "the signed payload").get("predicate")
+        predicate = json_object(parsed.payload, "the signed payload").get("predicate")
         if not isinstance(predicate, dict):
             raise Invalid("the signed statement has no predicate object")
         declared = _sut(predicate, "predicate") if "sut" in predicate else None
@@ -531,20 +369,20 @@ class Verifier:
         covering = [entry for entry in entries if entry.covers(supplier)]
         if not covering:
             holders = ", ".join(sorted({entry.holder for entry in entries}))
-            whom = f"supplier {_show(supplier, 60)}" if supplier is not None else "a run with no declared system"
-            raise Invalid(f"signer {_show(holders, 60)} may not sign for {whom}")
+            whom = f"supplier {show(supplier, 60)}" if supplier is not None else "a run with no declared system"
+            raise Invalid(f"signer {show(holders, 60)} may not sign for {whom}")
         finished = predicate.get("finished")
         try:
             signed_at = parse_time(finished, "the signed predicate's finished")
         except ValueError as exc:
             raise Invalid(f"signer: {exc}") from None
         if signed_at > self._now() + CLOCK_SKEW:
-            raise Invalid(f"signer: finished {_show(finished, 40)} lies in the verifier's future")
+            raise Invalid(f"signer: finished {show(finished, 40)} lies in the verifier's future")
         timely = [entry for entry in covering if entry.within(signed_at)]
         if not timely:
             entry = covering[0]
             raise Invalid(
-                f"signer {_show(entry.holder, 60)}: finished {_show(finished, 40)} is outside the key's dates "
+                f"signer {show(entry.holder, 60)}: finished {show(finished, 40)} is outside the key's dates "
                 f"({entry.window()})"
             )
         return Signer(timely[0].keyid, timely[0].holder), parsed.payload_type
@@ -556,20 +394,20 @@ class Verifier:
         info = members.get("statement.json")
         if info is None:
             raise Invalid("member missing: statement.json")
-        statement_bytes = _read(archive, info)
+        statement_bytes = read_member(archive, info)
         if signed:
-            envelope = _json(_read(archive, members["envelope.json"]), "envelope.json")
+            envelope = json_object(read_member(archive, members["envelope.json"]), "envelope.json")
             payload = parse_envelope(envelope).payload
             if payload != statement_bytes:
                 raise Invalid("signed payload differs from statement.json")
-        statement = _json(statement_bytes, "statement.json")
+        statement = json_object(statement_bytes, "statement.json")
         if statement.get("_type") != STATEMENT_TYPE:
-            raise Invalid(f"statement.json: _type {_show(statement.get('_type'), 60)} is not {STATEMENT_TYPE}")
+            raise Invalid(f"statement.json: _type {show(statement.get('_type'), 60)} is not {STATEMENT_TYPE}")
         predicate_type = statement.get("predicateType")
         if predicate_type not in (PREDICATE_TYPE, PREDICATE_TYPE_1_0):
-            raise Invalid(f"statement.json: predicateType {_show(predicate_type, 60)} is not {PREDICATE_TYPE}")
+            raise Invalid(f"statement.json: predicateType {show(predicate_type, 60)} is not {PREDICATE_TYPE}")
         if payload_type != PAYLOAD_TYPE:
-            raise Invalid(f"envelope: payloadType {_show(payload_type, 60)} is not {PAYLOAD_TYPE}")
+            raise Invalid(f"envelope: payloadType {show(payload_type, 60)} is not {PAYLOAD_TYPE}")
         return statement, predicate_type == PREDICATE_TYPE_1_0
 
     @staticmethod
@@ -588,27 +426,27 @@ class Verifier:
             if not isinstance(name, str) or not isinstance(digest, str):
                 raise Invalid("statement.json: a subject has no name and sha256 strings")
             if name in listed:
-                raise Invalid(f"statement.json: subject {_show(name)} is listed twice")
+                raise Invalid(f"statement.json: subject {show(name)} is listed twice")
             listed[name] = digest
         for name in members:
             if name not in _SIGNED and name not in listed:
-                raise Invalid(f"member added: {_show(name)} is not a subject of the statement")
+                raise Invalid(f"member added: {show(name)} is not a subject of the statement")
         for name in listed:
             if name in _SIGNED:
                 raise Invalid(f"statement.json: {name} is listed as a subject (it is what signs the subjects)")
             if name not in members:
-                raise Invalid(f"member missing: {_show(name)} is a subject but not in the bundle")
+                raise Invalid(f"member missing: {show(name)} is a subject but not in the bundle")
         for required in _REQUIRED:
             if required not in listed:
                 raise Invalid(f"member missing: {required}")
         for name, info in members.items():
-            if name not in _SIGNED and _digest(archive, info) != listed[name]:
-                raise Invalid(f"digest mismatch: {_show(name)}")
+            if name not in _SIGNED and member_digest(archive, info) != listed[name]:
+                raise Invalid(f"digest mismatch: {show(name)}")
         return listed
 
     def _issued(self, claimed: _Predicate) -> Suite:
         """Check 6: the suite version is in the verifier's register, with the digest of its own folder."""
-        ref = f"{_show(claimed.suite, 60)}@{_show(claimed.version, 30)}"
+        ref = f"{show(claimed.suite, 60)}@{show(claimed.version, 30)}"
         suite = self.catalog.suites.get(claimed.suite, {}).get(claimed.version)
         if suite is None:
             raise Invalid(f"suite {ref} is not issued (not in the verifier's register)")
@@ -624,7 +462,7 @@ class Verifier:
             raise Invalid(f"suite {ref}: digest differs from the issued suite's")
         if claimed.document != suite.certifies_text:
             raise Invalid(
-                f"suite {ref}: document {_show(claimed.document, 40)} is not the issued {suite.certifies_text}"
+                f"suite {ref}: document {show(claimed.document, 40)} is not the issued {suite.certifies_text}"
             )
         return suite
 
@@ -636,10 +474,10 @@ class Verifier:
         counts = dict.fromkeys(_SUMMARY_KEYS, 0)
         for sid, level, verdict, failures in _scenarios(results):
             if sid not in issued:
-                raise Invalid(f"results.json: scenario {_show(sid, 60)} is not in the issued suite {suite.ref}")
+                raise Invalid(f"results.json: scenario {show(sid, 60)} is not in the issued suite {suite.ref}")
             if level != issued[sid]:
                 raise Invalid(
-                    f"results.json: scenario {_show(sid, 60)} is {_show(level, 10)} there, {issued[sid]} in the "
+                    f"results.json: scenario {show(sid, 60)} is {show(level, 10)} there, {issued[sid]} in the "
                     f"issued suite {suite.ref}"
                 )
             counts[summary_key(verdict)] += 1
@@ -696,9 +534,9 @@ class Verifier:
         except Invalid:
             raise
         except HarnessError as exc:
-            raise Invalid(f"re-judging failed: {_show(str(exc), 200)}") from None
+            raise Invalid(f"re-judging failed: {show(str(exc), 200)}") from None
         except Exception as exc:  # a bundle must never crash the verifier: its content is the reason
-            raise Invalid(f"re-judging failed: {type(exc).__name__}: {_show(str(exc), 200)}") from None
+            raise Invalid(f"re-judging failed: {type(exc).__name__}: {show(str(exc), 200)}") from None
         if differences:
             raise Invalid(f"re-judging differs: {differences[0]}")
 
@@ -710,16 +548,16 @@ class Verifier:
         handle.seek(0)
         try:
             archive = zipfile.ZipFile(handle)
-        except _CORRUPT as exc:
-            raise Unreadable(f"not a ZIP archive ({_show(str(exc), 80)})") from None
+        except CORRUPT as exc:
+            raise Unreadable(f"not a ZIP archive ({show(str(exc), 80)})") from None
         try:
-            members = _check_archive(archive)
+            members = check_archive(archive)
             signer, payload_type = self._signer(archive, members)
             statement, legacy = self._statement(archive, members, signer is not None or "envelope.json" in members,
                                                 payload_type)  # fmt: skip
             listed = self._subjects(archive, members, statement)
             claimed = _predicate(statement, legacy)
-            results = _json(_read(archive, members["results.json"]), "results.json")
+            results = json_object(read_member(archive, members["results.json"]), "results.json")
             _results_agree(results, claimed)
             suite = self._issued(claimed)
             verdicts = self._follows(results, claimed, suite)

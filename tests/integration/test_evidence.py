@@ -252,7 +252,7 @@ def test_corrupt_zips_are_unreadable_never_a_crash(
 
 
 def test_bounds(bundles: dict[str, Path], verifier: Verifier, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.evidence import verify as module
+    from harness.evidence import archive as module  # where check 1 and its bounds live
 
     monkeypatch.setattr(module, "MAX_MEMBERS", 5)
     assert reason(verifier, bundles["a"]) == "invalid: more than 5 members"
