@@ -31,7 +31,7 @@ from harness.htmlreport.render import render
 from harness.model import UsageError
 from harness.reporting import write_atomically
 
-__all__ = ["CATALOGUE_PAYLOAD_TYPE", "CatalogueBuild", "build_catalogue", "product_slug"]
+__all__ = ["CATALOGUE_PAYLOAD_TYPE", "CatalogueBuild", "build_catalogue", "certificate_entry", "product_slug"]
 
 CATALOGUE_PAYLOAD_TYPE = "application/vnd.netcode.catalogue+json"
 
@@ -70,7 +70,8 @@ def build_catalogue(
         raise UsageError(f"{out}: cannot write the catalogue ({exc.strerror or exc})") from None
 
 
-def _certificate_entry(cell_status: str, certificate: Certificate, bundle: str, report: str | None) -> dict[str, Any]:
+def certificate_entry(cell_status: str, certificate: Certificate, bundle: str, report: str | None) -> dict[str, Any]:
+    """One certificate as the catalogue feed lists it (``bundle`` and ``report`` are links, relative or absolute)."""
     withdrawal = certificate.withdrawal
     return {
         "id": certificate.id,
@@ -128,7 +129,7 @@ def _build(
                     report(out / "bundles" / name, out / "reports" / _page_name(name))
                 written.add(name)
             page = f"reports/{_page_name(name)}" if report is not None else None
-            entries.append(_certificate_entry(str(cell.status), certificate, f"bundles/{name}", page))
+            entries.append(certificate_entry(str(cell.status), certificate, f"bundles/{name}", page))
         products.append(
             {**product.as_dict(), "certificates": entries, "page": f"products/{product_slug(product)}.html"}
         )

@@ -32,6 +32,8 @@ __all__ = [
     "can_exchange",
     "certificates",
     "compatibility_matrix",
+    "exchange_document",
+    "matrix_document",
     "per_exchange",
     "standing",
 ]
@@ -367,3 +369,26 @@ def certificates(evidence: Evidence, suites: Sequence[SuiteVersion]) -> dict[Pro
         if cell.certificate is not None:
             held[cell.product].append(cell)
     return held
+
+
+def matrix_document(evidence: Evidence, suites: Sequence[SuiteVersion]) -> dict[str, object]:
+    """The matrix as one JSON document (``harness matrix --json``, ``GET /register/v1/matrix``)."""
+    products, columns, cells = compatibility_matrix(evidence, suites)
+    return {
+        "products": [p.as_dict() | {"ref": p.ref} for p in products],
+        "suites": [{"name": s.name, "version": s.version, "status": s.status} for s in columns],
+        "cells": [cell.as_dict() for cell in cells],
+        "left_out": [{"source": r.source, "reason": r.reason} for r in evidence.refusals],
+    }
+
+
+def exchange_document(a: Product, b: Product, overall: Answer, answers: Sequence[ExchangeAnswer]) -> dict[str, object]:
+    """A can-exchange answer as one JSON document (``harness can-exchange --json``, ``GET .../can-exchange``)."""
+    return {
+        "a": a.ref,
+        "b": b.ref,
+        "answer": str(overall),
+        "by_exchange": {name: str(answer) for name, answer in per_exchange(answers).items()},
+        "exchanges": [x.as_dict() for x in answers if x.answer is not Answer.NOT_COVERED],
+        "not_covered": [x.as_dict() for x in answers if x.answer is Answer.NOT_COVERED],
+    }

@@ -31,7 +31,7 @@ from harness.certification import (
     parse_product,
     suite_versions,
 )
-from harness.certification.matrix import per_exchange
+from harness.certification.matrix import exchange_document, matrix_document, per_exchange
 from harness.certification.records import safe_name, why_not_certifying
 from harness.cli.options import add_trust_arguments, trust_from_args
 from harness.cli.store import add_store_argument, bundle_paths, printable, store_of
@@ -253,12 +253,7 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
     try:
         products, columns, cells = compatibility_matrix(evidence, suites)
         if args.json:
-            document = {
-                "products": [p.as_dict() | {"ref": p.ref} for p in products],
-                "suites": [{"name": s.name, "version": s.version, "status": s.status} for s in columns],
-                "cells": [cell.as_dict() for cell in cells],
-                "left_out": [{"source": r.source, "reason": r.reason} for r in evidence.refusals],
-            }
+            document = matrix_document(evidence, suites)
             print(printable_json(document, indent=2, ensure_ascii=False))
             return 0
         if args.html is not None:
@@ -375,17 +370,8 @@ def _cmd_can_exchange(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown product {unknown[0].ref!r}; the store knows {names}")
     overall, answers = can_exchange(a, b, evidence, suites)
     by_exchange = per_exchange(answers)
-    covered = [x for x in answers if x.answer is not Answer.NOT_COVERED]
-    uncovered = [x for x in answers if x.answer is Answer.NOT_COVERED]
     if args.json:
-        document = {
-            "a": a.ref,
-            "b": b.ref,
-            "answer": str(overall),
-            "by_exchange": {name: str(answer) for name, answer in by_exchange.items()},
-            "exchanges": [x.as_dict() for x in covered],
-            "not_covered": [x.as_dict() for x in uncovered],
-        }
+        document = exchange_document(a, b, overall, answers)
         print(printable_json(document, indent=2, ensure_ascii=False))
     else:
         # Covered exchanges first (they decide), then those no suite can decide; each with its directions.

@@ -62,6 +62,18 @@ def register(subparsers: Any) -> None:
         help="HOST:PORT of the reference endpoint the SUT sends to, for suites that need one (default 127.0.0.1:0)",
     )
 
+    run.add_argument(
+        "--register",
+        metavar="URL",
+        help="submit the run's evidence bundle to this register at the end of the run (exit 0 only when issued)",
+    )
+    run.add_argument(
+        "--register-token-env",
+        default="HARNESS_REGISTER_TOKEN",
+        metavar="VAR",
+        help="variable holding the organisation's bearer token for --register (default HARNESS_REGISTER_TOKEN)",
+    )
+
     report = subparsers.add_parser("report", help="rebuild the reports of a run from its journal, or an HTML report")
     report.add_argument("--journal", type=Path, help="the run's journal.jsonl")
     report.add_argument("--reports", type=Path, default=DEFAULT_REPORTS)
@@ -207,6 +219,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _positive(args.concurrency, "concurrency")
     host, port = _listen_address(args.listen)
     sut, sign_key = evidence_commands.run_options(args)
+    token = _register_token(args)
     settings = RunSettings(
         args.reports,
         args.junit,
@@ -236,7 +249,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
         state = "signed" if sign_key is not None else "unsigned"
         marked = "" if sut is not None else "; no --sut-* given: not certifiable"
         print(f"evidence: {args.reports / (settings.run_id + '.evidence.zip')} ({state}{marked})")
+    if args.register:
+        from harness.cli.register import submit_bundles
+
+        bundle = args.reports / f"{settings.run_id}.evidence.zip"
+        if not bundle.is_file():
+            raise UsageError("--register: the run left no evidence bundle to submit")
+        submitted = submit_bundles(args.register, [bundle], token)
+        return submitted if finished.certified else 1
     return 0 if finished.certified else 1
+
+
+def _register_token(args: argparse.Namespace) -> str | None:
+    """``--register``'s token, checked before the run starts (a run is not wasted on a missing token)."""
+    if not args.register:
+        return None
+    if args.no_evidence:
+        raise UsageError("--register needs the run's evidence bundle: drop --no-evidence")
+    from harness.register.client import RegisterClient, token_from_env
+
+    token = token_from_env(args.register_token_env)
+    if token is None:  # --client-cert is the target's, never the register's: the register takes the token
+        raise UsageError(f"--register: no token; set {args.register_token_env}")
+    RegisterClient(args.register, token)  # the URL, and a token never sent in cleartext over a network
+    return token
 
 
 DEMO_SUT = Sut("netcode-harness demo", "embedded reference supplier", harness.__version__)

@@ -1,0 +1,171 @@
+"""What the register shows: the suites' life in this register, and a cached snapshot of the store's evidence.
+
+Every document (JSON) and page (HTML) is computed from one :class:`Snapshot`: the store's certificates,
+failing runs and refusals (all registered through the one verifier), the suite versions with the life
+the body published, and each certificate's log index. A snapshot is reused until the store's log grows
+(every registration, refusal, withdrawal and life-cycle change appends one entry in the same transaction),
+so reads at 10,000 certificates cost one indexed query, not a reload, and every server process sees a
+change as soon as it is committed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import harness
+from harness.catalog import Catalog
+from harness.certification import (
+    Certificate,
+    Evidence,
+    Product,
+    SuiteVersion,
+    certificate_status,
+    certificates,
+    suite_versions,
+)
+from harness.certification.catalogue import certificate_entry, product_slug
+
+if TYPE_CHECKING:
+    from harness.store import Store
+
+__all__ = [
+    "API",
+    "Snapshot",
+    "SnapshotCache",
+    "catalogue_feed",
+    "certificate_document",
+    "certificate_log_index",
+    "certificate_summary",
+    "suite_life",
+]
+
+API = "/register/v1"
+_RANK = {"current": 0, "superseded": 1, "retired": 2}
+
+
+def suite_life(catalog: Catalog, store: Store) -> tuple[SuiteVersion, ...]:
+    """The catalog's suite versions with the life this register gives them.
+
+    A version's status is the later of the catalog's (``suites/lifecycle.yaml``) and the last one the body
+    published to this register: a life only moves forward (current, superseded, retired), so a published
+    retirement is never undone by an older copy of the catalog, and nothing published un-retires a version.
+    """
+    published = store.suite_statuses()
+    found = []
+    for suite in suite_versions(catalog):
+        status = published.get((suite.name, suite.version), suite.status)
+        if _RANK.get(status, 0) > _RANK.get(suite.status, 0):
+            suite = replace(suite, status=status)
+        found.append(suite)
+    return tuple(found)
+
+
+def certificate_log_index(store: Store, certificate: str) -> int | None:
+    """The index of the log entry that issued ``certificate`` (what an auditor proves the inclusion of)."""
+    return store.certificate_log_indexes().get(certificate)
+
+
+def certificate_summary(
+    certificate: Certificate, life: Mapping[tuple[str, str], str], index: int | None
+) -> dict[str, Any]:
+    """The certificate as a submission's answer names it (the API contract's fields)."""
+    return {
+        "id": certificate.id,
+        "product": certificate.product.ref,
+        "suite": certificate.suite_ref,
+        "status": str(certificate_status(certificate, life.get((certificate.suite, certificate.suite_version)))),
+        "issued": certificate.issued,
+        "log_index": index,
+    }
+
+
+@dataclass(slots=True, frozen=True)
+class Snapshot:
+    """The store's evidence at one log size, with what every view needs precomputed."""
+
+    version: object
+    evidence: Evidence
+    suites: tuple[SuiteVersion, ...]
+    log_index: Mapping[str, int]
+    held: Mapping[Product, Sequence[Any]] = field(default_factory=dict)
+    """Per product, its matrix cells that hold a certificate (:func:`harness.certification.certificates`)."""
+
+    @property
+    def life(self) -> dict[tuple[str, str], str]:
+        return {(s.name, s.version): s.status for s in self.suites}
+
+    def certificate(self, ident: str) -> Certificate | None:
+        for certificate in self.evidence.certificates:
+            if certificate.id == ident:
+                return certificate
+        return None
+
+    def status(self, certificate: Certificate) -> str:
+        return str(certificate_status(certificate, self.life.get((certificate.suite, certificate.suite_version))))
+
+    def product(self, slug: str) -> Product | None:
+        for product in self.held:
+            if product_slug(product) == slug:
+                return product
+        return None
+
+
+class SnapshotCache:
+    """One snapshot per server process, rebuilt when the store's log has grown (thread-safe: reads run in threads)."""
+
+    def __init__(self, store: Store, catalog: Catalog) -> None:
+        self.store = store
+        self.catalog = catalog
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+
+    def get(self) -> Snapshot:
+        version = self.store.log_size()
+        with self._lock:
+            if self._snapshot is not None and self._snapshot.version == version:
+                return self._snapshot
+            evidence = self.store.evidence()
+            suites = suite_life(self.catalog, self.store)
+            snapshot = Snapshot(
+                version, evidence, suites, self.store.certificate_log_indexes(), certificates(evidence, suites)
+            )
+            self._snapshot = snapshot
+            return snapshot
+
+
+def certificate_document(snapshot: Snapshot, certificate: Certificate) -> dict[str, Any]:
+    """``GET /register/v1/certificates/{id}``: the catalogue's entry of the certificate, its product and log index."""
+    entry = certificate_entry(
+        snapshot.status(certificate),
+        certificate,
+        f"{API}/certificates/{certificate.id}/bundle",
+        f"/certificates/{certificate.id}/report",
+    )
+    return {
+        **entry,
+        "product": certificate.product.ref,
+        "suite_ref": certificate.suite_ref,
+        "log_index": snapshot.log_index.get(certificate.id),
+        "page": f"/certificates/{certificate.id}",
+    }
+
+
+def catalogue_feed(snapshot: Snapshot) -> dict[str, Any]:
+    """``GET /register/v1/catalogue``: the feed of ``catalogue.json``, its links pointing into the register."""
+    products = []
+    for product, cells in sorted(snapshot.held.items()):
+        if not cells:
+            continue
+        entries = [certificate_document(snapshot, cell.certificate) for cell in cells]
+        for entry in entries:
+            entry.pop("product")
+        products.append({**product.as_dict(), "page": f"/products/{product_slug(product)}", "certificates": entries})
+    rejected = sorted((r.source, r.reason) for r in snapshot.evidence.refusals)
+    return {
+        "harness": {"version": harness.__version__},
+        "products": products,
+        "rejected": [{"bundle": source.rpartition("/")[2], "reason": reason} for source, reason in rejected],
+    }
