@@ -177,9 +177,7 @@ def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes],
     return sn == 0 and r == root
 
 
-def verify_consistency(
-    first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]
-) -> bool:
+def verify_consistency(first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]) -> bool:
     """RFC 9162 2.1.4.2: whether ``proof`` shows the tree ``(first, first_root)`` is a prefix of ``(second, ...)``.
 
     Outside the RFC's 0 < first < second: equal sizes need equal roots and an empty proof; an empty
@@ -347,4 +345,3 @@ def inclusion_json(entry: LogEntry, size: int, proof: Sequence[bytes]) -> dict[s
 def consistency_json(first: int, second: int, proof: Sequence[bytes]) -> dict[str, Any]:
     """``GET /register/v1/log/consistency?first=M&second=N``: PROOF(M, D[N])."""
     return {"first": first, "second": second, "proof": [p.hex() for p in proof]}
-

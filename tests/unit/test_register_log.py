@@ -167,13 +167,9 @@ def test_tampered_consistency_proofs_are_rejected(tree: MemoryTree, second: int)
 
 
 def test_proofs_read_logarithmically_many_nodes() -> None:
-    most = max(
-        len(nodes_needed(lambda node, m=m: inclusion_path(m, 10_000, node))) for m in range(0, 10_000, 97)
-    )
+    most = max(len(nodes_needed(lambda node, m=m: inclusion_path(m, 10_000, node))) for m in range(0, 10_000, 97))
     assert most <= 2 * 14
-    most = max(
-        len(nodes_needed(lambda node, m=m: consistency_proof(m, 10_000, node))) for m in range(1, 10_000, 97)
-    )
+    most = max(len(nodes_needed(lambda node, m=m: consistency_proof(m, 10_000, node))) for m in range(1, 10_000, 97))
     assert most <= 2 * 14
 
 
