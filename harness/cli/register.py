@@ -17,6 +17,7 @@ from typing import Any
 from harness.cli.store import add_store_argument, printable, store_of
 from harness.evidence.keys import DEFAULT_PASSWORD_ENV, load_private, password_from_env
 from harness.model import UsageError
+from harness.register.audit import add_audit_parser
 
 __all__ = ["TOKEN_ENV", "register", "submit_bundles"]
 
@@ -85,6 +86,8 @@ def register(subparsers: Any) -> None:
     publish.add_argument("--body-key", type=Path, required=True, metavar="PREFIX.key")
     publish.add_argument("--password-env", default=DEFAULT_PASSWORD_ENV, metavar="VAR")
     publish.set_defaults(func=_cmd_publish)
+
+    add_audit_parser(verbs)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

@@ -1,14 +1,17 @@
-"""Signed life-cycle records: the certifying body's act that supersedes or retires a suite version.
+"""Life-cycle records: the certifying body's signed act that supersedes or retires a suite version.
 
-A record is a DSSE envelope (Ed25519 over DSSE's pre-authentication encoding, read with the one DSSE
-parser the verifier uses) of payload type :data:`LIFECYCLE_PAYLOAD_TYPE` whose payload is
-``{"suite": NAME, "version": VERSION, "status": "superseded"|"retired", "published": RFC3339}``.
-The register accepts one only when it verifies with the body key pinned in its store.
+``specs/README.md`` (versions): a suite version is ``current``, ``superseded`` (a newer one exists; its
+certificates stay valid) or ``retired`` (no longer certifiable; its certificates lapse). A record is a DSSE
+envelope (Ed25519 over DSSE's PAE, as withdrawal records are) of payload type
+:data:`LIFECYCLE_PAYLOAD_TYPE`, payload ``{"suite", "version", "status", "reason", "published"}``. The store
+accepts one only when it verifies with the body key pinned in that store, and only forwards in life:
+current -> superseded -> retired, never back (a retired version's certificates never come back to life).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -18,57 +21,70 @@ from harness.evidence.keys import keyid
 
 __all__ = [
     "LIFECYCLE_PAYLOAD_TYPE",
-    "STATUSES",
+    "PUBLISHABLE",
     "LifecycleError",
     "LifecycleRecord",
     "check_lifecycle",
+    "later_stage",
+    "merged_life",
     "sign_lifecycle",
 ]
 
 LIFECYCLE_PAYLOAD_TYPE = "application/vnd.netcode.lifecycle+json"
-STATUSES = ("superseded", "retired")
-"""What the body publishes: a version only moves forward (a new version is a new folder, never a publish)."""
+PUBLISHABLE = ("superseded", "retired")
+"""The statuses a record may publish (``current`` is where every issued suite version starts)."""
+_STAGE = {"current": 0, "superseded": 1, "retired": 2}
 _MAX_RECORD = 64 << 10
-_MAX_NAME = 200
+_MAX_TEXT = 2000
 
 
 class LifecycleError(ValueError):
-    """A life-cycle record that is malformed or not signed by the body's key."""
+    """A life-cycle record that is malformed, not signed by the body's key, or not a step forward."""
 
 
 @dataclass(slots=True, frozen=True)
 class LifecycleRecord:
+    """What a verified record says, and the body key (keyid) that signed it."""
+
     suite: str
     version: str
     status: str
+    reason: str
     published: str
     keyid: str
 
 
-def _checked(suite: object, version: object, status: object, published: object) -> tuple[str, str, str, str]:
-    values = (suite, version, status, published)
-    if not all(isinstance(v, str) and v and len(v) <= _MAX_NAME and v.isprintable() for v in values):
-        raise LifecycleError("record: suite, version, status and published must be short printable strings")
-    if status not in STATUSES:
-        raise LifecycleError(f"record: status {status!r} is not one of {', '.join(STATUSES)}")
-    return str(suite), str(version), str(status), str(published)
+def _line(text: str, what: str, empty_ok: bool) -> str:
+    cleaned = " ".join(text.split())
+    if not cleaned and not empty_ok:
+        raise LifecycleError(f"a life-cycle record needs a {what}")
+    if len(cleaned) > _MAX_TEXT or any(ord(c) < 32 or ord(c) == 127 for c in cleaned):
+        raise LifecycleError(f"the {what} must be one line of at most {_MAX_TEXT} printable characters")
+    return cleaned
 
 
-def sign_lifecycle(suite: str, version: str, status: str, at: str, key: Ed25519PrivateKey) -> str:
-    """The signed record (JSON text of a DSSE envelope) moving ``suite@version`` to ``status``."""
-    suite, version, status, at = _checked(suite, version, status, at)
-    payload = {"suite": suite, "version": version, "status": status, "published": at}
+def sign_lifecycle(suite: str, version: str, status: str, reason: str, published: str, key: Ed25519PrivateKey) -> str:
+    """The signed record (JSON text of a DSSE envelope) publishing ``suite@version`` as ``status``."""
+    if status not in PUBLISHABLE:
+        raise LifecycleError(f"status {status!r} is not one of {', '.join(PUBLISHABLE)}")
+    payload = {
+        "suite": _line(suite, "suite", False),
+        "version": _line(version, "version", False),
+        "status": status,
+        "reason": _line(reason, "reason", True),
+        "published": published,
+    }
     raw = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
     return json.dumps(envelope(raw, key, LIFECYCLE_PAYLOAD_TYPE), sort_keys=True)
 
 
 def check_lifecycle(record: str, body_key: Ed25519PublicKey) -> LifecycleRecord:
-    """The record's content when ``body_key`` signed it; LifecycleError (one line) otherwise."""
+    """The record's content when ``body_key`` signed it; LifecycleError with the reason otherwise."""
     if len(record) > _MAX_RECORD:
         raise LifecycleError("record: too large")
     try:
         document = json.loads(record)
-    except (ValueError, RecursionError):
+    except ValueError:
         raise LifecycleError("record: not JSON") from None
     if not isinstance(document, dict):
         raise LifecycleError(f"record: not a DSSE envelope of type {LIFECYCLE_PAYLOAD_TYPE}")
@@ -76,19 +92,46 @@ def check_lifecycle(record: str, body_key: Ed25519PublicKey) -> LifecycleRecord:
         parsed = parse_envelope(document)
     except EnvelopeError as exc:
         raise LifecycleError(f"record: {str(exc).removeprefix('envelope: ')}") from None
-    if parsed.payload_type != LIFECYCLE_PAYLOAD_TYPE:
-        raise LifecycleError(f"record: not a DSSE envelope of type {LIFECYCLE_PAYLOAD_TYPE}")
     pinned = keyid(body_key)
     by_body = [signature for signer, signature in parsed.signatures if signer == pinned]
-    if not by_body or not signature_holds(body_key, by_body[0], parsed):
+    if not by_body:
         raise LifecycleError(f"record: not signed by the certifying body's key {pinned[:16]} (pinned)")
+    if not signature_holds(body_key, by_body[0], parsed):
+        raise LifecycleError("record: the signature by the certifying body's key does not verify")
+    if parsed.payload_type != LIFECYCLE_PAYLOAD_TYPE:
+        raise LifecycleError(f"record: not a DSSE envelope of type {LIFECYCLE_PAYLOAD_TYPE}")
     try:
         content = json.loads(parsed.payload)
-    except (ValueError, RecursionError):
+    except ValueError:
         raise LifecycleError("record: payload is not JSON") from None
-    if not isinstance(content, dict):
-        raise LifecycleError("record: payload is not an object")
-    suite, version, status, at = _checked(
-        content.get("suite"), content.get("version"), content.get("status"), content.get("published")
+    names = ("suite", "version", "status", "reason", "published")
+    if not isinstance(content, dict) or not all(isinstance(content.get(name), str) for name in names):
+        raise LifecycleError(f"record: payload must be an object with string {', '.join(names)}")
+    if content["status"] not in PUBLISHABLE:
+        raise LifecycleError(f"record: status {content['status'][:40]!r} is not one of {', '.join(PUBLISHABLE)}")
+    return LifecycleRecord(
+        _line(content["suite"], "suite", False),
+        _line(content["version"], "version", False),
+        content["status"],
+        _line(content["reason"], "reason", True),
+        _line(content["published"], "published time", True),
+        pinned,
     )
-    return LifecycleRecord(suite, version, status, at, pinned)
+
+
+def later_stage(first: str, second: str) -> str:
+    """The later in life of two statuses (current < superseded < retired; an unknown one counts as retired)."""
+    return first if _STAGE.get(first, 2) >= _STAGE.get(second, 2) else second
+
+
+def merged_life(
+    catalog: Mapping[tuple[str, str], str], published: Mapping[tuple[str, str], str]
+) -> dict[tuple[str, str], str]:
+    """Each suite version's status: the later of the catalog's (``lifecycle.yaml``) and the register's published one.
+
+    A version the register published but the catalog does not know keeps the published status.
+    """
+    merged = dict(catalog)
+    for key, status in published.items():
+        merged[key] = later_stage(merged[key], status) if key in merged else status
+    return merged

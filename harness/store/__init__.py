@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
+import hmac
 import json
 import os
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.engine import Connection, Engine
 
 from harness.certification import Certificate, Evidence, FailedRun, Refusal, Withdrawal
@@ -34,19 +38,27 @@ from harness.certification.withdrawal import WithdrawalError, check_withdrawal, 
 from harness.evidence.keys import keyid as public_keyid
 from harness.evidence.verified import Outcome, Signer, SutRef, VerifiedBundle
 from harness.model import ConfigurationError, HarnessError, UsageError
+from harness.register.checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
+from harness.register.lifecycle import LifecycleError, check_lifecycle, later_stage
+from harness.register.log import LogEntry, consistency_proof, inclusion_path, root_hash
+from harness.store import log as ledger
 from harness.store.schema import (
     body_keys,
     bundles,
     certificates,
+    log_entries,
+    org_tokens,
     registrations,
     runs,
     scenario_results,
+    suite_status,
     withdrawals,
 )
 
 __all__ = [
     "MAX_BUNDLE_BYTES",
     "STORE_ENV",
+    "LifecycleRefused",
     "Registration",
     "RunRecord",
     "Store",
@@ -65,6 +77,12 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 
 class WithdrawalRefused(HarnessError):
     """A withdrawal the store does not accept (not signed by the pinned body key, no such certificate...)."""
+
+    exit_code = 1
+
+
+class LifecycleRefused(HarnessError):
+    """A life-cycle change the store does not accept (not signed by the pinned body key, not a step forward...)."""
 
     exit_code = 1
 
@@ -96,6 +114,11 @@ class Registration:
     line: str
     run_id: str | None = None
     certificate: str | None = None
+    """The certificate issued, or the one that stands already for this product and suite version."""
+    issued: bool = False
+    """Whether this registration issued ``certificate``."""
+    log_index: int | None = None
+    """The index of the log entry recording this attempt (every attempt has one)."""
 
 
 def store_clock(connection: Connection | None = None) -> str:
@@ -168,6 +191,29 @@ def _number(value: Any) -> float | None:
 
 def _signer(keyid: str | None, holder: str | None) -> Signer:
     return Signer(keyid or "", holder or "")
+
+
+def _registration_payload(verifier_line: str, attempt: dict[str, Any], result: Registration) -> dict[str, Any]:
+    """What the log records of one registration attempt: what an auditor needs, never a secret.
+
+    The submitter's ``source`` (a path or an organisation's label) is left out: the log is public.
+    """
+    product = None
+    if attempt.get("sut_product") is not None:
+        product = f"{attempt['sut_supplier']}/{attempt['sut_product']}@{attempt['sut_version']}"
+    suite = f"{attempt['suite']}@{attempt['suite_version']}" if attempt.get("suite") is not None else None
+    return {
+        "outcome": ("issued" if result.issued else "registered") if result.accepted else "refused",
+        "result": result.line,
+        "verifier": verifier_line,
+        "certificate": result.certificate,
+        "run_id": attempt.get("run_id"),
+        "bundle_sha256": attempt.get("sha256"),
+        "product": product,
+        "suite": suite,
+        "signer": attempt.get("signer_keyid"),
+        "certified": attempt.get("certified"),
+    }
 
 
 class Store:
@@ -266,7 +312,14 @@ class Store:
             attempt.update(accepted=result.accepted, result=result.line)
             attempt.setdefault("certificate_id", result.certificate)
             connection.execute(sa.insert(registrations), [attempt])
-        return result
+            entry = ledger.append(
+                connection,
+                "registration" if result.accepted else "refusal",
+                at,
+                _registration_payload(outcome.line(), attempt, result),
+                result.certificate if result.issued else None,
+            )
+        return dataclasses.replace(result, log_index=entry.index)
 
     def _register(
         self, connection: Connection, outcome: Outcome, data: bytes | None, at: str, attempt: dict[str, Any]
@@ -373,6 +426,7 @@ class Store:
             f"{sut.ref} {bundle.suite}@{bundle.suite_version}",
             bundle.run_id,
             ident,
+            issued=True,
         )
 
     # -- what the matrix, can-exchange and the catalogue read ------------------------------------------------
@@ -536,10 +590,218 @@ class Store:
                     }
                 ],
             )
+            ledger.append(
+                connection,
+                "withdrawal",
+                at,
+                {
+                    "certificate": certificate.id,
+                    "bundle_sha256": certificate.bundle_sha256,
+                    "product": certificate.product.ref,
+                    "suite": certificate.suite_ref,
+                    "reason": checked.reason,
+                    "withdrawn": checked.at or at,
+                    "signer": checked.keyid,
+                    "record_sha256": hashlib.sha256(record.encode()).hexdigest(),
+                },
+                certificate.id,
+            )
         return Withdrawal(checked.reason, checked.at or at, checked.keyid)
+
+    # -- the register's log: every registration, refusal, withdrawal and life-cycle change ----------------------
+
+    def log_size(self) -> int:
+        """How many entries the register's log holds."""
+        with self.engine.connect() as connection:
+            return ledger.log_size(connection)
+
+    def log_entry(self, index: int) -> LogEntry:
+        """Entry ``index`` of the log; UsageError when there is none."""
+        with self.engine.connect() as connection:
+            found = ledger.entries(connection, index, index + 1) if index >= 0 else []
+        if not found:
+            raise UsageError(f"no log entry {index}")
+        return found[0]
+
+    def log_entries(self, start: int, end: int) -> builtins.list[LogEntry]:
+        """Entries ``start`` to ``end - 1`` (at most 1,000 at a time), in order."""
+        if start < 0 or end < start:
+            raise UsageError(f"no log entries {start} to {end}")
+        with self.engine.connect() as connection:
+            return ledger.entries(connection, start, min(end, start + 1000))
+
+    def log_indexes(self, kind: str = "registration") -> dict[str, int]:
+        """Certificate id -> index of the entry that issued it (``registration``) or withdrew it (``withdrawal``)."""
+        query = sa.select(log_entries.c.certificate_id, log_entries.c.idx).where(
+            log_entries.c.kind == kind, log_entries.c.certificate_id.is_not(None)
+        )
+        with self.engine.connect() as connection:
+            return {str(row.certificate_id): int(row.idx) for row in connection.execute(query)}
+
+    def checkpoint(self, signer_key: Ed25519PrivateKey) -> SignedCheckpoint:
+        """The log's head now (size, root, the store's clock), signed with the certifying body's key.
+
+        Refused unless ``signer_key`` is the body key pinned in this store: a checkpoint is the body's word.
+        """
+        pinned = self.body_key()
+        ident = public_keyid(signer_key.public_key())
+        if pinned is None:
+            raise UsageError(
+                "no certifying body key is pinned in this store (harness certificates body-key PREFIX.pub)"
+            )
+        if pinned[0] != ident:
+            raise UsageError(
+                f"the checkpoint key {ident[:16]} is not the body key pinned in this store ({pinned[0][:16]})"
+            )
+        with self.engine.connect() as connection:
+            size = ledger.log_size(connection)
+            root = ledger.with_nodes(connection, lambda node: root_hash(size, node))
+            at = store_clock(connection)
+        return sign_checkpoint(Checkpoint(size, root, at), signer_key)
+
+    def _proof_size(self, connection: Connection, size: int) -> None:
+        held = ledger.log_size(connection)
+        if size > held:
+            raise UsageError(f"the log holds {held} entries, not {size}")
+
+    def inclusion_proof(self, index: int, size: int) -> builtins.list[bytes]:
+        """PATH(index, D[size]) of RFC 9162 (2.1.3.1): the hashes proving entry ``index`` in the tree of ``size``."""
+        if not 0 <= index < size:
+            raise UsageError(f"no entry {index} in a log of {size} entries")
+        with self.engine.connect() as connection:
+            self._proof_size(connection, size)
+            return ledger.with_nodes(connection, lambda node: inclusion_path(index, size, node))
+
+    def consistency_proof(self, first: int, second: int) -> builtins.list[bytes]:
+        """PROOF(first, D[second]) of RFC 9162 (2.1.4.1): the tree of ``first`` entries is a prefix of ``second``'s."""
+        if not 0 <= first <= second:
+            raise UsageError(f"no consistency proof from {first} to {second} entries")
+        with self.engine.connect() as connection:
+            self._proof_size(connection, second)
+            return ledger.with_nodes(connection, lambda node: consistency_proof(first, second, node))
+
+    # -- suite life-cycle changes the body publishes ----------------------------------------------------------------
+
+    def publish_lifecycle(self, suite: str, version: str, status: str, record: str) -> LogEntry:
+        """Keep the body's signed record making ``suite@version`` ``superseded`` or ``retired``, and log it.
+
+        Refused unless the pinned body key signed it, it says exactly this change, and it moves the
+        version forward in life (current -> superseded -> retired; the register's own published status).
+        """
+        pinned = self.body_key()
+        if pinned is None:
+            raise LifecycleRefused(
+                "no certifying body key is pinned in this store (harness certificates body-key PREFIX.pub)"
+            )
+        try:
+            checked = check_lifecycle(record, public_key_from_pem(pinned[1]))
+        except (LifecycleError, WithdrawalError) as exc:
+            raise LifecycleRefused(f"life-cycle change of {suite}@{version} refused: {exc}") from None
+        if (checked.suite, checked.version, checked.status) != (suite, version, status):
+            raise LifecycleRefused(
+                f"life-cycle change refused: the record makes {checked.suite}@{checked.version} {checked.status}, "
+                f"not {suite}@{version} {status}"
+            )
+        with self.engine.begin() as connection:
+            self._write_lock(connection)
+            at = store_clock(connection)
+            held = self._published(connection).get((suite, version), "current")
+            if later_stage(held, status) == held:
+                raise LifecycleRefused(f"life-cycle change refused: {suite}@{version} is {held} already")
+            entry = ledger.append(
+                connection,
+                "lifecycle",
+                at,
+                {
+                    "suite": suite,
+                    "version": version,
+                    "status": status,
+                    "reason": checked.reason,
+                    "published": checked.published,
+                    "signer": checked.keyid,
+                    "record_sha256": hashlib.sha256(record.encode()).hexdigest(),
+                },
+            )
+            connection.execute(
+                sa.insert(suite_status),
+                [
+                    {
+                        "suite": suite,
+                        "version": version,
+                        "status": status,
+                        "at": at,
+                        "reason": checked.reason,
+                        "record": record,
+                        "log_index": entry.index,
+                    }
+                ],
+            )
+        return entry
+
+    @staticmethod
+    def _published(connection: Connection) -> dict[tuple[str, str], str]:
+        life: dict[tuple[str, str], str] = {}
+        for row in connection.execute(sa.select(suite_status).order_by(suite_status.c.id)):
+            key = (str(row.suite), str(row.version))
+            life[key] = later_stage(life.get(key, "current"), str(row.status))
+        return life
+
+    def suite_life(self) -> dict[tuple[str, str], str]:
+        """(suite, version) -> the status the body published for it (only versions it published a change for).
+
+        Merge it over the catalog's with :func:`harness.register.lifecycle.merged_life` (the later stage wins).
+        """
+        with self.engine.connect() as connection:
+            return self._published(connection)
+
+    # -- submitters' tokens (one per organisation and issue; only a hash is kept) ---------------------------------
+
+    def issue_token(self, org: str) -> str:
+        """A new bearer token for organisation ``org``, returned this once: the store keeps only its SHA-256."""
+        name = " ".join(org.split())
+        if not name or len(name) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in name):
+            raise UsageError("an organisation is one line of 1 to 200 printable characters")
+        token = "nrt_" + secrets.token_urlsafe(32)
+        with self.engine.begin() as connection:
+            self._write_lock(connection)
+            connection.execute(
+                sa.insert(org_tokens),
+                [{"org": name, "token_sha256": _token_digest(token), "created": store_clock(connection)}],
+            )
+        return token
+
+    def token_org(self, token: str) -> str | None:
+        """The organisation a live (not revoked) token was issued to, else None."""
+        if not token or len(token) > 512:
+            return None
+        digest = _token_digest(token)
+        query = sa.select(org_tokens.c.org, org_tokens.c.token_sha256).where(
+            org_tokens.c.token_sha256 == digest, org_tokens.c.revoked.is_(None)
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        # the lookup is by a hash of a 256-bit random token; the compare is constant-time all the same
+        if row is None or not hmac.compare_digest(str(row.token_sha256).encode(), digest.encode()):
+            return None
+        return str(row.org)
+
+    def revoke_token(self, token: str) -> bool:
+        """Revoke a token (True when it was live)."""
+        with self.engine.begin() as connection:
+            self._write_lock(connection)
+            done = connection.execute(
+                sa.update(org_tokens)
+                .where(org_tokens.c.token_sha256 == _token_digest(token), org_tokens.c.revoked.is_(None))
+                .values(revoked=store_clock(connection))
+            )
+        return bool(done.rowcount)
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @contextlib.contextmanager

@@ -8,10 +8,14 @@ __all__ = [
     "body_keys",
     "bundles",
     "certificates",
+    "log_entries",
+    "log_nodes",
     "metadata",
+    "org_tokens",
     "registrations",
     "runs",
     "scenario_results",
+    "suite_status",
     "withdrawals",
 ]
 
@@ -116,4 +120,44 @@ body_keys = sa.Table(
     sa.Column("keyid", sa.String(64), primary_key=True),
     sa.Column("public_key", sa.Text),
     sa.Column("pinned", sa.String(40)),
+)
+
+# v0003: the register's append-only log (RFC 9162 Merkle tree), published life-cycle changes, submitters' tokens
+log_entries = sa.Table(
+    "log_entries",
+    metadata,
+    sa.Column("idx", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(20)),
+    sa.Column("at", sa.String(40)),
+    sa.Column("payload", sa.LargeBinary),  # canonical JSON, holding kind and at too: the leaf's bytes
+    sa.Column("leaf_hash", sa.LargeBinary),
+    sa.Column("certificate_id", sa.String(16)),  # for lookup only (the payload names it, hashed)
+)
+log_nodes = sa.Table(
+    "log_nodes",
+    metadata,
+    sa.Column("level", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary),
+)
+suite_status = sa.Table(
+    "suite_status",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("suite", sa.String(200)),
+    sa.Column("version", sa.String(50)),
+    sa.Column("status", sa.String(20)),
+    sa.Column("at", sa.String(40)),
+    sa.Column("reason", sa.Text),
+    sa.Column("record", sa.Text),
+    sa.Column("log_index", sa.Integer),
+)
+org_tokens = sa.Table(
+    "org_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("org", sa.String(200)),
+    sa.Column("token_sha256", sa.String(64), unique=True),
+    sa.Column("created", sa.String(40)),
+    sa.Column("revoked", sa.String(40)),
 )

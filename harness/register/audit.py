@@ -1,0 +1,348 @@
+"""``harness register audit URL --checkpoint FILE``: check that the register's log was only ever appended to.
+
+1. Fetch ``GET URL/register/v1/log/checkpoint`` and verify its signature with the certifying body's key
+   (``--body-key PUB`` on first use; afterwards the key pinned in FILE).
+2. Check it is consistent with the checkpoint saved in FILE last time
+   (``GET /register/v1/log/consistency?first=M&second=N``, RFC 9162 2.1.4.2).
+3. List the certificates (``GET /register/v1/catalogue``) and check the inclusion of the log entry that issued
+   each (``GET /register/v1/log/inclusion?index=N&size=M``, RFC 9162 2.1.3.2), the leaf hash computed here
+   from the entry served with the proof, and that the entry names that certificate.
+4. Save the new checkpoint in FILE (only when every check passed).
+
+Exit 0 consistent, 1 the first inconsistency (one line), 2 usage (bad URL, unreadable FILE, no key),
+3 the register unreachable. Nothing the register serves is trusted before it is checked; everything it
+serves is read within bounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from harness.evidence.keys import keyid, load_public, read_bounded
+from harness.model import HarnessError, TargetUnreachable, UsageError
+from harness.register.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from harness.register.log import (
+    LogFormatError,
+    entry_from_json,
+    proof_from_json,
+    verify_consistency,
+    verify_inclusion,
+)
+from harness.reporting.redaction import printable
+
+if TYPE_CHECKING:  # the client is loaded by the audit itself: parsing ``harness register ...`` loads no aiohttp
+    import aiohttp
+
+__all__ = ["SAVED_FORMAT", "AuditResult", "Inconsistent", "add_audit_parser", "audit", "audit_async"]
+
+SAVED_FORMAT = "netcode-register-checkpoint/1"
+_MAX_SMALL = 1 << 20
+_MAX_CATALOGUE = 256 << 20
+_MAX_SAVED = 1 << 20
+_PREFIX = "/register/v1"
+
+
+class Inconsistent(HarnessError):
+    """The register's log or catalogue does not hold up; the message is the first reason."""
+
+    exit_code = 1
+
+
+@dataclass(slots=True, frozen=True)
+class AuditResult:
+    """A passed audit: the new checkpoint, the saved one it extends (if any), how many certificates were checked."""
+
+    checkpoint: Checkpoint
+    previous: Checkpoint | None
+    certificates: int
+
+    def line(self) -> str:
+        grown = (
+            "first checkpoint saved"
+            if self.previous is None
+            else f"consistent with the saved checkpoint of {self.previous.size} entries"
+        )
+        return (
+            f"consistent: {self.checkpoint.size} entries, root {self.checkpoint.root.hex()[:16]}, "
+            f"{grown}; {self.certificates} certificates included"
+        )
+
+
+@dataclass(slots=True, frozen=True)
+class _Saved:
+    key: Ed25519PublicKey
+    pem: bytes
+    envelope: dict[str, Any]
+    checkpoint: Checkpoint
+
+
+def _public_pem(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _read_saved(path: Path) -> _Saved | None:
+    if not path.exists():
+        return None
+    data = read_bounded(path, "saved checkpoint", _MAX_SAVED)
+    try:
+        document = json.loads(data)
+    except ValueError:
+        raise UsageError(f"{path}: not a saved checkpoint (not JSON)") from None
+    if not isinstance(document, dict) or document.get("format") != SAVED_FORMAT:
+        raise UsageError(f"{path}: not a saved checkpoint ({SAVED_FORMAT})")
+    pem = document.get("body_key")
+    if not isinstance(pem, str):
+        raise UsageError(f"{path}: the saved checkpoint pins no body key")
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except ValueError:
+        raise UsageError(f"{path}: the pinned body key is not a PEM public key") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise UsageError(f"{path}: the pinned body key is not an Ed25519 key")
+    envelope = document.get("envelope")
+    try:
+        checkpoint = open_checkpoint(envelope, key)
+    except CheckpointError as exc:
+        raise UsageError(f"{path}: the saved checkpoint does not verify ({exc})") from None
+    assert isinstance(envelope, dict)  # open_checkpoint refuses anything else
+    return _Saved(key, pem.encode(), envelope, checkpoint)
+
+
+def _save(path: Path, url: str, key: Ed25519PublicKey, envelope: dict[str, Any]) -> None:
+    """Write FILE atomically (a crash leaves the old checkpoint or the new one, never half of one)."""
+    document = {
+        "format": SAVED_FORMAT,
+        "register": url,
+        "body_key": _public_pem(key).decode(),
+        "body_keyid": keyid(key),
+        "envelope": envelope,
+    }
+    raw = json.dumps(document, indent=2, sort_keys=True).encode() + b"\n"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(handle, "wb") as out:
+            out.write(raw)
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot save the checkpoint ({exc.strerror or exc})") from None
+
+
+class _Register:
+    """The register's log API over one HTTP session; every answer read within a bound."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
+        self.session, self.base = session, base
+
+    async def get(self, path: str, what: str, limit: int = _MAX_SMALL, **params: int) -> Any:
+        import aiohttp
+
+        url = self.base + _PREFIX + path
+        try:
+            async with self.session.get(url, params=params or None, allow_redirects=False) as answer:
+                declared = answer.content_length
+                if declared is not None and declared > limit:
+                    raise Inconsistent(f"the {what} is over {limit} bytes")
+                body = await answer.content.read(limit + 1)
+                if len(body) > limit:
+                    raise Inconsistent(f"the {what} is over {limit} bytes")
+                if answer.status != 200:
+                    raise Inconsistent(f"the register answered {answer.status} for the {what}")
+        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+            raise TargetUnreachable(f"register unreachable at {self.base}: {exc.__class__.__name__}") from None
+        except aiohttp.ClientError as exc:
+            raise Inconsistent(f"the register's answer for the {what} is not HTTP ({exc.__class__.__name__})") from None
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise Inconsistent(f"the {what} is not JSON") from None
+
+
+def _certificates(catalogue: object) -> list[dict[str, Any]]:
+    """Every certificate the catalogue lists (``products[].certificates[]``)."""
+    if not isinstance(catalogue, dict) or not isinstance(catalogue.get("products"), list):
+        raise Inconsistent("the catalogue is not an object with a products array")
+    found: list[dict[str, Any]] = []
+    for product in catalogue["products"]:
+        if not isinstance(product, dict) or not isinstance(product.get("certificates"), list):
+            raise Inconsistent("a catalogue product is not an object with a certificates array")
+        for certificate in product["certificates"]:
+            if not isinstance(certificate, dict) or not isinstance(certificate.get("id"), str):
+                raise Inconsistent("a catalogue certificate has no id")
+            found.append(certificate)
+    return found
+
+
+def _index(value: object, ident: str, field: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise Inconsistent(f"certificate {ident} has no {field} in the catalogue (every certificate is logged)")
+    return value
+
+
+async def _included(
+    register: _Register, checkpoint: Checkpoint, index: int, kind: str, certificate: dict[str, Any]
+) -> None:
+    """Entry ``index`` is in the tree of the checkpoint and records ``kind`` of this certificate."""
+    ident = certificate["id"]
+    if index >= checkpoint.size:
+        raise Inconsistent(
+            f"certificate {ident}: its {kind} entry {index} is beyond the checkpoint's {checkpoint.size} entries"
+        )
+    what = f"inclusion proof of entry {index}"
+    document = await register.get("/log/inclusion", what, index=index, size=checkpoint.size)
+    try:
+        proof = proof_from_json(document, "inclusion")
+        entry = entry_from_json(document.get("entry"))
+    except LogFormatError as exc:
+        raise Inconsistent(f"certificate {ident}: {exc}") from None
+    if entry.index != index:
+        raise Inconsistent(f"certificate {ident}: the register served entry {entry.index} for entry {index}")
+    if not verify_inclusion(index, checkpoint.size, entry.leaf_hash, proof, checkpoint.root):
+        raise Inconsistent(
+            f"certificate {ident}: log entry {index} is not included in the signed checkpoint "
+            f"of {checkpoint.size} entries (the log was rewritten)"
+        )
+    content = entry.content()
+    if entry.kind != kind or content.get("certificate") != ident:
+        raise Inconsistent(f"certificate {ident}: log entry {index} is not its {kind} (it records {entry.kind})")
+    if kind == "registration" and content.get("outcome") != "issued":
+        raise Inconsistent(f"certificate {ident}: log entry {index} did not issue it")
+    sha256 = certificate.get("sha256")
+    if sha256 is not None and content.get("bundle_sha256") != sha256:
+        raise Inconsistent(f"certificate {ident}: the catalogue's bundle is not the one log entry {index} registered")
+
+
+async def audit_async(
+    url: str, checkpoint_path: Path, body_key: Path | None = None, *, concurrency: int = 8, timeout: float = 30.0
+) -> AuditResult:
+    """The audit (see the module); raises :class:`Inconsistent` (1), UsageError (2) or TargetUnreachable (3)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise UsageError(f"bad register URL {url!r}: expected http(s)://HOST[:PORT][/PATH]")
+    if parts.username or parts.password:
+        raise UsageError("the register URL must carry no credentials")
+    base = url.rstrip("/")
+    saved = _read_saved(checkpoint_path)
+    given = load_public(body_key) if body_key is not None else None
+    if saved is None and given is None:
+        raise UsageError(f"{checkpoint_path} does not exist yet: give --body-key PUB on first use (it is pinned there)")
+    if saved is not None and given is not None and keyid(given) != keyid(saved.key):
+        raise UsageError(
+            f"--body-key {keyid(given)[:16]} is not the key pinned in {checkpoint_path} ({keyid(saved.key)[:16]})"
+        )
+    key = saved.key if saved is not None else given
+    assert key is not None
+    import aiohttp
+
+    limits = aiohttp.ClientTimeout(total=timeout)
+    async with aiohttp.ClientSession(timeout=limits, connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        register = _Register(session, base)
+        served = await register.get("/log/checkpoint", "checkpoint")
+        envelope = served.get("envelope") if isinstance(served, dict) else None
+        try:
+            checkpoint = open_checkpoint(envelope, key)
+        except CheckpointError as exc:
+            raise Inconsistent(str(exc)) from None
+        assert isinstance(envelope, dict)
+        previous = saved.checkpoint if saved is not None else None
+        if previous is not None:
+            await _consistent(register, previous, checkpoint)
+        listed = _certificates(await register.get("/catalogue", "catalogue", _MAX_CATALOGUE))
+        checks: list[tuple[int, str, dict[str, Any]]] = []
+        for certificate in listed:
+            ident = certificate["id"]
+            checks.append((_index(certificate.get("log_index"), ident, "log_index"), "registration", certificate))
+            withdrawn = certificate.get("withdrawn")
+            if isinstance(withdrawn, dict) and "log_index" in withdrawn:
+                index = _index(withdrawn["log_index"], ident, "withdrawal log_index")
+                checks.append((index, "withdrawal", certificate))
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(index: int, kind: str, certificate: dict[str, Any]) -> None:
+            async with gate:
+                await _included(register, checkpoint, index, kind, certificate)
+
+        # every check runs; the first failure in catalogue order is the reason (the same one on every run)
+        outcomes = await asyncio.gather(*(one(*check) for check in checks), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+    _save(checkpoint_path, base, key, envelope)
+    return AuditResult(checkpoint, previous, len(listed))
+
+
+async def _consistent(register: _Register, previous: Checkpoint, checkpoint: Checkpoint) -> None:
+    if checkpoint.size < previous.size:
+        raise Inconsistent(
+            f"the log shrank: the signed checkpoint has {checkpoint.size} entries, the saved one {previous.size}"
+        )
+    if checkpoint.size == previous.size:
+        if checkpoint.root != previous.root:
+            raise Inconsistent(f"two signed checkpoints of {checkpoint.size} entries with different roots")
+        return
+    if previous.size == 0:
+        return
+    document = await register.get("/log/consistency", "consistency proof", first=previous.size, second=checkpoint.size)
+    try:
+        proof = proof_from_json(document, "consistency")
+    except LogFormatError as exc:
+        raise Inconsistent(str(exc)) from None
+    if not verify_consistency(previous.size, checkpoint.size, previous.root, checkpoint.root, proof):
+        raise Inconsistent(
+            f"the signed checkpoint of {checkpoint.size} entries is not consistent with the saved one of "
+            f"{previous.size} entries (the log was rewritten)"
+        )
+
+
+def audit(url: str, checkpoint_path: Path, body_key: Path | None = None, *, timeout: float = 30.0) -> int:
+    """Run the audit and print its one line; the exit code (0 consistent, 1 inconsistent, 2 usage, 3 unreachable)."""
+    try:
+        result = asyncio.run(audit_async(url, checkpoint_path, body_key, timeout=timeout))
+    except Inconsistent as exc:
+        print(printable(f"inconsistent: {exc}"))
+        return exc.exit_code
+    except HarnessError as exc:
+        print(printable(f"harness: {exc}"), file=sys.stderr)
+        return exc.exit_code
+    print(printable(result.line()))
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    return audit(args.url, args.checkpoint, args.body_key, timeout=args.timeout)
+
+
+def add_audit_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``audit`` to the ``harness register`` sub-commands (``subparsers`` of the ``register`` parser)."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "audit",
+        help="check that the register's log is consistent with the checkpoint saved last time",
+        description=(
+            "Fetch the register's signed checkpoint, check it extends the one saved in FILE (RFC 9162 consistency), "
+            "check every listed certificate's log entry is included, then save the new checkpoint. "
+            "Exit 0 consistent, 1 inconsistent (the first reason), 2 usage, 3 unreachable."
+        ),
+    )
+    parser.add_argument("url", help="the register's base URL, e.g. https://register.example")
+    parser.add_argument("--checkpoint", type=Path, required=True, metavar="FILE", help="the saved checkpoint")
+    parser.add_argument(
+        "--body-key",
+        type=Path,
+        metavar="PUB",
+        help="the certifying body's public key (PEM): needed on first use, then pinned in FILE",
+    )
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds allowed for each request (default 30)")
+    parser.set_defaults(func=_cmd_audit)
+    return parser
