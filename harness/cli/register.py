@@ -83,6 +83,7 @@ def register(subparsers: Any) -> None:
     _client_options(publish, token=False)
     publish.add_argument("suite", metavar="NAME@VERSION")
     publish.add_argument("status", choices=("superseded", "retired"))
+    publish.add_argument("--reason", default="", metavar="TEXT", help="why (kept in the record and the log)")
     publish.add_argument("--body-key", type=Path, required=True, metavar="PREFIX.key")
     publish.add_argument("--password-env", default=DEFAULT_PASSWORD_ENV, metavar="VAR")
     publish.set_defaults(func=_cmd_publish)
@@ -256,7 +257,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
         raise UsageError("give the suite version as NAME@VERSION")
     key = load_private(args.body_key, password_from_env(args.password_env, required=False))
     try:
-        record = sign_lifecycle(suite, version, args.status, _now(), key)
+        record = sign_lifecycle(suite, version, args.status, args.reason, _now(), key)
     except LifecycleError as exc:
         raise UsageError(str(exc)) from None
     status, answer = _client(args, None).post_record("lifecycle", record)

@@ -41,6 +41,7 @@ from harness.profile import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from harness.register import pages
 from harness.register.auth import bearer_token, org_from_certificate
 from harness.register.lifecycle import LifecycleError, check_lifecycle
+from harness.register.log import consistency_json, inclusion_json
 from harness.register.pool import Judged, judge_submission, render_report, start_worker
 from harness.register.views import API, Snapshot, SnapshotCache, catalogue_feed, certificate_document
 
@@ -91,14 +92,14 @@ class RegisterConfig:
 
 
 def problem(status: int, kind: str, detail: str = "", **headers: str) -> web.Response:
-    """An RFC 9457 problem document (``type`` ends with ``/<kind>``)."""
+    """An RFC 9457 problem document (``type`` ends with ``/<kind>``); ``Retry_After`` is ``Retry-After``."""
     body: dict[str, Any] = {"type": PROBLEM_BASE + kind, "title": _TITLES.get(kind, kind), "status": status}
     if detail:
         body["detail"] = detail
     return web.Response(
         body=json.dumps(body, ensure_ascii=False).encode(),
         status=status,
-        headers={"Content-Type": PROBLEM_MEDIA_TYPE, **headers},
+        headers={"Content-Type": PROBLEM_MEDIA_TYPE, **{name.replace("_", "-"): v for name, v in headers.items()}},
     )
 
 
@@ -302,6 +303,7 @@ async def withdraw(request: web.Request) -> web.Response:
 async def publish(request: web.Request) -> web.Response:
     """``POST /register/v1/lifecycle``: a suite version superseded or retired, by a record signed with the body key."""
     from harness.certification.withdrawal import public_key_from_pem
+    from harness.store import LifecycleRefused
 
     state = _state(request)
     record = await _record(request)
@@ -310,28 +312,22 @@ async def publish(request: web.Request) -> web.Response:
     pinned = await asyncio.to_thread(state.store.body_key)
     if pinned is None:  # pragma: no cover - serve pins the key before it listens
         return _refused(request, 403, "forbidden", "no certifying body key is pinned")
-    try:
+    try:  # read to find what it names; the store checks it again as it keeps it
         checked = check_lifecycle(record, public_key_from_pem(pinned[1]))
     except LifecycleError as exc:
-        return _refused(
-            request,
-            403 if "signed" in str(exc) else 400,
-            "forbidden" if "signed" in str(exc) else "bad-request",
-            str(exc),
-        )
+        status, kind = (403, "forbidden") if "signed" in str(exc) or "signature" in str(exc) else (400, "bad-request")
+        return _refused(request, status, kind, str(exc))
     if checked.version not in state.catalog.suites.get(checked.suite, {}):
         return _refused(request, 404, "not-found", f"suite {checked.suite}@{checked.version} is not issued here")
-    entry = await asyncio.to_thread(
-        state.store.publish_lifecycle, checked.suite, checked.version, checked.status, record
-    )
-    LOG.info("suite %s@%s %s", checked.suite, checked.version, checked.status)
+    try:
+        entry = await asyncio.to_thread(
+            state.store.publish_lifecycle, checked.suite, checked.version, checked.status, record
+        )
+    except LifecycleRefused as exc:
+        return _refused(request, 409, "conflict", str(exc))
+    LOG.info("suite %s@%s %s (log entry %s)", checked.suite, checked.version, checked.status, entry.index)
     return _json(
-        {
-            "suite": checked.suite,
-            "version": checked.version,
-            "status": checked.status,
-            "log_index": getattr(entry, "index", None),
-        }
+        {"suite": checked.suite, "version": checked.version, "status": checked.status, "log_index": entry.index}
     )
 
 
@@ -403,40 +399,41 @@ def _int_params(request: web.Request, *names: str) -> tuple[int, ...] | web.Resp
 
 
 async def checkpoint(request: web.Request) -> web.Response:
+    """``GET /register/v1/log/checkpoint``: the log's head, signed with the body's key now."""
     state = _state(request)
     signed = await asyncio.to_thread(state.store.checkpoint, state.body_key)
-    return _json(_plain(signed))
+    return _json(signed.as_json())
 
 
 async def inclusion(request: web.Request) -> web.Response:
+    """``GET /register/v1/log/inclusion?index=N&size=M``: the entry and PATH(N, D[M])."""
     values = _int_params(request, "index", "size")
     if isinstance(values, web.Response):
         return values
-    return await _proof(request, _state(request).store.inclusion_proof, *values)
+    index, size = values
+    store = _state(request).store
+
+    def prove() -> dict[str, Any]:
+        return inclusion_json(store.log_entry(index), size, store.inclusion_proof(index, size))
+
+    try:
+        return _json(await asyncio.to_thread(prove))
+    except UsageError as exc:
+        return problem(400, "bad-request", str(exc))
 
 
 async def consistency(request: web.Request) -> web.Response:
+    """``GET /register/v1/log/consistency?first=M&second=N``: PROOF(M, D[N])."""
     values = _int_params(request, "first", "second")
     if isinstance(values, web.Response):
         return values
-    return await _proof(request, _state(request).store.consistency_proof, *values)
-
-
-async def _proof(request: web.Request, method: Callable[[int, int], Any], first: int, second: int) -> web.Response:
+    first, second = values
+    store = _state(request).store
     try:
-        proof = await asyncio.to_thread(method, first, second)
-    except (ValueError, UsageError) as exc:
+        proof = await asyncio.to_thread(store.consistency_proof, first, second)
+    except UsageError as exc:
         return problem(400, "bad-request", str(exc))
-    return _json(_plain(proof))
-
-
-def _plain(value: Any) -> Any:
-    """The store's log values as JSON: their own ``as_dict``/``as_json``, or a mapping as it is."""
-    for name in ("as_json", "as_dict"):
-        method = getattr(value, name, None)
-        if callable(method):
-            return method()
-    return value
+    return _json(consistency_json(first, second, proof))
 
 
 # -- pages -------------------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from harness.certification import (
     suite_versions,
 )
 from harness.certification.catalogue import certificate_entry, product_slug
+from harness.register.lifecycle import merged_life
 
 if TYPE_CHECKING:
     from harness.store import Store
@@ -43,29 +44,22 @@ __all__ = [
 ]
 
 API = "/register/v1"
-_RANK = {"current": 0, "superseded": 1, "retired": 2}
 
 
 def suite_life(catalog: Catalog, store: Store) -> tuple[SuiteVersion, ...]:
     """The catalog's suite versions with the life this register gives them.
 
     A version's status is the later of the catalog's (``suites/lifecycle.yaml``) and the last one the body
-    published to this register: a life only moves forward (current, superseded, retired), so a published
-    retirement is never undone by an older copy of the catalog, and nothing published un-retires a version.
+    published to this register (:func:`~harness.register.lifecycle.merged_life`): a life only moves forward.
     """
-    published = store.suite_statuses()
-    found = []
-    for suite in suite_versions(catalog):
-        status = published.get((suite.name, suite.version), suite.status)
-        if _RANK.get(status, 0) > _RANK.get(suite.status, 0):
-            suite = replace(suite, status=status)
-        found.append(suite)
-    return tuple(found)
+    versions = suite_versions(catalog)
+    life = merged_life({(s.name, s.version): s.status for s in versions}, store.suite_life())
+    return tuple(replace(s, status=life[(s.name, s.version)]) for s in versions)
 
 
 def certificate_log_index(store: Store, certificate: str) -> int | None:
     """The index of the log entry that issued ``certificate`` (what an auditor proves the inclusion of)."""
-    return store.certificate_log_indexes().get(certificate)
+    return store.log_indexes("registration").get(certificate)
 
 
 def certificate_summary(
@@ -90,6 +84,9 @@ class Snapshot:
     evidence: Evidence
     suites: tuple[SuiteVersion, ...]
     log_index: Mapping[str, int]
+    """Certificate id -> the log entry that issued it."""
+    withdrawal_index: Mapping[str, int]
+    """Certificate id -> the log entry that withdrew it."""
     held: Mapping[Product, Sequence[Any]] = field(default_factory=dict)
     """Per product, its matrix cells that hold a certificate (:func:`harness.certification.certificates`)."""
 
@@ -130,7 +127,12 @@ class SnapshotCache:
             evidence = self.store.evidence()
             suites = suite_life(self.catalog, self.store)
             snapshot = Snapshot(
-                version, evidence, suites, self.store.certificate_log_indexes(), certificates(evidence, suites)
+                version,
+                evidence,
+                suites,
+                self.store.log_indexes("registration"),
+                self.store.log_indexes("withdrawal"),
+                certificates(evidence, suites),
             )
             self._snapshot = snapshot
             return snapshot
@@ -144,6 +146,9 @@ def certificate_document(snapshot: Snapshot, certificate: Certificate) -> dict[s
         f"{API}/certificates/{certificate.id}/bundle",
         f"/certificates/{certificate.id}/report",
     )
+    withdrawn = certificate.id in snapshot.withdrawal_index and entry["withdrawn"] is not None
+    if withdrawn:
+        entry["withdrawn"] = {**entry["withdrawn"], "log_index": snapshot.withdrawal_index[certificate.id]}
     return {
         **entry,
         "product": certificate.product.ref,

@@ -39,6 +39,7 @@ class World:
     folder: Path
     trust: Path
     body_key: Path
+    body_public: Path
     body: Ed25519PrivateKey
     bundles: dict[str, Path]
 
@@ -89,7 +90,11 @@ def build_world(folder: Path, catalog: Catalog) -> World:
 
     bundles = asyncio.run(runs())
     bundles["tampered"] = rebuild(bundles["beta"], folder / "tampered.evidence.zip", {"junit.xml": b"<testsuites/>"})
-    return World(folder, trust, _private(folder / "body.key", body), body, bundles)
+    public = folder / "body.pub"
+    public.write_bytes(
+        body.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return World(folder, trust, _private(folder / "body.key", body), public, body, bundles)
 
 
 def serve_command(world: World, store: str, *extra: str) -> list[str]:
@@ -108,9 +113,11 @@ def register_server(world: World, store: str, *extra: str) -> Iterator[str]:
 
 def fetch(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any, Any]:
     """(status, JSON or text, headers) of one request; an HTTP error status is an answer, not an exception."""
-    request = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data is not None else "GET")
+    request = urllib.request.Request(
+        url, data=data, headers=headers or {}, method="POST" if data is not None else "GET"
+    )
     try:
-        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310 (loopback only)
+        with urllib.request.urlopen(request, timeout=120) as response:
             status, body, got = response.status, response.read(), response.headers
     except urllib.error.HTTPError as exc:
         status, body, got = exc.code, exc.read(), exc.headers

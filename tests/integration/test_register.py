@@ -8,7 +8,9 @@ who gains: a supplier submitting a lab's bundle of another product, a bundle cha
 
 from __future__ import annotations
 
+import base64
 import json
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,7 +44,9 @@ def _token(store: str, org: str, capsys: pytest.CaptureFixture[str]) -> str:
     return out.out.strip()
 
 
-def _submit(url: str, bundle: Path, token: str, capsys: pytest.CaptureFixture[str], mp: pytest.MonkeyPatch) -> tuple[int, str]:
+def _submit(
+    url: str, bundle: Path, token: str, capsys: pytest.CaptureFixture[str], mp: pytest.MonkeyPatch
+) -> tuple[int, str]:
     mp.setenv("REGISTER_TOKEN", token)
     code = main(["register", "submit", url, str(bundle), "--token-env", "REGISTER_TOKEN"])
     out = capsys.readouterr()
@@ -63,8 +67,8 @@ def _cell(url: str, product: str, suite: str) -> str:
     return str(cell["status"])
 
 
-def _audit(url: str, checkpoint: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    code = main(["register", "audit", url, "--checkpoint", str(checkpoint)])
+def _audit(url: str, checkpoint: Path, capsys: pytest.CaptureFixture[str], *key: str) -> tuple[int, str]:
+    code = main(["register", "audit", url, "--checkpoint", str(checkpoint), *key])
     out = capsys.readouterr()
     return code, out.out + out.err
 
@@ -89,7 +93,9 @@ def _done_when(
         # The party who gains: Beta filing the lab's evidence of Acme's product; no credential at all.
         code, out = _submit(url, b["acme"], beta, capsys, mp)
         assert code == 1 and "refused (403)" in out and "neither its signer nor its supplier" in out
-        status, problem, headers = fetch(f"{url}{API}/bundles", b["beta"].read_bytes(), {"Content-Type": "application/zip"})
+        status, problem, headers = fetch(
+            f"{url}{API}/bundles", b["beta"].read_bytes(), {"Content-Type": "application/zip"}
+        )
         assert status == 401 and problem["type"].endswith("/unauthenticated")
         assert headers["Content-Type"] == "application/problem+json" and "Bearer" in headers["WWW-Authenticate"]
         # Re-sending the identical bundle gives the same answer as the first time.
@@ -110,27 +116,27 @@ def _done_when(
         assert [r["reason"] for r in rejected] == ["invalid: digest mismatch: junit.xml"]
         assert rejected[0]["bundle"].startswith(BETA + "/") is False  # the name only, no path
         assert _cell(url, "Acme Ltd/RMS@2.1", "intel-core@1.0") == "certified"
-        assert _cell(url, GAMMA.ref if hasattr(GAMMA, "ref") else "", "intel-core@1.0") == "not certified"
+        assert _cell(url, f"{GAMMA.supplier}/{GAMMA.product}@{GAMMA.version}", "intel-core@1.0") == "not certified"
         status, answer, _ = fetch(f"{url}{API}/can-exchange?a=Acme%20Ltd/RMS@2.1&b=Beta%20Systems/Alerter@3.0")
         assert status == 200 and answer["answer"] in ("yes", "no", "unknown") and answer["exchanges"]
         status, bundle, _ = fetch(f"{url}{API}/certificates/{acme_id}/bundle")
         assert status == 200 and bundle  # the registered bytes (text-decoded here; compared exactly below)
-        with open(b["acme"], "rb") as handle:
-            import urllib.request
+        with urllib.request.urlopen(f"{url}{API}/certificates/{acme_id}/bundle") as response:
+            assert response.read() == b["acme"].read_bytes()
 
-            with urllib.request.urlopen(f"{url}{API}/certificates/{acme_id}/bundle") as response:  # noqa: S310
-                assert response.read() == handle.read()
-
-        assert _audit(url, checkpoint, capsys)[0] == 0  # first use: the checkpoint is saved
+        code, out = _audit(url, checkpoint, capsys, "--body-key", str(world.body_public))
+        assert code == 0, out  # first use: the body's key is pinned and the checkpoint saved
 
         # The body withdraws Beta's certificate and retires intel-core@1.0 (Acme's certificate lapses).
         withdraw = ["register", "withdraw", url, beta_cert["id"], "--reason", "field fault <script>x</script>"]
         assert main([*withdraw, *body_key]) == 0
-        assert main(["register", "publish", url, "intel-core@1.0", "retired", *body_key]) == 0
+        assert main(["register", "publish", url, "intel-core@1.0", "retired", "--reason", "IR-07 fix", *body_key]) == 0
         capsys.readouterr()
         feed = _catalogue(url)
         (beta_cert,) = feed["Beta Systems/Alerter@3.0"]["certificates"]
-        assert beta_cert["status"] == "withdrawn" and beta_cert["withdrawn"]["reason"] == "field fault <script>x</script>"
+        assert (
+            beta_cert["status"] == "withdrawn" and beta_cert["withdrawn"]["reason"] == "field fault <script>x</script>"
+        )
         (acme_cert,) = feed["Acme Ltd/RMS@2.1"]["certificates"]
         assert acme_cert["status"] == "lapsed"
         assert _cell(url, "Acme Ltd/RMS@2.1", "intel-core@1.0") == "lapsed"
@@ -141,9 +147,9 @@ def _done_when(
         status, _, _ = fetch(f"{url}{API}/withdrawals", b"{}", {"Content-Type": "application/json"})
         assert status == 400
         assert main([*withdraw, *body_key]) == 1
-        # Retired here: a new run under intel-core@1.0 is no longer certifiable, and the refusal is kept.
+        # Retired here: a run under intel-core@1.0 is no longer certifiable (even the bytes that once were).
         code, out = _submit(url, b["acme"], lab, capsys, mp)
-        assert code == 0  # the very bytes registered before: the same answer as the first time
+        assert code == 1 and "intel-core@1.0 is retired in this register" in out
 
         code, out = _audit(url, checkpoint, capsys)
         assert code == 0, out
@@ -155,28 +161,51 @@ def _done_when(
                 connection.execute(sa.text("UPDATE log_entries SET kind = 'refusal' WHERE idx = 0"))
             with pytest.raises(sa.exc.DBAPIError), engine.begin() as connection:
                 connection.execute(sa.text("DELETE FROM log_entries WHERE idx = 0"))
-            _rebuild_log_without_first_row(engine)
+            (refusal,) = [e for e in _entries(url) if e["kind"] == "refusal" and "junit.xml" in e["payload"]]
+            _rebuild_log_without_a_row(engine, refusal["index"])
         finally:
             engine.dispose()
         code, out = _audit(url, checkpoint, capsys)
-        assert code == 1, out
+        assert code == 1 and "inconsistent" in out, out
+        # Even with the log grown again past the saved size, the rewritten history does not prove consistent.
+        assert main(["register", "publish", url, "alerts-core@1.0", "retired", *body_key]) == 0
+        assert main(["register", "publish", url, "alerts-core@1.1", "superseded", *body_key]) == 0
+        code, out = _audit(url, checkpoint, capsys)
+        assert code == 1 and "not consistent" in out, out
 
 
-def _rebuild_log_without_first_row(engine: sa.Engine) -> None:
-    """What whoever holds the database could do: lift the guard and rewrite history (set by reglog's migration)."""
-    from harness.store.schema import log_entries
+def _entries(url: str) -> list[dict[str, Any]]:
+    status, checkpoint, _ = fetch(f"{url}{API}/log/checkpoint")
+    assert status == 200
+    size = json.loads(base64.b64decode(checkpoint["envelope"]["payload"]))["size"]
+    found = []
+    for index in range(size):
+        status, proof, _ = fetch(f"{url}{API}/log/inclusion?index={index}&size={size}")
+        assert status == 200
+        found.append(proof["entry"])
+    return found
 
+
+def _rebuild_log_without_a_row(engine: sa.Engine, dropped: int) -> None:
+    """What whoever holds the database could do: lift the guard, rewrite history without one entry (a refusal, say)
+    and rebuild the tree so that every proof the register serves is self-consistent again."""
+    from harness.store import log as ledger
+    from harness.store.schema import log_entries, log_nodes
+
+    postgres = engine.dialect.name == "postgresql"
     with engine.begin() as connection:
-        rows = [dict(r._mapping) for r in connection.execute(sa.select(log_entries).order_by(log_entries.c.idx))]
-        for statement in _guard_off(engine.dialect.name):
-            connection.execute(sa.text(statement))
+        rows = [r._mapping for r in connection.execute(sa.select(log_entries).order_by(log_entries.c.idx))]
+        for table in ("log_entries", "log_nodes"):
+            if postgres:
+                connection.execute(sa.text(f"DROP TRIGGER {table}_append_only ON {table}"))
+            else:
+                connection.execute(sa.text(f"DROP TRIGGER {table}_no_delete"))
+        connection.execute(sa.delete(log_nodes))
         connection.execute(sa.delete(log_entries))
-        for index, row in enumerate(rows[1:]):
-            connection.execute(sa.insert(log_entries), [{**row, "idx": index}])
-
-
-def _guard_off(dialect: str) -> list[str]:
-    raise NotImplementedError(dialect)
+        for row in rows:
+            if row["idx"] != dropped:
+                content = {k: v for k, v in json.loads(row["payload"]).items() if k not in ("kind", "at")}
+                ledger.append(connection, row["kind"], row["at"], content, row["certificate_id"])
 
 
 def test_the_register_end_to_end_on_sqlite(
