@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -90,6 +91,7 @@ def build_world(folder: Path, catalog: Catalog) -> World:
 
     bundles = asyncio.run(runs())
     bundles["tampered"] = rebuild(bundles["beta"], folder / "tampered.evidence.zip", {"junit.xml": b"<testsuites/>"})
+    _private(folder / "lab.key", lab)  # for runs the lab makes itself (run --register)
     public = folder / "body.pub"
     public.write_bytes(
         body.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -105,10 +107,27 @@ def serve_command(world: World, store: str, *extra: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def register_server(world: World, store: str, *extra: str) -> Iterator[str]:
-    """``harness register serve`` on 127.0.0.1 port 0; yields its base URL (no trailing slash)."""
-    with serve_process(serve_command(world, store, *extra)) as url:
-        yield url.rstrip("/")
+def register_server(world: World, store: str, *extra: str, log: Path | None = None) -> Iterator[str]:
+    """``harness register serve`` on 127.0.0.1 port 0; yields its base URL (no trailing slash). With ``log``, the
+    server's stderr (its refusal lines) is kept there; the server must then stop cleanly on SIGTERM."""
+    if log is None:
+        with serve_process(serve_command(world, store, *extra)) as url:
+            yield url.rstrip("/")
+        return
+    with open(log, "w") as errors:
+        process = subprocess.Popen(
+            serve_command(world, store, *extra), stdout=subprocess.PIPE, stderr=errors, text=True
+        )
+        assert process.stdout is not None
+        try:
+            line = process.stdout.readline()
+            assert "listening on http" in line, line + log.read_text()
+            yield line.split(" on ", 1)[1].split()[0].rstrip("/")
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+            process.stdout.close()
+    assert process.returncode == 0 and "Traceback" not in log.read_text(), log.read_text()
 
 
 def fetch(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any, Any]:
