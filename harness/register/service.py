@@ -511,6 +511,17 @@ async def exchange_page(request: web.Request) -> web.Response:
     return _page(pages.exchange_page(snapshot, exchange_document(pair[0], pair[1], overall, answers)))
 
 
+_ICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1a7f37"/>'
+    '<path d="M4 8l3 3 5-6" stroke="#fff" stroke-width="2" fill="none"/></svg>'
+)
+
+
+async def icon(_: web.Request) -> web.Response:
+    """The register's own icon (a browser asks for one; nothing is fetched from elsewhere)."""
+    return web.Response(text=_ICON, content_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+
+
 async def stylesheet(_: web.Request) -> web.Response:
     return web.Response(text=pages.stylesheet(), content_type="text/css", charset="utf-8")
 
@@ -571,6 +582,7 @@ def build_app(config: RegisterConfig) -> web.Application:
     routes.add_get("/matrix", matrix_page)
     routes.add_get("/can-exchange", exchange_page)
     routes.add_get("/assets/register.css", stylesheet)
+    routes.add_get("/favicon.ico", icon)
     return app
 
 
