@@ -613,6 +613,7 @@ class Listening:
 def _serve_one(sock: socket.socket, config: RegisterConfig, tls: tuple[str | None, str | None, str | None]) -> None:
     """One server process: the app on the shared socket until SIGTERM or SIGINT."""
     logging.basicConfig(level=logging.INFO, format="harness register[%(process)d]: %(message)s", stream=sys.stderr)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the register's own lines, not the migrator's
 
     async def run() -> None:
         runner = web.AppRunner(build_app(config), access_log=None)
