@@ -146,6 +146,7 @@ class _State:
         self.body_key = key
         self.pending = 0
         self.reports: OrderedDict[str, str] = OrderedDict()
+        self.documents: dict[str, tuple[Snapshot, bytes]] = {}
         self.pool = concurrent.futures.ProcessPoolExecutor(
             max_workers=config.workers,
             mp_context=multiprocessing.get_context("spawn"),  # a clean interpreter: no inherited loop or sockets
@@ -334,13 +335,26 @@ async def publish(request: web.Request) -> web.Response:
 # -- public reads ------------------------------------------------------------------------------------------------
 
 
+async def _document(request: web.Request, name: str, build: Callable[[Snapshot], Any]) -> web.Response:
+    """A whole-register JSON document, serialised once per snapshot (in a thread: 10,000 entries take a while)."""
+    state = _state(request)
+    snapshot = await state.snapshot()
+    held = state.documents.get(name)
+    if held is None or held[0] is not snapshot:
+        body = await asyncio.to_thread(lambda: json.dumps(build(snapshot), ensure_ascii=False).encode())
+        held = (snapshot, body)
+        state.documents[name] = held
+    return web.Response(body=held[1], content_type="application/json")
+
+
 async def catalogue(request: web.Request) -> web.Response:
-    return _json(catalogue_feed(await _state(request).snapshot()))
+    """``GET /register/v1/catalogue``: the feed of ``catalogue.json``, with each certificate's log index."""
+    return await _document(request, "catalogue", catalogue_feed)
 
 
 async def matrix(request: web.Request) -> web.Response:
-    snapshot = await _state(request).snapshot()
-    return _json(matrix_document(snapshot.evidence, snapshot.suites))
+    """``GET /register/v1/matrix``: as ``harness matrix --json``."""
+    return await _document(request, "matrix", lambda snapshot: matrix_document(snapshot.evidence, snapshot.suites))
 
 
 def _products(request: web.Request, snapshot: Snapshot) -> tuple[Any, Any] | web.Response:
