@@ -75,7 +75,7 @@ def _read(path: Path, limit: int) -> bytes | None:
 
 def judge_submission(path: str, org: str, source: str) -> Judged:
     """Verify (re-judging), check ``org``'s scope, register; the answer for the submitter."""
-    from harness.register.views import certificate_log_index, certificate_summary, suite_life
+    from harness.register.views import certificate_log_index, certificate_summary, held_certificate, suite_life
     from harness.store import certificate_id
 
     worker = _current()
@@ -103,10 +103,10 @@ def judge_submission(path: str, org: str, source: str) -> Judged:
     own = certificate_id(bundle.sha256)
     if registration.issued or (registration.certificate is None and bundle.certifies):
         # Issued now, or by these very bytes before: re-sending gives the same answer as the first time.
-        found = [c for c in worker.store.evidence().certificates if c.id == own]
-        if found:
+        found = held_certificate(worker.store, own)
+        if found is not None:
             life = {(s.name, s.version): s.status for s in suite_life(worker.verifier.catalog, worker.store)}
-            summary = certificate_summary(found[0], life, certificate_log_index(worker.store, own))
+            summary = certificate_summary(found, life, certificate_log_index(worker.store, own))
             return Judged(201, "issued", registration.line, bundle.run_id, summary)
     return Judged(200, "registered", registration.line, bundle.run_id)
 

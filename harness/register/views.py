@@ -22,11 +22,13 @@ from harness.certification import (
     Evidence,
     Product,
     SuiteVersion,
+    Withdrawal,
     certificate_status,
     certificates,
     suite_versions,
 )
 from harness.certification.catalogue import certificate_entry, product_slug
+from harness.evidence.verified import SutRef
 from harness.register.lifecycle import merged_life
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ __all__ = [
     "certificate_document",
     "certificate_log_index",
     "certificate_summary",
+    "held_certificate",
     "suite_life",
 ]
 
@@ -55,6 +58,36 @@ def suite_life(catalog: Catalog, store: Store) -> tuple[SuiteVersion, ...]:
     versions = suite_versions(catalog)
     life = merged_life({(s.name, s.version): s.status for s in versions}, store.suite_life())
     return tuple(replace(s, status=life[(s.name, s.version)]) for s in versions)
+
+
+def held_certificate(store: Store, ident: str) -> Certificate | None:
+    """Certificate ``ident`` as the store holds it (with its withdrawal), read by its key alone.
+
+    What a submission's answer needs, without loading every certificate (:meth:`Store.evidence` does).
+    """
+    import sqlalchemy as sa
+
+    from harness.evidence.verified import Signer
+    from harness.store.schema import certificates as table
+    from harness.store.schema import withdrawals
+
+    with store.engine.connect() as connection:
+        row = connection.execute(sa.select(table).where(table.c.id == ident)).first()
+        gone = connection.execute(sa.select(withdrawals).where(withdrawals.c.certificate_id == ident)).first()
+    if row is None:
+        return None
+    return Certificate(
+        row.id,
+        SutRef(row.sut_supplier, row.sut_product, row.sut_version),
+        row.suite,
+        row.suite_version,
+        row.document,
+        row.run_id,
+        row.bundle_sha256,
+        Signer(row.signer_keyid, row.signer_holder),
+        row.issued,
+        Withdrawal(gone.reason, gone.at, gone.keyid) if gone is not None else None,
+    )
 
 
 def certificate_log_index(store: Store, certificate: str) -> int | None:
