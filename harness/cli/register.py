@@ -54,6 +54,7 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--workers", type=int, default=1, help="verifying processes per server process (default 1)")
     serve.add_argument("--pending", type=int, default=8, help="submissions in flight per process before 503")
     serve.add_argument("--max-bundle-mb", type=int, default=64, metavar="N")
+    serve.add_argument("--upload-seconds", type=int, default=300, metavar="S", help="longest upload (default 300)")
     serve.add_argument("--tls-cert", metavar="FILE")
     serve.add_argument("--tls-key", metavar="FILE")
     serve.add_argument("--client-ca", metavar="FILE", help="CA of client certificates (mutual TLS submissions)")
@@ -99,7 +100,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from harness.register.service import Listening, RegisterConfig, serve
     from harness.store import MAX_BUNDLE_BYTES, default_url, open_store
 
-    for name in ("processes", "workers", "pending", "max_bundle_mb"):
+    for name in ("processes", "workers", "pending", "max_bundle_mb", "upload_seconds"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
     if args.max_bundle_mb << 20 > MAX_BUNDLE_BYTES:
@@ -135,6 +136,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_bundle_bytes=args.max_bundle_mb << 20,
         pending=args.pending,
         workers=args.workers,
+        upload_seconds=float(args.upload_seconds),
     )
     return serve(config, Listening(args.host, args.port, args.processes, (args.tls_cert, args.tls_key, args.client_ca)))
 

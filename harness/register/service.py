@@ -63,6 +63,7 @@ _TITLES = {
     "not-found": "No such resource",
     "bad-request": "The request is malformed",
     "conflict": "The act conflicts with what the register holds",
+    "request-timeout": "The upload took too long",
     "internal": "The register failed to answer",
 }
 _CSP = (
@@ -87,6 +88,8 @@ class RegisterConfig:
     workers: int = 1
     """Verifying worker processes per server process."""
     retry_after: int = 5
+    upload_seconds: float = 300.0
+    """The longest an upload may take (its slot is held meanwhile)."""
     spool: str | None = None
     """Where uploads are streamed to (default: the system's temporary folder)."""
 
@@ -147,12 +150,28 @@ class _State:
         self.pending = 0
         self.reports: OrderedDict[str, str] = OrderedDict()
         self.documents: dict[str, tuple[Snapshot, bytes]] = {}
-        self.pool = concurrent.futures.ProcessPoolExecutor(
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        config = self.config
+        return concurrent.futures.ProcessPoolExecutor(
             max_workers=config.workers,
             mp_context=multiprocessing.get_context("spawn"),  # a clean interpreter: no inherited loop or sockets
             initializer=start_worker,
             initargs=(config.store_url, config.trust_lists, config.catalog_folders, config.max_bundle_bytes),
         )
+
+    async def in_pool(self, function: Callable[..., Any], *args: Any) -> Any:
+        """``function(*args)`` in a verifying process; a pool whose worker died is replaced (the job fails once)."""
+        pool = self.pool
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
+        except concurrent.futures.process.BrokenProcessPool:
+            if self.pool is pool:
+                LOG.error("a verifying process died; the pool is started again")
+                self.pool = self._new_pool()
+                await asyncio.to_thread(pool.shutdown, wait=False, cancel_futures=True)
+            raise
 
     async def snapshot(self) -> Snapshot:
         return await asyncio.to_thread(self.cache.get)
@@ -223,14 +242,17 @@ async def submit(request: web.Request) -> web.Response:
         declared = request.content_length
         if declared is not None and declared > config.max_bundle_bytes:
             return _refused(request, 413, "too-large", f"{declared} bytes declared; the limit is {limit_mb} MiB", org)
-        path = await _spool(request, config.max_bundle_bytes, config.spool)
+        try:
+            async with asyncio.timeout(config.upload_seconds):  # a slow upload must not hold its slot for ever
+                path = await _spool(request, config.max_bundle_bytes, config.spool)
+        except TimeoutError:
+            return _refused(request, 408, "request-timeout", f"the upload took over {config.upload_seconds} s", org)
         if path is None:
             return _refused(request, 413, "too-large", f"the body exceeded the limit of {limit_mb} MiB", org)
         try:
             digest = await asyncio.to_thread(_sha256, path)
             source = f"{org}/{digest[:16]}.evidence.zip"
-            loop = asyncio.get_running_loop()
-            judged: Judged = await loop.run_in_executor(state.pool, judge_submission, str(path), org, source)
+            judged: Judged = await state.in_pool(judge_submission, str(path), org, source)
         finally:
             path.unlink(missing_ok=True)
     finally:
@@ -492,9 +514,7 @@ async def report_page(request: web.Request) -> web.Response:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
         try:
-            rendered: tuple[str, bool] = await asyncio.get_running_loop().run_in_executor(
-                state.pool, render_report, name
-            )
+            rendered: tuple[str, bool] = await state.in_pool(render_report, name)
             page = rendered[0]
         finally:
             Path(name).unlink(missing_ok=True)

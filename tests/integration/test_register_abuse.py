@@ -37,7 +37,8 @@ def served(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[d
     store = f"sqlite:///{folder / 'register.db'}"
     log = folder / "register.log"
     token = _last_token(store)
-    with register_server(world, store, "--max-bundle-mb", "1", "--pending", "1", log=log) as url:
+    limits = ("--max-bundle-mb", "1", "--pending", "1", "--upload-seconds", "3")
+    with register_server(world, store, *limits, log=log) as url:
         yield {"url": url, "token": token, "log": log, "store": store}
 
 
@@ -149,6 +150,16 @@ def test_a_burst_is_shed_with_503_and_retry_after(served: dict[str, Any]) -> Non
     assert status == 422
 
 
+def test_a_stalled_upload_is_cut_off_and_frees_its_slot(served: dict[str, Any]) -> None:
+    _, stalled = _raw(served["url"], _head(served["token"], 500 << 10), b"PK" + b"\0" * 100, hold=True)
+    try:
+        stalled.settimeout(30)
+        answer = stalled.recv(65536).decode("utf-8", "replace")  # the server answers first: 408 after 3 s
+    finally:
+        stalled.close()
+    assert answer.startswith("HTTP/1.1 408") and "request-timeout" in answer
+
+
 def test_pages_carry_a_content_security_policy_and_fetch_nothing_else(served: dict[str, Any]) -> None:
     for path in ("/", "/matrix", "/can-exchange", "/?q=%3Cscript%3E"):
         status, page, headers = fetch(served["url"] + path)
@@ -165,6 +176,7 @@ def test_every_refusal_is_logged_on_one_line_without_the_token(served: dict[str,
     refusals = [line for line in log.splitlines() if " refused " in line]
     assert any("refused 401" in line for line in refusals) and any("refused 413" in line for line in refusals)
     assert any("refused 503" in line for line in refusals) and any("refused 422" in line for line in refusals)
+    assert any("refused 408" in line for line in refusals)
     assert served["token"] not in log and "nrt_forged" not in log
 
 
