@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from harness.catalog import Catalog
 from harness.cli import main
 from tests.conftest import free_port
+from tests.integration.evidence_helpers import forge, members
 from tests.integration.register_world import LAB, World, build_world, fetch, register_server
 from tests.integration.served import serve_process
 
@@ -158,6 +161,34 @@ def test_a_stalled_upload_is_cut_off_and_frees_its_slot(served: dict[str, Any]) 
     finally:
         stalled.close()
     assert answer.startswith("HTTP/1.1 408") and "request-timeout" in answer
+
+
+def test_a_dishonest_lab_re_signing_a_failed_run_as_passed_is_caught_by_re_judging(
+    world: World, served: dict[str, Any], tmp_path: Path
+) -> None:
+    """The lab's own valid key, results and predicate edited alike (checks 1-7 hold): only re-judging sees it."""
+    lab = serialization.load_pem_private_key((world.folder / "lab.key").read_bytes(), None)
+    assert isinstance(lab, Ed25519PrivateKey)
+
+    def passed(document: dict[str, Any]) -> None:
+        for scenario in document.get("scenarios", []):
+            scenario["verdict"], scenario["failures"] = "passed", []
+        document["summary"] = {"passed": len(document.get("scenarios", [])), "failed": 0, "errors": 0,
+                               "skipped": 0, "manual": 0}  # fmt: skip
+        document["certified"] = True
+
+    def predicate(document: dict[str, Any]) -> None:
+        results = json.loads(members(world.bundles["gamma"])["results.json"])
+        passed(results)
+        document["summary"], document["certified"] = results["summary"], True
+
+    forged = forge(world.bundles["gamma"], tmp_path / "forged.zip", lab, results_edit=passed, predicate_edit=predicate)
+    status, problem, _ = fetch(
+        f"{served['url']}{API}/bundles",
+        forged.read_bytes(),
+        {"Content-Type": "application/zip", "Authorization": f"Bearer {served['token']}"},
+    )
+    assert status == 422 and problem["detail"].startswith("invalid: re-judging differs"), problem
 
 
 def test_pages_carry_a_content_security_policy_and_fetch_nothing_else(served: dict[str, Any]) -> None:
