@@ -536,3 +536,36 @@ def test_concurrent_registrations_append_a_dense_log_on_sqlite(tmp_path: Path, b
 @pytest.mark.postgres
 def test_concurrent_registrations_append_a_dense_log_on_postgresql(postgres: str, body: Ed25519PrivateKey) -> None:
     _concurrent_appends(_database(postgres, "appends"), body)
+
+
+def test_a_store_from_before_the_log_has_its_past_logged_as_backfilled(
+    tmp_path: Path, body: Ed25519PrivateKey
+) -> None:
+    """A v0002 store (registrations, certificates, a withdrawal) upgraded to v0003: every past act is an entry."""
+    from alembic import command
+    from alembic.config import Config
+
+    url = _sqlite(tmp_path)
+    store = open_store(url)
+    done = _populate(store, body)
+    before = [e.content() for e in store.log_entries(0, 5)]
+    config = Config()
+    config.set_main_option("script_location", str(ROOT / "harness/store/migrations"))
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")  # the store as it was before the register's log
+    store.close()
+    store = open_store(url)
+    try:
+        entries = store.log_entries(0, 100)
+        assert [e.kind for e in entries] == ["registration", "registration", "registration", "refusal", "withdrawal"]
+        for entry, original in zip(entries, before, strict=True):
+            if entry.kind == "withdrawal":  # v0002 kept the withdrawal's signed time, not the store's when it was kept
+                original["at"] = original["withdrawn"]
+            assert entry.content() == {**original, "backfilled": True}
+        assert store.log_indexes("registration") == {done["first"].certificate: 0, done["second"].certificate: 1}
+        assert store.log_indexes("withdrawal") == {done["first"].certificate: 4}
+        checkpoint = open_checkpoint(store.checkpoint(body).as_json()["envelope"], body.public_key())
+        assert checkpoint.root == MemoryTree([e.payload for e in entries]).root()
+    finally:
+        store.close()
