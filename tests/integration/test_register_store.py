@@ -538,9 +538,7 @@ def test_concurrent_registrations_append_a_dense_log_on_postgresql(postgres: str
     _concurrent_appends(_database(postgres, "appends"), body)
 
 
-def test_a_store_from_before_the_log_has_its_past_logged_as_backfilled(
-    tmp_path: Path, body: Ed25519PrivateKey
-) -> None:
+def test_a_store_from_before_the_log_has_its_past_logged_as_backfilled(tmp_path: Path, body: Ed25519PrivateKey) -> None:
     """A v0002 store (registrations, certificates, a withdrawal) upgraded to v0003: every past act is an entry."""
     from alembic import command
     from alembic.config import Config
