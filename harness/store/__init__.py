@@ -358,6 +358,14 @@ class Store:
             return Registration(
                 True, f"registered as run {bundle.run_id} ({why_not_certifying(bundle)})", bundle.run_id
             )
+        published = self._published(connection).get((bundle.suite, bundle.suite_version))
+        if "retired" in (bundle.suite_status, published):  # specs/README.md: retired is no longer certifiable
+            return Registration(
+                True,
+                f"registered as run {bundle.run_id} ({bundle.suite}@{bundle.suite_version} is retired: "
+                "no longer certifiable)",
+                bundle.run_id,
+            )
         return self._issue(connection, bundle, at)
 
     def _issue(self, connection: Connection, bundle: VerifiedBundle, at: str) -> Registration:

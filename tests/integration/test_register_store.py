@@ -118,17 +118,12 @@ def _serving(app: web.Application) -> Iterator[str]:
     """``app`` on 127.0.0.1 (port 0) in a thread of its own; its URL."""
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app)
-    started = threading.Event()
     port: list[int] = []
 
     async def start() -> None:
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port.append(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
-        started.set()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port.append(runner.addresses[0][1])
 
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -565,5 +560,47 @@ def test_a_store_from_before_the_log_has_its_past_logged_as_backfilled(tmp_path:
         assert store.log_indexes("withdrawal") == {done["first"].certificate: 4}
         checkpoint = open_checkpoint(store.checkpoint(body).as_json()["envelope"], body.public_key())
         assert checkpoint.root == MemoryTree([e.payload for e in entries]).root()
+    finally:
+        store.close()
+
+
+def test_a_hostile_register_gets_one_line_never_a_traceback(
+    tmp_path: Path, body: Ed25519PrivateKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Answers a register could send to wear an auditor down: too deep, too big, not JSON, errors, a redirect."""
+    (tmp_path / "body.pub").write_bytes(_pem(body))
+    answers = {
+        "deep": web.Response(body=b"[" * 200_000 + b"]" * 200_000, content_type="application/json"),
+        "huge": web.Response(body=b" " * (2 << 20), content_type="application/json"),
+        "text": web.Response(text="<html>maintenance</html>", content_type="text/html"),
+        "error": web.Response(status=500),
+        "elsewhere": web.Response(status=302, headers={"Location": "http://192.0.2.1/register/v1/log/checkpoint"}),
+    }
+    for name, answer in answers.items():
+
+        async def checkpoint(_: web.Request, answer: web.StreamResponse = answer) -> web.StreamResponse:
+            return answer
+
+        app = web.Application()
+        app.router.add_get("/register/v1/log/checkpoint", checkpoint)
+        with _serving(app) as register:
+            assert audit(register, tmp_path / f"{name}.json", tmp_path / "body.pub") == 1, name
+        line = capsys.readouterr().out
+        assert line.startswith("inconsistent: ") and line.count("\n") == 1, (name, line)
+        assert not (tmp_path / f"{name}.json").exists()
+
+
+def test_a_retired_suite_version_issues_no_certificate(tmp_path: Path, body: Ed25519PrivateKey) -> None:
+    """specs/README.md: a retired version is no longer certifiable: a passing bundle of it registers, issues nothing."""
+    store = open_store(_sqlite(tmp_path))
+    try:
+        store.pin_body_key(_pem(body))
+        record = sign_lifecycle("intel-core", "1.0", "retired", "obsolete", store.clock(), body)
+        store.publish_lifecycle("intel-core", "1.0", "retired", record)
+        late = _submit(store, "org A", 7)
+        assert late.accepted and late.certificate is None and not late.issued
+        assert "intel-core@1.0 is retired: no longer certifiable" in late.line
+        assert store.log_entry(late.log_index or 0).content()["outcome"] == "registered"
+        assert store.evidence().certificates == ()
     finally:
         store.close()
