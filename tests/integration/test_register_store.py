@@ -604,3 +604,27 @@ def test_a_retired_suite_version_issues_no_certificate(tmp_path: Path, body: Ed2
         assert store.evidence().certificates == ()
     finally:
         store.close()
+
+
+def test_published_life_cycle_changes_show_in_the_stores_readers(
+    tmp_path: Path, body: Ed25519PrivateKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``certificates list`` and ``matrix`` over the body's store: superseded stays valid, retired lapses."""
+    url = _sqlite(tmp_path)
+    store = open_store(url)
+    try:
+        store.pin_body_key(_pem(body))
+        issued = _submit(store, "org A", 1)
+        statuses = []
+        for status in ("superseded", "retired"):
+            record = sign_lifecycle("intel-core", "1.0", status, "", store.clock(), body)
+            store.publish_lifecycle("intel-core", "1.0", status, record)
+            assert main(["certificates", "list", "--store", url, "--json"]) == 0
+            (listed,) = json.loads(capsys.readouterr().out)["certificates"]
+            assert main(["matrix", "--store", url, "--json"]) == 0
+            cells = json.loads(capsys.readouterr().out)["cells"]
+            (cell,) = [c for c in cells if c["certificate"] == issued.certificate]
+            statuses.append((listed["status"], cell["status"]))
+        assert statuses == [("superseded", "superseded"), ("lapsed", "lapsed")]
+    finally:
+        store.close()
