@@ -628,3 +628,33 @@ def test_published_life_cycle_changes_show_in_the_stores_readers(
         assert statuses == [("superseded", "superseded"), ("lapsed", "lapsed")]
     finally:
         store.close()
+
+
+def test_proofs_and_appends_never_scan_the_log(tmp_path: Path, body: Ed25519PrivateKey) -> None:
+    """Each query behind an append, a checkpoint or a proof is an index lookup (SQLite's own query plans): a request
+    reads O(log n) rows whatever the log's size (benchmarks/register_log.py has the times)."""
+    store = open_store(_sqlite(tmp_path))
+    try:
+        store.pin_body_key(_pem(body))
+        for n in range(40):
+            _submit(store, "org", n, f"P{n}")
+        seen: list[tuple[str, Any]] = []
+
+        def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+            if statement.lstrip().upper().startswith("SELECT") and "log_" in statement:
+                seen.append((statement, parameters))
+
+        sa.event.listen(store.engine, "before_cursor_execute", keep)
+        store.checkpoint(body)
+        store.inclusion_proof(17, 40)
+        store.consistency_proof(13, 40)
+        _submit(store, "org", 99, "P99")
+        sa.event.remove(store.engine, "before_cursor_execute", keep)
+        assert len(seen) >= 6
+        with store.engine.connect() as connection:
+            for statement, parameters in seen:
+                plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+                scans = [row[-1] for row in plan if str(row[-1]).startswith("SCAN log_")]
+                assert scans == [], (statement, plan)
+    finally:
+        store.close()
