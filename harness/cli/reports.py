@@ -38,6 +38,7 @@ from harness.cli.store import add_store_argument, bundle_paths, printable, store
 from harness.evidence import TrustList, Verifier
 from harness.evidence.verified import Outcome, OutcomeKind, SutRef
 from harness.model import UsageError
+from harness.register.lifecycle import with_published
 from harness.reporting import printable_json
 
 if TYPE_CHECKING:  # imported where a store is opened (SQLAlchemy and Alembic are not every command's cost)
@@ -251,6 +252,7 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
     catalog, suites = _suites()
     evidence, store = _store_evidence(args, catalog)
     try:
+        suites = tuple(with_published(suites, store.suite_life()))  # the body's published life-cycle changes
         products, columns, cells = compatibility_matrix(evidence, suites)
         if args.json:
             document = matrix_document(evidence, suites)
@@ -362,7 +364,10 @@ def _cmd_can_exchange(args: argparse.Namespace) -> int:
     a, b = parse_product(args.a), parse_product(args.b)
     catalog, suites = _suites()
     evidence, store = _store_evidence(args, catalog)
-    store.close()
+    try:
+        suites = tuple(with_published(suites, store.suite_life()))  # the body's published life-cycle changes
+    finally:
+        store.close()
     known = evidence.products()
     unknown = [p for p in (a, b) if p not in known]
     if unknown:
@@ -419,6 +424,7 @@ def _cmd_catalogue_build(args: argparse.Namespace) -> int:
         trust = trust_from_args(args)
         writer = _report_writer(catalog, trust) if trust else None
         try:
+            suites = tuple(with_published(suites, store.suite_life()))  # the body's published life-cycle changes
             built = build_catalogue(
                 args.out, evidence, suites, lambda c: store.bundle_bytes(c.bundle_sha256), key, writer
             )

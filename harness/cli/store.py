@@ -20,6 +20,7 @@ from harness.cli.options import add_trust_arguments, trust_from_args
 from harness.evidence import TrustList, Verifier
 from harness.evidence.keys import DEFAULT_PASSWORD_ENV, load_private, password_from_env
 from harness.model import UsageError, not_checked_note
+from harness.register.lifecycle import merged_life
 from harness.reporting import printable as printable_text
 from harness.reporting import printable_json
 
@@ -283,6 +284,7 @@ def _cmd_certificates(args: argparse.Namespace) -> int:
     store = store_of(args)
     try:
         held = store.evidence().certificates
+        life = merged_life(life, store.suite_life())  # the body's published life-cycle changes
     finally:
         store.close()
     listed = [_certificate_dict(c, str(certificate_status(c, life.get((c.suite, c.suite_version))))) for c in held]

@@ -98,7 +98,7 @@ def _read_saved(path: Path) -> _Saved | None:
     data = read_bounded(path, "saved checkpoint", _MAX_SAVED)
     try:
         document = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise UsageError(f"{path}: not a saved checkpoint (not JSON)") from None
     if not isinstance(document, dict) or document.get("format") != SAVED_FORMAT:
         raise UsageError(f"{path}: not a saved checkpoint ({SAVED_FORMAT})")
@@ -166,8 +166,8 @@ class _Register:
             raise Inconsistent(f"the register's answer for the {what} is not HTTP ({exc.__class__.__name__})") from None
         try:
             return json.loads(body)
-        except ValueError:
-            raise Inconsistent(f"the {what} is not JSON") from None
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+            raise Inconsistent(f"the {what} is not JSON (or nested too deep)") from None
 
 
 def _certificates(catalogue: object) -> list[dict[str, Any]]:

@@ -10,9 +10,11 @@ current -> superseded -> retired, never back (a retired version's certificates n
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -28,6 +30,7 @@ __all__ = [
     "later_stage",
     "merged_life",
     "sign_lifecycle",
+    "with_published",
 ]
 
 LIFECYCLE_PAYLOAD_TYPE = "application/vnd.netcode.lifecycle+json"
@@ -135,3 +138,29 @@ def merged_life(
     for key, status in published.items():
         merged[key] = later_stage(merged[key], status) if key in merged else status
     return merged
+
+
+class _Versioned(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+
+
+V = TypeVar("V", bound=_Versioned)
+
+
+def with_published(suites: Iterable[V], published: Mapping[tuple[str, str], str]) -> list[V]:
+    """Suite versions (frozen dataclasses with ``name``, ``version``, ``status``, e.g. ``SuiteVersion``), each
+    with the later of its catalog status and the status the body published for it (``Store.suite_life()``)."""
+    out: list[V] = []
+    for suite in suites:
+        status = published.get((suite.name, suite.version))
+        if status is None or later_stage(suite.status, status) == suite.status:
+            out.append(suite)
+        else:
+            changed: Any = dataclasses.replace(suite, status=status)  # type: ignore[type-var]
+            out.append(changed)
+    return out

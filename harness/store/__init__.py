@@ -193,29 +193,6 @@ def _signer(keyid: str | None, holder: str | None) -> Signer:
     return Signer(keyid or "", holder or "")
 
 
-def _registration_payload(verifier_line: str, attempt: dict[str, Any], result: Registration) -> dict[str, Any]:
-    """What the log records of one registration attempt: what an auditor needs, never a secret.
-
-    The submitter's ``source`` (a path or an organisation's label) is left out: the log is public.
-    """
-    product = None
-    if attempt.get("sut_product") is not None:
-        product = f"{attempt['sut_supplier']}/{attempt['sut_product']}@{attempt['sut_version']}"
-    suite = f"{attempt['suite']}@{attempt['suite_version']}" if attempt.get("suite") is not None else None
-    return {
-        "outcome": ("issued" if result.issued else "registered") if result.accepted else "refused",
-        "result": result.line,
-        "verifier": verifier_line,
-        "certificate": result.certificate,
-        "run_id": attempt.get("run_id"),
-        "bundle_sha256": attempt.get("sha256"),
-        "product": product,
-        "suite": suite,
-        "signer": attempt.get("signer_keyid"),
-        "certified": attempt.get("certified"),
-    }
-
-
 class Store:
     """The run store (one database): open it with :func:`open_store`, close it with :meth:`close`."""
 
@@ -316,7 +293,9 @@ class Store:
                 connection,
                 "registration" if result.accepted else "refusal",
                 at,
-                _registration_payload(outcome.line(), attempt, result),
+                ledger.registration_content(
+                    attempt, outcome.line(), result.line, result.accepted, result.issued, result.certificate
+                ),
                 result.certificate if result.issued else None,
             )
         return dataclasses.replace(result, log_index=entry.index)
@@ -378,6 +357,14 @@ class Store:
         if not bundle.certifies:
             return Registration(
                 True, f"registered as run {bundle.run_id} ({why_not_certifying(bundle)})", bundle.run_id
+            )
+        published = self._published(connection).get((bundle.suite, bundle.suite_version))
+        if "retired" in (bundle.suite_status, published):  # specs/README.md: retired is no longer certifiable
+            return Registration(
+                True,
+                f"registered as run {bundle.run_id} ({bundle.suite}@{bundle.suite_version} is retired: "
+                "no longer certifiable)",
+                bundle.run_id,
             )
         return self._issue(connection, bundle, at)
 
@@ -590,22 +577,17 @@ class Store:
                     }
                 ],
             )
-            ledger.append(
-                connection,
-                "withdrawal",
-                at,
-                {
-                    "certificate": certificate.id,
-                    "bundle_sha256": certificate.bundle_sha256,
-                    "product": certificate.product.ref,
-                    "suite": certificate.suite_ref,
-                    "reason": checked.reason,
-                    "withdrawn": checked.at or at,
-                    "signer": checked.keyid,
-                    "record_sha256": hashlib.sha256(record.encode()).hexdigest(),
-                },
+            content = ledger.withdrawal_content(
                 certificate.id,
+                certificate.bundle_sha256,
+                certificate.product.ref,
+                certificate.suite_ref,
+                checked.reason,
+                checked.at or at,
+                checked.keyid,
+                record,
             )
+            ledger.append(connection, "withdrawal", at, content, certificate.id)
         return Withdrawal(checked.reason, checked.at or at, checked.keyid)
 
     # -- the register's log: every registration, refusal, withdrawal and life-cycle change ----------------------

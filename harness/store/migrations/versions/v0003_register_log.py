@@ -63,6 +63,10 @@ def upgrade() -> None:
         sa.Column("created", sa.String(40), nullable=False),
         sa.Column("revoked", sa.String(40)),
     )
+    # what the store held before it had a log is logged now, marked backfilled (harness.store.log.backfill)
+    from harness.store.log import backfill
+
+    backfill(op.get_bind())
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             """
