@@ -45,6 +45,12 @@ class Submitted:
     def issued(self) -> bool:
         return self.status == 201
 
+    @property
+    def counts(self) -> bool:
+        """Issued, and the certificate counts now (current or superseded; not lapsed, not withdrawn)."""
+        status = (self.document.get("certificate") or {}).get("status")
+        return self.issued and status in ("current", "superseded")
+
     def line(self) -> str:
         """One line: ``issued certificate ID (PRODUCT SUITE@VERSION, STATUS, log entry N)``, or the reason."""
         document = self.document
@@ -61,8 +67,8 @@ class Submitted:
 
 
 def exit_code(answers: list[Submitted]) -> int:
-    """0 when every bundle was issued a certificate, else 1."""
-    return 0 if answers and all(answer.issued for answer in answers) else 1
+    """0 when every bundle holds a certificate that counts (issued; current or superseded), else 1."""
+    return 0 if answers and all(answer.counts for answer in answers) else 1
 
 
 def _loopback(host: str) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.catalog import load_catalog, use_folders
-from harness.evidence import Outcome, OutcomeKind, TrustList, Verifier
+from harness.evidence import TrustList, Verifier
 from harness.register.auth import scope_refusal
 
 if TYPE_CHECKING:
@@ -86,15 +86,6 @@ def judge_submission(path: str, org: str, source: str) -> Judged:
         refusal = scope_refusal(org, bundle)
         if refusal is not None:
             return Judged(403, "forbidden", refusal, bundle.run_id)
-        life = {(s.name, s.version): s.status for s in suite_life(worker.verifier.catalog, worker.store)}
-        if life.get((bundle.suite, bundle.suite_version)) == "retired":
-            # Retired in this register (a published life-cycle change): no longer certifiable, whatever the
-            # verifier's own copy of the register says; the refusal is kept like any other.
-            outcome = Outcome(
-                upload,
-                OutcomeKind.INVALID,
-                f"suite {bundle.suite}@{bundle.suite_version} is retired in this register: no longer certifiable",
-            )
     data = _read(upload, worker.max_bytes) if outcome.valid else None
     registration = worker.store.register(outcome, source, data)
     if not outcome.valid or not registration.accepted or bundle is None:

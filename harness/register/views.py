@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import harness
@@ -29,7 +29,7 @@ from harness.certification import (
 )
 from harness.certification.catalogue import certificate_entry, product_slug
 from harness.evidence.verified import SutRef
-from harness.register.lifecycle import merged_life
+from harness.register.lifecycle import with_published
 
 if TYPE_CHECKING:
     from harness.store import Store
@@ -53,11 +53,9 @@ def suite_life(catalog: Catalog, store: Store) -> tuple[SuiteVersion, ...]:
     """The catalog's suite versions with the life this register gives them.
 
     A version's status is the later of the catalog's (``suites/lifecycle.yaml``) and the last one the body
-    published to this register (:func:`~harness.register.lifecycle.merged_life`): a life only moves forward.
+    published to this register (:func:`~harness.register.lifecycle.with_published`): a life only moves forward.
     """
-    versions = suite_versions(catalog)
-    life = merged_life({(s.name, s.version): s.status for s in versions}, store.suite_life())
-    return tuple(replace(s, status=life[(s.name, s.version)]) for s in versions)
+    return tuple(with_published(suite_versions(catalog), store.suite_life()))
 
 
 def held_certificate(store: Store, ident: str) -> Certificate | None:

@@ -81,6 +81,9 @@ def build_world(folder: Path, catalog: Catalog) -> World:
     async def runs() -> dict[str, Path]:
         return {
             "acme": await run_with_evidence(catalog, build_app(catalog), folder / "acme", "intel-core", lab, ACME),
+            "acme-next": await run_with_evidence(
+                catalog, build_app(catalog), folder / "acme-next", "intel-core", lab, Sut("Acme Ltd", "RMS", "2.2")
+            ),
             "beta": await run_with_evidence(
                 catalog, build_app(catalog), folder / "beta", "alerts-core@1.1", beta, BETA_ALERTER
             ),
