@@ -458,6 +458,19 @@ async def inclusion(request: web.Request) -> web.Response:
         return problem(400, "bad-request", str(exc))
 
 
+async def log_entry(request: web.Request) -> web.Response:
+    """``GET /register/v1/log/entries/{index}``: one entry (its leaf hash is the auditor's to recompute)."""
+    text = request.match_info["index"]
+    if not text.isdigit() or len(text) > 18:
+        return problem(400, "bad-request", "index must be a non-negative integer")
+    store = _state(request).store
+    try:
+        entry = await asyncio.to_thread(store.log_entry, int(text))
+    except UsageError as exc:
+        return problem(404, "not-found", str(exc))
+    return _json(entry.as_json())
+
+
 async def consistency(request: web.Request) -> web.Response:
     """``GET /register/v1/log/consistency?first=M&second=N``: PROOF(M, D[N])."""
     values = _int_params(request, "first", "second")
@@ -609,6 +622,7 @@ def build_app(config: RegisterConfig) -> web.Application:
     routes.add_get(f"{API}/log/checkpoint", checkpoint)
     routes.add_get(f"{API}/log/inclusion", inclusion)
     routes.add_get(f"{API}/log/consistency", consistency)
+    routes.add_get(f"{API}/log/entries/{{index}}", log_entry)
     routes.add_get("/", index_page)
     routes.add_get("/products/{slug}", product_page)
     routes.add_get("/certificates/{ident}", certificate_page)

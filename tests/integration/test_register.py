@@ -185,7 +185,10 @@ def _entries(url: str) -> list[dict[str, Any]]:
     for index in range(size):
         status, proof, _ = fetch(f"{url}{API}/log/inclusion?index={index}&size={size}")
         assert status == 200
-        found.append(proof["entry"])
+        status, entry, _ = fetch(f"{url}{API}/log/entries/{index}")
+        assert status == 200 and entry == proof["entry"]
+        found.append(entry)
+    assert fetch(f"{url}{API}/log/entries/{size}")[0] == 404
     return found
 
 
