@@ -61,9 +61,7 @@ def catalogue_page(snapshot: Snapshot, query: str, page: str) -> str:
     """The catalogue: every product holding a certificate, searched by words (all must match), paged."""
     words = query.lower().split()[:20]
     found = [(p, cells) for p, cells in sorted(snapshot.held.items()) if cells and _matches(words, p, cells)]
-    number = int(page) if page.isdigit() and 0 < int(page) < 10**6 else 1
-    pages = max(1, -(-len(found) // PAGE_SIZE))
-    number = min(number, pages)
+    number, pages = _page_number(page, len(found))
     shown = [
         {"product": p, "certificates": [(c, snapshot.status(c.certificate)) for c in cells]}
         for p, cells in found[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
@@ -91,10 +89,28 @@ def certificate_page(snapshot: Snapshot, certificate: Certificate) -> str:
     return _render("certificate.html.j2", c=certificate_document(snapshot, certificate), certificate=certificate)
 
 
-def matrix_page(snapshot: Snapshot) -> str:
+def _page_number(page: str, total: int) -> tuple[int, int]:
+    """(this page, pages) for ``total`` items, ``page`` as the query gave it (anything odd is page 1)."""
+    pages = max(1, -(-total // PAGE_SIZE))
+    number = int(page) if page.isdigit() and 0 < int(page) < 10**6 else 1
+    return min(number, pages), pages
+
+
+def matrix_page(snapshot: Snapshot, query: str = "", page: str = "1") -> str:
+    """Products (rows, searched by words and paged like the catalogue) against every suite version."""
     products, columns, cells = compatibility_matrix(snapshot.evidence, snapshot.suites)
-    rows = [{"product": p, "cells": [c for c in cells if c.product == p]} for p in products]
-    return _render("matrix.html.j2", suites=columns, rows=rows)
+    words = query.lower().split()[:20]
+    found = [p for p in products if all(w in f"{p.supplier} {p.product} {p.version}".lower() for w in words)]
+    number, pages = _page_number(page, len(found))
+    shown = set(found[(number - 1) * PAGE_SIZE : number * PAGE_SIZE])
+    by_product: dict[Product, list[Any]] = {p: [] for p in shown}
+    for cell in cells:
+        if cell.product in shown:
+            by_product[cell.product].append(cell)
+    rows = [{"product": p, "cells": by_product[p]} for p in sorted(shown)]
+    return _render(
+        "matrix.html.j2", suites=columns, rows=rows, query=query, total=len(found), number=number, pages=pages
+    )
 
 
 def exchange_page(snapshot: Snapshot, answer: dict[str, Any] | None, a: str = "", b: str = "", error: str = "") -> str:

@@ -540,7 +540,8 @@ async def report_page(request: web.Request) -> web.Response:
 
 
 async def matrix_page(request: web.Request) -> web.Response:
-    return _page(pages.matrix_page(await _state(request).snapshot()))
+    snapshot = await _state(request).snapshot()
+    return _page(pages.matrix_page(snapshot, request.query.get("q", ""), request.query.get("page", "1")))
 
 
 async def exchange_page(request: web.Request) -> web.Response:
