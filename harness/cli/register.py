@@ -66,6 +66,10 @@ def register(subparsers: Any) -> None:
     issue.add_argument("--org", required=True, metavar="NAME")
     add_store_argument(issue)
     issue.set_defaults(func=_cmd_token_issue)
+    revoke = token_verbs.add_parser("revoke", help="revoke a token (it names no organisation from now on)")
+    revoke.add_argument("--token-env", default=TOKEN_ENV, metavar="VAR", help="variable holding the token to revoke")
+    add_store_argument(revoke)
+    revoke.set_defaults(func=_cmd_token_revoke)
 
     submit = verbs.add_parser("submit", help="submit evidence bundles to a register")
     _client_options(submit)
@@ -152,6 +156,25 @@ def _cmd_token_issue(args: argparse.Namespace) -> int:
         store.close()
     print(token)
     print(f"token issued for {printable(org)}: shown once, the register keeps only its hash", file=sys.stderr)
+    return 0
+
+
+def _cmd_token_revoke(args: argparse.Namespace) -> int:
+    from harness.register.client import token_from_env
+
+    token = token_from_env(args.token_env)
+    if token is None:
+        raise UsageError(f"set {args.token_env} to the token to revoke (never given on the command line)")
+    store = store_of(args)
+    try:
+        org = store.token_org(token)
+        revoked = store.revoke_token(token)
+    finally:
+        store.close()
+    if not revoked:
+        print("no live token of that value: nothing revoked")
+        return 1
+    print(f"token of {printable(org or '?')} revoked")
     return 0
 
 

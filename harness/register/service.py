@@ -64,6 +64,7 @@ _TITLES = {
     "bad-request": "The request is malformed",
     "conflict": "The act conflicts with what the register holds",
     "request-timeout": "The upload took too long",
+    "method-not-allowed": "Method not allowed",
     "internal": "The register failed to answer",
 }
 _CSP = (
@@ -585,7 +586,7 @@ async def _guard(
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        kind = {404: "not-found", 405: "bad-request"}.get(exc.status, "bad-request")
+        kind = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}.get(exc.status, "bad-request")
         response = problem(exc.status, kind, exc.reason)
     except HarnessError as exc:
         response = _refused(request, 400, "bad-request", str(exc))

@@ -229,6 +229,21 @@ def test_client_exit_codes(
     assert "refused (401)" in out.out and "nrt_x" not in out.out + out.err
 
 
+def test_a_revoked_token_names_no_organisation(
+    served: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = _last_token(served["store"])
+    headers = {"Content-Type": "application/zip", "Authorization": f"Bearer {token}"}
+    assert fetch(f"{served['url']}{API}/bundles", b"PK", headers)[0] == 422  # known: judged (and refused)
+    monkeypatch.setenv("REVOKED", token)
+    assert main(["register", "token", "revoke", "--token-env", "REVOKED", "--store", served["store"]]) == 0
+    assert f"token of {LAB} revoked" in capsys.readouterr().out
+    assert fetch(f"{served['url']}{API}/bundles", b"PK", headers)[0] == 401
+    assert main(["register", "token", "revoke", "--token-env", "REVOKED", "--store", served["store"]]) == 1
+    status, problem, _ = fetch(f"{served['url']}{API}/catalogue", b"{}", {"Content-Type": "application/json"})
+    assert status == 405 and problem["type"].endswith("/method-not-allowed")
+
+
 def test_run_register_submits_the_bundle_at_the_end(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
