@@ -101,7 +101,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     from harness.catalog import catalog_folders, load_catalog
     from harness.evidence import TrustList
-    from harness.register.service import Listening, RegisterConfig, serve
+    from harness.register.serving import Listening, serve
+    from harness.register.state import RegisterConfig
     from harness.store import MAX_BUNDLE_BYTES, default_url, open_store
 
     for name in ("processes", "workers", "pending", "max_bundle_mb", "upload_seconds"):
