@@ -87,22 +87,29 @@ class _Ledger:
 
     issued: dict[str, int]
     withdrawn: dict[str, int]
+    life: dict[str, list[Any]]
+    """``SUITE@VERSION`` -> [status, index of the entry that published it]."""
 
     def as_json(self) -> dict[str, Any]:
-        return {"issued": self.issued, "withdrawn": self.withdrawn}
+        return {"issued": self.issued, "withdrawn": self.withdrawn, "life": self.life}
 
     @staticmethod
     def from_json(value: object) -> _Ledger | None:
         """None for a file saved without it (every entry is then read again)."""
         if not isinstance(value, dict):
             return None
-        issued, withdrawn = value.get("issued"), value.get("withdrawn")
-        if not isinstance(issued, dict) or not isinstance(withdrawn, dict):
+        issued, withdrawn, life = value.get("issued"), value.get("withdrawn"), value.get("life")
+        if not isinstance(issued, dict) or not isinstance(withdrawn, dict) or not isinstance(life, dict):
             return None
         for held in (issued, withdrawn):
             if not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in held.items()):
                 return None
-        return _Ledger(dict(issued), dict(withdrawn))
+        for stage in life.values():
+            if not (isinstance(stage, list) and len(stage) == 2 and isinstance(stage[0], str)):
+                return None
+            if not isinstance(stage[1], int) or isinstance(stage[1], bool):
+                return None
+        return _Ledger(dict(issued), dict(withdrawn), dict(life))
 
     def learn(self, entry: LogEntry) -> None:
         """One more proven entry, in index order; Inconsistent when the log contradicts itself."""
@@ -126,6 +133,16 @@ class _Ledger:
                     f"(entry {self.withdrawn[certificate]})"
                 )
             self.withdrawn[certificate] = entry.index
+        elif entry.kind == "lifecycle":
+            suite, version, status = content.get("suite"), content.get("version"), content.get("status")
+            if isinstance(suite, str) and isinstance(version, str) and status in ("superseded", "retired"):
+                held = self.life.get(f"{suite}@{version}")
+                if held is not None and (held[0] == "retired" or held[0] == status):
+                    raise Inconsistent(
+                        f"log entry {entry.index} makes {suite}@{version} {status} after entry {held[1]} "
+                        f"made it {held[0]} (a life only moves forward)"
+                    )
+                self.life[f"{suite}@{version}"] = [status, entry.index]
 
 
 @dataclass(slots=True, frozen=True)
@@ -319,7 +336,7 @@ async def audit_async(
         # every entry the auditor has not read yet, each proven in the new tree: what the log says was issued
         ledger = saved.ledger if saved is not None and saved.ledger is not None else None
         start = previous.size if previous is not None and ledger is not None else 0
-        ledger = ledger if ledger is not None else _Ledger({}, {})
+        ledger = ledger if ledger is not None else _Ledger({}, {}, {})
 
         async def entry(index: int) -> LogEntry:
             async with gate:
@@ -375,6 +392,17 @@ def _complete(listed: list[dict[str, Any]], ledger: _Ledger) -> None:
             raise Inconsistent(f"the catalogue lists certificate {ident}, which no log entry issued")
         if certificate.get("withdrawn") and ident not in ledger.withdrawn:
             raise Inconsistent(f"the catalogue shows certificate {ident} withdrawn, but the log holds no withdrawal")
+        # a version the body retired (superseded) through the log never shows its certificates live (current)
+        ref = f"{certificate.get('suite')}@{certificate.get('version')}"
+        stage, status = ledger.life.get(ref), certificate.get("status")
+        if stage is not None and (
+            (stage[0] == "retired" and status not in ("lapsed", "withdrawn"))
+            or (stage[0] == "superseded" and status in ("current", "certified"))
+        ):
+            raise Inconsistent(
+                f"the catalogue shows certificate {ident} {str(status)[:40]}, but log entry {stage[1]} made "
+                f"{ref} {stage[0]}"
+            )
 
 
 async def _consistent(register: _Register, previous: Checkpoint, checkpoint: Checkpoint) -> None:

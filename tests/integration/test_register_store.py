@@ -674,7 +674,11 @@ def test_the_audit_catches_a_catalogue_that_hides_or_revives_a_certificate(
         with _serving(_app(store, body)) as register:
             assert audit(register, tmp_path / "saved.json", tmp_path / "body.pub") == 0
         saved = json.loads((tmp_path / "saved.json").read_text())
-        assert saved["certificates"] == {"issued": {first: 0, second: 1}, "withdrawn": {first: 4}}
+        assert saved["certificates"] == {
+            "issued": {first: 0, second: 1},
+            "withdrawn": {first: 4},
+            "life": {"checks-core@1.0": ["retired", 5]},
+        }
         capsys.readouterr()
 
         def edited(change: Any) -> dict[str, Any]:
@@ -712,5 +716,38 @@ def test_the_audit_catches_a_catalogue_that_hides_or_revives_a_certificate(
         with _serving(_app(store, body)) as register:
             assert audit(register, tmp_path / "saved.json") == 0
         assert json.loads((tmp_path / "saved.json").read_text())["certificates"]["withdrawn"] == {first: 4}
+    finally:
+        store.close()
+
+
+def test_the_audit_catches_a_retirement_the_catalogue_ignores(
+    tmp_path: Path, body: Ed25519PrivateKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The body retired a suite version through the log; a catalogue still showing its certificates current is
+    caught, and the database refuses to take the published retirement back."""
+    (tmp_path / "body.pub").write_bytes(_pem(body))
+    store = open_store(_sqlite(tmp_path))
+    try:
+        store.pin_body_key(_pem(body))
+        issued = _submit(store, "org A", 1)
+        record = sign_lifecycle("intel-core", "1.0", "retired", "obsolete", store.clock(), body)
+        retired = store.publish_lifecycle("intel-core", "1.0", "retired", record)
+        assert "append-only" in _refused(store, "DELETE FROM suite_status")
+        assert "append-only" in _refused(store, "UPDATE suite_status SET status = 'superseded'")
+        catalogue = _catalogue(store)
+        (certificate,) = catalogue["products"][0]["certificates"]
+        for status, code in (("current", 1), ("certified", 1), ("lapsed", 0)):
+            certificate["status"] = status
+            with _serving(_app(store, body, catalogue)) as register:
+                assert audit(register, tmp_path / "saved.json", tmp_path / "body.pub") == code
+            out = capsys.readouterr().out.strip()
+            if code:
+                assert out == (
+                    f"inconsistent: the catalogue shows certificate {issued.certificate} {status}, but log entry "
+                    f"{retired.index} made intel-core@1.0 retired"
+                )
+        assert json.loads((tmp_path / "saved.json").read_text())["certificates"]["life"] == {
+            "intel-core@1.0": ["retired", retired.index]
+        }
     finally:
         store.close()
