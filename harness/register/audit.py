@@ -343,8 +343,11 @@ async def audit_async(
                 return await _proven_entry(register, checkpoint, index, f"log entry {index}")
 
         for first in range(start, checkpoint.size, 1000):  # in slices: a long log is never all in flight
-            read = await asyncio.gather(*(entry(i) for i in range(first, min(first + 1000, checkpoint.size))))
-            for proven in read:
+            batch = range(first, min(first + 1000, checkpoint.size))
+            read = await asyncio.gather(*(entry(i) for i in batch), return_exceptions=True)
+            for proven in read:  # in index order: the first failure is the reason, the same on every run
+                if isinstance(proven, BaseException):
+                    raise proven
                 ledger.learn(proven)
         listed = _certificates(await register.get("/catalogue", "catalogue", _MAX_CATALOGUE))
         _complete(listed, ledger)
