@@ -34,6 +34,7 @@ from harness.evidence.keys import keyid, load_public, read_bounded
 from harness.model import HarnessError, TargetUnreachable, UsageError
 from harness.register.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from harness.register.log import (
+    LogEntry,
     LogFormatError,
     entry_from_json,
     proof_from_json,
@@ -50,7 +51,7 @@ __all__ = ["SAVED_FORMAT", "AuditResult", "Inconsistent", "add_audit_parser", "a
 SAVED_FORMAT = "netcode-register-checkpoint/1"
 _MAX_SMALL = 1 << 20
 _MAX_CATALOGUE = 256 << 20
-_MAX_SAVED = 1 << 20
+_MAX_SAVED = 64 << 20
 _PREFIX = "/register/v1"
 
 
@@ -80,12 +81,77 @@ class AuditResult:
         )
 
 
+@dataclass(slots=True)
+class _Ledger:
+    """What the auditor learnt from the entries it has read and proven: certificate id -> entry index."""
+
+    issued: dict[str, int]
+    withdrawn: dict[str, int]
+    life: dict[str, list[Any]]
+    """``SUITE@VERSION`` -> [status, index of the entry that published it]."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"issued": self.issued, "withdrawn": self.withdrawn, "life": self.life}
+
+    @staticmethod
+    def from_json(value: object) -> _Ledger | None:
+        """None for a file saved without it (every entry is then read again)."""
+        if not isinstance(value, dict):
+            return None
+        issued, withdrawn, life = value.get("issued"), value.get("withdrawn"), value.get("life")
+        if not isinstance(issued, dict) or not isinstance(withdrawn, dict) or not isinstance(life, dict):
+            return None
+        for held in (issued, withdrawn):
+            if not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in held.items()):
+                return None
+        for stage in life.values():
+            if not (isinstance(stage, list) and len(stage) == 2 and isinstance(stage[0], str)):
+                return None
+            if not isinstance(stage[1], int) or isinstance(stage[1], bool):
+                return None
+        return _Ledger(dict(issued), dict(withdrawn), dict(life))
+
+    def learn(self, entry: LogEntry) -> None:
+        """One more proven entry, in index order; Inconsistent when the log contradicts itself."""
+        content = entry.content()
+        certificate = content.get("certificate")
+        if entry.kind == "registration" and content.get("outcome") == "issued" and isinstance(certificate, str):
+            if certificate in self.issued:
+                raise Inconsistent(
+                    f"log entry {entry.index} issues certificate {certificate}, "
+                    f"issued already by entry {self.issued[certificate]}"
+                )
+            self.issued[certificate] = entry.index
+        elif entry.kind == "withdrawal" and isinstance(certificate, str):
+            if certificate not in self.issued:
+                raise Inconsistent(
+                    f"log entry {entry.index} withdraws certificate {certificate}, which no entry issued"
+                )
+            if certificate in self.withdrawn:
+                raise Inconsistent(
+                    f"log entry {entry.index} withdraws certificate {certificate} again "
+                    f"(entry {self.withdrawn[certificate]})"
+                )
+            self.withdrawn[certificate] = entry.index
+        elif entry.kind == "lifecycle":
+            suite, version, status = content.get("suite"), content.get("version"), content.get("status")
+            if isinstance(suite, str) and isinstance(version, str) and status in ("superseded", "retired"):
+                held = self.life.get(f"{suite}@{version}")
+                if held is not None and (held[0] == "retired" or held[0] == status):
+                    raise Inconsistent(
+                        f"log entry {entry.index} makes {suite}@{version} {status} after entry {held[1]} "
+                        f"made it {held[0]} (a life only moves forward)"
+                    )
+                self.life[f"{suite}@{version}"] = [status, entry.index]
+
+
 @dataclass(slots=True, frozen=True)
 class _Saved:
     key: Ed25519PublicKey
     pem: bytes
     envelope: dict[str, Any]
     checkpoint: Checkpoint
+    ledger: _Ledger | None
 
 
 def _public_pem(key: Ed25519PublicKey) -> bytes:
@@ -117,10 +183,10 @@ def _read_saved(path: Path) -> _Saved | None:
     except CheckpointError as exc:
         raise UsageError(f"{path}: the saved checkpoint does not verify ({exc})") from None
     assert isinstance(envelope, dict)  # open_checkpoint refuses anything else
-    return _Saved(key, pem.encode(), envelope, checkpoint)
+    return _Saved(key, pem.encode(), envelope, checkpoint, _Ledger.from_json(document.get("certificates")))
 
 
-def _save(path: Path, url: str, key: Ed25519PublicKey, envelope: dict[str, Any]) -> None:
+def _save(path: Path, url: str, key: Ed25519PublicKey, envelope: dict[str, Any], ledger: _Ledger) -> None:
     """Write FILE atomically (a crash leaves the old checkpoint or the new one, never half of one)."""
     document = {
         "format": SAVED_FORMAT,
@@ -128,6 +194,7 @@ def _save(path: Path, url: str, key: Ed25519PublicKey, envelope: dict[str, Any])
         "body_key": _public_pem(key).decode(),
         "body_keyid": keyid(key),
         "envelope": envelope,
+        "certificates": ledger.as_json(),
     }
     raw = json.dumps(document, indent=2, sort_keys=True).encode() + b"\n"
     try:
@@ -191,6 +258,25 @@ def _index(value: object, ident: str, field: str) -> int:
     return value
 
 
+async def _proven_entry(register: _Register, checkpoint: Checkpoint, index: int, what: str) -> LogEntry:
+    """Entry ``index`` as served with its inclusion proof, the proof verified against the signed root."""
+    proof_of = f"inclusion proof of entry {index}"
+    document = await register.get("/log/inclusion", proof_of, index=index, size=checkpoint.size)
+    try:
+        proof = proof_from_json(document, "inclusion")
+        entry = entry_from_json(document.get("entry"))
+    except LogFormatError as exc:
+        raise Inconsistent(f"{what}: {exc}") from None
+    if entry.index != index:
+        raise Inconsistent(f"{what}: the register served entry {entry.index} for entry {index}")
+    if not verify_inclusion(index, checkpoint.size, entry.leaf_hash, proof, checkpoint.root):
+        raise Inconsistent(
+            f"{what}: log entry {index} is not included in the signed checkpoint "
+            f"of {checkpoint.size} entries (the log was rewritten)"
+        )
+    return entry
+
+
 async def _included(
     register: _Register, checkpoint: Checkpoint, index: int, kind: str, certificate: dict[str, Any]
 ) -> None:
@@ -200,20 +286,7 @@ async def _included(
         raise Inconsistent(
             f"certificate {ident}: its {kind} entry {index} is beyond the checkpoint's {checkpoint.size} entries"
         )
-    what = f"inclusion proof of entry {index}"
-    document = await register.get("/log/inclusion", what, index=index, size=checkpoint.size)
-    try:
-        proof = proof_from_json(document, "inclusion")
-        entry = entry_from_json(document.get("entry"))
-    except LogFormatError as exc:
-        raise Inconsistent(f"certificate {ident}: {exc}") from None
-    if entry.index != index:
-        raise Inconsistent(f"certificate {ident}: the register served entry {entry.index} for entry {index}")
-    if not verify_inclusion(index, checkpoint.size, entry.leaf_hash, proof, checkpoint.root):
-        raise Inconsistent(
-            f"certificate {ident}: log entry {index} is not included in the signed checkpoint "
-            f"of {checkpoint.size} entries (the log was rewritten)"
-        )
+    entry = await _proven_entry(register, checkpoint, index, f"certificate {ident}")
     content = entry.content()
     if entry.kind != kind or content.get("certificate") != ident:
         raise Inconsistent(f"certificate {ident}: log entry {index} is not its {kind} (it records {entry.kind})")
@@ -259,7 +332,25 @@ async def audit_async(
         previous = saved.checkpoint if saved is not None else None
         if previous is not None:
             await _consistent(register, previous, checkpoint)
+        gate = asyncio.Semaphore(concurrency)
+        # every entry the auditor has not read yet, each proven in the new tree: what the log says was issued
+        ledger = saved.ledger if saved is not None and saved.ledger is not None else None
+        start = previous.size if previous is not None and ledger is not None else 0
+        ledger = ledger if ledger is not None else _Ledger({}, {}, {})
+
+        async def entry(index: int) -> LogEntry:
+            async with gate:
+                return await _proven_entry(register, checkpoint, index, f"log entry {index}")
+
+        for first in range(start, checkpoint.size, 1000):  # in slices: a long log is never all in flight
+            batch = range(first, min(first + 1000, checkpoint.size))
+            read = await asyncio.gather(*(entry(i) for i in batch), return_exceptions=True)
+            for proven in read:  # in index order: the first failure is the reason, the same on every run
+                if isinstance(proven, BaseException):
+                    raise proven
+                ledger.learn(proven)
         listed = _certificates(await register.get("/catalogue", "catalogue", _MAX_CATALOGUE))
+        _complete(listed, ledger)
         checks: list[tuple[int, str, dict[str, Any]]] = []
         for certificate in listed:
             ident = certificate["id"]
@@ -268,7 +359,6 @@ async def audit_async(
             if isinstance(withdrawn, dict) and "log_index" in withdrawn:
                 index = _index(withdrawn["log_index"], ident, "withdrawal log_index")
                 checks.append((index, "withdrawal", certificate))
-        gate = asyncio.Semaphore(concurrency)
 
         async def one(index: int, kind: str, certificate: dict[str, Any]) -> None:
             async with gate:
@@ -279,8 +369,43 @@ async def audit_async(
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
-    _save(checkpoint_path, base, key, envelope)
+    _save(checkpoint_path, base, key, envelope, ledger)
     return AuditResult(checkpoint, previous, len(listed))
+
+
+def _complete(listed: list[dict[str, Any]], ledger: _Ledger) -> None:
+    """The catalogue hides no live certificate the log issued, and shows none live that the log withdrew.
+
+    A withdrawn certificate may be left out (a later certificate of the same product and suite version stands).
+    """
+    shown = {c["id"]: c for c in listed}
+    for ident, index in ledger.issued.items():
+        certificate = shown.get(ident)
+        withdrawal = ledger.withdrawn.get(ident)
+        if certificate is None:
+            if withdrawal is None:
+                raise Inconsistent(f"certificate {ident}, issued by log entry {index}, is missing from the catalogue")
+            continue
+        if withdrawal is not None and not certificate.get("withdrawn"):
+            raise Inconsistent(
+                f"certificate {ident} is withdrawn by log entry {withdrawal}, but the catalogue shows it live"
+            )
+    for ident, certificate in shown.items():
+        if ident not in ledger.issued:
+            raise Inconsistent(f"the catalogue lists certificate {ident}, which no log entry issued")
+        if certificate.get("withdrawn") and ident not in ledger.withdrawn:
+            raise Inconsistent(f"the catalogue shows certificate {ident} withdrawn, but the log holds no withdrawal")
+        # a version the body retired (superseded) through the log never shows its certificates live (current)
+        ref = f"{certificate.get('suite')}@{certificate.get('version')}"
+        stage, status = ledger.life.get(ref), certificate.get("status")
+        if stage is not None and (
+            (stage[0] == "retired" and status not in ("lapsed", "withdrawn"))
+            or (stage[0] == "superseded" and status in ("current", "certified"))
+        ):
+            raise Inconsistent(
+                f"the catalogue shows certificate {ident} {str(status)[:40]}, but log entry {stage[1]} made "
+                f"{ref} {stage[0]}"
+            )
 
 
 async def _consistent(register: _Register, previous: Checkpoint, checkpoint: Checkpoint) -> None:

@@ -658,3 +658,96 @@ def test_proofs_and_appends_never_scan_the_log(tmp_path: Path, body: Ed25519Priv
                 assert scans == [], (statement, plan)
     finally:
         store.close()
+
+
+def test_the_audit_catches_a_catalogue_that_hides_or_revives_a_certificate(
+    tmp_path: Path, body: Ed25519PrivateKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A register that keeps its log honest but shows a catalogue other than the log's: a rival's live certificate
+    left out, a withdrawn one shown live, a live one shown withdrawn, one the log never issued."""
+    (tmp_path / "body.pub").write_bytes(_pem(body))
+    store = open_store(_sqlite(tmp_path))
+    try:
+        done = _populate(store, body)
+        first, second = done["first"].certificate, done["second"].certificate
+        honest = _catalogue(store)
+        with _serving(_app(store, body)) as register:
+            assert audit(register, tmp_path / "saved.json", tmp_path / "body.pub") == 0
+        saved = json.loads((tmp_path / "saved.json").read_text())
+        assert saved["certificates"] == {
+            "issued": {first: 0, second: 1},
+            "withdrawn": {first: 4},
+            "life": {"checks-core@1.0": ["retired", 5]},
+        }
+        capsys.readouterr()
+
+        def edited(change: Any) -> dict[str, Any]:
+            catalogue = json.loads(json.dumps(honest))
+            change([c for p in catalogue["products"] for c in p["certificates"]], catalogue)
+            return catalogue
+
+        def hide(listed: list[dict[str, Any]], catalogue: dict[str, Any]) -> None:
+            for product in catalogue["products"]:
+                product["certificates"] = [c for c in product["certificates"] if c["id"] != second]
+
+        def revive(listed: list[dict[str, Any]], _: dict[str, Any]) -> None:
+            for certificate in listed:
+                certificate["withdrawn"] = None
+
+        def bury(listed: list[dict[str, Any]], _: dict[str, Any]) -> None:
+            for certificate in listed:
+                certificate["withdrawn"] = {"reason": "made up"}
+
+        def invent(listed: list[dict[str, Any]], catalogue: dict[str, Any]) -> None:
+            catalogue["products"][0]["certificates"].append({**listed[0], "id": "00000000deadbeef"})
+
+        for change, reason in (
+            (hide, f"certificate {second}, issued by log entry 1, is missing from the catalogue"),
+            (revive, f"certificate {first} is withdrawn by log entry 4, but the catalogue shows it live"),
+            (bury, f"the catalogue shows certificate {second} withdrawn, but the log holds no withdrawal"),
+            (invent, "the catalogue lists certificate 00000000deadbeef, which no log entry issued"),
+        ):
+            with _serving(_app(store, body, edited(change))) as register:
+                assert audit(register, tmp_path / "saved.json") == 1, change
+                assert capsys.readouterr().out.strip() == f"inconsistent: {reason}"
+        # a file saved without what the log issued (or by an older auditor) is filled in from every entry again
+        del saved["certificates"]
+        (tmp_path / "saved.json").write_text(json.dumps(saved))
+        with _serving(_app(store, body)) as register:
+            assert audit(register, tmp_path / "saved.json") == 0
+        assert json.loads((tmp_path / "saved.json").read_text())["certificates"]["withdrawn"] == {first: 4}
+    finally:
+        store.close()
+
+
+def test_the_audit_catches_a_retirement_the_catalogue_ignores(
+    tmp_path: Path, body: Ed25519PrivateKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The body retired a suite version through the log; a catalogue still showing its certificates current is
+    caught, and the database refuses to take the published retirement back."""
+    (tmp_path / "body.pub").write_bytes(_pem(body))
+    store = open_store(_sqlite(tmp_path))
+    try:
+        store.pin_body_key(_pem(body))
+        issued = _submit(store, "org A", 1)
+        record = sign_lifecycle("intel-core", "1.0", "retired", "obsolete", store.clock(), body)
+        retired = store.publish_lifecycle("intel-core", "1.0", "retired", record)
+        assert "append-only" in _refused(store, "DELETE FROM suite_status")
+        assert "append-only" in _refused(store, "UPDATE suite_status SET status = 'superseded'")
+        catalogue = _catalogue(store)
+        (certificate,) = catalogue["products"][0]["certificates"]
+        for status, code in (("current", 1), ("certified", 1), ("lapsed", 0)):
+            certificate["status"] = status
+            with _serving(_app(store, body, catalogue)) as register:
+                assert audit(register, tmp_path / "saved.json", tmp_path / "body.pub") == code
+            out = capsys.readouterr().out.strip()
+            if code:
+                assert out == (
+                    f"inconsistent: the catalogue shows certificate {issued.certificate} {status}, but log entry "
+                    f"{retired.index} made intel-core@1.0 retired"
+                )
+        assert json.loads((tmp_path / "saved.json").read_text())["certificates"]["life"] == {
+            "intel-core@1.0": ["retired", retired.index]
+        }
+    finally:
+        store.close()

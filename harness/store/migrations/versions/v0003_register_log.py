@@ -19,7 +19,8 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-_APPEND_ONLY = ("log_entries", "log_nodes")
+_APPEND_ONLY = ("log_entries", "log_nodes", "suite_status")
+"""suite_status too: a published retirement is never taken back (its certificates would come back to life)."""
 
 
 def upgrade() -> None:
