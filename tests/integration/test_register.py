@@ -231,10 +231,11 @@ def _rebuild_log_without_a_row(engine: sa.Engine, dropped: int) -> None:
                 ledger.append(connection, row["kind"], row["at"], content, row["certificate_id"])
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 def test_the_register_end_to_end_on_sqlite(
-    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    world: World, processes: int, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _done_when(world, f"sqlite:///{tmp_path / 'register.db'}", 1, tmp_path, capsys, monkeypatch)
+    _done_when(world, f"sqlite:///{tmp_path / 'register.db'}", processes, tmp_path, capsys, monkeypatch)
 
 
 @pytest.mark.postgres
