@@ -322,6 +322,9 @@ async def audit_async(
     limits = aiohttp.ClientTimeout(total=timeout)
     async with aiohttp.ClientSession(timeout=limits, connector=aiohttp.TCPConnector(limit=concurrency)) as session:
         register = _Register(session, base)
+        # the catalogue first, then the checkpoint: everything the catalogue reflects is then inside the signed tree,
+        # and a certificate issued in between is neither "beyond the checkpoint" nor "missing from the catalogue"
+        catalogue = await register.get("/catalogue", "catalogue", _MAX_CATALOGUE)
         served = await register.get("/log/checkpoint", "checkpoint")
         envelope = served.get("envelope") if isinstance(served, dict) else None
         try:
@@ -349,8 +352,8 @@ async def audit_async(
                 if isinstance(proven, BaseException):
                     raise proven
                 ledger.learn(proven)
-        listed = _certificates(await register.get("/catalogue", "catalogue", _MAX_CATALOGUE))
-        _complete(listed, ledger)
+        listed = _certificates(catalogue)
+        _complete(listed, ledger, _reflected(catalogue, previous, checkpoint))
         checks: list[tuple[int, str, dict[str, Any]]] = []
         for certificate in listed:
             ident = certificate["id"]
@@ -373,15 +376,42 @@ async def audit_async(
     return AuditResult(checkpoint, previous, len(listed))
 
 
-def _complete(listed: list[dict[str, Any]], ledger: _Ledger) -> None:
+def _reflected(catalogue: object, previous: Checkpoint | None, checkpoint: Checkpoint) -> int:
+    """The log size the catalogue says it reflects (``log_size``), between the last audited checkpoint and this one.
+
+    The catalogue is read before the checkpoint, so it can never honestly reflect more entries than the checkpoint
+    signs; and it must reflect at least what the last audit saw, or a register could keep showing a stale catalogue
+    (a withdrawn certificate still live) for ever.
+    """
+    size = catalogue.get("log_size") if isinstance(catalogue, dict) else None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise Inconsistent("the catalogue does not say which log size it reflects (log_size)")
+    if size > checkpoint.size:
+        raise Inconsistent(
+            f"the catalogue reflects {size} log entries, more than the {checkpoint.size} the later checkpoint signs"
+        )
+    if previous is not None and size < previous.size:
+        raise Inconsistent(
+            f"the catalogue reflects {size} log entries, fewer than the {previous.size} of the last audited checkpoint"
+        )
+    return size
+
+
+def _complete(listed: list[dict[str, Any]], ledger: _Ledger, reflected: int) -> None:
     """The catalogue hides no live certificate the log issued, and shows none live that the log withdrew.
 
-    A withdrawn certificate may be left out (a later certificate of the same product and suite version stands).
+    Only entries below ``reflected`` (the log size the catalogue was read at) are held against it: an entry appended
+    after the catalogue was read shows in the next audit. A withdrawn certificate may be left out (a later certificate
+    of the same product and suite version stands).
     """
     shown = {c["id"]: c for c in listed}
     for ident, index in ledger.issued.items():
+        if index >= reflected:
+            continue
         certificate = shown.get(ident)
         withdrawal = ledger.withdrawn.get(ident)
+        if withdrawal is not None and withdrawal >= reflected:
+            withdrawal = None
         if certificate is None:
             if withdrawal is None:
                 raise Inconsistent(f"certificate {ident}, issued by log entry {index}, is missing from the catalogue")
@@ -398,9 +428,13 @@ def _complete(listed: list[dict[str, Any]], ledger: _Ledger) -> None:
         # a version the body retired (superseded) through the log never shows its certificates live (current)
         ref = f"{certificate.get('suite')}@{certificate.get('version')}"
         stage, status = ledger.life.get(ref), certificate.get("status")
-        if stage is not None and (
-            (stage[0] == "retired" and status not in ("lapsed", "withdrawn"))
-            or (stage[0] == "superseded" and status in ("current", "certified"))
+        if (
+            stage is not None
+            and stage[1] < reflected
+            and (
+                (stage[0] == "retired" and status not in ("lapsed", "withdrawn"))
+                or (stage[0] == "superseded" and status in ("current", "certified"))
+            )
         ):
             raise Inconsistent(
                 f"the catalogue shows certificate {ident} {str(status)[:40]}, but log entry {stage[1]} made "

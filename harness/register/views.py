@@ -202,6 +202,8 @@ def catalogue_feed(snapshot: Snapshot) -> dict[str, Any]:
     rejected = sorted((r.source, r.reason) for r in snapshot.evidence.refusals)
     return {
         "harness": {"version": harness.__version__},
+        # the log size this snapshot was read at: every entry below it is reflected here (the auditor relies on it)
+        "log_size": snapshot.version,
         "products": products,
         "rejected": [{"bundle": source.rpartition("/")[2], "reason": reason} for source, reason in rejected],
     }

@@ -71,6 +71,7 @@ def _pem(key: Ed25519PrivateKey) -> bytes:
 
 def _catalogue(store: Store) -> dict[str, Any]:
     """The catalogue's JSON as the register serves it: each certificate with the index of its log entry."""
+    size = store.log_size()  # read first, as the register's snapshot does: everything below it is reflected
     issued, withdrawn = store.log_indexes("registration"), store.log_indexes("withdrawal")
     products: dict[str, list[dict[str, Any]]] = {}
     for certificate in store.evidence().certificates:
@@ -85,7 +86,7 @@ def _catalogue(store: Store) -> dict[str, Any]:
         if certificate.withdrawal is not None:
             entry["withdrawn"] = {"reason": certificate.withdrawal.reason, "log_index": withdrawn.get(certificate.id)}
         products.setdefault(certificate.product.ref, []).append(entry)
-    return {"products": [{"product": name, "certificates": held} for name, held in products.items()]}
+    return {"log_size": size, "products": [{"product": name, "certificates": held} for name, held in products.items()]}
 
 
 def _app(store: Store, key: Ed25519PrivateKey, catalogue: dict[str, Any] | None = None) -> web.Application:
@@ -457,13 +458,16 @@ def test_the_audit_refuses_a_checkpoint_a_catalogue_or_a_register_it_cannot_trus
         # a catalogue listing a certificate without its log entry, or pointing at another entry
         second = done["second"].certificate
         for catalogue, reason in (
-            ({"products": [{"certificates": [{"id": second}]}]}, f"certificate {second} has no log_index"),
             (
-                {"products": [{"certificates": [{"id": second, "log_index": 2}]}]},
+                {"log_size": 6, "products": [{"certificates": [{"id": second}]}]},
+                f"certificate {second} has no log_index",
+            ),
+            (
+                {"log_size": 6, "products": [{"certificates": [{"id": second, "log_index": 2}]}]},
                 f"certificate {second}: log entry 2 is not its registration",
             ),
             (
-                {"products": [{"certificates": [{"id": second, "log_index": 99}]}]},
+                {"log_size": 6, "products": [{"certificates": [{"id": second, "log_index": 99}]}]},
                 "entry 99 is beyond the checkpoint's 6 entries",
             ),
             ({"products": "none"}, "the catalogue is not an object with a products array"),
@@ -749,5 +753,42 @@ def test_the_audit_catches_a_retirement_the_catalogue_ignores(
         assert json.loads((tmp_path / "saved.json").read_text())["certificates"]["life"] == {
             "intel-core@1.0": ["retired", retired.index]
         }
+    finally:
+        store.close()
+
+
+def test_the_audit_of_a_busy_register_holds_the_catalogue_to_the_log_size_it_reflects(
+    tmp_path: Path, body: Ed25519PrivateKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The auditor reads the catalogue, then the checkpoint. A certificate issued (or withdrawn) in between is in
+    the signed tree but not in the catalogue: that is no inconsistency, the next audit holds it. A catalogue that
+    claims to reflect more entries than the later checkpoint signs, or fewer than the last audited checkpoint (a
+    stale catalogue kept to hide a withdrawal), is."""
+    (tmp_path / "body.pub").write_bytes(_pem(body))
+    store = open_store(_sqlite(tmp_path))
+    try:
+        store.pin_body_key(_pem(body))
+        first = _submit(store, "org A", 1)
+        assert first.certificate is not None
+        before = _catalogue(store)  # read before the next two acts, as a register busy between the auditor's reads
+        second = _submit(store, "org B", 2, "Dispatch")
+        certificate = store.certificate(first.certificate)
+        store.withdraw(certificate.id, sign_withdrawal(certificate, "misrepresented", store.clock(), body))
+        assert second.certificate is not None and before["log_size"] == 1
+        with _serving(_app(store, body, before)) as register:
+            assert audit(register, tmp_path / "saved.json", tmp_path / "body.pub") == 0, capsys.readouterr().out
+        # the next audit sees the catalogue of now: the new certificate and the withdrawal are held to the log
+        with _serving(_app(store, body)) as register:
+            assert audit(register, tmp_path / "saved.json") == 0, capsys.readouterr().out
+        capsys.readouterr()
+        for size, reason in (
+            (1, "the catalogue reflects 1 log entries, fewer than the 3 of the last audited checkpoint"),
+            (9, "the catalogue reflects 9 log entries, more than the 3 the later checkpoint signs"),
+            (None, "the catalogue does not say which log size it reflects (log_size)"),
+        ):
+            stale = {**before, "log_size": size}
+            with _serving(_app(store, body, stale)) as register:
+                assert audit(register, tmp_path / "saved.json") == 1
+            assert capsys.readouterr().out.strip() == f"inconsistent: {reason}"
     finally:
         store.close()
