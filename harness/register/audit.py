@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import json
 import os
 import sys
@@ -442,7 +443,18 @@ def _complete(listed: list[dict[str, Any]], ledger: _Ledger, reflected: int) -> 
             )
 
 
+def _instant(at: str) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 async def _consistent(register: _Register, previous: Checkpoint, checkpoint: Checkpoint) -> None:
+    now, then = _instant(checkpoint.at), _instant(previous.at)
+    if now is None or (then is not None and now < then):
+        # the body's clock only moves forward: an older checkpoint signed later is a register showing a past state
+        raise Inconsistent(f"the signed checkpoint's time {checkpoint.at[:40]} is before the saved one's {previous.at}")
     if checkpoint.size < previous.size:
         raise Inconsistent(
             f"the log shrank: the signed checkpoint has {checkpoint.size} entries, the saved one {previous.size}"

@@ -32,7 +32,7 @@ from harness.certification.withdrawal import sign_withdrawal
 from harness.cli import main
 from harness.evidence.verified import Outcome, OutcomeKind, ScenarioVerdict, Signer, SutRef, VerifiedBundle
 from harness.register.audit import audit
-from harness.register.checkpoint import open_checkpoint
+from harness.register.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from harness.register.lifecycle import merged_life, sign_lifecycle
 from harness.register.log import (
     MemoryTree,
@@ -89,11 +89,14 @@ def _catalogue(store: Store) -> dict[str, Any]:
     return {"log_size": size, "products": [{"product": name, "certificates": held} for name, held in products.items()]}
 
 
-def _app(store: Store, key: Ed25519PrivateKey, catalogue: dict[str, Any] | None = None) -> web.Application:
-    """A tiny register serving the store's log at the paths (and in the JSON shapes) of docs/register-log.md."""
+def _app(
+    store: Store, key: Ed25519PrivateKey, catalogue: dict[str, Any] | None = None, head: Any = None
+) -> web.Application:
+    """A tiny register serving the store's log at the paths (and in the JSON shapes) of docs/register-log.md
+    (``catalogue`` and ``head``, a signed checkpoint, replace what the store would serve)."""
 
     async def checkpoint(_: web.Request) -> web.Response:
-        return web.json_response(store.checkpoint(key).as_json())
+        return web.json_response((head if head is not None else store.checkpoint(key)).as_json())
 
     async def inclusion(request: web.Request) -> web.Response:
         index, size = int(request.query["index"]), int(request.query["size"])
@@ -790,5 +793,28 @@ def test_the_audit_of_a_busy_register_holds_the_catalogue_to_the_log_size_it_ref
             with _serving(_app(store, body, stale)) as register:
                 assert audit(register, tmp_path / "saved.json") == 1
             assert capsys.readouterr().out.strip() == f"inconsistent: {reason}"
+    finally:
+        store.close()
+
+
+def test_the_audit_refuses_a_checkpoint_older_than_the_saved_one(
+    tmp_path: Path, body: Ed25519PrivateKey, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The body's clock only moves forward: a checkpoint of the same tree signed with an earlier time than the one
+    the auditor saved is a register replaying a past state, caught even though its tree is consistent."""
+    (tmp_path / "body.pub").write_bytes(_pem(body))
+    store = open_store(_sqlite(tmp_path))
+    try:
+        _populate(store, body)
+        with _serving(_app(store, body)) as register:
+            assert audit(register, tmp_path / "saved.json", tmp_path / "body.pub") == 0
+        head = store.checkpoint(body).checkpoint
+        older = sign_checkpoint(Checkpoint(head.size, head.root, "2000-01-01T00:00:00.000Z"), body)
+        capsys.readouterr()
+        with _serving(_app(store, body, head=older)) as register:
+            assert audit(register, tmp_path / "saved.json") == 1
+        assert (
+            "inconsistent: the signed checkpoint's time 2000-01-01T00:00:00.000Z is before" in capsys.readouterr().out
+        )
     finally:
         store.close()
