@@ -78,7 +78,7 @@ class AuditResult:
         )
         return (
             f"consistent: {self.checkpoint.size} entries, root {self.checkpoint.root.hex()[:16]}, "
-            f"{grown}; {self.certificates} certificates included"
+            f"signed at {self.checkpoint.at}, {grown}; {self.certificates} certificates included"
         )
 
 
