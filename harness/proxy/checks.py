@@ -88,6 +88,8 @@ class ExchangeKind:
     """Refusals are messages of the standard (CAP Error), not problem documents."""
     idempotent: bool = False
     """Binding rule 5 is judged on this exchange (its table names re-sending and ``409``)."""
+    should_within_ms: float | None = None
+    """The answer SHOULD come within this (a warning past it: one answer cannot show a percentile)."""
 
 
 def _kind(name: str, method: str, path: str, statuses: set[int], **options: Any) -> ExchangeKind:
@@ -98,19 +100,21 @@ KINDS: tuple[ExchangeKind, ...] = (
     _kind(
         "intel-report submit", "POST", r"/netcode/v1/intel-reports/?", {202, 400, 409, 413, 415, 422},
         accepted=202, request_formats=("intel-report/1.0", "intel-report-xml/1.0"), idempotent=True,
+        should_within_ms=1000,
     ),
     _kind("intel-report retrieve", "GET", r"/netcode/v1/intel-reports/[^/]+", {200, 404, 406}),
     _kind(
         "person query", "POST", r"/netcode/v1/queries/person", {200, 400, 413, 415},
-        accepted=200, request_formats=("person-query/1.0",),
+        accepted=200, request_formats=("person-query/1.0",), should_within_ms=500,
     ),
     _kind(
         "vehicle query", "POST", r"/netcode/v1/queries/vehicle", {200, 400, 413, 415},
-        accepted=200, request_formats=("vehicle-query/1.0",),
+        accepted=200, request_formats=("vehicle-query/1.0",), should_within_ms=500,
     ),
     _kind(
         "cap alert", "POST", r"/netcode/v1/alerts", {202, 400, 409, 413, 415},
         accepted=202, request_formats=("cap/1.2",), native_errors=True, idempotent=True,
+        should_within_ms=1000,
     ),
     _kind(
         "edxl-de distribution", "POST", r"/netcode/v1/distributions", {202, 400, 409, 413, 415, 422},
@@ -178,6 +182,8 @@ class ExchangeChecker:
         self.formats = list(catalog.formats.values())
         self.remember = remember
         self._ids: OrderedDict[tuple[str, str], tuple[bytes, int, bytes]] = OrderedDict()
+        self._refused: OrderedDict[str, str] = OrderedDict()
+        """Report ids refused for their classification (``422``): a receiver must not serve them later."""
         self._lock = threading.Lock()
 
     def check(self, exchange: RecordedExchange) -> list[ProxyFinding]:
@@ -195,6 +201,14 @@ class ExchangeChecker:
         if status not in kind.statuses:
             allowed = ", ".join(str(s) for s in sorted(kind.statuses))
             yield ProxyFinding("EX-STATUS", f"{kind.name} answered {status}; the exchange table allows {allowed}")
+        if kind.should_within_ms is not None and 200 <= status < 300 and exchange.elapsed_ms > kind.should_within_ms:
+            yield ProxyFinding(
+                "EX-TIME",
+                f"{kind.name} answered in {exchange.elapsed_ms:.0f} ms; the spec says within "
+                f"{kind.should_within_ms:.0f} ms (SHOULD)",
+                "exchange",
+                severity="warning",
+            )
         seen = self._request(kind, exchange) if kind.accepted is not None else _Seen()
         if kind.accepted is not None:
             yield from self._acceptance(kind, exchange, seen)
@@ -204,6 +218,10 @@ class ExchangeChecker:
             yield from self._answer(kind, exchange, seen)
         if kind.idempotent and seen.message_id is not None and seen.content is not None:
             yield from self._idempotency(kind, exchange, seen)
+        if kind.name == "intel-report submit" and status == 422 and seen.message_id is not None:
+            self._refused[seen.message_id] = exchange.started
+            if len(self._refused) > self.remember:
+                self._refused.popitem(last=False)
 
     # -- the request --------------------------------------------------------------------------------------
 
@@ -259,7 +277,12 @@ class ExchangeChecker:
                 else:
                     rule = {413: "BR-4", 415: "BR-2", 422: "EX-CLASSIFICATION"}[wanted]
                     yield ProxyFinding(rule, f"{kind.name} accepted ({status}) {why}; the table says {wanted}")
-        elif status in (400, 413, 415, 422) and status not in {wanted for wanted, _ in seen.refused_for}:
+        elif status >= 400 and status != 409:
+            for wanted, why in seen.refused_for:
+                if wanted in (413, 415) and status != wanted:
+                    rule = "BR-4" if wanted == 413 else "BR-2"
+                    yield ProxyFinding(rule, f"{kind.name} answered {why} with {status}; the binding says {wanted}")
+        if status in (400, 413, 415, 422) and status not in {wanted for wanted, _ in seen.refused_for}:
             why = _refused_wrongly(kind, status, seen)
             if why:
                 yield ProxyFinding(
@@ -345,17 +368,32 @@ class ExchangeChecker:
                 yield ProxyFinding("EX-LOCATION", f"Location {location!r} does not name {path}")
 
     def _retrieved(self, exchange: RecordedExchange) -> Iterator[ProxyFinding]:
+        """intel-report.md, retrieve: the stored report in the rendition ``Accept`` names (``application/xml``
+        and ``application/json`` are aliases, ``*/*`` gives JSON)."""
         accept = (exchange.header("Accept") or "*/*").lower()
         given = media_type(exchange.header("Content-Type", answer=True))
-        xml = "application/vnd.netcode.intel-report+xml" in accept or "application/xml" in accept
-        json_wanted = "application/vnd.netcode.intel-report+json" in accept or "application/json" in accept
-        if xml and not json_wanted and given != "application/vnd.netcode.intel-report+xml":
-            yield ProxyFinding("EX-ANSWER", f"Accept asked for the XML rendition; the answer is {given or 'untyped'}")
-        elif json_wanted and not xml and given != "application/vnd.netcode.intel-report+json":
-            yield ProxyFinding("EX-ANSWER", f"Accept asked for the JSON rendition; the answer is {given or 'untyped'}")
-        fmt = next((f for f in self.formats if given in f.media_types and f.family == "intel-report"), None)
-        if fmt is not None:
-            yield from self._validated(exchange, fmt.id)
+        wants_xml = any(t in accept for t in ("application/vnd.netcode.intel-report+xml", "application/xml"))
+        wants_json = any(t in accept for t in ("application/vnd.netcode.intel-report+json", "application/json", "*/*"))
+        if wants_xml and not wants_json:
+            rendition, types = "intel-report-xml/1.0", ("application/vnd.netcode.intel-report+xml", "application/xml")
+        elif wants_json and not wants_xml:
+            rendition, types = "intel-report/1.0", ("application/vnd.netcode.intel-report+json", "application/json")
+        else:  # both named: either rendition answers
+            rendition = "intel-report-xml/1.0" if given.endswith("xml") else "intel-report/1.0"
+            types = (given, given)
+        if given not in types:
+            yield ProxyFinding(
+                "EX-ANSWER", f"Accept {accept!r} asked for {rendition}; the answer is {given or 'untyped'}"
+            )
+            return
+        report_id = exchange.target.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        if report_id in self._refused:
+            yield ProxyFinding("EX-CLASSIFICATION", f"report {report_id} was refused (422) and is served all the same")
+        validation = yield from self._validated(exchange, rendition)
+        held = self._ids.get(("intel-report submit", report_id))
+        model = validation.model if validation is not None else None
+        if model is not None and held is not None and _digest(_canonical_json(content_of(model))) != held[0]:
+            yield ProxyFinding("EX-ANSWER", f"report {report_id} is served with other content than was submitted")
 
     def _cap_answer(self, exchange: RecordedExchange, seen: _Seen, msg_type: str) -> Iterator[ProxyFinding]:
         validation = yield from self._validated(exchange, "cap/1.2")
@@ -399,7 +437,7 @@ class ExchangeChecker:
     def _idempotency(self, kind: ExchangeKind, exchange: RecordedExchange, seen: _Seen) -> Iterator[ProxyFinding]:
         assert seen.message_id is not None and seen.content is not None
         key = (kind.name, seen.message_id)
-        digest = hashlib.sha256(seen.content).digest()
+        digest = _digest(seen.content)
         answer = (exchange.answer_status, _answer_digest(exchange))
         held = self._ids.get(key)
         status = exchange.answer_status
@@ -580,6 +618,10 @@ def canonical(root: etree._Element) -> bytes:
     the aiohttp server)."""
     text: bytes = etree.tostring(root, method="c14n2", strip_text=True, with_comments=False)  # type: ignore[call-overload]
     return text
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
 
 
 def _canonical_json(value: Any) -> bytes:
