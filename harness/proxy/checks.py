@@ -283,7 +283,7 @@ class ExchangeChecker:
                     rule = "BR-4" if wanted == 413 else "BR-2"
                     yield ProxyFinding(rule, f"{kind.name} answered {why} with {status}; the binding says {wanted}")
         if status in (400, 413, 415, 422) and status not in {wanted for wanted, _ in seen.refused_for}:
-            why = _refused_wrongly(kind, status, seen)
+            why = _refused_wrongly(kind, status, seen, exchange)
             if why:
                 yield ProxyFinding(
                     "EX-REFUSED", f"{kind.name} refused {why} with {status}; the table wants {kind.accepted}"
@@ -323,6 +323,8 @@ class ExchangeChecker:
             context = model.get("CONTEXT") if model else None
             if isinstance(context, dict) and context.get("MSGTYPE") != "ACK":
                 yield ProxyFinding("EX-ANSWER", "an accepted EMSI message is answered with an ACK", location="/CONTEXT")
+        elif name == "esn emergency alert" and not _alert_received(exchange.answer_body):
+            yield ProxyFinding("EX-ANSWER", "an emergency alert or cancel is answered with alert-ind-rcvd true")
         elif name == "esn file upload":
             location = exchange.header("Location", answer=True)
             if not location or "://" not in location:
@@ -553,18 +555,42 @@ def _cap_reference(body: bytes) -> str | None:
     return header.reference if header is not None else None
 
 
-def _refused_wrongly(kind: ExchangeKind, status: int, seen: _Seen) -> str:
+def _refused_wrongly(kind: ExchangeKind, status: int, seen: _Seen, exchange: RecordedExchange) -> str:
     """What was refused for no reason the proxy can see ("" when the refusal may stand)."""
     if status == 413:
         return "a body within 1 MiB"
     if status == 415 and seen.fmt is not None:
         return f"a body of an accepted media type ({seen.fmt.id})"
-    if kind.name.startswith("esn"):
-        return ""  # ESN refusals also depend on headers (Netcode-Reply-To) the validator does not judge
+    if kind.name.startswith("esn") and _names_esn_rule(exchange):
+        return ""  # ESN rules on headers (Netcode-Reply-To, ESN-03) are judged by the receiver, not the validator
     valid = seen.validation is not None and seen.validation.valid
     if valid and status in (400, 422):
         return "a valid message" + (" of a permitted classification" if status == 422 else "")
     return ""
+
+
+def _names_esn_rule(exchange: RecordedExchange) -> bool:
+    """Whether a refusal's problem names an ``ESN-..`` rule (one the message validator does not judge)."""
+    try:
+        document = parse_json(exchange.answer_body)
+    except UnsafeJson:
+        return False
+    errors = document.get("errors") if isinstance(document, dict) else None
+    return any(isinstance(error, dict) and str(error.get("rule", "")).startswith("ESN-") for error in errors or [])
+
+
+def _alert_received(body: bytes) -> bool:
+    """Whether an mcptt-info carries ``alert-ind-rcvd`` true (esn.md, exchange 3)."""
+    try:
+        root = parse_xml(body)
+    except UnsafeXml:
+        return False
+    return any(
+        isinstance(element.tag, str)
+        and etree.QName(element).localname == "alert-ind-rcvd"
+        and (element.text or "").strip() == "true"
+        for element in root.iter()
+    )
 
 
 def _classification_refused(kind: ExchangeKind, body: bytes, validation: Validation) -> str | None:
