@@ -12,6 +12,7 @@ watched.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,9 @@ __all__ = ["MAX_HEAD_BYTES", "MessageCutter", "SeenMessage"]
 MAX_HEAD_BYTES = 64 * 1024
 """Start line and headers together; a longer head makes the cutter stop watching (the bytes still flow)."""
 
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_REQUEST_LINE = re.compile(_TOKEN + r" [^ ]+ HTTP/1\.[01]\Z")
+_STATUS_LINE = re.compile(r"HTTP/1\.[01] [1-9][0-9][0-9] ?")
 _HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILERS, _UNTIL_CLOSE, _BLIND = range(8)
 
 
@@ -189,10 +193,10 @@ class MessageCutter:
         del buffer[: end + 4]
         lines = head.split("\r\n")
         parts = lines[0].split(" ", 2)
-        if len(parts) < 2 or (self._answers and not parts[0].startswith("HTTP/")):
+        start = (parts[0], parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else "")
+        if not (_STATUS_LINE if self._answers else _REQUEST_LINE).match(lines[0]):
             self._go_blind(f"not an HTTP/1.1 start line: {lines[0][:80]!r}")
             return False
-        start = (parts[0], parts[1], parts[2] if len(parts) > 2 else "")
         headers: list[tuple[str, str]] = []
         for line in lines[1:]:
             if line[:1] in (" ", "\t") and headers:  # obsolete line folding: part of the previous value
