@@ -1,0 +1,137 @@
+"""``harness proxy`` as a user runs it: the ready line, console lines, SIGTERM writing the reports, exit codes, and
+no credential in any output."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from tests.conftest import ROOT, free_port
+from tests.integration.served import serve_process
+
+HARNESS = [sys.executable, "-m", "harness.cli"]
+REPORT = (ROOT / "fixtures/formats/intel-report/1.0/samples/valid/minimal.json").read_bytes()
+TOKEN = "Bearer s3cr3t-t0ken-never-shown"
+
+
+def _broken_upstream(variant: str) -> list[str]:
+    code = (
+        "from harness.catalog import load_catalog; from tests.integration.served import run_on_loopback; "
+        "from tests.integration.broken_suppliers import build_broken; "
+        f"run_on_loopback(build_broken(load_catalog(), {variant!r}))"
+    )
+    return [sys.executable, "-c", code]
+
+
+def _proxy(upstream: str, *options: str) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [*HARNESS, "proxy", "--listen", "127.0.0.1:0", "--upstream", upstream, *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert process.stdout is not None
+    ready = process.stdout.readline()
+    assert ready.startswith("proxy listening on http://127.0.0.1:"), ready + (
+        process.stderr.read() if process.stderr else ""
+    )
+    return process, ready.split(" on ", 1)[1].split()[0]
+
+
+def _submit(url: str, body: bytes = REPORT) -> int:
+    request = urllib.request.Request(
+        f"{url}/netcode/v1/intel-reports",
+        data=body,
+        headers={"Content-Type": "application/vnd.netcode.intel-report+json", "Authorization": TOKEN},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def _stop(process: subprocess.Popen[str]) -> tuple[int, str, str]:
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    return process.returncode, out, err
+
+
+def test_no_finding_exits_0_and_writes_the_three_reports(tmp_path: Path) -> None:
+    with serve_process([*HARNESS, "serve", "--role", "supplier", "--host", "127.0.0.1", "--port", "0"]) as upstream:
+        process, url = _proxy(upstream, "--reports", str(tmp_path))
+        assert _submit(url) == 202
+        assert _submit(url) == 202  # the identical re-submission: the same answer (binding rule 5)
+        code, out, err = _stop(process)
+    assert code == 0, out + err
+    assert "Traceback" not in err and "2 exchange(s), 0 finding(s)" in err
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["exchanges"] == 2 and results["findings"] == 0 and results["by_rule"] == []
+    assert results["by_exchange_kind"] == [
+        {"kind": "intel-report submit", "exchanges": 2, "findings": 0, "by_rule": {}}
+    ]
+    assert "Proxy report: no finding" in (tmp_path / "report.html").read_text()
+    suite = ElementTree.parse(tmp_path / "junit.xml").getroot()
+    assert suite.get("tests") == "1" and suite.get("failures") == "0"
+
+
+def test_findings_exit_1_with_a_line_each_and_no_credential_anywhere(tmp_path: Path) -> None:
+    with serve_process(_broken_upstream("missing-location")) as upstream:
+        process, url = _proxy(upstream, "--reports", str(tmp_path), "--header", f"Authorization: {TOKEN}")
+        assert _submit(url) == 202  # forwarded as the supplier answered: a finding is a record, not an action
+        code, out, err = _stop(process)
+    assert code == 1, out + err
+    lines = [line for line in out.splitlines() if line.startswith("ERROR")]
+    assert len(lines) == 1 and "EX-LOCATION" in lines[0] and "POST /netcode/v1/intel-reports -> 202" in lines[0]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["findings"] == 1 and results["by_rule"][0]["rule"] == "EX-LOCATION"
+    assert results["by_rule"][0]["count"] == 1 and results["by_rule"][0]["examples"]
+    suite = ElementTree.parse(tmp_path / "junit.xml").getroot()
+    assert suite.get("failures") == "1"
+    html = (tmp_path / "report.html").read_text()
+    assert "EX-LOCATION" in html and "[redacted]" in html  # the request's Authorization, shown redacted
+    secret = TOKEN.split()[1]
+    for text in (out, err, html, (tmp_path / "results.json").read_text(), (tmp_path / "junit.xml").read_text()):
+        assert secret not in text
+
+
+def test_an_unreachable_upstream_at_start_exits_3() -> None:
+    done = subprocess.run(
+        [*HARNESS, "proxy", "--listen", "127.0.0.1:0", "--upstream", f"http://127.0.0.1:{free_port()}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.startswith("harness: upstream unreachable") and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (["--listen", "nowhere", "--upstream", "http://127.0.0.1:1"], "expected HOST:PORT"),
+        (["--listen", "127.0.0.1:0", "--upstream", "ftp://x"], "http:// or https://"),
+        (["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:1", "--mask-personal"], "goes with --record"),
+        (
+            ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:1", "--record", "x.har", "--mask-personal"],
+            "HARNESS_MASK_KEY",
+        ),
+        (["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:1", "--tls-cert", "c.pem"], "go together"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(options: list[str], says: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "HARNESS_MASK_KEY"}
+    done = subprocess.run([*HARNESS, "proxy", *options], capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    assert done.returncode == 2, done.stderr
+    assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1
