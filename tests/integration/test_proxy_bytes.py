@@ -49,8 +49,10 @@ RESULT = json.dumps(
 
 REQUESTS = (
     b"\r\n"  # an empty line before a request line (RFC 9112 2.2)
-    b"POST /netcode/v1/intel-reports HTTP/1.1\r\nhost: upstream\r\ncontent-TYPE: application/vnd.netcode.intel-report+json\r\n"
-    b"transfer-encoding: chunked\r\nX-Odd:   spaced value  \r\n\r\n" + _chunked(REPORT, 37) + b"GET /netcode/v1/intel-reports/"
+    b"POST /netcode/v1/intel-reports HTTP/1.1\r\nhost: upstream\r\n"
+    b"content-TYPE: application/vnd.netcode.intel-report+json\r\n"
+    b"transfer-encoding: chunked\r\nX-Odd:   spaced value  \r\n\r\n" + _chunked(REPORT, 37)
+    + b"GET /netcode/v1/intel-reports/"
     + REPORT_ID.encode()
     + b" HTTP/1.1\r\nHost: upstream\r\nACCEPT: application/json\r\n\r\n"
     b"HEAD /somewhere/else HTTP/1.1\r\nHost: upstream\r\n\r\n"
