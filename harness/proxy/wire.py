@@ -23,8 +23,8 @@ __all__ = ["MAX_HEAD_BYTES", "MessageCutter", "SeenMessage"]
 MAX_HEAD_BYTES = 64 * 1024
 """Start line and headers together; a longer head makes the cutter stop watching (the bytes still flow)."""
 
-_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_REQUEST_LINE = re.compile(_TOKEN + r" [^ ]+ HTTP/1\.[01]\Z")
+_METHOD = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_REQUEST_LINE = re.compile(_METHOD + r" [^ ]+ HTTP/1\.[01]\Z")
 _STATUS_LINE = re.compile(r"HTTP/1\.[01] [1-9][0-9][0-9] ?")
 _HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILERS, _UNTIL_CLOSE, _BLIND = range(8)
 
