@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import urllib.request
@@ -15,11 +16,13 @@ from xml.etree import ElementTree
 import pytest
 
 from tests.conftest import ROOT, free_port
+from tests.hostile.pki import Authority
 from tests.integration.served import serve_process
 
 HARNESS = [sys.executable, "-m", "harness.cli"]
 REPORT = (ROOT / "fixtures/formats/intel-report/1.0/samples/valid/minimal.json").read_bytes()
 TOKEN = "Bearer s3cr3t-t0ken-never-shown"
+PASSWORD = "pr0xy-key-pa55word-never-printed"
 
 
 def _broken_upstream(variant: str) -> list[str]:
@@ -31,23 +34,24 @@ def _broken_upstream(variant: str) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def _proxy(upstream: str, *options: str) -> tuple[subprocess.Popen[str], str]:
+def _proxy(upstream: str, *options: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [*HARNESS, "proxy", "--listen", "127.0.0.1:0", "--upstream", upstream, *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
     assert process.stdout is not None
     ready = process.stdout.readline()
-    assert ready.startswith("proxy listening on http://127.0.0.1:"), ready + (
-        process.stderr.read() if process.stderr else ""
+    assert ready.startswith(("proxy listening on http://127.0.0.1:", "proxy listening on https://127.0.0.1:")), (
+        ready + (process.stderr.read() if process.stderr else "")
     )
     return process, ready.split(" on ", 1)[1].split()[0]
 
 
-def _submit(url: str, body: bytes = REPORT) -> int:
+def _submit(url: str, body: bytes = REPORT, context: ssl.SSLContext | None = None) -> int:
     request = urllib.request.Request(
         f"{url}/netcode/v1/intel-reports",
         data=body,
@@ -55,7 +59,7 @@ def _submit(url: str, body: bytes = REPORT) -> int:
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
+        with urllib.request.urlopen(request, timeout=10, context=context) as answer:
             return int(answer.status)
     except urllib.error.HTTPError as error:
         return int(error.code)
@@ -135,3 +139,30 @@ def test_usage_errors_exit_2_with_one_line(options: list[str], says: str) -> Non
     done = subprocess.run([*HARNESS, "proxy", *options], capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
     assert done.returncode == 2, done.stderr
     assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_tls_on_both_sides_with_the_runs_client_certificate(tmp_path: Path) -> None:
+    """TLS listening (--tls-cert/--tls-key) and mutual TLS upstream with the run's credential options; the key's
+    password comes from the environment and reaches no output."""
+    ca = Authority(tmp_path, "proxy-test")
+    server, client = ca.issue("server"), ca.issue("client", client=True, password=PASSWORD.encode())
+    serving = [*HARNESS, "serve", "--role", "supplier", "--host", "127.0.0.1", "--port", "0"]
+    serving += ["--tls-cert", str(server.cert), "--tls-key", str(server.key), "--client-ca", str(ca.bundle)]
+    reports = tmp_path / "reports"
+    with serve_process(serving) as upstream:
+        assert upstream.startswith("https://")
+        credentials = ["--ca-bundle", str(ca.bundle), "--client-cert", str(client.cert), "--client-key"]
+        credentials += [str(client.key), "--key-password-env", "PROXY_KEY_PASSWORD"]
+        listening = ["--tls-cert", str(server.cert), "--tls-key", str(server.key)]
+        process, url = _proxy(
+            upstream, "--reports", str(reports), *credentials, *listening, env={"PROXY_KEY_PASSWORD": PASSWORD}
+        )
+        assert url.startswith("https://127.0.0.1:")
+        context = ssl.create_default_context(cafile=str(ca.bundle))
+        assert _submit(url, context=context) == 202
+        code, out, err = _stop(process)
+    assert code == 0, out + err
+    results = json.loads((reports / "results.json").read_text())
+    assert results["exchanges"] == 1 and results["findings"] == 0
+    for text in (out, err, *(path.read_text() for path in reports.iterdir())):
+        assert PASSWORD not in text
