@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.protocols.http1 import Target, os_reason, tls_reason
-from harness.proxy.wire import MessageCutter, SeenMessage
+from harness.proxy.wire import UPGRADED, MessageCutter, SeenMessage
 from harness.recording.exchange import RecordedExchange, rfc3339
 
 __all__ = ["ProxyCounters", "ProxyServer", "probe_upstream"]
@@ -69,6 +69,7 @@ class ProxyServer:
         listen_tls: ssl.SSLContext | None = None,
         body_limit: int = 1 << 20,
         on_problem: Callable[[str], None] | None = None,
+        on_unframed: Callable[[str, str], None] | None = None,
     ) -> None:
         self.upstream = upstream
         self.on_exchange = on_exchange
@@ -76,6 +77,8 @@ class ProxyServer:
         self.listen_tls = listen_tls
         self.body_limit = body_limit
         self.on_problem = on_problem or (lambda text: None)
+        self.on_unframed = on_unframed or (lambda side, reason: None)
+        """Called with ("request" or "answer", why) when a connection's bytes cannot be framed as HTTP/1.1."""
         self.counters = ProxyCounters()
         self._server: asyncio.Server | None = None
         self._open: set[_ClientSide] = set()
@@ -165,7 +168,7 @@ class _ClientSide(asyncio.Protocol):
         was_blind = self.requests.blind
         self.requests.feed(data)
         if self.requests.blind and not was_blind:
-            self._unwatched(self.requests.reason)
+            self._unwatched("request", self.requests.reason)
 
     def eof_received(self) -> bool:
         self.client_eof = True
@@ -195,8 +198,8 @@ class _ClientSide(asyncio.Protocol):
         self.proxy.counters.bytes_down += len(data)
         was_blind = self.answers.blind
         self.answers.feed(data)
-        if self.answers.blind and not was_blind and self.answers.reason != "the connection was upgraded":
-            self._unwatched(self.answers.reason)
+        if self.answers.blind and not was_blind and self.answers.reason != UPGRADED:
+            self._unwatched("answer", self.answers.reason)
 
     def upstream_ended(self) -> None:
         self.answers.end()
@@ -224,9 +227,10 @@ class _ClientSide(asyncio.Protocol):
         if self.client_eof and not self.pending and self.upstream is not None and not self.upstream.can_write_eof():
             self.upstream.close()
 
-    def _unwatched(self, reason: str) -> None:
+    def _unwatched(self, side: str, reason: str) -> None:
         self.proxy.counters.unwatched += 1
         self.proxy.on_problem(f"connection not watched from here on ({reason}); still forwarded unchanged")
+        self.proxy.on_unframed(side, reason)
 
     def close(self) -> None:
         if self.closed:

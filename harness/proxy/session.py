@@ -51,6 +51,27 @@ class Findings:
     kind_findings: dict[str, Counter[str]] = field(default_factory=dict)
     kept: list[dict[str, Any]] = field(default_factory=list)
 
+    def add_unframed(self, finding: ProxyFinding, redactor: Redactor) -> None:
+        """A finding on a connection rather than an exchange (its bytes could not be framed)."""
+        self.errors += 1
+        self.by_rule[finding.rule] += 1
+        self.rule_severity[finding.rule] = "error"
+        self.kind_findings.setdefault("unframed", Counter())[finding.rule] += 1
+        self.kind_exchanges.setdefault("unframed", 0)  # listed among the kinds, with no exchange
+        examples = self.rule_examples.setdefault(finding.rule, [])
+        if len(examples) < EXAMPLES:
+            examples.append(
+                {
+                    "exchange": None,
+                    "kind": "unframed",
+                    "request": "",
+                    "side": finding.side,
+                    "location": "",
+                    "severity": "error",
+                    "message": redactor.text(finding.message),
+                }
+            )
+
     def add(self, exchange: RecordedExchange, kind: str, found: list[ProxyFinding], redactor: Redactor) -> None:
         self.exchanges += 1
         self.kind_exchanges[kind] += 1
@@ -128,6 +149,14 @@ class ProxySession:
             self._queue.put_nowait(exchange)
         except queue.Full:
             self.dropped += 1
+
+    def unframed(self, side: str, reason: str) -> None:
+        """A connection whose ``side`` could not be framed as HTTP/1.1 (binding rule 1): a finding of its own, so
+        that traffic the proxy could not check never passes for traffic without findings."""
+        finding = ProxyFinding("BR-1", f"the {side} bytes are not HTTP/1.1 as RFC 9112 frames it: {reason}", side)
+        with self._lock:
+            self.findings.add_unframed(finding, self.redactor)
+        self.print_line(printable(f"ERROR BR-1 connection: {self.redactor.text(finding.message)}"))
 
     def finish(self, timeout_s: float = 30.0) -> None:
         """Check what is queued (up to ``timeout_s``), stop the worker, close the recording."""

@@ -18,7 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-__all__ = ["MAX_HEAD_BYTES", "MessageCutter", "SeenMessage"]
+__all__ = ["MAX_HEAD_BYTES", "UPGRADED", "MessageCutter", "SeenMessage"]
+
+UPGRADED = "the connection was upgraded"
+"""The reason a cutter stops watching after a 101 or a CONNECT tunnel (not a fault of either side)."""
 
 MAX_HEAD_BYTES = 64 * 1024
 """Start line and headers together; a longer head makes the cutter stop watching (the bytes still flow)."""
@@ -223,7 +226,7 @@ class MessageCutter:
             method = self._method_of()
             if status == 101 or (method == "CONNECT" and 200 <= status < 300):
                 self._finish()
-                self._go_blind("the connection was upgraded")
+                self._go_blind(UPGRADED)
                 return
             if 100 <= status < 200 or status in (204, 304) or method == "HEAD":
                 self._finish()

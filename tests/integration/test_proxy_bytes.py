@@ -143,7 +143,12 @@ async def test_an_unframable_stream_is_still_forwarded_unchanged(catalog: Catalo
     port = server.sockets[0].getsockname()[1]
     notes: list[str] = []
     session = ProxySession(ExchangeChecker(catalog), Redactor(), print_line=notes.append)
-    proxy = ProxyServer(parse_target(f"http://127.0.0.1:{port}"), session.submit, on_problem=notes.append)
+    proxy = ProxyServer(
+        parse_target(f"http://127.0.0.1:{port}"),
+        session.submit,
+        on_problem=notes.append,
+        on_unframed=session.unframed,
+    )
     host, proxy_port = await proxy.start("127.0.0.1", 0)
     try:
         reader, writer = await asyncio.open_connection(host, proxy_port)
@@ -157,3 +162,5 @@ async def test_an_unframable_stream_is_still_forwarded_unchanged(catalog: Catalo
         session.finish()
     assert bytes(received) == garbage and got == answer
     assert proxy.counters.unwatched >= 1 and any("not watched" in note for note in notes)
+    # Traffic that could not be checked never passes for traffic without findings (a supplier gains nothing).
+    assert session.findings.by_rule["BR-1"] >= 1 and session.findings.errors >= 1
