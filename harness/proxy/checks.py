@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
@@ -33,7 +34,6 @@ from harness.http import media_type
 from harness.model import Finding, Format
 from harness.profile import CAP_NS, DE_NS, PROBLEM_MEDIA_TYPE
 from harness.recording.exchange import RecordedExchange
-from harness.runner.checks import _names_path
 from harness.validation.binary import sds_validator
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.jsonschema import is_date_time
@@ -367,7 +367,7 @@ class ExchangeChecker:
             path = f"/netcode/v1/intel-reports/{report_id}"
             if location is None:
                 yield ProxyFinding("EX-LOCATION", f"202 without a Location naming {path}")
-            elif not _names_path(location, exchange.url, exchange.url, path):
+            elif not _location_names(location, exchange, path):
                 yield ProxyFinding("EX-LOCATION", f"Location {location!r} does not name {path}")
 
     def _retrieved(self, exchange: RecordedExchange) -> Iterator[ProxyFinding]:
@@ -568,6 +568,17 @@ def _refused_wrongly(kind: ExchangeKind, status: int, seen: _Seen, exchange: Rec
     if valid and status in (400, 422):
         return "a valid message" + (" of a permitted classification" if status == 422 else "")
     return ""
+
+
+def _location_names(location: str, exchange: RecordedExchange, path: str) -> bool:
+    """Whether ``location`` (relative or absolute, resolved against the request's URL) names ``path`` on the
+    upstream, or on the host the client addressed (its ``Host``: behind a proxy a supplier may name either)."""
+    try:
+        resolved = urlsplit(urljoin(exchange.url, location.strip()))
+    except ValueError:
+        return False
+    hosts = {urlsplit(exchange.url).netloc, (exchange.header("Host") or "").strip()}
+    return resolved.path == path and resolved.netloc in hosts and not resolved.query and not resolved.fragment
 
 
 def _names_esn_rule(exchange: RecordedExchange) -> bool:

@@ -136,3 +136,25 @@ def test_recorded_exchanges_are_redacted_by_position_and_verbatim() -> None:
     assert shown.request_headers[0] == ("Authorization", "[redacted]")
     assert b"abcdefghijklmnop" not in shown.request_body and "12345678" not in shown.target
     assert shown.url == "http://127.0.0.1:1/netcode/v1/intel-reports?api_key=[redacted]"
+
+
+def test_location_relative_or_absolute_on_the_upstream_or_the_host_the_client_named(catalog: Catalog) -> None:
+    report_id = str(REPORT["reportId"])
+    path = f"/netcode/v1/intel-reports/{report_id}"
+    for location, conforming in (
+        (path, True),
+        (f"http://127.0.0.1:1{path}", True),  # the upstream itself
+        (f"http://proxy.example:8080{path}", True),  # the Host the client addressed (the proxy)
+        (f"http://elsewhere.example{path}", False),
+        ("/netcode/v1/intel-reports/another-id", False),
+        (f"{path}?x=1", False),
+    ):
+        exchange = _submit(REPORT, 202, _ack(report_id), Content_Type="application/json", Location=location)
+        exchange = RecordedExchange(
+            **{
+                **{name: getattr(exchange, name) for name in exchange.__slots__},  # type: ignore[attr-defined]
+                "request_headers": (("Host", "proxy.example:8080"), *exchange.request_headers),
+            }
+        )
+        found = _rules(ExchangeChecker(catalog).check(exchange))
+        assert (found == set()) is conforming, (location, found)
