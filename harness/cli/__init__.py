@@ -46,6 +46,8 @@ COMMANDS: dict[str, str] = {
     "runs": "harness.cli.store",
     "certificates": "harness.cli.store",
     "diff": "harness.cli.diff",
+    "replay": "harness.cli.replay",
+    "scenarios": "harness.cli.replay",
 }
 """Command -> the family module whose ``register(subparsers)`` adds it: the only module ``harness COMMAND ...``
 imports. The one table of the CLI: a family's other commands need no entry to work (without one, every family

@@ -1,0 +1,348 @@
+"""Personal data masked in recordings (issue 23, ``--mask-personal``): consistent, keyed, format-keeping pseudonyms.
+
+Which fields are personal is declared by each format family (:attr:`harness.extensions.FormatFamily.personal`),
+never here. A pseudonym is derived from HMAC-SHA256 of the value under a key from the environment
+(``HARNESS_MASK_KEY``, required, never written anywhere): the same value gives the same pseudonym everywhere
+in a recording (and in every recording masked with the same key), and nobody without the key can recompute
+the mapping. The pseudonym keeps the value's format, so masked messages still validate and still relate:
+
+- a name keeps its length, case pattern and punctuation (``O'BRIEN`` -> ``K'WUSLE``); names are keyed
+  case-insensitively after trimming, as the queries match them, so ``smith`` and ``SMITH`` give one name;
+- a vehicle mark keeps its DVLA style (letters for letters, digits for digits, its space and case), keyed on
+  the mark upper-cased without spaces, as the checks compare marks;
+- a date of birth moves 1 to 365 days earlier (still a date, never after the original: a report's rule
+  IR-04 that a birth is not after ``created`` still holds);
+- a phone number keeps its ``+NN`` or leading ``0`` and its separators; other digits are replaced;
+- an address, postcode or other text keeps its shape (letters, digits, separators).
+
+A value once masked in a field is also replaced where it appears verbatim (case-insensitively, as a whole
+word, at least :data:`MIN_VERBATIM` characters) in any other string of any later message: a name quoted in a
+report's free text or echoed in an error message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from lxml import etree
+
+from harness.extensions import FAMILIES, PERSONAL_KINDS, PersonalField
+from harness.model import UsageError
+from harness.recording.exchange import Header, RecordedExchange
+from harness.transport import BadAnswer, decode_body
+from harness.validation.jsonsafe import UnsafeJson, parse_json
+from harness.validation.xmlsafe import UnsafeXml, parse_xml
+
+__all__ = ["KEY_VARIABLE", "MIN_KEY_BYTES", "MIN_VERBATIM", "Masker", "PersonalFields", "personal_fields"]
+
+KEY_VARIABLE = "HARNESS_MASK_KEY"
+MIN_KEY_BYTES = 16
+MIN_VERBATIM = 4
+"""A personal value shorter than this is masked where it stands but never searched for in other text."""
+MAX_KNOWN = 100_000
+"""At most this many values are remembered for the verbatim search (a long recording cannot grow it forever)."""
+MAX_MASKED_BODY = 16 << 20
+
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_DIGITS = "0123456789"
+
+
+@dataclass(slots=True, frozen=True)
+class PersonalFields:
+    """Every family's personal fields: JSON pointers (as token tuples, ``*`` any) and XML element names."""
+
+    pointers: tuple[tuple[tuple[str, ...], str], ...]
+    elements: dict[str, str]
+
+    def kind_at(self, path: tuple[str, ...]) -> str | None:
+        """The kind of the personal field at JSON ``path``, or None."""
+        for tokens, kind in self.pointers:
+            if len(tokens) == len(path) and all(t in ("*", p) for t, p in zip(tokens, path, strict=True)):
+                return kind
+        return None
+
+
+def _tokens(pointer: str) -> tuple[str, ...]:
+    return tuple(token.replace("~1", "/").replace("~0", "~") for token in pointer.split("/")[1:])
+
+
+def personal_fields() -> PersonalFields:
+    """The personal fields every registered format family declares."""
+    pointers: list[tuple[tuple[str, ...], str]] = []
+    elements: dict[str, str] = {}
+    for name, family in FAMILIES.items():
+        for field in family.personal:
+            _check(name, field)
+            if field.where.startswith("{"):
+                elements[field.where] = field.kind
+            else:
+                pointers.append((_tokens(field.where), field.kind))
+    return PersonalFields(tuple(pointers), elements)
+
+
+def _check(family: str, field: PersonalField) -> None:
+    if field.kind not in PERSONAL_KINDS:
+        raise UsageError(f"format family {family!r} declares a personal field of unknown kind {field.kind!r}")
+    if not field.where.startswith(("/", "{")):
+        raise UsageError(f"format family {family!r}: personal field {field.where!r} is no pointer or {{ns}}name")
+
+
+class Masker:
+    """Masks the personal data of exchanges with keyed pseudonyms (see the module's text)."""
+
+    def __init__(self, key: bytes, fields: PersonalFields | None = None) -> None:
+        if len(key) < MIN_KEY_BYTES:
+            raise UsageError(f"{KEY_VARIABLE} must hold at least {MIN_KEY_BYTES} bytes")
+        self._key = key
+        self.fields = fields if fields is not None else personal_fields()
+        self._known: dict[str, str] = {}  # casefolded value -> kind, for the verbatim search
+        self._pattern: re.Pattern[str] | None = None
+        self._stale = False
+        self.masked = 0
+
+    @classmethod
+    def from_environment(cls) -> Masker:
+        """The masker keyed with ``HARNESS_MASK_KEY``; a :class:`UsageError` (one line) when it is unset or short."""
+        key = os.environ.get(KEY_VARIABLE, "")
+        if not key:
+            raise UsageError(f"--mask-personal needs the pseudonym key in the environment variable {KEY_VARIABLE}")
+        return cls(key.encode("utf-8"))
+
+    def __repr__(self) -> str:  # never the key
+        return f"Masker(fields={len(self.fields.pointers) + len(self.fields.elements)})"
+
+    def describe(self) -> dict[str, Any]:
+        """What a recording says of its masking (never the key)."""
+        return {"method": "HMAC-SHA256, format-keeping", "key": f"${KEY_VARIABLE}", "values": self.masked}
+
+    # -- pseudonyms -----------------------------------------------------------------------------------------
+
+    def _stream(self, kind: str, normalized: str, round_: int) -> Iterator[int]:
+        counter = 0
+        while True:
+            message = f"{kind}\x00{round_}\x00{counter}\x00{normalized}".encode()
+            yield from hmac.new(self._key, message, hashlib.sha256).digest()
+            counter += 1
+
+    def pseudonym(self, kind: str, value: str) -> str:
+        """The pseudonym of ``value`` as a field of ``kind``: the same value always gives the same one."""
+        stripped = value.strip()
+        if not stripped:
+            return value
+        lead = value[: len(value) - len(value.lstrip())]
+        trail = value[len(value.rstrip()) :]
+        for round_ in range(16):
+            masked = self._generate(kind, stripped, round_)
+            if masked.casefold() != stripped.casefold():
+                return lead + masked + trail
+        return lead + masked + trail  # sixteen draws all equal the value: only for a value of one or two symbols
+
+    def _generate(self, kind: str, value: str, round_: int) -> str:
+        if kind == "date":
+            moved = _earlier_date(value, next(iter(self._stream(kind, value, round_))) + 1)
+            if moved is not None:
+                return moved
+        if kind == "vrm":
+            normalized = value.replace(" ", "").upper()
+        elif kind in ("name", "text", "address"):
+            normalized = value.casefold()
+        else:
+            normalized = value.upper()
+        stream = self._stream(kind, normalized, round_)
+        keep = _kept_prefix(value) if kind == "phone" else 0
+        out: list[str] = []
+        for index, char in enumerate(value):
+            if index < keep:
+                out.append(char)
+            elif char.isdigit():
+                out.append(_DIGITS[next(stream) % 10])
+            elif char.isalpha():
+                letter = _LETTERS[next(stream) % 26]
+                out.append(letter if char.isupper() or not char.islower() and kind == "vrm" else letter.lower())
+            else:
+                out.append(char)
+        return "".join(out)
+
+    # -- the verbatim search --------------------------------------------------------------------------------
+
+    def _remember(self, kind: str, value: str) -> None:
+        key = value.strip().casefold()
+        if len(key) >= MIN_VERBATIM and key not in self._known and len(self._known) < MAX_KNOWN:
+            self._known[key] = kind
+            self._stale = True
+
+    def _verbatim(self, text: str) -> str:
+        if not self._known:
+            return text
+        if self._stale or self._pattern is None:
+            values = sorted(self._known, key=len, reverse=True)
+            self._pattern = re.compile(
+                r"(?<!\w)(?:" + "|".join(re.escape(v) for v in values) + r")(?!\w)", re.IGNORECASE
+            )
+            self._stale = False
+        return self._pattern.sub(lambda m: self.pseudonym(self._known[m.group().casefold()], m.group()), text)
+
+    def _field(self, kind: str, value: str) -> str:
+        self.masked += 1
+        return self.pseudonym(kind, value)
+
+    # -- messages -------------------------------------------------------------------------------------------
+
+    def mask(self, exchange: RecordedExchange) -> RecordedExchange:
+        """``exchange`` with the personal data of its target and bodies masked, ``Content-Length`` fixed.
+
+        A compressed body is masked in its decoded form and recorded so (its ``Content-Encoding`` dropped)."""
+        request = _decoded(exchange.request_headers, exchange.request_body)
+        answer = _decoded(exchange.answer_headers, exchange.answer_body)
+        parsed = [_parse(request[1]), _parse(answer[1])]
+        for document in parsed:  # first every field value of both messages: each is then known to the other
+            _walk(document, self.fields, lambda kind, value: self._remember(kind, value) or value)
+        bodies: list[bytes] = []
+        for (headers, body), document in zip((request, answer), parsed, strict=True):
+            bodies.append(self._masked_body(body, document))
+        request_headers = _fixed(request[0], bodies[0], request[1])
+        answer_headers = _fixed(answer[0], bodies[1], answer[1])
+        return replace(
+            exchange,
+            target=self._verbatim(exchange.target),
+            request_headers=request_headers,
+            request_body=bodies[0],
+            answer_headers=answer_headers,
+            answer_body=bodies[1],
+        )
+
+    def _masked_body(self, body: bytes, document: Any) -> bytes:
+        if document is None:  # neither JSON nor XML: only the known values, where the text is text
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                return body
+            return self._verbatim(text).encode("utf-8")
+        if isinstance(document, _Xml):
+            return document.render(self)
+        masked = _walk(document.value, self.fields, self._field, self._verbatim)
+        return json.dumps(masked, ensure_ascii=False).encode("utf-8")
+
+
+@dataclass(slots=True)
+class _Json:
+    value: Any
+
+
+@dataclass(slots=True)
+class _Xml:
+    root: etree._Element
+    declaration: bool
+    encoding: str
+
+    def render(self, masker: Masker) -> bytes:
+        elements = masker.fields.elements
+        for element in self.root.iter():
+            if not isinstance(element.tag, str):
+                continue
+            kind = elements.get(element.tag)
+            if element.text is not None and element.text.strip():
+                element.text = masker._field(kind, element.text) if kind else masker._verbatim(element.text)
+            if element.tail is not None and element.tail.strip():
+                element.tail = masker._verbatim(element.tail)
+            for name, value in element.attrib.items():
+                element.set(name, masker._verbatim(value))
+        tree = self.root.getroottree()
+        return bytes(etree.tostring(tree, xml_declaration=self.declaration, encoding=self.encoding))
+
+
+def _parse(body: bytes) -> _Json | _Xml | None:
+    head = body.lstrip()[:1]
+    if head in (b"{", b"["):
+        try:
+            return _Json(parse_json(body))
+        except UnsafeJson:
+            return None
+    if head == b"<":
+        try:
+            root = parse_xml(body)
+        except UnsafeXml:
+            return None
+        encoding = root.getroottree().docinfo.encoding or "UTF-8"
+        return _Xml(root, body.lstrip().startswith(b"<?xml"), encoding)
+    return None
+
+
+def _walk(
+    document: Any,
+    fields: PersonalFields,
+    on_field: Callable[[str, str], Any],
+    on_text: Callable[[str], str] | None = None,
+) -> Any:
+    """``document`` with every personal field's string replaced by ``on_field(kind, value)`` and (with
+    ``on_text``) every other string by ``on_text(value)``; keys stay. An XML document: its personal elements'
+    text is handed to ``on_field`` (only to learn them)."""
+    if isinstance(document, _Xml):
+        for element in document.root.iter():
+            kind = fields.elements.get(element.tag) if isinstance(element.tag, str) else None
+            if kind and element.text and element.text.strip():
+                on_field(kind, element.text)
+        return document
+    if isinstance(document, _Json):
+        return _walk(document.value, fields, on_field, on_text)
+
+    def visit(node: Any, path: tuple[str, ...]) -> Any:
+        if isinstance(node, dict):
+            return {key: visit(value, (*path, key)) for key, value in node.items()}
+        if isinstance(node, list):
+            return [visit(value, (*path, str(index))) for index, value in enumerate(node)]
+        if isinstance(node, str):
+            kind = fields.kind_at(path)
+            if kind is not None:
+                return on_field(kind, node)
+            return on_text(node) if on_text is not None else node
+        return node
+
+    return visit(document, ())
+
+
+def _decoded(headers: tuple[Header, ...], body: bytes) -> tuple[tuple[Header, ...], bytes]:
+    """The message with a ``Content-Encoding`` undone (the header dropped), when it can be."""
+    encoding = next((v for n, v in headers if n.lower() == "content-encoding"), "").strip().lower()
+    if not encoding or encoding == "identity" or not body:
+        return headers, body
+    try:
+        decoded = decode_body(body, encoding, MAX_MASKED_BODY)
+    except BadAnswer:
+        return headers, body  # left as it is: only the known values of the text can be masked, and it is not text
+    return tuple((n, v) for n, v in headers if n.lower() != "content-encoding"), decoded
+
+
+def _fixed(headers: tuple[Header, ...], body: bytes, before: bytes) -> tuple[Header, ...]:
+    """``Content-Length`` set to the masked body's length (where the message had one)."""
+    if body == before:
+        return headers
+    return tuple((n, str(len(body)) if n.lower() == "content-length" else v) for n, v in headers)
+
+
+def _earlier_date(value: str, days: int) -> str | None:
+    try:
+        date = dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+    if len(value) != 10:
+        return None
+    try:
+        return (date - dt.timedelta(days=days % 365 + 1)).isoformat()
+    except OverflowError:
+        return (date + dt.timedelta(days=days % 365 + 1)).isoformat()
+
+
+def _kept_prefix(value: str) -> int:
+    """How much of a phone number stays: ``+`` and a two-digit country code, or a leading trunk ``0``."""
+    if value.startswith("+"):
+        return 3
+    return 1 if value.startswith("0") else 0
