@@ -161,8 +161,10 @@ async def _replay(catalog: Any, suite: str, target: str, args: argparse.Namespac
                 f"changed: {result.id} step {failure.step}: {printable(failure.check)}: "
                 f"expected {printable(repr(failure.expected))}, got {printable(repr(failure.actual))}"
             )
-    print(f"replay of {printable(args.recording.name)}: {steps} exchange(s) in {len(finished.results)} scenario(s): "
-          f"{summary_line(finished.summary)} -> {'CHANGED' if changed else 'no change'}")
+    print(
+        f"replay of {printable(args.recording.name)}: {steps} exchange(s) in {len(finished.results)} scenario(s): "
+        f"{summary_line(finished.summary)} -> {'CHANGED' if changed else 'no change'}"
+    )
     print(f"report: {reports / 'results.json'}, HTML: {reports / 'report.html'}, JUnit: {reports / 'junit.xml'}")
     print(f"evidence: {reports / (run_id + '.evidence.zip')} (unsigned, not certifying)")
     sys.stdout.flush()

@@ -168,7 +168,11 @@ class HarWriter:
         """End the entries and the log (with what was left out, and whether it was masked); idempotent."""
         if self._file is None:
             return
-        netcode = {"masked": self.masker is not None, "recorded": self.recorded, "dropped": self.dropped}
+        netcode: dict[str, Any] = {
+            "masked": self.masker is not None,
+            "recorded": self.recorded,
+            "dropped": self.dropped,
+        }
         if self.masker is not None:
             netcode["masking"] = self.masker.describe()
         self._write(b'\n], "_netcode": ' + json.dumps(netcode).encode() + b"}}\n")
@@ -211,7 +215,7 @@ def _headers(message: dict[str, Any], where: str) -> tuple[Header, ...]:
 def _bytes(holder: dict[str, Any] | None, where: str) -> bytes:
     if not holder or "text" not in holder:
         return b""
-    text = _field(holder, "text", str, where)
+    text: str = _field(holder, "text", str, where)
     if holder.get("encoding") == "base64":
         try:
             return base64.b64decode(text, validate=True)
@@ -274,7 +278,10 @@ def read_har(path: Path | str, max_bytes: int = MAX_HAR_BYTES) -> HarRecording:
     entries = log.get("entries")
     if not isinstance(entries, list):
         raise UnreadableHar(f"{path}: not a HAR 1.2 file (no entries)")
-    exchanges = tuple(_exchange(entry, number) for number, entry in enumerate(entries, 1))
+    try:
+        exchanges = tuple(_exchange(entry, number) for number, entry in enumerate(entries, 1))
+    except UnreadableHar as exc:
+        raise UnreadableHar(f"{path}: {exc}") from None
     netcode = log.get("_netcode")
     netcode = netcode if isinstance(netcode, dict) else {}
     dropped = netcode.get("dropped", 0)

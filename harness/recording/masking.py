@@ -35,9 +35,9 @@ from typing import Any
 from lxml import etree
 
 from harness.extensions import FAMILIES, PERSONAL_KINDS, PersonalField
-from harness.model import UsageError
+from harness.model import BadAnswer, UsageError
 from harness.recording.exchange import Header, RecordedExchange
-from harness.transport import BadAnswer, decode_body
+from harness.transport import decode_body
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
@@ -166,20 +166,22 @@ class Masker:
                 out.append(_DIGITS[next(stream) % 10])
             elif char.isalpha():
                 letter = _LETTERS[next(stream) % 26]
-                out.append(letter if char.isupper() or not char.islower() and kind == "vrm" else letter.lower())
+                out.append(letter if char.isupper() or (not char.islower() and kind == "vrm") else letter.lower())
             else:
                 out.append(char)
         return "".join(out)
 
     # -- the verbatim search --------------------------------------------------------------------------------
 
-    def _remember(self, kind: str, value: str) -> None:
+    def _remember(self, kind: str, value: str) -> str:
         key = value.strip().casefold()
         if len(key) >= MIN_VERBATIM and key not in self._known and len(self._known) < MAX_KNOWN:
             self._known[key] = kind
             self._stale = True
+        return value
 
-    def _verbatim(self, text: str) -> str:
+    def verbatim(self, text: str) -> str:
+        """``text`` with every personal value masked so far replaced where it appears as a whole word."""
         if not self._known:
             return text
         if self._stale or self._pattern is None:
@@ -190,7 +192,8 @@ class Masker:
             self._stale = False
         return self._pattern.sub(lambda m: self.pseudonym(self._known[m.group().casefold()], m.group()), text)
 
-    def _field(self, kind: str, value: str) -> str:
+    def field(self, kind: str, value: str) -> str:
+        """The pseudonym of ``value``, a personal field of ``kind`` (counted)."""
         self.masked += 1
         return self.pseudonym(kind, value)
 
@@ -204,15 +207,15 @@ class Masker:
         answer = _decoded(exchange.answer_headers, exchange.answer_body)
         parsed = [_parse(request[1]), _parse(answer[1])]
         for document in parsed:  # first every field value of both messages: each is then known to the other
-            _walk(document, self.fields, lambda kind, value: self._remember(kind, value) or value)
+            _walk(document, self.fields, self._remember)
         bodies: list[bytes] = []
-        for (headers, body), document in zip((request, answer), parsed, strict=True):
+        for (_, body), document in zip((request, answer), parsed, strict=True):
             bodies.append(self._masked_body(body, document))
         request_headers = _fixed(request[0], bodies[0], request[1])
         answer_headers = _fixed(answer[0], bodies[1], answer[1])
         return replace(
             exchange,
-            target=self._verbatim(exchange.target),
+            target=self.verbatim(exchange.target),
             request_headers=request_headers,
             request_body=bodies[0],
             answer_headers=answer_headers,
@@ -225,10 +228,12 @@ class Masker:
                 text = body.decode("utf-8")
             except UnicodeDecodeError:
                 return body
-            return self._verbatim(text).encode("utf-8")
+            return self.verbatim(text).encode("utf-8")
         if isinstance(document, _Xml):
-            return document.render(self)
-        masked = _walk(document.value, self.fields, self._field, self._verbatim)
+            return document.render(self, body)
+        masked = _walk(document.value, self.fields, self.field, self.verbatim)
+        if masked == document.value:
+            return body  # nothing personal: the bytes stay as they crossed the wire
         return json.dumps(masked, ensure_ascii=False).encode("utf-8")
 
 
@@ -243,20 +248,32 @@ class _Xml:
     declaration: bool
     encoding: str
 
-    def render(self, masker: Masker) -> bytes:
+    def render(self, masker: Masker, body: bytes) -> bytes:
+        """The document with its personal elements and known values masked; ``body`` when nothing changed."""
         elements = masker.fields.elements
+        changed = False
         for element in self.root.iter():
             if not isinstance(element.tag, str):
                 continue
             kind = elements.get(element.tag)
-            if element.text is not None and element.text.strip():
-                element.text = masker._field(kind, element.text) if kind else masker._verbatim(element.text)
-            if element.tail is not None and element.tail.strip():
-                element.tail = masker._verbatim(element.tail)
+            text = element.text
+            if text is not None and text.strip():
+                element.text = masker.field(kind, text) if kind else masker.verbatim(text)
+                changed = changed or element.text != text
+            tail = element.tail
+            if tail is not None and tail.strip():
+                element.tail = masker.verbatim(tail)
+                changed = changed or element.tail != tail
             for name, value in element.attrib.items():
-                element.set(name, masker._verbatim(value))
+                masked = masker.verbatim(str(value))
+                if masked != value:
+                    element.set(name, masked)
+                    changed = True
+        if not changed:
+            return body
         tree = self.root.getroottree()
-        return bytes(etree.tostring(tree, xml_declaration=self.declaration, encoding=self.encoding))
+        rendered = etree.tostring(tree, xml_declaration=self.declaration, encoding=self.encoding)
+        return rendered if isinstance(rendered, bytes) else rendered.encode(self.encoding)
 
 
 def _parse(body: bytes) -> _Json | _Xml | None:

@@ -143,8 +143,10 @@ class _Ids:
     def template(self, text: str) -> str:
         if not self.fresh or not self.names:
             return text
-        return _UUID.sub(lambda m: f"${{uuid:{self.names[m.group().lower()]}}}" if m.group().lower() in self.names
-                         else m.group(), text)
+        return _UUID.sub(
+            lambda m: f"${{uuid:{self.names[m.group().lower()]}}}" if m.group().lower() in self.names else m.group(),
+            text,
+        )
 
     def value(self, value: Any) -> Any:
         return self.template(value) if isinstance(value, str) else value
@@ -199,9 +201,7 @@ def _reason_left(exchange: RecordedExchange) -> str | None:
     return None
 
 
-def _json_expect(
-    document: Any, ids: _Ids, volatile: Sequence[tuple[str, ...]]
-) -> dict[str, Any]:
+def _json_expect(document: Any, ids: _Ids, volatile: Sequence[tuple[str, ...]]) -> dict[str, Any]:
     expected: dict[str, Any] = {}
 
     def visit(node: Any, path: tuple[str, ...]) -> None:
@@ -352,7 +352,11 @@ def suite_documents(
         for _, exchange in group:
             ids.learn(exchange.target + "\n" + exchange.request_body.decode("utf-8"))
         steps = [
-            {"id": f"x{number:05d}", "request": _request(exchange, ids), "expect": _expect(exchange, ids, catalog, volatile)}
+            {
+                "id": f"x{number:05d}",
+                "request": _request(exchange, ids),
+                "expect": _expect(exchange, ids, catalog, volatile),
+            }
             for number, exchange in group
         ]
         first = group[0][1]
@@ -388,7 +392,9 @@ def write_suite(
     """Write the catalog folder ``out`` (``suites/SUITE/1.0/`` and, when the recording loaded one, a data set)
     that ``harness suites --check --catalog OUT`` accepts and ``harness run --catalog OUT --suite SUITE`` runs."""
     if not _SUITE_NAME.match(suite):
-        raise UsageError(f"bad suite name {suite!r}: lower-case letters, digits and '-', starting with a letter or digit")
+        raise UsageError(
+            f"bad suite name {suite!r}: lower-case letters, digits and '-', starting with a letter or digit"
+        )
     if suite in catalog.suites and not catalog.origin(catalog.suite(suite)).resolve().is_relative_to(out.resolve()):
         raise UsageError(f"the catalog already has a suite {suite!r}: choose another --suite")
     manifest, scenarios, dataset, left = suite_documents(
@@ -417,9 +423,7 @@ def write_suite(
             (folder / "scenarios" / name).write_text(_yaml(scenario))
     except OSError as exc:
         raise UsageError(f"cannot write the scenario folder {out}: {exc.strerror or exc}") from None
-    return WrittenSuite(
-        out, suite, "1.0", len(scenarios), sum(len(s["steps"]) for s in scenarios), dataset_ref, left
-    )
+    return WrittenSuite(out, suite, "1.0", len(scenarios), sum(len(s["steps"]) for s in scenarios), dataset_ref, left)
 
 
 def _bundled_dataset_schema(catalog: Catalog) -> Path | None:

@@ -8,14 +8,20 @@ calls included, so a recording of a run can be replayed (``harness replay``) or 
 
 from __future__ import annotations
 
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from harness.recording.exchange import RecordedExchange
-from harness.recording.har import HarWriter
 from harness.runner.exchanges import now_rfc3339
 from harness.transport import Attempt, Request, Response, Transport
 
-__all__ = ["RecordingTransport", "exchange_of"]
+__all__ = ["RecordingTransport", "Sink", "exchange_of"]
+
+
+class Sink(Protocol):
+    """Where recorded exchanges go: a :class:`HarWriter`, or anything with its ``add``."""
+
+    def add(self, exchange: RecordedExchange) -> bool: ...
 
 
 def _start(line: str) -> tuple[str, str, str]:
@@ -67,15 +73,16 @@ def exchange_of(request: Request, response: Response, attempt: Attempt | None) -
 
 
 class RecordingTransport:
-    """``inner`` with every exchange it carries recorded by ``writer`` (each attempt of a retried request)."""
+    """``inner`` with every exchange it carries (each attempt of a retried request) recorded by ``writer`` (a
+    :class:`~harness.recording.har.HarWriter`)."""
 
-    def __init__(self, inner: Transport, writer: HarWriter) -> None:
+    def __init__(self, inner: Transport, writer: Sink) -> None:
         self.inner = inner
         self.writer = writer
 
     async def send(self, request: Request) -> Response:
         response = await self.inner.send(request)
-        completed = [attempt for attempt in response.attempts if attempt.answer_line]
+        completed: list[Attempt | None] = [attempt for attempt in response.attempts if attempt.answer_line]
         for attempt in completed or [None]:
             self.writer.add(exchange_of(request, response, attempt))
         return response
