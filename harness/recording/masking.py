@@ -23,6 +23,7 @@ report's free text or echoed in an error message.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -98,7 +99,12 @@ def _check(family: str, field: PersonalField) -> None:
 class Masker:
     """Masks the personal data of exchanges with keyed pseudonyms (see the module's text)."""
 
-    def __init__(self, key: bytes, fields: PersonalFields | None = None) -> None:
+    def __init__(
+        self,
+        key: bytes,
+        fields: PersonalFields | None = None,
+        judge: Callable[[bytes], frozenset[str] | None] | None = None,
+    ) -> None:
         if len(key) < MIN_KEY_BYTES:
             raise UsageError(f"{KEY_VARIABLE} must hold at least {MIN_KEY_BYTES} bytes")
         self._key = key
@@ -107,6 +113,8 @@ class Masker:
         self._pattern: re.Pattern[str] | None = None
         self._stale = False
         self.masked = 0
+        self._later: set[str] = set()  # dates that move later (see mask)
+        self._judge = judge if judge is not None else catalog_judge()
 
     @classmethod
     def from_environment(cls) -> Masker:
@@ -147,7 +155,8 @@ class Masker:
 
     def _generate(self, kind: str, value: str, round_: int) -> str:
         if kind == "date":
-            moved = _earlier_date(value, next(iter(self._stream(kind, value, round_))) + 1)
+            days = next(iter(self._stream(kind, value, round_))) + 1
+            moved = _moved_date(value, days if value in self._later else -days)
             if moved is not None:
                 return moved
         if kind == "vrm":
@@ -172,6 +181,11 @@ class Masker:
         return "".join(out)
 
     # -- the verbatim search --------------------------------------------------------------------------------
+
+    def _learn(self, kind: str, value: str, dates: set[str]) -> str:
+        if kind == "date":
+            dates.add(value)
+        return self._remember(kind, value)
 
     def _remember(self, kind: str, value: str) -> str:
         key = value.strip().casefold()
@@ -206,11 +220,20 @@ class Masker:
         request = _decoded(exchange.request_headers, exchange.request_body)
         answer = _decoded(exchange.answer_headers, exchange.answer_body)
         parsed = [_parse(request[1]), _parse(answer[1])]
-        for document in parsed:  # first every field value of both messages: each is then known to the other
-            _walk(document, self.fields, self._remember)
+        dates: list[set[str]] = [set(), set()]
+        for document, found in zip(parsed, dates, strict=True):  # every field value of both messages first
+            _walk(document, self.fields, functools.partial(self._learn, dates=found))
         bodies: list[bytes] = []
-        for (_, body), document in zip((request, answer), parsed, strict=True):
-            bodies.append(self._masked_body(body, document))
+        for (_, body), document, found in zip((request, answer), parsed, dates, strict=True):
+            masked = self._masked_body(body, document)
+            if found and masked != body and self._judge is not None:
+                before = self._judge(body)
+                if before is not None and self._judge(masked) != before:
+                    # A date moved across another of the message (a birth the day after the report: IR-04):
+                    # its dates move the other way from now on, wherever they appear.
+                    self._later ^= {value.strip() for value in found}
+                    masked = self._masked_body(body, _parse(body))
+            bodies.append(masked)
         request_headers = _fixed(request[0], bodies[0], request[1])
         answer_headers = _fixed(answer[0], bodies[1], answer[1])
         return replace(
@@ -274,6 +297,24 @@ class _Xml:
         tree = self.root.getroottree()
         rendered = etree.tostring(tree, xml_declaration=self.declaration, encoding=self.encoding)
         return rendered if isinstance(rendered, bytes) else rendered.encode(self.encoding)
+
+
+def catalog_judge() -> Callable[[bytes], frozenset[str] | None]:
+    """What the catalog's validators find in a body: the rules it breaks (``valid`` when none), or None when
+    it is no message of a catalog format. Masking keeps it unchanged."""
+    from harness.catalog import load_catalog
+    from harness.validation.validator import detect_format, validator_for
+
+    formats = list(load_catalog().formats.values())
+
+    def judge(body: bytes) -> frozenset[str] | None:
+        fmt = detect_format(formats, body)
+        if fmt is None:
+            return None
+        validation = validator_for(fmt).validate(body)
+        return frozenset(validation.rules) or frozenset({"valid"})
+
+    return judge
 
 
 def _parse(body: bytes) -> _Json | _Xml | None:
@@ -345,17 +386,18 @@ def _fixed(headers: tuple[Header, ...], body: bytes, before: bytes) -> tuple[Hea
     return tuple((n, str(len(body)) if n.lower() == "content-length" else v) for n, v in headers)
 
 
-def _earlier_date(value: str, days: int) -> str | None:
+def _moved_date(value: str, days: int) -> str | None:
+    """``value`` (a full-date) ``days`` days later (earlier when negative); None when it is not a full-date."""
+    if len(value) != 10:
+        return None
     try:
         date = dt.date.fromisoformat(value)
     except ValueError:
         return None
-    if len(value) != 10:
-        return None
     try:
-        return (date - dt.timedelta(days=days % 365 + 1)).isoformat()
+        return (date + dt.timedelta(days=days)).isoformat()
     except OverflowError:
-        return (date + dt.timedelta(days=days % 365 + 1)).isoformat()
+        return (date - dt.timedelta(days=days)).isoformat()
 
 
 def _kept_prefix(value: str) -> int:
