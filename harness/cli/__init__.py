@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "diff": "harness.cli.diff",
     "replay": "harness.cli.replay",
     "scenarios": "harness.cli.replay",
+    "proxy": "harness.cli.proxy",
 }
 """Command -> the family module whose ``register(subparsers)`` adds it: the only module ``harness COMMAND ...``
 imports. The one table of the CLI: a family's other commands need no entry to work (without one, every family

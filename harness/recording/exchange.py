@@ -35,7 +35,8 @@ class RecordedExchange:
     ``origin`` is the scheme and authority the request went to (``https://upstream.example:8443``): with
     ``target`` (the request target as sent, origin-form ``/path?query``) it makes the absolute URL a HAR entry
     needs. ``answer_status`` is 0 (with empty answer fields) when no answer came (upstream closed or failed).
-    ``elapsed_ms`` runs from the request's first byte forwarded to the answer's last byte received.
+    ``elapsed_ms`` runs from the request's first byte forwarded to the answer's last byte received. A body over
+    the proxy's bound is kept as its first bytes, the rest counted in ``request_dropped``/``answer_dropped``.
     """
 
     started: str
@@ -51,6 +52,12 @@ class RecordedExchange:
     answer_headers: tuple[Header, ...]
     answer_body: bytes
     elapsed_ms: float
+    request_dropped: int = 0
+    """Bytes of the request body received and forwarded but not kept (the proxy keeps a bounded prefix)."""
+    answer_dropped: int = 0
+    """Bytes of the answer body received and forwarded but not kept."""
+    request_complete: bool = True
+    """False when the answer came before the whole request body (e.g. a ``413`` sent without reading it)."""
 
     @property
     def url(self) -> str:
