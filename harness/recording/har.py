@@ -35,7 +35,7 @@ from harness.validation.jsonsafe import UnsafeJson, parse_json
 if TYPE_CHECKING:
     from harness.recording.masking import Masker
 
-__all__ = ["MAX_HAR_BYTES", "HarRecording", "HarWriter", "UnreadableHar", "entry_of", "read_har"]
+__all__ = ["MAX_HAR_BYTES", "HarRecording", "HarWriter", "UnreadableHar", "entry_of", "personal_masker", "read_har"]
 
 MAX_HAR_BYTES = 512 << 20
 """The largest HAR file :func:`read_har` reads (the default of the proxy's ``--max-bytes`` is below it)."""
@@ -105,7 +105,17 @@ def entry_of(exchange: RecordedExchange) -> dict[str, Any]:
         "cache": {},
         "timings": {"send": 0, "wait": elapsed, "receive": 0},
         "_origin": exchange.origin,
+        **({"_requestDropped": exchange.request_dropped} if exchange.request_dropped else {}),
+        **({"_answerDropped": exchange.answer_dropped} if exchange.answer_dropped else {}),
+        **({"_requestComplete": False} if not exchange.request_complete else {}),
     }
+
+
+def personal_masker(key: str | bytes) -> Masker:
+    """The masker of ``--mask-personal`` keyed with ``key`` (``HARNESS_MASK_KEY``'s value; never written)."""
+    from harness.recording.masking import Masker
+
+    return Masker(key.encode("utf-8") if isinstance(key, str) else key)
 
 
 class HarWriter:
@@ -118,12 +128,14 @@ class HarWriter:
     def __init__(
         self,
         path: Path | str,
-        *,
-        max_exchanges: int = DEFAULT_MAX_EXCHANGES,
-        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_exchanges: int | None = None,
+        max_bytes: int | None = None,
         masker: Masker | None = None,
+        *,
         redactor: Redactor | None = None,
     ) -> None:
+        max_exchanges = DEFAULT_MAX_EXCHANGES if max_exchanges is None else max_exchanges
+        max_bytes = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
         if max_exchanges < 1 or max_bytes < 1:
             raise UsageError("a recording's --max-exchanges and --max-bytes must be at least 1")
         self.path = Path(path)
@@ -254,7 +266,14 @@ def _exchange(entry: Any, number: int) -> RecordedExchange:
         answer_headers=_headers(response, f"{where} response"),
         answer_body=_bytes(content if isinstance(content, dict) else None, f"{where} response content"),
         elapsed_ms=float(elapsed) if isinstance(elapsed, int | float) and not isinstance(elapsed, bool) else 0.0,
+        request_dropped=_count(entry.get("_requestDropped")),
+        answer_dropped=_count(entry.get("_answerDropped")),
+        request_complete=entry.get("_requestComplete") is not False,
     )
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def read_har(path: Path | str, max_bytes: int = MAX_HAR_BYTES) -> HarRecording:

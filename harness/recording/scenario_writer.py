@@ -189,6 +189,8 @@ def _path(exchange: RecordedExchange) -> str:
 def _reason_left(exchange: RecordedExchange) -> str | None:
     if exchange.answer_status == 0:
         return "no answer was recorded"
+    if exchange.request_dropped or exchange.answer_dropped or not exchange.request_complete:
+        return "the recording holds only part of a body (over the recorder's bound, or answered before it ended)"
     path = urlsplit(_path(exchange)).path
     if path.startswith(TEST_HOOKS) and path != DATASET_HOOK:
         return "a test hook (the SUT's own sending is not in a recording of what it was sent)"
