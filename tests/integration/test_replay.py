@@ -23,10 +23,15 @@ from harness import cli
 from harness.catalog import Catalog, load_catalog
 from harness.endpoints import ReferenceServer, build_app, default_roles
 from harness.endpoints.query_responder import QueryResponder
+from harness.protocols.http1 import parse_target
+from harness.proxy.checks import ExchangeChecker
+from harness.proxy.server import ProxyServer
+from harness.proxy.session import ProxySession
 from harness.recording.exchange import RecordedExchange
 from harness.recording.har import HarWriter, read_har
 from harness.recording.masking import KEY_VARIABLE, Masker, personal_fields
 from harness.recording.tap import RecordingTransport
+from harness.reporting.redaction import Redactor
 from harness.session import RunSession
 from harness.transport import TransportOptions, load_transport
 from harness.validation.jsonsafe import UnsafeJson, parse_json
@@ -283,3 +288,37 @@ def test_mask_personal_without_a_key_is_refused(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv(KEY_VARIABLE, raising=False)
     with pytest.raises(Exception, match=KEY_VARIABLE):
         Masker.from_environment()
+
+
+async def _record_through_the_proxy(catalog: Catalog, path: Path) -> None:
+    """checks-core run through ``harness proxy``'s machinery, its recorder the masked HAR writer."""
+    async with ReferenceServer(build_app(catalog)) as upstream:
+        writer = HarWriter(path, None, None, Masker(KEY.encode()))  # as harness proxy --record --mask-personal
+        session = ProxySession(ExchangeChecker(catalog), Redactor(), print_line=lambda _: None, recorder=writer)
+        server = ProxyServer(parse_target(upstream), session.submit)
+        host, port = await server.start("127.0.0.1", 0)
+        try:
+            run = RunSession(catalog, "checks-core").with_target(f"http://{host}:{port}")
+            async with run.with_options(concurrency=4, timeout_s=5.0):
+                assert (await run.run()).summary.failed == 0
+        finally:
+            await server.close()
+            session.finish()  # closes the recording
+
+
+def test_a_masked_recording_made_by_the_proxy_replays_without_change(
+    catalog: Catalog, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recording = tmp_path / "proxy.har"
+    asyncio.run(_record_through_the_proxy(catalog, recording))
+    exchanges = read_har(recording).exchanges
+    assert read_har(recording).masked and len(exchanges) > 200
+    text = recording.read_text(encoding="utf-8")
+    dataset = catalog.dataset("checks-core@1.0")
+    for person in dataset["persons"]:
+        assert re.search(rf"(?<!\w){re.escape(person['familyName'])}(?!\w)", text) is None
+    for vehicle in dataset["vehicles"]:
+        assert vehicle["vrm"] not in text and vehicle["vrm"].replace(" ", "") not in text
+    with _served(build_app(catalog)) as url:
+        assert _replay(recording, url, tmp_path / "replayed", "--fresh-ids") == 0
+    assert "-> no change" in capsys.readouterr().out
