@@ -40,6 +40,8 @@ __all__ = ["MAX_HAR_BYTES", "HarRecording", "HarWriter", "UnreadableHar", "entry
 MAX_HAR_BYTES = 512 << 20
 """The largest HAR file :func:`read_har` reads (the default of the proxy's ``--max-bytes`` is below it)."""
 DEFAULT_MAX_EXCHANGES = 1_000_000
+_TRAILER = 512
+"""Bytes kept free for the end of the file (the log's ``_netcode``), so that a closed file is within ``max_bytes``."""
 DEFAULT_MAX_BYTES = 256 << 20
 
 
@@ -145,6 +147,7 @@ class HarWriter:
         self.redactor = redactor or Redactor()
         self.recorded = 0
         self.dropped = 0
+        self.unmaskable = 0
         self.written = 0
         try:
             self._file: IO[bytes] | None = self.path.open("wb")
@@ -167,9 +170,14 @@ class HarWriter:
             return False
         exchange = exchange.redacted(self.redactor)
         if self.masker is not None:
-            exchange = self.masker.mask(exchange)
+            try:
+                exchange = self.masker.mask(exchange)
+            except Exception:  # whatever a hostile body does to a parser: an exchange is never recorded unmasked
+                self.unmaskable += 1
+                self.dropped += 1
+                return False
         data = json.dumps(entry_of(exchange), ensure_ascii=False).encode()
-        if self.written + len(data) + 2 > self.max_bytes:
+        if self.written + len(data) + 2 + _TRAILER > self.max_bytes:
             self.dropped += 1
             return False
         self._write((b",\n" if self.recorded else b"") + data)
@@ -186,7 +194,7 @@ class HarWriter:
             "dropped": self.dropped,
         }
         if self.masker is not None:
-            netcode["masking"] = self.masker.describe()
+            netcode["masking"] = {**self.masker.describe(), "unmaskable": self.unmaskable}
         self._write(b'\n], "_netcode": ' + json.dumps(netcode).encode() + b"}}\n")
         self._file.flush()
         os.fsync(self._file.fileno())

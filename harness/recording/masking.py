@@ -109,9 +109,10 @@ class Masker:
             raise UsageError(f"{KEY_VARIABLE} must hold at least {MIN_KEY_BYTES} bytes")
         self._key = key
         self.fields = fields if fields is not None else personal_fields()
-        self._known: dict[str, str] = {}  # casefolded value -> kind, for the verbatim search
-        self._pattern: re.Pattern[str] | None = None
-        self._stale = False
+        self._known: dict[str, str] = {}  # lower-cased value -> kind, for the verbatim search
+        self._by_word: dict[str, list[tuple[str, int]]] = {}
+        """First word of each known value -> (value, offset of that word in it), longest value first: the
+        search looks up each word of a text, never compiles one pattern of every value (values keep coming)."""
         self.masked = 0
         self._later: set[str] = set()  # dates that move later (see mask)
         self._judge = judge if judge is not None else catalog_judge()
@@ -188,23 +189,37 @@ class Masker:
         return self._remember(kind, value)
 
     def _remember(self, kind: str, value: str) -> str:
-        key = value.strip().casefold()
-        if len(key) >= MIN_VERBATIM and key not in self._known and len(self._known) < MAX_KNOWN:
+        key = _lower(value.strip())
+        first = _WORD.search(key)
+        if len(key) >= MIN_VERBATIM and first and key not in self._known and len(self._known) < MAX_KNOWN:
             self._known[key] = kind
-            self._stale = True
+            candidates = self._by_word.setdefault(first.group(), [])
+            candidates.append((key, first.start()))
+            candidates.sort(key=lambda candidate: -len(candidate[0]))
         return value
 
     def verbatim(self, text: str) -> str:
-        """``text`` with every personal value masked so far replaced where it appears as a whole word."""
+        """``text`` with every personal value masked so far replaced where it appears as a whole word
+        (case-insensitively)."""
         if not self._known:
             return text
-        if self._stale or self._pattern is None:
-            values = sorted(self._known, key=len, reverse=True)
-            self._pattern = re.compile(
-                r"(?<!\w)(?:" + "|".join(re.escape(v) for v in values) + r")(?!\w)", re.IGNORECASE
-            )
-            self._stale = False
-        return self._pattern.sub(lambda m: self.pseudonym(self._known[m.group().casefold()], m.group()), text)
+        lowered = _lower(text)
+        pieces: list[str] = []
+        done = 0
+        for word in _WORD.finditer(lowered):
+            for value, offset in self._by_word.get(word.group(), ()):
+                start, end = word.start() - offset, word.start() - offset + len(value)
+                if start < done or not lowered.startswith(value, start):
+                    continue
+                if (start and _is_word(lowered[start - 1])) or (end < len(lowered) and _is_word(lowered[end])):
+                    continue
+                pieces += [text[done:start], self.pseudonym(self._known[value], text[start:end])]
+                done = end
+                break
+        if not pieces:
+            return text
+        pieces.append(text[done:])
+        return "".join(pieces)
 
     def field(self, kind: str, value: str) -> str:
         """The pseudonym of ``value``, a personal field of ``kind`` (counted)."""
@@ -231,7 +246,8 @@ class Masker:
                 if before is not None and self._judge(masked) != before:
                     # A date moved across another of the message (a birth the day after the report: IR-04):
                     # its dates move the other way from now on, wherever they appear.
-                    self._later ^= {value.strip() for value in found}
+                    if len(self._later) < MAX_KNOWN:
+                        self._later ^= {value.strip() for value in found}
                     masked = self._masked_body(body, _parse(body))
             bodies.append(masked)
         request_headers = _fixed(request[0], bodies[0], request[1])
@@ -297,6 +313,22 @@ class _Xml:
         tree = self.root.getroottree()
         rendered = etree.tostring(tree, xml_declaration=self.declaration, encoding=self.encoding)
         return rendered if isinstance(rendered, bytes) else rendered.encode(self.encoding)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _lower(text: str) -> str:
+    """``text`` lower-cased character by character, its length kept (a character whose lower case is longer,
+    ``İ``, stays as it is): offsets in it are offsets in ``text``."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(low if len(low := char.lower()) == 1 else char for char in text)
 
 
 def catalog_judge() -> Callable[[bytes], frozenset[str] | None]:
