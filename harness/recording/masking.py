@@ -30,7 +30,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lxml import etree
@@ -52,6 +52,7 @@ MAX_KNOWN = 100_000
 """At most this many values are remembered for the verbatim search (a long recording cannot grow it forever)."""
 MAX_MASKED_BODY = 16 << 20
 
+_KIND = "\x00kind"
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _DIGITS = "0123456789"
 
@@ -62,13 +63,24 @@ class PersonalFields:
 
     pointers: tuple[tuple[tuple[str, ...], str], ...]
     elements: dict[str, str]
+    trie: dict[str, Any] = field(default_factory=dict, compare=False)
+    """The pointers as a tree of tokens (``*`` any, :data:`_KIND` the kind where a pointer ends): a walk
+    follows it and leaves a part of a document where no pointer goes untouched."""
+
+    def __post_init__(self) -> None:
+        if not self.trie:
+            for tokens, kind in self.pointers:
+                node = self.trie
+                for token in tokens:
+                    node = node.setdefault(token, {})
+                node[_KIND] = kind
 
     def kind_at(self, path: tuple[str, ...]) -> str | None:
         """The kind of the personal field at JSON ``path``, or None."""
-        for tokens, kind in self.pointers:
-            if len(tokens) == len(path) and all(t in ("*", p) for t, p in zip(tokens, path, strict=True)):
-                return kind
-        return None
+        nodes = [self.trie]
+        for token in path:
+            nodes = [step for node in nodes for step in (node.get(token), node.get("*")) if step is not None]
+        return next((node[_KIND] for node in nodes if _KIND in node), None)
 
 
 def _tokens(pointer: str) -> tuple[str, ...]:
@@ -80,12 +92,12 @@ def personal_fields() -> PersonalFields:
     pointers: list[tuple[tuple[str, ...], str]] = []
     elements: dict[str, str] = {}
     for name, family in FAMILIES.items():
-        for field in family.personal:
-            _check(name, field)
-            if field.where.startswith("{"):
-                elements[field.where] = field.kind
+        for declared in family.personal:
+            _check(name, declared)
+            if declared.where.startswith("{"):
+                elements[declared.where] = declared.kind
             else:
-                pointers.append((_tokens(field.where), field.kind))
+                pointers.append((_tokens(declared.where), declared.kind))
     return PersonalFields(tuple(pointers), elements)
 
 
@@ -384,19 +396,24 @@ def _walk(
     if isinstance(document, _Json):
         return _walk(document.value, fields, on_field, on_text)
 
-    def visit(node: Any, path: tuple[str, ...]) -> Any:
+    def follow(states: list[dict[str, Any]], token: str) -> list[dict[str, Any]]:
+        return [step for state in states for step in (state.get(token), state.get("*")) if step is not None]
+
+    def visit(node: Any, states: list[dict[str, Any]]) -> Any:
+        if not states and on_text is None:
+            return node  # no personal field below, and nothing else to do
         if isinstance(node, dict):
-            return {key: visit(value, (*path, key)) for key, value in node.items()}
+            return {key: visit(value, follow(states, key)) for key, value in node.items()}
         if isinstance(node, list):
-            return [visit(value, (*path, str(index))) for index, value in enumerate(node)]
+            return [visit(value, follow(states, str(index))) for index, value in enumerate(node)]
         if isinstance(node, str):
-            kind = fields.kind_at(path)
+            kind = next((state[_KIND] for state in states if _KIND in state), None)
             if kind is not None:
                 return on_field(kind, node)
             return on_text(node) if on_text is not None else node
         return node
 
-    return visit(document, ())
+    return visit(document, [fields.trie])
 
 
 def _decoded(headers: tuple[Header, ...], body: bytes) -> tuple[tuple[Header, ...], bytes]:
