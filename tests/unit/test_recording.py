@@ -313,3 +313,40 @@ def test_ignore_takes_pointers_and_element_names_only() -> None:
     assert ("a", "*", "b") in pointers and ("receivedAt",) in pointers and "{urn:x}sent" in elements
     with pytest.raises(UsageError, match="--ignore"):
         volatile_fields(["receivedAt"])
+
+
+# -- the commands ---------------------------------------------------------------------------------------------
+
+
+def _recording(tmp_path: Path) -> Path:
+    path = tmp_path / "one.har"
+    with HarWriter(path) as writer:
+        writer.add(_exchange(body=json.dumps({"queryId": ID_A}).encode(), answer=b'{"status": "no-trace"}'))
+    return path
+
+
+def test_scenarios_from_recording_refuses_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    recording = _recording(tmp_path)
+    out = tmp_path / "cat"
+    assert main(["scenarios", "from-recording", str(recording), "--out", str(out), "--suite", "Bad Name"]) == 2
+    assert main(["scenarios", "from-recording", str(recording), "--out", str(out), "--suite", "intel-core"]) == 2
+    assert main(["scenarios", "from-recording", str(tmp_path / "no.har"), "--out", str(out), "--suite", "s"]) == 2
+    assert main(["scenarios", "from-recording", str(recording), "--out", str(out), "--suite", "lab"]) == 0
+    assert main(["scenarios", "from-recording", str(recording), "--out", str(out), "--suite", "lab"]) == 2  # not empty
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    assert [line.split(":")[0] for line in captured.err.splitlines()] == ["harness"] * 4
+    assert "wrote lab@1.0" in captured.out
+    scenario = (out / "suites/lab/1.0/scenarios/rec-0001.yaml").read_text()
+    assert "${uuid:id1}" in scenario and ID_A not in scenario
+
+
+def test_replay_refuses_a_missing_key_of_its_options(tmp_path: Path) -> None:
+    from harness.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["replay", str(_recording(tmp_path))])  # no --target
+    assert exit_.value.code == 2
+    assert main(["replay", str(_recording(tmp_path)), "--target", "http://127.0.0.1:9", "--ignore", "bad"]) == 2
