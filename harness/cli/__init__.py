@@ -46,6 +46,8 @@ COMMANDS: dict[str, str] = {
     "runs": "harness.cli.store",
     "certificates": "harness.cli.store",
     "diff": "harness.cli.diff",
+    "replay": "harness.cli.replay",
+    "scenarios": "harness.cli.replay",
     "proxy": "harness.cli.proxy",
 }
 """Command -> the family module whose ``register(subparsers)`` adds it: the only module ``harness COMMAND ...``
