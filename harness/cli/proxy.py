@@ -51,7 +51,7 @@ def _listen(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _recorder(args: argparse.Namespace) -> Any:
+def _recorder(args: argparse.Namespace, redactor: Any) -> Any:
     """The HAR writer of ``--record`` (``harness.recording.har``), or None."""
     if args.record is None:
         for option in ("mask_personal", "max_exchanges", "max_bytes"):
@@ -71,7 +71,7 @@ def _recorder(args: argparse.Namespace) -> Any:
         raise UsageError("--record: this build has no HAR writer (harness.recording.har)") from None
     masker = har.personal_masker(key) if args.mask_personal else None  # the key is never written anywhere
     try:
-        return har.HarWriter(args.record, args.max_exchanges, args.max_bytes, masker)
+        return har.HarWriter(args.record, args.max_exchanges, args.max_bytes, masker, redactor=redactor)
     except OSError as exc:
         raise UsageError(f"--record {args.record}: {exc.strerror}") from None
 
@@ -99,7 +99,7 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
             args.reports.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"--reports {args.reports}: {exc.strerror}") from None
-    recorder = _recorder(args)
+    recorder = _recorder(args, redactor)
 
     def say(line: str) -> None:
         print(line, flush=True)

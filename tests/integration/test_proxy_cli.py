@@ -166,3 +166,34 @@ def test_tls_on_both_sides_with_the_runs_client_certificate(tmp_path: Path) -> N
     assert results["exchanges"] == 1 and results["findings"] == 0
     for text in (out, err, *(path.read_text() for path in reports.iterdir())):
         assert PASSWORD not in text
+
+
+def test_record_writes_a_masked_redacted_har_of_what_crossed(tmp_path: Path) -> None:
+    """--record with --mask-personal: the HAR holds every exchange, no credential, none of the personal values,
+    and the key (from HARNESS_MASK_KEY) nowhere."""
+    from harness.recording.har import read_har
+
+    full = ROOT / "fixtures/formats/intel-report/1.0/samples/valid/full.json"
+    report = full.read_bytes()
+    recording = tmp_path / "traffic.har"
+    key = "mask-key-from-the-environment-0123"
+    with serve_process([*HARNESS, "serve", "--role", "supplier", "--host", "127.0.0.1", "--port", "0"]) as upstream:
+        process, url = _proxy(
+            upstream,
+            "--record",
+            str(recording),
+            "--mask-personal",
+            "--max-exchanges",
+            "10",
+            env={"HARNESS_MASK_KEY": key},
+        )
+        assert _submit(url, report) == 202
+        code, out, err = _stop(process)
+    assert code == 0, out + err
+    text = recording.read_text()
+    read = read_har(recording)
+    assert len(read.exchanges) == 1 and read.exchanges[0].answer_status == 202
+    for secret in (TOKEN.split()[1], key):
+        assert secret not in text and secret not in out + err
+    for personal in ("SMITH", "Johnny S", "1980-01-01", "AB12 CDE", "1 High Street"):
+        assert personal not in text, personal
