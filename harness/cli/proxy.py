@@ -104,7 +104,14 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
-    session = ProxySession(ExchangeChecker(catalog), redactor, print_line=say, recorder=recorder)
+    masker = getattr(recorder, "masker", None) if args.mask_personal else None
+    session = ProxySession(
+        ExchangeChecker(catalog),
+        redactor,
+        print_line=say,
+        recorder=recorder,
+        mask=masker.mask if masker is not None else None,  # the report shows what the recording shows
+    )
     # The checker thread holds the GIL for up to the switch interval (5 ms by default) while the event loop waits
     # to forward: a shorter interval bounds the delay a check can add to the traffic (benchmarks/proxy.py, p99).
     sys.setswitchinterval(0.0005)

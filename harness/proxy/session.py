@@ -14,7 +14,7 @@ import queue
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from harness.proxy.checks import ExchangeChecker, ProxyFinding, kind_name
@@ -50,6 +50,8 @@ class Findings:
     kind_exchanges: Counter[str] = field(default_factory=Counter)
     kind_findings: dict[str, Counter[str]] = field(default_factory=dict)
     kept: list[dict[str, Any]] = field(default_factory=list)
+    mask: Callable[[RecordedExchange], RecordedExchange] | None = None
+    """With ``--mask-personal``: the recording's masker, applied to the exchanges kept for the HTML report too."""
 
     def add_unframed(self, finding: ProxyFinding, redactor: Redactor) -> None:
         """A finding on a connection rather than an exchange (its bytes could not be framed)."""
@@ -104,7 +106,7 @@ class Findings:
                 {
                     "number": self.exchanges,
                     "kind": kind,
-                    "exchange": exchange.redacted(redactor),
+                    "exchange": self._shown(exchange.redacted(redactor)),
                     "findings": [
                         {
                             "rule": f.rule,
@@ -118,6 +120,15 @@ class Findings:
                 }
             )
 
+    def _shown(self, exchange: RecordedExchange) -> RecordedExchange:
+        """``exchange`` as the report may show it: masked when asked; without its bodies when it cannot be."""
+        if self.mask is None:
+            return exchange
+        try:
+            return self.mask(exchange)
+        except Exception:  # whatever a hostile body does to the masker: personal data is never shown unmasked
+            return replace(exchange, request_body=b"", answer_body=b"")
+
 
 class ProxySession:
     """Checks exchanges off the forwarding path and keeps what they show."""
@@ -130,12 +141,13 @@ class ProxySession:
         print_line: Callable[[str], None] = print,
         recorder: Recorder | None = None,
         queue_size: int = 10_000,
+        mask: Callable[[RecordedExchange], RecordedExchange] | None = None,
     ) -> None:
         self.checker = checker
         self.redactor = redactor
         self.print_line = print_line
         self.recorder = recorder
-        self.findings = Findings()
+        self.findings = Findings(mask=mask)
         self.dropped = 0
         self.failures: list[str] = []
         self._queue: queue.Queue[RecordedExchange | None] = queue.Queue(queue_size)

@@ -185,6 +185,8 @@ def test_record_writes_a_masked_redacted_har_of_what_crossed(tmp_path: Path) -> 
             "--mask-personal",
             "--max-exchanges",
             "10",
+            "--reports",
+            str(tmp_path / "reports"),
             env={"HARNESS_MASK_KEY": key},
         )
         assert _submit(url, report) == 202
@@ -195,5 +197,8 @@ def test_record_writes_a_masked_redacted_har_of_what_crossed(tmp_path: Path) -> 
     assert len(read.exchanges) == 1 and read.exchanges[0].answer_status == 202
     for secret in (TOKEN.split()[1], key):
         assert secret not in text and secret not in out + err
+    html = (tmp_path / "reports" / "report.html").read_text()
+    assert "intel-report submit" in html
     for personal in ("SMITH", "Johnny S", "1980-01-01", "AB12 CDE", "1 High Street"):
         assert personal not in text, personal
+        assert personal not in html, personal  # the report shows the exchanges masked as the recording does
