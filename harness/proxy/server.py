@@ -21,7 +21,10 @@ from harness.protocols.http1 import Target, os_reason, tls_reason
 from harness.proxy.wire import UPGRADED, MessageCutter, SeenMessage
 from harness.recording.exchange import RecordedExchange, rfc3339
 
-__all__ = ["ProxyCounters", "ProxyServer", "probe_upstream"]
+__all__ = ["MAX_PENDING", "ProxyCounters", "ProxyServer", "probe_upstream"]
+
+MAX_PENDING = 256
+"""Requests of one connection waiting for their answers that the proxy keeps; past it, it stops watching."""
 
 
 @dataclass(slots=True)
@@ -113,7 +116,7 @@ class _ClientSide(asyncio.Protocol):
         self.client_eof = False
         self.closed = False
         self.requests = MessageCutter(
-            answers=False, on_head=self.pending.append, on_message=_ignore, body_limit=proxy.body_limit
+            answers=False, on_head=self.request_head, on_message=_ignore, body_limit=proxy.body_limit
         )
         self.answers = MessageCutter(
             answers=True, on_message=self.answered, method_of=self.method, body_limit=proxy.body_limit
@@ -209,6 +212,15 @@ class _ClientSide(asyncio.Protocol):
                 client.write_eof()
             client.close()
 
+    def request_head(self, request: SeenMessage) -> None:
+        self.pending.append(request)
+        if len(self.pending) > MAX_PENDING:  # a client pipelining without end: watching it would cost memory
+            self.requests.stop(f"more than {MAX_PENDING} requests waiting for their answers")
+            self.answers.stop("its requests are no longer watched")
+            self.pending.clear()
+            self.proxy.counters.unwatched += 1
+            self.proxy.on_problem("connection not watched from here on (pipelining too deep); still forwarded")
+
     def method(self) -> str:
         return self.pending[0].start[0] if self.pending else "GET"
 
@@ -217,6 +229,9 @@ class _ClientSide(asyncio.Protocol):
         if 100 <= status < 200 and status != 101:
             return  # an interim answer: the final one is still to come
         if not self.pending:
+            if not self.requests.blind:  # an answer nobody asked for: the upstream's framing is broken
+                self._unwatched("answer", f"an answer ({answer.start[1]}) to no request")
+                self.answers.stop("an answer to no request")
             return
         request = self.pending.popleft()
         try:

@@ -112,6 +112,11 @@ class MessageCutter:
         if not self.blind and self._state == _UNTIL_CLOSE and self._current is not None:
             self._finish()
 
+    def stop(self, reason: str) -> None:
+        """Stop watching (the bytes still flow); ``reason`` says why."""
+        if not self.blind:
+            self._go_blind(reason)
+
     def _go_blind(self, reason: str) -> None:
         self.blind, self.reason = True, reason
         self._buffer.clear()

@@ -164,3 +164,29 @@ async def test_an_unframable_stream_is_still_forwarded_unchanged(catalog: Catalo
     assert proxy.counters.unwatched >= 1 and any("not watched" in note for note in notes)
     # Traffic that could not be checked never passes for traffic without findings (a supplier gains nothing).
     assert session.findings.by_rule["BR-1"] >= 1 and session.findings.errors >= 1
+
+
+async def test_an_answer_to_no_request_is_forwarded_and_is_a_finding(catalog: Catalog) -> None:
+    unsolicited = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
+
+    async def upstream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(unsolicited)
+        await writer.drain()
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(upstream, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    session = ProxySession(ExchangeChecker(catalog), Redactor(), print_line=lambda line: None)
+    proxy = ProxyServer(parse_target(f"http://127.0.0.1:{port}"), session.submit, on_unframed=session.unframed)
+    host, proxy_port = await proxy.start("127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection(host, proxy_port)
+        got = await asyncio.wait_for(reader.readexactly(len(unsolicited)), 10)
+        writer.close()
+    finally:
+        await proxy.close()
+        server.close()
+        session.finish()
+    assert got == unsolicited
+    assert session.findings.by_rule == {"BR-1": 1} and session.findings.exchanges == 0
