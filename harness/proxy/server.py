@@ -230,8 +230,7 @@ class _ClientSide(asyncio.Protocol):
             return  # an interim answer: the final one is still to come
         if not self.pending:
             if not self.requests.blind:  # an answer nobody asked for: the upstream's framing is broken
-                self._unwatched("answer", f"an answer ({answer.start[1]}) to no request")
-                self.answers.stop("an answer to no request")
+                self.answers.stop(f"an answer ({answer.start[1]}) to no request")  # reported once the feed returns
             return
         request = self.pending.popleft()
         try:
