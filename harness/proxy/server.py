@@ -171,7 +171,7 @@ class _ClientSide(asyncio.Protocol):
         was_blind = self.requests.blind
         self.requests.feed(data)
         if self.requests.blind and not was_blind:
-            self._unwatched("request", self.requests.reason)
+            self._unwatched("request", self.requests)
 
     def eof_received(self) -> bool:
         self.client_eof = True
@@ -201,8 +201,8 @@ class _ClientSide(asyncio.Protocol):
         self.proxy.counters.bytes_down += len(data)
         was_blind = self.answers.blind
         self.answers.feed(data)
-        if self.answers.blind and not was_blind and self.answers.reason != UPGRADED:
-            self._unwatched("answer", self.answers.reason)
+        if self.answers.blind and not was_blind:
+            self._unwatched("answer", self.answers)
 
     def upstream_ended(self) -> None:
         self.answers.end()
@@ -215,11 +215,9 @@ class _ClientSide(asyncio.Protocol):
     def request_head(self, request: SeenMessage) -> None:
         self.pending.append(request)
         if len(self.pending) > MAX_PENDING:  # a client pipelining without end: watching it would cost memory
-            self.requests.stop(f"more than {MAX_PENDING} requests waiting for their answers")
+            self.requests.stop(f"more than {MAX_PENDING} requests waiting for their answers")  # reported after feed
             self.answers.stop("its requests are no longer watched")
             self.pending.clear()
-            self.proxy.counters.unwatched += 1
-            self.proxy.on_problem("connection not watched from here on (pipelining too deep); still forwarded")
 
     def method(self) -> str:
         return self.pending[0].start[0] if self.pending else "GET"
@@ -230,7 +228,7 @@ class _ClientSide(asyncio.Protocol):
             return  # an interim answer: the final one is still to come
         if not self.pending:
             if not self.requests.blind:  # an answer nobody asked for: the upstream's framing is broken
-                self.answers.stop(f"an answer ({answer.start[1]}) to no request")  # reported once the feed returns
+                self.answers.stop(f"an answer ({answer.start[1]}) to no request", fault=True)  # reported after feed
             return
         request = self.pending.popleft()
         try:
@@ -241,10 +239,13 @@ class _ClientSide(asyncio.Protocol):
         if self.client_eof and not self.pending and self.upstream is not None and not self.upstream.can_write_eof():
             self.upstream.close()
 
-    def _unwatched(self, side: str, reason: str) -> None:
+    def _unwatched(self, side: str, cutter: MessageCutter) -> None:
+        if cutter.reason == UPGRADED:
+            return
         self.proxy.counters.unwatched += 1
-        self.proxy.on_problem(f"connection not watched from here on ({reason}); still forwarded unchanged")
-        self.proxy.on_unframed(side, reason)
+        self.proxy.on_problem(f"connection not watched from here on ({cutter.reason}); still forwarded unchanged")
+        if cutter.fault:  # the bytes break HTTP/1.1: a finding, so unchecked traffic never passes for conforming
+            self.proxy.on_unframed(side, cutter.reason)
 
     def close(self) -> None:
         if self.closed:

@@ -74,6 +74,7 @@ class MessageCutter:
         "_on_message",
         "_state",
         "blind",
+        "fault",
         "reason",
     )
 
@@ -96,6 +97,8 @@ class MessageCutter:
         self._current: SeenMessage | None = None
         self._left = 0
         self.blind = False
+        self.fault = False
+        """Whether it stopped watching because the bytes break HTTP/1.1 framing (not an upgrade, not a bound)."""
         self.reason = ""
 
     def feed(self, data: bytes) -> None:
@@ -112,13 +115,13 @@ class MessageCutter:
         if not self.blind and self._state == _UNTIL_CLOSE and self._current is not None:
             self._finish()
 
-    def stop(self, reason: str) -> None:
-        """Stop watching (the bytes still flow); ``reason`` says why."""
+    def stop(self, reason: str, *, fault: bool = False) -> None:
+        """Stop watching (the bytes still flow); ``reason`` says why, ``fault`` whether the peer broke framing."""
         if not self.blind:
-            self._go_blind(reason)
+            self._go_blind(reason, fault=fault)
 
-    def _go_blind(self, reason: str) -> None:
-        self.blind, self.reason = True, reason
+    def _go_blind(self, reason: str, *, fault: bool = True) -> None:
+        self.blind, self.reason, self.fault = True, reason, fault
         self._buffer.clear()
         self._state = _BLIND
 
@@ -231,7 +234,7 @@ class MessageCutter:
             method = self._method_of()
             if status == 101 or (method == "CONNECT" and 200 <= status < 300):
                 self._finish()
-                self._go_blind(UPGRADED)
+                self._go_blind(UPGRADED, fault=False)
                 return
             if 100 <= status < 200 or status in (204, 304) or method == "HEAD":
                 self._finish()

@@ -190,3 +190,34 @@ async def test_an_answer_to_no_request_is_forwarded_and_is_a_finding(catalog: Ca
         session.finish()
     assert got == unsolicited
     assert session.findings.by_rule == {"BR-1": 1} and session.findings.exchanges == 0
+
+
+async def test_pipelining_without_end_is_forwarded_unwatched_and_is_no_finding(catalog: Catalog) -> None:
+    requests = b"GET /netcode/v1/intel-reports/x HTTP/1.1\r\nHost: h\r\n\r\n" * 300
+    received = bytearray()
+
+    async def upstream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while len(received) < len(requests):
+            data = await reader.read(65536)
+            if not data:
+                break
+            received.extend(data)
+        writer.close()
+
+    server = await asyncio.start_server(upstream, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    session = ProxySession(ExchangeChecker(catalog), Redactor(), print_line=lambda line: None)
+    proxy = ProxyServer(parse_target(f"http://127.0.0.1:{port}"), session.submit, on_unframed=session.unframed)
+    host, proxy_port = await proxy.start("127.0.0.1", 0)
+    try:
+        reader, writer = await asyncio.open_connection(host, proxy_port)
+        writer.write(requests)
+        await writer.drain()
+        await asyncio.wait_for(reader.read(), 10)  # the upstream closes without answering
+        writer.close()
+    finally:
+        await proxy.close()
+        server.close()
+        session.finish()
+    assert bytes(received) == requests
+    assert proxy.counters.unwatched == 1 and session.findings.errors == 0
