@@ -142,7 +142,8 @@ def _stopped(process: subprocess.Popen[str]) -> dict[str, int]:
     """SIGTERM the proxy; its closing line's counts (exchanges, findings, not checked)."""
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=120)
-    found = re.search(r"stopped: (\d+) exchange\(s\), (\d+) finding\(s\).*?(?:, (\d+) not checked)?$", err, re.M)
+    closing = r"stopped: (\d+) exchange\(s\), (\d+) finding\(s\), \d+ warning\(s\)(?:, (\d+) not checked)?"
+    found = re.search(closing, err)
     if found is None:
         raise SystemExit(f"the proxy did not report: {err[-500:]}")
     return {
