@@ -517,6 +517,18 @@ def _errors_listed(errors: Any, seen: _Seen) -> Iterator[ProxyFinding]:
             continue
         named.add(error["rule"])
     yield from _rules_named(named, seen, "/errors")
+    yield from _content_located(errors, seen)
+
+
+def _content_located(errors: list[Any], seen: _Seen) -> Iterator[ProxyFinding]:
+    """The errors locate the failing part as the specs ask: the n-th content object of an EDXL-DE envelope when
+    the message inside one fails (alerts.md; any XPath to it names ``contentObject``), the part and the octet of
+    a binary MCData part (esn.md; ``/part/N/octet/K``)."""
+    broken = seen.validation.findings if seen.validation is not None else ()
+    locations = [str(error.get("location", "")) for error in errors if isinstance(error, dict)]
+    for marker, what in (("contentObject", "content object"), ("/octet/", "part and octet")):
+        if any(marker in finding.location for finding in broken) and not any(marker in at for at in locations):
+            yield ProxyFinding("BR-3", f"the errors do not locate the {what} that fails", location="/errors")
 
 
 def _rules_named(named: set[str], seen: _Seen, where: str) -> Iterator[ProxyFinding]:
