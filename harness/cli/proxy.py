@@ -13,6 +13,7 @@ import signal
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.cli.options import add_credential_options, credentials_from
 from harness.cli.profile import catalog_at, profile_option
@@ -88,6 +89,11 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
     host, port = _listen(args.listen)
     if not args.upstream.startswith(("http://", "https://")):
         raise UsageError(f"--upstream {args.upstream}: an http:// or https:// URL")
+    parts = urlsplit(args.upstream)
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
+        # A passive proxy sends each request target as the client sent it and adds nothing to a request.
+        shown = Redactor(urls=[args.upstream]).text(args.upstream)  # the URL's credentials never reach the console
+        raise UsageError(f"--upstream {shown}: give scheme://host:port only (no path, query or credentials)")
     upstream = parse_target(args.upstream)
     options = credentials_from(args)
     upstream_tls = tls_context(options) if upstream.tls else None

@@ -175,6 +175,8 @@ class ProxySession:
         with contextlib.suppress(queue.Full):
             self._queue.put(None, timeout=timeout_s)
         self._worker.join(timeout_s)
+        if self._worker.is_alive():  # still checking after the time allowed: what waits is counted, not lost silently
+            self.dropped += self._queue.qsize()
         if self.recorder is not None:
             self.recorder.close()
             self.recorder = None

@@ -126,6 +126,8 @@ def test_an_unreachable_upstream_at_start_exits_3() -> None:
     [
         (["--listen", "nowhere", "--upstream", "http://127.0.0.1:1"], "expected HOST:PORT"),
         (["--listen", "127.0.0.1:0", "--upstream", "ftp://x"], "http:// or https://"),
+        (["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:1/netcode"], "scheme://host:port only"),
+        (["--listen", "127.0.0.1:0", "--upstream", "http://user:pa55w0rd-x@127.0.0.1:1"], "[redacted]"),
         (["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:1", "--mask-personal"], "goes with --record"),
         (
             ["--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:1", "--record", "x.har", "--mask-personal"],
@@ -139,6 +141,7 @@ def test_usage_errors_exit_2_with_one_line(options: list[str], says: str) -> Non
     done = subprocess.run([*HARNESS, "proxy", *options], capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
     assert done.returncode == 2, done.stderr
     assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "pa55w0rd" not in done.stderr
 
 
 def test_tls_on_both_sides_with_the_runs_client_certificate(tmp_path: Path) -> None:
