@@ -181,7 +181,8 @@ class ExchangeChecker:
         self.catalog = catalog
         self.formats = list(catalog.formats.values())
         self.remember = remember
-        self._ids: OrderedDict[tuple[str, str], tuple[bytes, int, bytes]] = OrderedDict()
+        self._ids: OrderedDict[str, bytes] = OrderedDict()
+        """kind NUL id -> content digest (16 bytes), answer status (2), answer digest (16): ~250 bytes an id."""
         self._refused: OrderedDict[str, str] = OrderedDict()
         """Report ids refused for their classification (``422``): a receiver must not serve them later."""
         self._lock = threading.Lock()
@@ -393,9 +394,9 @@ class ExchangeChecker:
         if report_id in self._refused:
             yield ProxyFinding("EX-CLASSIFICATION", f"report {report_id} was refused (422) and is served all the same")
         validation = yield from self._validated(exchange, rendition)
-        held = self._ids.get(("intel-report submit", report_id))
+        held = self._ids.get(f"intel-report submit\x00{report_id}")
         model = validation.model if validation is not None else None
-        if model is not None and held is not None and _digest(_canonical_json(content_of(model))) != held[0]:
+        if model is not None and held is not None and _digest(_canonical_json(content_of(model))) != held[:16]:
             yield ProxyFinding("EX-ANSWER", f"report {report_id} is served with other content than was submitted")
 
     def _cap_answer(self, exchange: RecordedExchange, seen: _Seen, msg_type: str) -> Iterator[ProxyFinding]:
@@ -439,24 +440,25 @@ class ExchangeChecker:
 
     def _idempotency(self, kind: ExchangeKind, exchange: RecordedExchange, seen: _Seen) -> Iterator[ProxyFinding]:
         assert seen.message_id is not None and seen.content is not None
-        key = (kind.name, seen.message_id)
+        key = f"{kind.name}\x00{seen.message_id}"
         digest = _digest(seen.content)
-        answer = (exchange.answer_status, _answer_digest(exchange))
-        held = self._ids.get(key)
         status = exchange.answer_status
+        answer = status.to_bytes(2, "big") + _answer_digest(exchange)
+        held = self._ids.get(key)
         if held is None:
             if 200 <= status < 300:
-                self._ids[key] = (digest, *answer)
+                self._ids[key] = digest + answer
                 if len(self._ids) > self.remember:
                     self._ids.popitem(last=False)
             return
         self._ids.move_to_end(key)
-        if held[0] == digest:
-            if (held[1], held[2]) != answer:
+        if held[:16] == digest:
+            if held[16:] != answer:
+                first = int.from_bytes(held[16:18], "big")
                 yield ProxyFinding(
                     "BR-5",
                     f"{seen.message_id} re-sent unchanged got {status} and another answer than the first time "
-                    f"({held[1]})",
+                    f"({first})",
                     "exchange",
                 )
         elif status != 409:
@@ -671,7 +673,8 @@ def canonical(root: etree._Element) -> bytes:
 
 
 def _digest(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
+    """128 bits of SHA-256: enough to tell contents apart, half the memory per remembered id."""
+    return hashlib.sha256(data).digest()[:16]
 
 
 def _canonical_json(value: Any) -> bytes:
@@ -689,7 +692,7 @@ def _answer_digest(exchange: RecordedExchange) -> bytes:
             body = canonical(parse_xml(body))
     except (UnsafeJson, UnsafeXml, etree.Error):
         pass
-    return hashlib.sha256(body).digest()
+    return _digest(body)
 
 
 ExchangeHandler = Callable[[RecordedExchange], list[ProxyFinding]]
