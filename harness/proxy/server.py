@@ -205,7 +205,11 @@ class _ClientSide(asyncio.Protocol):
             self._unwatched("answer", self.answers)
 
     def upstream_ended(self) -> None:
-        self.answers.end()
+        if not self.closed:  # the upstream ended it (not the proxy closing after the client went away)
+            was_blind = self.answers.blind
+            self.answers.end()
+            if self.answers.blind and not was_blind:
+                self._unwatched("answer", self.answers)
         client = self.client
         if client is not None and not client.is_closing():
             if client.can_write_eof():

@@ -111,9 +111,14 @@ class MessageCutter:
             self._go_blind(f"cannot follow the framing: {exc}")
 
     def end(self) -> None:
-        """The connection ended: an answer read until close is complete."""
-        if not self.blind and self._state == _UNTIL_CLOSE and self._current is not None:
+        """The connection ended: an answer read until close is complete; a message cut short in its framing
+        (a head without its end, a body short of its length or its last chunk) stops the watching as a fault."""
+        if self.blind:
+            return
+        if self._state == _UNTIL_CLOSE and self._current is not None:
             self._finish()
+        elif self._current is not None or self._buffer.strip(b"\r\n"):
+            self._go_blind("the connection closed in the middle of a message")
 
     def stop(self, reason: str, *, fault: bool = False) -> None:
         """Stop watching (the bytes still flow); ``reason`` says why, ``fault`` whether the peer broke framing."""

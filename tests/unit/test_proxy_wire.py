@@ -72,3 +72,16 @@ def test_an_upgrade_ends_the_watching_as_no_fault() -> None:
     cutter = MessageCutter(answers=True, on_message=seen.append)
     cutter.feed(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello")
     assert cutter.blind and cutter.reason == UPGRADED and len(seen) == 1
+
+
+def test_a_message_cut_short_by_the_end_of_the_connection_is_a_fault() -> None:
+    for data in (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", b"HTTP/1.1 200 OK\r\nContent-Le"):
+        seen: list[SeenMessage] = []
+        cutter = MessageCutter(answers=True, on_message=seen.append)
+        cutter.feed(data)
+        cutter.end()
+        assert cutter.blind and cutter.fault and seen == []
+    whole = MessageCutter(answers=True, on_message=lambda message: None)
+    whole.feed(b"HTTP/1.1 204 No Content\r\n\r\n")
+    whole.end()
+    assert not whole.blind
