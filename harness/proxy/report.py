@@ -83,52 +83,71 @@ def _message_html(view: dict[str, Any] | None) -> str:
     parts = body.get("parts")
     if parts:
         shown = "\n\n".join(f"--- {p['media_type']}\n{p.get('text') or p.get('hex') or ''}" for p in parts)
-    return f"<pre>{html.escape(chr(10).join(lines))}\n\n{html.escape(shown)}</pre>"
+    return f'<pre class="message">{html.escape(chr(10).join(lines))}\n\n{html.escape(shown)}</pre>'
 
 
 def _page(document: dict[str, Any], findings: Findings, upstream: str) -> str:
-    css = resources.files("harness.htmlreport").joinpath("templates/base.css").read_text("utf-8")
-    verdict = "no finding" if not document["findings"] else f"{document['findings']} finding(s)"
+    """The page: the run report's stylesheets, badges, facts list and collapsible entries (``report.html.j2``),
+    with no script (a Content-Security-Policy allows none) and every text escaped."""
+    templates = resources.files("harness.htmlreport").joinpath("templates")
+    css = templates.joinpath("base.css").read_text("utf-8") + templates.joinpath("report.css").read_text("utf-8")
+    clean = not document["findings"]
+    verdict = "NO FINDING" if clean else f"{document['findings']} FINDING(S)"
+    e = html.escape
     out = [
-        "<!doctype html><html lang=en><head><meta charset=utf-8>",
-        "<title>harness proxy report</title>",
-        f"<style>{css}</style></head><body>",
-        f"<h1>Proxy report: {html.escape(verdict)}</h1>",
-        f"<p>upstream {html.escape(upstream)}; {document['exchanges']} exchange(s) checked, "
-        f"{document['warnings']} warning(s), {document.get('dropped', 0)} not checked (checker behind).</p>",
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">",
+        f"<title>harness proxy: {verdict}</title><style>{css}</style></head><body><header>",
+        '<p class="muted">Proxy report (harness proxy)</p>',
+        f'<h1>Traffic to {e(upstream)} <span class="badge {"passed" if clean else "failed"}">{verdict}</span></h1>',
+        '<dl class="facts">',
+        f"<dt>exchanges checked</dt><dd>{document['exchanges']}</dd>",
+        f"<dt>findings (errors)</dt><dd>{document['findings']}</dd>",
+        f"<dt>warnings</dt><dd>{document['warnings']}</dd>",
+        f"<dt>not checked (checker behind)</dt><dd>{document.get('dropped', 0)}</dd>",
+        f"<dt>connections</dt><dd>{document.get('connections', 0)}</dd>",
+        "</dl></header><main>",
         "<h2>By rule</h2><table><tr><th>rule</th><th>severity</th><th>count</th><th>first example</th></tr>",
     ]
     for row in document["by_rule"]:
         example = row["examples"][0] if row["examples"] else {}
+        badge = "failed" if row["severity"] == "error" else "warning"
+        number = f"#{example['exchange']} " if example.get("exchange") else ""
         out.append(
-            f"<tr><td>{html.escape(row['rule'])}</td><td>{row['severity']}</td><td>{row['count']}</td>"
-            f"<td>#{example.get('exchange', '')} {html.escape(str(example.get('request', '')))}: "
-            f"{html.escape(str(example.get('message', '')))}</td></tr>"
+            f'<tr><td>{e(row["rule"])}</td><td><span class="badge {badge}">{row["severity"]}</span></td>'
+            f"<td>{row['count']}</td><td>{e(number + str(example.get('request', '')))}: "
+            f"{e(str(example.get('message', '')))}</td></tr>"
         )
     out.append("</table><h2>By exchange kind</h2><table><tr><th>kind</th><th>exchanges</th><th>findings</th></tr>")
     for row in document["by_exchange_kind"]:
-        out.append(f"<tr><td>{html.escape(row['kind'])}</td><td>{row['exchanges']}</td><td>{row['findings']}</td></tr>")
-    out.append(f"</table><h2>Exchanges (the first {KEPT_EXCHANGES} in full)</h2>")
+        out.append(f"<tr><td>{e(row['kind'])}</td><td>{row['exchanges']}</td><td>{row['findings']}</td></tr>")
+    out.append(f'</table><h2 id="exchanges-heading">Exchanges (the first {KEPT_EXCHANGES} in full)</h2>')
+    out.append('<ol class="scenarios" aria-labelledby="exchanges-heading">')
     for kept in findings.kept:
         exchange: RecordedExchange = kept["exchange"]
-        mark = "fail" if any(f["severity"] == "error" for f in kept["findings"]) else "pass"
-        title = f"#{kept['number']} {kept['kind']}: {exchange.method} {exchange.target} -> {exchange.answer_status}"
+        errors = sum(1 for f in kept["findings"] if f["severity"] == "error")
+        badge = "failed" if errors else "warning" if kept["findings"] else "passed"
         out.append(
-            f"<details class={mark}><summary>{html.escape(title)} ({len(kept['findings'])} finding(s))</summary>"
+            f'<li><details class="scenario"><summary><span class="badge {badge}">{badge.upper()}</span>'
+            f'<span class="sid">#{kept["number"]}</span><span class="level">{e(kept["kind"])}</span>'
+            f'<span class="title">{e(exchange.method)} {e(exchange.target)} -&gt; {exchange.answer_status}</span>'
+            f'<span class="time">{exchange.elapsed_ms:.1f} ms</span></summary><div class="body">'
         )
-        if kept["findings"]:
-            out.append("<ul>")
-            for f in kept["findings"]:
-                where = f" at {f['location']}" if f["location"] else ""
-                out.append(f"<li>{f['severity']} <b>{html.escape(f['rule'])}</b> ({f['side']}{html.escape(where)}): "
-                           f"{html.escape(f['message'])}</li>")  # fmt: skip
-            out.append("</ul>")
+        for f in kept["findings"]:
+            where = f" at {f['location']}" if f["location"] else ""
+            out.append(
+                f'<p class="failure"><span class="badge {"failed" if f["severity"] == "error" else "warning"}">'
+                f"{e(f['rule'])}</span> {e(f['side'] + where)}: {e(f['message'])}</p>"
+            )
         out.append("<h3>request</h3>" + _message_html(message_view(_record(exchange, False))))
         out.append("<h3>answer</h3>" + _message_html(message_view(_record(exchange, True))))
-        out.append("</details>")
+        out.append("</div></details></li>")
+    out.append("</ol>")
     if document["exchanges"] > len(findings.kept):
-        out.append(f"<p>{document['exchanges'] - len(findings.kept)} later exchange(s) are counted above only.</p>")
-    out.append("</body></html>")
+        later = document["exchanges"] - len(findings.kept)
+        out.append(f'<p class="muted">{later} later exchange(s) are counted above only.</p>')
+    out.append("</main></body></html>")
     return "\n".join(out)
 
 

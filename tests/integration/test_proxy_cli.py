@@ -84,7 +84,7 @@ def test_no_finding_exits_0_and_writes_the_three_reports(tmp_path: Path) -> None
     assert results["by_exchange_kind"] == [
         {"kind": "intel-report submit", "exchanges": 2, "findings": 0, "by_rule": {}}
     ]
-    assert "Proxy report: no finding" in (tmp_path / "report.html").read_text()
+    assert ">NO FINDING<" in (tmp_path / "report.html").read_text()
     suite = ElementTree.parse(tmp_path / "junit.xml").getroot()
     assert suite.get("tests") == "1" and suite.get("failures") == "0"
 
