@@ -25,6 +25,8 @@ __all__ = ["MAX_PENDING", "ProxyCounters", "ProxyServer", "probe_upstream"]
 
 MAX_PENDING = 256
 """Requests of one connection waiting for their answers that the proxy keeps; past it, it stops watching."""
+MAX_PENDING_BYTES = 4 << 20
+"""Bodies of several requests waiting for their answers, kept at most per connection (one may hold 1 MiB)."""
 
 
 @dataclass(slots=True)
@@ -170,6 +172,8 @@ class _ClientSide(asyncio.Protocol):
         self.proxy.counters.bytes_up += len(data)
         was_blind = self.requests.blind
         self.requests.feed(data)
+        if len(self.pending) > 1 and sum(len(request.body) for request in self.pending) > MAX_PENDING_BYTES:
+            self._stop_watching(f"more than {MAX_PENDING_BYTES >> 20} MiB of requests waiting for their answers")
         if self.requests.blind and not was_blind:
             self._unwatched("request", self.requests)
 
@@ -219,9 +223,13 @@ class _ClientSide(asyncio.Protocol):
     def request_head(self, request: SeenMessage) -> None:
         self.pending.append(request)
         if len(self.pending) > MAX_PENDING:  # a client pipelining without end: watching it would cost memory
-            self.requests.stop(f"more than {MAX_PENDING} requests waiting for their answers")  # reported after feed
-            self.answers.stop("its requests are no longer watched")
-            self.pending.clear()
+            self._stop_watching(f"more than {MAX_PENDING} requests waiting for their answers")
+
+    def _stop_watching(self, reason: str) -> None:
+        """Forward the rest of this connection unwatched (not a fault of either side); reported after the feed."""
+        self.requests.stop(reason)
+        self.answers.stop("its requests are no longer watched")
+        self.pending.clear()
 
     def method(self) -> str:
         return self.pending[0].start[0] if self.pending else "GET"
