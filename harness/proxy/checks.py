@@ -40,7 +40,7 @@ from harness.validation.jsonschema import is_date_time
 from harness.validation.validator import Validation, detect_format, validator_for
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
-__all__ = ["KINDS", "ExchangeChecker", "ExchangeKind", "ProxyFinding", "kind_of"]
+__all__ = ["KINDS", "ExchangeChecker", "ExchangeKind", "ProxyFinding", "kind_name", "kind_of"]
 
 MAX_BODY = 1 << 20
 """Binding rule 4: bodies up to 1 MiB are accepted, larger ones answered ``413``."""

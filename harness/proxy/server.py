@@ -21,7 +21,7 @@ from harness.protocols.http1 import Target, os_reason, tls_reason
 from harness.proxy.wire import UPGRADED, MessageCutter, SeenMessage
 from harness.recording.exchange import RecordedExchange, rfc3339
 
-__all__ = ["MAX_PENDING", "ProxyCounters", "ProxyServer", "probe_upstream"]
+__all__ = ["MAX_PENDING", "MAX_PENDING_BYTES", "ProxyCounters", "ProxyServer", "probe_upstream"]
 
 MAX_PENDING = 256
 """Requests of one connection waiting for their answers that the proxy keeps; past it, it stops watching."""
