@@ -41,6 +41,11 @@ def register(subparsers: Any) -> None:
     proxy.add_argument("--tls-key", help="the PEM private key of --tls-cert")
     proxy.add_argument("--forward-only", action="store_true", help=argparse.SUPPRESS)  # benchmarks: no checking
     add_credential_options(proxy)
+    for action in proxy._actions:  # the run's options, read as a passive proxy reads them: it adds no header
+        if action.dest == "header":
+            action.help = "a credential the traffic carries ('Name: value'): redacted wherever it appears in any output"
+        elif action.dest == "secret_header":
+            action.help = "like --header, for a header whose name does not say it is a credential"
     profile_option(proxy)
     proxy.set_defaults(func=_cmd_proxy)
 
