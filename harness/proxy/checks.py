@@ -88,6 +88,8 @@ class ExchangeKind:
     """Refusals are messages of the standard (CAP Error), not problem documents."""
     idempotent: bool = False
     """Binding rule 5 is judged on this exchange (its table names re-sending and ``409``)."""
+    resilience: bool = False
+    """resilience.md applies (intel-report.md, queries.md, alerts.md exchanges): RR-03 judges load shedding."""
     should_within_ms: float | None = None
     """The answer SHOULD come within this (a warning past it: one answer cannot show a percentile)."""
 
@@ -99,29 +101,35 @@ def _kind(name: str, method: str, path: str, statuses: set[int], **options: Any)
 KINDS: tuple[ExchangeKind, ...] = (
     _kind(
         "intel-report submit", "POST", r"/netcode/v1/intel-reports/?", {202, 400, 409, 413, 415, 422},
+        resilience=True,
         accepted=202, request_formats=("intel-report/1.0", "intel-report-xml/1.0"), idempotent=True,
         should_within_ms=1000,
     ),
-    _kind("intel-report retrieve", "GET", r"/netcode/v1/intel-reports/[^/]+", {200, 404, 406}),
+    _kind("intel-report retrieve", "GET", r"/netcode/v1/intel-reports/[^/]+", {200, 404, 406}, resilience=True),
     _kind(
         "person query", "POST", r"/netcode/v1/queries/person", {200, 400, 413, 415},
+        resilience=True,
         accepted=200, request_formats=("person-query/1.0",), should_within_ms=500,
     ),
     _kind(
         "vehicle query", "POST", r"/netcode/v1/queries/vehicle", {200, 400, 413, 415},
+        resilience=True,
         accepted=200, request_formats=("vehicle-query/1.0",), should_within_ms=500,
     ),
     _kind(
         "cap alert", "POST", r"/netcode/v1/alerts", {202, 400, 409, 413, 415},
+        resilience=True,
         accepted=202, request_formats=("cap/1.2",), native_errors=True, idempotent=True,
         should_within_ms=1000,
     ),
     _kind(
         "edxl-de distribution", "POST", r"/netcode/v1/distributions", {202, 400, 409, 413, 415, 422},
+        resilience=True,
         accepted=202, request_formats=("edxl-de/1.0",), idempotent=True,
     ),
     _kind(
         "emsi incident", "POST", r"/netcode/v1/incidents", {202, 400, 404, 409, 413, 415, 422},
+        resilience=True,
         accepted=202, request_formats=("emsi/1.0",), idempotent=True,
     ),
     _kind(
@@ -199,7 +207,15 @@ class ExchangeChecker:
         status = exchange.answer_status
         if status == 0:
             return
-        if status not in kind.statuses:
+        if status in (429, 503):  # load shed (resilience.md RR-03): the message is not judged, only the answer
+            if exchange.header("Retry-After", answer=True) is None:
+                rule = "RR-03" if kind.resilience else "EX-STATUS"
+                yield ProxyFinding(rule, f"{kind.name} answered {status} without Retry-After", "answer")
+            return
+        seen = self._request(kind, exchange) if kind.accepted is not None else _Seen()
+        if status == 500 and kind.resilience and seen.validation is not None and seen.validation.valid:
+            yield ProxyFinding("RR-03", f"{kind.name} answered a well-formed message with 500", "answer")
+        elif status not in kind.statuses:
             allowed = ", ".join(str(s) for s in sorted(kind.statuses))
             yield ProxyFinding("EX-STATUS", f"{kind.name} answered {status}; the exchange table allows {allowed}")
         if kind.should_within_ms is not None and 200 <= status < 300 and exchange.elapsed_ms > kind.should_within_ms:
@@ -210,7 +226,6 @@ class ExchangeChecker:
                 "exchange",
                 severity="warning",
             )
-        seen = self._request(kind, exchange) if kind.accepted is not None else _Seen()
         if kind.accepted is not None:
             yield from self._acceptance(kind, exchange, seen)
         if status >= 400:

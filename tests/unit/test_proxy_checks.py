@@ -158,3 +158,17 @@ def test_location_relative_or_absolute_on_the_upstream_or_the_host_the_client_na
         )
         found = _rules(ExchangeChecker(catalog).check(exchange))
         assert (found == set()) is conforming, (location, found)
+
+
+def test_load_shedding_needs_retry_after_and_a_well_formed_message_never_gets_500(catalog: Catalog) -> None:
+    """resilience.md RR-03: 429/503 with Retry-After is allowed on every exchange (the message is not judged);
+    without it, or a 500 for a valid message, is a finding under RR-03."""
+    checker = ExchangeChecker(catalog)
+    problem = {"type": "urn:netcode:problems/overloaded", "title": "Busy", "status": 503}
+    shed = _submit(REPORT, 503, problem, Content_Type="application/problem+json", Retry_After="2")
+    assert checker.check(shed) == []
+    assert _rules(checker.check(_submit({**REPORT, "x": 1}, 429, b"", Retry_After="1"))) == set()
+    bare = _submit(REPORT, 503, b"busy", Content_Type="text/plain")
+    assert _rules(checker.check(bare)) == {"RR-03"}
+    crashed = _submit(REPORT, 500, problem | {"status": 500}, Content_Type="application/problem+json")
+    assert "RR-03" in _rules(checker.check(crashed))
