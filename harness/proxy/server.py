@@ -114,6 +114,7 @@ class _ClientSide(asyncio.Protocol):
         self.client: asyncio.Transport | None = None
         self.upstream: asyncio.Transport | None = None
         self.early: list[bytes] = []
+        self.connecting: asyncio.Task[None] | None = None
         self.pending: deque[SeenMessage] = deque()
         self.client_eof = False
         self.closed = False
@@ -132,7 +133,7 @@ class _ClientSide(asyncio.Protocol):
         self.proxy.counters.connections += 1
         self.proxy._open.add(self)
         transport.pause_reading()  # nothing is read before there is somewhere to write it
-        asyncio.get_running_loop().create_task(self.connect())
+        self.connecting = asyncio.get_running_loop().create_task(self.connect())  # held: a task is weakly kept
 
     async def connect(self) -> None:
         proxy = self.proxy
@@ -157,10 +158,12 @@ class _ClientSide(asyncio.Protocol):
             transport.close()
             return
         self.upstream = transport
-        for data in self.early:
-            transport.write(data)
-        self.early.clear()
-        if self.client is not None:
+        early, self.early = self.early, []
+        for data in early:  # forwarded and watched like any later bytes
+            self.data_received(data)
+        if self.client_eof:  # the client finished before the upstream was there: pass its end on now
+            self.eof_received()
+        elif self.client is not None:
             self.client.resume_reading()
 
     def data_received(self, data: bytes) -> None:
