@@ -40,7 +40,9 @@ async def test_the_reference_supplier_through_the_proxy_gives_no_finding(catalog
     assert session.findings.exchanges >= 20  # every exchange was seen and checked...
     assert session.dropped == 0 and session.failures == []
     assert session.findings.errors == 0, proxy.lines  # ...and none broke a rule
-    assert session.findings.warnings == 0, proxy.lines
+    # Warnings are not asserted: EX-TIME judges answer times, which a loaded machine stretches (no wall-clock
+    # assertion in tests); every other warning would be a rule broken, so those must be absent.
+    assert {line.split()[1] for line in proxy.lines if line.startswith("WARNING")} <= {"EX-TIME"}, proxy.lines
     assert proxy.server.counters.unwatched == 0
 
 
