@@ -22,17 +22,40 @@ from typing import Any
 
 from harness.registry import Registry
 
-__all__ = ["ADAPTERS", "CHECKS", "FAMILIES", "ROLES", "FormatFamily", "check_names"]
+__all__ = ["ADAPTERS", "CHECKS", "FAMILIES", "PERSONAL_KINDS", "ROLES", "FormatFamily", "PersonalField", "check_names"]
+
+PERSONAL_KINDS = frozenset({"name", "date", "vrm", "phone", "postcode", "address", "text"})
+"""What a personal field holds, which says how its pseudonym keeps the format (``harness.recording.masking``)."""
+
+
+@dataclass(slots=True, frozen=True)
+class PersonalField:
+    """A field of a family's messages that holds personal data, masked in recordings (``--mask-personal``).
+
+    ``where`` is a JSON Pointer whose ``*`` tokens stand for any member or index (``/subjects/*/familyName``),
+    or, for XML, ``{NAMESPACE}local`` naming every element of that name wherever it stands (inside an EDXL-DE
+    envelope too). ``kind`` is one of :data:`PERSONAL_KINDS`.
+    """
+
+    where: str
+    kind: str
 
 
 @dataclass(slots=True, frozen=True)
 class FormatFamily:
-    """A format family: the catalog formats it covers and the modules that register its rules and checks."""
+    """A format family: the catalog formats it covers and the modules that register its rules and checks.
+
+    ``personal`` declares which fields of its messages hold personal data (masked in recordings);
+    ``volatile`` which fields of its answers the answering system mints or stamps (a JSON Pointer with ``*``
+    tokens, or ``{NAMESPACE}local`` for an XML element): a replay does not compare them.
+    """
 
     name: str
     formats: tuple[str, ...]
     rule_modules: tuple[str, ...] = ()
     check_modules: tuple[str, ...] = ()
+    personal: tuple[PersonalField, ...] = ()
+    volatile: tuple[str, ...] = ()
 
 
 BUILTIN_FAMILIES = (

@@ -47,6 +47,9 @@ COMMANDS: dict[str, str] = {
     "certificates": "harness.cli.store",
     "diff": "harness.cli.diff",
     "register": "harness.cli.register",
+    "replay": "harness.cli.replay",
+    "scenarios": "harness.cli.replay",
+    "proxy": "harness.cli.proxy",
 }
 """Command -> the family module whose ``register(subparsers)`` adds it: the only module ``harness COMMAND ...``
 imports. The one table of the CLI: a family's other commands need no entry to work (without one, every family

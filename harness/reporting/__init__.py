@@ -129,7 +129,7 @@ class ConsoleReporter:
         elif isinstance(event, RunFinished):
             verdict = "CERTIFIED (every MUST scenario passed)" if event.certified else "NOT CERTIFIED"
             if not event.certifying:
-                verdict = "NOT CERTIFYING (a retired suite version, run on request)"
+                verdict = "NOT CERTIFYING (the run is marked as not certifying)"
             should = sum(1 for r in event.results if r.verdict == Verdict.FAILED and r.level == "SHOULD")
             warned = f" ({should} SHOULD: warnings)" if should else ""
             self._print(f"{event.suite}@{event.version}: {summary_line(event.summary)}{warned} -> {verdict}")

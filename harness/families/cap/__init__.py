@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.extensions import FAMILIES, FormatFamily
+from harness.extensions import FAMILIES, FormatFamily, PersonalField
 
 __all__ = ["FAMILY"]
 
@@ -11,5 +11,8 @@ FAMILY = FormatFamily(
     formats=("cap/1.2",),
     rule_modules=("harness.families.cap.rules",),
     check_modules=("harness.families.cap.checks",),
+    personal=(PersonalField("{urn:oasis:names:tc:emergency:cap:1.2}contact", "text"),),
+    # An Ack or Error is a new alert: its identifier and sent time are the receiver's own.
+    volatile=("{urn:oasis:names:tc:emergency:cap:1.2}identifier", "{urn:oasis:names:tc:emergency:cap:1.2}sent"),
 )
 FAMILIES.add(FAMILY.name, FAMILY)

@@ -1,0 +1,250 @@
+"""``harness proxy`` under load: throughput and added latency with every check on, against the same client going
+straight to the same server in the same run; and a bounded soak showing the proxy's memory stays flat.
+
+    python benchmarks/proxy.py [--json] [--rounds 3] [--requests 3000] [--connections 4] [--soak 50000]
+
+The server is a raw asyncio server in its own process answering a valid person query with a valid person result
+(so the checker validates both messages, the status, the echoed queryId); the proxy is the real
+``harness proxy`` command in its own process; the client (this process) keeps its connections alive and sends
+one request at a time per connection. Latency is measured with one connection (no queueing), throughput with
+``--connections``. Direct and proxied rounds are interleaved. Loopback only. The proxy's RSS is read from
+/proc every ``--soak / 20`` exchanges during the soak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+QUERY = json.dumps(
+    {
+        "queryId": "5b0f7c3e-2a4d-4c1b-9e8f-0a1b2c3d4e5f",
+        "profile": "netcode.person-query/1.0",
+        "requestedBy": {"force": "met", "officerId": "PC4711", "purpose": "investigation"},
+        "criteria": {"familyName": "SMITH", "givenName": "John"},
+    }
+).encode()
+RESULT = json.dumps(
+    {
+        "queryId": "5b0f7c3e-2a4d-4c1b-9e8f-0a1b2c3d4e5f",
+        "profile": "netcode.person-result/1.0",
+        "status": "no-trace",
+        "matches": [],
+    }
+).encode()
+REQUEST = (
+    b"POST /netcode/v1/queries/person HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+    b"Content-Length: " + str(len(QUERY)).encode() + b"\r\n\r\n" + QUERY
+)
+ANSWER = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+    + str(len(RESULT)).encode()
+    + b"\r\n\r\n"
+    + RESULT
+)
+
+
+# -- the server (run as ``--serve``) ----------------------------------------------------------------------------
+
+
+class _Answering(asyncio.Protocol):
+    """Answers every complete request (one Content-Length body) with the canned answer."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport, self.buffer = transport, b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            match = re.search(rb"(?i)content-length: *(\d+)", self.buffer[:end])
+            total = end + 4 + (int(match.group(1)) if match else 0)
+            if len(self.buffer) < total:
+                return
+            self.buffer = self.buffer[total:]
+            self.transport.write(ANSWER)
+
+
+_LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
+
+
+def serve() -> None:
+    async def run() -> None:
+        server = await asyncio.get_running_loop().create_server(_Answering, "127.0.0.1", 0)
+        print(f"listening on http://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(run())
+
+
+# -- the client ------------------------------------------------------------------------------------------------
+
+
+async def _connection(host: str, port: int, count: int, latencies: list[float]) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    for _ in range(count):
+        began = time.perf_counter()
+        writer.write(REQUEST)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = _LENGTH.search(head)
+        await reader.readexactly(int(length.group(1)) if length else 0)
+        latencies.append(time.perf_counter() - began)
+    writer.close()
+
+
+async def _measure(url: str, requests: int, connections: int) -> tuple[float, list[float]]:
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    latencies: list[float] = []
+    began = time.perf_counter()
+    per = max(1, requests // connections)
+    await asyncio.gather(*(_connection(host, int(port), per, latencies) for _ in range(connections)))
+    return len(latencies) / (time.perf_counter() - began), latencies
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def _start(command: list[str], stdout: int | object = subprocess.PIPE) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if " on http://" not in line:
+        process.kill()
+        raise SystemExit(f"did not start: {command}: {line!r} {process.stderr.read() if process.stderr else ''}")
+    return process, line.split(" on ", 1)[1].split()[0]
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _stopped(process: subprocess.Popen[str]) -> dict[str, int]:
+    """SIGTERM the proxy; its closing line's counts (exchanges, findings, not checked)."""
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    closing = r"stopped: (\d+) exchange\(s\), (\d+) finding\(s\), \d+ warning\(s\)(?:, (\d+) not checked)?"
+    found = re.search(closing, err)
+    if found is None:
+        raise SystemExit(f"the proxy did not report: {err[-500:]}")
+    return {
+        "checked": int(found.group(1)),
+        "findings": int(found.group(2)),
+        "not_checked": int(found.group(3) or 0),
+        "exit": process.returncode,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=3000, help="requests per round and path")
+    parser.add_argument("--connections", type=int, default=4, help="client connections for throughput")
+    parser.add_argument("--soak", type=int, default=50_000, help="exchanges through the proxy for the soak (0: none)")
+    parser.add_argument(
+        "--server",
+        choices=("raw", "reference"),
+        default="raw",
+        help="raw: a canned-answer asyncio server (the proxy's worst case); reference: harness serve",
+    )
+    parser.add_argument("--forward-only", action="store_true", help="the proxy forwards and cuts, checks nothing")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve()
+        return 0
+    if args.server == "raw":
+        server, direct = _start([sys.executable, __file__, "--serve"])
+    else:
+        reference = ["serve", "--role", "query-responder", "--host", "127.0.0.1", "--port", "0"]
+        server, direct = _start([sys.executable, "-m", "harness.cli", *reference])
+    reports = Path(tempfile.mkdtemp(prefix="proxy-bench-"))
+    proxy_cmd = [sys.executable, "-m", "harness.cli", "proxy", "--listen", "127.0.0.1:0", "--upstream", direct]
+    proxy_cmd += ["--forward-only"] if args.forward_only else []
+    proxy, proxied = _start([*proxy_cmd, "--reports", str(reports)])
+    try:
+        asyncio.run(_measure(direct, 200, 1))  # warm both paths (imports, validator compilation)
+        asyncio.run(_measure(proxied, 200, 1))
+        rounds: list[dict[str, float]] = []
+        for _ in range(args.rounds):
+            row: dict[str, float] = {}
+            for name, url in (("direct", direct), ("proxy", proxied)):
+                _, latencies = asyncio.run(_measure(url, args.requests // 2, 1))
+                rate, _ = asyncio.run(_measure(url, args.requests, args.connections))
+                row[f"{name}_p50_ms"] = _percentile(latencies, 0.50) * 1000
+                row[f"{name}_p99_ms"] = _percentile(latencies, 0.99) * 1000
+                row[f"{name}_per_s"] = rate
+            rounds.append(row)
+        verdict = _stopped(proxy)
+        proxy, proxied = _start(proxy_cmd)
+        soak: list[dict[str, int]] = []
+        done = 0
+        step = max(1, args.soak // 20)
+        while done < args.soak:
+            asyncio.run(_measure(proxied, min(step, args.soak - done), args.connections))
+            done += min(step, args.soak - done)
+            soak.append({"exchanges": done, "rss_kb": _rss_kb(proxy.pid)})
+        soak_verdict = _stopped(proxy) if args.soak else {}
+    finally:
+        for process in (server, proxy):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    def median(key: str) -> float:
+        return statistics.median(row[key] for row in rounds)
+
+    summary = {
+        "server": args.server,
+        "forward_only": args.forward_only,
+        "requests_per_round": args.requests,
+        "connections": args.connections,
+        "rounds": rounds,
+        "throughput_ratio": median("proxy_per_s") / median("direct_per_s"),
+        "direct_per_s": median("direct_per_s"),
+        "proxy_per_s": median("proxy_per_s"),
+        "added_p50_ms": median("proxy_p50_ms") - median("direct_p50_ms"),
+        "added_p99_ms": median("proxy_p99_ms") - median("direct_p99_ms"),
+        "checks": verdict,
+        "soak": {"samples": soak, **soak_verdict},
+        "cpus": os.cpu_count(),
+    }
+    if soak:
+        rss = [sample["rss_kb"] for sample in soak]
+        summary["soak"]["rss_first_kb"], summary["soak"]["rss_max_kb"] = rss[0], max(rss)
+        half = rss[len(rss) // 2 :]
+        summary["soak"]["rss_growth_second_half_kb"] = max(half) - half[0]
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(
+            f"throughput {summary['proxy_per_s']:.0f}/s through the proxy vs {summary['direct_per_s']:.0f}/s direct "
+            f"(ratio {summary['throughput_ratio']:.2f}); added latency p50 {summary['added_p50_ms']:.3f} ms, "
+            f"p99 {summary['added_p99_ms']:.3f} ms; checked {verdict['checked']}, not checked "
+            f"{verdict['not_checked']}, findings {verdict['findings']}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
