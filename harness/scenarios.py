@@ -88,7 +88,9 @@ def schema_problems(schema_path: Path, document: Any, file: str) -> list[Problem
 
 
 def step_kind(raw: Mapping[str, Any]) -> str:
-    """What a step mapping is: ``trigger``, ``repeat``, ``await`` (with no request) or ``exchange``."""
+    """What a step mapping is: ``trigger``, ``repeat``, ``await`` (with no request), ``deliver`` or ``exchange``."""
+    if "deliver" in raw:
+        return "deliver"
     if "trigger" in raw:
         return "trigger"
     if "repeat" in raw:
