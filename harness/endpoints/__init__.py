@@ -15,12 +15,14 @@ from aiohttp import web
 
 from harness.catalog import Catalog
 from harness.endpoints.common import ReceivedMessage, Recorder, json_response, recording_middleware
+from harness.endpoints.faults import FaultInjector
 from harness.endpoints.roles import Role, RoleSpec, default_roles, role_ports
 from harness.extensions import ROLES
 from harness.model import ConfigurationError
 from harness.transport import Response
 
 __all__ = [
+    "FAULTS",
     "ROLE_PORTS",
     "RecorderCounterpart",
     "ReferenceServer",
@@ -33,6 +35,7 @@ __all__ = [
 ]
 
 RECORDER: web.AppKey[Recorder] = web.AppKey("recorder", Recorder)
+FAULTS: web.AppKey[FaultInjector] = web.AppKey("faults", FaultInjector)
 
 
 ROLE_PORTS = role_ports()
@@ -47,12 +50,22 @@ def roles_named(catalog: Catalog, name: str) -> list[Role]:
     return spec.build(catalog)
 
 
-def build_app(catalog: Catalog, roles: list[Role] | None = None, recorder: Recorder | None = None) -> web.Application:
-    """The reference supplier: every role, the recorder and the control API."""
+def build_app(
+    catalog: Catalog,
+    roles: list[Role] | None = None,
+    recorder: Recorder | None = None,
+    faults: FaultInjector | None = None,
+) -> web.Application:
+    """The reference supplier: every role, the recorder, the fault plan (empty unless ``faults`` has one) and the
+    control APIs."""
     roles = roles if roles is not None else default_roles(catalog)
     recorder = recorder or Recorder()
-    app = web.Application(middlewares=[recording_middleware(recorder)], client_max_size=1 << 20)
+    faults = faults or FaultInjector()
+    middlewares = [faults.middleware(recorder), recording_middleware(recorder)]
+    app = web.Application(middlewares=middlewares, client_max_size=1 << 20)
     app[RECORDER] = recorder
+    app[FAULTS] = faults
+    app.add_routes(faults.routes())
     for role in roles:
         app.add_routes(role.routes())
 
@@ -64,6 +77,7 @@ def build_app(catalog: Catalog, roles: list[Role] | None = None, recorder: Recor
 
     async def reset(_: web.Request) -> web.Response:
         recorder.clear()
+        faults.reset()
         for role in roles:
             role.reset()
         return web.Response(status=204)

@@ -9,5 +9,7 @@ from harness.model import CheckFailure, ConfigurationError
 __all__ = ["run_deliver_step"]
 
 
-async def run_deliver_step(runner: Any, scenario: Any, step: Any, ctx: Any, latencies: list[float]) -> list[CheckFailure]:
+async def run_deliver_step(
+    runner: Any, scenario: Any, step: Any, ctx: Any, latencies: list[float]
+) -> list[CheckFailure]:
     raise ConfigurationError("deliver steps are not runnable yet")
