@@ -22,6 +22,7 @@ from harness.model import ConfigurationError
 from harness.transport import Response
 
 __all__ = [
+    "DELIVERY_BASE",
     "FAULTS",
     "ROLE_PORTS",
     "RecorderCounterpart",
@@ -67,7 +68,9 @@ def build_app(
     app[FAULTS] = faults
     app.add_routes(faults.routes())
     for role in roles:
-        app.add_routes(role.routes())
+        routes = role.routes()
+        app.add_routes(routes)
+        app.add_routes(_below_delivery_base(routes))
 
     async def health(_: web.Request) -> web.Response:
         return json_response({"status": "ok", "roles": [type(role).__name__ for role in roles]})
@@ -90,6 +93,25 @@ def build_app(
         ]
     )
     return app
+
+
+DELIVERY_BASE = "/resilience/{delivery}"
+"""Every route is also served below ``/resilience/KEY``: a sender scenario gives the SUT such a base URL, so the
+attempts of its delivery (and the faults meant for them) are told apart from those of scenarios running beside it
+(docs/decisions-resilience.md)."""
+
+
+def _below_delivery_base(routes: list[web.RouteDef]) -> list[web.RouteDef]:
+    return [
+        web.RouteDef(
+            route.method,
+            DELIVERY_BASE + route.path,
+            route.handler,
+            {key: value for key, value in route.kwargs.items() if key != "name"},
+        )
+        for route in routes
+        if isinstance(route, web.RouteDef)
+    ]
 
 
 def server_tls(cert: str, key: str, client_ca: str | None = None) -> ssl.SSLContext:

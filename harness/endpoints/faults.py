@@ -158,7 +158,8 @@ class FaultInjector:
         if plan is not None and plan.rules:
             self._plans[""] = _Active(plan)
         self.attempts: collections.deque[AttemptRecord] = collections.deque(maxlen=capacity)
-        self._connections: collections.OrderedDict[int, int] = collections.OrderedDict()
+        self._connections: collections.OrderedDict[str, int] = collections.OrderedDict()
+        self._connection_count = 0
         self._numbers = 0
         self._origin = time.monotonic()
 
@@ -204,10 +205,14 @@ class FaultInjector:
     # -- attempts ---------------------------------------------------------------
 
     def _connection(self, request: web.Request) -> int:
-        key = id(request.protocol)
+        """A number per connection, told apart by the client's address and port (its ephemeral port is not
+        reused while the connection, or its TIME_WAIT, lasts)."""
+        peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+        key = repr(peer)
         number = self._connections.get(key)
         if number is None:
-            number = self._connections[key] = len(self._connections) + 1 + self._numbers
+            self._connection_count += 1
+            number = self._connections[key] = self._connection_count
             if len(self._connections) > 4096:  # bounded: only recent connections need telling apart
                 self._connections.popitem(last=False)
         return number
