@@ -221,6 +221,8 @@ class ScenarioResult:
     latencies_ms: tuple[float, ...] = field(default=())
     latency: dict[str, Any] | None = field(default=None, compare=False)
     """A latency summary read back from a journal (when the raw latencies are gone)."""
+    timeline: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    """A delivery's attempts as the verdict shows them (time, answer or fault, gap): sender scenarios only."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -232,6 +234,7 @@ class ScenarioResult:
             "failures": [f.as_dict() for f in self.failures],
             **({"latency_ms": self.latency_summary()} if self.latencies_ms else {}),
             **({"latency_ms": self.latency} if self.latency and not self.latencies_ms else {}),
+            **({"timeline": [dict(row) for row in self.timeline]} if self.timeline else {}),
         }
 
     @classmethod
@@ -249,6 +252,7 @@ class ScenarioResult:
             exchanges=int(latency.get("count", 0)),
             latencies_ms=(),
             latency=latency or None,
+            timeline=tuple(row for row in data.get("timeline") or () if isinstance(row, dict)),
         )
 
     def latency_summary(self) -> dict[str, float]:

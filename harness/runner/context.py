@@ -131,6 +131,8 @@ class ScenarioContext:
     counterpart: str = ""
     counterpart_mark: int = 0
     """Where the counterpart's record stood when the scenario began: an ``await`` step looks after it."""
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    """A deliver step's attempts as its verdict shows them (harness/families/resilience)."""
 
     def child(self) -> ScenarioContext:
         """A context for one repetition: fresh identifiers, the captures and messages so far."""

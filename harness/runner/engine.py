@@ -254,6 +254,7 @@ class Runner:
             failures=tuple(failures),
             exchanges=len(latencies),
             latencies_ms=tuple(latencies),
+            timeline=tuple(ctx.timeline),
         )
 
     def build_request(self, step: Step, ctx: ScenarioContext) -> tuple[Request, Message | None]:
