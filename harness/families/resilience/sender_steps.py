@@ -38,6 +38,7 @@ from harness.model import CheckFailure, ConfigurationError, Scenario, Step
 from harness.profile import DELIVERIES_HOOK, HOOK_ABSENT, TRIGGER_HOOK
 from harness.runner.context import ScenarioContext
 from harness.runner.exchanges import ManualAction
+from harness.runner.steps import as_sent
 from harness.transport import Request, Response
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 
@@ -105,7 +106,8 @@ async def run_deliver_step(
     path = str(spec["path"])
     await exchanges.control("PUT", "faults/" + key, _plan(spec, base, path))
     try:
-        command = {"action": spec["action"], "to": counterpart.rstrip("/") + base, "params": spec.get("params", {})}
+        # "to" last: a recorded run's identifiers sit at the same offsets of the body (see as_sent below)
+        command = {"action": spec["action"], "params": spec.get("params", {}), "to": counterpart.rstrip("/") + base}
         body = json.dumps(command, ensure_ascii=False).encode()
         hook = Request("POST", runner.target + TRIGGER_HOOK, (("Content-Type", "application/json"),), body)
         carried = await exchanges.send(scenario.id, name, hook, None)
@@ -113,7 +115,10 @@ async def run_deliver_step(
         answer = carried.response
         latencies.append(answer.elapsed_ms)
         recorded = carried.request is not hook
-        if recorded:  # the recorded run's base: its attempts are the step's records, whatever the key
+        if recorded:  # the recorded run's identifiers and base: its messages and attempts are the ones judged
+            as_sent(hook, None, carried.request, ctx)
+            spec = ctx.expand(step.raw["deliver"])
+            messages = [str(message) for message in spec["messages"]]
             base = _recorded_base(carried.request.body) or base
         hooked = answer.status not in HOOK_ABSENT
         if not hooked:
