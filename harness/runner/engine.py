@@ -23,6 +23,7 @@ from harness.events import (
     ScenarioFinished,
     Summary,
 )
+from harness.families.resilience import receiver_steps
 from harness.model import (
     BadAnswer,
     CheckFailure,
@@ -269,6 +270,8 @@ class Runner:
             return await self._run_repeated_step(scenario, step, ctx, latencies)
         if step.kind == "await":
             return await self._run_await_step(scenario, step, ctx)
+        if step.kind == "resilience":
+            return await receiver_steps.run_step(self, scenario, step, ctx, latencies)
         response, message = await self._exchange(scenario, step.name, step, ctx, latencies)
         hook = step.raw.get("hook")
         if hook and response.status in HOOK_ABSENT:
