@@ -55,8 +55,13 @@ def same_answers(rule: str, step: str, responses: Sequence[Response | None]) -> 
             failures.append(unanswered(rule, name, "the answer the first attempt got"))
         elif response.status >= 500:
             failures.append(
-                CheckFailure(name, f"{rule}: no 5xx", "the answer the first attempt got", response.status,
-                             f"{rule}: the same message again was answered {response.status}")
+                CheckFailure(
+                    name,
+                    f"{rule}: no 5xx",
+                    "the answer the first attempt got",
+                    response.status,
+                    f"{rule}: the same message again was answered {response.status}",
+                )
             )
     if failures:
         return failures
@@ -79,7 +84,9 @@ def same_answers(rule: str, step: str, responses: Sequence[Response | None]) -> 
     return failures
 
 
-def retrieved(rule: str, step: str, response: Response | None, ctx: ScenarioContext, sent_by: str) -> list[CheckFailure]:
+def retrieved(
+    rule: str, step: str, response: Response | None, ctx: ScenarioContext, sent_by: str
+) -> list[CheckFailure]:
     """The message sent by step ``sent_by`` is retrievable, with its content (RR-01, RR-02, RR-04)."""
     if response is None:
         return [unanswered(rule, step, "the stored message")]
@@ -100,8 +107,13 @@ def unknown(rule: str, step: str, response: Response | None) -> list[CheckFailur
         return [unanswered(rule, step, "404")]
     if response.status != 404:
         return [
-            CheckFailure(step, f"{rule}: nothing stored", 404, response.status,
-                         f"{rule}: a body that stopped at half was stored (retrieve answered {response.status})")
+            CheckFailure(
+                step,
+                f"{rule}: nothing stored",
+                404,
+                response.status,
+                f"{rule}: a body that stopped at half was stored (retrieve answered {response.status})",
+            )
         ]
     return []
 
@@ -117,22 +129,42 @@ def refusal(rule: str, step: str, response: Response | None) -> CheckFailure | N
     if status in RETRYABLE_REFUSALS:
         if response.header("Retry-After"):
             return None
-        return CheckFailure(step, f"{rule}: Retry-After", f"{status} with Retry-After", f"{status} without",
-                            f"{rule}: load shed with {status} but without Retry-After")
-    return CheckFailure(step, f"{rule}: shed", "2xx, or 429/503 with Retry-After", status,
-                        f"{rule}: a well-formed message in a burst was answered {status}")
+        return CheckFailure(
+            step,
+            f"{rule}: Retry-After",
+            f"{status} with Retry-After",
+            f"{status} without",
+            f"{rule}: load shed with {status} but without Retry-After",
+        )
+    return CheckFailure(
+        step,
+        f"{rule}: shed",
+        "2xx, or 429/503 with Retry-After",
+        status,
+        f"{rule}: a well-formed message in a burst was answered {status}",
+    )
 
 
 def slow_burst(rule: str, step: str, limit_ms: float, observed: float, count: int) -> CheckFailure:
     """RR-07: the 95th percentile of the burst's answer times."""
-    return CheckFailure(step, f"{rule}: p95_ms", f"<= {limit_ms:g}", round(observed, 1),
-                        f"{rule}: 95th percentile over {count} answers of the burst is {observed:.1f} ms")
+    return CheckFailure(
+        step,
+        f"{rule}: p95_ms",
+        f"<= {limit_ms:g}",
+        round(observed, 1),
+        f"{rule}: 95th percentile over {count} answers of the burst is {observed:.1f} ms",
+    )
 
 
 def held_up(rule: str, step: str, within_ms: float, elapsed_ms: float) -> CheckFailure:
     """RR-05: the delivery beside a slow client was answered late."""
-    return CheckFailure(step, f"{rule}: within_ms", f"<= {within_ms:g}", round(elapsed_ms, 1),
-                        f"{rule}: beside a slow client, a delivery was answered after {elapsed_ms:.0f} ms")
+    return CheckFailure(
+        step,
+        f"{rule}: within_ms",
+        f"<= {within_ms:g}",
+        round(elapsed_ms, 1),
+        f"{rule}: beside a slow client, a delivery was answered after {elapsed_ms:.0f} ms",
+    )
 
 
 def early_update(rule: str, step: str, response: Response | None, ctx: ScenarioContext) -> list[CheckFailure]:
@@ -146,7 +178,11 @@ def early_update(rule: str, step: str, response: Response | None, ctx: ScenarioC
         failures = evaluate({"problem": {"type": "conflict"}}, CheckContext(response, ctx, None), step)
         return [named(rule, failure) for failure in failures]
     return [
-        CheckFailure(step, f"{rule}: held or 409", "2xx (held) or 409 /conflict", status,
-                     f"{rule}: an update before its original was answered {status}")
+        CheckFailure(
+            step,
+            f"{rule}: held or 409",
+            "2xx (held) or 409 /conflict",
+            status,
+            f"{rule}: an update before its original was answered {status}",
+        )
     ]
-

@@ -89,8 +89,11 @@ class _Step:
         if not self.runner.listeners:
             return
         attempt = outcome.attempt
-        answer = WireMessage(attempt.answer_line, attempt.answer_headers, attempt.answer_body) if attempt.answer_line \
+        answer = (
+            WireMessage(attempt.answer_line, attempt.answer_headers, attempt.answer_body)
+            if attempt.answer_line
             else None
+        )
         self.runner.emit(
             ExchangeCompleted(
                 self.scenario.id,
@@ -109,9 +112,7 @@ class _Step:
             )
         )
 
-    async def together(
-        self, names: list[str], requests: list[Request]
-    ) -> list[tuple[Request, Response | None]]:
+    async def together(self, names: list[str], requests: list[Request]) -> list[tuple[Request, Response | None]]:
         """Each request on its own connection, released together (live), or as recorded."""
         if not self.live:
             return [await self.recorded(name, request) for name, request in zip(names, requests, strict=True)]
@@ -205,10 +206,13 @@ async def _stall(run: _Step, ctx: ScenarioContext) -> list[CheckFailure]:
         except OSError:
             pass  # the receiver closed it first: nothing to wait for
         connection.close()
-        attempt = exchange.attempt(error=f"body stalled at {len(exchange.written)} of {len(built.body)} bytes, "
-                                         f"connection closed after {hold_s:g} s")
-        run.record(f"{name}:stalled", built, Outcome(None, attempt, connection.name, exchange.released,
-                                                     time.monotonic()))
+        attempt = exchange.attempt(
+            error=f"body stalled at {len(exchange.written)} of {len(built.body)} bytes, "
+            f"connection closed after {hold_s:g} s"
+        )
+        run.record(
+            f"{name}:stalled", built, Outcome(None, attempt, connection.name, exchange.released, time.monotonic())
+        )
         await asyncio.sleep(float(run.spec.get("settle_s", 0.2)))  # the receiver notices the close
     asked = run.retrieval(ctx)
     sent, after = await run.one(f"{name}:retrieve-after-stall", asked)
@@ -222,8 +226,9 @@ async def _stall(run: _Step, ctx: ScenarioContext) -> list[CheckFailure]:
         ctx.sent[name] = message
     if whole is None:
         return [checks.unanswered(run.rule, f"{name}:whole", "the complete delivery after the stalled one")]
-    failures = run.judge(f"{name}:whole", run.step.raw.get("expect") or {"status": [200, 201, 202]}, whole, ctx,
-                         message)
+    failures = run.judge(
+        f"{name}:whole", run.step.raw.get("expect") or {"status": [200, 201, 202]}, whole, ctx, message
+    )
     if failures:
         return failures
     _, stored = await run.one(f"{name}:retrieve", run.retrieval(ctx))
@@ -305,10 +310,15 @@ async def _slow(run: _Step, ctx: ScenarioContext) -> list[CheckFailure]:
             trickle.cancel()
             await asyncio.gather(trickle, return_exceptions=True)
             connection.close()
-            attempt = exchange.attempt(error=f"slow body at {rate} B/s: {len(exchange.written)} of "
-                                             f"{len(slow_request.body)} bytes sent, then closed")
-            run.record(f"{name}:slow", slow_request, Outcome(None, attempt, connection.name, exchange.released,
-                                                            time.monotonic()))
+            attempt = exchange.attempt(
+                error=f"slow body at {rate} B/s: {len(exchange.written)} of "
+                f"{len(slow_request.body)} bytes sent, then closed"
+            )
+            run.record(
+                f"{name}:slow",
+                slow_request,
+                Outcome(None, attempt, connection.name, exchange.released, time.monotonic()),
+            )
     taken = run.took_over(quick, message, sent, quick_ctx)
     if response is None:
         return [checks.unanswered(run.rule, f"{name}:beside-slow", "an answer beside the slow client")]
@@ -340,14 +350,21 @@ async def _update_first(run: _Step, ctx: ScenarioContext) -> list[CheckFailure]:
         ctx.sent[f"{name}:original"] = original_message
     if answer is None:
         return [checks.unanswered(run.rule, f"{name}:original", "an answer to the original")]
-    failures = run.judge(f"{name}:original", run.spec.get("expect_original") or {"status": [200, 201, 202]},
-                         answer, ctx, original_message)
+    failures = run.judge(
+        f"{name}:original",
+        run.spec.get("expect_original") or {"status": [200, 201, 202]},
+        answer,
+        ctx,
+        original_message,
+    )
     if failures:
         return [checks.named(run.rule, f) for f in failures]
     update, _ = run.build(ctx)
     _, again = await run.one(f"{name}:update-again", update)
     if again is None:
-        return [checks.unanswered(run.rule, f"{name}:update-again", "an answer to the update once the original "
-                                                                     "arrived")]
-    return run.judge(f"{name}:update-again", run.step.raw.get("expect") or {"status": [200, 201, 202]}, again, ctx,
-                     update_message)
+        return [
+            checks.unanswered(run.rule, f"{name}:update-again", "an answer to the update once the original arrived")
+        ]
+    return run.judge(
+        f"{name}:update-again", run.step.raw.get("expect") or {"status": [200, 201, 202]}, again, ctx, update_message
+    )

@@ -94,13 +94,29 @@ class Exchange:
         self.written = self.request.body if body is None else body
         self.connection.writer.write(self.head + self.written)
 
-    def attempt(self, status: int | None = None, answer: tuple[str, tuple[tuple[str, str], ...], bytes] | None = None,
-                error: str = "") -> Attempt:
+    def attempt(
+        self,
+        status: int | None = None,
+        answer: tuple[str, tuple[tuple[str, str], ...], bytes] | None = None,
+        error: str = "",
+    ) -> Attempt:
         line, headers, body = answer or ("", (), b"")
         elapsed = (time.monotonic() - self.released) * 1000
         answered = rfc3339_at(time.time()) if answer else ""
-        return Attempt(1, self.start_line, tuple(self.headers), self.written, self.released_at, line, headers, body,
-                       answered, status, elapsed, error)
+        return Attempt(
+            1,
+            self.start_line,
+            tuple(self.headers),
+            self.written,
+            self.released_at,
+            line,
+            headers,
+            body,
+            answered,
+            status,
+            elapsed,
+            error,
+        )
 
     async def answer(self, timeout_s: float) -> Outcome:
         """Read the answer (bounded in size and time); an attempt without a complete answer says why."""
@@ -122,8 +138,9 @@ class Exchange:
             self.connection.close()
         answered = time.monotonic()
         record = self.attempt(got.status, (got.start_line, got.headers, got.body))
-        response = Response(got.status, got.reason, got.headers, got.body, record.elapsed_ms, self.request.url,
-                            (record,))
+        response = Response(
+            got.status, got.reason, got.headers, got.body, record.elapsed_ms, self.request.url, (record,)
+        )
         return Outcome(response, record, self.connection.name, self.released, answered)
 
 
@@ -133,7 +150,9 @@ async def release_together(
     """Each request on a connection of its own: every connection opened first, then every request written in
     one turn of the event loop (no ``await`` between the writes), then every answer read. The attempts are
     concurrent by construction: each is on the wire before any answer is read."""
-    opened = await asyncio.gather(*(open_connection(r.url, options, timeout_s) for r in requests), return_exceptions=True)
+    opened = await asyncio.gather(
+        *(open_connection(r.url, options, timeout_s) for r in requests), return_exceptions=True
+    )
     connections = [c for c in opened if isinstance(c, Connection)]
     if len(connections) < len(opened):
         for connection in connections:
