@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "ORIGINATING_ROLES",
     "BadAnswer",
     "CatalogError",
     "CheckFailure",
@@ -22,7 +23,6 @@ __all__ = [
     "HarnessError",
     "Level",
     "Sample",
-    "ORIGINATING_ROLES",
     "Scenario",
     "ScenarioResult",
     "Severity",
