@@ -104,6 +104,10 @@ def _cmd_suites(args: argparse.Namespace) -> int:
                             "title": suite.title,
                             "scenarios": len(suite.scenarios),
                             "must": must,
+                            "roles": {
+                                role: sum(1 for s in suite.scenarios if suite.role_of(s) == role)
+                                for role in suite.roles
+                            },
                             "source": suite_source(catalog, suite),
                         }
                     )
@@ -114,6 +118,7 @@ def _cmd_suites(args: argparse.Namespace) -> int:
                     f"{suite.ref:<22} {suite.status:<10} {suite.certifies_text or '-':<18} "
                     f"{len(suite.scenarios):>3} scenarios ({must} MUST)  {suite.title}"
                     f"  [{suite_source(catalog, suite)}]{issued}"
+                    + (f"  roles: {', '.join(suite.roles)}" if suite.roles else "")
                 )
     return 0
 
