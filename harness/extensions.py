@@ -42,6 +42,7 @@ BUILTIN_FAMILIES = (
     "harness.families.esn",
     "harness.families.intel_report",
     "harness.families.queries",
+    "harness.families.resilience",
 )
 """The harness's own families; a third party's family is an entry point in ``harness.families``."""
 

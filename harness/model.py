@@ -412,7 +412,7 @@ class Suite:
         """The role a scenario certifies: its ``role:``, else the register's ``scenario_roles``, else derived from
         its steps (docs/decisions-resilience.md).
 
-        A scenario that makes the system under test start an exchange (a ``trigger`` step) is the originating
+        A scenario that makes the system under test start an exchange (a ``trigger`` or ``deliver`` step) is the originating
         role's (sender, requester); any other is the answering role's (receiver, responder): the suite's one role
         of that kind. "" when the suite declares no such role, or more than one.
         """
@@ -424,7 +424,7 @@ class Suite:
             return assigned
         raw_steps = scenario.get("steps")
         steps = raw_steps if isinstance(raw_steps, list) else []
-        sends = any(isinstance(step, dict) and "trigger" in step for step in steps)
+        sends = any(isinstance(step, dict) and ("trigger" in step or "deliver" in step) for step in steps)
         candidates = [role for role in self.roles if (role in ORIGINATING_ROLES) == sends]
         return candidates[0] if len(candidates) == 1 else ""
 

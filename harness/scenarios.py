@@ -88,10 +88,12 @@ def schema_problems(schema_path: Path, document: Any, file: str) -> list[Problem
 
 
 def step_kind(raw: Mapping[str, Any]) -> str:
-    """What a step mapping is: ``trigger``, ``repeat``, ``await`` (with no request), ``resilience`` or
+    """What a step mapping is: ``trigger``, ``repeat``, ``await`` (with no request), ``deliver``, ``resilience`` or
     ``exchange``."""
     if "resilience" in raw:
         return "resilience"
+    if "deliver" in raw:
+        return "deliver"
     if "trigger" in raw:
         return "trigger"
     if "repeat" in raw:

@@ -23,6 +23,7 @@ __all__ = [
     "BODY",
     "LOG",
     "MAX_BODY",
+    "PREREAD",
     "PROBLEM_BASE",
     "BodyIncomplete",
     "BodyTooLarge",
@@ -96,6 +97,8 @@ def problem(
 
 BODY: web.RequestKey[bytes] = web.RequestKey("body", bytes)
 """Where a handler leaves the body it read, for the recorder."""
+PREREAD: web.RequestKey[bytes] = web.RequestKey("preread", bytes)
+"""A body a middleware read before the handler (the fault plan needs the message id): :func:`read_body` gives it."""
 
 
 class Refused(Exception):
@@ -135,6 +138,10 @@ async def read_body(request: web.Request, limit: int = MAX_BODY) -> bytes:
     or when it has not arrived within :data:`BODY_TIMEOUT_S`."""
     if request.content_length is not None and request.content_length > limit:
         raise BodyTooLarge
+    if PREREAD in request:
+        if len(request[PREREAD]) > limit:
+            raise BodyTooLarge
+        return request[PREREAD]
     chunks: list[bytes] = []
     size = 0
     try:
@@ -274,7 +281,7 @@ def recording_middleware(recorder: Recorder) -> Any:
         except Exception as exc:  # a reference endpoint answers, whatever it received
             LOG.exception("reference endpoint failed on %s %s", request.method, request.path)
             response = problem(500, "internal-error", f"reference endpoint fault: {type(exc).__name__}")
-        if not request.path.startswith("/_harness/"):
+        if not request.path.startswith(("/_harness/", "/netcode/v1/_control/")):  # control APIs are not evidence
             recorder.record(request, request.get(BODY, b""), response.status)
         return response
 
