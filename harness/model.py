@@ -412,9 +412,9 @@ class Suite:
         """The role a scenario certifies: its ``role:``, else the register's ``scenario_roles``, else derived from
         its steps (docs/decisions-resilience.md).
 
-        A scenario that makes the system under test start an exchange (a ``trigger`` or ``deliver`` step) is the originating
-        role's (sender, requester); any other is the answering role's (receiver, responder): the suite's one role
-        of that kind. "" when the suite declares no such role, or more than one.
+        A scenario that makes the system under test start an exchange (a ``trigger`` or ``deliver`` step) is the
+        originating role's (sender, requester); any other is the answering role's (receiver, responder): the
+        suite's one role of that kind. "" when the suite declares no such role, or more than one.
         """
         declared = scenario.get("role")
         if isinstance(declared, str):
