@@ -9,6 +9,7 @@ harness's concurrent attempts really overlap in it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,27 +32,38 @@ DB_WRITE_S = 0.05
 """How long the variants' "database" takes to write: long enough for concurrent attempts to meet in it."""
 
 
+_PENDING: contextvars.ContextVar[tuple[Any, bytes, dict[str, Any]] | None] = contextvars.ContextVar(
+    "pending", default=None
+)
+"""The write a DuplicateUnderConcurrency hub decided on, for the submit of the same request (its own task)."""
+
+
 class DuplicateUnderConcurrency(IntelHub):
     """RR-01: checks whether the report is known, then writes it after an ``await`` (check-then-act): attempts
-    of one report that arrive together each find it unknown, each store it and each get their own
-    acknowledgement."""
+    of one report that arrive together each find it unknown, each store a copy and each get their own
+    acknowledgement. Everything else is the reference's (validation, conflicts, refusals)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        super().__init__(catalog)
+        self.writing = 0
+        self.copies: dict[str, list[dict[str, Any]]] = {}
+
+    def accept(self, fmt: Any, body: bytes, model: dict[str, Any]) -> web.StreamResponse:
+        stored = self.reports.get(str(model["reportId"]))
+        if stored is not None:
+            return super().accept(fmt, body, model)
+        _PENDING.set((fmt, body, model))  # unknown: written by submit, after an await
+        return web.Response(status=204)
 
     async def submit(self, request: web.Request) -> web.StreamResponse:
-        body = await read_body(request)
-        request[BODY] = body
-        fmt = self.by_media_type.get(request.headers.get("Content-Type", "").split(";")[0].strip(), self.json_format)
-        validation = self.validate(fmt, body)
-        if not validation.valid or validation.model is None:
-            return problem(400, "invalid-message", f"{len(validation.findings)} finding(s)", validation.findings)
-        model = validation.model
+        _PENDING.set(None)
+        answer = await super().submit(request)
+        pending = _PENDING.get()
+        if pending is None:
+            return answer
+        fmt, body, model = pending
         report_id = str(model["reportId"])
-        content = self.family.content_of(model)
-        stored = self.reports.get(report_id)
-        if stored is not None:
-            if self.same_content(stored.content, content):
-                return self.acknowledge(stored.ack)
-            return problem(409, "conflict", f"reportId {report_id} was first submitted with different content")
-        self.writing += 1  # the write goes to the database (queued behind the others); another attempt checks meanwhile
+        self.writing += 1  # the write goes to the database, queued behind the others; another attempt checks meanwhile
         try:
             await asyncio.sleep(DB_WRITE_S * self.writing)
         finally:
@@ -59,13 +71,9 @@ class DuplicateUnderConcurrency(IntelHub):
         ack = {"reportId": report_id, "status": "accepted", "receivedAt": utc_now()}
         self.copies.setdefault(report_id, []).append(ack)  # one row per copy; retrieve reads the first
         if report_id not in self.reports:
+            content = self.family.content_of(model)
             self.reports[report_id] = StoredReport(fmt.id, body, fmt.media_type, content, model, ack)
         return self.acknowledge(ack)
-
-    def __init__(self, catalog: Catalog) -> None:
-        super().__init__(catalog)
-        self.writing = 0
-        self.copies: dict[str, list[dict[str, Any]]] = {}
 
 
 _REPORT_ID = re.compile(rb'"reportId"\s*:\s*"([^"]+)"')
