@@ -22,7 +22,7 @@ from harness.protocols.http1 import ResponseReader, connect_failure, encode_requ
 from harness.runner.exchanges import rfc3339_at
 from harness.transport import Attempt, Request, Response, TransportOptions, tls_context, with_headers
 
-__all__ = ["USER_AGENT", "Connection", "Outcome", "open_connection", "release_together"]
+__all__ = ["USER_AGENT", "Connection", "Exchange", "Outcome", "open_connection", "release_together"]
 
 USER_AGENT = "netcode-harness (resilience)"
 MAX_ANSWER = 16 << 20
