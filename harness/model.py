@@ -14,6 +14,7 @@ from typing import Any
 
 __all__ = [
     "ORIGINATING_ROLES",
+    "STEP_KINDS",
     "BadAnswer",
     "CatalogError",
     "CheckFailure",

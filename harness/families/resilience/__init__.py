@@ -7,7 +7,7 @@ how a delivery of them is judged when the other side fails.
 
 from __future__ import annotations
 
-from harness.extensions import FAMILIES, FormatFamily
+from harness.extensions import FAMILIES, FormatFamily, ScenarioPart
 
 __all__ = ["FAMILY"]
 
@@ -16,5 +16,20 @@ FAMILY = FormatFamily(
     formats=(),
     rule_modules=(),
     check_modules=("harness.families.resilience.sender_checks",),
+    scenario_parts=(
+        ScenarioPart(
+            "step",
+            "deliver",
+            "harness.families.resilience.scenario_parts:DELIVER",
+            "harness.families.resilience.sender_steps:run_deliver_step",
+        ),
+        ScenarioPart(
+            "step",
+            "resilience",
+            "harness.families.resilience.scenario_parts:RESILIENCE",
+            "harness.families.resilience.receiver_steps:run_step",
+            checks_itself=True,
+        ),
+    ),
 )
 FAMILIES.add(FAMILY.name, FAMILY)
