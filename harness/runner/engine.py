@@ -165,6 +165,8 @@ class Runner:
         self.emit(RunStarted(suite.name, suite.version, self.target, started, len(suite.scenarios)))
         if notice := life_cycle_notice(self.catalog, suite, self.certifying):
             self.emit(RunNote(notice))
+        if suite.covers:  # harness run --role: what the run (and any certificate from it) speaks for
+            self.emit(RunNote(f"role-limited run: {', '.join(suite.covers)} of {suite.ref} only"))
         await self.prepare(suite)
         results: dict[str, ScenarioResult] = {}
 

@@ -20,7 +20,7 @@ from aiohttp import web
 from harness.catalog import Catalog
 from harness.endpoints import build_app, default_roles
 from harness.endpoints.alert_hub import AlertHub, Held
-from harness.endpoints.common import BODY, BodyIncomplete, json_response, problem, read_body, utc_now
+from harness.endpoints.common import BODY, PREREAD, BodyIncomplete, json_response, problem, read_body, utc_now
 from harness.endpoints.intel_hub import IntelHub, StoredReport
 from harness.families.cap.message import CapHeader
 from harness.model import Finding
@@ -179,6 +179,22 @@ class SlowClientBlocksOthers(IntelHub):
             return await super().submit(request)
 
 
+class SlowUnderBurst(IntelHub):
+    """RR-07 (a warning): writes one report at a time, each write taking :data:`DB_WRITE_S`: a burst of 50 is
+    answered, all of it, but the last ones wait more than a second. Bodies are read outside the write lock, so a
+    slow client holds nobody up (RR-05 holds)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        super().__init__(catalog)
+        self.writing = asyncio.Lock()
+
+    async def submit(self, request: web.Request) -> web.StreamResponse:
+        request[PREREAD] = await read_body(request)  # the reference's submit takes the body read here
+        async with self.writing:
+            await asyncio.sleep(DB_WRITE_S)
+            return await super().submit(request)
+
+
 class UpdateAppliedOutOfOrder(AlertHub):
     """RR-06: applies an Update to the alert it references at once, even before that alert arrived: the
     original, when it comes, finds its identifier taken by the update's content and is refused as a conflict."""
@@ -204,6 +220,7 @@ INTEL_VARIANTS: dict[str, type[IntelHub]] = {
     "sheds-without-retry-after": ShedsWithoutRetryAfter,
     "loses-acknowledged": LosesAcknowledged,
     "slow-client-blocks-others": SlowClientBlocksOthers,
+    "slow-under-burst": SlowUnderBurst,
 }
 ALERT_VARIANTS: dict[str, type[AlertHub]] = {"update-applied-out-of-order": UpdateAppliedOutOfOrder}
 VARIANTS = (*INTEL_VARIANTS, *ALERT_VARIANTS)

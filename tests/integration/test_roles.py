@@ -110,3 +110,34 @@ def test_every_scenario_of_every_suite_has_a_role(catalog: Catalog) -> None:
         for suite in versions.values():
             for scenario in suite.scenarios:
                 assert suite.role_of(scenario) in suite.roles, (suite.ref, scenario["id"])
+
+
+def test_harness_run_by_role_on_the_command_line(tmp_path: Path) -> None:
+    """``harness run --role`` end to end (the reference served in a process of its own): the receiver roles of
+    resilience-core certify, results.json names them, the console says the run is role-limited; an unknown role
+    is a usage error (exit 2) before any connection."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from tests.integration.served import serve_process
+
+    command = [sys.executable, "-m", "harness.cli"]
+    with serve_process([*command, "serve", "--host", "127.0.0.1", "--port", "0"]) as url:
+        reports = tmp_path / "reports"
+        run = subprocess.run(
+            [*command, "run", "--suite", "resilience-core", "--role", "receiver", "--role", "alert-receiver",
+             "--target", url, "--reports", str(reports), "--unattended", "--no-evidence"],
+            capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
+        )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "role-limited run: receiver, alert-receiver of resilience-core@1.0 only" in run.stdout + run.stderr
+    results = json.loads((reports / "results.json").read_text(encoding="utf-8"))
+    assert results["roles"] == ["receiver", "alert-receiver"]
+    assert {s["id"][:2] for s in results["scenarios"]} == {"RR"} and results["summary"]["failed"] == 0
+    refused = subprocess.run(
+        [*command, "run", "--suite", "resilience-core", "--role", "auditor", "--target", "http://127.0.0.1:9"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "certifies no role 'auditor'" in refused.stderr
+    assert "Traceback" not in refused.stderr
