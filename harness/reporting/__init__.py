@@ -201,6 +201,7 @@ def results_document(
         "finished": event.finished,
         "certifying": event.certifying,
         "certified": event.certified and sut is not None,
+        **({"roles": list(event.extra["roles"])} if event.extra.get("roles") else {}),
         **({"interrupted": True} if event.interrupted else {}),
         "summary": event.summary.as_dict(),
         "scenarios": [result.as_dict() for result in event.results],

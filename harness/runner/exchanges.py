@@ -25,7 +25,7 @@ from harness.events import Event, ExchangeCompleted, WireMessage
 from harness.model import ConfigurationError, HarnessError, TransportError
 from harness.transport import Attempt, Counterpart, Request, Response, Transport
 
-__all__ = ["Carried", "Exchanges", "LiveExchanges", "ManualAction", "Skipped", "now_rfc3339"]
+__all__ = ["Carried", "Exchanges", "LiveExchanges", "ManualAction", "Skipped", "now_rfc3339", "rfc3339_at"]
 
 
 def now_rfc3339() -> str:
