@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
         "--faults",
         metavar="PLAN.yaml",
         help="answer on this fault plan (resilience.md: status/Retry-After, reset, delay, close-before-body, "
-        "accept-then-forget; docs/resilience.md); change it live with PUT /netcode/v1/_control/faults",
+        "accept-then-forget; docs/resilience.md); change it live with PUT /_harness/faults",
     )
     serve.add_argument("--processes", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
     serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # one of --processes

@@ -281,7 +281,7 @@ def recording_middleware(recorder: Recorder) -> Any:
         except Exception as exc:  # a reference endpoint answers, whatever it received
             LOG.exception("reference endpoint failed on %s %s", request.method, request.path)
             response = problem(500, "internal-error", f"reference endpoint fault: {type(exc).__name__}")
-        if not request.path.startswith(("/_harness/", "/netcode/v1/_control/")):  # control APIs are not evidence
+        if not request.path.startswith("/_harness/"):
             recorder.record(request, request.get(BODY, b""), response.status)
         return response
 

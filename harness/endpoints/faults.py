@@ -3,13 +3,14 @@
 Every reference endpoint carries a :class:`FaultInjector`: a middleware that, for a request matching a rule of
 the fault plan, does what the rule says (a status with or without ``Retry-After``, a reset, a delay, headers then
 a close, a 202 that stores nothing) instead of, or before, the role's own handler; and a record of every attempt
-it saw (when it came, what it carried, what became of it). The control API sets plans and reads the attempts:
+it saw (when it came, what it carried, what became of it). The control API (under ``/_harness/``, with the
+endpoint's other controls, never part of the profile's binding) sets plans and reads the attempts:
 
-- ``PUT /netcode/v1/_control/faults`` (JSON or YAML body, a plan): replace every plan by this one;
-- ``PUT /netcode/v1/_control/faults/{name}``: set the plan ``name`` (the runner sets one per deliver step, so
+- ``PUT /_harness/faults`` (JSON or YAML body, a plan): replace every plan by this one;
+- ``PUT /_harness/faults/{name}``: set the plan ``name`` (the runner sets one per deliver step, so
   concurrent scenarios never share one); ``DELETE`` the same path removes it;
-- ``GET /netcode/v1/_control/faults``: the plans;
-- ``GET /netcode/v1/_control/attempts?path=P&id=ID``: the recorded attempts, oldest first.
+- ``GET /_harness/faults``: the plans;
+- ``GET /_harness/attempts?path=P&id=ID``: the recorded attempts, oldest first.
 
 One process, one injector: under ``harness serve --processes N`` each process has its own plan and record
 (docs/decisions-resilience.md).
@@ -60,9 +61,10 @@ from harness.transport import credential_name
 
 __all__ = ["CONTROL_PREFIX", "AttemptRecord", "FaultInjector"]
 
-CONTROL_PREFIX = "/netcode/v1/_control/"
-"""The control API of the reference endpoints' fault plan: never faulted, never recorded as an attempt."""
-_NOT_ATTEMPTS = (CONTROL_PREFIX, "/_harness/", "/netcode/v1/_test/")
+CONTROL_PREFIX = "/_harness/"
+"""Where the reference endpoints' control API lives (fault plans, attempts, as ``/_harness/health``...): never
+faulted, never recorded as an attempt, never evidence."""
+_NOT_ATTEMPTS = (CONTROL_PREFIX, "/netcode/v1/_test/")
 _PROBLEM_KINDS = {
     400: "invalid-message",
     404: "not-found",

@@ -102,7 +102,7 @@ class Exchanges(Protocol):
         ...
 
     async def control(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
-        """Tell or ask the counterpart through its control API under ``/netcode/v1/_control/`` (a fault plan, the
+        """Tell or ask the counterpart through its control API under ``/_harness/`` (a fault plan, the
         attempts so far), not part of the evidence: its decoded JSON answer; a record answers None."""
         ...
 
@@ -113,7 +113,7 @@ class Exchanges(Protocol):
         ...
 
 
-CONTROL_PATH = "/netcode/v1/_control/"
+CONTROL_PATH = "/_harness/"
 """The counterpart's control API (fault plans, attempts): loopback, the harness's own endpoint."""
 CONTROL_TIMEOUT_S = 10.0
 

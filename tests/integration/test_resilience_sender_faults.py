@@ -21,7 +21,7 @@ from tests.integration.served import serve_process
 
 ID = "0b6c9d1e-2f3a-4b5c-8d7e-9f0a1b2c3d4e"
 PATH = "/netcode/v1/intel-reports"
-CONTROL = "/netcode/v1/_control/"
+CONTROL = "/_harness/"
 
 
 def report(report_id: str = ID) -> bytes:

@@ -2,7 +2,7 @@
 
 A deliver step
 
-1. sets its fault plan on the counterpart (``PUT /netcode/v1/_control/faults/KEY``): the rules of the step, each
+1. sets its fault plan on the counterpart (``PUT /_harness/faults/KEY``): the rules of the step, each
    path taken below the step's own base ``/resilience/KEY`` (KEY fresh per step), so scenarios run side by side
    without sharing a rule or an attempt;
 2. triggers the SUT (the trigger hook's action, ``to`` the counterpart's ``/resilience/KEY``), or asks the
