@@ -166,3 +166,25 @@ def _plus_ms(rfc3339: str, ms: int) -> str:
 
     moment = dt.datetime.fromisoformat(rfc3339.replace("Z", "+00:00")) + dt.timedelta(milliseconds=ms)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def test_the_verdict_shows_the_timeline_on_console_results_and_report(catalog: Catalog) -> None:
+    import io
+
+    from harness.htmlreport.view import RunHeader, build_report
+    from harness.model import ScenarioResult
+    from harness.reporting import ConsoleReporter
+
+    out = io.StringIO()
+    run = await run_sender(catalog, build_broken_sender(catalog, "no-backoff"), ["RS-S01"], (ConsoleReporter(out),))
+    (result,) = run.results
+    lines = out.getvalue().splitlines()
+    assert any("RS-04: backoff" in line for line in lines)
+    shown = [line.strip() for line in lines if line.strip().startswith("attempt ")]
+    assert [line.split()[5] for line in shown] == ["503", "202"] and "(gap " in shown[1]
+    document = result.as_dict()
+    assert [row["answer"] for row in document["timeline"]] == ["503", "202"]
+    assert ScenarioResult.from_dict(document).timeline == result.timeline
+    results = {"suite": {"name": SUITE, "version": "1.0"}, "scenarios": [document]}
+    (entry,) = build_report(results, [], RunHeader("", "", "", ""), catalog)["scenarios"]
+    assert [row["answer"] for row in entry["timeline"]] == ["503", "202"]
