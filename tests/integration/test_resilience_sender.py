@@ -188,3 +188,40 @@ async def test_the_verdict_shows_the_timeline_on_console_results_and_report(cata
     results = {"suite": {"name": SUITE, "version": "1.0"}, "scenarios": [document]}
     (entry,) = build_report(results, [], RunHeader("", "", "", ""), catalog)["scenarios"]
     assert [row["answer"] for row in entry["timeline"]] == ["503", "202"]
+
+
+async def test_without_hooks_an_operator_sends_and_the_timeline_is_judged(catalog: Catalog) -> None:
+    """The operator (played by this test) makes the 'SUT' deliver: a 503, then 300 ms later the same report."""
+    import asyncio
+    import re
+
+    import aiohttp
+
+    from harness.events import Event, OperatorActionRequired
+    from tests.integration.test_resilience_sender_faults import HEADERS, report
+
+    tasks: list[asyncio.Task[None]] = []
+
+    async def operator(event: OperatorActionRequired) -> None:
+        url = event.instruction.rsplit("send it to ", 1)[1].rstrip(")")
+        found = re.search(r"reportId ([0-9a-f-]{36})", event.instruction)
+        assert found is not None
+        headers = {**HEADERS, "Idempotency-Key": found[1]}
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+            for _ in range(2):  # a retry after a 503, none after an answer that ends the delivery
+                async with http.post(url, data=report(found[1]), headers=headers) as answer:
+                    if answer.status != 503:
+                        return
+                await asyncio.sleep(0.3)
+
+    def listener(event: Event) -> None:
+        if isinstance(event, OperatorActionRequired):
+            tasks.append(asyncio.ensure_future(operator(event)))
+
+    app = build_app(catalog, [IntelHub(catalog)])  # no test hooks at all
+    run = await run_sender(catalog, app, ["RS-S01", "RS-S07"], (listener,), unattended=False, operator_timeout_s=20)
+    await asyncio.gather(*tasks)
+    verdicts = {r.id: str(r.verdict) for r in run.results}
+    assert verdicts["RS-S01"] == "passed"  # RS-01, RS-02, RS-04 judged from the timeline the operator made
+    assert verdicts["RS-S07"] == "manual"  # RS-07 is what the SUT reports: without the hook, only manual
+    assert [row["answer"] for row in run.results[0].timeline] == ["503", "202"]
