@@ -338,6 +338,7 @@ def _matrix_html(
                         "suite": c.suite,
                         "version": c.version,
                         "status": str(c.status),
+                        "roles": list(c.certificate.roles) if c.certificate is not None else [],
                         "link": links.get(c.run_id or ""),
                         "regressions": [r.run_id for r in c.regressions],
                         "issued": c.issued,

@@ -269,6 +269,7 @@ def build_report(
         "title": f"{name}@{version}",
         "suite": name,
         "version": version,
+        "roles": [str(role) for role in _listed(results.get("roles"))],
         "target": str(results.get("target", "")),
         "started": str(results.get("started", "")),
         "finished": str(results.get("finished", "")),

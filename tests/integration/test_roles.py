@@ -5,6 +5,7 @@ with the supplier's own valid key) claims a role it did not run."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -141,3 +142,37 @@ def test_harness_run_by_role_on_the_command_line(tmp_path: Path) -> None:
     )  # fmt: skip
     assert refused.returncode == 2 and "certifies no role 'auditor'" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def _edited_exchanges(bundle: Path, edit: Any) -> bytes:
+    lines = []
+    for line in members(bundle)["exchanges.jsonl"].splitlines():
+        record = json.loads(line)
+        kept = edit(record)
+        if kept is not None:
+            lines.append(json.dumps(kept).encode())
+    return b"\n".join(lines) + b"\n"
+
+
+def test_forged_receiver_evidence_is_refused(catalog: Catalog, role_bundles: dict[str, Path], tmp_path: Path) -> None:
+    """A supplier with its own valid key edits the record of a receiver run and signs again: the stalled body's
+    record removed, or the 8 'concurrent' attempts spread out in time. Re-judging tells."""
+    bundle = role_bundles["receivers"]
+
+    def drop_stall(record: dict[str, Any]) -> dict[str, Any] | None:
+        return None if record.get("step") == "half-then-close:stalled" else record
+
+    def spread(record: dict[str, Any]) -> dict[str, Any]:
+        step = str(record.get("step", ""))
+        if step.startswith("eight-at-once#") and record.get("answered"):
+            index = int(step.rsplit("#", 1)[1])
+            moment = dt.datetime.fromisoformat(record["answered"].replace("Z", "+00:00"))
+            later = moment + dt.timedelta(seconds=index)  # each answered a second after the one before
+            record["answered"] = later.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return record
+
+    for edit, reason in ((drop_stall, "RR-02-stalled"), (spread, "not concurrent")):
+        changed = {"exchanges.jsonl": _edited_exchanges(bundle, edit)}
+        forged = forge(bundle, tmp_path / f"{reason}.zip", SUPPLIER, change=changed)
+        line = Verifier(catalog, TRUST).verify(forged, rejudge=True).line()
+        assert line.startswith("invalid: re-judging differs") and reason in line, line

@@ -55,6 +55,10 @@ def test_one_role_then_the_other(world: dict[str, Any], tmp_path: Path, capsys: 
     assert certificate["roles"] == ["responder"] and certificate["status"] == "current"
     assert main(["matrix", "--store", url]) == 0
     assert "certified (responder)" in capsys.readouterr().out
+    page = tmp_path / "matrix.html"
+    assert main(["matrix", "--store", url, "--html", str(page)]) == 0
+    capsys.readouterr()
+    assert "responder only" in page.read_text(encoding="utf-8")
     # The responder side is certified, the requester side never ran: person checks between two such systems are
     # unknown, never yes (a responder-only certificate does not speak for asking).
     assert _answers(capsys, url)["person-check"] == "unknown"

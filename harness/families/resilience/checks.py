@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from harness.model import CheckFailure
+from harness.model import CheckFailure, HarnessError
 from harness.runner.checks import CheckContext, evaluate, preview
 from harness.runner.context import ScenarioContext
 from harness.transport import Response
@@ -19,6 +19,7 @@ __all__ = [
     "early_update",
     "held_up",
     "named",
+    "overlapped",
     "refusal",
     "retrieved",
     "same_answers",
@@ -36,6 +37,25 @@ def named(rule: str, failure: CheckFailure) -> CheckFailure:
     if not rule or failure.check.startswith(rule):
         return failure
     return dataclasses.replace(failure, check=f"{rule}: {failure.check}")
+
+
+OVERLAP_TOLERANCE_S = 0.002
+"""Recorded times are in milliseconds: a sending time derived from one may be off by that much."""
+
+
+def overlapped(step: str, spans: Sequence[tuple[float, float] | None]) -> None:
+    """Attempts released together really overlapped: each was sent before the first answer came. Otherwise the
+    step could not be judged (an error of the run, never a verdict on the system under test)."""
+    known = [span for span in spans if span is not None]
+    if len(known) < 2:
+        return
+    last_sent = max(sent for sent, _ in known)
+    first_answer = min(answered for _, answered in known)
+    if last_sent > first_answer + OVERLAP_TOLERANCE_S:
+        raise HarnessError(
+            f"step {step}: the attempts did not overlap (one was sent {1000 * (last_sent - first_answer):.0f} ms "
+            "after another was answered): not concurrent"
+        )
 
 
 def unanswered(rule: str, step: str, wanted: str) -> CheckFailure:

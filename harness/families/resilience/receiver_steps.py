@@ -21,6 +21,7 @@ by design has no answer (a stalled or slow body) is recorded and not re-judged: 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from harness.events import ExchangeCompleted, WireMessage
 from harness.families.resilience import checks
 from harness.families.resilience.wire import Exchange, Outcome, open_connection, release_together
-from harness.model import CheckFailure, ConfigurationError, HarnessError, Scenario, Step, percentile
+from harness.model import CheckFailure, ConfigurationError, Scenario, Step, TransportError, percentile
 from harness.runner import steps
 from harness.runner.checks import CheckContext, evaluate
 from harness.runner.context import Message, ScenarioContext
@@ -113,26 +114,38 @@ class _Step:
         )
 
     async def together(self, names: list[str], requests: list[Request]) -> list[tuple[Request, Response | None]]:
-        """Each request on its own connection, released together (live), or as recorded."""
+        """Each request on its own connection, released together (live), or as recorded.
+
+        Either way the attempts must have overlapped: each sent before the first answer came (live that holds by
+        construction; recorded, it is read off the record's times, so a bundle cannot claim attempts were
+        concurrent when they were not). Otherwise the step cannot be judged: an error of the run."""
         if not self.live:
-            return [await self.recorded(name, request) for name, request in zip(names, requests, strict=True)]
+            answered = [await self.recorded(name, request) for name, request in zip(names, requests, strict=True)]
+            checks.overlapped(self.step.name, [_span(response) for _, response in answered])
+            return answered
         outcomes = await release_together(requests, self.options, self.timeout_s)
         for name, request, outcome in zip(names, requests, outcomes, strict=True):
             self.record(name, request, outcome)
+        checks.overlapped(self.step.name, [(o.released, o.answered) for o in outcomes if o.response is not None])
         return [(request, outcome.response) for request, outcome in zip(requests, outcomes, strict=True)]
 
     async def one(self, name: str, request: Request) -> tuple[Request, Response | None]:
         return (await self.together([name], [request]))[0]
 
     async def recorded(self, name: str, request: Request) -> tuple[Request, Response | None]:
+        """The attempt recorded as ``name`` (a missing record is an error of the run); None for one recorded
+        without an answer."""
         try:
             carried = await self.runner.exchanges.send(self.scenario.id, name, request, None)
-        except HarnessError as exc:
-            if "no answer recorded" in str(exc):
-                return request, None
-            raise
+        except TransportError:  # recorded with no complete answer
+            return request, None
         self.latencies.append(carried.response.elapsed_ms)
         return carried.request, carried.response
+
+    async def partial(self, name: str, request: Request) -> None:
+        """Recorded: the attempt that by design had no answer (a stalled or slow body) must be in the record
+        (the replay seam raises for a step it has no record of): what follows it is judged as its consequence."""
+        await self.recorded(name, request)
 
     def took_over(self, built: Request, message: Message | None, sent: Request, ctx: ScenarioContext) -> Message | None:
         """Recorded: the identifiers of the recorded request taken over (later requests name what was sent)."""
@@ -143,6 +156,17 @@ class _Step:
     ) -> list[CheckFailure]:
         failures = evaluate(expect, CheckContext(response, ctx, message), name)
         return [checks.named(self.rule, failure) for failure in failures]
+
+
+def _span(response: Response | None) -> tuple[float, float] | None:
+    """When a recorded attempt was sent and answered (epoch seconds), from its answer's time and elapsed time."""
+    if response is None or not response.answered_at:
+        return None
+    try:
+        answered = dt.datetime.fromisoformat(response.answered_at.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+    return answered - response.elapsed_ms / 1000, answered
 
 
 async def run_step(
@@ -214,6 +238,8 @@ async def _stall(run: _Step, ctx: ScenarioContext) -> list[CheckFailure]:
             f"{name}:stalled", built, Outcome(None, attempt, connection.name, exchange.released, time.monotonic())
         )
         await asyncio.sleep(float(run.spec.get("settle_s", 0.2)))  # the receiver notices the close
+    else:
+        await run.partial(f"{name}:stalled", built)
     asked = run.retrieval(ctx)
     sent, after = await run.one(f"{name}:retrieve-after-stall", asked)
     run.took_over(asked, None, sent, ctx)  # recorded: the id the recorded run stalled
@@ -303,6 +329,8 @@ async def _slow(run: _Step, ctx: ScenarioContext) -> list[CheckFailure]:
 
         trickle = asyncio.ensure_future(dribble())
         await asyncio.sleep(lead_s)  # the slow body is under way before the other client comes
+    if not run.live:
+        await run.partial(f"{name}:slow", slow_request)
     try:
         sent, response = await run.one(f"{name}:beside-slow", quick)
     finally:
