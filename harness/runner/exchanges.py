@@ -309,7 +309,10 @@ class LiveExchanges:
             event = _attempt_event(scenario, step, base, number, attempt)
             if self.emit is not None:
                 self.emit(event)
-            records.append(_record_of(event))
+            record = _record_of(event)
+            if isinstance(attempt, dict) and isinstance(attempt.get("fault"), str):
+                record["fault"] = attempt["fault"]  # shown beside the answer live; never judged, never evidence
+            records.append(record)
         return records
 
 

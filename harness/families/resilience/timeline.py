@@ -70,13 +70,18 @@ class TimedAttempt:
     media_type: str
     body: bytes
     idempotency_key: str | None
+    fault: str | None = None
+    """The fault the counterpart says it injected (a live run's display only: the rules judge what was seen)."""
 
     @property
     def answer(self) -> str:
         """The answer or the fault as the timeline shows it."""
         if self.status is None:
-            return "no answer (connection closed)"
-        return f"{self.status}" + (f" (Retry-After: {self.retry_after})" if self.retry_after else "")
+            shown = "no answer (connection closed)"
+        else:
+            shown = f"{self.status}" + (f" (Retry-After: {self.retry_after})" if self.retry_after else "")
+        # a status fault is its answer already; the others (reset, delay, ...) say what the counterpart did
+        return shown + (f" [fault: {self.fault}]" if self.fault and not self.fault.startswith("status") else "")
 
 
 @dataclass(slots=True, frozen=True)
@@ -146,6 +151,7 @@ def attempt_from_record(record: Mapping[str, Any], number: int) -> TimedAttempt:
         media_type=content_type.split(";", 1)[0].strip().lower(),
         body=body,
         idempotency_key=key,
+        fault=record["fault"] if isinstance(record.get("fault"), str) else None,
     )
 
 
