@@ -96,7 +96,6 @@ class AttemptRecord:
     monotonic_ms: float
     method: str
     path: str
-    id: str | None
     body: bytes
     headers: tuple[tuple[str, str], ...]
     connection: int
@@ -107,7 +106,15 @@ class AttemptRecord:
     answer_body: bytes = b""
     answered_at: str | None = None
     answered_monotonic_ms: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    content_type: str = ""
+    _id: list[str | None] = field(default_factory=list)
+
+    @property
+    def id(self) -> str | None:
+        """The message id the body carries, read when first asked (never on the request's path)."""
+        if not self._id:
+            self._id.append(message_id(self.body, self.content_type))
+        return self._id[0]
 
     def as_dict(self) -> dict[str, Any]:
         body, encoding = body_fields(self.body)
@@ -155,11 +162,14 @@ def _redacted(headers: Any) -> tuple[tuple[str, str], ...]:
 class FaultInjector:
     """The fault plans of one endpoint and the attempts it recorded (bounded: the newest ``capacity``)."""
 
-    def __init__(self, plan: FaultPlan | None = None, capacity: int = 10_000) -> None:
+    def __init__(self, plan: FaultPlan | None = None, capacity: int = 10_000, max_bytes: int = 16 << 20) -> None:
         self._plans: dict[str, _Active] = {}
         if plan is not None and plan.rules:
             self._plans[""] = _Active(plan)
-        self.attempts: collections.deque[AttemptRecord] = collections.deque(maxlen=capacity)
+        self.attempts: collections.deque[AttemptRecord] = collections.deque()
+        self.capacity = capacity
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._connections: collections.OrderedDict[str, int] = collections.OrderedDict()
         self._connection_count = 0
         self._numbers = 0
@@ -184,6 +194,7 @@ class FaultInjector:
         """Forget every plan and attempt (the control API's ``/_harness/reset``)."""
         self._plans.clear()
         self.attempts.clear()
+        self._bytes = 0
 
     def watching(self, method: str, path: str) -> bool:
         """Whether a rule with requests left may apply to ``method path`` (its body must then be read first)."""
@@ -224,19 +235,29 @@ class FaultInjector:
 
     def begin(self, request: web.Request, body: bytes) -> AttemptRecord:
         self._numbers += 1
+        if len(self.attempts) >= self.capacity:
+            self._bytes -= len(self.attempts.popleft().body)
         record = AttemptRecord(
             number=self._numbers,
             at=utc_now(),
             monotonic_ms=self._now_ms(),
             method=request.method,
             path=request.path,
-            id=message_id(body, request.headers.get("Content-Type", "")),
-            body=body,
+            body=b"",
+            content_type=request.headers.get("Content-Type", ""),
             headers=_redacted(request.headers),
             connection=self._connection(request),
         )
         self.attempts.append(record)
+        self.keep(record, body)
         return record
+
+    def keep(self, record: AttemptRecord, body: bytes) -> None:
+        """Hold ``body`` as the attempt's; the oldest attempts go past ``max_bytes`` of bodies (soaks, loads)."""
+        self._bytes += len(body) - len(record.body)
+        record.body = body
+        while self._bytes > self.max_bytes and len(self.attempts) > 1:
+            self._bytes -= len(self.attempts.popleft().body)
 
     def end(self, record: AttemptRecord, outcome: str, response: web.StreamResponse | None = None) -> None:
         record.outcome = outcome
@@ -268,8 +289,7 @@ class FaultInjector:
             if not self.watching(request.method, request.path):
                 record = self.begin(request, b"")
                 response = await handler(request)
-                record.body = request.get(BODY, b"")
-                record.id = message_id(record.body, request.headers.get("Content-Type", ""))
+                self.keep(record, request.get(BODY, b""))
                 self.end(record, f"answered {response.status}", response)
                 return response
             return await self._faulted(request, handler, recorder)

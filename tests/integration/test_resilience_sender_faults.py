@@ -185,3 +185,20 @@ def test_serve_faults_answers_on_the_plan_and_refuses_a_bad_one(tmp_path: Path) 
         timeout=60,
     )
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "rules[0]: action 'explode'" in done.stderr
+
+
+async def test_the_attempts_record_is_bounded_in_bodies_and_count(catalog: Catalog) -> None:
+    injector = FaultInjector(capacity=50, max_bytes=3 * len(report()))
+    async with ReferenceServer(build_app(catalog, faults=injector)) as url, aiohttp.ClientSession() as http:
+        for _ in range(5):
+            async with http.post(url + PATH, data=report(), headers=HEADERS) as answer:
+                assert answer.status == 202
+        assert len(injector.attempts) == 3 and sum(len(a.body) for a in injector.attempts) <= 3 * len(report())
+        for _ in range(60):
+            async with http.get(f"{url}{PATH}/{ID}") as answer:
+                assert answer.status == 200
+        assert len(injector.attempts) == 50
+        async with http.post(url + PATH, data=report(), headers=HEADERS) as answer:
+            assert answer.status == 202
+        listed = await attempts(http, url)
+    assert [a["id"] for a in listed] == [ID]  # the older ones are gone; the id is read from the body when asked
