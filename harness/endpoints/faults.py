@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import datetime as dt
 import hashlib
 import socket
 import struct
@@ -92,19 +93,20 @@ class AttemptRecord:
     """One request the endpoint received, the fault it met (if any) and what became of it."""
 
     number: int
-    at: str
+    at_s: float
     monotonic_ms: float
     method: str
     path: str
     body: bytes
-    headers: tuple[tuple[str, str], ...]
+    headers: Any
+    """The request's headers as received (redacted when listed: recording costs nothing per request)."""
     connection: int
     fault: str | None = None
     outcome: str = ""
     status: int | None = None
-    answer_headers: tuple[tuple[str, str], ...] = ()
+    answer_headers: Any = ()
     answer_body: bytes = b""
-    answered_at: str | None = None
+    answered_s: float | None = None
     answered_monotonic_ms: float | None = None
     content_type: str = ""
     _id: list[str | None] = field(default_factory=list)
@@ -117,11 +119,12 @@ class AttemptRecord:
         return self._id[0]
 
     def as_dict(self) -> dict[str, Any]:
+        headers = _redacted(self.headers)
         body, encoding = body_fields(self.body)
         answer_body, answer_encoding = body_fields(self.answer_body)
         return {
             "number": self.number,
-            "at": self.at,
+            "at": _rfc3339(self.at_s),
             "monotonic_ms": round(self.monotonic_ms, 3),
             "method": self.method,
             "path": self.path,
@@ -129,16 +132,18 @@ class AttemptRecord:
             "body_sha256": hashlib.sha256(self.body).hexdigest(),
             "body": body,
             "body_encoding": encoding,
-            "headers": {name: value for name, value in self.headers},
-            "header_list": [list(pair) for pair in self.headers],
+            "headers": dict(headers),
+            "header_list": [list(pair) for pair in headers],
             "connection": self.connection,
             "fault": self.fault,
             "outcome": self.outcome,
             "status": self.status,
-            "answer_headers": [list(pair) for pair in self.answer_headers],
+            "answer_headers": [[str(name), str(value)] for name, value in tuple(self.answer_headers.items())]
+            if hasattr(self.answer_headers, "items")
+            else [list(pair) for pair in self.answer_headers],
             "answer_body": answer_body,
             "answer_body_encoding": answer_encoding,
-            "answered_at": self.answered_at,
+            "answered_at": None if self.answered_s is None else _rfc3339(self.answered_s),
             "answered_monotonic_ms": None
             if self.answered_monotonic_ms is None
             else round(self.answered_monotonic_ms, 3),
@@ -153,6 +158,10 @@ class _Active:
     def __init__(self, plan: FaultPlan) -> None:
         self.plan = plan
         self.left: list[int | None] = [rule.count for rule in plan.rules]
+
+
+def _rfc3339(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _redacted(headers: Any) -> tuple[tuple[str, str], ...]:
@@ -239,13 +248,13 @@ class FaultInjector:
             self._bytes -= len(self.attempts.popleft().body)
         record = AttemptRecord(
             number=self._numbers,
-            at=utc_now(),
+            at_s=time.time(),
             monotonic_ms=self._now_ms(),
             method=request.method,
             path=request.path,
             body=b"",
             content_type=request.headers.get("Content-Type", ""),
-            headers=_redacted(request.headers),
+            headers=request.headers,
             connection=self._connection(request),
         )
         self.attempts.append(record)
@@ -261,11 +270,11 @@ class FaultInjector:
 
     def end(self, record: AttemptRecord, outcome: str, response: web.StreamResponse | None = None) -> None:
         record.outcome = outcome
-        record.answered_at = utc_now()
+        record.answered_s = time.time()
         record.answered_monotonic_ms = self._now_ms()
         if response is not None:
             record.status = response.status
-            record.answer_headers = tuple(response.headers.items())
+            record.answer_headers = response.headers  # as finally sent: aiohttp adds Date, Content-Length, ...
             body = getattr(response, "body", None)
             record.answer_body = body if isinstance(body, bytes) else b""
 
@@ -337,7 +346,7 @@ class FaultInjector:
         answer.content_length = 64
         await answer.prepare(request)
         self.end(record, "fault: close-before-body (202 headers, then closed)")
-        record.answer_headers = tuple(answer.headers.items())
+        record.answer_headers = answer.headers
         _abort(request, linger=False)
         if recorder is not None:
             recorder.record(request, body, 0)

@@ -101,6 +101,15 @@ class NoIdempotencyKey(ReferenceSender):
         return {"Content-Type": content_type}
 
 
+class NeverSends(ReferenceSender):
+    """Breaks every sender scenario at once: takes the order, sends nothing, and says it delivered."""
+
+    async def deliver(self, url: str, message_id: str, body: bytes, content_type: str) -> bool:
+        delivery = self.deliveries.get(message_id) or self._track(message_id)
+        delivery.state = "delivered"
+        return True
+
+
 SENDERS: dict[str, type[ReferenceSender]] = {
     "new-id-on-retry": NewIdOnRetry,
     "gives-up-after-one": GivesUpAfterOne,
@@ -111,6 +120,7 @@ SENDERS: dict[str, type[ReferenceSender]] = {
     "reports-failed-as-delivered": ReportsFailedAsDelivered,
     "update-before-original": UpdateBeforeOriginal,
     "no-idempotency-key": NoIdempotencyKey,
+    "never-sends": NeverSends,
 }
 
 

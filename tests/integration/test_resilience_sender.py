@@ -92,6 +92,14 @@ async def test_broken_sender_fails_on_its_rule(catalog: Catalog, variant: str) -
     assert run.certified is (variant == "no-idempotency-key")  # RS-08 is a warning: its scenario is SHOULD
 
 
+async def test_a_sender_that_claims_deliveries_it_never_made_fails_every_scenario(catalog: Catalog) -> None:
+    run = await run_sender(catalog, build_broken_sender(catalog, "never-sends"), SENDER)
+    failed = rules_failed(run)
+    assert sorted(failed) == SENDER
+    assert all({"RS-02", "RS-07"} <= rules for rules in failed.values()), failed
+    assert not run.certified
+
+
 async def test_without_trigger_hook_unattended_sender_scenarios_are_manual(catalog: Catalog) -> None:
     app = build_app(catalog, [IntelHub(catalog)])  # no test hooks at all
     run = await run_sender(catalog, app, ["RS-S01", "RS-S09"], unattended=True)

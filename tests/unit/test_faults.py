@@ -229,3 +229,11 @@ def test_an_attempt_reads_back_from_its_exchange_record() -> None:
         (0, None, "503 (Retry-After: 2)"),
         (2104, 2100, "503 (Retry-After: 2)"),
     ]
+
+
+def test_never_sending_or_claiming_a_delivery_fails_whatever_rules_a_scenario_names() -> None:
+    """A dishonest SUT that sends nothing, or reports a delivery it never made, passes no sender scenario."""
+    nothing = judge_delivery([], [ID], ["RS-05"], {ID: "failed"}, "failed")
+    assert [(f.rule, f.check) for f in nothing] == [("RS-02", "attempts")]
+    claimed = judge_delivery([attempt(1, 0, 10, 503, "2")], [ID], ["RS-03"], {ID: "delivered"}, "delivered")
+    assert [(f.rule, f.check) for f in claimed] == [("RS-07", "reported state")]

@@ -212,8 +212,11 @@ def judge_delivery(
     ordered = sorted(attempts, key=lambda a: (a.sent_ms, a.number))
     origin = ordered[0].sent_ms if ordered else 0
 
-    def fail(rule: str, check: str, expected: Any, actual: Any, message: str) -> None:
-        if rule in wanted:
+    def fail(rule: str, check: str, expected: Any, actual: Any, message: str, always: bool = False) -> None:
+        # ``always``: what every sender scenario rests on (a message was sent at all, the state reported is
+        # true), whatever rules the scenario names: a SUT that never sends, or claims a delivery it never made,
+        # passes none of them.
+        if always or rule in wanted:
             failures.append(RuleFailure(rule, check, expected, actual, message))
 
     groups: dict[str, list[TimedAttempt]] = {message: [] for message in messages}
@@ -240,9 +243,17 @@ def judge_delivery(
                 state,
                 f"the SUT reports {message} as {state or 'nothing'}; "
                 + ("an attempt was answered 2xx" if delivered else "no attempt was answered 2xx"),
+                always=True,
             )
         elif not delivered and state == "delivered":
-            fail("RS-07", "reported state", "failed", state, f"{message} reported delivered, never answered 2xx")
+            fail(
+                "RS-07",
+                "reported state",
+                "failed",
+                state,
+                f"{message} reported delivered, never answered 2xx",
+                always=True,
+            )
     if len(messages) > 1:
         _judge_order(messages, groups, origin, fail)
     return failures
@@ -250,7 +261,9 @@ def judge_delivery(
 
 def _judge_group(message: str, group: list[TimedAttempt], origin: int, fail: Any) -> None:
     if not group:
-        fail("RS-02", "attempts", ">= 1", 0, f"no attempt of {message} arrived")
+        fail(
+            "RS-02", "attempts", ">= 1", 0, f"no attempt of {message} arrived: the delivery was never made", always=True
+        )
         return
     first = group[0]
     for other in group[1:]:
