@@ -164,8 +164,31 @@ def with_life_cycle(
                     f"{path}: {name}@{version} is {status} but certifies {document}@{certified}, {document_status}"
                 )
             digest = register_digest(entry.get("digest"), f"{path}: {name}@{version}")
+            declared = entry.get("roles")
+            roles = tuple(
+                dict.fromkeys(str(item["role"]) for item in declared or () if isinstance(item, dict) and "role" in item)
+            )
+            assigned = entry.get("scenario_roles")
+            ids = {str(raw.get("id")) for raw in suite.scenarios}
+            if assigned is not None and not (
+                isinstance(assigned, dict)
+                and all(str(k) in ids and isinstance(r, str) and r in roles for k, r in assigned.items())
+            ):
+                raise CatalogError(f"{path}: {name}@{version}: scenario_roles maps its scenario ids to its roles")
+            for raw in suite.scenarios:  # a scenario's own role: one the suite version certifies
+                own = raw.get("role")
+                if roles and own is not None and own not in roles:
+                    raise CatalogError(
+                        f"{path}: {name}@{version}: scenario {raw.get('id')} is of role {own!r}, which it does not "
+                        f"certify (its roles: {', '.join(roles)})"
+                    )
             placed.setdefault(name, {})[version] = dataclasses.replace(
-                suite, status=status, certifies=((document, certified),), digest=digest
+                suite,
+                status=status,
+                certifies=((document, certified),),
+                digest=digest,
+                roles=roles,
+                scenario_roles=tuple((str(k), str(v)) for k, v in (assigned or {}).items()),
             )
         if sum(s.status is SuiteStatus.CURRENT for s in placed[name].values()) > 1:
             raise CatalogError(f"{path}: suite {name!r} has more than one current version")

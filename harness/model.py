@@ -5,13 +5,16 @@ This module imports nothing of the harness: every other layer builds on it.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "ORIGINATING_ROLES",
+    "STEP_KINDS",
     "BadAnswer",
     "CatalogError",
     "CheckFailure",
@@ -221,6 +224,8 @@ class ScenarioResult:
     latencies_ms: tuple[float, ...] = field(default=())
     latency: dict[str, Any] | None = field(default=None, compare=False)
     """A latency summary read back from a journal (when the raw latencies are gone)."""
+    timeline: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    """A delivery's attempts as the verdict shows them (time, answer or fault, gap): sender scenarios only."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -232,6 +237,7 @@ class ScenarioResult:
             "failures": [f.as_dict() for f in self.failures],
             **({"latency_ms": self.latency_summary()} if self.latencies_ms else {}),
             **({"latency_ms": self.latency} if self.latency and not self.latencies_ms else {}),
+            **({"timeline": [dict(row) for row in self.timeline]} if self.timeline else {}),
         }
 
     @classmethod
@@ -249,6 +255,7 @@ class ScenarioResult:
             exchanges=int(latency.get("count", 0)),
             latencies_ms=(),
             latency=latency or None,
+            timeline=tuple(row for row in data.get("timeline") or () if isinstance(row, dict)),
         )
 
     def latency_summary(self) -> dict[str, float]:
@@ -365,6 +372,10 @@ class Scenario:
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
+ORIGINATING_ROLES = frozenset({"sender", "requester", "alert-sender"})
+"""Roles that start an exchange (the system under test sends); the others answer or receive."""
+
+
 @dataclass(slots=True, frozen=True)
 class Suite:
     """A versioned certification suite: declarative scenarios read from its folder."""
@@ -394,6 +405,53 @@ class Suite:
 
     typed: tuple[Scenario, ...] = field(default=(), compare=False)
     """The scenarios as typed values (same order as ``scenarios``, whose mappings the runner replays)."""
+    roles: tuple[str, ...] = ()
+    """The roles the register says this suite version certifies (``sender``, ``responder``, ...), in order."""
+    covers: tuple[str, ...] = ()
+    """The roles a role-limited run covers (``harness run --role``); empty: every role (a whole run)."""
+    scenario_roles: tuple[tuple[str, str], ...] = ()
+    """``(scenario id, role)`` the register assigns where a scenario's steps do not say (issued folders never
+    change, so the assignment lives beside them in the register)."""
+
+    def role_of(self, scenario: Mapping[str, Any]) -> str:
+        """The role a scenario certifies: its ``role:``, else the register's ``scenario_roles``, else derived from
+        its steps (docs/decisions-resilience.md).
+
+        A scenario that makes the system under test start an exchange (a ``trigger`` or ``deliver`` step) is the
+        originating role's (sender, requester); any other is the answering role's (receiver, responder): the
+        suite's one role of that kind. "" when the suite declares no such role, or more than one.
+        """
+        declared = scenario.get("role")
+        if isinstance(declared, str):
+            return declared
+        assigned = dict(self.scenario_roles).get(str(scenario.get("id")))
+        if assigned is not None:
+            return assigned
+        raw_steps = scenario.get("steps")
+        steps = raw_steps if isinstance(raw_steps, list) else []
+        sends = any(isinstance(step, dict) and ("trigger" in step or "deliver" in step) for step in steps)
+        candidates = [role for role in self.roles if (role in ORIGINATING_ROLES) == sends]
+        return candidates[0] if len(candidates) == 1 else ""
+
+    def limited_to(self, roles: Iterable[str]) -> Suite:
+        """The suite with only the scenarios of ``roles`` (ConfigurationError for a role it does not certify)."""
+        wanted = tuple(dict.fromkeys(roles))
+        unknown = [role for role in wanted if role not in self.roles]
+        if unknown:
+            known = ", ".join(self.roles) or "none declared"
+            raise ConfigurationError(f"suite {self.ref} certifies no role {unknown[0]!r} (its roles: {known})")
+        if set(wanted) == set(self.roles) or not wanted:
+            return self
+        orphans = [str(s.get("id")) for s in self.scenarios if not self.role_of(s)]
+        if orphans:
+            raise ConfigurationError(f"suite {self.ref}: scenario {orphans[0]} has no role, so it cannot run by role")
+        chosen = {str(s.get("id")) for s in self.scenarios if self.role_of(s) in wanted}
+        return dataclasses.replace(
+            self,
+            scenarios=tuple(s for s in self.scenarios if str(s.get("id")) in chosen),
+            typed=tuple(s for s in self.typed if s.id in chosen),
+            covers=tuple(role for role in self.roles if role in wanted),
+        )
 
     def scenario(self, scenario_id: str) -> Scenario:
         """The typed scenario ``scenario_id`` (ConfigurationError when the suite has none)."""

@@ -15,6 +15,7 @@ __all__ = [
     "CAP_MEDIA_TYPE",
     "CAP_NS",
     "DATASET_HOOK",
+    "DELIVERIES_HOOK",
     "DE_NS",
     "DISTRIBUTIONS_PATH",
     "ESN_ALERTS_PATH",
@@ -52,6 +53,8 @@ LOCATION_PATH = "/netcode/v1/esn/location-info"
 
 DATASET_HOOK = "/netcode/v1/_test/dataset"
 TRIGGER_HOOK = "/netcode/v1/_test/trigger"
+DELIVERIES_HOOK = "/netcode/v1/_test/deliveries"
+"""``GET DELIVERIES_HOOK/{id}``: how a sender reports a delivery (specs/resilience.md, test hooks for senders)."""
 GROUPS_HOOK = "/netcode/v1/_test/groups"
 HOOK_ABSENT = frozenset({404, 405, 501})
 """Statuses that say a supplier offers no such hook."""

@@ -74,6 +74,7 @@ class RunSession:
         self._operator_timeout_s = 300.0
         self._credentials = TransportOptions()
         self._scenario_ids: tuple[str, ...] | None = None
+        self._roles: tuple[str, ...] = ()
         self._settled = False
         # prepared on entry
         self._open: list[Transport] = []
@@ -150,6 +151,13 @@ class RunSession:
         self._scenario_ids = tuple(ids)
         return self
 
+    def with_roles(self, roles: Iterable[str]) -> Self:
+        """Run only the scenarios of these roles of the suite (``harness run --role``): the run, its results,
+        evidence and certificate cover these roles only."""
+        self._roles = tuple(roles)
+        self.suite.limited_to(self._roles)  # a role the suite does not certify: refused now (exit 2)
+        return self
+
     # -- prepared ------------------------------------------------------------------------------------
     @property
     def target(self) -> str:
@@ -165,9 +173,11 @@ class RunSession:
         return self.runner.transport
 
     def selected(self) -> Suite:
-        """The suite, or its chosen scenarios."""
+        """The suite, limited to the chosen roles, or its chosen scenarios."""
         if self._scenario_ids is None:
-            return self.suite
+            return self.suite.limited_to(self._roles) if self._roles else self.suite
+        if self._roles:
+            raise ConfigurationError("choose scenarios or roles, not both")
         known = {str(s["id"]) for s in self.suite.scenarios}
         unknown = [i for i in self._scenario_ids if i not in known]
         if unknown:

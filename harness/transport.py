@@ -48,10 +48,18 @@ CREDENTIAL_WORDS = ("key", "token", "secret", "password", "auth")
 """A header (or URL query parameter) whose name contains one of these carries a credential (evidence 1.1)."""
 
 
+NOT_CREDENTIALS = frozenset({"idempotency-key"})
+"""Names with a credential word that carry none: ``Idempotency-Key`` carries the message id (resilience.md RS-08),
+which the message itself carries in clear; redacted, the evidence could no longer show that a retry kept its id
+(docs/decisions-resilience.md)."""
+
+
 @functools.lru_cache(maxsize=4096)  # a run sends and receives a few dozen header names, each thousands of times
 def credential_name(name: str) -> bool:
     """Whether the value of header or query parameter ``name`` is a credential (``specs/evidence.md``)."""
     lowered = name.lower()
+    if lowered in NOT_CREDENTIALS:
+        return False
     return lowered in CREDENTIAL_HEADERS or any(word in lowered for word in CREDENTIAL_WORDS)
 
 

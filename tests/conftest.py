@@ -61,9 +61,11 @@ async def certify(
     """Run ``suite`` against ``app`` served on loopback port 0; the verdicts, nothing printed.
 
     A suite in which the SUT sends gets a reference counterpart on loopback too.
+    With ``roles``, only the scenarios of those roles run (``harness run --role``).
     With ``sip`` (SipServer or a variant of it), that server runs on loopback as
     the SUT's SIP side and is the run's SIP target (UDP).
     """
+    roles = runner_options.pop("roles", ())
     async with contextlib.AsyncExitStack() as stack:
         url = await stack.enter_async_context(ReferenceServer(app))
         session = (
@@ -73,6 +75,8 @@ async def certify(
             .with_listener(*runner_options.pop("listeners", ()))
             .with_options(**runner_options)
         )
+        if roles:
+            session.with_roles(roles)
         if sip is not None:
             sip_server = await stack.enter_async_context(sip(catalog))
             session.with_target(sip_server.uri(), name="sip")

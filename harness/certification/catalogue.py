@@ -78,6 +78,7 @@ def certificate_entry(cell_status: str, certificate: Certificate, bundle: str, r
         "suite": certificate.suite,
         "version": certificate.suite_version,
         "document": certificate.document,
+        "roles": list(certificate.roles) or None,
         "status": cell_status,
         "issued": certificate.issued,
         "run": certificate.run_id,

@@ -102,6 +102,7 @@ class MatrixCell:
             "version": self.version,
             "status": str(self.status),
             "certificate": self.certificate.id if self.certificate is not None else None,
+            "roles": list(self.certificate.roles) if self.certificate is not None and self.certificate.roles else None,
             "run": self.run_id,
             "issued": self.issued,
             "last_run": self.last_run,
@@ -112,17 +113,21 @@ class MatrixCell:
 
 
 def standing(
-    evidence: Evidence, life: dict[tuple[str, str], str]
+    evidence: Evidence, life: dict[tuple[str, str], str], role: str | None = None
 ) -> dict[tuple[Product, str, str], tuple[CellStatus, Certificate | None, FailedRun | None]]:
     """Per (product, suite, version): its status, the certificate behind it and the latest failing run.
 
     A live (not withdrawn) certificate stands; a withdrawn one shows only when no live one exists;
     otherwise the latest failing run (by the store's registration clock) makes the cell "not certified".
+    With ``role``, only the certificates and failing runs that cover that role count (a role-limited run
+    speaks for its roles only: ``harness run --role``).
     """
     found: dict[tuple[Product, str, str], tuple[CellStatus, Certificate | None, FailedRun | None]] = {}
-    for failure in sorted(evidence.failures, key=lambda f: (f.registered, f.run_id)):
+    failures = [f for f in evidence.failures if role is None or not f.roles or role in f.roles]
+    for failure in sorted(failures, key=lambda f: (f.registered, f.run_id)):
         found[(failure.product, failure.suite, failure.suite_version)] = (CellStatus.NOT_CERTIFIED, None, failure)
-    withdrawn_first = sorted(evidence.certificates, key=lambda c: (c.withdrawal is None, c.issued, c.id))
+    covering = [c for c in evidence.certificates if role is None or c.covers(role)]
+    withdrawn_first = sorted(covering, key=lambda c: (c.withdrawal is None, c.issued, c.id))
     for certificate in withdrawn_first:
         key = (certificate.product, certificate.suite, certificate.suite_version)
         status = _FROM_CERTIFICATE[
@@ -249,7 +254,10 @@ def _side(product: Product, exchange: str, role: str, suites: Sequence[SuiteVers
             later = "".join(
                 f"; regression: run {r.run_id} failed {', '.join(r.failed)}" for r in certificate.regressions
             )
-            evidence.append(f"{suite.ref} certificate {certificate.id} {status} (run {certificate.run_id}){later}")
+            covered = f" for {', '.join(certificate.roles)}" if certificate.roles else ""
+            evidence.append(
+                f"{suite.ref} certificate {certificate.id}{covered} {status} (run {certificate.run_id}){later}"
+            )
         elif certificate is not None and status is CellStatus.LAPSED:
             lapsed = True
             evidence.append(f"{suite.ref} certificate {certificate.id} lapsed (run {certificate.run_id})")
@@ -322,7 +330,14 @@ def can_exchange(
     directions, is ``yes`` only when every one is, ``no`` when any is, ``unknown``
     otherwise (and when none is covered).
     """
-    held = standing(evidence, {(s.name, s.version): s.status for s in suites})
+    life = {(s.name, s.version): s.status for s in suites}
+    by_role: dict[str, _Standing] = {}
+
+    def held(role: str) -> _Standing:  # each side is judged on the certificates that cover its role
+        if role not in by_role:
+            by_role[role] = standing(evidence, life, role)
+        return by_role[role]
+
     pairs: dict[str, set[tuple[str, str]]] = {}
     for suite in suites:
         for entry in suite.certifies:
@@ -336,8 +351,8 @@ def can_exchange(
                     _judge(
                         exchange,
                         f"{first.ref} -> {second.ref}",
-                        _side(first, exchange, origin_role, suites, held),
-                        _side(second, exchange, answer_role, suites, held),
+                        _side(first, exchange, origin_role, suites, held(origin_role)),
+                        _side(second, exchange, answer_role, suites, held(answer_role)),
                     )
                 )
     return _combined({answer.answer for answer in answers if answer.answer is not Answer.NOT_COVERED}), answers

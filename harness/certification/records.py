@@ -76,6 +76,8 @@ class FailedRun:
     failed: tuple[str, ...]
     signer: Signer
     bundle_sha256: str
+    roles: tuple[str, ...] = ()
+    """The roles the run covered (``harness run --role``); (): every role of the suite version."""
 
     @property
     def suite_ref(self) -> str:
@@ -99,6 +101,12 @@ class Certificate:
     withdrawal: Withdrawal | None = None
     regressions: tuple[FailedRun, ...] = ()
     """Failing runs of the same product and suite version registered after the certificate: shown, never acted on."""
+    roles: tuple[str, ...] = ()
+    """The roles the certificate covers (a role-limited run); (): every role of the suite version."""
+
+    def covers(self, role: str) -> bool:
+        """Whether the certificate stands for ``role`` of its suite version."""
+        return not self.roles or role in self.roles
 
     @property
     def suite_ref(self) -> str:

@@ -24,13 +24,21 @@ import yaml
 
 from harness.catalog import Catalog
 from harness.documents import LIFECYCLE_FILE
-from harness.model import CatalogError
+from harness.model import ORIGINATING_ROLES, CatalogError
 
 __all__ = ["ORIGINATING", "SIDES", "Certifies", "SuiteVersion", "parse_certifies", "suite_versions", "version_key"]
 
-SIDES = {"sender": "receiver", "receiver": "sender", "requester": "responder", "responder": "requester"}
+SIDES = {
+    "sender": "receiver",
+    "receiver": "sender",
+    "requester": "responder",
+    "responder": "requester",
+    # resilience-core (specs/resilience.md): the ordering of CAP updates, certified apart from reports
+    "alert-sender": "alert-receiver",
+    "alert-receiver": "alert-sender",
+}
 """Each role and the role on the other side of the exchange."""
-ORIGINATING = frozenset({"sender", "requester"})
+ORIGINATING = ORIGINATING_ROLES
 """Roles that start an exchange: ``A -> B`` needs A in one of these and B on the other side."""
 _DOCUMENT = re.compile(r"(?P<name>[A-Za-z0-9._-]+)@(?P<major>\d+)(?:\.\d+)*")
 _STATUSES = frozenset({"current", "superseded", "retired"})

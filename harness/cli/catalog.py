@@ -104,6 +104,10 @@ def _cmd_suites(args: argparse.Namespace) -> int:
                             "title": suite.title,
                             "scenarios": len(suite.scenarios),
                             "must": must,
+                            "roles": {
+                                role: sum(1 for s in suite.scenarios if suite.role_of(s) == role)
+                                for role in suite.roles
+                            },
                             "source": suite_source(catalog, suite),
                         }
                     )
@@ -114,6 +118,7 @@ def _cmd_suites(args: argparse.Namespace) -> int:
                     f"{suite.ref:<22} {suite.status:<10} {suite.certifies_text or '-':<18} "
                     f"{len(suite.scenarios):>3} scenarios ({must} MUST)  {suite.title}"
                     f"  [{suite_source(catalog, suite)}]{issued}"
+                    + (f"  roles: {', '.join(suite.roles)}" if suite.roles else "")
                 )
     return 0
 
@@ -170,7 +175,7 @@ def _binary_hint(data: bytes) -> str:
 
 
 def _explained(fmt: Format, data: bytes) -> list[str]:
-    from harness.validation.binary import explain  # the MCData codecs: loaded only when a message is explained
+    from harness.validation.validator import explain  # a family's codec: loaded only when a message is explained
 
     return explain(fmt, data)
 

@@ -166,6 +166,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                     "certifying": bundle.certifying,
                     "certified": bundle.certified,
                     "certifies": bundle.certifies,
+                    "roles": list(bundle.roles) or None,
                     "rejudged": bundle.rejudged,
                     "sha256": bundle.sha256,
                 }

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from harness.catalog import load_catalog
 from harness.cli.options import add_credential_options, credentials_from
+from harness.load.duplicates import stored_once
 from harness.load.plan import CREDENTIALS_ENV, LoadPlan, Tally, load_result, replayable, write_credentials
 from harness.model import ConfigurationError, Suite, TargetUnreachable, UsageError
 from harness.profile import DATASET_HOOK, HOOK_ABSENT
@@ -70,6 +71,14 @@ def register(subparsers: Any) -> None:
         "--max-failure-rate", type=float, default=0.0, help="exit 1 above this conformance failure rate (default 0)"
     )
     load.add_argument("--timeout", type=float, default=10.0, help="seconds allowed for one exchange (default 10)")
+    load.add_argument(
+        "--duplicate-rate",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="send this fraction of the messages again at the same time on another connection (RR-01); after the "
+        "load each is retrieved: load.json says per message whether it was stored once",
+    )
     load.add_argument("--quiet", action="store_true", help="no progress lines")
     load.add_argument(
         "--csv",
@@ -174,6 +183,8 @@ def _validate(args: argparse.Namespace) -> None:
         raise UsageError("--exchanges must be at least 1")
     if not 0.0 <= args.max_failure_rate <= 1.0:
         raise UsageError("--max-failure-rate is a fraction between 0 and 1")
+    if not 0.0 <= args.duplicate_rate <= 1.0:
+        raise UsageError("--duplicate-rate is a fraction between 0 and 1")
     if args.master and args.processes != 1:
         raise UsageError("--master drives workers started elsewhere: give --expect-workers, not --processes")
 
@@ -217,7 +228,9 @@ def run_load(args: argparse.Namespace) -> int:
     chosen = replayable(suite, args.scenario)
     _reach(target, credentials)
     _load_dataset(suite, target, credentials)
-    plan = LoadPlan(suite.ref, target, tuple(str(s["id"]) for s in chosen), args.exchanges or 0, args.timeout)
+    plan = LoadPlan(
+        suite.ref, target, tuple(str(s["id"]) for s in chosen), args.exchanges or 0, args.timeout, args.duplicate_rate
+    )
     limit = args.duration if args.duration is not None else args.time_limit
     args.reports.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="harness-load-") as scratch:
@@ -250,11 +263,13 @@ def run_load(args: argparse.Namespace) -> int:
         raw = json.loads(result_path.read_text(encoding="utf-8"))
     tally = Tally()
     tally.merge(raw["tally"])
+    duplicates = stored_once(catalog, target, tally, credentials, args.duplicate_rate) if args.duplicate_rate else None
     extra = {
         "processes": raw["processes"],
         "users": args.users,
         "hub_late_ms": raw["hub_late_ms"],  # the longest a Locust process's gevent hub was late (heartbeats)
         "work_max_ms": raw["work_max_ms"],  # the longest one exchange's preparing and judging took
+        **({"duplicates": duplicates} if duplicates is not None else {}),
     }
     result = load_result(suite.ref, target, tally, raw["elapsed_s"], raw["latency_ms"], raw["steps"], extra)
     # The SUT's answers (examples of failures) may echo a credential: the result passes the run's redactor.

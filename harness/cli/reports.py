@@ -283,7 +283,9 @@ def _cmd_matrix(args: argparse.Namespace) -> int:
 
 
 def _cell_text(cell: MatrixCell) -> str:
-    return f"{cell.status}{' (regression)' if cell.regressions else ''}"
+    roles = cell.certificate.roles if cell.certificate is not None else ()
+    covered = f" ({', '.join(roles)})" if roles else ""  # a role-limited certificate names the roles it covers
+    return f"{cell.status}{covered}{' (regression)' if cell.regressions else ''}"
 
 
 def _matrix_html(
@@ -333,6 +335,7 @@ def _matrix_html(
                         "suite": c.suite,
                         "version": c.version,
                         "status": str(c.status),
+                        "roles": list(c.certificate.roles) if c.certificate is not None else [],
                         "link": links.get(c.run_id or ""),
                         "regressions": [r.run_id for r in c.regressions],
                         "issued": c.issued,

@@ -40,6 +40,14 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="mark the run as not certifying (the only way to run a retired suite version)",
     )
+    run.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        metavar="ROLE",
+        help="run only the scenarios of this role of the suite (repeatable); the results, evidence and certificate "
+        "cover these roles only (harness suites lists each suite's roles)",
+    )
     run.add_argument("--target", required=True, help="base URL of the system under test")
     run.add_argument(
         "--sip-target",
@@ -146,6 +154,8 @@ class RunSettings:
     run_id: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
     store: str | None = None
     """Run store URL (None: the default store); every run with evidence is recorded there."""
+    roles: tuple[str, ...] = ()
+    """Run only the scenarios of these roles (``--role``); empty: every role."""
 
 
 async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: RunSettings) -> RunFinished:
@@ -177,6 +187,8 @@ async def run_suite(catalog: Catalog, suite_ref: str, target: str, settings: Run
             certifying=settings.certifying,
         )
     )
+    if settings.roles:
+        session.with_roles(settings.roles)
     if settings.sip_target is not None:
         session.with_target(settings.sip_target, name="sip")
     try:
@@ -216,6 +228,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     sip_target = check_sip_target(args.sip_target) if args.sip_target is not None else None
     # Unknown suites, and retired ones run to certify, fail before any connection.
     refuse_retired(catalog.suite(args.suite), not args.not_certifying)
+    roles = tuple(args.role)
+    if roles:
+        catalog.suite(args.suite).limited_to(roles)  # a role the suite does not certify: exit 2, before any connection
     _positive(args.concurrency, "concurrency")
     host, port = _listen_address(args.listen)
     sut, sign_key = evidence_commands.run_options(args)
@@ -235,6 +250,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         store=args.store,
         sut=sut,
         sign_key=sign_key,
+        roles=roles,
     )
     try:
         finished = asyncio.run(run_suite(catalog, args.suite, target, settings))

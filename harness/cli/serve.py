@@ -31,6 +31,12 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--tls-key", help="the PEM private key of --tls-cert")
     serve.add_argument("--client-ca", help="demand client certificates issued by these CAs (mutual TLS)")
     profile_option(serve, "play")
+    serve.add_argument(
+        "--faults",
+        metavar="PLAN.yaml",
+        help="answer on this fault plan (resilience.md: status/Retry-After, reset, delay, close-before-body, "
+        "accept-then-forget; docs/resilience.md); change it live with PUT /_harness/faults",
+    )
     serve.add_argument("--processes", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
     serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # one of --processes
     serve.add_argument("--shared-state", help=argparse.SUPPRESS)  # one of --processes: the parent's SQLite database
@@ -63,15 +69,26 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         tls = [f"--{name.replace('_', '-')}={getattr(args, name)}" for name in ("tls_cert", "tls_key", "client_ca")]
         _serving_tls(args)  # its usage errors, once, here
         options = ["--role", args.role, *(option for option in tls if not option.endswith("=None"))]
+        if args.faults:
+            _fault_plan(args.faults)  # its usage errors, once, here
+            options.append(f"--faults={args.faults}")
         profiles = [f"--profile={p}" for p in (getattr(args, "profile", None) or [])]
         return serve_processes([*options, *profiles], args.host, args.port, args.processes)
     if args.shared_state:
         _share_state(args.shared_state)
     catalog = catalog_at(args)
+    faults = _fault_plan(args.faults) if args.faults else None
     server = ReferenceServer(
-        build_app(catalog, roles_named(catalog, args.role)), args.host, args.port, _serving_tls(args), args.reuse_port
+        build_app(catalog, roles_named(catalog, args.role), faults=faults),
+        args.host,
+        args.port,
+        _serving_tls(args),
+        args.reuse_port,
     )
     playing = ", ".join(f"{document}@{version}" for document, version in catalog.in_force)
+    rules = len(faults.plans()[""]["rules"]) if faults is not None and faults.plans() else 0
+    if faults is not None:
+        playing += f"; fault plan {args.faults}: {rules} rule(s)"
 
     def started(urls: dict[str, str]) -> None:
         print(
@@ -80,6 +97,28 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         )
 
     return _serve_until_stopped({args.role: server}, started)
+
+
+def _fault_plan(path: str) -> Any:
+    """The injector of ``--faults PLAN.yaml`` (a plan: ``rules: [{method, path, id, count, action}]``), or a
+    usage error naming the file and the rule."""
+    import yaml
+
+    from harness.endpoints.faults import FaultInjector
+    from harness.families.resilience.faults import FaultPlanError, parse_plan
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(1 << 20)
+        document = yaml.safe_load(data.decode("utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--faults {path}: {exc.strerror or 'cannot read'}") from None
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UsageError(f"--faults {path}: not a YAML plan ({type(exc).__name__})") from None
+    try:
+        return FaultInjector(parse_plan(document, f"--faults {path}"))
+    except FaultPlanError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _share_state(path: str) -> None:

@@ -266,6 +266,7 @@ def _certificate_dict(certificate: Certificate, status: str) -> dict[str, Any]:
         "suite": certificate.suite,
         "version": certificate.suite_version,
         "document": certificate.document,
+        "roles": list(certificate.roles) or None,
         "status": status,
         "issued": certificate.issued,
         "run": certificate.run_id,
@@ -295,7 +296,9 @@ def _cmd_certificates(args: argparse.Namespace) -> int:
         print(
             printable(
                 f"{entry['id']}  {entry['status']:<10} {entry['product']}  "
-                f"{entry['suite']}@{entry['version']}  issued {entry['issued']}  run {entry['run']}"
+                f"{entry['suite']}@{entry['version']}"
+                + (f" (roles: {', '.join(entry['roles'])})" if entry["roles"] else "")
+                + f"  issued {entry['issued']}  run {entry['run']}"
             )
         )
         if entry["withdrawn"]:

@@ -15,12 +15,15 @@ from aiohttp import web
 
 from harness.catalog import Catalog
 from harness.endpoints.common import ReceivedMessage, Recorder, json_response, recording_middleware
+from harness.endpoints.faults import FaultInjector
 from harness.endpoints.roles import Role, RoleSpec, default_roles, role_ports
 from harness.extensions import ROLES
 from harness.model import ConfigurationError
 from harness.transport import Response
 
 __all__ = [
+    "DELIVERY_BASE",
+    "FAULTS",
     "ROLE_PORTS",
     "RecorderCounterpart",
     "ReferenceServer",
@@ -33,6 +36,7 @@ __all__ = [
 ]
 
 RECORDER: web.AppKey[Recorder] = web.AppKey("recorder", Recorder)
+FAULTS: web.AppKey[FaultInjector] = web.AppKey("faults", FaultInjector)
 
 
 ROLE_PORTS = role_ports()
@@ -47,14 +51,26 @@ def roles_named(catalog: Catalog, name: str) -> list[Role]:
     return spec.build(catalog)
 
 
-def build_app(catalog: Catalog, roles: list[Role] | None = None, recorder: Recorder | None = None) -> web.Application:
-    """The reference supplier: every role, the recorder and the control API."""
+def build_app(
+    catalog: Catalog,
+    roles: list[Role] | None = None,
+    recorder: Recorder | None = None,
+    faults: FaultInjector | None = None,
+) -> web.Application:
+    """The reference supplier: every role, the recorder, the fault plan (empty unless ``faults`` has one) and the
+    control APIs."""
     roles = roles if roles is not None else default_roles(catalog)
     recorder = recorder or Recorder()
-    app = web.Application(middlewares=[recording_middleware(recorder)], client_max_size=1 << 20)
+    faults = faults or FaultInjector()
+    middlewares = [faults.middleware(recorder), recording_middleware(recorder)]
+    app = web.Application(middlewares=middlewares, client_max_size=1 << 20)
     app[RECORDER] = recorder
+    app[FAULTS] = faults
+    app.add_routes(faults.routes())
     for role in roles:
-        app.add_routes(role.routes())
+        routes = role.routes()
+        app.add_routes(routes)
+        app.add_routes(_below_delivery_base(routes))
 
     async def health(_: web.Request) -> web.Response:
         return json_response({"status": "ok", "roles": [type(role).__name__ for role in roles]})
@@ -64,6 +80,7 @@ def build_app(catalog: Catalog, roles: list[Role] | None = None, recorder: Recor
 
     async def reset(_: web.Request) -> web.Response:
         recorder.clear()
+        faults.reset()
         for role in roles:
             role.reset()
         return web.Response(status=204)
@@ -76,6 +93,25 @@ def build_app(catalog: Catalog, roles: list[Role] | None = None, recorder: Recor
         ]
     )
     return app
+
+
+DELIVERY_BASE = "/resilience/{delivery}"
+"""Every route is also served below ``/resilience/KEY``: a sender scenario gives the SUT such a base URL, so the
+attempts of its delivery (and the faults meant for them) are told apart from those of scenarios running beside it
+(docs/decisions-resilience.md)."""
+
+
+def _below_delivery_base(routes: list[web.RouteDef]) -> list[web.RouteDef]:
+    return [
+        web.RouteDef(
+            route.method,
+            DELIVERY_BASE + route.path,
+            route.handler,
+            {key: value for key, value in route.kwargs.items() if key != "name"},
+        )
+        for route in routes
+        if isinstance(route, web.RouteDef)
+    ]
 
 
 def server_tls(cert: str, key: str, client_ca: str | None = None) -> ssl.SSLContext:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from harness.model import Finding
 from harness.profile import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
@@ -22,7 +23,9 @@ __all__ = [
     "BODY",
     "LOG",
     "MAX_BODY",
+    "PREREAD",
     "PROBLEM_BASE",
+    "BodyIncomplete",
     "BodyTooLarge",
     "BodyTooSlow",
     "ReceivedMessage",
@@ -48,6 +51,7 @@ _TITLES = {
     "too-large": "The body is larger than 1 MiB",
     "unsupported-media-type": "The media type is not accepted here",
     "not-acceptable": "No rendition matches the Accept header",
+    "incomplete-body": "The body did not arrive whole",
     "method-not-allowed": "Method not allowed",
 }
 
@@ -93,6 +97,8 @@ def problem(
 
 BODY: web.RequestKey[bytes] = web.RequestKey("body", bytes)
 """Where a handler leaves the body it read, for the recorder."""
+PREREAD: web.RequestKey[bytes] = web.RequestKey("preread", bytes)
+"""A body a middleware read before the handler (the fault plan needs the message id): :func:`read_body` gives it."""
 
 
 class Refused(Exception):
@@ -115,6 +121,14 @@ class BodyTooSlow(Refused):
         )
 
 
+class BodyIncomplete(Refused):
+    """The connection ended before the body did (RR-02): nothing of it is kept, and nothing is logged as a fault
+    of the endpoint (the answer goes nowhere)."""
+
+    def __init__(self) -> None:
+        super().__init__(problem(400, "incomplete-body", "the connection closed before the body ended"))
+
+
 BODY_TIMEOUT_S = 30.0
 """How long a sender may take to deliver a body: a slow sender cannot hold a reference endpoint."""
 
@@ -124,6 +138,10 @@ async def read_body(request: web.Request, limit: int = MAX_BODY) -> bytes:
     or when it has not arrived within :data:`BODY_TIMEOUT_S`."""
     if request.content_length is not None and request.content_length > limit:
         raise BodyTooLarge
+    if PREREAD in request:
+        if len(request[PREREAD]) > limit:
+            raise BodyTooLarge
+        return request[PREREAD]
     chunks: list[bytes] = []
     size = 0
     try:
@@ -138,6 +156,8 @@ async def read_body(request: web.Request, limit: int = MAX_BODY) -> bytes:
                 chunks.append(chunk)
     except TimeoutError:
         raise BodyTooSlow from None
+    except (ConnectionError, HttpProcessingError):  # the sender went away mid-body: a half body is not a message
+        raise BodyIncomplete from None
     return b"".join(chunks)
 
 

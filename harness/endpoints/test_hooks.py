@@ -1,15 +1,20 @@
 """The reference supplier's test hook ``POST /netcode/v1/_test/trigger``: make it *send* a message.
 
 The reference supplier plays the system under test in ``harness demo``; this
-hook lets a suite ask it to send a person or vehicle query to a reference
-endpoint. It only sends to loopback addresses: a test hook is no way to make
-the harness call out to other hosts.
+hook lets a suite ask it to send a person or vehicle query, an intelligence
+report or a CAP alert and its update to a reference endpoint (the last two
+delivered by the sender rules of resilience.md, :mod:`harness.endpoints.sender`,
+their outcome read with ``GET /netcode/v1/_test/deliveries/{id}``). It only
+sends to loopback addresses: a test hook is no way to make the harness call
+out to other hosts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import datetime as dt
+import json
 import re
 import uuid
 from typing import Any
@@ -17,14 +22,26 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from harness.endpoints.common import BODY, LOG, BodyTooLarge, problem, read_body
+from harness.endpoints.common import BODY, LOG, BodyTooLarge, json_response, problem, read_body
+from harness.endpoints.sender import ReferenceSender
 from harness.model import Finding
-from harness.profile import PERSON_PATH, TRIGGER_HOOK, VEHICLE_PATH
+from harness.profile import (
+    ALERTS_PATH,
+    CAP_MEDIA_TYPE,
+    DELIVERIES_HOOK,
+    INTEL_REPORTS_PATH,
+    PERSON_PATH,
+    TRIGGER_HOOK,
+    VEHICLE_PATH,
+)
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 
 __all__ = ["LOOPBACK_BASE_URL", "TestHooks"]
 
-ACTIONS = ("send-person-query", "send-vehicle-query")
+ACTIONS = ("send-person-query", "send-vehicle-query", "send-intel-report", "send-cap-update")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+_CAP_ID = re.compile(r"[^\s,<&\"']{1,200}\Z")
+INTEL_MEDIA_TYPE = "application/vnd.netcode.intel-report+json"
 
 
 LOOPBACK_BASE_URL = re.compile(
@@ -51,15 +68,26 @@ class TestHooks:
     force = "reference-force"
     officer = "REF0001"
 
-    def __init__(self) -> None:
+    cap_sender = "reference@netcode.example"
+
+    def __init__(self, sender: ReferenceSender | None = None) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
         self.sent: collections.deque[tuple[str, int | str]] = collections.deque(maxlen=1000)  # bounded: soaks
+        self.sender = sender or ReferenceSender()
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.post(TRIGGER_HOOK, self.trigger)]
+        return [web.post(TRIGGER_HOOK, self.trigger), web.get(DELIVERIES_HOOK + "/{id}", self.deliveries)]
 
     def reset(self) -> None:
         self.sent.clear()
+        self.sender.reset()
+
+    async def deliveries(self, request: web.Request) -> web.StreamResponse:
+        """``GET /netcode/v1/_test/deliveries/{id}``: ``{"id", "state", "attempts"}``, 404 for an id never sent."""
+        delivery = self.sender.delivery(request.match_info["id"])
+        if delivery is None:
+            return problem(404, "not-found", "no delivery of that id was asked for")
+        return json_response(delivery.as_dict())
 
     async def trigger(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -83,6 +111,8 @@ class TestHooks:
             finding = Finding("/params", "schema", "params must be an object")
             return problem(400, "invalid-message", "params is not an object", [finding])
         params: dict[str, Any] = given
+        if command["action"] in ("send-intel-report", "send-cap-update"):
+            return self.start_delivery(str(command["action"]), to.rstrip("/"), params)
         if command["action"] == "send-person-query":
             path, message = PERSON_PATH, self.person_query(params)
         else:
@@ -91,6 +121,60 @@ class TestHooks:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return web.Response(status=202)
+
+    def start_delivery(self, action: str, to: str, params: dict[str, Any]) -> web.StreamResponse:
+        """Hand the reference sender the message(s) of ``action`` (checked first: a bad id is a 400)."""
+        if action == "send-intel-report":
+            report_id = params.get("reportId")
+            if not isinstance(report_id, str) or not _UUID.match(report_id):
+                finding = Finding("/params/reportId", "schema", "reportId must be a UUID")
+                return problem(400, "invalid-message", "bad reportId", [finding])
+            body = json.dumps(self.intel_report(report_id), ensure_ascii=False).encode()
+            self.sender.start(to + INTEL_REPORTS_PATH, [(report_id, body, INTEL_MEDIA_TYPE)])
+            return web.Response(status=202)
+        identifiers = [params.get("identifier"), params.get("update")]
+        for name, value in zip(("identifier", "update"), identifiers, strict=True):
+            if not isinstance(value, str) or not _CAP_ID.match(value):
+                finding = Finding(f"/params/{name}", "schema", f"{name} must be a CAP identifier (CAP-01)")
+                return problem(400, "invalid-message", f"bad {name}", [finding])
+        original, update = str(identifiers[0]), str(identifiers[1])
+        if original == update:
+            finding = Finding("/params/update", "schema", "the update needs an identifier of its own")
+            return problem(400, "invalid-message", "same identifiers", [finding])
+        sent = _cap_now()
+        first = self.cap_alert(original, "Alert", sent, None)
+        second = self.cap_alert(update, "Update", sent, f"{self.cap_sender},{original},{sent}")
+        self.sender.start(to + ALERTS_PATH, [(original, first, CAP_MEDIA_TYPE), (update, second, CAP_MEDIA_TYPE)])
+        return web.Response(status=202)
+
+    def intel_report(self, report_id: str) -> dict[str, Any]:
+        """The report ``send-intel-report`` delivers (valid netcode.intel-report/1.0, JSON rendition)."""
+        return {
+            "reportId": report_id,
+            "profile": "netcode.intel-report/1.0",
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "originator": {"force": self.force, "system": "netcode reference supplier", "officerId": self.officer},
+            "classification": "OFFICIAL",
+            "grading": {"source": "A", "intelligence": 1, "handling": "P"},
+            "subjects": [{"id": "loc-1", "type": "location", "point": {"lat": 51.5074, "lon": -0.1278}}],
+            "text": "Activity observed at the location (sent by the reference supplier's trigger hook).",
+        }
+
+    def cap_alert(self, identifier: str, msg_type: str, sent: str, references: str | None) -> bytes:
+        """A CAP 1.2 alert of ``send-cap-update`` (identifiers checked: no markup can enter)."""
+        refs = f"  <references>{references}</references>\n" if references else ""
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">\n'
+            f"  <identifier>{identifier}</identifier>\n"
+            f"  <sender>{self.cap_sender}</sender>\n"
+            f"  <sent>{sent}</sent>\n"
+            "  <status>Test</status>\n"
+            f"  <msgType>{msg_type}</msgType>\n"
+            "  <scope>Public</scope>\n"
+            f"{refs}"
+            "</alert>\n"
+        ).encode()
 
     def requested_by(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"force": self.force, "officerId": self.officer, "purpose": params.get("purpose", "investigation")}
@@ -120,3 +204,8 @@ class TestHooks:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             LOG.warning("triggered query to %s failed: %s", url, exc)
             self.sent.append((url, str(exc)))
+
+
+def _cap_now() -> str:
+    """Now as a CAP timestamp: whole seconds, an explicit offset (CAP forbids ``Z``)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")

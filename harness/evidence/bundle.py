@@ -252,6 +252,7 @@ def statement_for(
         "finished": results["finished"],
         "summary": results["summary"],
         "certified": results["certified"],
+        **({"roles": results["roles"]} if "roles" in results else {}),
         "environment": dict(environment)
         if environment is not None
         else {

@@ -195,6 +195,8 @@ class _Scenario:
     id: str
     sent: dict[str, dict[str, Any]]
     arrived: dict[str, dict[str, Any]]
+    attempts: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
+    """Every ``sut->reference`` record of each step, in record order (a delivery's attempts)."""
 
 
 class RecordedExchanges:
@@ -217,13 +219,15 @@ class RecordedExchanges:
         if self._current is None or self._current.id != scenario:
             sent: dict[str, dict[str, Any]] = {}
             arrived: dict[str, dict[str, Any]] = {}
+            attempts: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for record in self._spool.records(scenario):
                 step = str(record.get("step"))
                 if record.get("direction") == "sut->reference":
                     arrived.setdefault(step, record)
+                    attempts[step].append(record)
                 elif step not in sent or _attempt(record) >= _attempt(sent[step]):
                     sent[step] = record
-            self._current = _Scenario(scenario, sent, arrived)
+            self._current = _Scenario(scenario, sent, arrived, dict(attempts))
         return self._current
 
     @property
@@ -273,6 +277,13 @@ class RecordedExchanges:
 
     def judged(self, scenario: str, step: str, bindings: Mapping[str, Any]) -> None:
         return None  # nothing to record: this is the record
+
+    async def control(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        return None  # the fault plan acted when the run was live: its effects are the recorded attempts
+
+    async def attempts(self, scenario: str, step: str, path: str) -> list[dict[str, Any]]:
+        # Every attempt the run recorded for the step, whatever its path said: the record is the step's evidence.
+        return list(self._scenario(scenario).attempts.get(step, ()))
 
     def ended(self, scenario: str) -> None:
         return None

@@ -91,6 +91,9 @@ class VerifiedBundle:
     results: Mapping[str, Any]
     """``results.json`` as verified: for reporters that show details (read it, never decide from it)."""
     predicate: Mapping[str, Any]
+    roles: tuple[str, ...] = ()
+    """The roles the run covered (a role-limited run, ``harness run --role``), checked against the issued suite;
+    empty: a whole run, every role of the suite version."""
 
     @property
     def certifies(self) -> bool:

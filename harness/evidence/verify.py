@@ -194,6 +194,20 @@ class _Predicate:
     finished: str
     summary: dict[str, int]
     certified: bool
+    roles: tuple[str, ...] = ()
+    """Empty: a whole run; else the roles a role-limited run covers (never an empty list: that is refused)."""
+
+
+def _roles(document: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    """The ``roles`` a role-limited run names: absent (a whole run), or a non-empty list of distinct strings."""
+    if "roles" not in document:
+        return ()
+    roles = document["roles"]
+    if not isinstance(roles, list) or not roles or not all(isinstance(role, str) for role in roles):
+        raise Invalid(f"{where}: roles is not a non-empty list of role names")
+    if len(set(roles)) != len(roles):
+        raise Invalid(f"{where}: roles names a role twice")
+    return tuple(roles)
 
 
 def _predicate(statement: Mapping[str, Any], legacy: bool) -> _Predicate:
@@ -236,6 +250,7 @@ def _predicate(statement: Mapping[str, Any], legacy: bool) -> _Predicate:
         finished=finished,
         summary=_summary(predicate, "summary", where),
         certified=_want(predicate, "certified", bool, "a boolean", where),
+        roles=_roles(predicate, where),
     )
 
 
@@ -263,6 +278,7 @@ def _results_agree(results: Mapping[str, Any], claimed: _Predicate) -> None:
         ("summary", claimed.summary, _summary(results, "summary", where)),
         ("certified", claimed.certified, certified),
         ("certifying", claimed.certifying, certifying),
+        ("roles", list(claimed.roles), list(_roles(results, where))),
     )
     for what, predicate_value, results_value in pairs:
         if predicate_value != results_value:
@@ -464,7 +480,14 @@ class Verifier:
             raise Invalid(
                 f"suite {ref}: document {show(claimed.document, 40)} is not the issued {suite.certifies_text}"
             )
-        return suite
+        if not claimed.roles:
+            return suite
+        # A role-limited run is judged against the issued suite's scenarios of those roles, by the verifier's own
+        # register: every one must be present (checks 7 and 8), and no role it did not run can be claimed.
+        try:
+            return suite.limited_to(claimed.roles)
+        except HarnessError as exc:
+            raise Invalid(f"roles: {exc}") from None
 
     @staticmethod
     def _follows(results: Mapping[str, Any], claimed: _Predicate, suite: Suite) -> tuple[ScenarioVerdict, ...]:
@@ -586,6 +609,7 @@ class Verifier:
             rejudged=rejudge,
             results=results,
             predicate=statement["predicate"],
+            roles=suite.covers,
         )
         return archive, bundle, listed["exchanges.jsonl"]
 

@@ -147,6 +147,20 @@ _REASON_CHARS = 200
 """The one-line reason shown in the scenario list is cut here; the whole message is in the scenario's details."""
 
 
+_TIMELINE_KEYS = ("attempt", "time", "offset_ms", "id", "answer", "duration_ms", "gap_ms")
+
+
+def _timeline(value: Any) -> list[dict[str, Any]]:
+    """A sender scenario's attempts (results.json ``timeline``), only the keys the page shows, as plain values."""
+    rows = []
+    for row in _listed(value)[:1000]:
+        if isinstance(row, dict):
+            rows.append(
+                {key: row[key] if isinstance(row.get(key), int | float | str) else None for key in _TIMELINE_KEYS}
+            )
+    return rows
+
+
 def _first_reason(verdict: str, failures: list[dict[str, Any]], result: Mapping[str, Any]) -> str:
     """The first cause of a failed (or erroneous) scenario, one line, for the list: its first failure's message."""
     if verdict not in ("failed", "error"):
@@ -217,6 +231,7 @@ def build_report(
             "reason": "",
             "steps": {step: [] for step in steps},
             "latency": mapping(result.get("latency_ms")),
+            "timeline": _timeline(result.get("timeline")),
             "x": [],
             "unlisted": 0,
         }
@@ -254,6 +269,7 @@ def build_report(
         "title": f"{name}@{version}",
         "suite": name,
         "version": version,
+        "roles": [str(role) for role in _listed(results.get("roles"))],
         "target": str(results.get("target", "")),
         "started": str(results.get("started", "")),
         "finished": str(results.get("finished", "")),

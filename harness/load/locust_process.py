@@ -74,6 +74,7 @@ class _State:
         self.hub_late_ms = 0.0
         self.work_max_ms = 0.0
         self.yielded = 0.0  # perf_counter of the last explicit yield to the hub
+        self.messages = 0  # messages sent, for --duplicate-rate's choice of which go twice
         self.final = False
         self._options: TransportOptions | None = None
 
@@ -135,6 +136,8 @@ def _user_class() -> type[Any]:
 
         wait_time = constant(0)
         carrier: Carrier | None = None
+        twin: Carrier | None = None
+        """A second connection, for the messages sent twice at once (``--duplicate-rate``)."""
 
         def on_start(self) -> None:
             plan = STATE.plan
@@ -143,9 +146,10 @@ def _user_class() -> type[Any]:
             self.carrier = Carrier(plan.target, STATE.options(plan))
 
         def on_stop(self) -> None:
-            if self.carrier is not None:
-                self.carrier.close()
-                self.carrier = None
+            for carrier in (self.carrier, self.twin):
+                if carrier is not None:
+                    carrier.close()
+            self.carrier = self.twin = None
 
         @task
         def replay(self) -> None:
@@ -195,8 +199,12 @@ def _user_class() -> type[Any]:
             prepared = time.perf_counter() - began
             if message is not None:
                 ctx.sent[name] = message
+            twice = message is not None and _sent_twice(state, plan)
             try:
-                response = carrier.send(request)
+                if twice:
+                    response = self._twice(carrier, state, plan, scenario_id, name, request, message)
+                else:
+                    response = carrier.send(request)
             except HarnessError as exc:  # no answer, or one that cannot be read: an error, not a verdict
                 elapsed_ms = (time.perf_counter() - began - prepared) * 1000
                 state.tally.error(label, str(exc))
@@ -231,7 +239,99 @@ def _user_class() -> type[Any]:
             )
             return failure is None
 
+        def _twice(
+            self,
+            carrier: Carrier,
+            state: _State,
+            plan: LoadPlan,
+            scenario_id: str,
+            name: str,
+            request: Any,
+            message: Any,
+        ) -> Any:
+            """Send ``request`` on both connections at once (each written before either answer is read), count
+            the second as an exchange judged by RR-01 (the first's answer, never a 5xx) and record the pair for
+            the retrieval after the load. The first attempt's answer is judged as usual by the caller."""
+            if self.twin is None:
+                self.twin = Carrier(plan.target, STATE.options(plan))
+            first = gevent.spawn(carrier.send, request)
+            second = gevent.spawn(self.twin.send, request)
+            gevent.joinall([first, second])
+            if first.exception is not None:
+                raise first.exception
+            response = first.value
+            again = second.value if second.exception is None else None
+            label = f"{scenario_id}/{name} (again)"
+            found = _rr01(name, response, again, second.exception)
+            if found is None:
+                state.tally.passed()
+            else:
+                found = ConformanceFailure(state.tally.failures(scenario_id, [found]))
+            fire(
+                request_type=request.method,
+                name=label,
+                response_time=again.elapsed_ms if again is not None else 0,
+                response_length=len(again.body) if again is not None else 0,
+                exception=found,
+                context={},
+            )
+            state.tally.duplicate(_duplicate_record(scenario_id, name, message, response, again))
+            return response
+
     return ConformanceUser
+
+
+def _sent_twice(state: _State, plan: LoadPlan) -> bool:
+    """Whether this message goes twice: exactly ``duplicate_rate`` of the messages, spread evenly."""
+    if not plan.duplicate_rate:
+        return False
+    state.messages += 1
+    return int(state.messages * plan.duplicate_rate) > int((state.messages - 1) * plan.duplicate_rate)
+
+
+def _rr01(step: str, first: Any, again: Any, error: BaseException | None) -> Any:
+    """RR-01 on the second of two simultaneous attempts: answered, never 5xx, with the first's answer."""
+    from harness.model import CheckFailure
+    from harness.runner.checks import preview
+
+    if again is None:
+        why = str(error) if error is not None else "no answer"
+        return CheckFailure(step, "RR-01: answered", "the first attempt's answer", None, f"RR-01: {why}")
+    if again.status >= 500:
+        return CheckFailure(step, "RR-01: no 5xx", first.status, again.status,
+                            f"RR-01: the same message sent again at once was answered {again.status}")  # fmt: skip
+    if (again.status, again.body) != (first.status, first.body):
+        return CheckFailure(
+            step,
+            "RR-01: stored twice",
+            f"{first.status} {preview(first.body)}",
+            f"{again.status} {preview(again.body)}",
+            "RR-01: the same message sent twice at once got two different answers: accepted twice",
+        )
+    return None
+
+
+def _duplicate_record(scenario: str, step: str, message: Any, first: Any, again: Any) -> dict[str, Any]:
+    """What the retrieval after the load needs of a message sent twice: where it is, what it holds."""
+    import hashlib
+
+    from harness.families.renditions import family
+
+    content = None
+    fmt = message.format
+    rendition = family(fmt.family) if fmt is not None and fmt.family else None
+    if rendition is not None and message.model is not None:
+        text = json.dumps(rendition.content_of(message.model), sort_keys=True, ensure_ascii=False)
+        content = hashlib.sha256(text.encode()).hexdigest()
+    return {
+        "scenario": scenario,
+        "step": step,
+        "format": fmt.id if fmt is not None else None,
+        "content_sha256": content,
+        "location": first.header("Location"),
+        "answers": [first.status, again.status if again is not None else None],
+        "same_answer": again is not None and (again.status, again.body) == (first.status, first.body),
+    }
 
 
 def _watch_hub() -> None:

@@ -16,6 +16,7 @@ from harness.transport import TransportOptions
 
 __all__ = [
     "CREDENTIALS_ENV",
+    "MAX_DUPLICATES",
     "MAX_EXAMPLES",
     "LoadPlan",
     "Tally",
@@ -28,6 +29,9 @@ __all__ = [
 
 MAX_EXAMPLES = 3
 """Examples kept for each (check, rule): enough to see the failure, bounded whatever the run's length."""
+
+MAX_DUPLICATES = 10_000
+"""Duplicated messages recorded one by one for the retrieval after the load; beyond, they are only counted."""
 
 MAX_KINDS = 200
 """Distinct (check, rule) pairs counted one by one; beyond that they count under ``(other)``."""
@@ -50,6 +54,8 @@ class LoadPlan:
     exchanges: int = 0
     """Stop after about this many exchanges (0: no count, the duration ends the run)."""
     timeout_s: float = 10.0
+    duplicate_rate: float = 0.0
+    """The fraction of messages sent again at the same time on another connection (RR-01; ``--duplicate-rate``)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -63,6 +69,7 @@ class LoadPlan:
             tuple(str(s) for s in data["scenarios"]),
             int(data["exchanges"]),
             float(data["timeout_s"]),
+            float(data.get("duplicate_rate", 0.0)),
         )
 
 
@@ -122,6 +129,14 @@ class Tally:
         self.errors = 0
         self.by_check: dict[tuple[str, str], list[Any]] = {}
         self.error_examples: list[str] = []
+        self.duplicated = 0
+        self.duplicates: list[dict[str, Any]] = []
+
+    def duplicate(self, record: Mapping[str, Any]) -> None:
+        """One message sent twice at once (``--duplicate-rate``): what both attempts got, for the retrieval."""
+        self.duplicated += 1
+        if len(self.duplicates) < MAX_DUPLICATES:
+            self.duplicates.append(dict(record))
 
     def passed(self) -> None:
         self.exchanges += 1
@@ -156,6 +171,8 @@ class Tally:
             "errors": self.errors,
             "by_check": [[check, rule, count, examples] for (check, rule), (count, examples) in self.by_check.items()],
             "error_examples": self.error_examples,
+            "duplicated": self.duplicated,
+            "duplicates": self.duplicates,
         }
         self.__init__()  # type: ignore[misc]
         return data
@@ -173,6 +190,9 @@ class Tally:
             entry[1].extend(str(e) for e in examples[: MAX_EXAMPLES - len(entry[1])])
         room = MAX_EXAMPLES - len(self.error_examples)
         self.error_examples.extend(str(e) for e in data["error_examples"][: max(0, room)])
+        self.duplicated += int(data.get("duplicated", 0))
+        space = MAX_DUPLICATES - len(self.duplicates)
+        self.duplicates.extend(dict(d) for d in data.get("duplicates", ())[: max(0, space)])
 
 
 def load_result(

@@ -8,11 +8,11 @@ calls included, so a recording of a run can be replayed (``harness replay``) or 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from harness.recording.exchange import RecordedExchange
-from harness.runner.exchanges import now_rfc3339
+from harness.recording.exchange import RecordedExchange, rfc3339
 from harness.transport import Attempt, Request, Response, Transport
 
 __all__ = ["RecordingTransport", "Sink", "exchange_of"]
@@ -56,7 +56,7 @@ def exchange_of(request: Request, response: Response, attempt: Attempt | None) -
         )
     target = parts._replace(scheme="", netloc="").geturl() or "/"
     return RecordedExchange(
-        started=now_rfc3339(),
+        started=rfc3339(datetime.now(UTC)),
         origin=origin,
         method=request.method,
         target=target,

@@ -54,6 +54,7 @@ __all__ = [
     "results_document",
     "summary_line",
     "target_without_credentials",
+    "timeline_line",
     "url_credentials",
     "wire_record",
     "write_atomically",
@@ -98,6 +99,15 @@ def failure_line(failure: CheckFailure, limit: int = 120) -> str:
         f"{failure.step} / {failure.check}: expected {_short(failure.expected, limit)}, "
         f"got {_short(failure.actual, limit)} ({failure.message})"
         + (f"; {failure.not_checked_note}" if failure.not_checked else "")
+    )
+
+
+def timeline_line(row: Mapping[str, Any]) -> str:
+    """One attempt of a delivery as the console shows it: number, time, offset, answer or fault, gap."""
+    when = str(row.get("time", ""))[11:23]
+    gap = row.get("gap_ms")
+    return f"attempt {row.get('attempt')}: {when} +{row.get('offset_ms')} ms {row.get('answer')}" + (
+        f" (gap {gap} ms)" if gap is not None else ""
     )
 
 
@@ -147,6 +157,9 @@ class ConsoleReporter:
         hidden = len(result.failures) - self.max_failures
         if hidden > 0:
             self._print(f"      ... and {hidden} more (see results.json)")
+        if result.timeline and result.verdict != Verdict.PASSED:  # a sender's attempts: the evidence of the verdict
+            for row in result.timeline:
+                self._print("      " + timeline_line(row))
 
     def _print(self, line: str) -> None:
         print(printable(self.redact(line)), file=self.stream, flush=True)
@@ -188,6 +201,7 @@ def results_document(
         "finished": event.finished,
         "certifying": event.certifying,
         "certified": event.certified and sut is not None,
+        **({"roles": list(event.extra["roles"])} if event.extra.get("roles") else {}),
         **({"interrupted": True} if event.interrupted else {}),
         "summary": event.summary.as_dict(),
         "scenarios": [result.as_dict() for result in event.results],

@@ -10,18 +10,22 @@ Nobody subclasses the runner to swap one for the other.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from harness.events import Event, ExchangeCompleted, WireMessage
-from harness.model import HarnessError, TransportError
+from harness.model import ConfigurationError, HarnessError, TransportError
 from harness.transport import Attempt, Counterpart, Request, Response, Transport
 
-__all__ = ["Carried", "Exchanges", "LiveExchanges", "ManualAction", "Skipped", "now_rfc3339"]
+__all__ = ["Carried", "Exchanges", "LiveExchanges", "ManualAction", "Skipped", "now_rfc3339", "rfc3339_at"]
 
 
 def now_rfc3339() -> str:
@@ -96,6 +100,22 @@ class Exchanges(Protocol):
     def ended(self, scenario: str) -> None:
         """The scenario ended (an exchange whose step was never judged, a missing hook say, is recorded now)."""
         ...
+
+    async def control(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        """Tell or ask the counterpart through its control API under ``/_harness/`` (a fault plan, the
+        attempts so far), not part of the evidence: its decoded JSON answer; a record answers None."""
+        ...
+
+    async def attempts(self, scenario: str, step: str, path: str) -> list[dict[str, Any]]:
+        """Every attempt the counterpart recorded at ``path``, as ``sut->reference`` exchange records of step
+        ``step`` (evidence 1.1 shape; ``answer`` null when none came complete), oldest first. Live, read from
+        the counterpart and recorded as the step's exchanges; recorded, read back from the record."""
+        ...
+
+
+CONTROL_PATH = "/_harness/"
+"""The counterpart's control API (fault plans, attempts): loopback, the harness's own endpoint."""
+CONTROL_TIMEOUT_S = 10.0
 
 
 class LiveExchanges:
@@ -258,3 +278,111 @@ class LiveExchanges:
 
     def attended(self, scenario: str, step: str) -> bool:
         return not self.unattended
+
+    async def _control(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        import aiohttp  # the counterpart's control API: loopback, the harness's own reference endpoint
+
+        if self.counterpart is None:
+            raise ConfigurationError("a fault plan needs a counterpart reference endpoint")
+        url = self.counterpart.url.rstrip("/") + CONTROL_PATH + path
+        try:
+            timeout = aiohttp.ClientTimeout(total=CONTROL_TIMEOUT_S)
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.request(method, url, json=dict(body) if body is not None else None) as answer,
+            ):
+                data = await answer.read()
+                if answer.status >= 400:
+                    raise ConfigurationError(f"the counterpart refused {method} {CONTROL_PATH}{path}: {data[:200]!r}")
+                return json.loads(data) if data else None
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            raise ConfigurationError(f"the counterpart's control API failed: {type(exc).__name__}: {exc}") from None
+
+    async def control(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        return await self._control(method, path, body)
+
+    async def attempts(self, scenario: str, step: str, path: str) -> list[dict[str, Any]]:
+        listed = await self._control("GET", "attempts?" + urlencode({"path": path}))
+        base = self.counterpart.url.rstrip("/") if self.counterpart is not None else ""
+        records: list[dict[str, Any]] = []
+        for number, attempt in enumerate(listed if isinstance(listed, list) else (), 1):
+            event = _attempt_event(scenario, step, base, number, attempt)
+            if self.emit is not None:
+                self.emit(event)
+            record = _record_of(event)
+            if isinstance(attempt, dict) and isinstance(attempt.get("fault"), str):
+                record["fault"] = attempt["fault"]  # shown beside the answer live; never judged, never evidence
+            records.append(record)
+        return records
+
+
+def _body_of(text: Any, encoding: Any) -> bytes:
+    if not isinstance(text, str):
+        return b""
+    if encoding == "base64":
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            return b""
+    return text.encode()
+
+
+def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    return tuple((str(p[0]), str(p[1])) for p in value or () if isinstance(p, list | tuple) and len(p) == 2)
+
+
+def _attempt_event(scenario: str, step: str, base: str, number: int, attempt: Mapping[str, Any]) -> ExchangeCompleted:
+    """One attempt the counterpart recorded, as the ``sut->reference`` exchange it was."""
+    method, path = str(attempt.get("method", "POST")), str(attempt.get("path", ""))
+    body = _body_of(attempt.get("body"), attempt.get("body_encoding"))
+    status = attempt.get("status")
+    answer = None
+    if isinstance(status, int) and not isinstance(status, bool):
+        reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+        answer_body = _body_of(attempt.get("answer_body"), attempt.get("answer_body_encoding"))
+        answer = WireMessage(f"HTTP/1.1 {status} {reason}".rstrip(), _pairs(attempt.get("answer_headers")), answer_body)
+    sent, answered = str(attempt.get("at") or ""), str(attempt.get("answered_at") or "")
+    start, end = attempt.get("monotonic_ms"), attempt.get("answered_monotonic_ms")
+    elapsed = float(end) - float(start) if isinstance(start, int | float) and isinstance(end, int | float) else 0.0
+    return ExchangeCompleted(
+        scenario,
+        step,
+        method,
+        base + path,
+        status if answer is not None else None,
+        elapsed,
+        len(body),
+        len(answer.body) if answer is not None else 0,
+        direction="sut->reference",
+        request=WireMessage(f"{method} {base}{path} HTTP/1.1", _pairs(attempt.get("header_list")), body),
+        answer=answer,
+        sent=sent,
+        answered=answered,
+        attempt=number,
+    )
+
+
+def _wire(message: WireMessage | None) -> dict[str, Any] | None:
+    if message is None:
+        return None
+    try:
+        body, encoding = message.body.decode("utf-8"), "text"
+    except UnicodeDecodeError:
+        body, encoding = base64.b64encode(message.body).decode("ascii"), "base64"
+    headers = [[name, value] for name, value in message.headers]
+    return {"start_line": message.start_line, "headers": headers, "body": body, "body_encoding": encoding}
+
+
+def _record_of(event: ExchangeCompleted) -> dict[str, Any]:
+    """The exchange as ``exchanges.jsonl`` records it (unredacted: what the step judges is what is recorded)."""
+    return {
+        "scenario": event.scenario,
+        "step": event.step,
+        "attempt": event.attempt,
+        "direction": event.direction,
+        "request": _wire(event.request),
+        "answer": _wire(event.answer),
+        "sent": event.sent,
+        "answered": event.answered,
+        "status": event.status,
+    }

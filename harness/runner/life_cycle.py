@@ -33,6 +33,8 @@ def judging_catalog(catalog: Catalog, suite: Suite, certifying: bool) -> Catalog
 def life_cycle_facts(suite: Suite, certifying: bool) -> dict[str, Any]:
     """What a run's results say of the suite version's life cycle (``certifying`` only when it is not)."""
     facts: dict[str, Any] = {"status": str(suite.status), "certifies": suite.certifies_text}
+    if suite.covers:  # a role-limited run (harness run --role): it covers these roles only
+        facts["roles"] = list(suite.covers)
     if not certifying:
         facts["certifying"] = False
     return facts

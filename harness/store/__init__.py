@@ -189,6 +189,24 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _role_list(text: str | None) -> tuple[str, ...]:
+    """The roles a stored JSON list names; () for NULL (every role of the suite version)."""
+    if not text:
+        return ()
+    value = json.loads(text)
+    return tuple(str(role) for role in value) if isinstance(value, list) else ()
+
+
+def _covers(held: tuple[str, ...], wanted: tuple[str, ...]) -> bool:
+    """Whether roles ``held`` (() every role) cover roles ``wanted`` (() every role)."""
+    return not held or (bool(wanted) and set(wanted) <= set(held))
+
+
+def _overlap(first: tuple[str, ...], second: tuple[str, ...]) -> bool:
+    """Whether two sets of roles (() every role) share one."""
+    return not first or not second or bool(set(first) & set(second))
+
+
 def _signer(keyid: str | None, holder: str | None) -> Signer:
     return Signer(keyid or "", holder or "")
 
@@ -321,6 +339,7 @@ class Store:
             certified=bundle.certified,
             rejudged=bundle.rejudged,
             failed=json.dumps(list(bundle.failed_scenarios())),
+            roles=json.dumps(list(bundle.roles)) if bundle.roles else None,
         )
         if not bundle.rejudged:
             return Registration(False, "refused: registering needs a re-judged bundle", bundle.run_id)
@@ -371,8 +390,8 @@ class Store:
     def _issue(self, connection: Connection, bundle: VerifiedBundle, at: str) -> Registration:
         assert bundle.sut is not None and bundle.signer is not None  # bundle.certifies says so
         sut = bundle.sut
-        live = connection.execute(
-            sa.select(certificates.c.id)
+        live_rows = connection.execute(
+            sa.select(certificates.c.id, certificates.c.roles)
             .select_from(certificates.outerjoin(withdrawals, withdrawals.c.certificate_id == certificates.c.id))
             .where(
                 certificates.c.sut_supplier == sut.supplier,
@@ -382,7 +401,9 @@ class Store:
                 certificates.c.suite_version == bundle.suite_version,
                 withdrawals.c.certificate_id.is_(None),
             )
-        ).first()
+        ).all()
+        # A live certificate stands for this run when it covers every role the run covers (NULL: every role).
+        live = next((row for row in live_rows if _covers(_role_list(row.roles), bundle.roles)), None)
         if live is not None:
             return Registration(
                 True, f"registered as run {bundle.run_id}; certificate {live.id} stands already", bundle.run_id, live.id
@@ -404,13 +425,15 @@ class Store:
                     "signer_keyid": bundle.signer.keyid,
                     "signer_holder": bundle.signer.holder,
                     "issued": at,
+                    "roles": json.dumps(list(bundle.roles)) if bundle.roles else None,
                 }
             ],
         )
+        covered = f" (roles: {', '.join(bundle.roles)})" if bundle.roles else ""
         return Registration(
             True,
             f"registered as run {bundle.run_id}; certificate {ident} issued: "
-            f"{sut.ref} {bundle.suite}@{bundle.suite_version}",
+            f"{sut.ref} {bundle.suite}@{bundle.suite_version}{covered}",
             bundle.run_id,
             ident,
             issued=True,
@@ -431,6 +454,7 @@ class Store:
                     tuple(json.loads(row.failed or "[]")),
                     _signer(row.signer_keyid, row.signer_holder),
                     str(row.sha256),
+                    _role_list(row.roles),
                 )
                 for row in connection.execute(
                     sa.select(registrations)
@@ -453,11 +477,13 @@ class Store:
             held = []
             for row in connection.execute(sa.select(certificates).order_by(certificates.c.issued, certificates.c.id)):
                 product = SutRef(row.sut_supplier, row.sut_product, row.sut_version)
+                covered = _role_list(row.roles)
                 later = tuple(
                     run
                     for run in failed
                     if (run.product, run.suite, run.suite_version) == (product, row.suite, row.suite_version)
                     and run.registered > row.issued
+                    and _overlap(run.roles, covered)  # a failing run of other roles is no regression of this one
                 )
                 held.append(
                     Certificate(
@@ -472,6 +498,7 @@ class Store:
                         row.issued,
                         withdrawn.get(row.id),
                         later,
+                        _role_list(row.roles),
                     )
                 )
             registered = {row.sha256 for row in connection.execute(sa.select(bundles.c.sha256))}

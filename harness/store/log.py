@@ -8,6 +8,7 @@ and an entry exists exactly when the act it records was committed. Both tables r
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -147,7 +148,7 @@ def registration_content(
     if attempt.get("sut_product") is not None:
         product = f"{attempt['sut_supplier']}/{attempt['sut_product']}@{attempt['sut_version']}"
     suite = f"{attempt['suite']}@{attempt['suite_version']}" if attempt.get("suite") is not None else None
-    return {
+    content = {
         "outcome": ("issued" if issued else "registered") if accepted else "refused",
         "result": result_line,
         "verifier": verifier_line,
@@ -159,6 +160,9 @@ def registration_content(
         "signer": attempt.get("signer_keyid"),
         "certified": attempt.get("certified"),
     }
+    if attempt.get("roles"):  # a role-limited run (harness run --role): the roles its certificate covers
+        content["roles"] = json.loads(str(attempt["roles"]))
+    return content
 
 
 def withdrawal_content(

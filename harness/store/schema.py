@@ -88,6 +88,7 @@ registrations = sa.Table(
     sa.Column("rejudged", sa.Boolean),
     sa.Column("failed", sa.Text),
     sa.Column("certificate_id", sa.String(16)),
+    sa.Column("roles", sa.Text),  # JSON list of the roles a role-limited run covers; NULL: every role
 )
 certificates = sa.Table(
     "certificates",
@@ -104,6 +105,7 @@ certificates = sa.Table(
     sa.Column("signer_keyid", sa.String(64)),
     sa.Column("signer_holder", sa.Text),
     sa.Column("issued", sa.String(40)),
+    sa.Column("roles", sa.Text),  # JSON list of the roles the certificate covers; NULL: every role of the suite
 )
 withdrawals = sa.Table(
     "withdrawals",

@@ -27,11 +27,12 @@ async def run_with_evidence(
     key: Ed25519PrivateKey | None = None,
     sut: Sut | None = SUT,
     certifying: bool = True,
+    roles: tuple[str, ...] = (),
 ) -> Path:
     chosen = catalog.suite(suite)
     dataset = catalog.datasets.get(chosen.dataset) if chosen.dataset else None
     reporter = EvidenceReporter(reports, chosen, catalog.root, dataset, sut=sut, sign_key=key)
-    await certify(catalog, app, suite, listeners=[reporter], certifying=certifying)
+    await certify(catalog, app, suite, listeners=[reporter], certifying=certifying, roles=roles)
     assert reporter.bundle is not None
     return reporter.bundle
 

@@ -41,16 +41,16 @@ def lines(root: Path) -> list[str]:
 def test_every_shipped_suite_loads_typed() -> None:
     assert catalog_problems(FIXTURES, known_checks()) == []
     catalog = load_catalog(FIXTURES, CHECKS.names())
-    assert set(catalog.suites) == {"alerts-core", "checks-core", "esn-core", "intel-core"}
+    assert set(catalog.suites) == {"alerts-core", "checks-core", "esn-core", "intel-core", "resilience-core"}
     for versions in catalog.suites.values():
         for suite in versions.values():
             assert [s.raw for s in suite.typed] == list(suite.scenarios)
             for scenario in suite.typed:
                 assert scenario.steps, scenario.id
                 for step in scenario.steps:
-                    assert step.kind in {"exchange", "repeat", "trigger", "await"}
+                    assert step.kind in {"exchange", "repeat", "trigger", "await", "deliver", "resilience"}
                     assert set(step.checks) <= CHECKS.names()
-                    assert step.checks or step.kind in {"repeat", "await"}
+                    assert step.checks or step.kind in {"repeat", "await", "resilience"}
 
 
 def test_step_kinds_and_typed_access() -> None:
@@ -61,7 +61,7 @@ def test_step_kinds_and_typed_access() -> None:
     assert ic05.steps[0].pointer == "/steps/0"
     assert ic05.file.endswith("ic-05-idempotent.yaml")
     kinds = {step.kind for suite in catalog.latest_suites() for s in suite.typed for step in s.steps}
-    assert kinds == {"exchange", "repeat", "trigger", "await"}
+    assert kinds == {"exchange", "repeat", "trigger", "await", "deliver", "resilience"}
 
 
 def test_misspelt_expect_in_ic05_is_refused_with_file_and_key(root: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -35,6 +35,7 @@ def test_alerts_core_versions_and_what_they_certify(catalog: Catalog) -> None:
         "checks-core@1.0",
         "esn-core@1.0",
         "intel-core@1.0",
+        "resilience-core@1.0",
     ]
     assert catalog.documents["alerts"] == {"1.0": SuiteStatus.SUPERSEDED, "1.1": SuiteStatus.CURRENT}
 

@@ -11,6 +11,7 @@ FAMILY = FormatFamily(
     formats=("intel-report/1.0", "intel-report-xml/1.0"),
     rule_modules=("harness.families.intel_report.rules",),
     check_modules=("harness.families.intel_report.checks",),
+    renditions=(("intel-report", "harness.families.intel_report.rendition:RENDITION"),),
     # The POLE subjects (intel-report.md): people's names, dates of birth and aliases, vehicle marks, what
     # describes an object (a phone's number), addresses; in both renditions.
     personal=(

@@ -91,6 +91,14 @@
     }
     body.appendChild(el("dl", {"class": "facts"}, facts));
     s.failures.forEach(function (f) { body.appendChild(failure(f, s.badge === "warning")); });
+    if (s.timeline && s.timeline.length) {
+      var rows = [el("tr", {}, ["#", "time", "offset", "message", "answer or fault", "duration", "gap"].map(function (h) { return el("th", {}, [h]); }))];
+      s.timeline.forEach(function (a) {
+        rows.push(el("tr", {}, [String(a.attempt), String(a.time || ""), "+" + a.offset_ms + " ms", String(a.id || ""), String(a.answer || ""),
+          a.duration_ms === null ? "open" : a.duration_ms + " ms", a.gap_ms === null ? "" : a.gap_ms + " ms"].map(function (c) { return el("td", {}, [c]); })));
+      });
+      body.appendChild(el("section", {"class": "timeline"}, [el("h3", {}, ["Attempts (timeline, the reference endpoint's clock)"]), el("table", {"class": "timeline"}, rows)]));
+    }
     s.steps.forEach(function (step) {
       var l = step.latency_ms, n = step.exchanges.length;
       var latency = n === 0 ? "" : n === 1 ? ", " + l.max + " ms" :
