@@ -9,6 +9,7 @@ __all__ = ["FAMILY"]
 FAMILY = FormatFamily(
     name="esn",
     formats=(
+        "mcdata-fd/1.0",
         "mcdata-info/1.0",
         "mcdata-payload/1.0",
         "mcdata-sds/1.0",
@@ -16,7 +17,7 @@ FAMILY = FormatFamily(
         "mcptt-info/1.0",
         "mcptt-location-info/1.0",
     ),
-    rule_modules=(),
+    rule_modules=("harness.families.esn.rules",),
     check_modules=("harness.families.esn.checks",),
     syntaxes=(
         ("binary", "harness.families.esn.validation:BINARY"),
