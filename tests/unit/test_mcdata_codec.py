@@ -227,7 +227,9 @@ def _signalling(tail: bytes = b"") -> bytes:
     ],
 )
 @pytest.mark.parametrize("version", ["1.0", "1.1"])
-def test_refusals_name_the_octet_and_the_rule(hex_or_bytes: bytes | str, offset: int, rule: Fault, version: str) -> None:
+def test_refusals_name_the_octet_and_the_rule(
+    hex_or_bytes: bytes | str, offset: int, rule: Fault, version: str
+) -> None:
     """The same refusals under both tables, but for the rule of a type not decoded: MCD-03 in 1.0, MCD-13 in 1.1."""
     data = bytes.fromhex(hex_or_bytes) if isinstance(hex_or_bytes, str) else hex_or_bytes
     if version == "1.1" and rule is Fault.UNKNOWN_MESSAGE_TYPE:
