@@ -457,9 +457,12 @@ def _optional_ies(
     data: bytes, offset: int, key: tuple[str, int], fields: dict[str, Any], located: list[tuple[str, int]]
 ) -> None:
     """Read the optional IEs from ``offset`` to the end into ``fields``, in the order of the table of ``key``."""
+    end = len(data)
+    if offset >= end:
+        return
     table = _TABLES[key]
     full, half = _LOOKUPS[key]
-    rank, end = -1, len(data)
+    rank = -1
     payloads: list[PayloadContent] = []
     while offset < end:
         iei = data[offset]
@@ -589,8 +592,7 @@ _DECODERS = {
 _KNOWN_TYPES = frozenset(int(t) for t in MessageType)
 
 
-def decode_located(data: bytes | bytearray | memoryview, version: str | None = None) -> Located:
-    """:func:`decode`, with the octet where each field of the message starts."""
+def _decode(data: bytes | bytearray | memoryview, version: str | None, located: list[tuple[str, int]]) -> Message:
     if isinstance(data, bytes):
         buffer = data
     elif isinstance(data, bytearray | memoryview):
@@ -599,21 +601,28 @@ def decode_located(data: bytes | bytearray | memoryview, version: str | None = N
         raise CodecError(0, f"{type(data).__name__} is not octets", Fault.TRUNCATED)
     if not buffer:
         raise CodecError(0, "empty: the message type octet is missing", Fault.TRUNCATED)
-    tables = table_version(version)
+    tables = LATEST if version is None else table_version(version)
     first = buffer[0]
     kind = first & 0x3F
     if kind not in _KNOWN_TYPES:
         raise CodecError(0, f"unknown message type {kind}", _NOT_DECODED[tables])
     if first & 0xC0:
-        return Located(Protected(kind, bool(first & 0x40), bool(first & 0x80), buffer), (("message_type", 0),))
+        located.append(("message_type", 0))
+        return Protected(kind, bool(first & 0x40), bool(first & 0x80), buffer)
     if kind not in _DECODED[tables]:
         raise CodecError(
             0,
             f"message type {kind} ({message_type_name(kind)}) is not decoded by the profile (esn {tables})",
             _NOT_DECODED[tables],
         )
+    message: Message = _DECODERS[kind](buffer, tables, located)  # type: ignore[index]
+    return message
+
+
+def decode_located(data: bytes | bytearray | memoryview, version: str | None = None) -> Located:
+    """:func:`decode`, with the octet where each field of the message starts."""
     located: list[tuple[str, int]] = []
-    message = _DECODERS[kind](buffer, tables, located)  # type: ignore[index]
+    message = _decode(data, version, located)
     return Located(message, tuple(located))
 
 
@@ -627,7 +636,7 @@ def decode(data: bytes | bytearray | memoryview, version: str | None = None) -> 
     with the Payload IEs present (MCD-05), trailing octets (MCD-06), a TEXT or a sender ID that is not
     UTF-8 (MCD-07), optional IEs out of order or repeated (MCD-08), a content of the wrong size (MCD-09).
     """
-    return decode_located(data, version).message
+    return _decode(data, version, [])
 
 
 # --------------------------------------------------------------------------- encoding
