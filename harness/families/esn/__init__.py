@@ -34,6 +34,7 @@ FAMILY = FormatFamily(
             "harness.families.esn.scenario_parts:SDS",
             "harness.families.esn.steps:sds_message",
             samples=("info",),
+            format="mcdata-sds/1.0",
         ),
         ScenarioPart(
             "expect", "sds_notification", "harness.families.esn.scenario_parts:SDS_NOTIFICATION", reference="answers"
