@@ -417,9 +417,12 @@ def _shown(name: str, value: Any) -> str:
 def _fields(value: Any, indent: str, located: Located | None = None) -> list[str]:
     """One line per field; ``located`` adds the octet where each field of the message starts."""
 
-    def at(name: str, number: int = 0) -> str:
+    def octet(name: str, number: int = 0) -> int | None:
         offsets = located.offsets(name) if located is not None else ()
-        return f"  @ octet {offsets[number]}" if number < len(offsets) else ""
+        return offsets[number] if number < len(offsets) else None
+
+    def at(name: str) -> str:
+        return "" if (where := octet(name)) is None else f"  @ octet {where}"
 
     lines: list[str] = []
     for field in dataclasses.fields(value):
@@ -430,7 +433,9 @@ def _fields(value: Any, indent: str, located: Located | None = None) -> list[str
             for number, member in enumerate(item, 1):
                 kind = getattr(member, "content_type", None)
                 title = f"{kind.name.replace('_', ' ')} ({kind.value})" if kind is not None else type(member).__name__
-                lines.append(f"{indent}{field.name.rstrip('s')} {number}: {title}{at(field.name, number - 1)}")
+                lines.append(f"{indent}{field.name.rstrip('s')} {number}: {title}")
+                if (where := octet(field.name, number - 1)) is not None:
+                    lines.append(f"{indent}  at octet {where}")
                 lines += _fields(member, indent + "  ")
             continue
         lines.append(f"{indent}{field.name.replace('_', ' ')}: {_shown(field.name, item)}{at(field.name)}")
