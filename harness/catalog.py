@@ -29,6 +29,7 @@ from harness.documents import (
     read_yaml,
     with_life_cycle,
 )
+from harness.extensions import syntax_names
 from harness.model import CatalogError, ConfigurationError, Format, Sample, Scenario, Suite, SuiteStatus
 from harness.scenarios import Problem, SampleIndex, parse_scenario, schema_problems
 
@@ -240,7 +241,7 @@ def _load_format(directory: Path) -> tuple[Format, tuple[str, ...]]:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CatalogError(f"{directory / 'format.yaml'}: bad manifest ({exc})") from None
-    if fmt.syntax not in {"json", "xml", "binary", "multipart"}:
+    if fmt.syntax not in {"json", "xml"} and fmt.syntax not in syntax_names():  # others: a family declares them
         raise CatalogError(f"{directory}: unknown syntax {fmt.syntax!r}")
     if not schema_path.is_file():
         raise CatalogError(f"{directory}: schema {schema_path.name} is missing")
@@ -276,7 +277,14 @@ def _load_samples(directory: Path) -> tuple[Sample, ...]:
             rules = manifest.get(path.name)
             if not rules:
                 raise CatalogError(f"{path}: invalid sample declares no rule in manifest.yaml")
-            samples.append(Sample(str(path), False, tuple(str(r) for r in rules)))
+            if isinstance(rules, dict):  # {document version: [rules it breaks there]}
+                if not all(isinstance(listed, list) for listed in rules.values()):
+                    raise CatalogError(f"{path}: manifest.yaml maps a version to something other than a rule list")
+                by_version = tuple((str(v), tuple(str(r) for r in listed)) for v, listed in rules.items())
+                every = tuple(dict.fromkeys(rule for _, listed in by_version for rule in listed))
+                samples.append(Sample(str(path), False, every, by_version))
+            else:
+                samples.append(Sample(str(path), False, tuple(str(r) for r in rules)))
     return tuple(samples)
 
 

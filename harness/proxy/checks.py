@@ -28,13 +28,13 @@ from lxml import etree
 from harness.catalog import Catalog
 from harness.families.cap.message import read_header
 from harness.families.edxl.rules import first_refused
+from harness.families.esn.validation import sds_validator
 from harness.families.intel_report.rendition import content_of
 from harness.http import media_type
 from harness.model import Finding, Format
 from harness.profile import CAP_NS, DE_NS, PROBLEM_MEDIA_TYPE
 from harness.recording.exchange import RecordedExchange
 from harness.runner.checks import _names_path
-from harness.validation.binary import sds_validator
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.jsonschema import is_date_time
 from harness.validation.validator import Validation, detect_format, validator_for

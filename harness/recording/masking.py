@@ -1,6 +1,6 @@
 """Personal data masked in recordings (issue 23, ``--mask-personal``): consistent, keyed, format-keeping pseudonyms.
 
-Which fields are personal is declared by each format family (:attr:`harness.extensions.FormatFamily.personal`),
+Which fields are personal is declared by each format family (:attr:`harness.extensions.FormatFamily.personal_fields`),
 never here. A pseudonym is derived from HMAC-SHA256 of the value under a key from the environment
 (``HARNESS_MASK_KEY``, required, never written anywhere): the same value gives the same pseudonym everywhere
 in a recording (and in every recording masked with the same key), and nobody without the key can recompute
@@ -92,20 +92,20 @@ def personal_fields() -> PersonalFields:
     pointers: list[tuple[tuple[str, ...], str]] = []
     elements: dict[str, str] = {}
     for name, family in FAMILIES.items():
-        for declared in family.personal:
+        for declared in family.personal_fields:
             _check(name, declared)
-            if declared.where.startswith("{"):
-                elements[declared.where] = declared.kind
+            if declared.location.startswith("{"):
+                elements[declared.location] = declared.kind
             else:
-                pointers.append((_tokens(declared.where), declared.kind))
+                pointers.append((_tokens(declared.location), declared.kind))
     return PersonalFields(tuple(pointers), elements)
 
 
 def _check(family: str, field: PersonalField) -> None:
     if field.kind not in PERSONAL_KINDS:
         raise UsageError(f"format family {family!r} declares a personal field of unknown kind {field.kind!r}")
-    if not field.where.startswith(("/", "{")):
-        raise UsageError(f"format family {family!r}: personal field {field.where!r} is no pointer or {{ns}}name")
+    if not field.location.startswith(("/", "{")):
+        raise UsageError(f"format family {family!r}: personal field {field.location!r} is no pointer or {{ns}}name")
 
 
 class Masker:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.catalog import Catalog
-from harness.extensions import PersonalField
+from harness.extensions import personal_fields as declared_fields
 from harness.model import UsageError
 from harness.recording.exchange import RecordedExchange
 from harness.recording.har import HarWriter, UnreadableHar, personal_masker, read_har
@@ -260,7 +260,10 @@ def test_every_family_declares_its_personal_fields_in_the_registry() -> None:
     assert fields.elements["{urn:oasis:names:tc:emergency:cap:1.2}contact"] == "text"
     assert fields.elements["{urn:netcode:intel-report:1.0}familyName"] == "name"
     assert fields.kind_at(("EVENT", "EGEO", "0", "POSITION", "NAME")) == "address"
-    assert PersonalField("/x", "name").kind == "name"
+    # The registry's query by format (harness.extensions.personal_fields) sees the same declarations.
+    assert [(f.location, f.kind) for f in declared_fields("cap/1.2")] == [
+        ("{urn:oasis:names:tc:emergency:cap:1.2}contact", "text")
+    ]
 
 
 # -- the scenario writer --------------------------------------------------------------------------------------
