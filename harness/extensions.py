@@ -37,6 +37,7 @@ __all__ = [
     "personal_fields",
     "scenario_parts",
     "syntax_names",
+    "volatile_octets_of",
 ]
 
 
@@ -107,8 +108,10 @@ class FormatFamily:
       shows beside the hex dump of a binary body of that media type.
     - ``personal_fields``: the fields of its formats that hold personal data (:class:`PersonalField`).
     - ``volatile``: the fields of its answers the answering system mints or stamps (a JSON Pointer with ``*``
-      tokens, or ``{NAMESPACE}local`` for an XML element, or ``octets:FORMAT:START-END`` for a binary format's
-      octets): a replay does not compare them.
+      tokens, or ``{NAMESPACE}local`` for an XML element): a replay does not compare them.
+    - ``volatile_octets``: ``(format id, reference)`` to ``(bytes) -> ((start, end), ...)``, the octet ranges
+      (both included) of a binary message of that format that its sender stamps (an MCData date and time): a
+      replay compares the rest octet for octet.
     """
 
     name: str
@@ -121,6 +124,7 @@ class FormatFamily:
     body_views: tuple[tuple[str, str], ...] = ()
     personal_fields: tuple[PersonalField, ...] = ()
     volatile: tuple[str, ...] = ()
+    volatile_octets: tuple[tuple[str, str], ...] = ()
 
 
 BUILTIN_FAMILIES = (
@@ -179,6 +183,13 @@ def family_member(slot: str, name: str) -> Any | None:
     imported on first use; None when no family declares it."""
     reference = _declared(slot).get(name)
     return None if reference is None else resolve(reference)
+
+
+def volatile_octets_of(format_id: str, body: bytes) -> tuple[tuple[int, int], ...]:
+    """The octet ranges of ``body`` (a message of ``format_id``) its sender stamps, as its family declares them
+    (``FormatFamily.volatile_octets``); none when no family declares any for that format."""
+    find: Callable[[bytes], tuple[tuple[int, int], ...]] | None = family_member("volatile_octets", format_id)
+    return find(body) if find is not None else ()
 
 
 def syntax_names() -> frozenset[str]:

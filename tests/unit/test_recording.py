@@ -6,17 +6,22 @@ import base64
 import dataclasses
 import json
 import re
+import uuid
 from pathlib import Path
 
 import pytest
 
 from harness.catalog import Catalog
 from harness.extensions import personal_fields as declared_fields
+from harness.extensions import volatile_octets_of
 from harness.model import UsageError
 from harness.recording.exchange import RecordedExchange
 from harness.recording.har import HarWriter, UnreadableHar, personal_masker, read_har
 from harness.recording.masking import KEY_VARIABLE, Masker, PersonalFields, personal_fields
 from harness.recording.scenario_writer import suite_documents, volatile_fields
+from harness.runner.checks import CheckContext, evaluate
+from harness.runner.context import ScenarioContext
+from harness.transport import Response
 
 KEY = b"sixteen or more bytes of key"
 VRM_STYLES = [
@@ -298,7 +303,7 @@ def test_exchanges_sharing_an_id_are_one_scenario_with_fresh_ids(catalog: Catalo
 
 def test_what_cannot_be_a_step_is_left_out_with_its_reason(catalog: Catalog) -> None:
     exchanges = [
-        _exchange(body=b"\xff\xfe binary"),
+        _exchange(body=b"\xff\xfe binary ${uuid:a}"),  # binary: a step's body_base64, no template expanded in it
         _exchange(body=b'{"x": "${uuid:a}"}'),
         _exchange(status=0, answer=b""),
         _exchange(target="/netcode/v1/_test/trigger"),
@@ -306,9 +311,52 @@ def test_what_cannot_be_a_step_is_left_out_with_its_reason(catalog: Catalog) -> 
     ]
     exchanges[-1] = dataclasses.replace(exchanges[-1], method="PUT")
     _, scenarios, dataset, left = suite_documents(exchanges, catalog, "s")
-    assert scenarios == [] and dataset == {"persons": [], "vehicles": []}
-    assert [item.number for item in left] == [1, 2, 3, 4]
-    assert "UTF-8" in left[0].reason and "${" in left[1].reason and "no answer" in left[2].reason
+    assert dataset == {"persons": [], "vehicles": []}
+    assert [step["id"] for scenario in scenarios for step in scenario["steps"]] == ["x00001"]
+    assert [item.number for item in left] == [2, 3, 4]
+    assert "${" in left[0].reason and "no answer" in left[1].reason and "test hook" in left[2].reason
+
+
+def _notification(kind: int, date: int, conversation: uuid.UUID, message: uuid.UUID) -> bytes:
+    """An SDS NOTIFICATION (esn.md): type 0x05, notification type, date and time (5 octets), the two ids."""
+    return bytes([0x05, kind]) + date.to_bytes(5, "big") + conversation.bytes + message.bytes
+
+
+def test_a_binary_exchange_is_a_step_sent_and_compared_octet_for_octet(catalog: Catalog) -> None:
+    conversation, message = uuid.UUID(ID_A), uuid.UUID(ID_B)
+    sds = b"\x01" + (1790775600).to_bytes(5, "big") + conversation.bytes + message.bytes + b"\x00\xff"
+    answer = _notification(2, 1790775601, conversation, message)
+    binary = _exchange(
+        body=sds + f" {ID_A}".encode(),  # a textual id inside a binary body: it is sent as recorded
+        answer=answer,
+        target=f"/netcode/v1/esn/sds?c={ID_A}",
+        headers=(("Content-Type", "application/vnd.3gpp.mcdata-signalling"),),
+        answer_headers=(("Content-Type", "application/vnd.3gpp.mcdata-signalling"),),
+    )
+    _, scenarios, _, left = suite_documents([binary], catalog, "s")
+    assert left == ()
+    [step] = scenarios[0]["steps"]
+    assert base64.b64decode(step["request"]["body_base64"]) == binary.request_body
+    assert step["request"]["path"].endswith(ID_A)  # pinned by the binary body: not a fresh id
+    # The answer octet for octet, but for the notification's date and time (octets 2-6, declared by the ESN
+    # family: esn.md gives it as the sender's clock).
+    assert step["expect"]["body"] == {"octets": base64.b64encode(answer).decode(), "ignore_octets": ["2-6"]}
+    assert step["expect"]["format"] == "mcdata-signalling/1.0"
+    assert volatile_octets_of("mcdata-signalling/1.0", sds) == ((1, 5),)
+    assert volatile_octets_of("mcdata-signalling/1.0", b"\x03\x01") == ()  # a payload: no date
+    assert volatile_octets_of("cap/1.2", answer) == ()
+
+    def judged(body: bytes) -> list[str]:
+        response = Response(200, "OK", (), body, 1.0)
+        context = CheckContext(response, ScenarioContext(catalog, "http://127.0.0.1:9"), None)
+        return [failure.check for failure in evaluate({"body": step["expect"]["body"]}, context, "x00001")]
+
+    assert judged(answer) == []
+    assert judged(_notification(2, 1790779999, conversation, message)) == []  # another clock: no change
+    other_id = _notification(2, 1790775601, conversation, uuid.UUID(int=7))
+    assert judged(other_id) == ["body: body /octet/23"]  # the Message ID answered changed
+    assert judged(_notification(3, 1790775601, conversation, message)) == ["body: body /octet/1"]  # READ now
+    assert judged(answer + b"\x00") == ["body: body"]  # one octet more
 
 
 def test_ignore_takes_pointers_and_element_names_only() -> None:

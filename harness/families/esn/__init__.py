@@ -27,6 +27,8 @@ FAMILY = FormatFamily(
         ("application/vnd.3gpp.mcdata-signalling", "harness.families.esn.views:mcdata_fields"),
         ("application/vnd.3gpp.mcdata-payload", "harness.families.esn.views:mcdata_fields"),
     ),
+    # A replay compares a binary MCData answer octet for octet but for the sender's date and time (esn.md).
+    volatile_octets=(("mcdata-signalling/1.0", "harness.families.esn.volatile:date_time_octets"),),
     scenario_parts=(
         ScenarioPart(
             "message",
