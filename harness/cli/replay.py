@@ -107,11 +107,10 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
+    from harness.cli.evidence import run_options
     from harness.cli.run import check_target
     from harness.recording.har import read_har
     from harness.recording.scenario_writer import write_suite
-
-    from harness.cli.evidence import run_options
 
     target = check_target(args.target)
     if args.timeout <= 0:
