@@ -31,6 +31,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from lxml import etree
@@ -167,6 +168,10 @@ class Masker:
         return lead + masked + trail  # sixteen draws all equal the value: only for a value of one or two symbols
 
     def _generate(self, kind: str, value: str, round_: int) -> str:
+        if kind in COORDINATE_KINDS:
+            moved = _moved_coordinate(kind, value, self._stream(kind, _coordinate_key(value), round_))
+            if moved is not None:
+                return moved
         if kind == "date":
             days = next(iter(self._stream(kind, value, round_))) + 1
             moved = _moved_date(value, days if value in self._later else -days)
@@ -198,6 +203,8 @@ class Masker:
     def _learn(self, kind: str, value: str, dates: set[str]) -> str:
         if kind == "date":
             dates.add(value)
+        if kind in COORDINATE_KINDS:
+            return value  # a number: never searched for in other text (it would match other numbers)
         return self._remember(kind, value)
 
     def _remember(self, kind: str, value: str) -> str:
@@ -316,7 +323,9 @@ class _Xml:
                 element.tail = masker.verbatim(tail)
                 changed = changed or element.tail != tail
             for name, value in element.attrib.items():
-                masked = masker.verbatim(str(value))
+                attribute = name if isinstance(name, str) else name.decode("utf-8")
+                declared = elements.get(f"{element.tag}@{attribute}")
+                masked = masker.field(declared, str(value)) if declared else masker.verbatim(str(value))
                 if masked != value:
                     element.set(name, masked)
                     changed = True
@@ -411,6 +420,10 @@ def _walk(
             if kind is not None:
                 return on_field(kind, node)
             return on_text(node) if on_text is not None else node
+        if isinstance(node, int | float) and not isinstance(node, bool) and on_text is not None:
+            kind = next((state[_KIND] for state in states if _KIND in state), None)
+            if kind in COORDINATE_KINDS:  # a point's latitude or longitude: a number moved, still a number
+                return coordinate_number(on_field(kind, json.dumps(node)), node)
         return node
 
     return visit(document, [fields.trie])
@@ -447,6 +460,62 @@ def _moved_date(value: str, days: int) -> str | None:
         return (date + dt.timedelta(days=days)).isoformat()
     except OverflowError:
         return (date - dt.timedelta(days=days)).isoformat()
+
+
+COORDINATE_KINDS = frozenset({"latitude", "longitude"})
+_COORDINATE_BOUND = {"latitude": Decimal(90), "longitude": Decimal(180)}
+MIN_SHIFT, MAX_SHIFT = Decimal("0.05"), Decimal("0.5")
+"""A coordinate moves by 0.05 to 0.5 degrees (about 5 to 55 km of latitude), keyed: far enough that the
+address it geolocated cannot be read back, near enough that the point stays in the region a lab's systems
+serve (a force area, a geofence) and relationships between points of one recording survive."""
+
+
+def _coordinate_key(value: str) -> str:
+    """A coordinate keyed by its number (``52``, ``52.0`` and ``52.00`` are one latitude, intel-report.md)."""
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        return value
+    return format(number.normalize(), "f") if number.is_finite() else value
+
+
+def _moved_coordinate(kind: str, value: str, stream: Iterator[int]) -> str | None:
+    """``value`` (a decimal number of degrees) moved by a keyed 0.05 to 0.5 degrees (at least one unit of its
+    last decimal), its decimal places kept, inside -90..90 (latitude) or -180..180 (longitude); None when it is
+    no number in range."""
+    text = value.strip()
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return None
+    bound = _COORDINATE_BOUND[kind]
+    if not number.is_finite() or abs(number) > bound or "e" in text.lower():
+        return None
+    places = len(text.partition(".")[2]) if "." in text else 0
+    significant = max(-number.normalize().as_tuple().exponent, 0)  # type: ignore[operator]
+    unit = Decimal(1).scaleb(-significant)  # the normalised number's last decimal: 52.0 and 52 move alike
+    low, high = max(MIN_SHIFT, unit), max(MAX_SHIFT, unit)
+    steps = int((high - low) / unit)
+    draw = int.from_bytes(bytes(next(stream) for _ in range(4)), "big")
+    shift = low + unit * (draw % (steps + 1))
+    down = bool(draw & 1 << 31)
+    for sign in (-1, 1) if down else (1, -1):  # the drawn direction, the other one where it leaves the range
+        step = shift
+        moved = number + sign * step
+        while significant and moved.normalize().as_tuple().exponent != -significant:
+            # Its last decimal stays non-zero: a JSON float drops a trailing 0, and the renditions made one from
+            # the other's number would differ (50.848 in JSON, 50.8480 in the XML recorded).
+            step += unit
+            moved = number + sign * step
+        if abs(moved) <= bound:
+            break
+    return format(moved.quantize(Decimal(1).scaleb(-places)), "f")  # a multiple of unit: exact at its places
+
+
+def coordinate_number(masked: str, original: int | float) -> int | float:
+    """A masked coordinate as the JSON number type of the original (an integer stays an integer)."""
+    number = Decimal(masked)
+    return int(number) if isinstance(original, int) else float(number)
 
 
 def _kept_prefix(value: str) -> int:

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import re
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -223,6 +224,37 @@ def test_xml_elements_are_masked_wherever_they_stand_and_other_bytes_stay() -> N
     assert masked.answer_body == b"<r xmlns='urn:y'>nothing personal</r>"
     unchanged = b'{"nothing":  "personal"}'
     assert masker.mask(_exchange(body=unchanged)).request_body == unchanged  # bytes kept when nothing is masked
+
+
+def test_a_location_point_moves_keyed_and_stays_a_point_in_both_renditions() -> None:
+    masker = Masker(KEY)
+    seen = set()
+    for value in ("53.7997", "-1.5492", "51.2787", "1.0789", "89.99", "-179.95", "52", "0.1"):
+        kind = "longitude" if value in ("-1.5492", "1.0789", "-179.95") else "latitude"
+        moved = masker.pseudonym(kind, value)
+        seen.add(moved)
+        shift = abs(Decimal(moved) - Decimal(value))
+        assert len(moved.partition(".")[2]) == len(value.partition(".")[2])  # its decimal places kept
+        assert Decimal("0.05") <= shift <= Decimal("0.5") or (shift == 1 and "." not in value)
+        assert abs(Decimal(moved)) <= (90 if kind == "latitude" else 180)
+        assert masker.pseudonym(kind, value) == moved  # consistent
+    assert len(seen) == 8
+    assert masker.pseudonym("latitude", "52.0") == masker.pseudonym("latitude", "52") + ".0"  # one latitude
+    other = Masker(b"another key of the lab, 32 bytes")
+    assert [other.pseudonym("latitude", v) for v in ("53.7997", "51.2787")] != [
+        masker.pseudonym("latitude", v) for v in ("53.7997", "51.2787")
+    ]  # keyed: without the key the shift cannot be recomputed
+
+    report = {"subjects": [{"id": "l1", "type": "location", "point": {"lat": 53.7997, "lon": -1.5492}}]}
+    xml = (
+        b'<report xmlns="urn:netcode:intel-report:1.0"><subjects>'
+        b'<location id="l1"><point lat="53.7997" lon="-1.5492"/></location></subjects></report>'
+    )
+    masked_json = json.loads(masker.mask(_exchange(body=json.dumps(report).encode())).request_body)
+    masked_xml = masker.mask(_exchange(body=xml, headers=(("Content-Type", "application/xml"),))).request_body
+    point = masked_json["subjects"][0]["point"]
+    assert isinstance(point["lat"], float) and point["lat"] != 53.7997 and point["lon"] != -1.5492
+    assert f'<point lat="{point["lat"]}" lon="{point["lon"]}"/>'.encode() in masked_xml  # the same point
 
 
 def test_known_values_are_replaced_as_whole_words_only() -> None:

@@ -22,6 +22,9 @@ FAMILY = FormatFamily(
         PersonalField("intel-report/1.0", "/subjects/*/vrm", "vrm"),
         PersonalField("intel-report/1.0", "/subjects/*/description", "text"),
         PersonalField("intel-report/1.0", "/subjects/*/address", "address"),
+        # A location's point geolocates its address (GDPR art. 4(1) names location data): moved, still a point.
+        PersonalField("intel-report/1.0", "/subjects/*/point/lat", "latitude"),
+        PersonalField("intel-report/1.0", "/subjects/*/point/lon", "longitude"),
         PersonalField("intel-report-xml/1.0", "{urn:netcode:intel-report:1.0}familyName", "name"),
         PersonalField("intel-report-xml/1.0", "{urn:netcode:intel-report:1.0}givenName", "name"),
         PersonalField("intel-report-xml/1.0", "{urn:netcode:intel-report:1.0}alias", "name"),
@@ -29,6 +32,8 @@ FAMILY = FormatFamily(
         PersonalField("intel-report-xml/1.0", "{urn:netcode:intel-report:1.0}vrm", "vrm"),
         PersonalField("intel-report-xml/1.0", "{urn:netcode:intel-report:1.0}description", "text"),
         PersonalField("intel-report-xml/1.0", "{urn:netcode:intel-report:1.0}address", "address"),
+        PersonalField("intel-report-xml/1.0", "{urn:netcode:intel-report:1.0}point@lat", "latitude"),
+        PersonalField("intel-report-xml/1.0", "{urn:netcode:intel-report:1.0}point@lon", "longitude"),
     ),
     volatile=("/receivedAt",),  # the receiver's clock in the ack
 )
