@@ -280,6 +280,35 @@ class Masker:
             answer_body=bodies[1],
         )
 
+    def recheck(self, exchange: RecordedExchange) -> RecordedExchange:
+        """``exchange`` (masked already) with every value known *now* replaced where it still stands in text:
+        the second pass of a recording at its close (``HarWriter.close``), which catches a personal value
+        that appeared in free text before it first stood in a personal field. Personal fields are not masked
+        again (they hold pseudonyms); only text is searched."""
+        if not self._known:
+            return exchange
+        bodies = [self._rechecked_body(exchange.request_body), self._rechecked_body(exchange.answer_body)]
+        target = self.verbatim(exchange.target)
+        if target == exchange.target and bodies == [exchange.request_body, exchange.answer_body]:
+            return exchange
+        return replace(
+            exchange,
+            target=target,
+            request_headers=_fixed(exchange.request_headers, bodies[0], exchange.request_body),
+            request_body=bodies[0],
+            answer_headers=_fixed(exchange.answer_headers, bodies[1], exchange.answer_body),
+            answer_body=bodies[1],
+        )
+
+    def _rechecked_body(self, body: bytes) -> bytes:
+        document = _parse(body)
+        if isinstance(document, _Xml):
+            return document.render(self, body, fields=False)
+        if isinstance(document, _Json):
+            masked = _walk(document.value, _NO_FIELDS, self.field, self.verbatim)
+            return body if masked == document.value else json.dumps(masked, ensure_ascii=False).encode("utf-8")
+        return self._masked_body(body, None)
+
     def _masked_body(self, body: bytes, document: Any) -> bytes:
         if document is None:  # neither JSON nor XML: only the known values, where the text is text
             try:
@@ -306,9 +335,10 @@ class _Xml:
     declaration: bool
     encoding: str
 
-    def render(self, masker: Masker, body: bytes) -> bytes:
-        """The document with its personal elements and known values masked; ``body`` when nothing changed."""
-        elements = masker.fields.elements
+    def render(self, masker: Masker, body: bytes, *, fields: bool = True) -> bytes:
+        """The document with its personal elements (unless not ``fields``) and known values masked; ``body``
+        when nothing changed."""
+        elements = masker.fields.elements if fields else {}
         changed = False
         for element in self.root.iter():
             if not isinstance(element.tag, str):
@@ -337,6 +367,7 @@ class _Xml:
 
 
 _WORD = re.compile(r"\w+")
+_NO_FIELDS = PersonalFields((), {})
 
 
 def _is_word(char: str) -> bool:

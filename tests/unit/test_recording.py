@@ -280,6 +280,32 @@ def test_an_exchange_that_cannot_be_masked_is_left_out_never_recorded_plain(tmp_
     assert json.loads((tmp_path / "f.har").read_text())["log"]["_netcode"]["masking"]["unmaskable"] == 1
 
 
+def test_a_value_seen_in_free_text_before_its_field_is_masked_at_close(tmp_path: Path) -> None:
+    """The second pass: a name first quoted in free text (a query's error text, an XML note), and only later
+    in a personal field, is replaced in the earlier entries when the recording closes."""
+    earlier_json = _exchange(body=b'{"note": "seen with Ashworth-Blake at the docks"}')
+    earlier_xml = _exchange(body=b"<note>Mr Ashworth-Blake</note>", headers=(("Content-Type", "application/xml"),))
+    earlier_text = _exchange(body=b"free text: ashworth-blake", headers=(("Content-Type", "text/plain"),))
+    later = _exchange(body=b'{"criteria": {"familyName": "Ashworth-Blake"}}')
+    path = tmp_path / "two-pass.har"
+    masker = Masker(KEY, FIELDS, judge=lambda body: None)
+    with HarWriter(path, masker=masker) as writer:
+        for exchange in (earlier_json, earlier_xml, earlier_text, later):
+            assert writer.add(exchange)
+        assert masker.verbatim("Ashworth-Blake") != "Ashworth-Blake"  # known only from the fourth on
+    text = path.read_text()
+    assert "Ashworth" not in text and "ashworth" not in text
+    log = json.loads(text)["log"]
+    assert log["_netcode"]["masking"]["rechecked"] == 3 and log["_netcode"]["recorded"] == 4
+    entries = read_har(path).exchanges
+    assert len(entries) == 4
+    masked_name = json.loads(entries[3].request_body)["criteria"]["familyName"]
+    assert masked_name in json.loads(entries[0].request_body)["note"]  # the same pseudonym: relationships survive
+    assert masked_name.encode() in entries[1].request_body and masked_name.lower().encode() in entries[2].request_body
+    assert entries[1].header("Content-Length") == str(len(entries[1].request_body))
+    assert not list(tmp_path.glob("*.recheck"))
+
+
 def test_the_key_comes_from_the_environment_or_the_command_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(KEY_VARIABLE, raising=False)
     with pytest.raises(UsageError, match=KEY_VARIABLE):
