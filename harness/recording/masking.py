@@ -13,11 +13,14 @@ the mapping. The pseudonym keeps the value's format, so masked messages still va
 - a date of birth moves 1 to 365 days earlier (still a date, never after the original: a report's rule
   IR-04 that a birth is not after ``created`` still holds);
 - a phone number keeps its ``+NN`` or leading ``0`` and its separators; other digits are replaced;
-- an address, postcode or other text keeps its shape (letters, digits, separators).
+- an address, postcode or other text keeps its shape (letters, digits, separators);
+- a latitude or longitude (a location's point) moves by a keyed 0.05 to 0.5 degree, in range, its decimal
+  places kept.
 
 A value once masked in a field is also replaced where it appears verbatim (case-insensitively, as a whole
 word, at least :data:`MIN_VERBATIM` characters) in any other string of any later message: a name quoted in a
-report's free text or echoed in an error message.
+report's free text or echoed in an error message; and, by :meth:`Masker.recheck` (the writer's second pass at
+close), in the messages recorded before it was known.
 """
 
 from __future__ import annotations
