@@ -459,3 +459,8 @@ def test_replay_refuses_a_missing_key_of_its_options(tmp_path: Path) -> None:
         main(["replay", str(_recording(tmp_path))])  # no --target
     assert exit_.value.code == 2
     assert main(["replay", str(_recording(tmp_path)), "--target", "http://127.0.0.1:9", "--ignore", "bad"]) == 2
+    # The run's signing options, refused with one line before any connection (the target here is unreachable).
+    replay = ["replay", str(_recording(tmp_path)), "--target", "http://127.0.0.1:9"]
+    assert main([*replay, "--sign-key", str(tmp_path / "missing.key")]) == 2
+    assert main([*replay, "--sut", "no product"]) == 2
+    assert main([*replay, "--sut-supplier", "A Lab"]) == 2
