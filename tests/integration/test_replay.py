@@ -38,6 +38,7 @@ from harness.transport import TransportOptions, load_transport
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.validator import detect_format, validator_for
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
+from tests.integration.broken_esn_suppliers import build_broken_gateway
 from tests.integration.broken_query_suppliers import MarkersDropped
 
 KEY = "a test key of the lab, 32 bytes!"
@@ -295,6 +296,23 @@ def _is_text(body: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def test_replaying_against_a_broken_esn_gateway_lists_exactly_its_binary_exchanges(
+    recordings: tuple[Path, Path], catalog: Catalog, tmp_path: Path
+) -> None:
+    """ESN exchanges are replayed octet for octet: a gateway that refuses base64 parts changes the answer of
+    exactly the recorded SDSs carrying a base64 part (a binary body, a step's body_base64)."""
+    _, masked = recordings
+    expected = {
+        f"x{number:05d}"
+        for number, exchange in enumerate(read_har(masked).exchanges, 1)
+        if exchange.target.startswith("/netcode/v1/esn/") and b"base64" in exchange.request_body.lower()
+    }
+    assert len(expected) >= 2
+    with _served(build_broken_gateway(catalog, "base64-refused")) as url:
+        assert _replay(masked, url, tmp_path / "broken-esn") == 1
+    assert _changed_steps(tmp_path / "broken-esn") == expected
 
 
 def test_a_scenario_folder_made_of_the_recording_passes_the_check_and_certifies_the_reference(
