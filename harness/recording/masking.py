@@ -515,16 +515,19 @@ def _coordinate_key(value: str) -> str:
 
 def _moved_coordinate(kind: str, value: str, stream: Iterator[int]) -> str | None:
     """``value`` (a decimal number of degrees) moved by a keyed 0.05 to 0.5 degrees (at least one unit of its
-    last decimal), its decimal places kept, inside -90..90 (latitude) or -180..180 (longitude); None when it is
-    no number in range."""
+    last decimal), its decimal places kept, inside -90..90 (latitude) or -180..180 (longitude), or further out
+    when it was out (a message invalid for it stays so); None when it is no finite number."""
     text = value.strip()
     try:
         number = Decimal(text)
     except InvalidOperation:
         return None
     bound = _COORDINATE_BOUND[kind]
-    if not number.is_finite() or abs(number) > bound or "e" in text.lower():
+    if not number.is_finite():
         return None
+    if "e" in text.lower():
+        text = format(number, "f")  # 1e-05, as a JSON float may be written
+    beyond = abs(number) > bound  # no place on Earth (an invalid message): it moves away, staying invalid
     places = len(text.partition(".")[2]) if "." in text else 0
     significant = max(-number.normalize().as_tuple().exponent, 0)  # type: ignore[operator]
     unit = Decimal(1).scaleb(-significant)  # the normalised number's last decimal: 52.0 and 52 move alike
@@ -533,7 +536,8 @@ def _moved_coordinate(kind: str, value: str, stream: Iterator[int]) -> str | Non
     draw = int.from_bytes(bytes(next(stream) for _ in range(4)), "big")
     shift = low + unit * (draw % (steps + 1))
     down = bool(draw & 1 << 31)
-    for sign in (-1, 1) if down else (1, -1):  # the drawn direction, the other one where it leaves the range
+    directions = ((1 if number > 0 else -1),) if beyond else ((-1, 1) if down else (1, -1))
+    for sign in directions:  # the drawn direction, the other one where it leaves the range
         step = shift
         moved = number + sign * step
         while significant and moved.normalize().as_tuple().exponent != -significant:
@@ -541,7 +545,7 @@ def _moved_coordinate(kind: str, value: str, stream: Iterator[int]) -> str | Non
             # the other's number would differ (50.848 in JSON, 50.8480 in the XML recorded).
             step += unit
             moved = number + sign * step
-        if abs(moved) <= bound:
+        if beyond or abs(moved) <= bound:
             break
     return format(moved.quantize(Decimal(1).scaleb(-places)), "f")  # a multiple of unit: exact at its places
 

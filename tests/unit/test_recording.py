@@ -240,6 +240,9 @@ def test_a_location_point_moves_keyed_and_stays_a_point_in_both_renditions() -> 
         assert masker.pseudonym(kind, value) == moved  # consistent
     assert len(seen) == 8
     assert masker.pseudonym("latitude", "52.0") == masker.pseudonym("latitude", "52") + ".0"  # one latitude
+    assert abs(Decimal(masker.pseudonym("latitude", "91"))) > 90  # an invalid point stays invalid
+    assert Decimal(masker.pseudonym("longitude", "-180.5")) < -180
+    assert Decimal("0.05") <= abs(Decimal(masker.pseudonym("latitude", "1e-05"))) <= Decimal("0.51")  # a float
     other = Masker(b"another key of the lab, 32 bytes")
     assert [other.pseudonym("latitude", v) for v in ("53.7997", "51.2787")] != [
         masker.pseudonym("latitude", v) for v in ("53.7997", "51.2787")
