@@ -37,10 +37,8 @@ __all__ = [
     "personal_fields",
     "scenario_parts",
     "syntax_names",
+    "volatile_octets_of",
 ]
-
-PERSONAL_KINDS = frozenset({"name", "date", "vrm", "phone", "postcode", "address", "text"})
-"""What a personal field holds, which says how its pseudonym keeps the format (``harness.recording.masking``)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -56,7 +54,8 @@ class ScenarioPart:
     the catalog adds to the scenario schema when it loads. ``samples`` (``message``): members of the value
     that hold a sample reference or a nested message block, checked like a step's own. ``reference``
     (``expect``): the member whose value names the step that sent the message the check judges.
-    ``checks_itself`` (``step``): a step of this kind without ``expect`` still checks something.
+    ``checks_itself`` (``step``): a step of this kind without ``expect`` still checks something. ``format``
+    (``message``): the catalog format of the message it builds, which the report names the scenario by.
     """
 
     place: str
@@ -66,18 +65,26 @@ class ScenarioPart:
     samples: tuple[str, ...] = ()
     reference: str = ""
     checks_itself: bool = False
+    format: str = ""
+
+
+PERSONAL_KINDS = frozenset({"name", "date", "vrm", "phone", "postcode", "address", "text", "latitude", "longitude"})
+"""What a personal field holds, which says how its pseudonym keeps the format (``harness.recording.masking``)."""
 
 
 @dataclass(slots=True, frozen=True)
 class PersonalField:
-    """A field of a family's messages that holds personal data, masked in recordings (``--mask-personal``).
+    """A field of a format that holds personal data (masked in recordings, issue 23).
 
-    ``where`` is a JSON Pointer whose ``*`` tokens stand for any member or index (``/subjects/*/familyName``),
-    or, for XML, ``{NAMESPACE}local`` naming every element of that name wherever it stands (inside an EDXL-DE
-    envelope too). ``kind`` is one of :data:`PERSONAL_KINDS`.
+    ``format`` is a format id (``intel-report/1.0``); ``location`` a JSON Pointer into its JSON model
+    (``*`` for every member or item at that level) or, for XML, ``{NAMESPACE}local`` naming every element of
+    that name wherever it stands (inside an EDXL-DE envelope too); ``kind`` what the value is, one of
+    :data:`PERSONAL_KINDS` (``name``, ``date``, ``address``, ``phone``, ``vrm``, ``postcode``, ``text``,
+    ``latitude``, ``longitude``), so that a pseudonym keeps its shape.
     """
 
-    where: str
+    format: str
+    location: str
     kind: str
 
 
@@ -99,9 +106,12 @@ class FormatFamily:
       kinds, the values of its checks.
     - ``body_views``: ``(media type, reference)`` to ``(bytes) -> str``, the decoded fields the HTML report
       shows beside the hex dump of a binary body of that media type.
-    - ``personal``: the fields of its messages that hold personal data (:class:`PersonalField`, masked in
-      recordings); ``volatile``: the fields of its answers the answering system mints or stamps (a JSON Pointer
-      with ``*`` tokens, or ``{NAMESPACE}local`` for an XML element): a replay does not compare them.
+    - ``personal_fields``: the fields of its formats that hold personal data (:class:`PersonalField`).
+    - ``volatile``: the fields of its answers the answering system mints or stamps (a JSON Pointer with ``*``
+      tokens, or ``{NAMESPACE}local`` for an XML element): a replay does not compare them.
+    - ``volatile_octets``: ``(format id, reference)`` to ``(bytes) -> ((start, end), ...)``, the octet ranges
+      (both included) of a binary message of that format that its sender stamps (an MCData date and time): a
+      replay compares the rest octet for octet.
     """
 
     name: str
@@ -112,8 +122,9 @@ class FormatFamily:
     renditions: tuple[tuple[str, str], ...] = ()
     scenario_parts: tuple[ScenarioPart, ...] = ()
     body_views: tuple[tuple[str, str], ...] = ()
-    personal: tuple[PersonalField, ...] = ()
+    personal_fields: tuple[PersonalField, ...] = ()
     volatile: tuple[str, ...] = ()
+    volatile_octets: tuple[tuple[str, str], ...] = ()
 
 
 BUILTIN_FAMILIES = (
@@ -121,9 +132,9 @@ BUILTIN_FAMILIES = (
     "harness.families.edxl",
     "harness.families.emsi",
     "harness.families.esn",
+    "harness.families.resilience",
     "harness.families.intel_report",
     "harness.families.queries",
-    "harness.families.resilience",
 )
 """The harness's own families; a third party's family is an entry point in ``harness.families``."""
 
@@ -175,6 +186,13 @@ def family_member(slot: str, name: str) -> Any | None:
     return None if reference is None else resolve(reference)
 
 
+def volatile_octets_of(format_id: str, body: bytes) -> tuple[tuple[int, int], ...]:
+    """The octet ranges of ``body`` (a message of ``format_id``) its sender stamps, as its family declares them
+    (``FormatFamily.volatile_octets``); none when no family declares any for that format."""
+    find: Callable[[bytes], tuple[tuple[int, int], ...]] | None = family_member("volatile_octets", format_id)
+    return find(body) if find is not None else ()
+
+
 def syntax_names() -> frozenset[str]:
     """The manifest syntaxes families validate (besides JSON and XML, which the validator knows itself)."""
     return frozenset(_declared("syntaxes"))
@@ -207,11 +225,11 @@ def scenario_parts(place: str) -> dict[str, ScenarioPart]:
 _PARTS: dict[str, tuple[int, dict[str, ScenarioPart]]] = {}
 
 
-def personal_fields(family_name: str | None = None) -> tuple[PersonalField, ...]:
-    """Every family's personal-data fields (of the family ``family_name`` only, when given)."""
+def personal_fields(format_id: str | None = None) -> tuple[PersonalField, ...]:
+    """Every family's personal-data fields (of ``format_id`` only, when given)."""
     return tuple(
         item
-        for name, family in FAMILIES.items()
-        for item in family.personal
-        if family_name is None or name == family_name
+        for _, family in FAMILIES.items()
+        for item in family.personal_fields
+        if format_id is None or item.format == format_id
     )

@@ -19,7 +19,7 @@ from harness.evidence.trust import TrustEntry, entry_for
 from harness.model import UsageError
 from harness.reporting import printable, printable_json
 
-__all__ = ["add_run_arguments", "own_trust", "record_run", "register", "run_options"]
+__all__ = ["add_run_arguments", "add_signing_arguments", "own_trust", "record_run", "register", "run_options"]
 
 
 def register(subparsers: Any) -> None:
@@ -61,6 +61,15 @@ def register(subparsers: Any) -> None:
 
 
 def add_run_arguments(run: argparse.ArgumentParser) -> None:
+    """The evidence options of ``harness run``: what :func:`add_signing_arguments` adds, the bundle and the store."""
+    add_signing_arguments(run)
+    run.add_argument("--no-evidence", action="store_true", help="write no evidence bundle (and record no run)")
+    run.add_argument("--store", metavar="URL", help="run store to record the run in (default: embedded SQLite)")
+
+
+def add_signing_arguments(run: argparse.ArgumentParser) -> None:
+    """``--sut``/``--sut-*`` and ``--sign-key``: what a bundle declares and who signs it (``harness run``,
+    ``harness replay``); read back by :func:`run_options`."""
     run.add_argument(
         "--sut",
         metavar="SUPPLIER/PRODUCT@VERSION",
@@ -71,8 +80,6 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--sut-product", help="product name of the system under test (needed to certify)")
     run.add_argument("--sut-version", help="version of the system under test (needed to certify)")
     run.add_argument("--sign-key", type=Path, metavar="PREFIX.key", help="sign the evidence bundle with this key")
-    run.add_argument("--no-evidence", action="store_true", help="write no evidence bundle (and record no run)")
-    run.add_argument("--store", metavar="URL", help="run store to record the run in (default: embedded SQLite)")
 
 
 def own_trust(key: Ed25519PrivateKey | None) -> TrustList:

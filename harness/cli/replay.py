@@ -52,6 +52,9 @@ def register(subparsers: Any) -> None:
     )
     replay.add_argument("--timeout", type=float, default=10.0, help="seconds allowed for one exchange (default 10)")
     add_credential_options(replay)
+    from harness.cli.evidence import add_signing_arguments
+
+    add_signing_arguments(replay)  # the bundle signed as a run's is (harness verify checks it)
     replay.set_defaults(func=_cmd_replay)
 
     scenarios = subparsers.add_parser("scenarios", help="make scenario folders (from a recording)")
@@ -104,6 +107,7 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
+    from harness.cli.evidence import run_options
     from harness.cli.run import check_target
     from harness.recording.har import read_har
     from harness.recording.scenario_writer import write_suite
@@ -111,6 +115,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     target = check_target(args.target)
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
+    sut, sign_key = run_options(args)  # refused (one line) before any connection: bad --sut, unreadable key
     recording = read_har(args.recording)
     folder = Path(tempfile.mkdtemp(prefix="harness-replay-"))
     before = catalog_folders()
@@ -127,13 +132,15 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         _print_left(written.left)
         use_folders((*before[1:], folder))
         catalog = load_catalog(check_names=suitecheck.known_checks())
-        return asyncio.run(_replay(catalog, written.ref, target, args, written.steps))
+        return asyncio.run(_replay(catalog, written.ref, target, args, written.steps, sut, sign_key))
     finally:
         use_folders(before[1:])
         shutil.rmtree(folder, ignore_errors=True)
 
 
-async def _replay(catalog: Any, suite: str, target: str, args: argparse.Namespace, steps: int) -> int:
+async def _replay(
+    catalog: Any, suite: str, target: str, args: argparse.Namespace, steps: int, sut: Any, sign_key: Any
+) -> int:
     from harness.reporting import printable, summary_line
     from harness.session import RunSession
 
@@ -142,7 +149,15 @@ async def _replay(catalog: Any, suite: str, target: str, args: argparse.Namespac
     session = (
         RunSession(catalog, suite)
         .with_target(target)
-        .with_reporters(reports, console=True, junit=reports / "junit.xml", evidence=True, run_id=run_id)
+        .with_reporters(
+            reports,
+            console=True,
+            junit=reports / "junit.xml",
+            evidence=True,
+            sut=sut,
+            sign_key=sign_key,
+            run_id=run_id,
+        )
         .with_options(
             concurrency=1,  # in recorded order
             timeout_s=args.timeout,
@@ -166,6 +181,7 @@ async def _replay(catalog: Any, suite: str, target: str, args: argparse.Namespac
         f"{summary_line(finished.summary)} -> {'CHANGED' if changed else 'no change'}"
     )
     print(f"report: {reports / 'results.json'}, HTML: {reports / 'report.html'}, JUnit: {reports / 'junit.xml'}")
-    print(f"evidence: {reports / (run_id + '.evidence.zip')} (unsigned, not certifying)")
+    state = "signed" if sign_key is not None else "unsigned"
+    print(f"evidence: {reports / (run_id + '.evidence.zip')} ({state}, not certifying)")
     sys.stdout.flush()
     return 1 if changed else 0

@@ -194,12 +194,46 @@ class HarWriter:
             "dropped": self.dropped,
         }
         if self.masker is not None:
-            netcode["masking"] = {**self.masker.describe(), "unmaskable": self.unmaskable}
+            netcode["masking"] = {
+                **self.masker.describe(),
+                "unmaskable": self.unmaskable,
+                "rechecked": self._recheck(),
+            }
         self._write(b'\n], "_netcode": ' + json.dumps(netcode).encode() + b"}}\n")
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
         self._file = None
+
+    def _recheck(self) -> int:
+        """The second pass of a masked recording: every entry written so far read back, one at a time, and
+        the values the masker knows now (all of the recording's) replaced where they still stand in text (a
+        name in free text before it first stood in a personal field). The file is rewritten beside itself
+        and put in place; the number of entries that changed."""
+        assert self._file is not None and self.masker is not None
+        self._file.flush()
+        self._file.close()
+        self._file = None
+        rewritten = self.path.with_name(self.path.name + ".recheck")
+        changed = 0
+        try:
+            with self.path.open("rb") as source, rewritten.open("wb") as target:
+                target.write(source.readline())  # the log's head, up to "entries": [
+                for number, line in enumerate(source, 1):  # one entry a line, each but the last followed by ","
+                    entry = line.rstrip(b"\n")
+                    separator = b",\n" if entry.endswith(b",") else b""
+                    exchange = _exchange(json.loads(entry.removesuffix(b",")), number)
+                    again = self.masker.recheck(exchange)
+                    if again is not exchange:
+                        changed += 1
+                        line = json.dumps(entry_of(again), ensure_ascii=False).encode() + separator
+                    target.write(line)
+            os.replace(rewritten, self.path)
+            self._file = self.path.open("ab")
+        except (OSError, ValueError, UnreadableHar) as exc:
+            rewritten.unlink(missing_ok=True)
+            raise UsageError(f"cannot re-check the recording {self.path}: {exc}") from None
+        return changed
 
     def __enter__(self) -> HarWriter:
         return self

@@ -1,6 +1,6 @@
 """Personal data masked in recordings (issue 23, ``--mask-personal``): consistent, keyed, format-keeping pseudonyms.
 
-Which fields are personal is declared by each format family (:attr:`harness.extensions.FormatFamily.personal`),
+Which fields are personal is declared by each format family (:attr:`harness.extensions.FormatFamily.personal_fields`),
 never here. A pseudonym is derived from HMAC-SHA256 of the value under a key from the environment
 (``HARNESS_MASK_KEY``, required, never written anywhere): the same value gives the same pseudonym everywhere
 in a recording (and in every recording masked with the same key), and nobody without the key can recompute
@@ -13,11 +13,14 @@ the mapping. The pseudonym keeps the value's format, so masked messages still va
 - a date of birth moves 1 to 365 days earlier (still a date, never after the original: a report's rule
   IR-04 that a birth is not after ``created`` still holds);
 - a phone number keeps its ``+NN`` or leading ``0`` and its separators; other digits are replaced;
-- an address, postcode or other text keeps its shape (letters, digits, separators).
+- an address, postcode or other text keeps its shape (letters, digits, separators);
+- a latitude or longitude (a location's point) moves by a keyed 0.05 to 0.5 degree, in range, its decimal
+  places kept.
 
 A value once masked in a field is also replaced where it appears verbatim (case-insensitively, as a whole
 word, at least :data:`MIN_VERBATIM` characters) in any other string of any later message: a name quoted in a
-report's free text or echoed in an error message.
+report's free text or echoed in an error message; and, by :meth:`Masker.recheck` (the writer's second pass at
+close), in the messages recorded before it was known.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from lxml import etree
@@ -92,20 +96,20 @@ def personal_fields() -> PersonalFields:
     pointers: list[tuple[tuple[str, ...], str]] = []
     elements: dict[str, str] = {}
     for name, family in FAMILIES.items():
-        for declared in family.personal:
+        for declared in family.personal_fields:
             _check(name, declared)
-            if declared.where.startswith("{"):
-                elements[declared.where] = declared.kind
+            if declared.location.startswith("{"):
+                elements[declared.location] = declared.kind
             else:
-                pointers.append((_tokens(declared.where), declared.kind))
+                pointers.append((_tokens(declared.location), declared.kind))
     return PersonalFields(tuple(pointers), elements)
 
 
 def _check(family: str, field: PersonalField) -> None:
     if field.kind not in PERSONAL_KINDS:
         raise UsageError(f"format family {family!r} declares a personal field of unknown kind {field.kind!r}")
-    if not field.where.startswith(("/", "{")):
-        raise UsageError(f"format family {family!r}: personal field {field.where!r} is no pointer or {{ns}}name")
+    if not field.location.startswith(("/", "{")):
+        raise UsageError(f"format family {family!r}: personal field {field.location!r} is no pointer or {{ns}}name")
 
 
 class Masker:
@@ -167,6 +171,10 @@ class Masker:
         return lead + masked + trail  # sixteen draws all equal the value: only for a value of one or two symbols
 
     def _generate(self, kind: str, value: str, round_: int) -> str:
+        if kind in COORDINATE_KINDS:
+            moved = _moved_coordinate(kind, value, self._stream(kind, _coordinate_key(value), round_))
+            if moved is not None:
+                return moved
         if kind == "date":
             days = next(iter(self._stream(kind, value, round_))) + 1
             moved = _moved_date(value, days if value in self._later else -days)
@@ -198,6 +206,8 @@ class Masker:
     def _learn(self, kind: str, value: str, dates: set[str]) -> str:
         if kind == "date":
             dates.add(value)
+        if kind in COORDINATE_KINDS:
+            return value  # a number: never searched for in other text (it would match other numbers)
         return self._remember(kind, value)
 
     def _remember(self, kind: str, value: str) -> str:
@@ -273,6 +283,35 @@ class Masker:
             answer_body=bodies[1],
         )
 
+    def recheck(self, exchange: RecordedExchange) -> RecordedExchange:
+        """``exchange`` (masked already) with every value known *now* replaced where it still stands in text:
+        the second pass of a recording at its close (``HarWriter.close``), which catches a personal value
+        that appeared in free text before it first stood in a personal field. Personal fields are not masked
+        again (they hold pseudonyms); only text is searched."""
+        if not self._known:
+            return exchange
+        bodies = [self._rechecked_body(exchange.request_body), self._rechecked_body(exchange.answer_body)]
+        target = self.verbatim(exchange.target)
+        if target == exchange.target and bodies == [exchange.request_body, exchange.answer_body]:
+            return exchange
+        return replace(
+            exchange,
+            target=target,
+            request_headers=_fixed(exchange.request_headers, bodies[0], exchange.request_body),
+            request_body=bodies[0],
+            answer_headers=_fixed(exchange.answer_headers, bodies[1], exchange.answer_body),
+            answer_body=bodies[1],
+        )
+
+    def _rechecked_body(self, body: bytes) -> bytes:
+        document = _parse(body)
+        if isinstance(document, _Xml):
+            return document.render(self, body, fields=False)
+        if isinstance(document, _Json):
+            masked = _walk(document.value, _NO_FIELDS, self.field, self.verbatim)
+            return body if masked == document.value else json.dumps(masked, ensure_ascii=False).encode("utf-8")
+        return self._masked_body(body, None)
+
     def _masked_body(self, body: bytes, document: Any) -> bytes:
         if document is None:  # neither JSON nor XML: only the known values, where the text is text
             try:
@@ -299,9 +338,10 @@ class _Xml:
     declaration: bool
     encoding: str
 
-    def render(self, masker: Masker, body: bytes) -> bytes:
-        """The document with its personal elements and known values masked; ``body`` when nothing changed."""
-        elements = masker.fields.elements
+    def render(self, masker: Masker, body: bytes, *, fields: bool = True) -> bytes:
+        """The document with its personal elements (unless not ``fields``) and known values masked; ``body``
+        when nothing changed."""
+        elements = masker.fields.elements if fields else {}
         changed = False
         for element in self.root.iter():
             if not isinstance(element.tag, str):
@@ -316,7 +356,9 @@ class _Xml:
                 element.tail = masker.verbatim(tail)
                 changed = changed or element.tail != tail
             for name, value in element.attrib.items():
-                masked = masker.verbatim(str(value))
+                attribute = name if isinstance(name, str) else name.decode("utf-8")
+                declared = elements.get(f"{element.tag}@{attribute}")
+                masked = masker.field(declared, str(value)) if declared else masker.verbatim(str(value))
                 if masked != value:
                     element.set(name, masked)
                     changed = True
@@ -328,6 +370,7 @@ class _Xml:
 
 
 _WORD = re.compile(r"\w+")
+_NO_FIELDS = PersonalFields((), {})
 
 
 def _is_word(char: str) -> bool:
@@ -411,6 +454,10 @@ def _walk(
             if kind is not None:
                 return on_field(kind, node)
             return on_text(node) if on_text is not None else node
+        if isinstance(node, int | float) and not isinstance(node, bool) and on_text is not None:
+            kind = next((state[_KIND] for state in states if _KIND in state), None)
+            if kind in COORDINATE_KINDS:  # a point's latitude or longitude: a number moved, still a number
+                return coordinate_number(on_field(kind, json.dumps(node)), node)
         return node
 
     return visit(document, [fields.trie])
@@ -447,6 +494,66 @@ def _moved_date(value: str, days: int) -> str | None:
         return (date + dt.timedelta(days=days)).isoformat()
     except OverflowError:
         return (date - dt.timedelta(days=days)).isoformat()
+
+
+COORDINATE_KINDS = frozenset({"latitude", "longitude"})
+_COORDINATE_BOUND = {"latitude": Decimal(90), "longitude": Decimal(180)}
+MIN_SHIFT, MAX_SHIFT = Decimal("0.05"), Decimal("0.5")
+"""A coordinate moves by 0.05 to 0.5 degrees (about 5 to 55 km of latitude), keyed: far enough that the
+address it geolocated cannot be read back, near enough that the point stays in the region a lab's systems
+serve (a force area, a geofence) and relationships between points of one recording survive."""
+
+
+def _coordinate_key(value: str) -> str:
+    """A coordinate keyed by its number (``52``, ``52.0`` and ``52.00`` are one latitude, intel-report.md)."""
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        return value
+    return format(number.normalize(), "f") if number.is_finite() else value
+
+
+def _moved_coordinate(kind: str, value: str, stream: Iterator[int]) -> str | None:
+    """``value`` (a decimal number of degrees) moved by a keyed 0.05 to 0.5 degrees (at least one unit of its
+    last decimal), its decimal places kept, inside -90..90 (latitude) or -180..180 (longitude), or further out
+    when it was out (a message invalid for it stays so); None when it is no finite number."""
+    text = value.strip()
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return None
+    bound = _COORDINATE_BOUND[kind]
+    if not number.is_finite():
+        return None
+    if "e" in text.lower():
+        text = format(number, "f")  # 1e-05, as a JSON float may be written
+    beyond = abs(number) > bound  # no place on Earth (an invalid message): it moves away, staying invalid
+    places = len(text.partition(".")[2]) if "." in text else 0
+    significant = max(-number.normalize().as_tuple().exponent, 0)  # type: ignore[operator]
+    unit = Decimal(1).scaleb(-significant)  # the normalised number's last decimal: 52.0 and 52 move alike
+    low, high = max(MIN_SHIFT, unit), max(MAX_SHIFT, unit)
+    steps = int((high - low) / unit)
+    draw = int.from_bytes(bytes(next(stream) for _ in range(4)), "big")
+    shift = low + unit * (draw % (steps + 1))
+    down = bool(draw & 1 << 31)
+    directions = ((1 if number > 0 else -1),) if beyond else ((-1, 1) if down else (1, -1))
+    for sign in directions:  # the drawn direction, the other one where it leaves the range
+        step = shift
+        moved = number + sign * step
+        while significant and moved.normalize().as_tuple().exponent != -significant:
+            # Its last decimal stays non-zero: a JSON float drops a trailing 0, and the renditions made one from
+            # the other's number would differ (50.848 in JSON, 50.8480 in the XML recorded).
+            step += unit
+            moved = number + sign * step
+        if beyond or abs(moved) <= bound:
+            break
+    return format(moved.quantize(Decimal(1).scaleb(-places)), "f")  # a multiple of unit: exact at its places
+
+
+def coordinate_number(masked: str, original: int | float) -> int | float:
+    """A masked coordinate as the JSON number type of the original (an integer stays an integer)."""
+    number = Decimal(masked)
+    return int(number) if isinstance(original, int) else float(number)
 
 
 def _kept_prefix(value: str) -> int:

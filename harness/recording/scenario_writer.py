@@ -6,19 +6,22 @@ re-submission, a conflict or a retrieval follows the submission it needs. Each e
 recorded request (its method, path, body and the headers a client chose), and checks derived from the recorded
 answer: its status, media type, ``Location`` path, every member of a JSON answer by pointer (an array also
 wants no element beyond the recorded ones), every leaf and child count of an XML answer by XPath, and, when
-the recorded answer was a valid message of a catalog format, that format. What the answering system mints or
+the recorded answer was a valid message of a catalog format, that format; any other answer body (binary: an
+MCData message, a file's octets) is compared octet for octet. What the answering system mints or
 stamps (declared per family: :attr:`harness.extensions.FormatFamily.volatile`), and what the caller ignores,
 is not compared. With ``fresh_ids`` every message id becomes ``${uuid:idN}``: a fresh id per run, the same
 within a conversation, in later requests and in the expected answers alike.
 
 A recorded ``PUT /netcode/v1/_test/dataset`` becomes the suite's data set (loaded through the hook before
-the scenarios, as the bundled suites load theirs). What cannot be a step is left out and said: an exchange
-without an answer, a request body that is not UTF-8 text, a body that holds ``${`` (the scenario template
-syntax), other test hooks.
+the scenarios, as the bundled suites load theirs). A binary request body (not UTF-8: an MCData SDS) is a step's
+``body_base64``, sent octet for octet as recorded, the ids it holds included (they stay as recorded in the
+whole conversation). What cannot be a step is left out and said: an exchange without an answer, a text body
+that holds ``${`` (the scenario template syntax), other test hooks.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -32,7 +35,7 @@ import yaml
 from lxml import etree
 
 from harness.catalog import Catalog, default_fixtures
-from harness.extensions import FAMILIES
+from harness.extensions import FAMILIES, volatile_octets_of
 from harness.http import media_type
 from harness.model import UsageError
 from harness.profile import DATASET_HOOK
@@ -135,16 +138,27 @@ class _Ids:
     def __init__(self, fresh: bool) -> None:
         self.fresh = fresh
         self.names: dict[str, str] = {}
+        self.pinned: set[str] = set()
+        """Ids a binary body holds: it is sent as recorded, so they stay as recorded everywhere."""
 
     def learn(self, text: str) -> None:
         for found in _UUID.findall(text):
             self.names.setdefault(found.lower(), f"id{len(self.names) + 1}")
 
+    def pin(self, body: bytes) -> None:
+        for found in _UUID.findall(body.decode("latin-1")):
+            self.pinned.add(found.lower())
+            self.names.pop(found.lower(), None)
+
     def template(self, text: str) -> str:
         if not self.fresh or not self.names:
             return text
         return _UUID.sub(
-            lambda m: f"${{uuid:{self.names[m.group().lower()]}}}" if m.group().lower() in self.names else m.group(),
+            lambda m: (
+                f"${{uuid:{self.names[m.group().lower()]}}}"
+                if m.group().lower() in self.names and m.group().lower() not in self.pinned
+                else m.group()
+            ),
             text,
         )
 
@@ -194,10 +208,7 @@ def _reason_left(exchange: RecordedExchange) -> str | None:
     path = urlsplit(_path(exchange)).path
     if path.startswith(TEST_HOOKS) and path != DATASET_HOOK:
         return "a test hook (the SUT's own sending is not in a recording of what it was sent)"
-    try:
-        text = exchange.request_body.decode("utf-8")
-    except UnicodeDecodeError:
-        return "the request body is not UTF-8 text (a scenario step's body is text)"
+    text = _text(exchange.request_body) or ""  # a binary body becomes body_base64: no template in it
     if "${" in text or "${" in exchange.target:
         return "the request holds '${' (the scenario template syntax)"
     return None
@@ -287,9 +298,12 @@ def _expect(
     if not body or exchange.header("Content-Encoding", answer=True):
         return expect
     head = body.lstrip()[:1]
+    fmt = detect_format(list(catalog.formats.values()), body)
+    compared = False
     if head in (b"{", b"["):
         try:
             members = _json_expect(parse_json(body), ids, volatile[0])
+            compared = True
         except UnsafeJson:
             members = {}
         if members:
@@ -297,14 +311,26 @@ def _expect(
     elif head == b"<":
         try:
             values = _xml_expect(parse_xml(body), ids, volatile[1])
+            compared = True
         except UnsafeXml:
             values = {}
         if values:
             expect["xml"] = values
-    fmt = detect_format(list(catalog.formats.values()), body)
+    if not compared:  # binary (or text that is neither JSON nor XML): octet for octet
+        expect["body"] = _octets_expect(body, fmt.id if fmt is not None else None)
     if fmt is not None and validator_for(fmt).validate(body).valid:
         expect["format"] = fmt.id  # the answer was a valid message: it must stay one
     return expect
+
+
+def _octets_expect(body: bytes, format_id: str | None) -> dict[str, Any]:
+    """The ``body`` check of an answer compared octet for octet, but for what its format's family declares the
+    sender stamps (``FormatFamily.volatile_octets``: an MCData message's date and time)."""
+    expected: dict[str, Any] = {"octets": base64.b64encode(body).decode("ascii")}
+    ranges = volatile_octets_of(format_id, body) if format_id is not None else ()
+    if ranges:
+        expected["ignore_octets"] = [f"{start}-{end}" for start, end in ranges]
+    return expected
 
 
 def _request(exchange: RecordedExchange, ids: _Ids) -> dict[str, Any]:
@@ -317,8 +343,20 @@ def _request(exchange: RecordedExchange, ids: _Ids) -> dict[str, Any]:
     if headers:
         request["headers"] = headers
     if exchange.request_body:
-        request["body"] = ids.template(exchange.request_body.decode("utf-8"))
+        text = _text(exchange.request_body)
+        if text is not None:
+            request["body"] = ids.template(text)
+        else:  # binary (an MCData SDS): sent octet for octet as recorded, its ids too
+            request["body_base64"] = base64.b64encode(exchange.request_body).decode("ascii")
     return request
+
+
+def _text(body: bytes) -> str | None:
+    """``body`` as text, or None when it is not UTF-8 (a binary body)."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def suite_documents(
@@ -352,7 +390,11 @@ def suite_documents(
     for index, group in enumerate(_conversations(usable), 1):
         ids = _Ids(fresh_ids)
         for _, exchange in group:
-            ids.learn(exchange.target + "\n" + exchange.request_body.decode("utf-8"))
+            text = _text(exchange.request_body)
+            ids.learn(exchange.target + "\n" + (text if text is not None else ""))
+        for _, exchange in group:
+            if _text(exchange.request_body) is None:
+                ids.pin(exchange.request_body)
         steps = [
             {
                 "id": f"x{number:05d}",

@@ -10,6 +10,8 @@ only one family needs live in ``harness/families/<family>/checks.py``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import functools
 import re
@@ -428,7 +430,8 @@ def error_located(expected: Any, ctx: CheckContext) -> Iterator[Mismatch]:
 
 @check("body")
 def body_kept(expected: dict[str, Any], ctx: CheckContext) -> Iterator[Mismatch]:
-    """``keep_as: NAME`` keeps the body for a later step; ``same_as: NAME`` wants it byte-identical to that one."""
+    """``keep_as: NAME`` keeps the body for a later step; ``same_as: NAME`` wants it byte-identical to that one;
+    ``octets`` wants it equal to those octets (base64), but for ``ignore_octets``."""
     if "same_as" in expected:
         name = str(expected["same_as"])
         if name not in ctx.scenario.captures:
@@ -436,5 +439,31 @@ def body_kept(expected: dict[str, Any], ctx: CheckContext) -> Iterator[Mismatch]
         if ctx.response.body != ctx.scenario.captures[name]:
             kept = ctx.scenario.captures[name]
             yield Mismatch("body", preview(kept), preview(ctx.response.body), f"body differs from {name}")
+    if "octets" in expected:
+        yield from _octets_differ(expected, ctx.response.body)
     if "keep_as" in expected:
         ctx.scenario.captures[str(expected["keep_as"])] = ctx.response.body
+
+
+def _octets_differ(expected: dict[str, Any], body: bytes) -> Iterator[Mismatch]:
+    """``octets`` (base64): the body octet for octet, but for the ``ignore_octets`` ranges (``START-END``, both
+    included: what the answering system stamps, e.g. an MCData message's date and time)."""
+    try:
+        wanted = base64.b64decode(str(expected["octets"]), validate=True)
+    except binascii.Error as exc:
+        raise ConfigurationError(f"body octets is not base64: {exc}") from None
+    ignored: set[int] = set()
+    for text in expected.get("ignore_octets") or ():
+        start, _, end = str(text).partition("-")
+        ignored.update(range(int(start), int(end) + 1))
+    if len(body) != len(wanted):
+        yield Mismatch("body", f"{len(wanted)} octets", f"{len(body)} octets", "the body's length changed")
+        return
+    first = next((i for i, (a, b) in enumerate(zip(wanted, body, strict=True)) if a != b and i not in ignored), None)
+    if first is not None:
+        yield Mismatch(
+            f"body /octet/{first}",
+            wanted[first : first + 8].hex(" "),
+            body[first : first + 8].hex(" "),
+            f"the body differs from octet {first} on",
+        )

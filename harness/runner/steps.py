@@ -7,6 +7,8 @@ all call these, so a message is judged the same way whoever carried it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -60,6 +62,11 @@ def build_request(
         check_outgoing(spec["message"], message)
     elif "body" in spec:
         body = str(ctx.expand(spec["body"])).encode()
+    elif "body_base64" in spec:  # a binary body (a recorded MCData SDS): its octets as they are, no template
+        try:
+            body = base64.b64decode(str(spec["body_base64"]), validate=True)
+        except binascii.Error as exc:
+            raise ConfigurationError(f"body_base64 is not base64: {exc}") from None
     for name, value in (spec.get("headers") or {}).items():
         if value is None:
             headers.pop(name, None)

@@ -12,6 +12,7 @@ import contextlib
 import json
 import re
 import threading
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from harness.proxy.server import ProxyServer
 from harness.proxy.session import ProxySession
 from harness.recording.exchange import RecordedExchange
 from harness.recording.har import HarWriter, read_har
-from harness.recording.masking import KEY_VARIABLE, Masker, personal_fields
+from harness.recording.masking import COORDINATE_KINDS, KEY_VARIABLE, Masker, personal_fields
 from harness.recording.tap import RecordingTransport
 from harness.reporting.redaction import Redactor
 from harness.session import RunSession
@@ -37,6 +38,7 @@ from harness.transport import TransportOptions, load_transport
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.validator import detect_format, validator_for
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
+from tests.integration.broken_esn_suppliers import build_broken_gateway
 from tests.integration.broken_query_suppliers import MarkersDropped
 
 KEY = "a test key of the lab, 32 bytes!"
@@ -112,6 +114,8 @@ def _personal_values(path: Path) -> set[str]:
                 visit(value, (*at, str(index)))
         elif isinstance(node, str) and fields.kind_at(at) is not None:
             found.add(node.strip())
+        elif isinstance(node, int | float) and fields.kind_at(at) in COORDINATE_KINDS:
+            found.add(json.dumps(node))  # a location's point (the text the recording holds)
 
     for exchange in read_har(path).exchanges:
         for body in (exchange.request_body, exchange.answer_body):
@@ -127,13 +131,23 @@ def _personal_values(path: Path) -> set[str]:
             for element in root.iter():
                 if isinstance(element.tag, str) and element.tag in fields.elements and (element.text or "").strip():
                     found.add((element.text or "").strip())
+                for name, value in element.attrib.items():
+                    if f"{element.tag}@{name}" in fields.elements:
+                        found.add(str(value))
     return found
 
 
 def test_a_masked_recording_holds_no_personal_value(recordings: tuple[Path, Path]) -> None:
     plain, masked = recordings
     values = _personal_values(plain)
-    assert len(values) > 100  # names, dates of birth, marks, addresses, contacts of four suites
+    assert len(values) > 100  # names, dates of birth, marks, addresses, points, contacts of four suites
+    # A location's point (the intel-report samples, JSON and XML) is masked wherever it stands as a point; the
+    # same numbers may stand elsewhere as what is not personal (an EDXL-DE target area, docs/recordings.md),
+    # so points are searched for where points stand, not in the whole text.
+    points = {value for value in values if re.fullmatch(r"-?[0-9]{1,3}\.[0-9]+", value)}
+    assert {"53.7997", "-1.5492"} <= points
+    assert points.isdisjoint(_personal_values(masked))
+    values -= points
     text = masked.read_text(encoding="utf-8")
     escaped = {value: json.dumps(value)[1:-1] for value in values}
     leaked = sorted(
@@ -199,11 +213,49 @@ def test_replaying_the_masked_recording_against_the_reference_changes_nothing(
     recordings: tuple[Path, Path], catalog: Catalog, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, masked = recordings
+    assert cli.main(["keys", "generate", "--out", str(tmp_path / "lab")]) == 0
     with _served(build_app(catalog)) as url:
-        assert _replay(masked, url, tmp_path / "same") == 0
+        # Signed as a run is (the run's own --sign-key and --sut options): harness verify checks the bundle.
+        signing = ("--sign-key", str(tmp_path / "lab.key"), "--sut", "A Lab/upgrade@2.0")
+        assert _replay(masked, url, tmp_path / "same", *signing) == 0
         assert _replay(masked, url, tmp_path / "fresh", "--fresh-ids") == 0
     out = capsys.readouterr().out
     assert "-> no change" in out
+    # The ESN exchanges (binary MCData SDS bodies) are replayed too: nothing of the recording is left out
+    # but the test hooks that make the reference send elsewhere.
+    left = [line for line in out.splitlines() if line.startswith("left out:")]
+    assert left and all("/netcode/v1/_test/" in line and ": a test hook" in line for line in left)
+    lines = [line for line in out.splitlines() if line.startswith("replay of")]
+    assert len(lines) == 2  # two replays, each leaving out the same hooks
+    steps = [e for e in read_har(masked).exchanges if not e.target.endswith("/_test/dataset")]  # the data set
+    assert f"{len(steps) - len(left) // 2} exchange(s)" in lines[0]
+    [signed] = (tmp_path / "same").glob("*.evidence.zip")
+    assert "(signed, not certifying)" in out
+    # The one verifier checks it in the spec's order (evidence.md, "Verifying"): the signature with the trusted
+    # key (2), the statement and every member's digest (3-4), the predicate against results.json (5) all hold;
+    # then check 6 refuses it, as the spec says, because a replay's suite is made from the recording and no
+    # register issues it (docs/recordings.md, decision 12).
+    trusted = ("--trusted-key", str(tmp_path / "lab.pub"))
+    assert cli.main(["verify", str(signed), *trusted]) == 1
+    assert (
+        capsys.readouterr()
+        .out.strip()
+        .endswith("invalid: suite recording-replay@1.0 is not issued (not in the verifier's register)")
+    )
+    assert cli.main(["verify", str(signed)]) == 1  # the same bundle, its key not trusted: refused at check 2
+    assert "unknown key: signed by" in capsys.readouterr().out
+    [unsigned] = (tmp_path / "fresh").glob("*.evidence.zip")
+    assert cli.main(["verify", str(unsigned), *trusted]) == 1
+    assert "unsigned bundle" in capsys.readouterr().out
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(signed) as original, zipfile.ZipFile(tampered, "w") as copy:
+        for info in original.infolist():
+            data = original.read(info)
+            if info.filename == "results.json":
+                data = data.replace(b'"failed": 0', b'"failed": 1', 1)
+            copy.writestr(info, data)
+    assert cli.main(["verify", str(tampered), *trusted]) == 1
+    assert "digest mismatch: results.json" in capsys.readouterr().out
     for reports in (tmp_path / "same", tmp_path / "fresh"):
         assert {p.name for p in reports.iterdir()} >= {"results.json", "report.html", "junit.xml"}
         assert list(reports.glob("*.evidence.zip"))
@@ -238,6 +290,31 @@ def test_replaying_against_a_broken_variant_lists_exactly_the_changed_answers(
     assert "changed: " in out and "/vehicle/markers/0" in out
 
 
+def _is_text(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def test_replaying_against_a_broken_esn_gateway_lists_exactly_its_binary_exchanges(
+    recordings: tuple[Path, Path], catalog: Catalog, tmp_path: Path
+) -> None:
+    """ESN exchanges are replayed octet for octet: a gateway that refuses base64 parts changes the answer of
+    exactly the recorded SDSs carrying a base64 part (a binary body, a step's body_base64)."""
+    _, masked = recordings
+    expected = {
+        f"x{number:05d}"
+        for number, exchange in enumerate(read_har(masked).exchanges, 1)
+        if exchange.target.startswith("/netcode/v1/esn/") and b"base64" in exchange.request_body.lower()
+    }
+    assert len(expected) >= 2
+    with _served(build_broken_gateway(catalog, "base64-refused")) as url:
+        assert _replay(masked, url, tmp_path / "broken-esn") == 1
+    assert _changed_steps(tmp_path / "broken-esn") == expected
+
+
 def test_a_scenario_folder_made_of_the_recording_passes_the_check_and_certifies_the_reference(
     recordings: tuple[Path, Path], catalog: Catalog, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -245,6 +322,12 @@ def test_a_scenario_folder_made_of_the_recording_passes_the_check_and_certifies_
     out = tmp_path / "lab-catalog"
     assert cli.main(["scenarios", "from-recording", str(masked), "--out", str(out), "--suite", "lab-traffic"]) == 0
     assert cli.main(["suites", "--check", "--catalog", str(out)]) == 0
+    # Every binary request of the recording (the ESN MCData SDSs of esn-core) is a step sent octet for octet.
+    binary = [e for e in read_har(masked).exchanges if not _is_text(e.request_body)]
+    assert len(binary) >= 10
+    folder = out / "suites" / "lab-traffic" / "1.0" / "scenarios"
+    written = "".join(path.read_text() for path in sorted(folder.glob("*.yaml")))
+    assert written.count("body_base64:") == len(binary)
     with _served(build_app(catalog)) as url:
         for reports in ("first", "again"):  # fresh ids: the same folder runs twice against one supplier
             code = cli.main(

@@ -40,7 +40,7 @@ FAMILY = FormatFamily(
         ScenarioPart("step", "toy_step", "toy_family.parts:STEP", "toy_family.build:step", checks_itself=True),
     ),
     body_views=(("application/x-toy", "toy_family.build:view"),),
-    personal=(PersonalField("/octet/1", "text"),),
+    personal_fields=(PersonalField("toy-bin/1.0", "/octet/1", "text"),),
 )
 """
 
@@ -166,7 +166,7 @@ print(json.dumps({
     "ran": toy_family.build.RAN,
     "failed": str(failed.results[0].verdict),
     "view": body_view("application/x-toy", b"\\x7e\\x01\\x02"),
-    "personal": [p.where for p in personal_fields("toy")],
+    "personal": [p.location for p in personal_fields("toy-bin/1.0")],
 }))
 """
 

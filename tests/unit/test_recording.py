@@ -6,17 +6,23 @@ import base64
 import dataclasses
 import json
 import re
+import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from harness.catalog import Catalog
-from harness.extensions import PersonalField
+from harness.extensions import personal_fields as declared_fields
+from harness.extensions import volatile_octets_of
 from harness.model import UsageError
 from harness.recording.exchange import RecordedExchange
 from harness.recording.har import HarWriter, UnreadableHar, personal_masker, read_har
 from harness.recording.masking import KEY_VARIABLE, Masker, PersonalFields, personal_fields
 from harness.recording.scenario_writer import suite_documents, volatile_fields
+from harness.runner.checks import CheckContext, evaluate
+from harness.runner.context import ScenarioContext
+from harness.transport import Response
 
 KEY = b"sixteen or more bytes of key"
 VRM_STYLES = [
@@ -220,6 +226,40 @@ def test_xml_elements_are_masked_wherever_they_stand_and_other_bytes_stay() -> N
     assert masker.mask(_exchange(body=unchanged)).request_body == unchanged  # bytes kept when nothing is masked
 
 
+def test_a_location_point_moves_keyed_and_stays_a_point_in_both_renditions() -> None:
+    masker = Masker(KEY)
+    seen = set()
+    for value in ("53.7997", "-1.5492", "51.2787", "1.0789", "89.99", "-179.95", "52", "0.1"):
+        kind = "longitude" if value in ("-1.5492", "1.0789", "-179.95") else "latitude"
+        moved = masker.pseudonym(kind, value)
+        seen.add(moved)
+        shift = abs(Decimal(moved) - Decimal(value))
+        assert len(moved.partition(".")[2]) == len(value.partition(".")[2])  # its decimal places kept
+        assert Decimal("0.05") <= shift <= Decimal("0.5") or (shift == 1 and "." not in value)
+        assert abs(Decimal(moved)) <= (90 if kind == "latitude" else 180)
+        assert masker.pseudonym(kind, value) == moved  # consistent
+    assert len(seen) == 8
+    assert masker.pseudonym("latitude", "52.0") == masker.pseudonym("latitude", "52") + ".0"  # one latitude
+    assert abs(Decimal(masker.pseudonym("latitude", "91"))) > 90  # an invalid point stays invalid
+    assert Decimal(masker.pseudonym("longitude", "-180.5")) < -180
+    assert Decimal("0.05") <= abs(Decimal(masker.pseudonym("latitude", "1e-05"))) <= Decimal("0.51")  # a float
+    other = Masker(b"another key of the lab, 32 bytes")
+    assert [other.pseudonym("latitude", v) for v in ("53.7997", "51.2787")] != [
+        masker.pseudonym("latitude", v) for v in ("53.7997", "51.2787")
+    ]  # keyed: without the key the shift cannot be recomputed
+
+    report = {"subjects": [{"id": "l1", "type": "location", "point": {"lat": 53.7997, "lon": -1.5492}}]}
+    xml = (
+        b'<report xmlns="urn:netcode:intel-report:1.0"><subjects>'
+        b'<location id="l1"><point lat="53.7997" lon="-1.5492"/></location></subjects></report>'
+    )
+    masked_json = json.loads(masker.mask(_exchange(body=json.dumps(report).encode())).request_body)
+    masked_xml = masker.mask(_exchange(body=xml, headers=(("Content-Type", "application/xml"),))).request_body
+    point = masked_json["subjects"][0]["point"]
+    assert isinstance(point["lat"], float) and point["lat"] != 53.7997 and point["lon"] != -1.5492
+    assert f'<point lat="{point["lat"]}" lon="{point["lon"]}"/>'.encode() in masked_xml  # the same point
+
+
 def test_known_values_are_replaced_as_whole_words_only() -> None:
     masker = _masker()
     masker.mask(_exchange(body=b'{"criteria": {"familyName": "1 High Street"}, "vrm": "AB12 CDE"}'))
@@ -243,6 +283,32 @@ def test_an_exchange_that_cannot_be_masked_is_left_out_never_recorded_plain(tmp_
     assert json.loads((tmp_path / "f.har").read_text())["log"]["_netcode"]["masking"]["unmaskable"] == 1
 
 
+def test_a_value_seen_in_free_text_before_its_field_is_masked_at_close(tmp_path: Path) -> None:
+    """The second pass: a name first quoted in free text (a query's error text, an XML note), and only later
+    in a personal field, is replaced in the earlier entries when the recording closes."""
+    earlier_json = _exchange(body=b'{"note": "seen with Ashworth-Blake at the docks"}')
+    earlier_xml = _exchange(body=b"<note>Mr Ashworth-Blake</note>", headers=(("Content-Type", "application/xml"),))
+    earlier_text = _exchange(body=b"free text: ashworth-blake", headers=(("Content-Type", "text/plain"),))
+    later = _exchange(body=b'{"criteria": {"familyName": "Ashworth-Blake"}}')
+    path = tmp_path / "two-pass.har"
+    masker = Masker(KEY, FIELDS, judge=lambda body: None)
+    with HarWriter(path, masker=masker) as writer:
+        for exchange in (earlier_json, earlier_xml, earlier_text, later):
+            assert writer.add(exchange)
+        assert masker.verbatim("Ashworth-Blake") != "Ashworth-Blake"  # known only from the fourth on
+    text = path.read_text()
+    assert "Ashworth" not in text and "ashworth" not in text
+    log = json.loads(text)["log"]
+    assert log["_netcode"]["masking"]["rechecked"] == 3 and log["_netcode"]["recorded"] == 4
+    entries = read_har(path).exchanges
+    assert len(entries) == 4
+    masked_name = json.loads(entries[3].request_body)["criteria"]["familyName"]
+    assert masked_name in json.loads(entries[0].request_body)["note"]  # the same pseudonym: relationships survive
+    assert masked_name.encode() in entries[1].request_body and masked_name.lower().encode() in entries[2].request_body
+    assert entries[1].header("Content-Length") == str(len(entries[1].request_body))
+    assert not list(tmp_path.glob("*.recheck"))
+
+
 def test_the_key_comes_from_the_environment_or_the_command_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(KEY_VARIABLE, raising=False)
     with pytest.raises(UsageError, match=KEY_VARIABLE):
@@ -260,7 +326,10 @@ def test_every_family_declares_its_personal_fields_in_the_registry() -> None:
     assert fields.elements["{urn:oasis:names:tc:emergency:cap:1.2}contact"] == "text"
     assert fields.elements["{urn:netcode:intel-report:1.0}familyName"] == "name"
     assert fields.kind_at(("EVENT", "EGEO", "0", "POSITION", "NAME")) == "address"
-    assert PersonalField("/x", "name").kind == "name"
+    # The registry's query by format (harness.extensions.personal_fields) sees the same declarations.
+    assert [(f.location, f.kind) for f in declared_fields("cap/1.2")] == [
+        ("{urn:oasis:names:tc:emergency:cap:1.2}contact", "text")
+    ]
 
 
 # -- the scenario writer --------------------------------------------------------------------------------------
@@ -295,7 +364,7 @@ def test_exchanges_sharing_an_id_are_one_scenario_with_fresh_ids(catalog: Catalo
 
 def test_what_cannot_be_a_step_is_left_out_with_its_reason(catalog: Catalog) -> None:
     exchanges = [
-        _exchange(body=b"\xff\xfe binary"),
+        _exchange(body=b"\xff\xfe binary ${uuid:a}"),  # binary: a step's body_base64, no template expanded in it
         _exchange(body=b'{"x": "${uuid:a}"}'),
         _exchange(status=0, answer=b""),
         _exchange(target="/netcode/v1/_test/trigger"),
@@ -303,9 +372,52 @@ def test_what_cannot_be_a_step_is_left_out_with_its_reason(catalog: Catalog) -> 
     ]
     exchanges[-1] = dataclasses.replace(exchanges[-1], method="PUT")
     _, scenarios, dataset, left = suite_documents(exchanges, catalog, "s")
-    assert scenarios == [] and dataset == {"persons": [], "vehicles": []}
-    assert [item.number for item in left] == [1, 2, 3, 4]
-    assert "UTF-8" in left[0].reason and "${" in left[1].reason and "no answer" in left[2].reason
+    assert dataset == {"persons": [], "vehicles": []}
+    assert [step["id"] for scenario in scenarios for step in scenario["steps"]] == ["x00001"]
+    assert [item.number for item in left] == [2, 3, 4]
+    assert "${" in left[0].reason and "no answer" in left[1].reason and "test hook" in left[2].reason
+
+
+def _notification(kind: int, date: int, conversation: uuid.UUID, message: uuid.UUID) -> bytes:
+    """An SDS NOTIFICATION (esn.md): type 0x05, notification type, date and time (5 octets), the two ids."""
+    return bytes([0x05, kind]) + date.to_bytes(5, "big") + conversation.bytes + message.bytes
+
+
+def test_a_binary_exchange_is_a_step_sent_and_compared_octet_for_octet(catalog: Catalog) -> None:
+    conversation, message = uuid.UUID(ID_A), uuid.UUID(ID_B)
+    sds = b"\x01" + (1790775600).to_bytes(5, "big") + conversation.bytes + message.bytes + b"\x00\xff"
+    answer = _notification(2, 1790775601, conversation, message)
+    binary = _exchange(
+        body=sds + f" {ID_A}".encode(),  # a textual id inside a binary body: it is sent as recorded
+        answer=answer,
+        target=f"/netcode/v1/esn/sds?c={ID_A}",
+        headers=(("Content-Type", "application/vnd.3gpp.mcdata-signalling"),),
+        answer_headers=(("Content-Type", "application/vnd.3gpp.mcdata-signalling"),),
+    )
+    _, scenarios, _, left = suite_documents([binary], catalog, "s")
+    assert left == ()
+    [step] = scenarios[0]["steps"]
+    assert base64.b64decode(step["request"]["body_base64"]) == binary.request_body
+    assert step["request"]["path"].endswith(ID_A)  # pinned by the binary body: not a fresh id
+    # The answer octet for octet, but for the notification's date and time (octets 2-6, declared by the ESN
+    # family: esn.md gives it as the sender's clock).
+    assert step["expect"]["body"] == {"octets": base64.b64encode(answer).decode(), "ignore_octets": ["2-6"]}
+    assert step["expect"]["format"] == "mcdata-signalling/1.0"
+    assert volatile_octets_of("mcdata-signalling/1.0", sds) == ((1, 5),)
+    assert volatile_octets_of("mcdata-signalling/1.0", b"\x03\x01") == ()  # a payload: no date
+    assert volatile_octets_of("cap/1.2", answer) == ()
+
+    def judged(body: bytes) -> list[str]:
+        response = Response(200, "OK", (), body, 1.0)
+        context = CheckContext(response, ScenarioContext(catalog, "http://127.0.0.1:9"), None)
+        return [failure.check for failure in evaluate({"body": step["expect"]["body"]}, context, "x00001")]
+
+    assert judged(answer) == []
+    assert judged(_notification(2, 1790779999, conversation, message)) == []  # another clock: no change
+    other_id = _notification(2, 1790775601, conversation, uuid.UUID(int=7))
+    assert judged(other_id) == ["body: body /octet/23"]  # the Message ID answered changed
+    assert judged(_notification(3, 1790775601, conversation, message)) == ["body: body /octet/1"]  # READ now
+    assert judged(answer + b"\x00") == ["body: body"]  # one octet more
 
 
 def test_ignore_takes_pointers_and_element_names_only() -> None:
@@ -350,3 +462,8 @@ def test_replay_refuses_a_missing_key_of_its_options(tmp_path: Path) -> None:
         main(["replay", str(_recording(tmp_path))])  # no --target
     assert exit_.value.code == 2
     assert main(["replay", str(_recording(tmp_path)), "--target", "http://127.0.0.1:9", "--ignore", "bad"]) == 2
+    # The run's signing options, refused with one line before any connection (the target here is unreachable).
+    replay = ["replay", str(_recording(tmp_path)), "--target", "http://127.0.0.1:9"]
+    assert main([*replay, "--sign-key", str(tmp_path / "missing.key")]) == 2
+    assert main([*replay, "--sut", "no product"]) == 2
+    assert main([*replay, "--sut-supplier", "A Lab"]) == 2

@@ -11,7 +11,7 @@ FAMILY = FormatFamily(
     formats=("cap/1.2",),
     rule_modules=("harness.families.cap.rules",),
     check_modules=("harness.families.cap.checks",),
-    personal=(PersonalField("{urn:oasis:names:tc:emergency:cap:1.2}contact", "text"),),
+    personal_fields=(PersonalField("cap/1.2", "{urn:oasis:names:tc:emergency:cap:1.2}contact", "text"),),
     # An Ack or Error is a new alert: its identifier and sent time are the receiver's own.
     volatile=("{urn:oasis:names:tc:emergency:cap:1.2}identifier", "{urn:oasis:names:tc:emergency:cap:1.2}sent"),
 )

@@ -14,10 +14,10 @@ FAMILY = FormatFamily(
     # EMSI has no caller block: what it carries of a caller is the user who raised the message
     # (CONTEXT.ORIGIN.USER_ID; ORIGIN.NAME names the organisation) and the named places of the event and the
     # missions (POSITION.NAME: an address, "Quai des Célestins"). Coordinates are kept (docs/recordings.md).
-    personal=(
-        PersonalField("/CONTEXT/ORIGIN/USER_ID", "text"),
-        PersonalField("/EVENT/EGEO/*/POSITION/NAME", "address"),
-        PersonalField("/MISSION/*/POSITION/NAME", "address"),
+    personal_fields=(
+        PersonalField("emsi/1.0", "/CONTEXT/ORIGIN/USER_ID", "text"),
+        PersonalField("emsi/1.0", "/EVENT/EGEO/*/POSITION/NAME", "address"),
+        PersonalField("emsi/1.0", "/MISSION/*/POSITION/NAME", "address"),
     ),
     volatile=("/CONTEXT/ID", "/CONTEXT/CREATION"),  # the ACK's own id and time
 )

@@ -9,6 +9,7 @@ __all__ = ["FAMILY"]
 FAMILY = FormatFamily(
     name="esn",
     formats=(
+        "mcdata-fd/1.0",
         "mcdata-info/1.0",
         "mcdata-payload/1.0",
         "mcdata-sds/1.0",
@@ -16,7 +17,7 @@ FAMILY = FormatFamily(
         "mcptt-info/1.0",
         "mcptt-location-info/1.0",
     ),
-    rule_modules=(),
+    rule_modules=("harness.families.esn.rules",),
     check_modules=("harness.families.esn.checks",),
     syntaxes=(
         ("binary", "harness.families.esn.validation:BINARY"),
@@ -26,6 +27,8 @@ FAMILY = FormatFamily(
         ("application/vnd.3gpp.mcdata-signalling", "harness.families.esn.views:mcdata_fields"),
         ("application/vnd.3gpp.mcdata-payload", "harness.families.esn.views:mcdata_fields"),
     ),
+    # A replay compares a binary MCData answer octet for octet but for the sender's date and time (esn.md).
+    volatile_octets=(("mcdata-signalling/1.0", "harness.families.esn.volatile:date_time_octets"),),
     scenario_parts=(
         ScenarioPart(
             "message",
@@ -33,6 +36,7 @@ FAMILY = FormatFamily(
             "harness.families.esn.scenario_parts:SDS",
             "harness.families.esn.steps:sds_message",
             samples=("info",),
+            format="mcdata-sds/1.0",
         ),
         ScenarioPart(
             "expect", "sds_notification", "harness.families.esn.scenario_parts:SDS_NOTIFICATION", reference="answers"

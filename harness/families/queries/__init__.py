@@ -13,19 +13,20 @@ FAMILY = FormatFamily(
     check_modules=("harness.families.queries.checks",),
     # Search criteria and answers (queries.md), and the certification data set the test hook loads (the
     # same shapes): masked alike, a masked query still finds the masked record.
-    personal=(
-        PersonalField("/criteria/familyName", "name"),
-        PersonalField("/criteria/givenName", "name"),
-        PersonalField("/criteria/dateOfBirth", "date"),
-        PersonalField("/matches/*/familyName", "name"),
-        PersonalField("/matches/*/givenNames/*", "name"),
-        PersonalField("/matches/*/dateOfBirth", "date"),
-        PersonalField("/vrm", "vrm"),
-        PersonalField("/vehicle/vrm", "vrm"),
-        PersonalField("/persons/*/familyName", "name"),
-        PersonalField("/persons/*/givenNames/*", "name"),
-        PersonalField("/persons/*/dateOfBirth", "date"),
-        PersonalField("/vehicles/*/vrm", "vrm"),
+    personal_fields=(
+        PersonalField("person-query/1.0", "/criteria/familyName", "name"),
+        PersonalField("person-query/1.0", "/criteria/givenName", "name"),
+        PersonalField("person-query/1.0", "/criteria/dateOfBirth", "date"),
+        PersonalField("person-result/1.0", "/matches/*/familyName", "name"),
+        PersonalField("person-result/1.0", "/matches/*/givenNames/*", "name"),
+        PersonalField("person-result/1.0", "/matches/*/dateOfBirth", "date"),
+        PersonalField("vehicle-query/1.0", "/vrm", "vrm"),
+        PersonalField("vehicle-result/1.0", "/vehicle/vrm", "vrm"),
+        # The data set has no catalog format (queries.md, "Certification data set"): "dataset" names it here.
+        PersonalField("dataset", "/persons/*/familyName", "name"),
+        PersonalField("dataset", "/persons/*/givenNames/*", "name"),
+        PersonalField("dataset", "/persons/*/dateOfBirth", "date"),
+        PersonalField("dataset", "/vehicles/*/vrm", "vrm"),
     ),
 )
 FAMILIES.add(FAMILY.name, FAMILY)
