@@ -1,0 +1,255 @@
+"""The reference floor control server over the profile's HTTP binding (``specs/esn.md`` 1.1), mounted by the
+ESN gateway when it plays ``esn.md`` 1.1 or later.
+
+- ``PUT /netcode/v1/_test/floor-sessions/{session}`` (test hook, test mode only): ``{"participants": [{"user":
+  URI, "ssrc": int, "url": BASE, "priority": 0-255}], "queueing": bool, "duration_s": int}``, answered ``204``;
+  the session is set up afresh (a session of that name is replaced). The server chooses its own SSRC.
+- ``POST /netcode/v1/esn/floor/{session}`` (``application/vnd.netcode.mcptt-floor``, one packet): ``202`` when
+  the packet was read (processed, or ignored as [380] 8.1.4 says: unknown subtype, unknown SSRC), ``400``
+  ``/invalid-message`` for FLR-01/02/03 (a packet missing a field the profile requires, FLR-10, is read and
+  ignored: ``202``), ``404``
+  ``/not-found`` for an unknown session, ``415`` for another media type.
+- What the server sends, each packet in its own ``POST {participant url}/netcode/v1/esn/floor/{session}``, in
+  the order decided; the revoke timer (``duration_s``) runs per grant.
+
+Sessions live in this process (bounded, the oldest go first); the decisions are those of
+:class:`harness.families.esn.floor_server.FloorSession`. Choices: docs/decisions-esn-1.1.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from harness.catalog import Catalog
+from harness.endpoints.common import BODY, LOG, problem, read_body
+from harness.endpoints.store import MemoryStore
+from harness.families.esn.floor import MEDIA_TYPE, encode, judge
+from harness.families.esn.floor_server import MAX_PARTICIPANTS, FloorSession, Outgoing, Participant
+from harness.http import media_type
+from harness.model import ConfigurationError, Finding
+from harness.validation.jsonsafe import UnsafeJson, parse_json
+
+__all__ = ["FLOOR_PATH", "FLOOR_SESSIONS_HOOK", "SESSIONS_HELD", "FloorControl", "plays_floor_control"]
+
+FLOOR_PATH = "/netcode/v1/esn/floor/{session}"
+FLOOR_SESSIONS_HOOK = "/netcode/v1/_test/floor-sessions/{session}"
+SESSIONS_HELD = 1000
+"""Floor sessions held at most; past it the oldest goes (its timer with it)."""
+SEND_TIMEOUT_S = 2.0
+"""Each packet's POST to a participant; the answers are due within 1 s, so a dead participant costs little."""
+MAX_DURATION_S = 86_400
+MAX_SESSION_NAME = 200
+_STOPPING_ERRORS = ("FLR-01", "FLR-02", "FLR-03")
+"""Rules whose finding refuses a packet with 400 (specs/esn.md, HTTP binding); warnings never refuse."""
+
+
+FIRST_VERSION = (1, 1)
+"""``esn.md`` 1.1 brought floor control: a gateway playing 1.0 (``--profile esn=1.0``) has none of it."""
+
+
+def plays_floor_control(catalog: Catalog) -> bool:
+    """Whether a gateway built on ``catalog`` plays a version of ``esn.md`` that has floor control."""
+    played = dict(catalog.in_force).get("esn")
+    if played is None:
+        try:
+            played = catalog.current_version("esn")
+        except ConfigurationError:
+            return False
+    try:
+        return tuple(int(part) for part in played.split(".")) >= FIRST_VERSION
+    except ValueError:
+        return False
+
+
+class FloorControl:
+    """Floor control sessions in the controlling role; each decision is a method a broken variant overrides."""
+
+    def __init__(self, hooks: bool = True, permitted: Callable[[str], bool] | None = None) -> None:
+        self.hooks = hooks
+        self.permitted = permitted or (lambda url: False)
+        self.sessions: MemoryStore[str, FloorSession] = MemoryStore(SESSIONS_HELD)
+        self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.locks: collections.OrderedDict[str, asyncio.Lock] = collections.OrderedDict()
+        self.sent: collections.deque[tuple[str, int | str]] = collections.deque(maxlen=1000)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def routes(self) -> list[web.RouteDef]:
+        routes = [web.post(FLOOR_PATH, self.receive), web.post("/{base:.+}" + FLOOR_PATH, self.receive)]
+        if self.hooks:
+            routes.append(web.put(FLOOR_SESSIONS_HOOK, self.set_up))
+        return routes
+
+    def reset(self) -> None:
+        for timer in self.timers.values():
+            timer.cancel()
+        self.timers.clear()
+        self.sessions.clear()
+        self.locks.clear()
+        self.sent.clear()
+
+    # -- the test hook ------------------------------------------------------------------------
+
+    async def set_up(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["session"]
+        body = await read_body(request, limit=64 * 1024)
+        request[BODY] = body
+        try:
+            document = parse_json(body)
+        except UnsafeJson as exc:
+            return problem(400, "invalid-message", str(exc), [Finding("", "schema", str(exc))])
+        session, findings = self.session_from(document)
+        if len(name) > MAX_SESSION_NAME:
+            findings.append(Finding("", "schema", f"a session name has at most {MAX_SESSION_NAME} characters"))
+        if session is None or findings:
+            return problem(400, "invalid-message", "not a floor session", findings)
+        self._cancel_timer(name)
+        self.sessions.pop(name, None)
+        self.sessions[name] = session
+        for gone in [known for known in self.timers if known not in self.sessions]:  # evicted past SESSIONS_HELD
+            self._cancel_timer(gone)
+        return web.Response(status=204)
+
+    def session_from(self, document: Any) -> tuple[FloorSession | None, list[Finding]]:
+        """The session a hook body describes, or the findings (JSON Pointers into it) that refuse it."""
+        if not isinstance(document, dict):
+            return None, [Finding("", "schema", "a floor session is a JSON object")]
+        findings: list[Finding] = []
+        unknown = sorted(set(document) - {"participants", "queueing", "duration_s"})
+        findings += [Finding(f"/{key}", "schema", f"unknown member {key!r}") for key in unknown]
+        queueing = document.get("queueing", False)
+        if not isinstance(queueing, bool):
+            findings.append(Finding("/queueing", "schema", "queueing is a boolean"))
+        duration = document.get("duration_s", 30)
+        if isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= MAX_DURATION_S:
+            findings.append(Finding("/duration_s", "schema", f"duration_s is an integer, 1 to {MAX_DURATION_S}"))
+        listed = document.get("participants")
+        if not isinstance(listed, list) or not 1 <= len(listed) <= MAX_PARTICIPANTS:
+            findings.append(Finding("/participants", "schema", f"participants is an array of 1 to {MAX_PARTICIPANTS}"))
+            return None, findings
+        participants: list[Participant] = []
+        for index, item in enumerate(listed):
+            participant, why = self._participant(item)
+            if participant is None:
+                findings.append(Finding(f"/participants/{index}", "schema", why))
+            elif any(known.ssrc == participant.ssrc for known in participants):
+                findings.append(Finding(f"/participants/{index}/ssrc", "schema", "two participants share an SSRC"))
+            else:
+                participants.append(participant)
+        if findings:
+            return None, findings
+        return FloorSession(tuple(participants), bool(queueing), int(duration)), []
+
+    def _participant(self, item: Any) -> tuple[Participant | None, str]:
+        why = "a participant has a user URI, an ssrc (0..2^32-1), a loopback http(s) url and a priority (0..255)"
+        if not isinstance(item, dict) or set(item) - {"user", "ssrc", "url", "priority"}:
+            return None, why
+        user, ssrc, url, priority = item.get("user"), item.get("ssrc"), item.get("url"), item.get("priority", 0)
+        if not isinstance(user, str) or not user or len(user.encode()) > 255:
+            return None, why
+        if isinstance(ssrc, bool) or not isinstance(ssrc, int) or not 0 <= ssrc <= 0xFFFFFFFF:
+            return None, why
+        if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 255:
+            return None, why
+        if not isinstance(url, str) or not self.permitted(url):
+            return None, why
+        return Participant(user, ssrc, url.rstrip("/"), priority), ""
+
+    # -- the binding ----------------------------------------------------------------------------
+
+    async def receive(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["session"]
+        if media_type(request.headers.get("Content-Type")) != MEDIA_TYPE:
+            response = problem(415, "unsupported-media-type", f"send {MEDIA_TYPE}")
+            response.headers["Accept-Post"] = MEDIA_TYPE
+            return response
+        body = await read_body(request)
+        request[BODY] = body
+        session = self.sessions.get(name)
+        if session is None:
+            return problem(404, "not-found", f"no floor session {name[:MAX_SESSION_NAME]!r}")
+        judgement = judge(body)
+        refusing = [finding for finding in judgement.errors if finding.rule in _STOPPING_ERRORS]
+        if refusing:
+            return problem(400, "invalid-message", f"{len(refusing)} finding(s)", refusing, warnings=judgement.warnings)
+        if judgement.errors:  # FLR-10: read, but not a packet the server can act on ([380] 8.1.4 ignores it)
+            return web.Response(status=202)
+        outgoing = self.decide(session, judgement)  # no await until the timer is armed: one decision at a time
+        self._arm_timer(name, session)
+        if outgoing:  # sent by tasks queued on the session's lock, in the order decided
+            self._spawn(self._send_in_order(name, self._lock(name), outgoing))
+        return web.Response(status=202)
+
+    def decide(self, session: FloorSession, judgement: Any) -> list[Outgoing]:
+        return session.receive(judgement)
+
+    def _lock(self, name: str) -> asyncio.Lock:
+        lock = self.locks.get(name)
+        if lock is None:
+            lock = self.locks[name] = asyncio.Lock()
+            while len(self.locks) > SESSIONS_HELD:
+                self.locks.popitem(last=False)
+        return lock
+
+    def _arm_timer(self, name: str, session: FloorSession) -> None:
+        """A new holder starts the revoke timer; a released floor stops it."""
+        holder = session.holder
+        armed = self.timers.get(name)
+        if armed is not None and getattr(armed, "holder", None) is holder:
+            return
+        self._cancel_timer(name)
+        if holder is None:
+            return
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(session.duration_s, self._expired, name, session, holder)
+        timer.holder = holder  # type: ignore[attr-defined]  # which grant the timer watches
+        self.timers[name] = timer
+
+    def _cancel_timer(self, name: str) -> None:
+        timer = self.timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _expired(self, name: str, session: FloorSession, holder: Participant) -> None:
+        self.timers.pop(name, None)
+        if self.sessions.get(name) is not session:
+            return
+        outgoing = session.expire(holder)
+        if outgoing:
+            self._spawn(self._send_in_order(name, self._lock(name), outgoing))
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_in_order(self, name: str, lock: asyncio.Lock, outgoing: list[Outgoing]) -> None:
+        async with lock:
+            for item in outgoing:
+                await self.send(name, item)
+
+    async def send(self, name: str, item: Outgoing) -> int | str:
+        """POST one packet to one participant; the HTTP status, or why it could not be sent (logged, never raised)."""
+        url = f"{item.to.url}{FLOOR_PATH.format(session=name)}"
+        outcome: int | str
+        try:
+            timeout = aiohttp.ClientTimeout(total=SEND_TIMEOUT_S)
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as client,
+                client.post(url, data=self.octets(item), headers={"Content-Type": MEDIA_TYPE}) as answer,
+            ):
+                await answer.content.read(64 * 1024)
+                outcome = answer.status
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            LOG.warning("floor control: sending to %s failed: %s", url, exc)
+            outcome = str(exc) or type(exc).__name__
+        self.sent.append((url, outcome))
+        return outcome
+
+    def octets(self, item: Outgoing) -> bytes:
+        return encode(item.packet)
