@@ -714,6 +714,15 @@ def _required(subtype: int, items: list[tuple[int, int, bytes]], used: dict[int,
 # --------------------------------------------------------------------------- explaining
 
 
+def coordinates(value: bytes) -> tuple[float, float]:
+    """Degrees of a Location's 6 coordinate octets (TS 23.032 6.1): latitude, bit 23 the sign (1 south) and 23
+    bits of magnitude x 90/2^23; longitude, 24-bit two's complement x 360/2^24."""
+    raw_latitude, raw_longitude = int.from_bytes(value[:3]), int.from_bytes(value[3:6])
+    latitude = (raw_latitude & 0x7FFFFF) * 90 / (1 << 23) * (-1 if raw_latitude & 0x800000 else 1)
+    longitude = (raw_longitude - (1 << 24) if raw_longitude & 0x800000 else raw_longitude) * 360 / (1 << 24)
+    return latitude, longitude
+
+
 def _shown(item: ReceivedField) -> str:
     meaning = item.meaning
     if item.ignored:
@@ -738,7 +747,11 @@ def _shown(item: ReceivedField) -> str:
         return f"0x{meaning:08X}"
     if item.id == FieldId.LOCATION:
         kind, octets = meaning
-        return f"type {kind} ({LOCATION_TYPES[kind]})" + (f": {octets.hex(' ')}" if octets else "")
+        shown = f"type {kind} ({LOCATION_TYPES[kind]})" + (f": {octets.hex(' ')}" if octets else "")
+        if kind == 6:
+            latitude, longitude = coordinates(octets)
+            shown += f" ({latitude:.5f}, {longitude:.5f} degrees)"
+        return shown
     if item.id == FieldId.PERMISSION_TO_REQUEST:
         return f"{meaning} ({'permitted' if meaning else 'not permitted'})"
     if isinstance(meaning, str):

@@ -1,0 +1,85 @@
+"""The format ``mcptt-floor/1.0`` in the catalog: its rule set, validator, ``--explain``, detection, report view.
+
+- The rules FLR-01..10 are registered in the rule set ``mcptt-floor`` (:mod:`harness.families.rules`), each with
+  the severity specs/esn.md 1.1 states, so that ``harness rules``, the samples' manifests and the verdicts read
+  one table. Each rule's function reports that rule's findings of :func:`harness.families.esn.floor.judge`
+  (one judgement per packet, shared by the ten rules).
+- :func:`validator` (manifest ``syntax: mcptt-floor``): errors and warnings apart, by the severity of the document
+  version the format is judged by.
+- :func:`explain` / :func:`body_view`: the decoded field table (``/octet/N``, field, value).
+- :func:`detect`: a bare packet is recognised by V = 2, PT = 204 and the name ``MCPT``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+
+from harness.families.esn.floor import HEADER_SIZE, NAME, PT_APP, RULES, Judgement, field_rows, judge
+from harness.families.rules import judge as judge_rules
+from harness.families.rules import rule
+from harness.model import Finding, Format, Severity
+from harness.validation.validator import SyntaxValidator, Validation
+
+__all__ = ["RULE_SET", "body_view", "detect", "explain", "validator"]
+
+RULE_SET = "mcptt-floor"
+
+
+@functools.lru_cache(maxsize=32)
+def _judged(data: bytes) -> Judgement:
+    """One judgement per packet, whichever of the ten rules asks (they run one after the other)."""
+    return judge(data)
+
+
+def _rule_function(rule_id: str) -> Callable[[bytes], Iterator[tuple[str, str]]]:
+    def findings(data: bytes) -> Iterator[tuple[str, str]]:
+        judgement = _judged(bytes(data))
+        for finding in judgement.errors + judgement.warnings:
+            if finding.rule == rule_id:
+                yield finding.location, finding.message
+
+    findings.__name__ = findings.__qualname__ = f"flr_{rule_id[4:]}"
+    return findings
+
+
+for _rule_id, (_severity, _statement) in RULES.items():
+    # Every version of esn.md judges a floor packet alike: the format is new in 1.1, and no 1.0 exchange uses it.
+    rule(RULE_SET, _rule_id, _statement, history=(("1.0", Severity(_severity)),))(_rule_function(_rule_id))
+
+
+def _position(finding: Finding) -> int:
+    tail = finding.location.rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def validator(fmt: Format) -> SyntaxValidator:
+    """The validator of a format of syntax ``mcptt-floor``: the rules of its rule set in force, by severity."""
+    rule_set = fmt.rule_set or RULE_SET
+
+    def validate(data: bytes) -> Validation:
+        errors: list[Finding] = []
+        warnings: list[Finding] = []
+        for rule_id, location, message, severity in judge_rules(rule_set, bytes(data), fmt.rules_version):
+            found = Finding(str(location), rule_id, message)
+            (warnings if severity is Severity.WARNING else errors).append(found)
+        return Validation(fmt.id, tuple(sorted(errors, key=_position)), None, tuple(sorted(warnings, key=_position)))
+
+    return validate
+
+
+def explain(fmt: Format, data: bytes) -> list[str]:
+    """``harness validate --explain``: the decoded field table, one row per line."""
+    return [f"{location:<10} {name}: {value}" for location, name, value in field_rows(data)]
+
+
+def body_view(data: bytes) -> str:
+    """The HTML report's decoded view of a floor packet, beside its hex dump: the same field table."""
+    return "\n".join(f"{location:<10} {name}: {value}" for location, name, value in field_rows(data))
+
+
+def detect(formats: list[Format], data: bytes) -> Format | None:
+    """The ``mcptt-floor`` format of a bare packet: V = 2, PT = 204 and the name ``MCPT`` at octet 8."""
+    if len(data) < HEADER_SIZE or data[0] >> 6 != 2 or data[1] != PT_APP or data[8:12] != NAME:
+        return None
+    return next((fmt for fmt in formats if fmt.syntax == RULE_SET), None)
