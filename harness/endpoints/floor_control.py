@@ -68,7 +68,10 @@ def plays_floor_control(catalog: Catalog) -> bool:
 
 
 class FloorControl:
-    """Floor control sessions in the controlling role; each decision is a method a broken variant overrides."""
+    """Floor control sessions in the controlling role; each decision is a method a broken variant overrides
+    (here, or in the :class:`FloorSession` subclass named by :attr:`session_type`)."""
+
+    session_type: type[FloorSession] = FloorSession
 
     def __init__(self, hooks: bool = True, permitted: Callable[[str], bool] | None = None) -> None:
         self.hooks = hooks
@@ -143,7 +146,7 @@ class FloorControl:
                 participants.append(participant)
         if findings:
             return None, findings
-        return FloorSession(tuple(participants), bool(queueing), int(duration)), []
+        return self.session_type(tuple(participants), bool(queueing), int(duration)), []
 
     def _participant(self, item: Any) -> tuple[Participant | None, str]:
         why = "a participant has a user URI, an ssrc (0..2^32-1), a loopback http(s) url and a priority (0..255)"

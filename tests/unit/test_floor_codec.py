@@ -38,7 +38,7 @@ FORMAT = "mcptt-floor/1.0"
 SERVER, A = 0x00A1B2C3, 0x0000A001
 
 # The spec's examples table: sample -> (octets as printed in the spec, what they mean).
-EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
+EXAMPLES: dict[str, tuple[str, dict[str | FieldId, Any]]] = {
     "floor-request-priority-7.bin": (
         "80 CC 00 03 00 00 A0 01 4D 43 50 54 00 02 07 00",
         {"subtype": Subtype.FLOOR_REQUEST, "ssrc": A, FieldId.FLOOR_PRIORITY: 7, "size": 16},
