@@ -29,6 +29,7 @@ from harness.documents import (
     read_yaml,
     with_life_cycle,
 )
+from harness.extensions import syntax_names
 from harness.model import CatalogError, ConfigurationError, Format, Sample, Scenario, Suite, SuiteStatus
 from harness.scenarios import Problem, SampleIndex, parse_scenario, schema_problems
 
@@ -240,7 +241,7 @@ def _load_format(directory: Path) -> tuple[Format, tuple[str, ...]]:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CatalogError(f"{directory / 'format.yaml'}: bad manifest ({exc})") from None
-    if fmt.syntax not in {"json", "xml", "binary", "multipart"}:
+    if fmt.syntax not in {"json", "xml"} and fmt.syntax not in syntax_names():  # others: a family declares them
         raise CatalogError(f"{directory}: unknown syntax {fmt.syntax!r}")
     if not schema_path.is_file():
         raise CatalogError(f"{directory}: schema {schema_path.name} is missing")

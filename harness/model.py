@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "STEP_KINDS",
     "BadAnswer",
     "CatalogError",
     "CheckFailure",

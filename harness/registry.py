@@ -13,14 +13,15 @@ Model layer: imports nothing of the harness but ``model``.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Iterable, Iterator
 from importlib.metadata import entry_points
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from harness.model import ConfigurationError
 
-__all__ = ["Registry", "RegistryError"]
+__all__ = ["Registry", "RegistryError", "resolve"]
 
 T = TypeVar("T")
 
@@ -129,3 +130,26 @@ def _origin(member: object) -> str:
     module = getattr(member, "__module__", None) or type(member).__module__
     name = getattr(member, "__qualname__", None) or type(member).__qualname__
     return f"{module}.{name}"
+
+
+@functools.lru_cache(maxsize=256)
+def resolve(reference: str) -> Any:
+    """The object a ``"package.module:attribute"`` reference names, imported on first use.
+
+    Declarations (a :class:`~harness.extensions.FormatFamily`) name their code this way, so that declaring
+    a family imports nothing of it; :class:`RegistryError` with one line when the reference does not resolve.
+    """
+    module_name, colon, attribute = reference.partition(":")
+    if not colon or not module_name or not attribute:
+        raise RegistryError(f"{reference!r} is not a 'package.module:attribute' reference")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise RegistryError(f"{reference!r} cannot be imported: {exc}") from None
+    value: Any = module
+    for name in attribute.split("."):
+        try:
+            value = getattr(value, name)
+        except AttributeError:
+            raise RegistryError(f"{reference!r}: {module_name} has no {attribute!r}") from None
+    return value

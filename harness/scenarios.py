@@ -10,6 +10,7 @@ This module imports only the model (the catalog's layer): the check names come i
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import re
@@ -20,17 +21,18 @@ from typing import Any
 
 import jsonschema_rs
 
-from harness.model import CatalogError, Level, Scenario, Step
+from harness.extensions import FAMILIES, scenario_parts
+from harness.model import STEP_KINDS, CatalogError, Level, Scenario, Step
+from harness.registry import RegistryError, resolve
 
-__all__ = ["Problem", "SampleIndex", "parse_scenario", "schema_problems", "step_kind"]
+__all__ = ["Problem", "SampleIndex", "parse_scenario", "scenario_schema", "schema_problems", "step_kind"]
 
 _STEP_REFERENCES = {
     "content": "same_as",
     "cap_answer": "original",
-    "sds_notification": "answers",
-    "sds_relayed": "original",
 }
-"""Checks whose value names the step that sent a message (this step or an earlier one), and the member naming it."""
+"""Checks whose value names the step that sent a message (this step or an earlier one), and the member naming it;
+a family's checks declare theirs in their ``ScenarioPart`` (``reference``)."""
 _EXPRESSION = re.compile(r"\$\{([a-z]+)(?::([^}]*))?\}")
 
 
@@ -62,19 +64,59 @@ def _pointer(*tokens: str | int) -> str:
     return "".join("/" + _escape(token) for token in tokens)
 
 
-@functools.lru_cache(maxsize=4)
-def _validator(schema_path: Path) -> Any:
+def scenario_schema(schema_path: Path) -> dict[str, Any]:
+    """The scenario schema of ``schema_path`` with every format family's keys added (``ScenarioPart``).
+
+    ``message`` parts become keys of the closed ``message`` block (and one more of its ``oneOf``), ``step``
+    parts keys of a step (a step may hold one instead of ``request``/``await``), ``expect`` parts the schema
+    of their check's value. Each fragment is a JSON Schema that may refer to the file's ``$defs``.
+    """
     try:
-        schema = json.loads(schema_path.read_bytes())
-        return jsonschema_rs.validator_for(schema)
+        schema: dict[str, Any] = json.loads(schema_path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise CatalogError(f"{schema_path}: cannot use the schema: {exc}".splitlines()[0]) from None
+    schema = copy.deepcopy(schema)
+    defs = schema.get("$defs", {})
+    try:
+        for key, part in sorted(scenario_parts("message").items()):
+            defs["message"]["properties"][key] = resolve(part.schema)
+            defs["message"]["oneOf"].append({"required": [key]})
+        for key, part in sorted(scenario_parts("step").items()):
+            defs["step"]["properties"][key] = resolve(part.schema)
+            for condition in defs["step"].get("allOf", ()):
+                if "anyOf" in condition:
+                    condition["anyOf"].append({"required": [key]})
+        for key, part in sorted(scenario_parts("expect").items()):
+            defs["expect"]["properties"][key] = resolve(part.schema)
+    except (KeyError, TypeError) as exc:
+        raise CatalogError(f"{schema_path}: no place for a family's scenario keys ({exc})") from None
+    except RegistryError as exc:
+        raise CatalogError(f"{schema_path}: a family's scenario schema: {exc}") from None
+    return schema
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(schema_path: Path, families: int | None) -> Any:
+    try:
+        if families is None:
+            return jsonschema_rs.validator_for(json.loads(schema_path.read_bytes()))
+        return jsonschema_rs.validator_for(scenario_schema(schema_path))
     except (OSError, ValueError) as exc:
         raise CatalogError(f"{schema_path}: cannot use the schema: {exc}".splitlines()[0]) from None
 
 
-def schema_problems(schema_path: Path, document: Any, file: str) -> list[Problem]:
-    """Every error of ``document`` against the schema, located; an unexpected key is named in the key."""
+def _validator(schema_path: Path, scenario: bool) -> Any:
+    # a scenario schema is recompiled when a family is added (tests, entry points)
+    return _compiled(schema_path, FAMILIES.changes if scenario else None)
+
+
+def schema_problems(schema_path: Path, document: Any, file: str, *, scenario: bool = False) -> list[Problem]:
+    """Every error of ``document`` against the schema, located; an unexpected key is named in the key.
+
+    ``scenario``: the schema is the scenario schema, to which the format families' keys are added.
+    """
     problems: list[Problem] = []
-    for error in _validator(schema_path).iter_errors(document):
+    for error in _validator(schema_path, scenario).iter_errors(document):
         base = _pointer(*error.instance_path)
         details = error.kind.as_dict()
         if error.kind.name == "additionalProperties" and details.get("unexpected"):
@@ -88,7 +130,14 @@ def schema_problems(schema_path: Path, document: Any, file: str) -> list[Problem
 
 
 def step_kind(raw: Mapping[str, Any]) -> str:
-    """What a step mapping is: ``trigger``, ``repeat``, ``await`` (with no request) or ``exchange``."""
+    """What a step mapping is: ``trigger``, ``repeat``, ``await`` (with no request), ``exchange``, or a format
+    family's step kind (the key of its ``step`` ``ScenarioPart`` that the step holds)."""
+    if len(raw) > 1 or "request" not in raw:
+        family_kinds = scenario_parts("step")
+        if family_kinds:
+            own = next((key for key in raw if key in family_kinds), None)
+            if own is not None:
+                return own
     if "trigger" in raw:
         return "trigger"
     if "repeat" in raw:
@@ -101,6 +150,9 @@ def step_kind(raw: Mapping[str, Any]) -> str:
 def _checks_something(kind: str, raw: Mapping[str, Any]) -> bool:
     if raw.get("expect"):
         return True
+    if kind not in STEP_KINDS:
+        part = scenario_parts("step").get(kind)
+        return part is not None and part.checks_itself
     if kind == "repeat":
         return bool(raw.get("timing"))
     if kind == "await":
@@ -120,6 +172,11 @@ def _expressions(value: Any) -> Iterator[tuple[str, str]]:
     elif isinstance(value, dict):
         for item in value.values():
             yield from _expressions(item)
+
+
+def _family_reference(check: str) -> str | None:
+    part = scenario_parts("expect").get(check)
+    return part.reference if part is not None and part.reference else None
 
 
 class _StepChecker:
@@ -162,13 +219,14 @@ class _StepChecker:
             self.earlier(key + "/same_as", spec["same_as"], self.senders, "the message sent by step")
         if "as" in spec:
             self.format(key + "/as", spec["as"])
-        sds = spec.get("sds")
-        if isinstance(sds, dict):
-            info = sds.get("info")
-            if isinstance(info, str):
-                self.sample(key + "/sds/info", info)
-            else:
-                self.message(key + "/sds/info", info, step)
+        for name, part in scenario_parts("message").items():
+            block = spec.get(name)
+            for member in part.samples if isinstance(block, dict) else ():
+                value = block.get(member)  # type: ignore[union-attr]
+                if isinstance(value, str):
+                    self.sample(key + _pointer(name, member), value)
+                else:
+                    self.message(key + _pointer(name, member), value, step)
         for position, part in enumerate(spec.get("multipart") or ()):
             self.message(f"{key}/multipart/{position}", part, step)
 
@@ -183,7 +241,7 @@ class _StepChecker:
                 if check == "format":
                     self.format(where, value)
                 continue
-            member = _STEP_REFERENCES.get(check)
+            member = _STEP_REFERENCES.get(check) or _family_reference(check)
             if member is not None and member in value:
                 self.earlier(where + _pointer(member), value[member], self.senders, "the message sent by step")
             if check == "body" and "same_as" in value:
@@ -229,7 +287,7 @@ def parse_scenario(
 ) -> Scenario | None:
     """The typed scenario of ``document`` (read from ``path``), or None when it has problems (each reported)."""
     file = str(path)
-    found = schema_problems(schema_path, document, file)
+    found = schema_problems(schema_path, document, file, scenario=True)
     if not isinstance(document, dict):
         for each in found or [Problem(file, "", "a scenario file is a mapping")]:
             problem(each)

@@ -170,7 +170,7 @@ def _binary_hint(data: bytes) -> str:
 
 
 def _explained(fmt: Format, data: bytes) -> list[str]:
-    from harness.validation.binary import explain  # the MCData codecs: loaded only when a message is explained
+    from harness.validation.validator import explain  # a family's codec: loaded only when a message is explained
 
     return explain(fmt, data)
 

@@ -8,9 +8,9 @@
   error in :mod:`harness.codecs.errors`; :mod:`~harness.families.esn.mcdata`
   re-exports both, import them from there.
 - :mod:`harness.codecs.multipart`: ``multipart/mixed`` bodies (RFC 2046) with
-  binary parts kept exact, and the SDS body of ``specs/esn.md``
-  (``parse_sds`` / ``build_sds``).
+  binary parts kept exact. Which parts an MCData SDS or FD body carries is the
+  ESN family's (:mod:`harness.families.esn.body`).
 
-Codecs import nothing of the harness but :mod:`harness.model`; validation
-(:mod:`harness.validation.binary`) builds on them.
+Codecs import nothing of the harness but :mod:`harness.model`; a family's
+validation (:mod:`harness.families.esn.validation`) builds on them.
 """

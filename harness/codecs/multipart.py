@@ -1,4 +1,4 @@
-"""``multipart/mixed`` bodies (RFC 2046 clause 5.1) with binary parts kept exact, and the MCData SDS body.
+"""``multipart/mixed`` bodies (RFC 2046 clause 5.1) with binary parts kept exact.
 
 Public API::
 
@@ -8,9 +8,6 @@ Public API::
     build_multipart(parts: Sequence[BodyPart], *, boundary: str | None = None,
                     subtype: str = "mixed") -> tuple[str, bytes]          # (Content-Type, body)
     read_entity(data: bytes) -> tuple[str, bytes]                         # a stored sample -> (Content-Type, body)
-    parse_sds(content_type: str, body: bytes) -> Sds
-    build_sds(info: bytes, signalling: bytes, payload: bytes | None = None, resource_lists: bytes | None = None,
-              *, transfer_encoding: str = "binary", boundary: str | None = None) -> tuple[str, bytes]
 
 Every refusal is a :class:`MultipartError` with a ``rule`` (:class:`MultipartFault`,
 ``MCS-01`` ...) and a ``location``: ``/`` for the body as a whole, ``/part/N``
@@ -26,11 +23,8 @@ is) and ``base64`` (decoded, line breaks and spaces ignored, anything else
 refused); absent means ``7bit`` (RFC 2045). Bounded: the body size, the number
 of parts, the size of each header block.
 
-The SDS body (``specs/esn.md`` "Carrying an SDS"): the mcdata-info part, the
-mcdata-signalling part and the mcdata-payload part, in that order, and
-optionally a resource-lists part anywhere; the payload part may be absent when
-the signalling part holds an SDS NOTIFICATION (message type 5). A missing part,
-a repeated part, a part of any other type and parts out of order are refused.
+Which parts a body of a format must carry is the format family's (the MCData SDS and FD bodies:
+:mod:`harness.families.esn.body`); the rule ids of the multipart formats (``MCS-01`` ...) are shared.
 """
 
 from __future__ import annotations
@@ -43,25 +37,16 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.families.esn.mcdata import MessageType
-
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_PARTS",
-    "MCDATA_INFO",
-    "MCDATA_PAYLOAD",
-    "MCDATA_SIGNALLING",
-    "RESOURCE_LISTS",
     "BodyPart",
     "MultipartError",
     "MultipartFault",
     "Part",
-    "Sds",
     "build_multipart",
-    "build_sds",
     "parse_media_type",
     "parse_multipart",
-    "parse_sds",
     "read_entity",
 ]
 
@@ -71,12 +56,6 @@ MAX_HEADER_BYTES = 8192
 MAX_HEADERS = 32
 MAX_MEDIA_TYPE_CHARS = 1024
 
-MCDATA_INFO = "application/vnd.3gpp.mcdata-info+xml"
-MCDATA_SIGNALLING = "application/vnd.3gpp.mcdata-signalling"
-MCDATA_PAYLOAD = "application/vnd.3gpp.mcdata-payload"
-RESOURCE_LISTS = "application/resource-lists+xml"
-_SDS_ORDER = (MCDATA_INFO, MCDATA_SIGNALLING, MCDATA_PAYLOAD)
-_SDS_TYPES = frozenset((*_SDS_ORDER, RESOURCE_LISTS))
 _TRANSFER_ENCODINGS = frozenset({"7bit", "8bit", "binary", "base64"})
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -398,99 +377,3 @@ def build_multipart(
         out += b"\r\n" + content + b"\r\n"
     out += dash + b"--\r\n"
     return f"multipart/{subtype}; boundary={_quote_boundary(boundary)}", bytes(out)
-
-
-# --------------------------------------------------------------------------- the SDS body
-
-
-@dataclass(slots=True, frozen=True)
-class Sds:
-    """The parts of an SDS body; ``payload`` is None only for an SDS NOTIFICATION without a payload part."""
-
-    info: bytes
-    signalling: bytes
-    payload: bytes | None
-    resource_lists: bytes | None
-    parts: tuple[Part, ...]
-
-    @property
-    def is_notification(self) -> bool:
-        """Whether the signalling part holds an SDS NOTIFICATION (protected or not)."""
-        return _is_notification(self.signalling)
-
-    def part(self, media_type: str) -> Part | None:
-        """The part of ``media_type`` (one of the ``MCDATA_*`` / ``RESOURCE_LISTS`` constants), or None."""
-        return next((part for part in self.parts if part.media_type == media_type), None)
-
-
-def _is_notification(signalling: bytes) -> bool:
-    return bool(signalling) and signalling[0] & 0x3F == MessageType.SDS_NOTIFICATION
-
-
-def parse_sds(content_type: str, body: bytes) -> Sds:
-    """The SDS in ``body``; refused (:class:`MultipartError`) when a part is missing, repeated, foreign or misplaced."""
-    media, _ = parse_media_type(content_type)
-    if media != "multipart/mixed":
-        raise MultipartError(f"an SDS is carried as multipart/mixed, not {media}")
-    parts = parse_multipart(content_type, body)
-    seen: dict[str, Part] = {}
-    for part in parts:
-        if part.media_type not in _SDS_TYPES:
-            raise MultipartError(
-                f"{part.media_type} is not a part of an SDS", rule=MultipartFault.UNEXPECTED_PART, part=part.index
-            )
-        if part.media_type in seen:
-            raise MultipartError(
-                f"a second {part.media_type} part", rule=MultipartFault.UNEXPECTED_PART, part=part.index
-            )
-        seen[part.media_type] = part
-    for required in (MCDATA_INFO, MCDATA_SIGNALLING):
-        if required not in seen:
-            raise MultipartError(f"the {required} part is missing", rule=MultipartFault.MISSING_PART)
-    signalling = seen[MCDATA_SIGNALLING].content
-    if MCDATA_PAYLOAD not in seen and not _is_notification(signalling):
-        raise MultipartError(
-            f"the {MCDATA_PAYLOAD} part is missing (only an SDS NOTIFICATION goes without one)",
-            rule=MultipartFault.MISSING_PART,
-        )
-    ordered = [part for part in parts if part.media_type in _SDS_ORDER]
-    for part, expected in zip(ordered, [t for t in _SDS_ORDER if t in seen], strict=True):
-        if part.media_type != expected:
-            raise MultipartError(
-                f"{part.media_type} out of order (the order is mcdata-info, mcdata-signalling, mcdata-payload)",
-                rule=MultipartFault.UNEXPECTED_PART,
-                part=part.index,
-            )
-    payload = seen.get(MCDATA_PAYLOAD)
-    lists = seen.get(RESOURCE_LISTS)
-    return Sds(
-        info=seen[MCDATA_INFO].content,
-        signalling=signalling,
-        payload=payload.content if payload else None,
-        resource_lists=lists.content if lists else None,
-        parts=parts,
-    )
-
-
-def build_sds(
-    info: bytes,
-    signalling: bytes,
-    payload: bytes | None = None,
-    resource_lists: bytes | None = None,
-    *,
-    transfer_encoding: str = "binary",
-    boundary: str | None = None,
-) -> tuple[str, bytes]:
-    """``(Content-Type, body)`` of an SDS: info, signalling, payload (and resource-lists) parts, in that order.
-
-    ``transfer_encoding`` applies to the two binary parts (``binary`` or ``base64``);
-    the XML parts are written as they are, without the header.
-    """
-    if payload is None and not _is_notification(signalling):
-        raise MultipartError(f"an SDS needs the {MCDATA_PAYLOAD} part (only an SDS NOTIFICATION goes without one)")
-    parts = [BodyPart(MCDATA_INFO, info), BodyPart(MCDATA_SIGNALLING, signalling, transfer_encoding)]
-    if payload is not None:
-        parts.append(BodyPart(MCDATA_PAYLOAD, payload, transfer_encoding))
-    if resource_lists is not None:
-        parts.append(BodyPart(RESOURCE_LISTS, resource_lists))
-    return build_multipart(parts, boundary=boundary)

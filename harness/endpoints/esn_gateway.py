@@ -38,10 +38,11 @@ import aiohttp
 from aiohttp import web
 
 from harness.catalog import Catalog
-from harness.codecs.multipart import MultipartError, Sds, build_sds, parse_multipart, parse_sds
+from harness.codecs.multipart import MultipartError, parse_multipart
 from harness.endpoints.common import BODY, LOG, problem, read_body
 from harness.endpoints.floor_control import FloorControl, plays_floor_control
 from harness.endpoints.store import JSON, Codec, Store, Stores, stores
+from harness.families.esn.body import Sds, build_sds, parse_sds
 from harness.families.esn.mcdata import CodecError, NotificationType, SdsNotification, SdsSignalling, decode
 from harness.families.esn.messages import (
     LOCATION_INFO,
@@ -60,10 +61,10 @@ from harness.families.esn.messages import (
     read_mcdata_info,
     read_mcptt_info,
 )
+from harness.families.esn.validation import sds_validator
 from harness.http import media_type
 from harness.model import Finding
 from harness.profile import ESN_ALERTS_PATH, GROUPS_HOOK, LOCATION_PATH, SDS_PATH
-from harness.validation.binary import sds_validator
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.validator import Validation, validator_for
 

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import cast
 
 from harness.catalog import Catalog
-from harness.codecs.multipart import parse_sds
+from harness.families.esn.body import parse_sds
 from harness.families.esn.mcdata import SdsSignalling, decode
 from harness.families.esn.messages import notification_sds, notification_types, read_mcdata_info
+from harness.families.esn.validation import sds_validator
 from harness.http import media_type
 from harness.protocols.sip import ACCEPT_CONTACT, SipMessage, SipSyntaxError, new_tag, parse_message, split_stream
 from harness.protocols.sip_client import SipTarget, exchange, parse_sip_uri
-from harness.validation.binary import sds_validator
 
 __all__ = ["ACCEPT_CONTACT", "Received", "SipServer"]
 

@@ -1,6 +1,6 @@
 """Renditions: one content model per format family, carried as JSON or XML.
 
-A family registers how its XML rendition converts to the JSON model, how
+A family declares (``FormatFamily.renditions``) how its XML rendition converts to the JSON model, how
 paths in the model map to XPaths, and how content is compared.
 """
 
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
+
+from harness.extensions import family_member
 
 __all__ = ["Family", "family"]
 
@@ -29,17 +31,9 @@ class Family:
 
 
 def family(name: str) -> Family | None:
-    """The rendition family ``name``, or None when the format has a single rendition."""
-    if name == "intel-report":
-        from harness.families.intel_report import rendition as intel_report
+    """The rendition family ``name`` (a format's ``family:``), or None when the format has a single rendition.
 
-        return Family(
-            name=name,
-            namespace=intel_report.NS,
-            prefix="ir",
-            from_xml=intel_report.from_xml,
-            to_xml=intel_report.to_xml,
-            xpath=intel_report.xpath,
-            content_of=intel_report.content_of,
-        )
-    return None
+    A format family declares its renditions in its ``FormatFamily.renditions``.
+    """
+    found: Family | None = family_member("renditions", name)
+    return found

@@ -1,6 +1,7 @@
-"""How a message body is shown in the report: pretty JSON or XML, text, or a hex dump beside decoded MCData fields.
+"""How a message body is shown in the report: pretty JSON or XML, text, or a hex dump beside decoded fields.
 
-Everything is bounded: a body is shown up to :data:`SHOWN_BYTES`, parsed only
+The decoded fields of a binary body come from the format family that declares a view of its media type
+(``FormatFamily.body_views``). Everything is bounded: a body is shown up to :data:`SHOWN_BYTES`, parsed only
 within the validators' limits, XML through the hardened parser (no DTD, no
 entities, no network).
 """
@@ -9,19 +10,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
-import datetime as dt
 import difflib
-import enum
 import json
-import uuid
+from collections.abc import Callable
 from typing import Any
 
 from lxml import etree
 
-from harness.codecs.errors import CodecError
 from harness.codecs.multipart import MultipartError, parse_multipart
-from harness.families.esn import mcdata
+from harness.extensions import body_view_of
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
@@ -30,7 +27,6 @@ __all__ = ["SHOWN_BYTES", "body_view", "diff_ops", "hex_dump", "message_view"]
 SHOWN_BYTES = 16 << 10
 """At most this much of a body is put in the report (the bundle keeps all of it)."""
 _PARSE_BYTES = 1 << 20
-_MCDATA_BINARY = frozenset({"application/vnd.3gpp.mcdata-signalling", "application/vnd.3gpp.mcdata-payload"})
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "+json", "+xml", "application/problem")
 
 
@@ -47,40 +43,11 @@ def hex_dump(data: bytes, limit: int = SHOWN_BYTES) -> str:
     return "\n".join(lines)
 
 
-def _moment(seconds: int) -> str:
-    """``date_time`` as the integer on the wire beside its RFC 3339 reading (UTC), so neither has to be worked out."""
+def _family_view(view: Callable[[bytes], str], data: bytes) -> str:
     try:
-        moment = dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")
-    except (OverflowError, OSError, ValueError):
-        moment = "beyond the calendar"
-    return f"{seconds} ({moment})"
-
-
-def _plain(value: Any) -> Any:
-    """A decoded MCData value as JSON-able fields."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {
-            f.name: _moment(item) if f.name == "date_time" and type(item) is int else _plain(item)
-            for f in dataclasses.fields(value)
-            for item in (getattr(value, f.name),)
-        }
-        return {"message": type(value).__name__, **fields}
-    if isinstance(value, enum.Enum):
-        return f"{value.name} ({value.value})"
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
-
-
-def _decoded_mcdata(data: bytes) -> str:
-    try:
-        return json.dumps(_plain(mcdata.decode(data)), indent=2, ensure_ascii=False, default=str)
-    except (ValueError, CodecError) as exc:
-        return f"not decodable: {exc}"
+        return view(data)
+    except Exception as exc:  # a family's view (perhaps a third party's): the report goes on without it
+        return f"not decodable: {type(exc).__name__}: {exc}"
 
 
 def _shown_text(data: bytes) -> str:
@@ -118,8 +85,9 @@ def body_view(media_type: str, data: bytes, depth: int = 0) -> dict[str, Any]:
     if not data:
         return {"kind": "empty", "size": 0}
     essence = media_type.split(";")[0].strip().lower()
-    if essence in _MCDATA_BINARY or (essence.startswith("application/vnd.3gpp.mcdata") and "xml" not in essence):
-        return {"kind": "binary", "hex": hex_dump(data), "decoded": _decoded_mcdata(data), "size": size}
+    view = body_view_of(essence)  # a format family's decoded view of its binary media type
+    if view is not None:
+        return {"kind": "binary", "hex": hex_dump(data), "decoded": _family_view(view, data), "size": size}
     if essence.startswith("multipart/") and depth >= _MAX_NESTING:
         return {"kind": "binary", "hex": hex_dump(data), "decoded": "multipart nested too deep to show", "size": size}
     if essence.startswith("multipart/"):

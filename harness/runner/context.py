@@ -13,16 +13,11 @@ from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 from harness.catalog import Catalog
-from harness.codecs.multipart import (
-    BodyPart,
-    MultipartError,
-    build_multipart,
-    read_entity,
-)
-from harness.families.esn.steps import DEFAULT_SDS_INFO, sds_body
+from harness.codecs.multipart import BodyPart, MultipartError, build_multipart, read_entity
+from harness.extensions import scenario_parts
 from harness.families.renditions import family
 from harness.model import ConfigurationError, Format, Sample
-from harness.profile import SDS_FORMAT
+from harness.registry import resolve
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
@@ -198,9 +193,15 @@ class ScenarioContext:
         return fmt, sample
 
     def build_message(self, spec: dict[str, Any]) -> Message:
-        """Build the bytes of a ``message:`` block of a scenario step."""
-        if "sds" in spec:
-            return self.build_sds(spec["sds"])
+        """Build the bytes of a ``message:`` block of a scenario step.
+
+        A key a format family declares (its ``message`` ``ScenarioPart``, e.g. ``sds``) is built by that
+        family's handler, ``(this context, the block's value expanded) -> Message``.
+        """
+        for key, part in scenario_parts("message").items():
+            if key in spec:
+                built: Message = resolve(part.handler)(self, self.expand(spec[key]))
+                return built
         if "multipart" in spec:
             return self.build_multipart(spec["multipart"])
         fmt: Format | None
@@ -237,25 +238,6 @@ class ScenarioContext:
         if target_format is not None and target_format.syntax == "multipart":
             content_type, raw = _split_entity(raw)
         return Message(target_format, raw, content_type, model, sample)
-
-    def build_sds(self, spec: dict[str, Any]) -> Message:
-        """A fresh SDS (``mcdata-sds/1.0``) built from a scenario's ``sds:`` block (docs/decisions-esn-exchange.md).
-
-        ``info`` (a sample reference or a ``message:`` block; default the one-to-one
-        mcdata-info sample), ``disposition`` (``none``, ``delivery``, ``read``,
-        ``delivery-and-read``) or ``notification`` (``delivered``, ...: an SDS
-        NOTIFICATION instead), ``date_time`` (default now), ``conversation_id`` and
-        ``message_id`` (default fresh UUIDs), ``payload`` (``{text: ...}``,
-        ``{binary_hex: ...}`` or ``{hex: ...}``, the whole DATA PAYLOAD),
-        ``truncate_signalling`` (keep that many octets), ``transfer_encoding``
-        (``binary`` or ``base64``) and ``parts`` (which of ``info``, ``signalling``,
-        ``payload`` to write, in that order).
-        """
-        spec = self.expand(spec)
-        info_spec = spec.get("info", DEFAULT_SDS_INFO)
-        info = self.build_message({"sample": info_spec} if isinstance(info_spec, str) else info_spec).body
-        content_type, body = sds_body(spec, info)
-        return Message(self.catalog.format(SDS_FORMAT), body, content_type, None, None)
 
     def build_multipart(self, parts: list[Any]) -> Message:
         """A ``multipart/mixed`` body whose parts are ``message:`` blocks, each with its own media type."""

@@ -23,7 +23,9 @@ from harness.events import (
     ScenarioFinished,
     Summary,
 )
+from harness.extensions import scenario_parts
 from harness.model import (
+    STEP_KINDS,
     BadAnswer,
     CheckFailure,
     ConfigurationError,
@@ -38,6 +40,7 @@ from harness.model import (
     percentile,
 )
 from harness.profile import HOOK_ABSENT, TRIGGER_HOOK
+from harness.registry import resolve
 from harness.runner import steps
 from harness.runner.context import Message, ScenarioContext
 from harness.runner.dataset import load_dataset
@@ -263,6 +266,8 @@ class Runner:
     async def _run_step(
         self, scenario: Scenario, step: Step, ctx: ScenarioContext, latencies: list[float]
     ) -> list[CheckFailure]:
+        if step.kind not in STEP_KINDS:
+            return await self._run_family_step(scenario, step, ctx, latencies)
         if step.kind == "trigger":
             return await self._run_trigger_step(scenario, step, ctx, latencies)
         if step.kind == "repeat":
@@ -276,6 +281,29 @@ class Runner:
             instruction = str(ctx.expand(hook)) if isinstance(hook, str) else f"do what {path} would do"
             raise ManualAction(f"no {path} test hook (HTTP {response.status}); operator must: {instruction}")
         return self._judge(scenario, step.name, step, response, ctx, message)
+
+    async def _run_family_step(
+        self, scenario: Scenario, step: Step, ctx: ScenarioContext, latencies: list[float]
+    ) -> list[CheckFailure]:
+        """A step of a kind a format family declares (its ``step`` ``ScenarioPart``): the family's handler runs
+        it with this runner, whose ``exchanges``, ``build_request``, ``exchange`` and ``judge`` it may use."""
+        part = scenario_parts("step").get(step.kind)
+        if part is None or not part.handler:
+            raise ConfigurationError(f"step {step.name!r}: no format family runs steps of kind {step.kind!r}")
+        failures: list[CheckFailure] = await resolve(part.handler)(self, scenario, step, ctx, latencies)
+        return failures
+
+    async def exchange(
+        self, scenario: Scenario, name: str, step: Step, ctx: ScenarioContext, latencies: list[float]
+    ) -> tuple[Response, Message | None]:
+        """Carry the request of ``step`` (recorded as ``name``) and keep the message sent; for family step kinds."""
+        return await self._exchange(scenario, name, step, ctx, latencies)
+
+    def judge(
+        self, scenario: Scenario, name: str, step: Step, response: Response, ctx: ScenarioContext
+    ) -> list[CheckFailure]:
+        """The checks of ``step`` on ``response`` (then the exchange is recorded); for family step kinds."""
+        return self._judge(scenario, name, step, response, ctx, ctx.sent.get(name))
 
     async def _exchange(
         self, scenario: Scenario, name: str, step: Step, ctx: ScenarioContext, latencies: list[float]

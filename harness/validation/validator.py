@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Any
 
 from lxml import etree
 
+from harness.extensions import family_member, syntax_names
 from harness.families.renditions import Family, family
 from harness.families.rules import RULE_SETS, judge, rules_in_force
 from harness.model import CatalogError, Finding, Format, Sample, Severity
@@ -21,17 +21,17 @@ from harness.validation.jsonschema import SchemaValidator
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
 __all__ = [
-    "SYNTAXES",
-    "SYNTAX_DETECTORS",
     "XPATH_PREFIXES",
+    "Syntax",
     "SyntaxValidator",
     "Validation",
     "Validator",
     "detect_format",
     "element_xpath",
+    "explain",
     "json_pointer",
-    "register_syntax",
     "sample_findings",
+    "syntax",
     "validator_for",
 ]
 
@@ -74,30 +74,33 @@ class Validation:
 
 
 SyntaxValidator = Callable[[bytes], Validation]
-SYNTAXES: dict[str, Callable[[Format], SyntaxValidator]] = {}
-"""Validators for syntaxes other than JSON and XML (binary codecs, multipart), by manifest ``syntax``.
-
-A module registers a factory with :func:`register_syntax`; :func:`_load_builtin_syntaxes` imports them.
-"""
-SYNTAX_DETECTORS: list[Callable[[list[Format], bytes], Format | None]] = []
-"""Content detection for those syntaxes (e.g. a stored multipart entity); :func:`detect_format` asks them last."""
 
 
-def register_syntax(name: str) -> Callable[[Callable[[Format], SyntaxValidator]], Callable[[Format], SyntaxValidator]]:
-    def register(factory: Callable[[Format], SyntaxValidator]) -> Callable[[Format], SyntaxValidator]:
-        SYNTAXES[name] = factory
-        return factory
+@dataclass(slots=True, frozen=True)
+class Syntax:
+    """How a format family validates a manifest ``syntax`` other than JSON and XML (binary codecs, multipart).
 
-    return register
+    A family declares it in its ``FormatFamily.syntaxes``; ``validator`` compiles a format of that syntax,
+    ``explain`` gives ``harness validate --explain`` its decoded fields (one per line), ``detect`` recognises
+    a message of one of the given formats by its content (None: not one of them).
+    """
+
+    validator: Callable[[Format], SyntaxValidator]
+    explain: Callable[[Format, bytes], list[str]] | None = None
+    detect: Callable[[list[Format], bytes], Format | None] | None = None
 
 
-def _load_builtin_syntaxes() -> None:
-    """Import the modules that register syntaxes (each registers on import)."""
-    for module in BUILTIN_SYNTAX_MODULES:
-        importlib.import_module(module)
+def syntax(name: str) -> Syntax | None:
+    """The :class:`Syntax` a format family declares for ``name``, or None."""
+    found: Syntax | None = family_member("syntaxes", name)
+    return found
 
 
-BUILTIN_SYNTAX_MODULES: list[str] = ["harness.validation.binary"]
+def explain(fmt: Format, data: bytes) -> list[str]:
+    """The decoded fields of a message of ``fmt``, one per line, for ``--explain``; empty when its syntax has
+    none to show (JSON and XML are their own explanation)."""
+    declared = syntax(fmt.syntax) if fmt.syntax not in ("json", "xml") else None
+    return declared.explain(fmt, data) if declared is not None and declared.explain is not None else []
 
 
 class Validator:
@@ -109,11 +112,10 @@ class Validator:
         self._other: SyntaxValidator | None = None
         schema_path = Path(fmt.schema_path)
         if fmt.syntax not in ("json", "xml"):
-            _load_builtin_syntaxes()
-            factory = SYNTAXES.get(fmt.syntax)
-            if factory is None:
+            declared = syntax(fmt.syntax)
+            if declared is None:
                 raise CatalogError(f"format {fmt.id}: no validator for syntax {fmt.syntax!r}")
-            self._other = factory(fmt)
+            self._other = declared.validator(fmt)
         elif fmt.syntax == "json":
             self._json = SchemaValidator(json.loads(schema_path.read_bytes()))
         else:
@@ -323,8 +325,11 @@ def detect_format(formats: list[Format], data: bytes) -> Format | None:
         for fmt in formats:
             if fmt.syntax == "xml" and dict(fmt.detect).get("root") == root.tag:
                 return fmt
-    _load_builtin_syntaxes()
-    return next((found for detect in SYNTAX_DETECTORS if (found := detect(formats, data)) is not None), None)
+    for name in sorted(syntax_names()):
+        declared = syntax(name)
+        if declared is not None and declared.detect is not None and (found := declared.detect(formats, data)):
+            return found
+    return None
 
 
 def _json_matches(document: dict[str, Any], fmt: Format) -> bool:

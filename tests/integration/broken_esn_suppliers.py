@@ -8,19 +8,10 @@ import uuid
 from aiohttp import web
 
 from harness.catalog import Catalog
-from harness.codecs.multipart import (
-    MCDATA_INFO,
-    MCDATA_PAYLOAD,
-    MCDATA_SIGNALLING,
-    BodyPart,
-    MultipartError,
-    MultipartFault,
-    Sds,
-    build_multipart,
-    parse_multipart,
-)
+from harness.codecs.multipart import BodyPart, MultipartError, MultipartFault, build_multipart, parse_multipart
 from harness.endpoints import build_app, default_roles
 from harness.endpoints.esn_gateway import EsnGateway, Member
+from harness.families.esn.body import MCDATA_INFO, MCDATA_PAYLOAD, MCDATA_SIGNALLING, Sds
 from harness.families.esn.mcdata import CodecError, NotificationType, SdsSignalling
 from harness.families.esn.messages import LocationInfo, McdataParams, McpttParams, location_report, notification_sds
 from harness.model import Finding

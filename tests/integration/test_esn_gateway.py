@@ -5,9 +5,9 @@ from __future__ import annotations
 import aiohttp
 
 from harness.catalog import Catalog
-from harness.codecs.multipart import parse_sds
 from harness.endpoints import ReferenceServer, build_app
 from harness.endpoints.esn_gateway import EsnGateway
+from harness.families.esn.body import parse_sds
 from harness.families.esn.mcdata import SdsNotification, SdsSignalling, decode
 from harness.families.esn.messages import LOCATION_INFO, MCPTT_INFO, location_request, read_location
 from harness.profile import ESN_ALERTS_PATH as ALERTS_PATH

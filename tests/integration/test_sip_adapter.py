@@ -9,8 +9,9 @@ import pytest
 
 from adapters.sip import SipTransport
 from harness.catalog import Catalog
-from harness.codecs.multipart import BodyPart, build_multipart, build_sds, parse_sds
+from harness.codecs.multipart import BodyPart, build_multipart
 from harness.endpoints.sip_gateway import SipServer, free_port
+from harness.families.esn.body import build_sds, parse_sds
 from harness.families.esn.mcdata import (
     DataPayload,
     Disposition,

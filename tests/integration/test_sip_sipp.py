@@ -21,8 +21,8 @@ import pytest
 
 from adapters.sip import SipTransport
 from harness.catalog import Catalog
-from harness.codecs.multipart import build_sds
 from harness.endpoints.sip_gateway import SipServer, free_port
+from harness.families.esn.body import build_sds
 from harness.families.esn.mcdata import DataPayload, Disposition, SdsSignalling, Text, encode
 from harness.model import TargetUnreachable
 from harness.transport import Request, TransportOptions

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from harness.catalog import Catalog, load_catalog
-from harness.codecs.multipart import MultipartFault, build_sds, parse_sds, read_entity
+from harness.codecs.multipart import MultipartFault, read_entity
+from harness.families.esn.body import build_sds, parse_sds
 from harness.families.esn.mcdata import Fault, decode, encode
+from harness.families.esn.validation import sds_validator
 from harness.model import Format, Sample
-from harness.validation.binary import sds_validator
 from harness.validation.validator import detect_format, validator_for
 from tests.conftest import ROOT
 

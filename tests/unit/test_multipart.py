@@ -10,19 +10,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.codecs.multipart import (
-    MCDATA_INFO,
-    MCDATA_PAYLOAD,
-    MCDATA_SIGNALLING,
-    RESOURCE_LISTS,
     BodyPart,
     MultipartError,
     MultipartFault,
     build_multipart,
-    build_sds,
     parse_media_type,
     parse_multipart,
-    parse_sds,
     read_entity,
+)
+from harness.families.esn.body import (
+    MCDATA_INFO,
+    MCDATA_PAYLOAD,
+    MCDATA_SIGNALLING,
+    RESOURCE_LISTS,
+    build_sds,
+    parse_sds,
 )
 
 INFO = b'<mcdatainfo xmlns="urn:3gpp:ns:mcdataInfo:1.0"><mcdata-Params/></mcdatainfo>'

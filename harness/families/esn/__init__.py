@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.extensions import FAMILIES, FormatFamily
+from harness.extensions import FAMILIES, FormatFamily, ScenarioPart
 
 __all__ = ["FAMILY"]
 
@@ -18,5 +18,26 @@ FAMILY = FormatFamily(
     ),
     rule_modules=(),
     check_modules=("harness.families.esn.checks",),
+    syntaxes=(
+        ("binary", "harness.families.esn.validation:BINARY"),
+        ("multipart", "harness.families.esn.validation:MULTIPART"),
+    ),
+    body_views=(
+        ("application/vnd.3gpp.mcdata-signalling", "harness.families.esn.views:mcdata_fields"),
+        ("application/vnd.3gpp.mcdata-payload", "harness.families.esn.views:mcdata_fields"),
+    ),
+    scenario_parts=(
+        ScenarioPart(
+            "message",
+            "sds",
+            "harness.families.esn.scenario_parts:SDS",
+            "harness.families.esn.steps:sds_message",
+            samples=("info",),
+        ),
+        ScenarioPart(
+            "expect", "sds_notification", "harness.families.esn.scenario_parts:SDS_NOTIFICATION", reference="answers"
+        ),
+        ScenarioPart("expect", "sds_relayed", "harness.families.esn.scenario_parts:SDS_RELAYED", reference="original"),
+    ),
 )
 FAMILIES.add(FAMILY.name, FAMILY)

@@ -9,13 +9,14 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from harness.codecs.multipart import MultipartError, Sds, parse_sds
+from harness.codecs.multipart import MultipartError
+from harness.families.esn.body import Sds, parse_sds
 from harness.families.esn.mcdata import CodecError, NotificationType, SdsNotification, SdsSignalling, decode
 from harness.families.esn.steps import NOTIFICATION_TYPES
+from harness.families.esn.validation import sds_validator
 from harness.model import ConfigurationError
 from harness.profile import MCDATA_INFO_NS, SDS_FORMAT
 from harness.runner.checks import CheckContext, Mismatch, as_list, check
-from harness.validation.binary import sds_validator
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
 __all__ = ["sds_notification", "sds_relayed"]

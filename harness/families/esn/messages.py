@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from harness.codecs.multipart import build_sds
+from harness.families.esn.body import build_sds
 from harness.families.esn.mcdata import Disposition, NotificationType, SdsNotification, SdsSignalling, encode
 from harness.profile import MCDATA_INFO_NS
 from harness.validation.xmlsafe import UnsafeXml, parse_xml

@@ -1,4 +1,5 @@
-"""Building the SDS a scenario's ``sds:`` step sends (docs/decisions-esn-exchange.md): the ESN family's step kind."""
+"""Building the SDS a scenario's ``sds:`` message block sends (docs/decisions-esn-exchange.md): the ESN family's
+message builder, declared in its ``scenario_parts``."""
 
 from __future__ import annotations
 
@@ -6,14 +7,8 @@ import time
 import uuid
 from typing import Any
 
-from harness.codecs.multipart import (
-    MCDATA_INFO,
-    MCDATA_PAYLOAD,
-    MCDATA_SIGNALLING,
-    BodyPart,
-    MultipartError,
-    build_multipart,
-)
+from harness.codecs.multipart import BodyPart, MultipartError, build_multipart
+from harness.families.esn.body import MCDATA_INFO, MCDATA_PAYLOAD, MCDATA_SIGNALLING
 from harness.families.esn.mcdata import (
     Binary,
     CodecError,
@@ -26,8 +21,10 @@ from harness.families.esn.mcdata import (
     encode,
 )
 from harness.model import ConfigurationError
+from harness.profile import SDS_FORMAT
+from harness.runner.context import Message, ScenarioContext
 
-__all__ = ["DEFAULT_SDS_INFO", "NOTIFICATION_TYPES", "sds_body"]
+__all__ = ["DEFAULT_SDS_INFO", "NOTIFICATION_TYPES", "sds_body", "sds_message"]
 
 DEFAULT_SDS_INFO = "mcdata-info/1.0/valid/one-to-one-sds.xml"
 _DISPOSITIONS = {
@@ -89,3 +86,15 @@ def sds_body(spec: dict[str, Any], info: bytes) -> tuple[str, bytes]:
     except (KeyError, MultipartError) as exc:
         raise ConfigurationError(f"bad 'sds' block: parts are info, signalling, payload ({exc})") from None
     return content_type, body
+
+
+def sds_message(ctx: ScenarioContext, spec: dict[str, Any]) -> Message:
+    """A fresh SDS (``mcdata-sds/1.0``) built from a scenario's (expanded) ``sds:`` block (decisions-esn-exchange).
+
+    ``info`` (a sample reference or a ``message:`` block; default the one-to-one mcdata-info sample), then
+    the members :func:`sds_body` reads. The family's ``message`` scenario part: the runner calls it.
+    """
+    info_spec = spec.get("info", DEFAULT_SDS_INFO)
+    info = ctx.build_message({"sample": info_spec} if isinstance(info_spec, str) else info_spec).body
+    content_type, body = sds_body(spec, info)
+    return Message(ctx.catalog.format(SDS_FORMAT), body, content_type, None, None)

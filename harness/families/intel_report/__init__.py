@@ -11,5 +11,6 @@ FAMILY = FormatFamily(
     formats=("intel-report/1.0", "intel-report-xml/1.0"),
     rule_modules=("harness.families.intel_report.rules",),
     check_modules=("harness.families.intel_report.checks",),
+    renditions=(("intel-report", "harness.families.intel_report.rendition:RENDITION"),),
 )
 FAMILIES.add(FAMILY.name, FAMILY)

@@ -34,7 +34,9 @@ from typing import Any
 
 from lxml import etree
 
-__all__ = ["NS", "PROFILE", "content_of", "from_xml", "to_xml", "xpath"]
+from harness.families.renditions import Family
+
+__all__ = ["NS", "PROFILE", "RENDITION", "content_of", "from_xml", "to_xml", "xpath"]
 
 NS = "urn:netcode:intel-report:1.0"
 PROFILE = "netcode.intel-report/1.0"
@@ -436,3 +438,15 @@ def xpath(path: tuple[str | int, ...]) -> str:
             return base
         return _subject_xpath(f"{base}/*[{position}]", rest[1:])
     return _ROOT
+
+
+RENDITION = Family(
+    name="intel-report",
+    namespace=NS,
+    prefix="ir",
+    from_xml=from_xml,
+    to_xml=to_xml,
+    xpath=xpath,
+    content_of=content_of,
+)
+"""The intelligence report's one content model as JSON and XML (declared in the family's ``renditions``)."""

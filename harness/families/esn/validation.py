@@ -1,7 +1,7 @@
 """Validation of the binary MCData formats (syntax ``binary``) and of SDS bodies (syntax ``multipart``).
 
-Registered with :func:`harness.validation.validator.register_syntax`; the
-validator imports this module through ``BUILTIN_SYNTAX_MODULES``.
+The ESN family declares both syntaxes (:data:`BINARY`, :data:`MULTIPART`) in its
+``FormatFamily.syntaxes``; the validator finds them through the registry.
 
 - ``binary`` (``mcdata-signalling/1.0``, ``mcdata-payload/1.0``): the format's
   schema file (``layout.yaml``) names the message types the part carries; the
@@ -30,24 +30,14 @@ import datetime as dt
 import enum
 import functools
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 from lxml import etree
 
-from harness.codecs.multipart import (
-    MCDATA_INFO,
-    MCDATA_PAYLOAD,
-    MCDATA_SIGNALLING,
-    RESOURCE_LISTS,
-    MultipartError,
-    parse_media_type,
-    parse_multipart,
-    parse_sds,
-    read_entity,
-)
+from harness.codecs.multipart import MultipartError, parse_media_type, parse_multipart, read_entity
+from harness.families.esn.body import MCDATA_INFO, MCDATA_PAYLOAD, MCDATA_SIGNALLING, RESOURCE_LISTS, parse_sds
 from harness.families.esn.mcdata import (
     CodecError,
     Fault,
@@ -59,16 +49,24 @@ from harness.families.esn.mcdata import (
 )
 from harness.model import CatalogError, Finding, Format
 from harness.validation.validator import (
-    SYNTAX_DETECTORS,
     XPATH_PREFIXES,
+    Syntax,
     SyntaxValidator,
     Validation,
     element_xpath,
-    register_syntax,
 )
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
-__all__ = ["SdsValidator", "detect_entity", "detect_message", "explain", "message_findings", "sds_validator"]
+__all__ = [
+    "BINARY",
+    "MULTIPART",
+    "SdsValidator",
+    "detect_entity",
+    "detect_message",
+    "explain",
+    "message_findings",
+    "sds_validator",
+]
 
 _RESOURCE_LISTS_ROOT = "{urn:ietf:params:xml:ns:resource-lists}resource-lists"
 
@@ -118,7 +116,6 @@ def message_findings(data: bytes, allowed: frozenset[int], media_type: str, wher
     return []
 
 
-@register_syntax("binary")
 def binary_validator(fmt: Format) -> SyntaxValidator:
     """The validator of a binary MCData format whose ``layout.yaml`` lists its message types."""
     description = _description(fmt)
@@ -220,7 +217,6 @@ def sds_validator(fmt: Format) -> SdsValidator:
     return SdsValidator(fmt)
 
 
-@register_syntax("multipart")
 def multipart_validator(fmt: Format) -> SyntaxValidator:
     return sds_validator(fmt)
 
@@ -250,11 +246,6 @@ def detect_entity(formats: list[Format], data: bytes) -> Format | None:
         if "part" not in detect or detect["part"].lower().encode() in head:
             return fmt
     return None
-
-
-_DETECTOR: Callable[[list[Format], bytes], Format | None] = detect_entity
-if _DETECTOR not in SYNTAX_DETECTORS:
-    SYNTAX_DETECTORS.append(_DETECTOR)
 
 
 # -- recognition by content and --explain ------------------------------------------------------------------------
@@ -297,11 +288,6 @@ def detect_message(formats: list[Format], data: bytes) -> Format | None:
         if kind in allowed and minimum is not None and len(data) >= minimum:
             return fmt
     return None
-
-
-_MESSAGE_DETECTOR: Callable[[list[Format], bytes], Format | None] = detect_message
-if _MESSAGE_DETECTOR not in SYNTAX_DETECTORS:
-    SYNTAX_DETECTORS.append(_MESSAGE_DETECTOR)
 
 
 def _shown(name: str, value: Any) -> str:
@@ -377,3 +363,9 @@ def explain(fmt: Format, data: bytes) -> list[str]:
                 lines += ["  " + line for line in _explain_octets(part.content)]
         return lines
     return []
+
+
+BINARY = Syntax(validator=binary_validator, explain=explain, detect=detect_message)
+"""The ``binary`` syntax: one MCData message, its types named by the format's ``layout.yaml``."""
+MULTIPART = Syntax(validator=multipart_validator, explain=explain, detect=detect_entity)
+"""The ``multipart`` syntax: an MCData body (a stored MIME entity), its parts named by ``parts.yaml``."""
