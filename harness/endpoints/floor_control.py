@@ -9,6 +9,8 @@ ESN gateway when it plays ``esn.md`` 1.1 or later.
   ``/invalid-message`` for FLR-01/02/03 (a packet missing a field the profile requires, FLR-10, is read and
   ignored: ``202``), ``404``
   ``/not-found`` for an unknown session, ``415`` for another media type.
+- ``POST {base}/netcode/v1/esn/floor/{session}`` (below any base path): a packet delivered to a participant the
+  reference plays (the harness's counterpart), ``202`` once read.
 - What the server sends, each packet in its own ``POST {participant url}/netcode/v1/esn/floor/{session}``, in
   the order decided; the revoke timer (``duration_s``) runs per grant.
 
@@ -29,7 +31,7 @@ from aiohttp import web
 from harness.catalog import Catalog
 from harness.endpoints.common import BODY, LOG, problem, read_body
 from harness.endpoints.store import MemoryStore
-from harness.families.esn.floor import MEDIA_TYPE, encode, judge
+from harness.families.esn.floor import FLOOR_PATH, FLOOR_SESSIONS_HOOK, MEDIA_TYPE, encode, judge
 from harness.families.esn.floor_server import MAX_PARTICIPANTS, FloorSession, Outgoing, Participant
 from harness.http import media_type
 from harness.model import ConfigurationError, Finding
@@ -37,8 +39,6 @@ from harness.validation.jsonsafe import UnsafeJson, parse_json
 
 __all__ = ["FLOOR_PATH", "FLOOR_SESSIONS_HOOK", "SESSIONS_HELD", "FloorControl", "plays_floor_control"]
 
-FLOOR_PATH = "/netcode/v1/esn/floor/{session}"
-FLOOR_SESSIONS_HOOK = "/netcode/v1/_test/floor-sessions/{session}"
 SESSIONS_HELD = 1000
 """Floor sessions held at most; past it the oldest goes (its timer with it)."""
 SEND_TIMEOUT_S = 2.0
@@ -77,7 +77,8 @@ class FloorControl:
         self.hooks = hooks
         self.permitted = permitted or (lambda url: False)
         self.sessions: MemoryStore[str, FloorSession] = MemoryStore(SESSIONS_HELD)
-        self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.timers: dict[str, tuple[asyncio.TimerHandle, int]] = {}
+        """Session -> its revoke timer and the grant it watches."""
         self.locks: collections.OrderedDict[str, asyncio.Lock] = collections.OrderedDict()
         self.sent: collections.deque[tuple[str, int | str]] = collections.deque(maxlen=1000)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -89,7 +90,7 @@ class FloorControl:
         return routes
 
     def reset(self) -> None:
-        for timer in self.timers.values():
+        for timer, _ in self.timers.values():
             timer.cancel()
         self.timers.clear()
         self.sessions.clear()
@@ -173,6 +174,8 @@ class FloorControl:
             return response
         body = await read_body(request)
         request[BODY] = body
+        if "base" in request.match_info:  # below a base URL: a participant's delivery, the reference the participant
+            return self.delivered(body)
         session = self.sessions.get(name)
         if session is None:
             return problem(404, "not-found", f"no floor session {name[:MAX_SESSION_NAME]!r}")
@@ -188,6 +191,15 @@ class FloorControl:
             self._spawn(self._send_in_order(name, self._lock(name), outgoing))
         return web.Response(status=202)
 
+    def delivered(self, body: bytes) -> web.StreamResponse:
+        """A floor packet delivered to a participant the reference plays (the counterpart of a floor session on
+        a system under test): ``202`` once read, ``400`` located when it cannot be (FLR-01/02/03)."""
+        judgement = judge(body)
+        refusing = [finding for finding in judgement.errors if finding.rule in _STOPPING_ERRORS]
+        if refusing:
+            return problem(400, "invalid-message", f"{len(refusing)} finding(s)", refusing)
+        return web.Response(status=202)
+
     def decide(self, session: FloorSession, judgement: Any) -> list[Outgoing]:
         return session.receive(judgement)
 
@@ -200,29 +212,27 @@ class FloorControl:
         return lock
 
     def _arm_timer(self, name: str, session: FloorSession) -> None:
-        """A new holder starts the revoke timer; a released floor stops it."""
-        holder = session.holder
+        """A new grant starts the revoke timer; a released floor stops it."""
         armed = self.timers.get(name)
-        if armed is not None and getattr(armed, "holder", None) is holder:
+        if armed is not None and armed[1] == session.grants and session.holder is not None:
             return
         self._cancel_timer(name)
-        if holder is None:
+        if session.holder is None:
             return
         loop = asyncio.get_running_loop()
-        timer = loop.call_later(session.duration_s, self._expired, name, session, holder)
-        timer.holder = holder  # type: ignore[attr-defined]  # which grant the timer watches
-        self.timers[name] = timer
+        timer = loop.call_later(session.duration_s, self._expired, name, session, session.grants)
+        self.timers[name] = (timer, session.grants)
 
     def _cancel_timer(self, name: str) -> None:
-        timer = self.timers.pop(name, None)
-        if timer is not None:
-            timer.cancel()
+        armed = self.timers.pop(name, None)
+        if armed is not None:
+            armed[0].cancel()
 
-    def _expired(self, name: str, session: FloorSession, holder: Participant) -> None:
+    def _expired(self, name: str, session: FloorSession, grant: int) -> None:
         self.timers.pop(name, None)
         if self.sessions.get(name) is not session:
             return
-        outgoing = session.expire(holder)
+        outgoing = session.expire(grant)
         if outgoing:
             self._spawn(self._send_in_order(name, self._lock(name), outgoing))
 

@@ -45,6 +45,8 @@ __all__ = [
     "DENY_CAUSES",
     "FIELD_NAMES",
     "FLOOR_INDICATORS",
+    "FLOOR_PATH",
+    "FLOOR_SESSIONS_HOOK",
     "HEADER_SIZE",
     "LEGACY_FIELD_IDS",
     "MEDIA_TYPE",
@@ -69,6 +71,10 @@ __all__ = [
 
 MEDIA_TYPE = "application/vnd.netcode.mcptt-floor"
 """The profile's HTTP binding: the body is one packet, raw octets."""
+FLOOR_PATH = "/netcode/v1/esn/floor/{session}"
+"""Where a floor packet is sent: the server's, and below a participant's base URL, the participant's."""
+FLOOR_SESSIONS_HOOK = "/netcode/v1/_test/floor-sessions/{session}"
+"""The test hook that sets up a floor session (test mode only)."""
 NAME = b"MCPT"
 HEADER_SIZE = 12
 PT_APP = 204

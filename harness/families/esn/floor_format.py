@@ -14,14 +14,25 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from harness.families.esn.floor import HEADER_SIZE, NAME, PT_APP, RULES, Judgement, field_rows, judge
 from harness.families.rules import judge as judge_rules
 from harness.families.rules import rule
 from harness.model import Finding, Format, Severity
-from harness.validation.validator import SyntaxValidator, Validation
+from harness.validation.validator import Syntax, SyntaxValidator, Validation
 
-__all__ = ["RULE_SET", "body_view", "detect", "explain", "validator"]
+__all__ = [
+    "FLOOR_AWAIT",
+    "FLOOR_PACKET",
+    "FLOOR_SEND",
+    "RULE_SET",
+    "SYNTAX",
+    "body_view",
+    "detect",
+    "explain",
+    "validator",
+]
 
 RULE_SET = "mcptt-floor"
 
@@ -83,3 +94,71 @@ def detect(formats: list[Format], data: bytes) -> Format | None:
     if len(data) < HEADER_SIZE or data[0] >> 6 != 2 or data[1] != PT_APP or data[8:12] != NAME:
         return None
     return next((fmt for fmt in formats if fmt.syntax == RULE_SET), None)
+
+
+# -- the scenario language's floor keys (schema fragments; the handlers are in floor_steps) ------------------------
+
+FLOOR_SEND: dict[str, Any] = {
+    "description": "Send one floor packet to the SUT's floor control server (POST /netcode/v1/esn/floor/{session}).",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["session"],
+    "properties": {
+        "session": {"type": "string", "minLength": 1},
+        "sample": {"$ref": "#/$defs/sampleRef"},
+        "hex": {"type": "string"},
+        "content_type": {"type": "string"},
+    },
+    "oneOf": [{"required": ["sample"]}, {"required": ["hex"]}],
+}
+"""``floor_send``: the packet is a catalog sample or hex octets; the step's ``expect`` judges the answer."""
+
+FLOOR_AWAIT: dict[str, Any] = {
+    "description": "The first floor packet the SUT sent to a participant after a floor_send step.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["participant", "session", "after"],
+    "properties": {
+        "participant": {"type": "string", "pattern": "^/"},
+        "session": {"type": "string", "minLength": 1},
+        "after": {"type": "string", "minLength": 1},
+        "within_s": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+        "expect_none": {"type": "boolean"},
+    },
+}
+"""``floor_await``: ``participant`` is the path below the counterpart the participant is delivered at."""
+
+_FIELD_EXPECTATION: dict[str, Any] = {
+    "oneOf": [
+        {"type": ["integer", "string"]},
+        {"type": "array", "items": {"type": "integer"}},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "minProperties": 1,
+            "properties": {
+                "equals": {"type": ["integer", "string", "array"]},
+                "present": {"type": "boolean"},
+                "optional": {"type": "boolean"},
+            },
+        },
+    ]
+}
+
+FLOOR_PACKET: dict[str, Any] = {
+    "description": "The floor packet received: FLR-clean, its subtype, fields, SSRC and numbering.",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "subtype": {"$ref": "#/$defs/stringOrList"},
+        "ack_requested": {"type": "boolean"},
+        "fields": {"type": "object", "additionalProperties": _FIELD_EXPECTATION},
+        "keep_as": {"type": "string", "minLength": 1},
+        "same_ssrc_as": {"type": "string", "minLength": 1},
+        "sequence_after": {"type": "string", "minLength": 1},
+    },
+}
+"""The value of the ``floor_packet`` check."""
+
+SYNTAX = Syntax(validator=validator, explain=explain, detect=detect)
+"""The manifest syntax ``mcptt-floor``, declared in the ESN family's ``syntaxes``."""

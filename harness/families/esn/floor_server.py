@@ -94,6 +94,8 @@ class FloorSession:
         self.queue: list[tuple[Participant, int]] = []
         self.sequence = 0
         """The last Message Sequence Number sent (the first Floor Taken carries 1)."""
+        self.grants = 0
+        """How many times the floor was granted: a new grant restarts the revoke timer, even to the same holder."""
 
     # -- building packets ---------------------------------------------------------------------
 
@@ -196,6 +198,7 @@ class FloorSession:
     def grant(self, participant: Participant, priority: int) -> list[Outgoing]:
         """Floor Granted to ``participant``, Floor Taken to every other participant."""
         self.holder, self.granted_priority = participant, priority
+        self.grants += 1
         out = [Outgoing(participant, self.granted(participant, priority))]
         taken = self.taken(participant)
         out += [Outgoing(other, taken) for other in self.participants if other is not participant]
@@ -215,8 +218,9 @@ class FloorSession:
     def queue_position_request(self, sender: Participant) -> list[Outgoing]:
         return [Outgoing(sender, self.queue_position(sender))]
 
-    def expire(self, holder: Participant) -> list[Outgoing]:
-        """The revoke timer fired for ``holder``: Floor Revoke (cause 2) when it still holds the floor."""
-        if self.holder is not holder:
+    def expire(self, grant: int) -> list[Outgoing]:
+        """The revoke timer of grant number ``grant`` fired: Floor Revoke (cause 2) when that grant still holds."""
+        if self.holder is None or self.grants != grant:
             return []
+        holder = self.holder
         return [Outgoing(holder, self.revoke())]
