@@ -277,7 +277,14 @@ def _load_samples(directory: Path) -> tuple[Sample, ...]:
             rules = manifest.get(path.name)
             if not rules:
                 raise CatalogError(f"{path}: invalid sample declares no rule in manifest.yaml")
-            samples.append(Sample(str(path), False, tuple(str(r) for r in rules)))
+            if isinstance(rules, dict):  # {document version: [rules it breaks there]}
+                if not all(isinstance(listed, list) for listed in rules.values()):
+                    raise CatalogError(f"{path}: manifest.yaml maps a version to something other than a rule list")
+                by_version = tuple((str(v), tuple(str(r) for r in listed)) for v, listed in rules.items())
+                every = tuple(dict.fromkeys(rule for _, listed in by_version for rule in listed))
+                samples.append(Sample(str(path), False, every, by_version))
+            else:
+                samples.append(Sample(str(path), False, tuple(str(r) for r in rules)))
     return tuple(samples)
 
 

@@ -52,7 +52,8 @@ class ScenarioPart:
     the catalog adds to the scenario schema when it loads. ``samples`` (``message``): members of the value
     that hold a sample reference or a nested message block, checked like a step's own. ``reference``
     (``expect``): the member whose value names the step that sent the message the check judges.
-    ``checks_itself`` (``step``): a step of this kind without ``expect`` still checks something.
+    ``checks_itself`` (``step``): a step of this kind without ``expect`` still checks something. ``format``
+    (``message``): the catalog format of the message it builds, which the report names the scenario by.
     """
 
     place: str
@@ -62,6 +63,7 @@ class ScenarioPart:
     samples: tuple[str, ...] = ()
     reference: str = ""
     checks_itself: bool = False
+    format: str = ""
 
 
 @dataclass(slots=True, frozen=True)

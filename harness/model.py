@@ -270,6 +270,10 @@ class Sample:
     path: str
     valid: bool
     rules: tuple[str, ...] = ()
+    """Every rule it breaks in some version of its document."""
+    by_version: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """When its manifest says so, the rules it breaks in each version of its document (``{"1.0": [MCD-06]}``):
+    a version not listed is one where it breaks none (a message a newer version made valid)."""
 
 
 @dataclass(slots=True, frozen=True, eq=False)

@@ -25,6 +25,16 @@ class Fault(enum.StrEnum):
     """Used by validation: a message type that the body part (format) does not carry."""
     NOT_ENCODABLE = "MCD-12"
     """Raised by :func:`encode` only: a value out of range for its field."""
+    NOT_DECODED_1_1 = "MCD-13"
+    """esn 1.1 (replaces MCD-03): an unknown message type, or one 1.1 does not decode."""
+    FD_NO_PAYLOAD = "MCD-14"
+    """Used by validation (esn 1.1): an FD SIGNALLING PAYLOAD without a Payload IE."""
+    FD_PAYLOAD = "MCD-15"
+    """Used by validation (esn 1.1): more than one Payload IE in an FD message, or one that is not FILEURL."""
+    FD_URL = "MCD-16"
+    """Used by validation (esn 1.1): a FILEURL that is not an absolute http(s) URI of printable US-ASCII."""
+    METADATA = "MCD-17"
+    """Used by validation (esn 1.1, a warning): Metadata not UTF-8 or not readable as the profile reads 15.2.17."""
 
 
 class CodecError(ValueError):

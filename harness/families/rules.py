@@ -25,7 +25,18 @@ from typing import Any
 from harness.extensions import FAMILIES
 from harness.model import Severity
 
-__all__ = ["RULE_SETS", "Rule", "RuleViolation", "judge", "rule", "rules_in_force", "run_rules", "version_key"]
+__all__ = [
+    "ALWAYS_AN_ERROR",
+    "RULE_SETS",
+    "History",
+    "Rule",
+    "RuleViolation",
+    "judge",
+    "rule",
+    "rules_in_force",
+    "run_rules",
+    "version_key",
+]
 
 Path = tuple[str | int, ...]
 RuleViolation = tuple[Path | str, str]

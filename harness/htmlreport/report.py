@@ -31,7 +31,6 @@ __all__ = [
 SPEC_BASE = os.environ.get("HARNESS_SPEC_BASE", "")
 """Where the spec clause links of a report point (a scenario's ``spec:`` is appended); empty (the default): no
 link, the report embeds the clause text itself (docs/decisions-users.md)."""
-_BINARY_TYPES = ("application/vnd.3gpp.mcdata-signalling", "application/vnd.3gpp.mcdata-payload", "multipart/")
 
 
 def exchange_record(

@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.catalog import Catalog
 from harness.documentation import clauses_for
+from harness.extensions import scenario_parts
 from harness.htmlreport.bodies import diff_ops, message_view
 from harness.model import ConfigurationError, not_checked_note, percentile
 
@@ -45,13 +46,15 @@ class RunHeader:
 def scenario_family(scenario: Mapping[str, Any], catalog: Catalog | None) -> str:
     """The message family a scenario exercises: the format family of its first sample, else the format's name."""
 
+    built = {key: part.format for key, part in scenario_parts("message").items() if part.format}
+
     def samples(value: Any) -> Iterable[str]:
         if isinstance(value, dict):
             for key, item in value.items():
                 if key in ("sample", "format") and isinstance(item, str) and "/" in item:
                     yield item
-                elif key == "sds":
-                    yield "mcdata-sds/1.0"
+                elif key in built:  # a family's message block (ESN's sds): the format it builds
+                    yield built[key]
                 else:
                     yield from samples(item)
         elif isinstance(value, list):

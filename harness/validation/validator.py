@@ -283,6 +283,8 @@ def sample_findings(fmt: Format, sample: Sample) -> tuple[tuple[str, ...], tuple
 
     A sample's manifest lists every rule it breaks in any version of its document, whatever its weight there;
     a rule that the version applied does not state is neither (``schema`` and ids of no rule set are errors).
+    A manifest that lists the rules per version (``Sample.by_version``) is read for the version applied: a
+    version it does not list is one where the sample breaks none (all of them when no version is applied).
     """
     severities: dict[str, Severity | None] = {}
     for judged in (fmt, *fmt.embedded):
@@ -290,8 +292,11 @@ def sample_findings(fmt: Format, sample: Sample) -> tuple[tuple[str, ...], tuple
             _load_builtin_rule_sets_once()
             for item in RULE_SETS.get(judged.rule_set, ()):
                 severities[item.id] = item.severity_at(judged.rules_version)
-    errors = tuple(r for r in sample.rules if severities.get(r, Severity.ERROR) is Severity.ERROR)
-    warnings = tuple(r for r in sample.rules if severities.get(r, Severity.ERROR) is Severity.WARNING)
+    rules = sample.rules
+    if sample.by_version and fmt.rules_version is not None:
+        rules = tuple(dict(sample.by_version).get(fmt.rules_version, ()))
+    errors = tuple(r for r in rules if severities.get(r, Severity.ERROR) is Severity.ERROR)
+    warnings = tuple(r for r in rules if severities.get(r, Severity.ERROR) is Severity.WARNING)
     return errors, warnings
 
 

@@ -226,10 +226,16 @@ def _signalling(tail: bytes = b"") -> bytes:
         ("03 01 78 00 04 08 00 00 00", 6, Fault.CONTENT_SIZE),
     ],
 )
-def test_refusals_name_the_octet_and_the_rule(hex_or_bytes: bytes | str, offset: int, rule: Fault) -> None:
+@pytest.mark.parametrize("version", ["1.0", "1.1"])
+def test_refusals_name_the_octet_and_the_rule(
+    hex_or_bytes: bytes | str, offset: int, rule: Fault, version: str
+) -> None:
+    """The same refusals under both tables, but for the rule of a type not decoded: MCD-03 in 1.0, MCD-13 in 1.1."""
     data = bytes.fromhex(hex_or_bytes) if isinstance(hex_or_bytes, str) else hex_or_bytes
+    if version == "1.1" and rule is Fault.UNKNOWN_MESSAGE_TYPE:
+        rule = Fault.NOT_DECODED_1_1
     with pytest.raises(CodecError) as info:
-        decode(data)
+        decode(data, version)
     assert (info.value.offset, info.value.rule) == (offset, rule), info.value
     assert isinstance(info.value, ValueError)
     assert str(info.value).startswith(f"octet {offset}: ")
@@ -249,8 +255,11 @@ def test_protected_or_authenticated_messages_are_kept_not_decoded(first: int) ->
 
 def test_a_protected_message_of_an_unknown_type_is_still_refused() -> None:
     with pytest.raises(CodecError) as info:
-        decode(b"\x44" + bytes(40))
+        decode(b"\x44" + bytes(40), "1.0")
     assert info.value.rule == Fault.UNKNOWN_MESSAGE_TYPE
+    with pytest.raises(CodecError) as info:
+        decode(b"\x44" + bytes(40))
+    assert info.value.rule == Fault.NOT_DECODED_1_1
 
 
 def test_decode_accepts_bytearray_and_memoryview_and_refuses_other_types() -> None:

@@ -9,6 +9,7 @@ __all__ = ["FAMILY"]
 FAMILY = FormatFamily(
     name="esn",
     formats=(
+        "mcdata-fd/1.0",
         "mcdata-info/1.0",
         "mcdata-payload/1.0",
         "mcdata-sds/1.0",
@@ -17,7 +18,7 @@ FAMILY = FormatFamily(
         "mcptt-info/1.0",
         "mcptt-location-info/1.0",
     ),
-    rule_modules=("harness.families.esn.floor_format",),
+    rule_modules=("harness.families.esn.rules", "harness.families.esn.floor_format"),
     check_modules=("harness.families.esn.checks", "harness.families.esn.floor_steps"),
     syntaxes=(
         ("binary", "harness.families.esn.validation:BINARY"),
@@ -36,6 +37,7 @@ FAMILY = FormatFamily(
             "harness.families.esn.scenario_parts:SDS",
             "harness.families.esn.steps:sds_message",
             samples=("info",),
+            format="mcdata-sds/1.0",
         ),
         ScenarioPart(
             "expect", "sds_notification", "harness.families.esn.scenario_parts:SDS_NOTIFICATION", reference="answers"

@@ -3,6 +3,9 @@
 Public API::
 
     parse_sds(content_type: str, body: bytes) -> Sds
+    parse_fd(content_type: str, body: bytes) -> Sds         # an FD body (esn 1.1): info + signalling only
+    build_fd(info: bytes, signalling: bytes, resource_lists: bytes | None = None, *, transfer_encoding="binary",
+             boundary=None) -> tuple[str, bytes]
     build_sds(info: bytes, signalling: bytes, payload: bytes | None = None, resource_lists: bytes | None = None,
               *, transfer_encoding: str = "binary", boundary: str | None = None) -> tuple[str, bytes]
 
@@ -11,7 +14,10 @@ mcdata-payload part, in that order, and optionally a resource-lists part
 anywhere; the payload part may be absent when the signalling part holds an SDS
 NOTIFICATION (message type 5). A missing part, a repeated part, a part of any
 other type and parts out of order are refused (:class:`MultipartError`, rules
-``MCS-02``/``MCS-03``). The multipart syntax itself is :mod:`harness.codecs.multipart`.
+``MCS-02``/``MCS-03``). The FD body (esn 1.1, "The FD body"): the mcdata-info part then the
+mcdata-signalling part, a resource-lists part anywhere; a payload part is refused (MCS-03: FD over HTTP
+carries the file's URL in the signalling, [282] 6.2.2.2), a missing info or signalling part is MCS-02.
+The multipart syntax itself is :mod:`harness.codecs.multipart`.
 """
 
 from __future__ import annotations
@@ -35,7 +41,10 @@ __all__ = [
     "MCDATA_SIGNALLING",
     "RESOURCE_LISTS",
     "Sds",
+    "build_fd",
     "build_sds",
+    "parse_body",
+    "parse_fd",
     "parse_sds",
 ]
 
@@ -135,6 +144,71 @@ def build_sds(
     parts = [BodyPart(MCDATA_INFO, info), BodyPart(MCDATA_SIGNALLING, signalling, transfer_encoding)]
     if payload is not None:
         parts.append(BodyPart(MCDATA_PAYLOAD, payload, transfer_encoding))
+    if resource_lists is not None:
+        parts.append(BodyPart(RESOURCE_LISTS, resource_lists))
+    return build_multipart(parts, boundary=boundary)
+
+
+_FD_ORDER = (MCDATA_INFO, MCDATA_SIGNALLING)
+
+
+def parse_fd(content_type: str, body: bytes) -> Sds:
+    """The FD body in ``body`` (info + signalling, no payload part); refused as :func:`parse_sds` refuses."""
+    media, _ = parse_media_type(content_type)
+    if media != "multipart/mixed":
+        raise MultipartError(f"an FD body is carried as multipart/mixed, not {media}")
+    parts = parse_multipart(content_type, body)
+    seen: dict[str, Part] = {}
+    for part in parts:
+        if part.media_type == MCDATA_PAYLOAD:
+            raise MultipartError(
+                "an FD body over HTTP has no payload part (the file's URL is in the signalling)",
+                rule=MultipartFault.UNEXPECTED_PART,
+                part=part.index,
+            )
+        if part.media_type not in _SDS_TYPES:
+            raise MultipartError(
+                f"{part.media_type} is not a part of an FD body", rule=MultipartFault.UNEXPECTED_PART, part=part.index
+            )
+        if part.media_type in seen:
+            raise MultipartError(
+                f"a second {part.media_type} part", rule=MultipartFault.UNEXPECTED_PART, part=part.index
+            )
+        seen[part.media_type] = part
+    for required in _FD_ORDER:
+        if required not in seen:
+            raise MultipartError(f"the {required} part is missing", rule=MultipartFault.MISSING_PART)
+    if seen[MCDATA_SIGNALLING].index < seen[MCDATA_INFO].index:
+        raise MultipartError(
+            f"{MCDATA_INFO} out of order (the order is mcdata-info, mcdata-signalling)",
+            rule=MultipartFault.UNEXPECTED_PART,
+            part=seen[MCDATA_INFO].index,
+        )
+    lists = seen.get(RESOURCE_LISTS)
+    return Sds(
+        info=seen[MCDATA_INFO].content,
+        signalling=seen[MCDATA_SIGNALLING].content,
+        payload=None,
+        resource_lists=lists.content if lists else None,
+        parts=parts,
+    )
+
+
+def parse_body(kind: str, content_type: str, body: bytes) -> Sds:
+    """The body of ``kind`` (``sds`` or ``fd``, as a format's ``parts.yaml`` names it)."""
+    return parse_fd(content_type, body) if kind == "fd" else parse_sds(content_type, body)
+
+
+def build_fd(
+    info: bytes,
+    signalling: bytes,
+    resource_lists: bytes | None = None,
+    *,
+    transfer_encoding: str = "binary",
+    boundary: str | None = None,
+) -> tuple[str, bytes]:
+    """``(Content-Type, body)`` of an FD body (or an FD NOTIFICATION's): info then signalling (then resource-lists)."""
+    parts = [BodyPart(MCDATA_INFO, info), BodyPart(MCDATA_SIGNALLING, signalling, transfer_encoding)]
     if resource_lists is not None:
         parts.append(BodyPart(RESOURCE_LISTS, resource_lists))
     return build_multipart(parts, boundary=boundary)

@@ -2,9 +2,20 @@
 
 Public API::
 
-    decode(data: bytes | bytearray | memoryview) -> Message
+    decode(data: bytes | bytearray | memoryview, version: str | None = None) -> Message
+    decode_located(data, version=None) -> Located        # the message and the octet of each field
     encode(message: Message) -> bytes
-    Message = SdsSignalling | DataPayload | SdsNotification | Protected
+    Message = (SdsSignalling | DataPayload | SdsNotification | FdSignalling | FdNotification
+               | FdNetworkNotification | Protected)
+
+``version`` is the version of ``specs/esn.md`` whose tables apply (None: the latest, 1.1). **1.0** decodes
+message types 1, 3 and 5 and refuses every other type as MCD-03; its optional IEs are those listed
+below for 1.0. **1.1** also decodes FD SIGNALLING PAYLOAD (2), FD NOTIFICATION (6) and FD NETWORK
+NOTIFICATION (9), refuses the other types as MCD-13, and adds the IEs ``0x9_`` (FD disposition request
+type), ``0xA_`` (mandatory download), ``0x78`` (Payload, in FD), ``0x79`` (Metadata), ``0x7E`` (user
+location) and ``0x51`` (sender MCData user ID) in the order of its table ("Optional IEs, 1.1 table"):
+under 1.0 those octets stay MCD-06 (trailing octets), so every 1.0 verdict re-runs unchanged.
+:func:`encode` writes whatever the message holds (an IE only 1.1 knows makes a 1.1 message).
 
 Messages (clause 15.1; all integers big-endian, octets numbered from 0; field codings in clause 15.2):
 
@@ -23,6 +34,14 @@ Messages (clause 15.1; all integers big-endian, octets numbered from 0; field co
   3 read, 4 delivered and read, 5 disposition prevented by system), date and
   time, Conversation ID, Message ID (those of the SDS it answers), then the
   optional Application ID (``0x22``) and Extended application ID (``0x7D``).
+- :class:`FdSignalling`, FD SIGNALLING PAYLOAD (type 2, 1.1; 38 octets at least): the same mandatory
+  part as the SDS signalling, then InReplyTo (``0x21``), Application ID (``0x22``), FD disposition
+  request type (``0x91``: FILE DOWNLOAD COMPLETED UPDATE, ``completion_requested``), mandatory download
+  (``0xA1``), Payload IEs (``0x78``, the FILEURL; exactly one is a rule of validation, MCD-14/15, not of
+  the codec), Metadata (``0x79``, kept as octets), Extended application ID (``0x7D``), sender (``0x51``).
+- :class:`FdNotification` (type 6) and :class:`FdNetworkNotification` (type 9), 1.1: the shape of the
+  SDS NOTIFICATION (type octet, notification type, date and time, the two ids), then ``0x22``, ``0x7D``
+  and (FD NOTIFICATION only) ``0x51``.
 - :class:`Protected`: the first octet's bit 7 (``0x40``, protected) or bit 8
   (``0x80``, authenticated) is set. **profile:** such a message is "protected,
   not decoded": its octets are kept as they are and :func:`encode` gives them back.
@@ -61,9 +80,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from harness.codecs.errors import CodecError, Fault
 from harness.families.esn.mcdata_content import (
@@ -72,6 +90,8 @@ from harness.families.esn.mcdata_content import (
     ContentType,
     Disposition,
     EnhancedStatus,
+    FdNetworkNotificationType,
+    FdNotificationType,
     FileUrl,
     Hyperlinks,
     Location,
@@ -87,6 +107,7 @@ from harness.families.esn.mcdata_content import (
 )
 
 __all__ = [
+    "LATEST",
     "Binary",
     "CodecError",
     "CodedText",
@@ -95,8 +116,14 @@ __all__ = [
     "Disposition",
     "EnhancedStatus",
     "Fault",
+    "FdNetworkNotification",
+    "FdNetworkNotificationType",
+    "FdNotification",
+    "FdNotificationType",
+    "FdSignalling",
     "FileUrl",
     "Hyperlinks",
+    "Located",
     "Location",
     "LocationAltitude",
     "LocationTimestamp",
@@ -109,12 +136,17 @@ __all__ = [
     "SdsSignalling",
     "Text",
     "decode",
+    "decode_located",
     "encode",
     "message_type_name",
+    "table_version",
 ]
 
 
 # --------------------------------------------------------------------------- messages
+
+LATEST = "1.1"
+"""The newest version of ``specs/esn.md`` whose tables the codec knows (what ``version=None`` means)."""
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MAX_DATE_TIME = (1 << 40) - 1
@@ -122,7 +154,7 @@ _MAX_DATE_TIME = (1 << 40) - 1
 
 @dataclass(slots=True, frozen=True)
 class SdsSignalling:
-    """SDS SIGNALLING PAYLOAD (TS 24.282 clause 15.1)."""
+    """SDS SIGNALLING PAYLOAD (TS 24.282 clause 15.1.2)."""
 
     date_time: int
     """Seconds since 1970-01-01T00:00Z, 0 .. 2^40-1."""
@@ -132,6 +164,11 @@ class SdsSignalling:
     application_id: int | None = None
     disposition: Disposition | None = None
     extended_application_id: bytes | None = None
+    """The IE's value as sent (its first octet is a content type, 1 TEXT or 2 URI; kept opaque)."""
+    user_location: bytes | None = None
+    """IE ``0x7E`` (1.1), kept opaque."""
+    sender: str | None = None
+    """IE ``0x51`` (1.1), the sender's MCData user ID (a URI, UTF-8)."""
     message_type: ClassVar[MessageType] = MessageType.SDS_SIGNALLING_PAYLOAD
 
     @property
@@ -149,7 +186,7 @@ class DataPayload:
 
 @dataclass(slots=True, frozen=True)
 class SdsNotification:
-    """SDS NOTIFICATION (TS 24.282 clause 15.1): a disposition for the SDS with these ids."""
+    """SDS NOTIFICATION (TS 24.282 clause 15.1.4): a disposition for the SDS with these ids."""
 
     notification: NotificationType
     date_time: int
@@ -157,6 +194,8 @@ class SdsNotification:
     message_id: uuid.UUID
     application_id: int | None = None
     extended_application_id: bytes | None = None
+    sender: str | None = None
+    """IE ``0x51`` (1.1)."""
     message_type: ClassVar[MessageType] = MessageType.SDS_NOTIFICATION
 
     @property
@@ -165,8 +204,86 @@ class SdsNotification:
 
     @classmethod
     def answering(cls, sds: SdsSignalling, notification: NotificationType, date_time: int) -> SdsNotification:
-        """The notification for ``sds``: its Conversation ID and Message ID (and Application ID, if any)."""
+        """The notification for ``sds`` as 1.0's reference sends it: its ids (and Application ID, if any)."""
         return cls(notification, date_time, sds.conversation_id, sds.message_id, sds.application_id)
+
+    @classmethod
+    def echoing(cls, sds: SdsSignalling, notification: NotificationType, date_time: int) -> SdsNotification:
+        """The notification for ``sds`` as 1.1 wants it ([282] 6.2.3.1 steps 6-9): its ids, and its Application
+        ID and Extended application ID octet for octet when it carried them (neither when it did not)."""
+        return cls(
+            notification,
+            date_time,
+            sds.conversation_id,
+            sds.message_id,
+            sds.application_id,
+            sds.extended_application_id,
+        )
+
+
+@dataclass(slots=True, frozen=True)
+class FdSignalling:
+    """FD SIGNALLING PAYLOAD (TS 24.282 clause 15.1.3; esn 1.1): a file offered by its URL."""
+
+    date_time: int
+    conversation_id: uuid.UUID
+    message_id: uuid.UUID
+    in_reply_to: uuid.UUID | None = None
+    application_id: int | None = None
+    completion_requested: bool = False
+    """IE ``0x91``: FD disposition request type FILE DOWNLOAD COMPLETED UPDATE."""
+    mandatory_download: bool = False
+    """IE ``0xA1``: MANDATORY DOWNLOAD."""
+    payloads: tuple[PayloadContent, ...] = ()
+    """The Payload IEs (``0x78``): over HTTP exactly one, a FILEURL (MCD-14/MCD-15 of validation)."""
+    metadata: bytes | None = None
+    """IE ``0x79`` as sent (UTF-8 text of [282] 15.2.17; read by :func:`read_metadata`)."""
+    extended_application_id: bytes | None = None
+    sender: str | None = None
+    message_type: ClassVar[MessageType] = MessageType.FD_SIGNALLING_PAYLOAD
+
+    @property
+    def file_url(self) -> bytes | None:
+        """The octets of the first FILEURL payload, or None."""
+        return next((p.data for p in self.payloads if isinstance(p, FileUrl)), None)
+
+    @property
+    def sent_at(self) -> dt.datetime:
+        return _EPOCH + dt.timedelta(seconds=self.date_time)
+
+
+@dataclass(slots=True, frozen=True)
+class FdNotification:
+    """FD NOTIFICATION (TS 24.282 clause 15.1.5; esn 1.1): a disposition for the FD message with these ids."""
+
+    notification: FdNotificationType
+    date_time: int
+    conversation_id: uuid.UUID
+    message_id: uuid.UUID
+    application_id: int | None = None
+    extended_application_id: bytes | None = None
+    sender: str | None = None
+    message_type: ClassVar[MessageType] = MessageType.FD_NOTIFICATION
+
+    @classmethod
+    def answering(cls, fd: FdSignalling, notification: FdNotificationType, date_time: int) -> FdNotification:
+        """The notification for ``fd``: its ids, its application ids echoed ([282] 6.2.3.2 steps 4-6)."""
+        return cls(
+            notification, date_time, fd.conversation_id, fd.message_id, fd.application_id, fd.extended_application_id
+        )
+
+
+@dataclass(slots=True, frozen=True)
+class FdNetworkNotification:
+    """FD NETWORK NOTIFICATION (TS 24.282 clause 15.1.10; esn 1.1): the file is no longer to be had."""
+
+    notification: FdNetworkNotificationType
+    date_time: int
+    conversation_id: uuid.UUID
+    message_id: uuid.UUID
+    application_id: int | None = None
+    extended_application_id: bytes | None = None
+    message_type: ClassVar[MessageType] = MessageType.FD_NETWORK_NOTIFICATION
 
 
 @dataclass(slots=True, frozen=True)
@@ -180,7 +297,26 @@ class Protected:
     """The whole message, first octet included; :func:`encode` returns it unchanged."""
 
 
-Message = SdsSignalling | DataPayload | SdsNotification | Protected
+Message = (
+    SdsSignalling | DataPayload | SdsNotification | FdSignalling | FdNotification | FdNetworkNotification | Protected
+)
+
+
+@dataclass(slots=True, frozen=True)
+class Located:
+    """A decoded message and where each of its fields starts: ``(field, octet)`` in the order of the octets.
+
+    Mandatory fields are named as the message's attributes (``date_time``, ``conversation_id``, ...); an
+    optional IE by its attribute too, at the octet of its IEI (a repeated Payload IE once per IE).
+    """
+
+    message: Message
+    fields: tuple[tuple[str, int], ...]
+
+    def offsets(self, name: str) -> tuple[int, ...]:
+        """Every octet where field ``name`` starts (empty when absent)."""
+        return tuple(offset for field, offset in self.fields if field == name)
+
 
 # --------------------------------------------------------------------------- decoding
 
@@ -188,8 +324,89 @@ _UUID = uuid.UUID
 _IEI_IN_REPLY_TO = 0x21
 _IEI_APPLICATION_ID = 0x22
 _IEI_DISPOSITION = 0x80
+_IEI_FD_DISPOSITION = 0x90
+_IEI_MANDATORY_DOWNLOAD = 0xA0
 _IEI_EXTENDED_APPLICATION_ID = 0x7D
 _IEI_PAYLOAD = 0x78
+_IEI_METADATA = 0x79
+_IEI_USER_LOCATION = 0x7E
+_IEI_SENDER = 0x51
+
+
+@dataclass(slots=True, frozen=True)
+class _Ie:
+    """An optional IE of a message's table: its IEI (a half-octet IE: the high nibble), the attribute it fills."""
+
+    iei: int
+    field: str
+    name: str
+    coding: str
+    """``uuid`` (TV, 16 octets), ``octet`` (TV, 1), ``nibble`` (half-octet TV), ``bytes``/``utf8``/``payload``
+    (TLV-E: a 2-octet length, then the value; a Payload's value is a content type and its data)."""
+    values: tuple[int, ...] = ()
+    repeats: bool = False
+    """May stand several times in a row (the FD Payload: how many is validation's MCD-15, not the codec's)."""
+
+
+_IN_REPLY_TO = _Ie(_IEI_IN_REPLY_TO, "in_reply_to", "InReplyTo message ID", "uuid")
+_APPLICATION_ID = _Ie(_IEI_APPLICATION_ID, "application_id", "Application ID", "octet")
+_SDS_DISPOSITION = _Ie(_IEI_DISPOSITION, "disposition", "SDS disposition request type", "nibble", (1, 2, 3))
+_FD_DISPOSITION = _Ie(_IEI_FD_DISPOSITION, "completion_requested", "FD disposition request type", "nibble", (1,))
+_MANDATORY = _Ie(_IEI_MANDATORY_DOWNLOAD, "mandatory_download", "Mandatory download", "nibble", (1,))
+_PAYLOAD = _Ie(_IEI_PAYLOAD, "payloads", "Payload", "payload", repeats=True)
+_METADATA = _Ie(_IEI_METADATA, "metadata", "Metadata", "bytes")
+_EXTENDED = _Ie(_IEI_EXTENDED_APPLICATION_ID, "extended_application_id", "Extended application ID", "bytes")
+_USER_LOCATION = _Ie(_IEI_USER_LOCATION, "user_location", "User location", "bytes")
+_SENDER = _Ie(_IEI_SENDER, "sender", "Sender MCData user ID", "utf8")
+
+_TABLES: dict[tuple[str, int], tuple[_Ie, ...]] = {
+    ("1.0", MessageType.SDS_SIGNALLING_PAYLOAD): (_IN_REPLY_TO, _APPLICATION_ID, _SDS_DISPOSITION, _EXTENDED),
+    ("1.0", MessageType.SDS_NOTIFICATION): (_APPLICATION_ID, _EXTENDED),
+    ("1.1", MessageType.SDS_SIGNALLING_PAYLOAD): (
+        _IN_REPLY_TO,
+        _APPLICATION_ID,
+        _SDS_DISPOSITION,
+        _EXTENDED,
+        _USER_LOCATION,
+        _SENDER,
+    ),
+    ("1.1", MessageType.FD_SIGNALLING_PAYLOAD): (
+        _IN_REPLY_TO,
+        _APPLICATION_ID,
+        _FD_DISPOSITION,
+        _MANDATORY,
+        _PAYLOAD,
+        _METADATA,
+        _EXTENDED,
+        _SENDER,
+    ),
+    ("1.1", MessageType.SDS_NOTIFICATION): (_APPLICATION_ID, _EXTENDED, _SENDER),
+    ("1.1", MessageType.FD_NOTIFICATION): (_APPLICATION_ID, _EXTENDED, _SENDER),
+    ("1.1", MessageType.FD_NETWORK_NOTIFICATION): (_APPLICATION_ID, _EXTENDED),
+}
+"""The optional IEs of each message, in their order, per version of the tables (specs/esn.md)."""
+
+
+def _lookups(table: tuple[_Ie, ...]) -> tuple[dict[int, int], dict[int, int]]:
+    full = {ie.iei: rank for rank, ie in enumerate(table) if ie.coding != "nibble"}
+    half = {ie.iei: rank for rank, ie in enumerate(table) if ie.coding == "nibble"}
+    return full, half
+
+
+_LOOKUPS = {key: _lookups(table) for key, table in _TABLES.items()}
+_DECODED = {"1.0": frozenset((1, 3, 5)), "1.1": frozenset((1, 2, 3, 5, 6, 9))}
+_NOT_DECODED = {"1.0": Fault.UNKNOWN_MESSAGE_TYPE, "1.1": Fault.NOT_DECODED_1_1}
+
+
+def table_version(version: str | None) -> str:
+    """``1.0`` for 1.0 (and anything before it), else ``1.1``: the codec's tables of ``version``."""
+    if version is None:
+        return LATEST
+    try:
+        parts = tuple(int(part) for part in version.split("."))
+    except ValueError:
+        return LATEST
+    return "1.0" if parts < (1, 1) else "1.1"
 
 
 def _require(data: bytes, offset: int, size: int, what: str) -> None:
@@ -224,95 +441,116 @@ def _ids(data: bytes, offset: int) -> tuple[int, uuid.UUID, uuid.UUID]:
 
 # Enum lookups by index: calling the enum class costs more than the rest of a field's decoding.
 _DISPOSITIONS: dict[int, Disposition] = {int(value): value for value in Disposition}
-_NOTIFICATION_TYPES: dict[int, NotificationType] = {int(value): value for value in NotificationType}
-_SIGNALLING_IES = ("InReplyTo message ID", "Application ID", "SDS disposition request type", "Extended application ID")
+_NOTIFICATION_TYPES: dict[int, dict[int, Any]] = {
+    MessageType.SDS_NOTIFICATION: {int(value): value for value in NotificationType},
+    MessageType.FD_NOTIFICATION: {int(value): value for value in FdNotificationType},
+    MessageType.FD_NETWORK_NOTIFICATION: {int(value): value for value in FdNetworkNotificationType},
+}
+_NOTIFICATION_NAMES: dict[int, str] = {
+    MessageType.SDS_NOTIFICATION: "SDS disposition notification type",
+    MessageType.FD_NOTIFICATION: "FD disposition notification type",
+    MessageType.FD_NETWORK_NOTIFICATION: "FD network notification type",
+}
 
 
-def _decode_signalling(data: bytes) -> SdsSignalling:
-    date_time, conversation_id, message_id = _ids(data, 1)
-    in_reply_to: uuid.UUID | None = None
-    application_id: int | None = None
-    disposition: Disposition | None = None
-    extended: bytes | None = None
-    offset, rank, end = 38, -1, len(data)
+def _optional_ies(
+    data: bytes, offset: int, key: tuple[str, int], fields: dict[str, Any], located: list[tuple[str, int]]
+) -> None:
+    """Read the optional IEs from ``offset`` to the end into ``fields``, in the order of the table of ``key``."""
+    end = len(data)
+    if offset >= end:
+        return
+    table = _TABLES[key]
+    full, half = _LOOKUPS[key]
+    rank = -1
+    payloads: list[PayloadContent] = []
     while offset < end:
         iei = data[offset]
-        if iei == _IEI_IN_REPLY_TO:
-            position = 0
-        elif iei == _IEI_APPLICATION_ID:
-            position = 1
-        elif iei & 0xF0 == _IEI_DISPOSITION:
-            position = 2
-        elif iei == _IEI_EXTENDED_APPLICATION_ID:
-            position = 3
-        else:
-            raise CodecError(offset, f"0x{iei:02X} is not an IE of SDS SIGNALLING PAYLOAD", Fault.TRAILING_OCTETS)
-        if position <= rank:
-            raise CodecError(
-                offset,
-                f"{_SIGNALLING_IES[position]} repeated or out of order (the order is {', '.join(_SIGNALLING_IES)})",
-                Fault.IE_ORDER,
-            )
+        position = full.get(iei)
+        if position is None:
+            position = half.get(iei & 0xF0)
+            if position is None:
+                name = message_type_name(key[1])
+                raise CodecError(offset, f"0x{iei:02X} is not an IE of {name}", Fault.TRAILING_OCTETS)
+        ie = table[position]
+        if position < rank or (position == rank and not ie.repeats):
+            order = ", ".join(item.name for item in table)
+            raise CodecError(offset, f"{ie.name} repeated or out of order (the order is {order})", Fault.IE_ORDER)
         rank = position
-        if position == 0:
-            _require(data, offset + 1, 16, "InReplyTo message ID")
-            in_reply_to = _UUID(bytes=data[offset + 1 : offset + 17])
+        located.append((ie.field, offset))
+        coding = ie.coding
+        if coding == "uuid":
+            _require(data, offset + 1, 16, ie.name)
+            fields[ie.field] = _UUID(bytes=data[offset + 1 : offset + 17])
             offset += 17
-        elif position == 1:
-            _require(data, offset + 1, 1, "Application ID")
-            application_id = data[offset + 1]
+        elif coding == "octet":
+            _require(data, offset + 1, 1, ie.name)
+            fields[ie.field] = data[offset + 1]
             offset += 2
-        elif position == 2:
-            disposition = _DISPOSITIONS.get(iei & 0x0F)
-            if disposition is None:
-                raise CodecError(
-                    offset, f"unknown SDS disposition request type {iei & 0x0F} (1..3)", Fault.UNKNOWN_VALUE
-                )
+        elif coding == "nibble":
+            value = iei & 0x0F
+            if value not in ie.values:
+                allowed = ", ".join(str(v) for v in ie.values)
+                raise CodecError(offset, f"unknown {ie.name} {value} ({allowed})", Fault.UNKNOWN_VALUE)
+            fields[ie.field] = _DISPOSITIONS[value] if ie is _SDS_DISPOSITION else True
             offset += 1
+        elif coding == "payload":
+            value_bytes, after = _tlv_e(data, offset, ie.name)
+            if not value_bytes:
+                raise CodecError(offset + 1, "Payload length 0 leaves no room for the content type", Fault.CONTENT_SIZE)
+            payloads.append(decode_content(data, offset + 3, after))
+            fields[ie.field] = tuple(payloads)
+            offset = after
         else:
-            extended, offset = _tlv_e(data, offset, "Extended application ID")
-    return SdsSignalling(date_time, conversation_id, message_id, in_reply_to, application_id, disposition, extended)
+            value_bytes, after = _tlv_e(data, offset, ie.name)
+            if coding == "utf8":
+                try:
+                    fields[ie.field] = value_bytes.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    at = offset + 3 + exc.start
+                    raise CodecError(at, f"{ie.name} is not UTF-8 ({exc.reason})", Fault.NOT_UTF8) from None
+            else:
+                fields[ie.field] = value_bytes
+            offset = after
 
 
-def _decode_notification(data: bytes) -> SdsNotification:
-    _require(data, 1, 1, "SDS disposition notification type")
-    kind = _NOTIFICATION_TYPES.get(data[1])
-    if kind is None:
-        raise CodecError(1, f"unknown SDS disposition notification type {data[1]} (1..5)", Fault.UNKNOWN_VALUE)
+def _decode_signalling(data: bytes, version: str, located: list[tuple[str, int]]) -> Message:
+    kind = data[0] & 0x3F
+    date_time, conversation_id, message_id = _ids(data, 1)
+    located += [("message_type", 0), ("date_time", 1), ("conversation_id", 6), ("message_id", 22)]
+    fields: dict[str, Any] = {}
+    _optional_ies(data, 38, (version, kind), fields, located)
+    if kind == MessageType.FD_SIGNALLING_PAYLOAD:
+        return FdSignalling(date_time, conversation_id, message_id, **fields)
+    return SdsSignalling(date_time, conversation_id, message_id, **fields)
+
+
+def _decode_notification(data: bytes, version: str, located: list[tuple[str, int]]) -> Message:
+    kind = data[0] & 0x3F
+    name = _NOTIFICATION_NAMES[kind]
+    _require(data, 1, 1, name)
+    values = _NOTIFICATION_TYPES[kind]
+    notification = values.get(data[1])
+    if notification is None:
+        allowed = f"1..{max(values)}"
+        raise CodecError(1, f"unknown {name} {data[1]} ({allowed})", Fault.UNKNOWN_VALUE)
     date_time, conversation_id, message_id = _ids(data, 2)
-    application_id: int | None = None
-    extended: bytes | None = None
-    offset, rank, end = 39, -1, len(data)
-    while offset < end:
-        iei = data[offset]
-        if iei == _IEI_APPLICATION_ID:
-            position = 0
-        elif iei == _IEI_EXTENDED_APPLICATION_ID:
-            position = 1
-        else:
-            raise CodecError(offset, f"0x{iei:02X} is not an IE of SDS NOTIFICATION", Fault.TRAILING_OCTETS)
-        if position <= rank:
-            name = ("Application ID", "Extended application ID")[position]
-            raise CodecError(
-                offset,
-                f"{name} repeated or out of order (the order is Application ID, Extended application ID)",
-                Fault.IE_ORDER,
-            )
-        rank = position
-        if position == 0:
-            _require(data, offset + 1, 1, "Application ID")
-            application_id = data[offset + 1]
-            offset += 2
-        else:
-            extended, offset = _tlv_e(data, offset, "Extended application ID")
-    return SdsNotification(kind, date_time, conversation_id, message_id, application_id, extended)
+    located += [("message_type", 0), ("notification", 1), ("date_time", 2), ("conversation_id", 7), ("message_id", 23)]
+    fields: dict[str, Any] = {}
+    _optional_ies(data, 39, (version, kind), fields, located)
+    if kind == MessageType.SDS_NOTIFICATION:
+        return SdsNotification(notification, date_time, conversation_id, message_id, **fields)
+    if kind == MessageType.FD_NOTIFICATION:
+        return FdNotification(notification, date_time, conversation_id, message_id, **fields)
+    return FdNetworkNotification(notification, date_time, conversation_id, message_id, **fields)
 
 
-def _decode_data_payload(data: bytes) -> DataPayload:
+def _decode_data_payload(data: bytes, version: str, located: list[tuple[str, int]]) -> DataPayload:
     _require(data, 1, 1, "number of payloads")
     count = data[1]
     if count == 0:
         raise CodecError(1, "number of payloads is 0 (a DATA PAYLOAD carries at least one)", Fault.UNKNOWN_VALUE)
+    located += [("message_type", 0), ("count", 1)]
     contents: list[PayloadContent] = []
     offset, end = 2, len(data)
     while offset < end:
@@ -333,6 +571,7 @@ def _decode_data_payload(data: bytes) -> DataPayload:
             )
         if length == 0:
             raise CodecError(offset + 1, "Payload length 0 leaves no room for the content type", Fault.CONTENT_SIZE)
+        located.append(("payloads", offset))
         contents.append(decode_content(data, start, start + length))
         offset = start + length
     if len(contents) != count:
@@ -342,25 +581,18 @@ def _decode_data_payload(data: bytes) -> DataPayload:
     return DataPayload(tuple(contents))
 
 
-_DECODERS: dict[int, Callable[[bytes], Message]] = {
+_DECODERS = {
     MessageType.SDS_SIGNALLING_PAYLOAD: _decode_signalling,
+    MessageType.FD_SIGNALLING_PAYLOAD: _decode_signalling,
     MessageType.DATA_PAYLOAD: _decode_data_payload,
     MessageType.SDS_NOTIFICATION: _decode_notification,
+    MessageType.FD_NOTIFICATION: _decode_notification,
+    MessageType.FD_NETWORK_NOTIFICATION: _decode_notification,
 }
 _KNOWN_TYPES = frozenset(int(t) for t in MessageType)
 
 
-def decode(data: bytes | bytearray | memoryview) -> Message:
-    """The message in ``data``, or :class:`CodecError` naming the octet where it goes wrong.
-
-    Refused (TS 24.282 clause 15 as ``specs/esn.md`` profiles it): a truncated
-    message (MCD-01), a length running past the end (MCD-02), an unknown message
-    type or one the profile does not decode (MCD-03), an unknown mandatory value
-    (MCD-04: notification type, content type, disposition nibble, a payload count
-    of 0), a payload count that disagrees with the Payload IEs present (MCD-05),
-    trailing octets (MCD-06), a TEXT that is not UTF-8 (MCD-07), optional IEs out
-    of order or repeated (MCD-08), a content of the wrong size (MCD-09).
-    """
+def _decode(data: bytes | bytearray | memoryview, version: str | None, located: list[tuple[str, int]]) -> Message:
     if isinstance(data, bytes):
         buffer = data
     elif isinstance(data, bytearray | memoryview):
@@ -369,20 +601,42 @@ def decode(data: bytes | bytearray | memoryview) -> Message:
         raise CodecError(0, f"{type(data).__name__} is not octets", Fault.TRUNCATED)
     if not buffer:
         raise CodecError(0, "empty: the message type octet is missing", Fault.TRUNCATED)
+    tables = LATEST if version is None else table_version(version)
     first = buffer[0]
     kind = first & 0x3F
     if kind not in _KNOWN_TYPES:
-        raise CodecError(0, f"unknown message type {kind}", Fault.UNKNOWN_MESSAGE_TYPE)
+        raise CodecError(0, f"unknown message type {kind}", _NOT_DECODED[tables])
     if first & 0xC0:
+        located.append(("message_type", 0))
         return Protected(kind, bool(first & 0x40), bool(first & 0x80), buffer)
-    decoder = _DECODERS.get(kind)
-    if decoder is None:
+    if kind not in _DECODED[tables]:
         raise CodecError(
             0,
-            f"message type {kind} ({message_type_name(kind)}) is not decoded by the profile",
-            Fault.UNKNOWN_MESSAGE_TYPE,
+            f"message type {kind} ({message_type_name(kind)}) is not decoded by the profile (esn {tables})",
+            _NOT_DECODED[tables],
         )
-    return decoder(buffer)
+    message: Message = _DECODERS[kind](buffer, tables, located)  # type: ignore[index]
+    return message
+
+
+def decode_located(data: bytes | bytearray | memoryview, version: str | None = None) -> Located:
+    """:func:`decode`, with the octet where each field of the message starts."""
+    located: list[tuple[str, int]] = []
+    message = _decode(data, version, located)
+    return Located(message, tuple(located))
+
+
+def decode(data: bytes | bytearray | memoryview, version: str | None = None) -> Message:
+    """The message in ``data``, or :class:`CodecError` naming the octet where it goes wrong.
+
+    ``version``: the version of specs/esn.md whose tables apply (None: the latest). Refused: a truncated
+    message (MCD-01), a length running past the end (MCD-02), an unknown message type or one the version
+    does not decode (MCD-03 in 1.0, MCD-13 from 1.1), an unknown mandatory value (MCD-04: notification
+    type, content type, a half-octet IE's value, a payload count of 0), a payload count that disagrees
+    with the Payload IEs present (MCD-05), trailing octets (MCD-06), a TEXT or a sender ID that is not
+    UTF-8 (MCD-07), optional IEs out of order or repeated (MCD-08), a content of the wrong size (MCD-09).
+    """
+    return _decode(data, version, [])
 
 
 # --------------------------------------------------------------------------- encoding
@@ -409,6 +663,8 @@ def _encode_ids(out: bytearray, date_time: int, conversation_id: uuid.UUID, mess
 
 
 def _encode_tlv_e(out: bytearray, iei: int, value: bytes, what: str) -> None:
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise _unencodable(len(out), f"{what} {value!r} is not octets")
     if len(value) > 0xFFFF:
         raise _unencodable(len(out), f"{what} of {len(value)} octets does not fit a 2-octet length")
     out.append(iei)
@@ -416,35 +672,86 @@ def _encode_tlv_e(out: bytearray, iei: int, value: bytes, what: str) -> None:
     out += value
 
 
+def _encode_text(out: bytearray, iei: int, value: str, what: str) -> None:
+    try:
+        octets = value.encode("utf-8")
+    except (UnicodeEncodeError, AttributeError):
+        raise _unencodable(len(out), f"{what} {value!r} is not encodable as UTF-8") from None
+    _encode_tlv_e(out, iei, octets, what)
+
+
+def _encode_in_reply_to(out: bytearray, value: uuid.UUID | None) -> None:
+    if value is not None:
+        if not isinstance(value, uuid.UUID):
+            raise _unencodable(len(out), f"InReplyTo message ID {value!r} is not a UUID")
+        out.append(_IEI_IN_REPLY_TO)
+        out += value.bytes
+
+
+def _encode_application_id(out: bytearray, value: int | None) -> None:
+    if value is not None:
+        out += bytes((_IEI_APPLICATION_ID, _byte(value, len(out) + 1, "Application ID")))
+
+
+def _encode_payload(out: bytearray, content: PayloadContent) -> None:
+    octets = content_octets(content, len(out) + 4)
+    if len(octets) + 1 > 0xFFFF:
+        raise _unencodable(len(out) + 1, f"a payload of {len(octets)} octets does not fit a 2-octet length")
+    out.append(_IEI_PAYLOAD)
+    out += (len(octets) + 1).to_bytes(2)
+    out.append(content.content_type)
+    out += octets
+
+
+def _encode_tail(out: bytearray, extended: bytes | None, location: bytes | None, sender: str | None) -> None:
+    if extended is not None:
+        _encode_tlv_e(out, _IEI_EXTENDED_APPLICATION_ID, extended, "Extended application ID")
+    if location is not None:
+        _encode_tlv_e(out, _IEI_USER_LOCATION, location, "User location")
+    if sender is not None:
+        _encode_text(out, _IEI_SENDER, sender, "Sender MCData user ID")
+
+
 def _encode_signalling(message: SdsSignalling) -> bytes:
     out = bytearray((MessageType.SDS_SIGNALLING_PAYLOAD,))
     _encode_ids(out, message.date_time, message.conversation_id, message.message_id)
-    if message.in_reply_to is not None:
-        if not isinstance(message.in_reply_to, uuid.UUID):
-            raise _unencodable(len(out), f"InReplyTo message ID {message.in_reply_to!r} is not a UUID")
-        out.append(_IEI_IN_REPLY_TO)
-        out += message.in_reply_to.bytes
-    if message.application_id is not None:
-        value = _byte(message.application_id, len(out) + 1, "Application ID")
-        out += bytes((_IEI_APPLICATION_ID, value))
+    _encode_in_reply_to(out, message.in_reply_to)
+    _encode_application_id(out, message.application_id)
     if message.disposition is not None:
         if message.disposition not in (1, 2, 3):
             raise _unencodable(len(out), f"SDS disposition request type {message.disposition!r} is not 1..3")
         out.append(_IEI_DISPOSITION | int(message.disposition))
-    if message.extended_application_id is not None:
-        _encode_tlv_e(out, _IEI_EXTENDED_APPLICATION_ID, message.extended_application_id, "Extended application ID")
+    _encode_tail(out, message.extended_application_id, message.user_location, message.sender)
     return bytes(out)
 
 
-def _encode_notification(message: SdsNotification) -> bytes:
-    if message.notification not in (1, 2, 3, 4, 5):
-        raise _unencodable(1, f"SDS disposition notification type {message.notification!r} is not 1..5")
-    out = bytearray((MessageType.SDS_NOTIFICATION, int(message.notification)))
+def _encode_fd_signalling(message: FdSignalling) -> bytes:
+    out = bytearray((MessageType.FD_SIGNALLING_PAYLOAD,))
     _encode_ids(out, message.date_time, message.conversation_id, message.message_id)
-    if message.application_id is not None:
-        out += bytes((_IEI_APPLICATION_ID, _byte(message.application_id, len(out) + 1, "Application ID")))
-    if message.extended_application_id is not None:
-        _encode_tlv_e(out, _IEI_EXTENDED_APPLICATION_ID, message.extended_application_id, "Extended application ID")
+    _encode_in_reply_to(out, message.in_reply_to)
+    _encode_application_id(out, message.application_id)
+    if message.completion_requested:
+        out.append(_IEI_FD_DISPOSITION | 1)
+    if message.mandatory_download:
+        out.append(_IEI_MANDATORY_DOWNLOAD | 1)
+    for content in tuple(message.payloads):
+        _encode_payload(out, content)
+    if message.metadata is not None:
+        _encode_tlv_e(out, _IEI_METADATA, message.metadata, "Metadata")
+    _encode_tail(out, message.extended_application_id, None, message.sender)
+    return bytes(out)
+
+
+def _encode_notification(message: SdsNotification | FdNotification | FdNetworkNotification) -> bytes:
+    kind = message.message_type
+    allowed = _NOTIFICATION_TYPES[kind]
+    if not isinstance(message.notification, int) or message.notification not in allowed:
+        raise _unencodable(1, f"{_NOTIFICATION_NAMES[kind]} {message.notification!r} is not 1..{max(allowed)}")
+    out = bytearray((kind, int(message.notification)))
+    _encode_ids(out, message.date_time, message.conversation_id, message.message_id)
+    _encode_application_id(out, message.application_id)
+    sender = None if isinstance(message, FdNetworkNotification) else message.sender
+    _encode_tail(out, message.extended_application_id, None, sender)
     return bytes(out)
 
 
@@ -454,13 +761,7 @@ def _encode_data_payload(message: DataPayload) -> bytes:
         raise _unencodable(1, f"a DATA PAYLOAD carries 1..255 payloads, not {len(payloads)}")
     out = bytearray((MessageType.DATA_PAYLOAD, len(payloads)))
     for content in payloads:
-        octets = content_octets(content, len(out) + 4)
-        if len(octets) + 1 > 0xFFFF:
-            raise _unencodable(len(out) + 1, f"a payload of {len(octets)} octets does not fit a 2-octet length")
-        out.append(_IEI_PAYLOAD)
-        out += (len(octets) + 1).to_bytes(2)
-        out.append(content.content_type)
-        out += octets
+        _encode_payload(out, content)
     return bytes(out)
 
 
@@ -470,8 +771,10 @@ def encode(message: Message) -> bytes:
         return _encode_signalling(message)
     if isinstance(message, DataPayload):
         return _encode_data_payload(message)
-    if isinstance(message, SdsNotification):
+    if isinstance(message, SdsNotification | FdNotification | FdNetworkNotification):
         return _encode_notification(message)
+    if isinstance(message, FdSignalling):
+        return _encode_fd_signalling(message)
     if isinstance(message, Protected):
         return bytes(message.data)
     raise _unencodable(0, f"{type(message).__name__} is not an MCData message")

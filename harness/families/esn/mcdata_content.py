@@ -22,6 +22,8 @@ __all__ = [
     "ContentType",
     "Disposition",
     "EnhancedStatus",
+    "FdNetworkNotificationType",
+    "FdNotificationType",
     "FileUrl",
     "Hyperlinks",
     "Location",
@@ -90,6 +92,28 @@ class NotificationType(enum.IntEnum):
     READ = 3
     DELIVERED_AND_READ = 4
     DISPOSITION_PREVENTED = 5
+
+
+class FdNotificationType(enum.IntEnum):
+    """FD disposition notification type (TS 24.282 table 15.2.6-1; esn 1.1)."""
+
+    ACCEPTED = 1
+    """FILE DOWNLOAD REQUEST ACCEPTED"""
+    REJECTED = 2
+    """FILE DOWNLOAD REQUEST REJECTED"""
+    COMPLETED = 3
+    """FILE DOWNLOAD COMPLETED"""
+    DEFERRED = 4
+    """FILE DOWNLOAD DEFERRED"""
+
+
+class FdNetworkNotificationType(enum.IntEnum):
+    """FD network notification type (TS 24.282 table 15.2.18-1; esn 1.1)."""
+
+    FILE_EXPIRED = 1
+    """FILE EXPIRED UNAVAILABLE TO DOWNLOAD"""
+    FILE_DELETED = 2
+    """FILE DELETED UNAVAILABLE TO DOWNLOAD"""
 
 
 class ContentType(enum.IntEnum):

@@ -36,18 +36,31 @@ from typing import Any
 import yaml
 from lxml import etree
 
-from harness.codecs.multipart import MultipartError, parse_media_type, parse_multipart, read_entity
-from harness.families.esn.body import MCDATA_INFO, MCDATA_PAYLOAD, MCDATA_SIGNALLING, RESOURCE_LISTS, parse_sds
+from harness.codecs.multipart import MultipartError, MultipartFault, parse_media_type, parse_multipart, read_entity
+from harness.families.esn.body import (
+    MCDATA_INFO,
+    MCDATA_PAYLOAD,
+    MCDATA_SIGNALLING,
+    RESOURCE_LISTS,
+    parse_body,
+)
+from harness.families.esn.fd import fd_findings, read_metadata
 from harness.families.esn.mcdata import (
     CodecError,
     Fault,
+    FdSignalling,
+    Located,
     Location,
     LocationAltitude,
+    MessageType,
     Protected,
-    decode,
+    decode_located,
     message_type_name,
+    table_version,
 )
+from harness.families.esn.rules import fd_request_type_in_1_0
 from harness.model import CatalogError, Finding, Format
+from harness.profile import MCDATA_INFO_NS
 from harness.validation.validator import (
     XPATH_PREFIXES,
     Syntax,
@@ -93,27 +106,42 @@ def _message_types(value: Any, where: str) -> frozenset[int]:
     return frozenset(value)
 
 
-def message_findings(data: bytes, allowed: frozenset[int], media_type: str, where: str = "") -> list[Finding]:
-    """Why ``data`` is not a message of ``allowed`` types for ``media_type``; empty when it is one.
+def message_verdict(
+    data: bytes, allowed: frozenset[int], media_type: str, where: str = "", version: str | None = None
+) -> tuple[list[Finding], list[Finding]]:
+    """The errors and warnings of ``data`` as a message of ``allowed`` types for ``media_type``.
 
-    ``where`` prefixes the ``/octet/N`` locations (``/part/2`` inside a multipart body).
+    ``where`` prefixes the ``/octet/N`` locations (``/part/2`` inside a multipart body); ``version`` is the
+    version of esn.md whose tables and rules apply (None: the latest).
     """
     try:
-        message = decode(data)
+        located = decode_located(data, version)
     except CodecError as exc:
-        return [Finding(f"{where}/octet/{exc.offset}", str(exc.rule), exc.message)]
+        return [Finding(f"{where}/octet/{exc.offset}", str(exc.rule), exc.message)], []
+    message = located.message
     kind = data[0] & 0x3F
     if kind not in allowed:
         expected = ", ".join(f"{t} ({message_type_name(t)})" for t in sorted(allowed))
         message_text = f"message type {kind} ({message_type_name(kind)}) is not carried as {media_type}: {expected}"
-        return [Finding(f"{where}/octet/0", str(Fault.WRONG_PART), message_text)]
+        return [Finding(f"{where}/octet/0", str(Fault.WRONG_PART), message_text)], []
     if isinstance(message, Protected):
         flags = " and ".join(
             n for n, on in (("protected", message.protected), ("authenticated", message.authenticated)) if on
         )
         text = f"{message_type_name(kind)} is {flags} (first octet 0x{data[0]:02X}): protected, not decoded"
-        return [Finding(f"{where}/octet/0", str(Fault.PROTECTED), text)]
-    return []
+        return [Finding(f"{where}/octet/0", str(Fault.PROTECTED), text)], []
+    errors, warnings = fd_findings(located)
+    return (
+        [Finding(f"{where}/octet/{at}", rule, text) for at, rule, text in errors],
+        [Finding(f"{where}/octet/{at}", rule, text) for at, rule, text in warnings],
+    )
+
+
+def message_findings(
+    data: bytes, allowed: frozenset[int], media_type: str, where: str = "", version: str | None = None
+) -> list[Finding]:
+    """Why ``data`` is not a message of ``allowed`` types for ``media_type`` (its errors); empty when it is one."""
+    return message_verdict(data, allowed, media_type, where, version)[0]
 
 
 def binary_validator(fmt: Format) -> SyntaxValidator:
@@ -122,25 +150,36 @@ def binary_validator(fmt: Format) -> SyntaxValidator:
     if description.get("codec") != "mcdata":
         raise CatalogError(f"{fmt.schema_path}: unknown codec {description.get('codec')!r} (known: mcdata)")
     allowed = _message_types(description.get("message_types"), fmt.schema_path)
+    version = fmt.rules_version
 
     def validate(data: bytes) -> Validation:
-        return Validation(fmt.id, tuple(message_findings(data, allowed, fmt.media_type)))
+        errors, warnings = message_verdict(data, allowed, fmt.media_type, "", version)
+        return Validation(fmt.id, tuple(errors), None, tuple(warnings))
 
     return validate
 
 
 class SdsValidator:
-    """The validator of an SDS multipart body, its parts described by the format's ``parts.yaml``."""
+    """The validator of an MCData body (an SDS, or an FD body), its parts described by the format's ``parts.yaml``
+    (``body: fd`` for an FD body; an SDS otherwise)."""
 
     def __init__(self, fmt: Format) -> None:
         self.format = fmt
-        parts = _description(fmt).get("parts")
+        self.version = fmt.rules_version
+        description = _description(fmt)
+        self.kind = str(description.get("body", "sds"))
+        if self.kind not in ("sds", "fd"):
+            raise CatalogError(f"{fmt.schema_path}: body {self.kind!r} is not sds or fd")
+        parts = description.get("parts")
         if not isinstance(parts, list) or not all(isinstance(part, dict) for part in parts):
             raise CatalogError(f"{fmt.schema_path}: 'parts' must be a list of mappings")
         by_type = {str(part.get("media_type")): part for part in parts}
         try:
             self._signalling = _message_types(by_type[MCDATA_SIGNALLING].get("message_types"), fmt.schema_path)
-            self._payload = _message_types(by_type[MCDATA_PAYLOAD].get("message_types"), fmt.schema_path)
+            payload = by_type.get(MCDATA_PAYLOAD)
+            self._payload = (
+                _message_types(payload.get("message_types"), fmt.schema_path) if payload is not None else frozenset()
+            )
             xsd_path = Path(fmt.schema_path).parent / str(by_type[MCDATA_INFO]["schema"])
         except KeyError as exc:
             raise CatalogError(f"{fmt.schema_path}: the part {exc} is not described") from None
@@ -160,33 +199,64 @@ class SdsValidator:
     def validate(self, content_type: str, body: bytes) -> Validation:
         """Validate a body received with its ``content_type`` (which names the boundary)."""
         try:
-            sds = parse_sds(content_type, body)
+            sds = parse_body(self.kind, content_type, body)
         except MultipartError as exc:
             return Validation(self.format.id, (Finding(exc.location, str(exc.rule), exc.message),))
         findings: list[Finding] = []
+        warnings: list[Finding] = []
         for part in sds.parts:
             where = f"/part/{part.index}"
             if part.media_type == MCDATA_INFO:
-                findings += self._info_findings(part.content, where)
-            elif part.media_type == MCDATA_SIGNALLING:
-                findings += message_findings(part.content, self._signalling, part.media_type, where)
-            elif part.media_type == MCDATA_PAYLOAD:
-                findings += message_findings(part.content, self._payload, part.media_type, where)
+                findings += self._info_findings(part.content, where, sds.signalling)
+            elif part.media_type in (MCDATA_SIGNALLING, MCDATA_PAYLOAD):
+                allowed = self._signalling if part.media_type == MCDATA_SIGNALLING else self._payload
+                errors, advised = message_verdict(part.content, allowed, part.media_type, where, self.version)
+                findings += errors
+                warnings += advised
             elif part.media_type == RESOURCE_LISTS:
                 findings += _resource_lists_findings(part.content, where)
-        return Validation(self.format.id, tuple(findings))
+        return Validation(self.format.id, tuple(findings), None, tuple(warnings))
 
-    def _info_findings(self, data: bytes, where: str) -> list[Finding]:
+    def _info_findings(self, data: bytes, where: str, signalling: bytes) -> list[Finding]:
         try:
             root = parse_xml(data)
         except UnsafeXml as exc:
             return [Finding(where, "schema", str(exc))]
-        if self._info_schema.validate(root):
-            return []
-        return [
-            Finding(where + _xpath(root, entry.path), "schema", entry.message)
-            for entry in self._info_schema.error_log  # type: ignore[attr-defined]
-        ]
+        if not self._info_schema.validate(root):
+            return [
+                Finding(where + _xpath(root, entry.path), "schema", entry.message)
+                for entry in self._info_schema.error_log  # type: ignore[attr-defined]
+            ]
+        if table_version(self.version) == "1.0":  # 1.0 knew no FD request types: its XSD refused them
+            return [Finding(where + str(path), "schema", text) for path, text in fd_request_type_in_1_0(root)]
+        return _request_type_findings(root, where, signalling)
+
+
+_SDS_TYPES = frozenset((MessageType.SDS_SIGNALLING_PAYLOAD, MessageType.SDS_NOTIFICATION))
+_FD_TYPES = frozenset(
+    (MessageType.FD_SIGNALLING_PAYLOAD, MessageType.FD_NOTIFICATION, MessageType.FD_NETWORK_NOTIFICATION)
+)
+
+
+def _request_type_findings(root: etree._Element, where: str, signalling: bytes) -> list[Finding]:
+    """MCS-06 (esn 1.1): an ``*-sds`` request-type with FD signalling, or an ``*-fd`` one with SDS signalling.
+
+    Located at the mcdata-info part; nothing when the request-type is absent or the signalling's type is
+    neither (another rule already refuses that signalling).
+    """
+    found = root.find(f"{{{MCDATA_INFO_NS}}}mcdata-Params/{{{MCDATA_INFO_NS}}}request-type")
+    request_type = "" if found is None else (found.text or "").strip()
+    kind = signalling[0] & 0x3F if signalling else -1
+    if request_type.endswith("-sds") and kind in _FD_TYPES:
+        body = "FD"
+    elif request_type.endswith("-fd") and kind in _SDS_TYPES:
+        body = "SDS"
+    else:
+        return []
+    text = (
+        f"request-type {request_type!r} does not match the body: its signalling is {body} ({message_type_name(kind)})"
+    )
+    return [Finding(where, str(MultipartFault.REQUEST_TYPE), text)]
 
 
 def _xpath(root: etree._Element, libxml_path: str | None) -> str:
@@ -239,13 +309,41 @@ def detect_entity(formats: list[Format], data: bytes) -> Format | None:
     except MultipartError:
         return None
     head = body[:65536].lower()
+    candidates: list[Format] = []
     for fmt in formats:
         detect = dict(fmt.detect)
         if fmt.syntax != "multipart" or detect.get("content-type") != media:
             continue
         if "part" not in detect or detect["part"].lower().encode() in head:
-            return fmt
-    return None
+            candidates.append(fmt)
+    if len(candidates) > 1:  # an SDS and an FD body look alike: the signalling part's message type tells them apart
+        kind = _signalling_type(content_type, body)
+        for fmt in candidates:
+            try:
+                signalling = _body_signalling_types(fmt.schema_path)
+            except CatalogError:
+                continue
+            if kind in signalling:
+                return fmt
+    return candidates[0] if candidates else None
+
+
+def _signalling_type(content_type: str, body: bytes) -> int | None:
+    try:
+        parts = parse_multipart(content_type, body)
+    except MultipartError:
+        return None
+    signalling = next((part.content for part in parts if part.media_type == MCDATA_SIGNALLING), b"")
+    return signalling[0] & 0x3F if signalling else None
+
+
+@functools.lru_cache(maxsize=16)
+def _body_signalling_types(schema_path: str) -> frozenset[int]:
+    parts = _layout(schema_path).get("parts")
+    for part in parts if isinstance(parts, list) else ():
+        if isinstance(part, dict) and part.get("media_type") == MCDATA_SIGNALLING:
+            return _message_types(part.get("message_types"), schema_path)
+    return frozenset()
 
 
 # -- recognition by content and --explain ------------------------------------------------------------------------
@@ -312,44 +410,56 @@ def _shown(name: str, value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _fields(value: Any, indent: str) -> list[str]:
+def _fields(value: Any, indent: str, located: Located | None = None) -> list[str]:
+    """One line per field; ``located`` adds the octet where each field of the message starts."""
+
+    def at(name: str, number: int = 0) -> str:
+        offsets = located.offsets(name) if located is not None else ()
+        return f"  @ octet {offsets[number]}" if number < len(offsets) else ""
+
     lines: list[str] = []
     for field in dataclasses.fields(value):
         item = getattr(value, field.name)
-        if item is None:
+        if item is None or item is False or item == ():
             continue
         if isinstance(item, tuple):
             for number, member in enumerate(item, 1):
                 kind = getattr(member, "content_type", None)
                 title = f"{kind.name.replace('_', ' ')} ({kind.value})" if kind is not None else type(member).__name__
-                lines.append(f"{indent}{field.name.rstrip('s')} {number}: {title}")
+                lines.append(f"{indent}{field.name.rstrip('s')} {number}: {title}{at(field.name, number - 1)}")
                 lines += _fields(member, indent + "  ")
             continue
-        lines.append(f"{indent}{field.name.replace('_', ' ')}: {_shown(field.name, item)}")
+        lines.append(f"{indent}{field.name.replace('_', ' ')}: {_shown(field.name, item)}{at(field.name)}")
     if isinstance(value, Location):
         lines.append(f"{indent}degrees: {value.latitude:.6f}, {value.longitude:.6f}")
     if isinstance(value, LocationAltitude):
         lines.append(f"{indent}metres: {value.metres} ({'depth' if value.depth else 'height'})")
+    if isinstance(value, FdSignalling) and value.metadata is not None:
+        metadata, problems = read_metadata(bytes(value.metadata))
+        read = [f"{name} {item!r}" for name, item in dataclasses.asdict(metadata).items() if item is not None]
+        lines.append(f"{indent}metadata read: {', '.join(read) or 'nothing'}")
+        lines += [f"{indent}metadata not readable (MCD-17): {problem}" for problem in problems]
     return lines
 
 
-def _explain_octets(data: bytes) -> list[str]:
+def _explain_octets(data: bytes, version: str | None) -> list[str]:
     try:
-        message = decode(data)
+        located = decode_located(data, version)
     except CodecError as exc:
         return [f"not decodable: {exc}"]
+    message = located.message
     if isinstance(message, Protected):
         kind = message.message_type
         return [f"message type: {kind} ({message_type_name(kind)}), protected, not decoded"]
     kind = data[0] & 0x3F
-    return [f"message type: {kind} ({message_type_name(kind)})", *_fields(message, "")]
+    return [f"message type: {kind} ({message_type_name(kind)})", *_fields(message, "", located)]
 
 
 def explain(fmt: Format, data: bytes) -> list[str]:
     """The decoded fields of a binary MCData message (or of each binary part of an SDS body), one per line,
     for ``harness validate --explain``; empty for the text formats (their content is its own explanation)."""
     if fmt.syntax == "binary":
-        return _explain_octets(data)
+        return _explain_octets(data, fmt.rules_version)
     if fmt.syntax == "multipart":
         try:
             content_type, body = read_entity(data)
@@ -360,7 +470,7 @@ def explain(fmt: Format, data: bytes) -> list[str]:
         for number, part in enumerate(parts, 1):
             lines.append(f"part {number}: {part.media_type} ({len(part.content)} octets)")
             if part.media_type in (MCDATA_SIGNALLING, MCDATA_PAYLOAD):
-                lines += ["  " + line for line in _explain_octets(part.content)]
+                lines += ["  " + line for line in _explain_octets(part.content, fmt.rules_version)]
         return lines
     return []
 
