@@ -91,9 +91,7 @@ class Floor:
 
 @pytest.fixture
 async def served(catalog: Catalog) -> AsyncIterator[tuple[aiohttp.ClientSession, str, RecorderCounterpart]]:
-    gateway = EsnGateway(catalog)
-    if gateway.floor is None:  # esn 1.0 current in this catalog: mount it as esn 1.1 does
-        gateway.floor = FloorControl(True, gateway.permitted)
+    gateway = EsnGateway(catalog)  # esn.md 1.1 is current: the gateway mounts its floor control
     participants_app = build_app(catalog, [FloorControl()])  # plays the participants: reads what it is sent
     async with (
         ReferenceServer(build_app(catalog, [gateway])) as server,

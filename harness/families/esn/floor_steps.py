@@ -36,6 +36,8 @@ FIELDS: dict[str, int] = {
     FIELD_NAMES[field_id].lower().replace("'s", "").replace(" ", "_"): int(field_id) for field_id in FieldId
 }
 """``floor_priority``, ``duration``, ``granted_party_identity``, ... as scenarios name the fields."""
+QUEUE_POSITION = int(FieldId.QUEUE_INFO)
+"""``queue_position``: the position octet of Queue Info, for a scenario that leaves the queue priority open."""
 _MARK = "floor-mark:"
 
 
@@ -124,10 +126,13 @@ def _kept(ctx: CheckContext, name: str) -> Judgement:
 
 def _field_mismatches(judgement: Judgement, fields: dict[str, Any]) -> Iterator[Mismatch]:
     for name, wanted in fields.items():
-        field_id = FIELDS.get(name)
+        field_id = FIELDS.get(name, QUEUE_POSITION if name == "queue_position" else None)
         if field_id is None:
-            raise ConfigurationError(f"floor_packet: unknown field {name!r} (known: {', '.join(FIELDS)})")
+            known = ", ".join([*FIELDS, "queue_position"])
+            raise ConfigurationError(f"floor_packet: unknown field {name!r} (known: {known})")
         actual = judgement.value(field_id)
+        if name == "queue_position" and isinstance(actual, tuple):
+            actual = actual[0]  # Queue Info's first octet: the position alone, whatever the queue priority
         shown = _plain(actual)
         where = f"field {name}"
         spec = wanted if isinstance(wanted, dict) else {"equals": wanted}
