@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,7 @@ from aiohttp import web
 from harness.catalog import Catalog
 from harness.endpoints.common import BODY, LOG, problem, read_body
 from harness.endpoints.store import MemoryStore
+from harness.endpoints.test_hooks import LOOPBACK_BASE_URL
 from harness.families.esn.floor import FLOOR_PATH, FLOOR_SESSIONS_HOOK, MEDIA_TYPE, encode, judge
 from harness.families.esn.floor_server import MAX_PARTICIPANTS, FloorSession, Outgoing, Participant
 from harness.http import media_type
@@ -45,6 +47,10 @@ SEND_TIMEOUT_S = 2.0
 """Each packet's POST to a participant; the answers are due within 1 s, so a dead participant costs little."""
 MAX_DURATION_S = 86_400
 MAX_SESSION_NAME = 200
+SESSION_NAME = re.compile(r"[A-Za-z0-9._~-]{1,200}")
+"""A session's name: unreserved URI characters (fixtures/openapi/netcode-v1.yaml, ``FloorSession``)."""
+USER = re.compile(r"[!-~]{1,255}")
+"""A participant's MCPTT ID: printable US-ASCII, at most 255 octets (it travels in a 1-octet-length field)."""
 _STOPPING_ERRORS = ("FLR-01", "FLR-02", "FLR-03")
 """Rules whose finding refuses a packet with 400 (specs/esn.md, HTTP binding); warnings never refuse."""
 
@@ -65,6 +71,17 @@ def plays_floor_control(catalog: Catalog) -> bool:
         return tuple(int(part) for part in played.split(".")) >= FIRST_VERSION
     except ValueError:
         return False
+
+
+def _integer(value: Any) -> int | None:
+    """A JSON integer (``7`` or ``7.0``, as JSON Schema counts them), or None; never a boolean."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
 
 
 class FloorControl:
@@ -108,8 +125,8 @@ class FloorControl:
         except UnsafeJson as exc:
             return problem(400, "invalid-message", str(exc), [Finding("", "schema", str(exc))])
         session, findings = self.session_from(document)
-        if len(name) > MAX_SESSION_NAME:
-            findings.append(Finding("", "schema", f"a session name has at most {MAX_SESSION_NAME} characters"))
+        if not SESSION_NAME.fullmatch(name):
+            findings.append(Finding("", "schema", "a session name is 1 to 200 unreserved URI characters"))
         if session is None or findings:
             return problem(400, "invalid-message", "not a floor session", findings)
         self._cancel_timer(name)
@@ -129,8 +146,8 @@ class FloorControl:
         queueing = document.get("queueing", False)
         if not isinstance(queueing, bool):
             findings.append(Finding("/queueing", "schema", "queueing is a boolean"))
-        duration = document.get("duration_s", 30)
-        if isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= MAX_DURATION_S:
+        duration = _integer(document.get("duration_s", 30))
+        if duration is None or not 1 <= duration <= MAX_DURATION_S:
             findings.append(Finding("/duration_s", "schema", f"duration_s is an integer, 1 to {MAX_DURATION_S}"))
         listed = document.get("participants")
         if not isinstance(listed, list) or not 1 <= len(listed) <= MAX_PARTICIPANTS:
@@ -147,20 +164,20 @@ class FloorControl:
                 participants.append(participant)
         if findings:
             return None, findings
-        return self.session_type(tuple(participants), bool(queueing), int(duration)), []
+        assert duration is not None  # checked above
+        return self.session_type(tuple(participants), bool(queueing), duration), []
 
     def _participant(self, item: Any) -> tuple[Participant | None, str]:
         why = "a participant has a user URI, an ssrc (0..2^32-1), a loopback http(s) url and a priority (0..255)"
         if not isinstance(item, dict) or set(item) - {"user", "ssrc", "url", "priority"}:
             return None, why
-        user, ssrc, url, priority = item.get("user"), item.get("ssrc"), item.get("url"), item.get("priority", 0)
-        if not isinstance(user, str) or not user or len(user.encode()) > 255:
+        user, url = item.get("user"), item.get("url")
+        ssrc, priority = _integer(item.get("ssrc")), _integer(item.get("priority", 0))
+        if not isinstance(user, str) or not USER.fullmatch(user):
             return None, why
-        if isinstance(ssrc, bool) or not isinstance(ssrc, int) or not 0 <= ssrc <= 0xFFFFFFFF:
+        if ssrc is None or not 0 <= ssrc <= 0xFFFFFFFF or priority is None or not 0 <= priority <= 255:
             return None, why
-        if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 255:
-            return None, why
-        if not isinstance(url, str) or not self.permitted(url):
+        if not isinstance(url, str) or not LOOPBACK_BASE_URL.fullmatch(url) or not self.permitted(url):
             return None, why
         return Participant(user, ssrc, url.rstrip("/"), priority), ""
 
@@ -178,7 +195,7 @@ class FloorControl:
             return self.delivered(body)
         session = self.sessions.get(name)
         if session is None:
-            return problem(404, "not-found", f"no floor session {name[:MAX_SESSION_NAME]!r}")
+            return problem(404, "not-found", f"no floor session {name[:MAX_SESSION_NAME]!r}")  # a bad name neither
         judgement = judge(body)
         refusing = [finding for finding in judgement.errors if finding.rule in _STOPPING_ERRORS]
         if refusing:

@@ -93,6 +93,12 @@ def multipart_in_document_order(ctx: Any, value: Any) -> dict[str, Any]:
     }
 
 
+@schemathesis.serializer("application/vnd.netcode.mcptt-floor")
+def raw_octets(ctx: Any, value: Any) -> bytes:
+    """A floor packet (``format: binary``) goes as raw octets, as the binding carries it."""
+    return _octets(value, "application/vnd.netcode.mcptt-floor")
+
+
 @schemathesis.serializer("application/xml", "text/xml")
 def xml_text(ctx: Any, value: Any) -> bytes:
     """An XML message given as text goes as UTF-8, the encoding it declares (``requests`` would send ISO-8859-1).

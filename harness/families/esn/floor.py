@@ -42,15 +42,19 @@ from typing import Any
 from harness.model import Finding
 
 __all__ = [
+    "ACK_BIT",
     "DENY_CAUSES",
     "FIELD_NAMES",
     "FLOOR_INDICATORS",
     "FLOOR_PATH",
     "FLOOR_SESSIONS_HOOK",
     "HEADER_SIZE",
+    "KNOWN_SUBTYPES",
     "LEGACY_FIELD_IDS",
+    "LOCATION_TYPES",
     "MEDIA_TYPE",
     "NAME",
+    "PT_APP",
     "REQUIRED_FIELDS",
     "REVOKE_CAUSES",
     "RULES",
@@ -62,11 +66,19 @@ __all__ = [
     "ReceivedField",
     "Source",
     "Subtype",
+    "coordinates",
     "decode",
     "encode",
     "explain",
+    "field_rows",
     "judge",
+    "message_type_value",
+    "priority_value",
+    "queue_info_value",
+    "reject_cause_value",
+    "ssrc_value",
     "subtype_name",
+    "u16_value",
 ]
 
 MEDIA_TYPE = "application/vnd.netcode.mcptt-floor"
