@@ -50,8 +50,9 @@ class ScenarioPart:
     of a check the family registers in :data:`CHECKS`; no handler). ``schema`` names the JSON Schema
     fragment of the value (``"module:attribute"``; it may refer to the scenario schema's ``$defs``), which
     the catalog adds to the scenario schema when it loads. ``samples`` (``message``): members of the value
-    that hold a sample reference or a nested message block, checked like a step's own. ``reference``
-    (``expect``): the member whose value names the step that sent the message the check judges.
+    that hold a sample reference or a nested message block, checked like a step's own (``step``: members
+    holding a sample reference). ``reference`` (``expect``): the member whose value names the step that sent
+    the message the check judges; (``step``): the member whose value names an earlier step of the scenario.
     ``checks_itself`` (``step``): a step of this kind without ``expect`` still checks something. ``format``
     (``message``): the catalog format of the message it builds, which the report names the scenario by.
     """

@@ -247,6 +247,17 @@ class _StepChecker:
             if check == "body" and "same_as" in value:
                 self.earlier(where + "/same_as", value["same_as"], self.kept, "a body kept as")
 
+    def family_step(self, key: str, kind: str, block: Any) -> None:
+        """A family step's sample references and the earlier step it names (its part's ``reference``)."""
+        part = scenario_parts("step").get(kind) if kind not in STEP_KINDS else None
+        if part is None or not isinstance(block, dict):
+            return
+        for member in part.samples:
+            if isinstance(block.get(member), str):
+                self.sample(key + _pointer(kind, member), block[member])
+        if part.reference and part.reference in block:
+            self.earlier(key + _pointer(kind, part.reference), block[part.reference], self.steps, "step")
+
     def step(self, position: int, raw: dict[str, Any]) -> Step:
         key = _pointer("steps", position)
         name = str(raw.get("id", f"step-{position + 1}"))
@@ -260,6 +271,7 @@ class _StepChecker:
         if isinstance(request, dict) and "message" in request:
             self.message(key + "/request/message", request["message"], name)
             self.senders.add(name)
+        self.family_step(key, kind, raw.get(kind))
         expect = raw.get("expect")
         if isinstance(expect, dict):
             self.expect(key + "/expect", expect, name)

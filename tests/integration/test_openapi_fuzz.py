@@ -117,6 +117,8 @@ def raw_octets(ctx: Any, value: Any) -> bytes:
     if isinstance(data, bytes):
         return data
     return (value if isinstance(value, str) else json.dumps(value)).encode("utf-8", "surrogatepass")
+
+
 """Requests sent per operation and kind of input, printed when the module finishes."""
 
 

@@ -351,6 +351,11 @@ def _decode_text(value: bytes | str, **parameters: str) -> str:
     return value if isinstance(value, str) else value.decode(parameters.get("charset", "utf-8"))
 
 
+def _decode_octets(value: bytes | str, **parameters: str) -> str:
+    """A raw binary body (a floor packet, ``format: binary``) as one character per octet: the string it types."""
+    return value if isinstance(value, str) else value.decode("latin-1")
+
+
 def _decode_parts(value: bytes | str, **parameters: str) -> dict[str, str]:
     """A ``multipart/mixed`` body as the document's object of parts, named by their media types.
 
@@ -393,7 +398,20 @@ def _deserializers() -> dict[str, Any]:
             table[media_type] = _decode_text
         elif media_type.startswith("multipart/"):
             table[media_type] = _decode_parts
+        elif _resolve(_schema_of(media_type)).get("format") == "binary":
+            table[media_type] = _decode_octets
     return table
+
+
+def _schema_of(media_type: str) -> Any:
+    """The first schema the document gives a body of ``media_type`` (every body of one media type has one)."""
+    for item in DOCUMENT["paths"].values():
+        for operation in item.values():
+            for place in [operation.get("requestBody", {}), *operation["responses"].values()]:
+                content = _resolve(place).get("content", {})
+                if media_type in content:
+                    return content[media_type].get("schema", {})
+    return {}
 
 
 def _resolve(node: Any) -> Any:

@@ -4,15 +4,17 @@ exit codes), the HTML report's decoded field table beside the hex dump, and the 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from harness.catalog import load_catalog
+from harness.catalog import catalog_problems, default_fixtures, load_catalog
 from harness.cli import main
 from harness.families.rules import rules_in_force
 from harness.htmlreport.bodies import body_view
 from harness.model import Severity
+from harness.suitecheck import known_checks
 from harness.validation.validator import detect_format
 
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "formats" / "mcptt-floor" / "1.0" / "samples"
@@ -72,3 +74,25 @@ def test_the_rule_set_states_every_rule_with_its_severity() -> None:
         **dict.fromkeys(("FLR-04", "FLR-05", "FLR-06", "FLR-07", "FLR-08", "FLR-09"), Severity.WARNING),
     }
     assert {rule.id for rule, _ in rules_in_force("mcptt-floor", "1.0")} == set(stated)
+
+
+def test_floor_steps_are_checked_when_the_catalog_loads(tmp_path: Path) -> None:
+    fixtures = default_fixtures()
+    for folder in ("formats", "datasets", "schemas"):
+        (tmp_path / folder).symlink_to(fixtures / folder, target_is_directory=True)
+    shutil.copytree(fixtures / "suites/esn-core/1.1", tmp_path / "suites/esn-core/1.1")
+    scenario = tmp_path / "suites/esn-core/1.1/scenarios/esn-42-floor-idle.yaml"
+    text = scenario.read_text(encoding="utf-8")
+    text = text.replace("valid/floor-release-a.bin", "valid/floor-release-z.bin")
+    text = text.replace(
+        "after: release-a, within_s: 1}\n    expect:\n      floor_packet:\n        subtype: floor-idle",
+        "after: relase-a, within_s: 1}\n    expect:\n      floor_packet:\n        subtype: floor-idle",
+        1,
+    )
+    scenario.write_text(text, encoding="utf-8")
+    found = [str(problem) for problem in catalog_problems(tmp_path, known_checks())]
+    assert (
+        f"{scenario}: /steps/4/floor_send/sample: no sample 'mcptt-floor/1.0/valid/floor-release-z.bin' in the catalog"
+        in found
+    )
+    assert any(line.startswith(f"{scenario}: /steps/5/floor_await/after: ") and "'relase-a'" in line for line in found)

@@ -55,6 +55,7 @@ FAMILY = FormatFamily(
             "floor_await",
             "harness.families.esn.floor_format:FLOOR_AWAIT",
             "harness.families.esn.floor_steps:floor_await",
+            reference="after",
             checks_itself=True,
         ),
         ScenarioPart("expect", "floor_packet", "harness.families.esn.floor_format:FLOOR_PACKET"),
