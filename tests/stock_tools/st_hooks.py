@@ -42,7 +42,11 @@ from harness.families.intel_report.rules import parse_date_time
 from harness.validation.validator import validator_for
 
 CATALOG = load_catalog()
-BINARY_PARTS = ("application/vnd.3gpp.mcdata-signalling", "application/vnd.3gpp.mcdata-payload")
+BINARY_PARTS = (
+    "application/vnd.3gpp.mcdata-signalling",
+    "application/vnd.3gpp.mcdata-payload",
+    "application/vnd.netcode.mcptt-floor",
+)
 FLOOR_FORMAT = "mcptt-floor/1.0"
 BOUNDARY = "netcode-part-boundary"
 DOCUMENT = yaml.safe_load((Path(__file__).parents[2] / "fixtures/openapi/netcode-v1.yaml").read_text(encoding="utf-8"))
@@ -271,8 +275,12 @@ def _valid_message(case: Any) -> Any:
         if session != case.body:
             case.body = session
         return case
-    if case.path == "/netcode/v1/esn/floor/{session}" and not _is_valid(FLOOR_FORMAT, _octets(case.body, media_type)):
-        case.body = _pick(_valid_samples(FLOOR_FORMAT), repr(case.body))
+    if case.path == "/netcode/v1/esn/floor/{session}":
+        negative = case.meta is not None and case.meta.generation.mode != GenerationMode.POSITIVE
+        if not negative and not _is_valid(FLOOR_FORMAT, _octets(case.body, media_type)):  # a negative one stays
+            # Text of one character per octet (as a binary part's sample is carried): a string to Schemathesis's
+            # re-check of the changed body, which counts bytes as schema-violating; raw_octets sends the octets.
+            case.body = _pick(_valid_samples(FLOOR_FORMAT), repr(case.body)).decode("latin-1")
         return case
     kind = "multipart" if media_type.startswith("multipart/") else "xml" if media_type.endswith("xml") else ""
     format_id = FORMATS_BY_OPERATION.get((case.method.upper(), case.path, kind))
