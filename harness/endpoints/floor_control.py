@@ -45,6 +45,8 @@ SESSIONS_HELD = 1000
 """Floor sessions held at most; past it the oldest goes (its timer with it)."""
 SEND_TIMEOUT_S = 2.0
 """Each packet's POST to a participant; the answers are due within 1 s, so a dead participant costs little."""
+MAX_PENDING = 256
+"""Batches of answers in flight at most (as the ESN gateway's own sends); past it, further ones are dropped."""
 MAX_DURATION_S = 86_400
 MAX_SESSION_NAME = 200
 SESSION_NAME = re.compile(r"[A-Za-z0-9._~-]{1,200}")
@@ -254,6 +256,11 @@ class FloorControl:
             self._spawn(self._send_in_order(name, self._lock(name), outgoing))
 
     def _spawn(self, work: Any) -> None:
+        if len(self._tasks) >= MAX_PENDING:  # a flood of packets cannot pile up sends without bound
+            LOG.warning("floor control: %d answers in flight, one more dropped", len(self._tasks))
+            if asyncio.iscoroutine(work):
+                work.close()
+            return
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
