@@ -67,7 +67,7 @@ Examples (hex; ``C`` = the 16 octets of Conversation ID ``8d1e7c5a-3b4f-4c2d-9e6
 
 The message type and notification enums and the payload content classes live in
 :mod:`harness.families.esn.mcdata_content` and
-the error in :mod:`harness.codecs.errors`; import all of them from here.
+the error in :mod:`harness.families.esn.errors`; import all of them from here.
 
 :func:`decode` never reads past the buffer it is given and raises nothing but
 :class:`CodecError`, whose ``offset`` is the 0-based octet where the message
@@ -83,7 +83,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from harness.codecs.errors import CodecError, Fault
+from harness.families.esn.errors import CodecError, Fault
 from harness.families.esn.mcdata_content import (
     Binary,
     CodedText,
@@ -499,7 +499,6 @@ def _optional_ies(
             if not value_bytes:
                 raise CodecError(offset + 1, "Payload length 0 leaves no room for the content type", Fault.CONTENT_SIZE)
             payloads.append(decode_content(data, offset + 3, after))
-            fields[ie.field] = tuple(payloads)
             offset = after
         else:
             value_bytes, after = _tlv_e(data, offset, ie.name)
@@ -512,6 +511,8 @@ def _optional_ies(
             else:
                 fields[ie.field] = value_bytes
             offset = after
+    if payloads:  # one tuple at the end: a message may hold thousands of Payload IEs (MCD-15 judges how many)
+        fields[_PAYLOAD.field] = tuple(payloads)
 
 
 def _decode_signalling(data: bytes, version: str, located: list[tuple[str, int]]) -> Message:
