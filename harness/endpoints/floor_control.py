@@ -255,6 +255,11 @@ class FloorControl:
         if outgoing:
             self._spawn(self._send_in_order(name, self._lock(name), outgoing))
 
+    async def drain(self) -> None:
+        """Wait until every answer in flight has been sent (or failed): before a server stops, say."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     def _spawn(self, work: Any) -> None:
         if len(self._tasks) >= MAX_PENDING:  # a flood of packets cannot pile up sends without bound
             LOG.warning("floor control: %d answers in flight, one more dropped", len(self._tasks))

@@ -92,6 +92,7 @@ class Floor:
 @pytest.fixture
 async def served(catalog: Catalog) -> AsyncIterator[tuple[aiohttp.ClientSession, str, RecorderCounterpart]]:
     gateway = EsnGateway(catalog)  # esn.md 1.1 is current: the gateway mounts its floor control
+    assert gateway.floor is not None
     participants_app = build_app(catalog, [FloorControl()])  # plays the participants: reads what it is sent
     async with (
         ReferenceServer(build_app(catalog, [gateway])) as server,
@@ -99,6 +100,7 @@ async def served(catalog: Catalog) -> AsyncIterator[tuple[aiohttp.ClientSession,
         aiohttp.ClientSession() as http,
     ):
         yield http, server, RecorderCounterpart(participants_app, participants_url)
+        await gateway.floor.drain()  # nothing left half-sent when the servers stop
 
 
 def _floor(served: tuple[aiohttp.ClientSession, str, RecorderCounterpart], *ssrcs: int) -> Floor:
@@ -285,7 +287,7 @@ async def test_refusals_of_the_binding_and_the_hook(served: Any) -> None:
 @pytest.fixture
 async def broken(catalog: Catalog, request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     gateway = EsnGateway(catalog)
-    gateway.floor = broken_floor_control(request.param, gateway.permitted)
+    floor = gateway.floor = broken_floor_control(request.param, gateway.permitted)
     participants_app = build_app(catalog, [FloorControl()])  # plays the participants: reads what it is sent
     async with (
         ReferenceServer(build_app(catalog, [gateway])) as server,
@@ -293,6 +295,7 @@ async def broken(catalog: Catalog, request: pytest.FixtureRequest) -> AsyncItera
         aiohttp.ClientSession() as http,
     ):
         yield http, server, RecorderCounterpart(participants_app, participants_url)
+        await floor.drain()
 
 
 async def _what_goes_wrong(floor: Floor, variant: str) -> str:
