@@ -27,12 +27,11 @@ from harness.families.esn.floor import (
     Packet,
     Source,
     Subtype,
-    coordinates,
     decode,
     encode,
-    explain,
     judge,
 )
+from harness.families.esn.floor_format import coordinates, explain_rows
 
 FORMAT = "mcptt-floor/1.0"
 SERVER, A = 0x00A1B2C3, 0x0000A001
@@ -124,7 +123,7 @@ def test_the_location_example_reads_as_coordinates() -> None:
 
 
 def test_explain_gives_one_located_row_per_field(catalog: Catalog) -> None:
-    lines = explain(_sample(catalog, "floor-taken-alpha-sequence-7.bin"))
+    lines = explain_rows(_sample(catalog, "floor-taken-alpha-sequence-7.bin"))
     assert lines[0].startswith("/octet/0") and "Floor Taken" in lines[0]
     assert any(line.startswith("/octet/12") and "'sip:alpha@esn.uk'" in line for line in lines)
     assert any(line.startswith("/octet/36") and "Message Sequence Number: 7" in line for line in lines)

@@ -28,17 +28,48 @@ whose subtype the profile does not know the fields are not decoded ([380] 8.1.4)
 
 :func:`judge` applies the rules FLR-01..10 (severities from [380] 8.1.4: what a receiver must ignore is a
 warning; what stops it reading, or leaves out a field the profile needs, is an error). Locations are
-``/octet/N``, N the first octet of the item at fault. Choices the spec leaves open:
-``docs/decisions-esn-1.1.md`` (section esnfloor).
+``/octet/N``, N the first octet of the item at fault. The tables (subtypes, fields, causes, rules) are
+:mod:`harness.families.esn.floor_tables`, re-exported here; the decoded field table for ``--explain`` and the
+report is :mod:`harness.families.esn.floor_format`. Choices the spec leaves open: ``docs/decisions-esn-1.1.md``
+(section esnfloor).
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.families.esn.floor_tables import (
+    ACK_BIT,
+    DENY_CAUSES,
+    FIELD_NAMES,
+    FIXED_SIZES,
+    FLOOR_INDICATORS,
+    FLOOR_PATH,
+    FLOOR_SESSIONS_HOOK,
+    HEADER_SIZE,
+    KNOWN_SUBTYPES,
+    LEGACY_FIELD_IDS,
+    LOCATION_SIZES,
+    LOCATION_TYPES,
+    MAX_PACKET,
+    MEDIA_TYPE,
+    NAME,
+    PT_APP,
+    REPEATABLE_IN_GRANTED,
+    REQUIRED_FIELDS,
+    RESERVED_INDICATORS,
+    REVOKE_CAUSES,
+    RULES,
+    SUBTYPE_NAMES,
+    URI_FIELDS,
+    WITH_ACK,
+    FieldId,
+    Source,
+    Subtype,
+    subtype_name,
+)
 from harness.model import Finding
 
 __all__ = [
@@ -66,11 +97,8 @@ __all__ = [
     "ReceivedField",
     "Source",
     "Subtype",
-    "coordinates",
     "decode",
     "encode",
-    "explain",
-    "field_rows",
     "judge",
     "message_type_value",
     "priority_value",
@@ -80,233 +108,6 @@ __all__ = [
     "subtype_name",
     "u16_value",
 ]
-
-MEDIA_TYPE = "application/vnd.netcode.mcptt-floor"
-"""The profile's HTTP binding: the body is one packet, raw octets."""
-FLOOR_PATH = "/netcode/v1/esn/floor/{session}"
-"""Where a floor packet is sent: the server's, and below a participant's base URL, the participant's."""
-FLOOR_SESSIONS_HOOK = "/netcode/v1/_test/floor-sessions/{session}"
-"""The test hook that sets up a floor session (test mode only)."""
-NAME = b"MCPT"
-HEADER_SIZE = 12
-PT_APP = 204
-ACK_BIT = 0x10
-"""Bit 4 of the subtype: "x", the sender asks for a Floor Ack ([380] table 8.2.2.1-1)."""
-MAX_PACKET = 4 * 0x10000
-"""The most octets a 16-bit ``length`` can describe."""
-
-
-class Subtype(enum.IntEnum):
-    """The message subtypes of [380] table 8.2.2.1-1 (x = 0); x is bit 4 (:data:`ACK_BIT`)."""
-
-    FLOOR_REQUEST = 0
-    FLOOR_GRANTED = 1
-    FLOOR_TAKEN = 2
-    FLOOR_DENY = 3
-    FLOOR_RELEASE = 4
-    FLOOR_IDLE = 5
-    FLOOR_REVOKE = 6
-    FLOOR_QUEUE_POSITION_REQUEST = 8
-    FLOOR_QUEUE_POSITION_INFO = 9
-    FLOOR_ACK = 10
-    FLOOR_RELEASE_MULTI_TALKER = 15
-
-
-_WITH_ACK = frozenset(
-    {
-        Subtype.FLOOR_GRANTED,
-        Subtype.FLOOR_TAKEN,
-        Subtype.FLOOR_DENY,
-        Subtype.FLOOR_RELEASE,
-        Subtype.FLOOR_IDLE,
-        Subtype.FLOOR_QUEUE_POSITION_INFO,
-    }
-)
-"""The subtypes that have an x bit; x on any other makes the subtype unknown (FLR-04)."""
-KNOWN_SUBTYPES: frozenset[int] = frozenset(int(s) for s in Subtype) | frozenset(int(s) | ACK_BIT for s in _WITH_ACK)
-"""Every 5-bit subtype value 1.1 decodes (x included)."""
-
-
-class FieldId(enum.IntEnum):
-    """The field IDs of [380] table 8.2.3.1-2 (confirmed for 0-20 by [WS-rtcp])."""
-
-    FLOOR_PRIORITY = 0
-    DURATION = 1
-    REJECT_CAUSE = 2
-    QUEUE_INFO = 3
-    GRANTED_PARTY_IDENTITY = 4
-    PERMISSION_TO_REQUEST = 5
-    USER_ID = 6
-    QUEUE_SIZE = 7
-    MESSAGE_SEQUENCE_NUMBER = 8
-    QUEUED_USER_ID = 9
-    SOURCE = 10
-    TRACK_INFO = 11
-    MESSAGE_TYPE = 12
-    FLOOR_INDICATOR = 13
-    SSRC = 14
-    LIST_OF_GRANTED_USERS = 15
-    LIST_OF_SSRCS = 16
-    FUNCTIONAL_ALIAS = 17
-    LIST_OF_FUNCTIONAL_ALIASES = 18
-    LOCATION = 19
-    LIST_OF_LOCATIONS = 20
-
-
-FIELD_NAMES: dict[int, str] = {
-    FieldId.FLOOR_PRIORITY: "Floor Priority",
-    FieldId.DURATION: "Duration",
-    FieldId.REJECT_CAUSE: "Reject Cause",
-    FieldId.QUEUE_INFO: "Queue Info",
-    FieldId.GRANTED_PARTY_IDENTITY: "Granted Party's Identity",
-    FieldId.PERMISSION_TO_REQUEST: "Permission to Request the Floor",
-    FieldId.USER_ID: "User ID",
-    FieldId.QUEUE_SIZE: "Queue Size",
-    FieldId.MESSAGE_SEQUENCE_NUMBER: "Message Sequence Number",
-    FieldId.QUEUED_USER_ID: "Queued User ID",
-    FieldId.SOURCE: "Source",
-    FieldId.TRACK_INFO: "Track Info",
-    FieldId.MESSAGE_TYPE: "Message Type",
-    FieldId.FLOOR_INDICATOR: "Floor Indicator",
-    FieldId.SSRC: "SSRC",
-    FieldId.LIST_OF_GRANTED_USERS: "List of Granted Users",
-    FieldId.LIST_OF_SSRCS: "List of SSRCs",
-    FieldId.FUNCTIONAL_ALIAS: "Functional Alias",
-    FieldId.LIST_OF_FUNCTIONAL_ALIASES: "List of Functional Aliases",
-    FieldId.LOCATION: "Location",
-    FieldId.LIST_OF_LOCATIONS: "List of Locations",
-}
-
-_SUBTYPE_NAMES: dict[int, str] = {
-    Subtype.FLOOR_REQUEST: "Floor Request",
-    Subtype.FLOOR_GRANTED: "Floor Granted",
-    Subtype.FLOOR_TAKEN: "Floor Taken",
-    Subtype.FLOOR_DENY: "Floor Deny",
-    Subtype.FLOOR_RELEASE: "Floor Release",
-    Subtype.FLOOR_IDLE: "Floor Idle",
-    Subtype.FLOOR_REVOKE: "Floor Revoke",
-    Subtype.FLOOR_QUEUE_POSITION_REQUEST: "Floor Queue Position Request",
-    Subtype.FLOOR_QUEUE_POSITION_INFO: "Floor Queue Position Info",
-    Subtype.FLOOR_ACK: "Floor Ack",
-    Subtype.FLOOR_RELEASE_MULTI_TALKER: "Floor Release Multi Talker",
-}
-
-LEGACY_FIELD_IDS: dict[int, int] = {
-    **{102 + n: n for n in range(5)},
-    **{108 + n: 5 + n for n in range(9)},
-}
-"""Early Release 13 IDs (102-106, 108-116 for 0-4, 5-13; [WS-rtcp] ``*_OLD``, [MCOP], [NEM]). **profile:** they
-are unknown fields (FLR-05), never decoded as their modern twins; the map only names the twin in the finding."""
-
-_FIXED_SIZES: dict[int, int] = {
-    FieldId.FLOOR_PRIORITY: 2,
-    FieldId.DURATION: 2,
-    FieldId.QUEUE_INFO: 2,
-    FieldId.PERMISSION_TO_REQUEST: 2,
-    FieldId.QUEUE_SIZE: 2,
-    FieldId.MESSAGE_SEQUENCE_NUMBER: 2,
-    FieldId.SOURCE: 2,
-    FieldId.MESSAGE_TYPE: 2,
-    FieldId.FLOOR_INDICATOR: 2,
-    FieldId.SSRC: 6,
-}
-_URI_FIELDS = frozenset(
-    {FieldId.GRANTED_PARTY_IDENTITY, FieldId.USER_ID, FieldId.QUEUED_USER_ID, FieldId.FUNCTIONAL_ALIAS}
-)
-_LOCATION_SIZES: dict[int, int] = {0: 0, 1: 7, 2: 5, 3: 3, 4: 2, 5: 1, 6: 6}
-"""Location type -> octets of its value ([380] 8.2.3.21): not provided, ECGI, tracking area, PLMN ID, MBMS service
-area, MBSFN area ID, coordinates (latitude then longitude, 24 bits each)."""
-LOCATION_TYPES: dict[int, str] = {
-    0: "not provided",
-    1: "ECGI",
-    2: "tracking area",
-    3: "PLMN ID",
-    4: "MBMS service area",
-    5: "MBSFN area ID",
-    6: "coordinates",
-}
-
-DENY_CAUSES: dict[int, str] = {
-    1: "another MCPTT client has permission",
-    2: "internal floor control server error",
-    3: "only one participant",
-    4: "retry-after timer has not expired",
-    5: "receive only",
-    6: "no resources available",
-    7: "queue full",
-    255: "other reason",
-}
-"""Floor Deny reject causes ([380] 8.2.6.2)."""
-REVOKE_CAUSES: dict[int, str] = {
-    1: "only one MCPTT client",
-    2: "media burst too long",
-    3: "no permission to send a media burst",
-    4: "media burst pre-empted",
-    6: "no resources available",
-    255: "other reason",
-}
-"""Floor Revoke reject causes ([380] 8.2.10.2): the same number means another thing than in a Floor Deny."""
-
-
-class Source(enum.IntEnum):
-    """The Source field ([380] 8.2.3.12): who sends a Floor Ack."""
-
-    FLOOR_PARTICIPANT = 0
-    PARTICIPATING_FUNCTION = 1
-    CONTROLLING_FUNCTION = 2
-    NON_CONTROLLING_FUNCTION = 3
-
-
-FLOOR_INDICATORS: dict[int, str] = {
-    0x8000: "A normal call",
-    0x4000: "B broadcast group call",
-    0x2000: "C system call",
-    0x1000: "D emergency call",
-    0x0800: "E imminent peril call",
-    0x0400: "F queueing supported",
-    0x0200: "G dual floor",
-    0x0100: "H temporary group call",
-    0x0080: "I multi-talker",
-}
-"""Floor Indicator bits ([380] table 8.2.3.15-2); J-P (``0x007F``) are reserved."""
-_RESERVED_INDICATORS = 0x007F
-
-REQUIRED_FIELDS: dict[int, tuple[int, ...]] = {
-    Subtype.FLOOR_GRANTED: (FieldId.DURATION,),
-    Subtype.FLOOR_TAKEN: (FieldId.MESSAGE_SEQUENCE_NUMBER,),
-    Subtype.FLOOR_DENY: (FieldId.REJECT_CAUSE,),
-    Subtype.FLOOR_IDLE: (FieldId.MESSAGE_SEQUENCE_NUMBER,),
-    Subtype.FLOOR_REVOKE: (FieldId.REJECT_CAUSE,),
-    Subtype.FLOOR_QUEUE_POSITION_INFO: (FieldId.QUEUE_INFO,),
-    Subtype.FLOOR_ACK: (FieldId.SOURCE, FieldId.MESSAGE_TYPE),
-    Subtype.FLOOR_RELEASE_MULTI_TALKER: (FieldId.USER_ID,),
-}
-"""**profile** (specs/esn.md, "Which fields each message carries"), by subtype without x. Floor Taken's Granted
-Party's Identity is left out here: a packet alone cannot show whether the granted user asked for privacy, so the
-exchange checks it where the session says nobody did (docs/decisions-esn-1.1.md)."""
-_REPEATABLE_IN_GRANTED = frozenset({FieldId.SSRC, FieldId.QUEUED_USER_ID, FieldId.QUEUE_INFO})
-
-RULES: dict[str, tuple[str, str]] = {
-    "FLR-01": ("error", "truncated: a header, field header or field value cut short"),
-    "FLR-02": ("error", "the length field disagrees with the body"),
-    "FLR-03": ("error", "V, P, PT or name is not that of an MCPT APP packet"),
-    "FLR-04": ("warning", "subtype not in the table; the rest is not decoded"),
-    "FLR-05": ("warning", "unknown field ID (legacy 102-116 included); skipped"),
-    "FLR-06": ("warning", "a known field of the wrong length; ignored"),
-    "FLR-07": ("warning", "a field repeated; the first is used"),
-    "FLR-08": ("warning", "a non-zero padding octet"),
-    "FLR-09": ("warning", "an undefined value; the field is ignored"),
-    "FLR-10": ("error", "a field the profile requires for that message is absent"),
-}
-"""Rule id -> (severity, meaning), as specs/esn.md "Rules of mcptt-floor/1.0" states them."""
-
-
-def subtype_name(subtype: int) -> str:
-    """``Floor Granted``, ``Floor Granted (x: acknowledgement required)``, or ``unknown subtype N``."""
-    if subtype not in KNOWN_SUBTYPES:
-        return f"unknown subtype {subtype}"
-    name = _SUBTYPE_NAMES[subtype & ~ACK_BIT]
-    return f"{name} (x: acknowledgement required)" if subtype & ACK_BIT else name
 
 
 class FloorError(ValueError):
@@ -354,7 +155,7 @@ class Packet:
     @property
     def ack_requested(self) -> bool:
         """x = 1 on a subtype that has an x bit: the receiver is asked for a Floor Ack."""
-        return self.known and bool(self.subtype & ACK_BIT) and (self.subtype & ~ACK_BIT) in _WITH_ACK
+        return self.known and bool(self.subtype & ACK_BIT) and (self.subtype & ~ACK_BIT) in WITH_ACK
 
     @property
     def kind(self) -> Subtype | None:
@@ -588,7 +389,7 @@ def _octets(data: Any) -> bytes:
 
 def _meaning(subtype: int, field_id: int, value: bytes) -> tuple[Any, str, str]:
     """``(meaning, rule, why)`` of a known field's value; rule empty when the field is used."""
-    size = _FIXED_SIZES.get(field_id)
+    size = FIXED_SIZES.get(field_id)
     if size is not None and len(value) != size:
         return None, "FLR-06", f"{len(value)} octet(s), {FIELD_NAMES[field_id]} has {size}"
     number = int.from_bytes(value[:2]) if len(value) >= 2 else 0
@@ -612,7 +413,7 @@ def _meaning(subtype: int, field_id: int, value: bytes) -> tuple[Any, str, str]:
         return (number, value[2:]), "", ""
     if field_id == FieldId.QUEUE_INFO:
         return (value[0], value[1]), "", ""
-    if field_id in _URI_FIELDS:
+    if field_id in URI_FIELDS:
         try:
             return value.decode("utf-8"), "", ""
         except UnicodeDecodeError as exc:
@@ -630,8 +431,8 @@ def _meaning(subtype: int, field_id: int, value: bytes) -> tuple[Any, str, str]:
             return None, "FLR-09", f"message type {value[0]} is not a subtype of the table (x included)"
         return value[0], "", ""
     if field_id == FieldId.FLOOR_INDICATOR:
-        if number & _RESERVED_INDICATORS:
-            return None, "FLR-09", f"reserved bits J-P set (0x{number & _RESERVED_INDICATORS:04X})"
+        if number & RESERVED_INDICATORS:
+            return None, "FLR-09", f"reserved bits J-P set (0x{number & RESERVED_INDICATORS:04X})"
         return number, "", ""
     if field_id == FieldId.SSRC:
         return int.from_bytes(value[:4]), "", ""
@@ -639,10 +440,10 @@ def _meaning(subtype: int, field_id: int, value: bytes) -> tuple[Any, str, str]:
         if not value:
             return None, "FLR-06", "an empty Location has no location type"
         kind = value[0]
-        if kind not in _LOCATION_SIZES:
+        if kind not in LOCATION_SIZES:
             return None, "FLR-09", f"location type {kind} is above 6"
-        if len(value) != 1 + _LOCATION_SIZES[kind]:
-            wanted = 1 + _LOCATION_SIZES[kind]
+        if len(value) != 1 + LOCATION_SIZES[kind]:
+            wanted = 1 + LOCATION_SIZES[kind]
             return None, "FLR-06", f"{len(value)} octet(s), a Location of type {kind} has {wanted}"
         return (kind, value[1:]), "", ""
     return value, "", ""  # Track Info and the multi-talker lists: kept opaque in 1.1
@@ -662,8 +463,8 @@ def judge(data: bytes | bytearray | memoryview) -> Judgement:
     ssrc = int.from_bytes(buffer[4:8])
     if subtype not in KNOWN_SUBTYPES:
         reason = f"subtype {subtype} is not in the table; the rest is not decoded ([380] 8.1.4)"
-        if subtype & ACK_BIT and subtype & ~ACK_BIT in _SUBTYPE_NAMES:
-            reason = f"subtype {subtype}: {_SUBTYPE_NAMES[subtype & ~ACK_BIT]} has no x bit; not decoded"
+        if subtype & ACK_BIT and subtype & ~ACK_BIT in SUBTYPE_NAMES:
+            reason = f"subtype {subtype}: {SUBTYPE_NAMES[subtype & ~ACK_BIT]} has no x bit; not decoded"
         return Judgement(Packet(subtype, ssrc, (), buffer[HEADER_SIZE:]), (), (Finding("/octet/0", "FLR-04", reason),))
     items, cut, warnings = _read_fields(buffer)
     if cut:
@@ -698,7 +499,7 @@ def _judge_fields(
             received.append(ReceivedField(offset, field_id, value, None, why))
             continue
         name = FIELD_NAMES[field_id]
-        if field_id in seen and not (granted and field_id in _REPEATABLE_IN_GRANTED):
+        if field_id in seen and not (granted and field_id in REPEATABLE_IN_GRANTED):
             why = f"{name} repeated; the first is used"
             warnings.append(Finding(where, "FLR-07", why))
             received.append(ReceivedField(offset, field_id, value, None, why))
@@ -727,77 +528,3 @@ def _required(subtype: int, items: list[tuple[int, int, bytes]], used: dict[int,
         message = f"{subtype_name(subtype)} needs {name} (profile); it is {how}"
         errors.append(Finding("/octet/0", "FLR-10", message))
     return errors
-
-
-# --------------------------------------------------------------------------- explaining
-
-
-def coordinates(value: bytes) -> tuple[float, float]:
-    """Degrees of a Location's 6 coordinate octets (TS 23.032 6.1): latitude, bit 23 the sign (1 south) and 23
-    bits of magnitude x 90/2^23; longitude, 24-bit two's complement x 360/2^24."""
-    raw_latitude, raw_longitude = int.from_bytes(value[:3]), int.from_bytes(value[3:6])
-    latitude = (raw_latitude & 0x7FFFFF) * 90 / (1 << 23) * (-1 if raw_latitude & 0x800000 else 1)
-    longitude = (raw_longitude - (1 << 24) if raw_longitude & 0x800000 else raw_longitude) * 360 / (1 << 24)
-    return latitude, longitude
-
-
-def _shown(item: ReceivedField) -> str:
-    meaning = item.meaning
-    if item.ignored:
-        return f"{len(item.value)} octet(s): {item.value[:32].hex(' ')} - {item.ignored}"
-    if item.id == FieldId.DURATION:
-        return f"{meaning} s"
-    if item.id == FieldId.REJECT_CAUSE:
-        cause, phrase = meaning
-        return f"{cause}" + (f", phrase {phrase.decode('utf-8', 'replace')!r}" if phrase else "")
-    if item.id == FieldId.QUEUE_INFO:
-        position, priority = meaning
-        where = {254: "not queued", 255: "queued, position not disclosed"}.get(position, f"position {position}")
-        return f"{where}, priority {priority}"
-    if item.id == FieldId.SOURCE:
-        return f"{int(meaning)} ({meaning.name.replace('_', ' ').lower()})"
-    if item.id == FieldId.MESSAGE_TYPE:
-        return f"0x{meaning:02X} ({subtype_name(meaning)})"
-    if item.id == FieldId.FLOOR_INDICATOR:
-        bits = [name for mask, name in FLOOR_INDICATORS.items() if meaning & mask]
-        return f"0x{meaning:04X} ({', '.join(bits) or 'none'})"
-    if item.id == FieldId.SSRC:
-        return f"0x{meaning:08X}"
-    if item.id == FieldId.LOCATION:
-        kind, octets = meaning
-        shown = f"type {kind} ({LOCATION_TYPES[kind]})" + (f": {octets.hex(' ')}" if octets else "")
-        if kind == 6:
-            latitude, longitude = coordinates(octets)
-            shown += f" ({latitude:.5f}, {longitude:.5f} degrees)"
-        return shown
-    if item.id == FieldId.PERMISSION_TO_REQUEST:
-        return f"{meaning} ({'permitted' if meaning else 'not permitted'})"
-    if isinstance(meaning, str):
-        return repr(meaning)
-    if isinstance(meaning, bytes):
-        return f"{len(meaning)} octet(s): {meaning[:32].hex(' ')}" + (" ..." if len(meaning) > 32 else "")
-    return str(meaning)
-
-
-def field_rows(data: bytes) -> list[tuple[str, str, str]]:
-    """``(location, field, value)`` rows of a packet for a decoded field table (the HTML report, ``--explain``)."""
-    judgement = judge(data)
-    packet = judgement.packet
-    if packet is None:
-        finding = judgement.errors[0]
-        return [(finding.location, "not readable", f"{finding.rule}: {finding.message}")]
-    rows = [
-        ("/octet/0", "subtype", f"{packet.subtype} ({subtype_name(packet.subtype)})"),
-        ("/octet/2", "length", f"{int.from_bytes(data[2:4])} (words - 1)"),
-        ("/octet/4", "SSRC", f"0x{packet.ssrc:08X}"),
-        ("/octet/8", "name", "MCPT"),
-    ]
-    if packet.body:
-        rows.append((f"/octet/{HEADER_SIZE}", "not decoded", f"{len(packet.body)} octet(s)"))
-    rows += [(f"/octet/{item.offset}", f"{item.id} {item.name}", _shown(item)) for item in judgement.fields]
-    return rows
-
-
-def explain(data: bytes) -> list[str]:
-    """The decoded field table of a packet, one line per row, for ``harness validate --explain``."""
-    return [f"{location:<10} {name}: {value}" for location, name, value in field_rows(data)]

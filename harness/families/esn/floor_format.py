@@ -16,7 +16,19 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from harness.families.esn.floor import HEADER_SIZE, NAME, PT_APP, RULES, Judgement, field_rows, judge
+from harness.families.esn.floor import (
+    FLOOR_INDICATORS,
+    HEADER_SIZE,
+    LOCATION_TYPES,
+    NAME,
+    PT_APP,
+    RULES,
+    FieldId,
+    Judgement,
+    ReceivedField,
+    judge,
+    subtype_name,
+)
 from harness.families.rules import judge as judge_rules
 from harness.families.rules import rule
 from harness.model import Finding, Format, Severity
@@ -29,8 +41,11 @@ __all__ = [
     "RULE_SET",
     "SYNTAX",
     "body_view",
+    "coordinates",
     "detect",
     "explain",
+    "explain_rows",
+    "field_rows",
     "validator",
 ]
 
@@ -81,12 +96,17 @@ def validator(fmt: Format) -> SyntaxValidator:
 
 def explain(fmt: Format, data: bytes) -> list[str]:
     """``harness validate --explain``: the decoded field table, one row per line."""
-    return [f"{location:<10} {name}: {value}" for location, name, value in field_rows(data)]
+    return explain_rows(data)
 
 
 def body_view(data: bytes) -> str:
     """The HTML report's decoded view of a floor packet, beside its hex dump: the same field table."""
-    return "\n".join(f"{location:<10} {name}: {value}" for location, name, value in field_rows(data))
+    return "\n".join(explain_rows(data))
+
+
+def explain_rows(data: bytes) -> list[str]:
+    """The decoded field table of a packet, one ``/octet/N  field: value`` line per row."""
+    return [f"{location:<10} {name}: {value}" for location, name, value in field_rows(data)]
 
 
 def detect(formats: list[Format], data: bytes) -> Format | None:
@@ -94,6 +114,75 @@ def detect(formats: list[Format], data: bytes) -> Format | None:
     if len(data) < HEADER_SIZE or data[0] >> 6 != 2 or data[1] != PT_APP or data[8:12] != NAME:
         return None
     return next((fmt for fmt in formats if fmt.syntax == RULE_SET), None)
+
+
+# --------------------------------------------------------------------------- explaining
+
+
+def coordinates(value: bytes) -> tuple[float, float]:
+    """Degrees of a Location's 6 coordinate octets (TS 23.032 6.1): latitude, bit 23 the sign (1 south) and 23
+    bits of magnitude x 90/2^23; longitude, 24-bit two's complement x 360/2^24."""
+    raw_latitude, raw_longitude = int.from_bytes(value[:3]), int.from_bytes(value[3:6])
+    latitude = (raw_latitude & 0x7FFFFF) * 90 / (1 << 23) * (-1 if raw_latitude & 0x800000 else 1)
+    longitude = (raw_longitude - (1 << 24) if raw_longitude & 0x800000 else raw_longitude) * 360 / (1 << 24)
+    return latitude, longitude
+
+
+def _shown(item: ReceivedField) -> str:
+    meaning = item.meaning
+    if item.ignored:
+        return f"{len(item.value)} octet(s): {item.value[:32].hex(' ')} - {item.ignored}"
+    if item.id == FieldId.DURATION:
+        return f"{meaning} s"
+    if item.id == FieldId.REJECT_CAUSE:
+        cause, phrase = meaning
+        return f"{cause}" + (f", phrase {phrase.decode('utf-8', 'replace')!r}" if phrase else "")
+    if item.id == FieldId.QUEUE_INFO:
+        position, priority = meaning
+        where = {254: "not queued", 255: "queued, position not disclosed"}.get(position, f"position {position}")
+        return f"{where}, priority {priority}"
+    if item.id == FieldId.SOURCE:
+        return f"{int(meaning)} ({meaning.name.replace('_', ' ').lower()})"
+    if item.id == FieldId.MESSAGE_TYPE:
+        return f"0x{meaning:02X} ({subtype_name(meaning)})"
+    if item.id == FieldId.FLOOR_INDICATOR:
+        bits = [name for mask, name in FLOOR_INDICATORS.items() if meaning & mask]
+        return f"0x{meaning:04X} ({', '.join(bits) or 'none'})"
+    if item.id == FieldId.SSRC:
+        return f"0x{meaning:08X}"
+    if item.id == FieldId.LOCATION:
+        kind, octets = meaning
+        shown = f"type {kind} ({LOCATION_TYPES[kind]})" + (f": {octets.hex(' ')}" if octets else "")
+        if kind == 6:
+            latitude, longitude = coordinates(octets)
+            shown += f" ({latitude:.5f}, {longitude:.5f} degrees)"
+        return shown
+    if item.id == FieldId.PERMISSION_TO_REQUEST:
+        return f"{meaning} ({'permitted' if meaning else 'not permitted'})"
+    if isinstance(meaning, str):
+        return repr(meaning)
+    if isinstance(meaning, bytes):
+        return f"{len(meaning)} octet(s): {meaning[:32].hex(' ')}" + (" ..." if len(meaning) > 32 else "")
+    return str(meaning)
+
+
+def field_rows(data: bytes) -> list[tuple[str, str, str]]:
+    """``(location, field, value)`` rows of a packet for a decoded field table (the HTML report, ``--explain``)."""
+    judgement = judge(data)
+    packet = judgement.packet
+    if packet is None:
+        finding = judgement.errors[0]
+        return [(finding.location, "not readable", f"{finding.rule}: {finding.message}")]
+    rows = [
+        ("/octet/0", "subtype", f"{packet.subtype} ({subtype_name(packet.subtype)})"),
+        ("/octet/2", "length", f"{int.from_bytes(data[2:4])} (words - 1)"),
+        ("/octet/4", "SSRC", f"0x{packet.ssrc:08X}"),
+        ("/octet/8", "name", "MCPT"),
+    ]
+    if packet.body:
+        rows.append((f"/octet/{HEADER_SIZE}", "not decoded", f"{len(packet.body)} octet(s)"))
+    rows += [(f"/octet/{item.offset}", f"{item.id} {item.name}", _shown(item)) for item in judgement.fields]
+    return rows
 
 
 # -- the scenario language's floor keys (schema fragments; the handlers are in floor_steps) ------------------------
