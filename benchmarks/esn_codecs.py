@@ -2,8 +2,9 @@
 
 ``mcdata``: the MCData messages of esn 1.1 as they travel (SDS SIGNALLING PAYLOAD with its DATA PAYLOAD, SDS
 NOTIFICATION, FD SIGNALLING PAYLOAD with its FILEURL and Metadata, FD NOTIFICATION, FD NETWORK NOTIFICATION),
-decoded with the 1.1 tables. Other codecs of the family add an entry to ``CODECS`` (``floor`` for
-``mcptt-floor/1.0``).
+decoded with the 1.1 tables. ``floor``: the floor control packets of ``mcptt-floor/1.0`` as a session carries
+them (request, granted, taken, deny, release, idle, queue position info, ack, revoke). Other codecs of the
+family add an entry to ``CODECS``.
 
 - decode: ``decode(octets)`` of every packet; encode: ``encode(message)`` of every decoded packet;
 - raw baseline: ``bytes(memoryview(octets))``, a copy of the same octets (the least a decoder must do).
@@ -22,6 +23,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from harness.families.esn.floor import Field, FieldId, Packet, Subtype
+from harness.families.esn.floor import decode as floor_decode
+from harness.families.esn.floor import encode as floor_encode
 from harness.families.esn.mcdata import (
     Binary,
     DataPayload,
@@ -85,8 +89,64 @@ def mcdata_corpus(packets: int, seed: int = 26) -> list[bytes]:
     return out[:packets]
 
 
+def floor_corpus(packets: int, seed: int = 40) -> list[bytes]:
+    """``packets`` floor control packets as a session carries them (request, granted, taken, deny, release,
+    idle, queue position info, ack, revoke), drawn from a seeded generator."""
+    rng = random.Random(seed)
+    users = [f"sip:unit-{n}@esn.example.police.uk".encode() for n in range(8)]
+    out: list[bytes] = []
+
+    def field(field_id: FieldId, value: bytes) -> Field:
+        return Field(int(field_id), value)
+
+    while len(out) < packets:
+        server, ssrc, sequence = rng.getrandbits(32), rng.getrandbits(32), rng.randrange(65536)
+        priority = bytes((rng.randrange(256), 0))
+        session = [
+            Packet(Subtype.FLOOR_REQUEST, ssrc, (field(FieldId.FLOOR_PRIORITY, priority),)),
+            Packet(
+                Subtype.FLOOR_REQUEST,
+                ssrc,
+                (field(FieldId.FLOOR_PRIORITY, priority), field(FieldId.LOCATION, bytes.fromhex("06493ED5FFE951"))),
+            ),
+            Packet(
+                Subtype.FLOOR_GRANTED | rng.choice([0, 0x10]),
+                server,
+                (field(FieldId.DURATION, b"\x00\x1e"), field(FieldId.FLOOR_PRIORITY, priority)),
+            ),
+            Packet(
+                Subtype.FLOOR_TAKEN,
+                server,
+                (
+                    field(FieldId.GRANTED_PARTY_IDENTITY, rng.choice(users)),
+                    field(FieldId.PERMISSION_TO_REQUEST, b"\x00\x01"),
+                    field(FieldId.MESSAGE_SEQUENCE_NUMBER, sequence.to_bytes(2)),
+                ),
+            ),
+            Packet(Subtype.FLOOR_DENY, server, (field(FieldId.REJECT_CAUSE, b"\x00\x01busy"),)),
+            Packet(Subtype.FLOOR_RELEASE | rng.choice([0, 0x10]), ssrc),
+            Packet(Subtype.FLOOR_IDLE, server, (field(FieldId.MESSAGE_SEQUENCE_NUMBER, sequence.to_bytes(2)),)),
+            Packet(
+                Subtype.FLOOR_QUEUE_POSITION_INFO,
+                server,
+                (field(FieldId.USER_ID, rng.choice(users)), field(FieldId.QUEUE_INFO, b"\x01\x07")),
+            ),
+            Packet(
+                Subtype.FLOOR_ACK,
+                server,
+                (field(FieldId.SOURCE, b"\x00\x02"), field(FieldId.MESSAGE_TYPE, b"\x14\x00")),
+            ),
+            Packet(Subtype.FLOOR_REVOKE, server, (field(FieldId.REJECT_CAUSE, b"\x00\x02"),)),
+        ]
+        out.append(floor_encode(rng.choice(session)))
+    return out
+
+
 Codec = tuple[Callable[[int], list[bytes]], Callable[[bytes], Any], Callable[[Any], bytes]]
-CODECS: dict[str, Codec] = {"mcdata": (mcdata_corpus, mcdata_decode, mcdata_encode)}
+CODECS: dict[str, Codec] = {
+    "mcdata": (mcdata_corpus, mcdata_decode, mcdata_encode),
+    "floor": (floor_corpus, floor_decode, floor_encode),
+}
 """name -> (corpus of N packets, decode, encode)."""
 
 

@@ -7,6 +7,7 @@ registry               entry-point group        member
 :data:`CHECKS`         ``harness.checks``       a check function ``(expected, CheckContext) -> Iterator[Mismatch]``
 :data:`ROLES`          ``harness.roles``        a role declaration (name, port, factory), see ``harness.endpoints``
 :data:`ADAPTERS`       ``harness.adapters``     a transport factory ``(TransportOptions) -> Transport``
+:data:`REPORTERS`      ``harness.reporters``    a reporter factory ``(ReporterContext) -> Listener | None``
 =====================  =======================  ==============================================
 
 Model layer: the registries name the harness's own modules as strings and load
@@ -27,6 +28,7 @@ __all__ = [
     "CHECKS",
     "FAMILIES",
     "PERSONAL_KINDS",
+    "REPORTERS",
     "ROLES",
     "FormatFamily",
     "PersonalField",
@@ -52,8 +54,9 @@ class ScenarioPart:
     of a check the family registers in :data:`CHECKS`; no handler). ``schema`` names the JSON Schema
     fragment of the value (``"module:attribute"``; it may refer to the scenario schema's ``$defs``), which
     the catalog adds to the scenario schema when it loads. ``samples`` (``message``): members of the value
-    that hold a sample reference or a nested message block, checked like a step's own. ``reference``
-    (``expect``): the member whose value names the step that sent the message the check judges.
+    that hold a sample reference or a nested message block, checked like a step's own (``step``: members
+    holding a sample reference). ``reference`` (``expect``): the member whose value names the step that sent
+    the message the check judges; (``step``): the member whose value names an earlier step of the scenario.
     ``checks_itself`` (``step``): a step of this kind without ``expect`` still checks something. ``format``
     (``message``): the catalog format of the message it builds, which the report names the scenario by.
     """
@@ -151,6 +154,8 @@ CheckFunction = Callable[[Any, Any], Iterator[Any]]
 CHECKS: Registry[CheckFunction] = Registry("harness.checks", "check", builtins=_check_modules)
 ROLES: Registry[Any] = Registry("harness.roles", "role", builtins=("harness.endpoints.roles",))
 ADAPTERS: Registry[Callable[[Any], Any]] = Registry("harness.adapters", "adapter")
+REPORTERS: Registry[Callable[[Any], Any]] = Registry("harness.reporters", "reporter")
+"""Reporter factories (``harness.reporting.registry``); the harness's own are entry points of its package."""
 
 
 def check_names() -> frozenset[str]:

@@ -75,19 +75,18 @@ def scenario_schema(schema_path: Path) -> dict[str, Any]:
         schema: dict[str, Any] = json.loads(schema_path.read_bytes())
     except (OSError, ValueError) as exc:
         raise CatalogError(f"{schema_path}: cannot use the schema: {exc}".splitlines()[0]) from None
-    schema = copy.deepcopy(schema)
     defs = schema.get("$defs", {})
-    try:
+    try:  # each fragment copied: the composed schema is the caller's, the family's module data stays as it is
         for key, part in sorted(scenario_parts("message").items()):
-            defs["message"]["properties"][key] = resolve(part.schema)
+            defs["message"]["properties"][key] = copy.deepcopy(resolve(part.schema))
             defs["message"]["oneOf"].append({"required": [key]})
         for key, part in sorted(scenario_parts("step").items()):
-            defs["step"]["properties"][key] = resolve(part.schema)
+            defs["step"]["properties"][key] = copy.deepcopy(resolve(part.schema))
             for condition in defs["step"].get("allOf", ()):
                 if "anyOf" in condition:
                     condition["anyOf"].append({"required": [key]})
         for key, part in sorted(scenario_parts("expect").items()):
-            defs["expect"]["properties"][key] = resolve(part.schema)
+            defs["expect"]["properties"][key] = copy.deepcopy(resolve(part.schema))
     except (KeyError, TypeError) as exc:
         raise CatalogError(f"{schema_path}: no place for a family's scenario keys ({exc})") from None
     except RegistryError as exc:
@@ -247,6 +246,17 @@ class _StepChecker:
             if check == "body" and "same_as" in value:
                 self.earlier(where + "/same_as", value["same_as"], self.kept, "a body kept as")
 
+    def family_step(self, key: str, kind: str, block: Any) -> None:
+        """A family step's sample references and the earlier step it names (its part's ``reference``)."""
+        part = scenario_parts("step").get(kind) if kind not in STEP_KINDS else None
+        if part is None or not isinstance(block, dict):
+            return
+        for member in part.samples:
+            if isinstance(block.get(member), str):
+                self.sample(key + _pointer(kind, member), block[member])
+        if part.reference and part.reference in block:
+            self.earlier(key + _pointer(kind, part.reference), block[part.reference], self.steps, "step")
+
     def step(self, position: int, raw: dict[str, Any]) -> Step:
         key = _pointer("steps", position)
         name = str(raw.get("id", f"step-{position + 1}"))
@@ -260,6 +270,7 @@ class _StepChecker:
         if isinstance(request, dict) and "message" in request:
             self.message(key + "/request/message", request["message"], name)
             self.senders.add(name)
+        self.family_step(key, kind, raw.get(kind))
         expect = raw.get("expect")
         if isinstance(expect, dict):
             self.expect(key + "/expect", expect, name)

@@ -40,6 +40,7 @@ from aiohttp import web
 from harness.catalog import Catalog
 from harness.codecs.multipart import MultipartError, parse_multipart
 from harness.endpoints.common import BODY, LOG, problem, read_body
+from harness.endpoints.floor_control import FloorControl, plays_floor_control
 from harness.endpoints.store import JSON, Codec, Store, Stores, stores
 from harness.families.esn.body import Sds, build_sds, parse_sds
 from harness.families.esn.mcdata import CodecError, NotificationType, SdsNotification, SdsSignalling, decode
@@ -125,6 +126,7 @@ class EsnGateway:
         self.sent: collections.deque[tuple[str, int | str]] = collections.deque(maxlen=1000)
         self._awaited_reports: dict[str, asyncio.Future[bytes]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.floor = FloorControl(hooks, self.permitted) if plays_floor_control(catalog) else None
 
     def routes(self) -> list[web.RouteDef]:
         routes: list[web.RouteDef] = []
@@ -136,11 +138,13 @@ class EsnGateway:
             routes += [web.post(path, handler), web.post("/{base:.+}" + path, handler)]
         if self.hooks:
             routes.append(web.put(GROUPS_HOOK, self.load_groups))
-        return routes
+        return routes + (self.floor.routes() if self.floor is not None else [])
 
     def reset(self) -> None:
         for store in (self.groups, self.alerts, self.configurations, self.notifications, self.reports, self.sent):
             store.clear()
+        if self.floor is not None:
+            self.floor.reset()
 
     # -- sending ----------------------------------------------------------------------------
 

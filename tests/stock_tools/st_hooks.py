@@ -12,6 +12,9 @@ each this file does the least that lets every check stay on (docs/decisions-open
   message of the operation's format is given one of the catalog's valid samples of that format instead (a
   negative case keeps its random octets: refusing them is what the checks expect). Documented examples that
   are valid messages are sent as they are.
+* **Floor packets** (``application/vnd.netcode.mcptt-floor``, ``format: binary``) go as raw octets; a positive
+  one that is not a valid packet is one of the catalog's valid samples, and a floor session's participants get
+  distinct SSRCs (the server tells them apart by SSRC, which no JSON Schema keyword can require).
 * **Rules across members** (IR-02 unique subject ids, IR-03 links name subjects, IR-04 and IR-05 dates against
   ``created``): JSON Schema compares no two values. A positive intelligence report that breaks one of them is
   repaired (ids made unique, links pointed at subjects, dates brought back to ``created``), so that the
@@ -39,7 +42,12 @@ from harness.families.intel_report.rules import parse_date_time
 from harness.validation.validator import validator_for
 
 CATALOG = load_catalog()
-BINARY_PARTS = ("application/vnd.3gpp.mcdata-signalling", "application/vnd.3gpp.mcdata-payload")
+BINARY_PARTS = (
+    "application/vnd.3gpp.mcdata-signalling",
+    "application/vnd.3gpp.mcdata-payload",
+    "application/vnd.netcode.mcptt-floor",
+)
+FLOOR_FORMAT = "mcptt-floor/1.0"
 BOUNDARY = "netcode-part-boundary"
 DOCUMENT = yaml.safe_load((Path(__file__).parents[2] / "fixtures/openapi/netcode-v1.yaml").read_text(encoding="utf-8"))
 FORMATS_BY_OPERATION = {
@@ -91,6 +99,12 @@ def multipart_in_document_order(ctx: Any, value: Any) -> dict[str, Any]:
         "data": body + f"--{BOUNDARY}--\r\n".encode(),
         "headers": {"Content-Type": f"multipart/mixed; boundary={BOUNDARY}"},
     }
+
+
+@schemathesis.serializer("application/vnd.netcode.mcptt-floor")
+def raw_octets(ctx: Any, value: Any) -> bytes:
+    """A floor packet (``format: binary``) goes as raw octets, as the binding carries it."""
+    return _octets(value, "application/vnd.netcode.mcptt-floor")
 
 
 @schemathesis.serializer("application/xml", "text/xml")
@@ -207,6 +221,23 @@ def _repair_report(report: dict[str, Any]) -> None:
         report["reviewBy"] = today
 
 
+def _repair_floor_session(session: dict[str, Any]) -> None:
+    """Participants' SSRCs made distinct (the server tells participants apart by SSRC; JSON Schema compares no
+    two values): a repeated one becomes the next SSRC nobody in the session uses."""
+    participants = session.get("participants")
+    if not isinstance(participants, list):
+        return
+    used: set[int] = set()
+    for participant in participants:
+        ssrc = participant.get("ssrc") if isinstance(participant, dict) else None
+        if not isinstance(ssrc, int) or isinstance(ssrc, bool):
+            continue
+        while ssrc in used:
+            ssrc = (ssrc + 1) % (1 << 32)
+        participant["ssrc"] = ssrc
+        used.add(ssrc)
+
+
 @schemathesis.hook
 def map_case(context: Any, case: Any) -> Any:
     """A positive case of the Coverage, Fuzzing and Stateful phases made a valid message (see the module)."""
@@ -237,6 +268,19 @@ def _valid_message(case: Any) -> Any:
         return case
     if case.path == "/netcode/v1/esn/emergency-alerts" and media_type.startswith("multipart/"):
         case.body = _emergency_alert_with_location()
+        return case
+    if case.path == "/netcode/v1/_test/floor-sessions/{session}" and isinstance(case.body, dict):
+        session = copy.deepcopy(case.body)  # a copy, as for a report: cases share parts of their bodies
+        _repair_floor_session(session)
+        if session != case.body:
+            case.body = session
+        return case
+    if case.path == "/netcode/v1/esn/floor/{session}":
+        negative = case.meta is not None and case.meta.generation.mode != GenerationMode.POSITIVE
+        if not negative and not _is_valid(FLOOR_FORMAT, _octets(case.body, media_type)):  # a negative one stays
+            # Text of one character per octet (as a binary part's sample is carried): a string to Schemathesis's
+            # re-check of the changed body, which counts bytes as schema-violating; raw_octets sends the octets.
+            case.body = _pick(_valid_samples(FLOOR_FORMAT), repr(case.body)).decode("latin-1")
         return case
     kind = "multipart" if media_type.startswith("multipart/") else "xml" if media_type.endswith("xml") else ""
     format_id = FORMATS_BY_OPERATION.get((case.method.upper(), case.path, kind))

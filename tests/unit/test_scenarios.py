@@ -9,11 +9,15 @@ import pytest
 
 from harness.catalog import catalog_problems, default_fixtures, load_catalog
 from harness.cli import main
+from harness.extensions import scenario_parts
 from harness.model import CatalogError
 from harness.runner.checks import CHECKS
 from harness.suitecheck import known_checks
 
 FIXTURES = default_fixtures()
+FAMILY_STEPS = set(scenario_parts("step"))
+"""Step kinds the format families add (ESN: ``floor_send``, ``floor_await``)."""
+CHECKING_ITSELF = {key for key, part in scenario_parts("step").items() if part.checks_itself}
 IC05 = "suites/intel-core/1.0/scenarios/ic-05-idempotent.yaml"
 
 
@@ -48,9 +52,9 @@ def test_every_shipped_suite_loads_typed() -> None:
             for scenario in suite.typed:
                 assert scenario.steps, scenario.id
                 for step in scenario.steps:
-                    assert step.kind in {"exchange", "repeat", "trigger", "await", "deliver", "resilience"}
+                    assert step.kind in {"exchange", "repeat", "trigger", "await", *FAMILY_STEPS}
                     assert set(step.checks) <= CHECKS.names()
-                    assert step.checks or step.kind in {"repeat", "await", "resilience"}
+                    assert step.checks or step.kind in {"repeat", "await", *CHECKING_ITSELF}
 
 
 def test_step_kinds_and_typed_access() -> None:
@@ -61,7 +65,8 @@ def test_step_kinds_and_typed_access() -> None:
     assert ic05.steps[0].pointer == "/steps/0"
     assert ic05.file.endswith("ic-05-idempotent.yaml")
     kinds = {step.kind for suite in catalog.latest_suites() for s in suite.typed for step in s.steps}
-    assert kinds == {"exchange", "repeat", "trigger", "await", "deliver", "resilience"}
+    assert kinds == {"exchange", "repeat", "trigger", "await", *FAMILY_STEPS}  # a family's steps: ESN floor, resilience
+    assert {"floor_send", "floor_await", "deliver", "resilience"} <= kinds
 
 
 def test_misspelt_expect_in_ic05_is_refused_with_file_and_key(root: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,18 +14,21 @@ FAMILY = FormatFamily(
         "mcdata-payload/1.0",
         "mcdata-sds/1.0",
         "mcdata-signalling/1.0",
+        "mcptt-floor/1.0",
         "mcptt-info/1.0",
         "mcptt-location-info/1.0",
     ),
-    rule_modules=("harness.families.esn.rules",),
-    check_modules=("harness.families.esn.checks",),
+    rule_modules=("harness.families.esn.rules", "harness.families.esn.floor_format"),
+    check_modules=("harness.families.esn.checks", "harness.families.esn.floor_steps"),
     syntaxes=(
         ("binary", "harness.families.esn.validation:BINARY"),
         ("multipart", "harness.families.esn.validation:MULTIPART"),
+        ("mcptt-floor", "harness.families.esn.floor_format:SYNTAX"),
     ),
     body_views=(
         ("application/vnd.3gpp.mcdata-signalling", "harness.families.esn.views:mcdata_fields"),
         ("application/vnd.3gpp.mcdata-payload", "harness.families.esn.views:mcdata_fields"),
+        ("application/vnd.netcode.mcptt-floor", "harness.families.esn.floor_format:body_view"),
     ),
     # A replay compares a binary MCData answer octet for octet but for the sender's date and time (esn.md).
     volatile_octets=(("mcdata-signalling/1.0", "harness.families.esn.volatile:date_time_octets"),),
@@ -42,6 +45,22 @@ FAMILY = FormatFamily(
             "expect", "sds_notification", "harness.families.esn.scenario_parts:SDS_NOTIFICATION", reference="answers"
         ),
         ScenarioPart("expect", "sds_relayed", "harness.families.esn.scenario_parts:SDS_RELAYED", reference="original"),
+        ScenarioPart(
+            "step",
+            "floor_send",
+            "harness.families.esn.floor_format:FLOOR_SEND",
+            "harness.families.esn.floor_steps:floor_send",
+            samples=("sample",),
+        ),
+        ScenarioPart(
+            "step",
+            "floor_await",
+            "harness.families.esn.floor_format:FLOOR_AWAIT",
+            "harness.families.esn.floor_steps:floor_await",
+            reference="after",
+            checks_itself=True,
+        ),
+        ScenarioPart("expect", "floor_packet", "harness.families.esn.floor_format:FLOOR_PACKET"),
     ),
 )
 FAMILIES.add(FAMILY.name, FAMILY)
