@@ -279,7 +279,12 @@ def test_schemathesis_finds_nothing(supplier: str) -> None:
     assert finished.returncode == 0, output[-6000:]
     generated = re.search(r"(\d+) generated, (\d+) passed", output)
     assert generated is not None and generated.group(1) == generated.group(2), output[-3000:]
-    assert "Operations:       14 selected / 14 total" in output, output[:2000]
+    operations = sum(
+        method in ("get", "put", "post", "delete", "patch")
+        for path in yaml.safe_load(SPEC_PATH.read_text())["paths"].values()
+        for method in path
+    )
+    assert f"Operations:       {operations} selected / {operations} total" in output, output[:2000]
     for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
         assert re.search(rf"✅\s+{phase}", output), f"{phase} did not pass:\n{output[-3000:]}"
     COUNTS.append(f"  schemathesis: {generated.group(1)} cases, 0 failures, 0 errors (--checks all)")
