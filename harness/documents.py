@@ -169,10 +169,19 @@ def with_life_cycle(
                 dict.fromkeys(str(item["role"]) for item in declared or () if isinstance(item, dict) and "role" in item)
             )
             assigned = entry.get("scenario_roles")
+            ids = {str(raw.get("id")) for raw in suite.scenarios}
             if assigned is not None and not (
-                isinstance(assigned, dict) and all(isinstance(r, str) and r in roles for r in assigned.values())
+                isinstance(assigned, dict)
+                and all(str(k) in ids and isinstance(r, str) and r in roles for k, r in assigned.items())
             ):
-                raise CatalogError(f"{path}: {name}@{version}: scenario_roles maps scenario ids to its roles")
+                raise CatalogError(f"{path}: {name}@{version}: scenario_roles maps its scenario ids to its roles")
+            for raw in suite.scenarios:  # a scenario's own role: one the suite version certifies
+                own = raw.get("role")
+                if roles and own is not None and own not in roles:
+                    raise CatalogError(
+                        f"{path}: {name}@{version}: scenario {raw.get('id')} is of role {own!r}, which it does not "
+                        f"certify (its roles: {', '.join(roles)})"
+                    )
             placed.setdefault(name, {})[version] = dataclasses.replace(
                 suite,
                 status=status,

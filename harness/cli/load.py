@@ -263,7 +263,7 @@ def run_load(args: argparse.Namespace) -> int:
         raw = json.loads(result_path.read_text(encoding="utf-8"))
     tally = Tally()
     tally.merge(raw["tally"])
-    duplicates = stored_once(catalog, target, tally, credentials) if args.duplicate_rate else None
+    duplicates = stored_once(catalog, target, tally, credentials, args.duplicate_rate) if args.duplicate_rate else None
     extra = {
         "processes": raw["processes"],
         "users": args.users,

@@ -43,7 +43,9 @@ def _retrieve(url: str, credentials: TransportOptions) -> tuple[int, bytes]:
         return 0, b""
 
 
-def stored_once(catalog: Catalog, target: str, tally: Tally, credentials: TransportOptions) -> dict[str, Any]:
+def stored_once(
+    catalog: Catalog, target: str, tally: Tally, credentials: TransportOptions, rate: float
+) -> dict[str, Any]:
     """After the load, each message sent twice at once is retrieved (its first answer's ``Location``): stored
     once when both attempts got the same answer (RR-01: a second acceptance answers differently) and the
     retrieval gives the content sent. Each one that is not counts as a conformance failure of RR-01."""
@@ -77,7 +79,7 @@ def stored_once(catalog: Catalog, target: str, tally: Tally, credentials: Transp
                 ],
             )
     return {
-        "rate": None if not messages else round(tally.duplicated / max(1, tally.exchanges), 6),
+        "rate": rate,
         "sent_twice": tally.duplicated,
         "checked": len(messages),
         "stored_once": sum(1 for m in messages if m["stored_once"]),

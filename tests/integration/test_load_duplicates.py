@@ -42,6 +42,7 @@ def test_reference_stores_every_duplicate_once(reference: str, tmp_path: Path) -
         step["count"] for step in document["steps"] if step["method"] == "POST" and "(again)" not in step["step"]
     )
     # a tenth of the messages went twice (the choice is exact, spread evenly)
+    assert duplicates["rate"] == 0.1
     assert duplicates["sent_twice"] == len(messages) == int(submitted * 0.1)
     assert messages and all(m["stored_once"] and m["retrieved"] == 200 and m["same_answer"] for m in messages)
     assert duplicates["stored_once"] == len(messages) and duplicates["stored_twice"] == 0

@@ -3,6 +3,8 @@ receiver on the rule it breaks (specs/resilience.md, RR-01..07)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from harness.catalog import Catalog
@@ -61,3 +63,25 @@ async def test_receiver_failing_a_should_rule_is_warned_and_certified(catalog: C
     assert set(failed) == {scenario}, failed
     assert all(check.startswith(rule) for check, _, _ in failed[scenario])
     assert run.certified
+
+
+def test_reference_in_two_processes_stores_concurrent_attempts_once(tmp_path: Path) -> None:
+    """``harness serve --processes 2``: attempts of one report land in both processes at once (one port, the
+    kernel spreads connections); the shared store decides in one transaction, so RR-01..07 hold there too."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from tests.integration.served import serve_process
+
+    command = [sys.executable, "-m", "harness.cli"]
+    with serve_process([*command, "serve", "--host", "127.0.0.1", "--port", "0", "--processes", "2"]) as url:
+        run = subprocess.run(
+            [*command, "run", "--suite", "resilience-core", "--role", "receiver", "--role", "alert-receiver",
+             "--target", url, "--reports", str(tmp_path), "--unattended", "--no-evidence"],
+            capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
+        )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    results = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert {s["id"]: s["verdict"] for s in results["scenarios"]}["RR-01-concurrent"] == "passed"

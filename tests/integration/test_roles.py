@@ -176,3 +176,42 @@ def test_forged_receiver_evidence_is_refused(catalog: Catalog, role_bundles: dic
         forged = forge(bundle, tmp_path / f"{reason}.zip", SUPPLIER, change=changed)
         line = Verifier(catalog, TRUST).verify(forged, rejudge=True).line()
         assert line.startswith("invalid: re-judging differs") and reason in line, line
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle"),
+    [
+        ("scenario_roles: {ESN-15: sender}", "scenario_roles: {ESN-15: auditor}", "scenario_roles maps"),
+        ("scenario_roles: {ESN-15: sender}", "scenario_roles: {ESN-99: sender}", "scenario_roles maps"),
+    ],
+)
+def test_a_register_assigning_unknown_roles_or_scenarios_is_refused(
+    tmp_path: Path, old: str, new: str, needle: str
+) -> None:
+    import shutil
+
+    from harness.catalog import read_catalog
+    from harness.model import CatalogError
+    from tests.conftest import ROOT
+
+    root = tmp_path / "fixtures"
+    shutil.copytree(ROOT / "fixtures", root)
+    register = root / "suites/lifecycle.yaml"
+    register.write_text(register.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+    with pytest.raises(CatalogError, match=needle):
+        read_catalog((root,))
+
+
+def test_a_scenario_of_a_role_its_suite_does_not_certify_is_refused(tmp_path: Path) -> None:
+    import shutil
+
+    from harness.catalog import read_catalog
+    from harness.model import CatalogError
+    from tests.conftest import ROOT
+
+    root = tmp_path / "fixtures"
+    shutil.copytree(ROOT / "fixtures", root)
+    scenario = root / "suites/resilience-core/1.0/scenarios/rr-01-twice-in-sequence.yaml"
+    scenario.write_text(scenario.read_text(encoding="utf-8").replace("role: receiver", "role: auditor"), "utf-8")
+    with pytest.raises(CatalogError, match="is of role 'auditor'"):
+        read_catalog((root,))

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.events import ExchangeCompleted, WireMessage
 from harness.families.resilience import checks
-from harness.families.resilience.wire import Exchange, Outcome, open_connection, release_together
+from harness.families.resilience.wire import Connection, Exchange, Outcome, open_connection, release_together
 from harness.model import CheckFailure, ConfigurationError, Scenario, Step, TransportError, percentile
 from harness.runner import steps
 from harness.runner.checks import CheckContext, evaluate
@@ -299,6 +299,41 @@ async def _burst(run: _Step, ctx: ScenarioContext) -> list[CheckFailure]:
     return failures
 
 
+class _SlowBody:
+    """One client sending its body at ``rate`` bytes a second on a connection of its own (RR-05): the head and
+    the first bytes at once, then ``rate`` bytes every second, until :meth:`stop` closes the connection."""
+
+    def __init__(self, connection: Connection, request: Request, options: TransportOptions | None, rate: int) -> None:
+        self.connection, self.rate = connection, rate
+        self.exchange = Exchange(connection, request, options)
+        self.body = request.body
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.exchange.release(b"")
+        self.task = asyncio.ensure_future(self._dribble())
+
+    async def _dribble(self) -> None:
+        for offset in range(0, len(self.body), self.rate):
+            piece = self.body[offset : offset + self.rate]
+            self.exchange.written += piece
+            self.connection.writer.write(piece)
+            await self.connection.writer.drain()
+            await asyncio.sleep(1.0)
+
+    async def stop(self) -> Outcome:
+        """Stop sending and close the connection; the attempt as it stands (no answer: the body never ended)."""
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        self.connection.close()
+        sent = len(self.exchange.written)
+        attempt = self.exchange.attempt(
+            error=f"slow body at {self.rate} B/s: {sent} of {len(self.body)} bytes sent, then closed"
+        )
+        return Outcome(None, attempt, self.connection.name, self.exchange.released, time.monotonic())
+
+
 async def _slow(run: _Step, ctx: ScenarioContext) -> list[CheckFailure]:
     """RR-05: while one client sends a body at ``rate`` bytes a second, another's delivery is answered within
     ``within_ms``."""
@@ -308,45 +343,19 @@ async def _slow(run: _Step, ctx: ScenarioContext) -> list[CheckFailure]:
     quick, message = run.build(quick_ctx)
     rate = max(1, int(run.spec.get("rate", 10)))
     within_ms = float(run.spec.get("within_ms", 2000))
-    lead_s = float(run.spec.get("lead_s", 0.5))
-    connection: Any = None
-    exchange: Exchange | None = None
-    trickle: asyncio.Task[None] | None = None
+    slow: _SlowBody | None = None
     if run.live:
         connection = await open_connection(slow_request.url, run.options, run.timeout_s)
-        exchange = Exchange(connection, slow_request, run.options)
-        exchange.release(b"")
-
-        async def dribble() -> None:
-            assert exchange is not None
-            body = slow_request.body
-            for offset in range(0, len(body), rate):
-                await asyncio.sleep(1.0)
-                piece = body[offset : offset + rate]
-                exchange.written += piece
-                connection.writer.write(piece)
-                await connection.writer.drain()
-
-        trickle = asyncio.ensure_future(dribble())
-        await asyncio.sleep(lead_s)  # the slow body is under way before the other client comes
-    if not run.live:
+        slow = _SlowBody(connection, slow_request, run.options, rate)
+        slow.start()
+        await asyncio.sleep(float(run.spec.get("lead_s", 0.5)))  # the slow body is under way before the other
+    else:
         await run.partial(f"{name}:slow", slow_request)
     try:
         sent, response = await run.one(f"{name}:beside-slow", quick)
     finally:
-        if trickle is not None and exchange is not None:
-            trickle.cancel()
-            await asyncio.gather(trickle, return_exceptions=True)
-            connection.close()
-            attempt = exchange.attempt(
-                error=f"slow body at {rate} B/s: {len(exchange.written)} of "
-                f"{len(slow_request.body)} bytes sent, then closed"
-            )
-            run.record(
-                f"{name}:slow",
-                slow_request,
-                Outcome(None, attempt, connection.name, exchange.released, time.monotonic()),
-            )
+        if slow is not None:
+            run.record(f"{name}:slow", slow_request, await slow.stop())
     taken = run.took_over(quick, message, sent, quick_ctx)
     if response is None:
         return [checks.unanswered(run.rule, f"{name}:beside-slow", "an answer beside the slow client")]
