@@ -75,7 +75,8 @@ _PROBLEM_KINDS = {
     415: "unsupported-media-type",
     422: "invalid-message",
 }
-_WATCH_STEP_S = 0.02
+_WATCH_STEP_S = 0.01
+"""How often a delayed attempt looks whether its sender has gone (the end RS-06 measures from)."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
