@@ -12,6 +12,7 @@ import asyncio
 import collections
 import re
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -25,6 +26,9 @@ from harness.validation.jsonsafe import UnsafeJson, parse_json
 __all__ = ["LOOPBACK_BASE_URL", "TestHooks"]
 
 ACTIONS = ("send-person-query", "send-vehicle-query")
+
+Action = Callable[[str, dict[str, Any], web.Request], Awaitable[web.StreamResponse]]
+"""A trigger action another role performs: ``(to, params, the hook request) -> the hook's answer``."""
 
 
 LOOPBACK_BASE_URL = re.compile(
@@ -51,7 +55,9 @@ class TestHooks:
     force = "reference-force"
     officer = "REF0001"
 
-    def __init__(self) -> None:
+    def __init__(self, actions: Mapping[str, Action] | None = None) -> None:
+        self.actions: dict[str, Action] = dict(actions or {})
+        """Actions of other roles (the ESN gateway's ``send-sds``, ``send-fd``, ``fd-respond``)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self.sent: collections.deque[tuple[str, int | str]] = collections.deque(maxlen=1000)  # bounded: soaks
 
@@ -71,8 +77,9 @@ class TestHooks:
             command = parse_json(body)
         except UnsafeJson as exc:
             return problem(400, "invalid-message", str(exc), [Finding("", "schema", str(exc))])
-        if not isinstance(command, dict) or command.get("action") not in ACTIONS:
-            finding = Finding("/action", "schema", f"action must be one of {', '.join(ACTIONS)}")
+        known = (*ACTIONS, *self.actions)
+        if not isinstance(command, dict) or command.get("action") not in known:
+            finding = Finding("/action", "schema", f"action must be one of {', '.join(known)}")
             return problem(400, "invalid-message", "unknown action", [finding])
         to = command.get("to")
         if not isinstance(to, str) or not _loopback_http_url(to):
@@ -83,6 +90,8 @@ class TestHooks:
             finding = Finding("/params", "schema", "params must be an object")
             return problem(400, "invalid-message", "params is not an object", [finding])
         params: dict[str, Any] = given
+        if command["action"] in self.actions:
+            return await self.actions[command["action"]](to, params, request)
         if command["action"] == "send-person-query":
             path, message = PERSON_PATH, self.person_query(params)
         else:
