@@ -18,7 +18,7 @@ FAMILY = FormatFamily(
         "mcptt-location-info/1.0",
     ),
     rule_modules=("harness.families.esn.rules",),
-    check_modules=("harness.families.esn.checks",),
+    check_modules=("harness.families.esn.checks", "harness.families.esn.exchange_checks"),
     syntaxes=(
         ("binary", "harness.families.esn.validation:BINARY"),
         ("multipart", "harness.families.esn.validation:MULTIPART"),
@@ -40,6 +40,39 @@ FAMILY = FormatFamily(
             "expect", "sds_notification", "harness.families.esn.scenario_parts:SDS_NOTIFICATION", reference="answers"
         ),
         ScenarioPart("expect", "sds_relayed", "harness.families.esn.scenario_parts:SDS_RELAYED", reference="original"),
+        # esn-core@1.1: disposition notifications end to end and file distribution (esnfd)
+        ScenarioPart(
+            "message",
+            "fd",
+            "harness.families.esn.exchange_parts:FD",
+            "harness.families.esn.exchange_steps:fd_message",
+            format="mcdata-fd/1.0",
+        ),
+        ScenarioPart(
+            "step",
+            "esn_originator",
+            "harness.families.esn.exchange_parts:ORIGINATOR",
+            "harness.families.esn.exchange_steps:esn_originator",
+            checks_itself=True,
+        ),
+        ScenarioPart(
+            "step",
+            "fd_receiver",
+            "harness.families.esn.exchange_parts:FD_RECEIVER",
+            "harness.families.esn.exchange_steps:fd_receiver",
+            checks_itself=True,
+        ),
+        ScenarioPart(
+            "step",
+            "sds_dispositions",
+            "harness.families.esn.exchange_parts:SDS_DISPOSITIONS",
+            "harness.families.esn.exchange_steps:sds_dispositions",
+            checks_itself=True,
+        ),
+        ScenarioPart("expect", "sds_echo", "harness.families.esn.exchange_parts:SDS_ECHO", reference="answers"),
+        ScenarioPart(
+            "expect", "fd_notification", "harness.families.esn.exchange_parts:FD_NOTIFICATION", reference="answers"
+        ),
     ),
 )
 FAMILIES.add(FAMILY.name, FAMILY)
