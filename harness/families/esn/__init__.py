@@ -69,6 +69,13 @@ FAMILY = FormatFamily(
             "harness.families.esn.exchange_steps:sds_dispositions",
             checks_itself=True,
         ),
+        ScenarioPart(
+            "step",
+            "content_server",
+            "harness.families.esn.exchange_parts:CONTENT_SERVER",
+            "harness.families.esn.exchange_steps:content_server",
+            checks_itself=True,
+        ),
         ScenarioPart("expect", "sds_echo", "harness.families.esn.exchange_parts:SDS_ECHO", reference="answers"),
         ScenarioPart(
             "expect", "fd_notification", "harness.families.esn.exchange_parts:FD_NOTIFICATION", reference="answers"

@@ -26,6 +26,7 @@ from harness.families.esn.mcdata import (
     decode,
 )
 from harness.families.esn.validation import sds_validator
+from harness.http import media_type
 from harness.model import ConfigurationError
 from harness.runner.checks import CheckContext, Mismatch, as_list, check
 
@@ -189,16 +190,23 @@ def fd_originated(expected: dict[str, Any], ctx: CheckContext) -> Iterator[Misma
 @check("fd_download")
 def fd_download(expected: dict[str, Any], ctx: CheckContext) -> Iterator[Mismatch]:
     """The GET of a file the SUT announced: ``200`` (FDX-01), as many octets as the metadata's ``size`` and a
-    ``Content-Length`` saying so (FDX-02). ``size`` absent: only the status."""
+    ``Content-Length`` saying so (FDX-02); with ``octets_hex``, those octets exactly; with ``type``, that
+    ``Content-Type`` (FDX-03, used where the scenario is SHOULD). ``size`` absent: only the status."""
     response = ctx.response
     if response.status != 200:
         yield Mismatch("status", 200, response.status, "FDX-01: the file announced in FILEURL is not served")
         return
     size = expected.get("size")
-    if size is None:
-        return
-    if len(response.body) != int(size):
+    if size is not None and len(response.body) != int(size):
         yield Mismatch("body octets", size, len(response.body), "FDX-01/FDX-02: not the size the metadata announced")
     length = response.header("Content-Length")
-    if length is not None and length.strip() != str(size):
+    if size is not None and length is not None and length.strip() != str(size):
         yield Mismatch("header Content-Length", str(size), length, "FDX-02: Content-Length is not the metadata size")
+    octets = expected.get("octets_hex")
+    if octets is not None and response.body.hex() != octets:
+        shown = response.body[-16:].hex(" ")
+        yield Mismatch("body octets", octets, shown, "FDX-01: the octets served are not those stored (last 16 shown)")
+    wanted = expected.get("type")
+    if wanted is not None and media_type(response.header("Content-Type")) != media_type(str(wanted)):
+        actual = response.header("Content-Type")
+        yield Mismatch("header Content-Type", wanted, actual, "FDX-03: not the file's Content-Type")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FD", "FD_NOTIFICATION", "FD_RECEIVER", "ORIGINATOR", "SDS_DISPOSITIONS", "SDS_ECHO"]
+__all__ = ["CONTENT_SERVER", "FD", "FD_NOTIFICATION", "FD_RECEIVER", "ORIGINATOR", "SDS_DISPOSITIONS", "SDS_ECHO"]
 
 _EXPECT = {"$ref": "#/$defs/expect"}
 
@@ -91,6 +91,15 @@ SDS_DISPOSITIONS: dict[str, Any] = {
     },
 }
 """The ``sds_dispositions`` step kind."""
+
+CONTENT_SERVER: dict[str, Any] = {
+    "description": "Upload octets to the SUT's content server and fetch them back.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["hex"],
+    "properties": {"hex": {"type": "string"}, "type": {"type": "string"}},
+}
+"""The ``content_server`` step kind."""
 
 SDS_ECHO: dict[str, Any] = {
     "type": "object",

@@ -52,7 +52,16 @@ from harness.transport import Request, Response
 if TYPE_CHECKING:
     from harness.runner.engine import Runner
 
-__all__ = ["FD_PATH", "UPLOAD_PATH", "esn_originator", "fd_body", "fd_message", "fd_receiver", "sds_dispositions"]
+__all__ = [
+    "FD_PATH",
+    "UPLOAD_PATH",
+    "content_server",
+    "esn_originator",
+    "fd_body",
+    "fd_message",
+    "fd_receiver",
+    "sds_dispositions",
+]
 
 FD_PATH = "/netcode/v1/esn/fd"
 UPLOAD_PATH = "/netcode/v1/esn/files"
@@ -439,3 +448,33 @@ async def sds_dispositions(
         kind = decode(parse_sds(arrived.header("Content-Type") or "", arrived.body).signalling)
         assert isinstance(kind, SdsNotification)
         got.append(kind.notification.name.lower().replace("_", "-"))
+
+
+# -- content_server ----------------------------------------------------------------------------------------
+
+
+async def content_server(
+    runner: Runner, scenario: Scenario, step: Step, ctx: ScenarioContext, latencies: list[float]
+) -> list[CheckFailure]:
+    """Upload ``hex`` (as ``type``) to the SUT's content server: ``201`` with an absolute ``Location`` on the
+    target's host; the GET of it returns the same octets (FDX-01) and the same ``Content-Type`` (FDX-03)."""
+    spec = ctx.expand(step.raw["content_server"])
+    content = bytes.fromhex(str(spec["hex"]))
+    content_type = str(spec.get("type", "application/octet-stream"))
+    upload = Request("POST", runner.target + UPLOAD_PATH, (("Content-Type", content_type),), content)
+    carried = await runner.exchanges.send(scenario.id, step.name, upload, None)
+    latencies.append(carried.response.elapsed_ms)
+    expect = {"status": 201, "headers": {"Location": {"present": True}}}
+    sub = _sub(step, "1-upload", {"expect": expect})
+    failures = runner.judge(scenario, step.name, sub, carried.response, ctx)
+    if failures:
+        return failures
+    location = carried.response.header("Location") or ""
+    if not (urlsplit(location).scheme in ("http", "https") and _same_host(location, runner.target)):
+        why = "the Location is not an absolute http(s) URL on the target's host"
+        return [CheckFailure(f"{step.name}.1-upload", "header Location", "an absolute URL", location, why)]
+    name = f"{step.name}.2-download"
+    got = await runner.exchanges.send(scenario.id, name, Request("GET", location, (), b""), None)
+    latencies.append(got.response.elapsed_ms)
+    checks = {"status": 200, "fd_download": {"size": len(content), "octets_hex": content.hex(), "type": content_type}}
+    return _judge(runner, scenario, step, "2-download", checks, got.response, ctx)
