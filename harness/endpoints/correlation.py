@@ -30,7 +30,7 @@ from harness.families.esn.mcdata import (
 )
 from harness.model import Finding
 
-__all__ = ["KEEP_S", "ORIGINALS", "Correlator", "Judgement", "Original"]
+__all__ = ["KEEP_S", "ORIGINALS", "Correlator", "Judgement", "Notification", "Original"]
 
 KEEP_S = 600.0
 """How long a record is kept (**profile**: "at least 10 minutes")."""
@@ -128,7 +128,7 @@ def _not_requested(original: Original, kind: int) -> str | None:
     if original.kind == "sds":
         if kind == NotificationType.UNDELIVERED:
             return None  # may answer any SDS ([282] 6.2.3.1 step 4)
-        if original.disposition is None and kind != NotificationType.DISPOSITION_PREVENTED:
+        if original.disposition is None:
             return "the SDS requested no disposition notification"
         if original.disposition == Disposition.DELIVERY and kind in (3, 4):
             return "the SDS requested DELIVERY only (81): a READ notification was not asked for"

@@ -38,6 +38,7 @@ _ANSWER = {
         "again": {"type": "integer", "minimum": 1},
         "date_offset_s": {"type": "integer"},
         "fresh_ids": {"type": "boolean"},
+        "tamper_application_id": {"type": "boolean"},
         "expect": _EXPECT,
     },
 }

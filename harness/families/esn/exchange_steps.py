@@ -16,6 +16,7 @@ Every exchange goes through the runner's ``exchanges`` (the replay seam), each u
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -192,11 +193,16 @@ def _nothing(name: str, what: str, within: float) -> CheckFailure:
 def _notification_for(
     received: Any, original: SdsSignalling | FdSignalling, answer: dict[str, Any]
 ) -> tuple[str, bytes, str]:
-    """``(Content-Type, body, path)`` of the notification ``answer`` asks the harness to send about ``original``."""
+    """``(Content-Type, body, path)`` of the notification ``answer`` asks the harness to send about ``original``:
+    its ids (``fresh_ids``: new ones), its application ids echoed (``tamper_application_id``: not), dated now
+    plus ``date_offset_s``."""
     info = read_mcdata_info(received.info)
     date_time = int(time.time()) + int(answer.get("date_offset_s", 0))
     fresh = bool(answer.get("fresh_ids"))
     name = str(answer["notification"])
+    if answer.get("tamper_application_id"):  # DSP-05: another Application ID, or one the original did not carry
+        tampered = 1 if original.application_id is None else (original.application_id + 1) % 256
+        original = dataclasses.replace(original, application_id=tampered)
     if isinstance(original, SdsSignalling):
         kind = NOTIFICATION_TYPES[name]
         if fresh:
