@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from harness.catalog import Catalog
-from harness.endpoints import build_app, default_roles
+from harness.endpoints import Role, build_app, default_roles
 from harness.endpoints.correlation import Correlator, Judgement, Notification, Original
 from harness.endpoints.esn_gateway import EsnGateway
 from harness.endpoints.files import StoredFile
@@ -160,7 +160,7 @@ VARIANTS: dict[str, tuple[type[EsnGateway], str]] = {
 def build_broken_gateway(catalog: Catalog, variant: str) -> web.Application:
     """The reference supplier with its ESN gateway replaced by ``variant`` (its trigger actions included)."""
     gateway = VARIANTS[variant][0](catalog)
-    roles: list[Any] = []
+    roles: list[Role] = []
     for role in default_roles(catalog):
         if isinstance(role, EsnGateway):
             roles.append(gateway)
