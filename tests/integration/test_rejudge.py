@@ -189,7 +189,7 @@ def test_a_gzip_answer_recorded_compressed_is_judged_decoded(catalog: Catalog, r
 
 
 def test_what_reached_the_counterpart_is_judged_from_the_record(catalog: Catalog, recorded: dict[str, Path]) -> None:
-    for ref in ("checks-core@1.0", "esn-core@1.0"):
+    for ref in ("checks-core@1.0", "esn-core@1.1"):
         records, results = _recorded(recorded[ref])
         arrivals = [i for i, r in enumerate(records) if r["direction"] == "sut->reference"]
         assert arrivals, ref

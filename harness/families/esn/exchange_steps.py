@@ -48,6 +48,7 @@ from harness.model import CheckFailure, ConfigurationError, Scenario, Step
 from harness.profile import HOOK_ABSENT, SDS_PATH, TRIGGER_HOOK
 from harness.runner.context import Message, ScenarioContext
 from harness.runner.exchanges import ManualAction
+from harness.runner.steps import as_sent
 from harness.transport import Request, Response
 
 if TYPE_CHECKING:
@@ -150,6 +151,7 @@ def _counterpart(runner: Runner) -> str:
 async def _trigger(
     runner: Runner,
     scenario: Scenario,
+    ctx: ScenarioContext,
     name: str,
     action: str,
     to: str,
@@ -161,7 +163,10 @@ async def _trigger(
     command = {"action": action, "to": to, "params": params}
     body = json.dumps(command, ensure_ascii=False).encode()
     hook = Request("POST", runner.target + TRIGGER_HOOK, (("Content-Type", "application/json"),), body)
-    answer = (await runner.exchanges.send(scenario.id, name, hook, None)).response
+    carried = await runner.exchanges.send(scenario.id, name, hook, None)
+    if carried.request is not hook:  # recorded: the identifiers that run sent are taken over (steps.as_sent)
+        as_sent(hook, None, carried.request, ctx)
+    answer = carried.response
     runner.exchanges.judged(scenario.id, name, {})
     latencies.append(answer.elapsed_ms)
     if answer.status in HOOK_ABSENT:
@@ -244,9 +249,10 @@ async def esn_originator(
     mailbox_path = f"/recipients/{ctx.expand('${uuid:mailbox-' + step.name + '}')}"
     to = _counterpart(runner) + mailbox_path
     since = runner.exchanges.mark()
-    waited, failures = await _trigger(runner, scenario, step.name, action, to, params, latencies)
+    waited, failures = await _trigger(runner, scenario, ctx, step.name, action, to, params, latencies)
     if failures:
         return failures
+    params = dict(ctx.expand(step.raw["esn_originator"]).get("params") or {})  # as sent (re-judging: as recorded)
     path = mailbox_path + (FD_PATH if fd else SDS_PATH)
     name = f"{step.name}.1-{'fd' if fd else 'sds'}"
     arrived = await runner.exchanges.received(scenario.id, name, "POST", path, since, waited or within)
@@ -376,7 +382,7 @@ async def fd_receiver(
             "answer": spec["respond"],
         }
         waited, failures = await _trigger(
-            runner, scenario, f"{step.name}.respond", "fd-respond", _counterpart(runner), params, latencies
+            runner, scenario, ctx, f"{step.name}.respond", "fd-respond", _counterpart(runner), params, latencies
         )
         if failures:
             return failures
