@@ -210,7 +210,7 @@ class Correlator:
         where = f"/part/{part}/octet"
         original = self.find(notification, moment)
         if original is None:
-            answers = "an SDS" if isinstance(notification, SdsNotification) else "an FD message"
+            answers = "SDS" if isinstance(notification, SdsNotification) else "FD message"
             message = f"no {answers} with conversation {notification.conversation_id} and message "
             message += f"{notification.message_id} was sent or relayed here"
             return Judgement(404, (Finding(f"{where}/7", "DSP-01", message),))

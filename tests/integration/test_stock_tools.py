@@ -334,6 +334,7 @@ INVALID_ON_PURPOSE: dict[tuple[str, str], str] = {
     ("AC-33", "bad-msgtype"): "a MSGTYPE outside the enumeration, a schema error on purpose",
     ("ESN-07", "no-info"): "an SDS without its mcdata-info part, to see it refused (MCS-02)",
     ("ESN-07", "no-signalling"): "an SDS without its signalling part, to see it refused (MCS-02)",
+    ("ESN-32", "payload-part"): "an FD body with a payload part, to see it refused (MCS-03)",
 }
 """(scenario, step) -> why the suite sends a request the document calls invalid (every other one must be valid).
 
