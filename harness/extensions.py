@@ -7,6 +7,7 @@ registry               entry-point group        member
 :data:`CHECKS`         ``harness.checks``       a check function ``(expected, CheckContext) -> Iterator[Mismatch]``
 :data:`ROLES`          ``harness.roles``        a role declaration (name, port, factory), see ``harness.endpoints``
 :data:`ADAPTERS`       ``harness.adapters``     a transport factory ``(TransportOptions) -> Transport``
+:data:`REPORTERS`      ``harness.reporters``    a reporter factory ``(ReporterContext) -> Listener | None``
 =====================  =======================  ==============================================
 
 Model layer: the registries name the harness's own modules as strings and load
@@ -26,6 +27,7 @@ __all__ = [
     "ADAPTERS",
     "CHECKS",
     "FAMILIES",
+    "REPORTERS",
     "ROLES",
     "FormatFamily",
     "PersonalField",
@@ -136,6 +138,8 @@ CheckFunction = Callable[[Any, Any], Iterator[Any]]
 CHECKS: Registry[CheckFunction] = Registry("harness.checks", "check", builtins=_check_modules)
 ROLES: Registry[Any] = Registry("harness.roles", "role", builtins=("harness.endpoints.roles",))
 ADAPTERS: Registry[Callable[[Any], Any]] = Registry("harness.adapters", "adapter")
+REPORTERS: Registry[Callable[[Any], Any]] = Registry("harness.reporters", "reporter")
+"""Reporter factories (``harness.reporting.registry``); the harness's own are entry points of its package."""
 
 
 def check_names() -> frozenset[str]:

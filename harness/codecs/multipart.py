@@ -70,8 +70,6 @@ class MultipartFault(enum.StrEnum):
     UNEXPECTED_PART = "MCS-03"
     TRANSFER_ENCODING = "MCS-04"
     TOO_LARGE = "MCS-05"
-    REQUEST_TYPE = "MCS-06"
-    """esn 1.1: the mcdata-info request-type does not match the body (judged by the ESN family's validation)."""
 
 
 class MultipartError(ValueError):

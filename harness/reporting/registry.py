@@ -1,4 +1,4 @@
-"""The reporter registry: reporters are found through the entry-point group ``harness.reporters``.
+"""The reporters: the registry ``harness.extensions.REPORTERS``, over the entry-point group ``harness.reporters``.
 
 Each entry point is a factory ``make(context: ReporterContext) -> Listener | None``;
 ``None`` means the reporter is not enabled for this run.
@@ -9,12 +9,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TextIO
 
 from harness.catalog import Catalog
 from harness.events import Event, Listener
+from harness.extensions import REPORTERS
 from harness.model import ConfigurationError, Suite
 from harness.reporting import ConsoleReporter, JournalReporter, JUnitReporter, Redactor, ResultsJsonReporter
 
@@ -31,7 +31,7 @@ __all__ = [
     "make_results_json",
 ]
 
-GROUP = "harness.reporters"
+GROUP = REPORTERS.group
 
 _FIRST = ("console", "journal", "results-json", "junit")
 """The built-in reporters' order (console first, so its lines come before any file is written); others follow
@@ -87,15 +87,14 @@ def load_reporters(context: ReporterContext, only: tuple[str, ...] | None = None
 
 def load_named_reporters(context: ReporterContext, only: tuple[str, ...] | None = None) -> list[tuple[str, Listener]]:
     """Like :func:`load_reporters`, each with the name of its entry point."""
-    found = {ep.name: ep for ep in entry_points(group=GROUP)}
-    if only is not None:
-        missing = sorted(set(only) - set(found))
-        if missing:
-            raise ConfigurationError(f"no reporter {', '.join(missing)} is installed (entry-point group {GROUP})")
-        found = {name: found[name] for name in only}
+    known = REPORTERS.names()
+    names = known if only is None else frozenset(only)
+    missing = sorted(names - known)
+    if missing:
+        raise ConfigurationError(f"no reporter {', '.join(missing)} is installed (entry-point group {GROUP})")
     listeners: list[tuple[str, Listener]] = []
-    for name in sorted(found, key=_rank):
-        factory: ReporterFactory = found[name].load()
+    for name in sorted(names, key=_rank):
+        factory: ReporterFactory = REPORTERS.get(name)
         listener = factory(context)
         if listener is not None:
             listeners.append((name, listener))

@@ -33,7 +33,7 @@ def test_alerts_core_versions_and_what_they_certify(catalog: Catalog) -> None:
     assert [s.ref for s in catalog.current_suites()] == [
         "alerts-core@1.1",
         "checks-core@1.0",
-        "esn-core@1.0",
+        "esn-core@1.1",
         "intel-core@1.0",
     ]
     assert catalog.documents["alerts"] == {"1.0": SuiteStatus.SUPERSEDED, "1.1": SuiteStatus.CURRENT}

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from harness.codecs.errors import Fault
+from harness.families.esn.errors import Fault
 from harness.families.esn.mcdata import FdSignalling, FileUrl, Located
 
 __all__ = ["Judged", "Metadata", "fd_findings", "file_url_problem", "read_metadata"]

@@ -67,7 +67,7 @@ Examples (hex; ``C`` = the 16 octets of Conversation ID ``8d1e7c5a-3b4f-4c2d-9e6
 
 The message type and notification enums and the payload content classes live in
 :mod:`harness.families.esn.mcdata_content` and
-the error in :mod:`harness.codecs.errors`; import all of them from here.
+the error in :mod:`harness.families.esn.errors`; import all of them from here.
 
 :func:`decode` never reads past the buffer it is given and raises nothing but
 :class:`CodecError`, whose ``offset`` is the 0-based octet where the message
@@ -83,7 +83,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from harness.codecs.errors import CodecError, Fault
+from harness.families.esn.errors import CodecError, Fault
 from harness.families.esn.mcdata_content import (
     Binary,
     CodedText,

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from harness.codecs.errors import CodecError, Fault
+from harness.families.esn.errors import CodecError, Fault
 
 __all__ = [
     "Binary",

@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 from lxml import etree
 
-from harness.codecs.multipart import MultipartError, MultipartFault, parse_media_type, parse_multipart, read_entity
+from harness.codecs.multipart import MultipartError, parse_media_type, parse_multipart, read_entity
 from harness.families.esn.body import (
     MCDATA_INFO,
     MCDATA_PAYLOAD,
@@ -73,6 +73,7 @@ from harness.validation.xmlsafe import UnsafeXml, parse_xml
 __all__ = [
     "BINARY",
     "MULTIPART",
+    "REQUEST_TYPE_MISMATCH",
     "SdsValidator",
     "detect_entity",
     "detect_message",
@@ -232,6 +233,9 @@ class SdsValidator:
         return _request_type_findings(root, where, signalling)
 
 
+REQUEST_TYPE_MISMATCH = "MCS-06"
+"""esn 1.1: the mcdata-info request-type does not match the body (the multipart rule ids MCS-01..05 are the
+multipart codec's; this one is judged here)."""
 _SDS_TYPES = frozenset((MessageType.SDS_SIGNALLING_PAYLOAD, MessageType.SDS_NOTIFICATION))
 _FD_TYPES = frozenset(
     (MessageType.FD_SIGNALLING_PAYLOAD, MessageType.FD_NOTIFICATION, MessageType.FD_NETWORK_NOTIFICATION)
@@ -256,7 +260,7 @@ def _request_type_findings(root: etree._Element, where: str, signalling: bytes) 
     text = (
         f"request-type {request_type!r} does not match the body: its signalling is {body} ({message_type_name(kind)})"
     )
-    return [Finding(where, str(MultipartFault.REQUEST_TYPE), text)]
+    return [Finding(where, REQUEST_TYPE_MISMATCH, text)]
 
 
 def _xpath(root: etree._Element, libxml_path: str | None) -> str:
@@ -317,7 +321,7 @@ def detect_entity(formats: list[Format], data: bytes) -> Format | None:
         if "part" not in detect or detect["part"].lower().encode() in head:
             candidates.append(fmt)
     if len(candidates) > 1:  # an SDS and an FD body look alike: the signalling part's message type tells them apart
-        kind = _signalling_type(content_type, body)
+        kind = _signalling_type(content_type, body) or MessageType.SDS_SIGNALLING_PAYLOAD  # unreadable: an SDS
         for fmt in candidates:
             try:
                 signalling = _body_signalling_types(fmt.schema_path)
@@ -413,9 +417,12 @@ def _shown(name: str, value: Any) -> str:
 def _fields(value: Any, indent: str, located: Located | None = None) -> list[str]:
     """One line per field; ``located`` adds the octet where each field of the message starts."""
 
-    def at(name: str, number: int = 0) -> str:
+    def octet(name: str, number: int = 0) -> int | None:
         offsets = located.offsets(name) if located is not None else ()
-        return f"  @ octet {offsets[number]}" if number < len(offsets) else ""
+        return offsets[number] if number < len(offsets) else None
+
+    def at(name: str) -> str:
+        return "" if (where := octet(name)) is None else f"  @ octet {where}"
 
     lines: list[str] = []
     for field in dataclasses.fields(value):
@@ -426,7 +433,9 @@ def _fields(value: Any, indent: str, located: Located | None = None) -> list[str
             for number, member in enumerate(item, 1):
                 kind = getattr(member, "content_type", None)
                 title = f"{kind.name.replace('_', ' ')} ({kind.value})" if kind is not None else type(member).__name__
-                lines.append(f"{indent}{field.name.rstrip('s')} {number}: {title}{at(field.name, number - 1)}")
+                lines.append(f"{indent}{field.name.rstrip('s')} {number}: {title}")
+                if (where := octet(field.name, number - 1)) is not None:
+                    lines.append(f"{indent}  at octet {where}")
                 lines += _fields(member, indent + "  ")
             continue
         lines.append(f"{indent}{field.name.replace('_', ' ')}: {_shown(field.name, item)}{at(field.name)}")
