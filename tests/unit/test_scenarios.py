@@ -9,6 +9,7 @@ import pytest
 
 from harness.catalog import catalog_problems, default_fixtures, load_catalog
 from harness.cli import main
+from harness.extensions import scenario_parts
 from harness.model import CatalogError
 from harness.runner.checks import CHECKS
 from harness.suitecheck import known_checks
@@ -48,9 +49,10 @@ def test_every_shipped_suite_loads_typed() -> None:
             for scenario in suite.typed:
                 assert scenario.steps, scenario.id
                 for step in scenario.steps:
-                    assert step.kind in {"exchange", "repeat", "trigger", "await"}
+                    family = scenario_parts("step").get(step.kind)  # a family's step kind (esn-core@1.1)
+                    assert step.kind in {"exchange", "repeat", "trigger", "await"} or family is not None
                     assert set(step.checks) <= CHECKS.names()
-                    assert step.checks or step.kind in {"repeat", "await"}
+                    assert step.checks or step.kind in {"repeat", "await"} or (family and family.checks_itself)
 
 
 def test_step_kinds_and_typed_access() -> None:
@@ -61,7 +63,8 @@ def test_step_kinds_and_typed_access() -> None:
     assert ic05.steps[0].pointer == "/steps/0"
     assert ic05.file.endswith("ic-05-idempotent.yaml")
     kinds = {step.kind for suite in catalog.latest_suites() for s in suite.typed for step in s.steps}
-    assert kinds == {"exchange", "repeat", "trigger", "await"}
+    assert kinds - set(scenario_parts("step")) == {"exchange", "repeat", "trigger", "await"}
+    assert {"esn_originator", "fd_receiver", "sds_dispositions", "content_server"} <= kinds
 
 
 def test_misspelt_expect_in_ic05_is_refused_with_file_and_key(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
