@@ -595,11 +595,12 @@ class EsnGateway:
     async def trigger_sds(self, to: str, params: dict[str, Any], request: web.Request) -> web.StreamResponse:
         try:
             info, signalling, payload = self.triggered_sds(params)
-        except (KeyError, ValueError, TypeError) as exc:
+            encoded = encode(signalling)
+        except (KeyError, ValueError, TypeError, CodecError) as exc:
             finding = Finding("/params", "schema", f"send-sds: {exc}")
             return problem(400, "invalid-message", "bad send-sds parameters", [finding])
         self.keep(signalling)
-        content_type, body = build_sds(mcdata_info(info), encode(signalling), payload)
+        content_type, body = build_sds(mcdata_info(info), encoded, payload)
         self._spawn(self._deliver(to.rstrip("/") + SDS_PATH, content_type, body, self.own_base(request)))
         return web.Response(status=202)
 
@@ -628,11 +629,12 @@ class EsnGateway:
         base = self.own_base(request)
         try:
             info, fd = self.triggered_fd(params, base)
-        except (ValueError, TypeError) as exc:
+            encoded = encode(fd)
+        except (ValueError, TypeError, CodecError) as exc:
             finding = Finding("/params", "schema", f"send-fd: {exc}")
             return problem(400, "invalid-message", "bad send-fd parameters", [finding])
         self.keep(fd)
-        content_type, body = build_fd(mcdata_info(info), encode(fd))
+        content_type, body = build_fd(mcdata_info(info), encoded)
         self._spawn(self._deliver(to.rstrip("/") + FD_PATH, content_type, body, base))
         return web.Response(status=202)
 

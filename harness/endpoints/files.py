@@ -1,9 +1,10 @@
 """The reference content server of MCData file distribution over HTTP (esn.md 1.1, "The content server").
 
 - ``POST /netcode/v1/esn/files``: the raw octets with the file's ``Content-Type``, answered ``201 Created``
-  with an absolute ``Location`` (``{base}/files/{uuid}``); ``413`` above 1 MiB (binding rule 4).
+  with an absolute ``Location`` (``{base}/files/{uuid}``); ``413`` above 1 MiB (binding rule 4); ``415``
+  without a ``Content-Type``.
 - ``GET /files/{uuid}``: ``200`` with the octets exactly, ``Content-Length`` and the ``Content-Type`` given
-  at upload (``application/octet-stream`` when none was); an unknown, deleted or expired file is ``404``
+  at upload; an unknown, deleted or expired file is ``404``
   problem ``/not-found``.
 
 The ESN gateway also puts the files it offers in an FD message here (:meth:`FileServer.add`). The files are
@@ -82,11 +83,13 @@ class FileServer:
         return f"{request.scheme}://{request.host}"
 
     async def upload(self, request: web.Request) -> web.StreamResponse:
+        content_type = request.headers.get("Content-Type", "")
+        if not media_type(content_type):  # the upload names the file's type (esn.md 1.1, "Upload")
+            response = problem(415, "unsupported-media-type", "send the file with its Content-Type")
+            response.headers["Accept-Post"] = "*/*"
+            return response
         content = await read_body(request)
         request[BODY] = content
-        content_type = request.headers.get("Content-Type") or "application/octet-stream"
-        if not media_type(content_type):
-            content_type = "application/octet-stream"
         file_id = self.add(content, content_type)
         location = f"{self.base_url(request)}{FILES_PATH}/{file_id}"
         return web.Response(status=201, headers={"Location": location})

@@ -17,11 +17,19 @@ from aiohttp import web
 from harness.catalog import Catalog
 from harness.endpoints import Role, build_app, default_roles
 from harness.endpoints.correlation import Correlator, Judgement, Notification, Original
-from harness.endpoints.esn_gateway import EsnGateway
+from harness.endpoints.esn_gateway import EsnGateway, PendingFd
 from harness.endpoints.files import StoredFile
 from harness.endpoints.test_hooks import TestHooks
 from harness.families.esn.body import build_sds, parse_sds
-from harness.families.esn.mcdata import FdSignalling, NotificationType, SdsNotification, SdsSignalling, encode
+from harness.families.esn.mcdata import (
+    Disposition,
+    FdNotificationType,
+    FdSignalling,
+    NotificationType,
+    SdsNotification,
+    SdsSignalling,
+    encode,
+)
 from harness.families.esn.messages import McdataParams, notification_sds
 
 
@@ -141,6 +149,62 @@ class WrongContentType(EsnGateway):
         self.files.serve = as_octets  # type: ignore[method-assign]
 
 
+class DeliveredThenRead(EsnGateway):
+    """Not broken: answers DELIVERY AND READ with DELIVERED, then READ (the other order ESN-20 allows)."""
+
+    def notifications_for(self, info: McdataParams, sds: SdsSignalling) -> list[NotificationType]:
+        kinds = super().notifications_for(info, sds)
+        return [NotificationType.DELIVERED] if kinds == [NotificationType.DELIVERED_AND_READ] else kinds
+
+    async def send_notification(
+        self, reply_to: str, info: McdataParams, sds: SdsSignalling, kind: NotificationType
+    ) -> None:
+        await super().send_notification(reply_to, info, sds, kind)
+        if kind == NotificationType.DELIVERED and sds.disposition == Disposition.DELIVERY_AND_READ:
+            await super().send_notification(reply_to, info, sds, NotificationType.READ)
+
+
+class ReadThenDelivered(DeliveredThenRead):
+    """ESN-20: READ first, then DELIVERED."""
+
+    async def send_notification(
+        self, reply_to: str, info: McdataParams, sds: SdsSignalling, kind: NotificationType
+    ) -> None:
+        if kind == NotificationType.DELIVERED and sds.disposition == Disposition.DELIVERY_AND_READ:
+            await EsnGateway.send_notification(self, reply_to, info, sds, NotificationType.READ)
+        await EsnGateway.send_notification(self, reply_to, info, sds, kind)
+
+
+class CompletedBeforeDownload(EsnGateway):
+    """ESN-30: FILE DOWNLOAD COMPLETED sent before the file is fetched."""
+
+    async def respond_fd(self, pending: PendingFd, answer: str) -> None:
+        if answer != "accept":
+            await super().respond_fd(pending, answer)
+            return
+        await self.send_fd_notification(pending, FdNotificationType.ACCEPTED)
+        await self.send_fd_notification(pending, FdNotificationType.COMPLETED)
+        await self.fetch(pending.fd)
+
+
+class CompletedWithoutRequest(EsnGateway):
+    """ESN-31: FILE DOWNLOAD COMPLETED sent although the FD did not carry 91."""
+
+    async def respond_fd(self, pending: PendingFd, answer: str) -> None:
+        await super().respond_fd(pending, answer)
+        if answer == "accept" and not pending.fd.completion_requested:
+            await self.send_fd_notification(pending, FdNotificationType.COMPLETED)
+
+
+RECEIVER_VARIANTS: dict[str, type[EsnGateway]] = {
+    "delivered-then-read": DeliveredThenRead,
+    "read-then-delivered": ReadThenDelivered,
+    "completed-before-download": CompletedBeforeDownload,
+    "completed-without-request": CompletedWithoutRequest,
+}
+"""Variants of the gateway as the recipient of an SDS or FD: the order checks of ESN-20, ESN-30 and ESN-31 can fail
+(and one that is not broken passes)."""
+
 VARIANTS: dict[str, tuple[type[EsnGateway], str]] = {
     "dsp-01-accepts-uncorrelated": (_with(AcceptsUncorrelated), "DSP-01"),
     "dsp-02-accepts-unrequested-type": (_with(AcceptsUnrequestedType), "DSP-02"),
@@ -159,7 +223,7 @@ VARIANTS: dict[str, tuple[type[EsnGateway], str]] = {
 
 def build_broken_gateway(catalog: Catalog, variant: str) -> web.Application:
     """The reference supplier with its ESN gateway replaced by ``variant`` (its trigger actions included)."""
-    gateway = VARIANTS[variant][0](catalog)
+    gateway = VARIANTS[variant][0](catalog) if variant in VARIANTS else RECEIVER_VARIANTS[variant](catalog)
     roles: list[Role] = []
     for role in default_roles(catalog):
         if isinstance(role, EsnGateway):

@@ -16,7 +16,7 @@ from harness.catalog import load_catalog
 from harness.endpoints import build_app
 from harness.events import RunFinished
 from tests.conftest import certify, failing, verdicts
-from tests.integration.broken_esn11_suppliers import VARIANTS, build_broken_gateway
+from tests.integration.broken_esn11_suppliers import RECEIVER_VARIANTS, VARIANTS, build_broken_gateway
 
 SUITE = "esn-core@1.1"
 SIP = {"ESN-17", "ESN-18", "ESN-19"}
@@ -58,7 +58,7 @@ def runs() -> dict[str, RunFinished]:
     catalog = load_catalog()
 
     async def all_runs() -> dict[str, RunFinished]:
-        names = ["reference", *sorted(VARIANTS)]
+        names = ["reference", *sorted(VARIANTS), *sorted(RECEIVER_VARIANTS)]
         apps = [build_app(catalog) if n == "reference" else build_broken_gateway(catalog, n) for n in names]
         finished = await asyncio.gather(*(certify(catalog, app, SUITE) for app in apps))
         return dict(zip(names, finished, strict=True))
@@ -89,3 +89,19 @@ def test_each_variant_fails_on_its_rule(runs: dict[str, RunFinished], variant: s
     assert run.certified is still_certified, failing(run)
     shown = " ".join(str(failure) for result in run.results if result.id in must_fail for failure in result.failures)
     assert NAMED[variant] in shown, f"{variant}: {shown}"
+
+
+RECEIVING: dict[str, set[str]] = {
+    "delivered-then-read": set(),
+    "read-then-delivered": {"ESN-05", "ESN-20"},  # ESN-05 (from 1.0) wants 4 or 2 first, as ESN-20
+    "completed-before-download": {"ESN-30", "ESN-33"},
+    "completed-without-request": {"ESN-31"},
+}
+"""Recipient variants -> the scenarios they fail (the order checks can fail, and the other allowed order passes)."""
+
+
+@pytest.mark.parametrize("variant", sorted(RECEIVING))
+def test_the_order_checks_fail_only_a_wrong_order(runs: dict[str, RunFinished], variant: str) -> None:
+    run = runs[variant]
+    failed = {s for s, v in verdicts(run).items() if v == "failed"}
+    assert failed == RECEIVING[variant], f"{variant}: {failing(run)}"
