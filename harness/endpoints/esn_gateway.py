@@ -24,7 +24,8 @@ Playing esn.md 1.1 (the default; ``--profile esn=1.0`` plays 1.0 exactly as befo
 - ``POST /netcode/v1/esn/fd``: an FD message (mcdata-info + FD signalling), answered ``202``; as the FD
   receiver the gateway then sends FD NOTIFICATION 1, fetches the file, and sends 3 when ``91`` asked for it
   (``A1``), or waits for the test hook's ``fd-respond`` (no ``A1``);
-- the content server (:mod:`harness.endpoints.files`): ``POST /netcode/v1/esn/files``, ``GET /files/{id}``;
+- the content server (:mod:`harness.endpoints.files`): ``POST /netcode/v1/esn/files``,
+  ``GET /netcode/v1/esn/files/{id}`` (and ``/files/{id}``);
 - trigger actions for ``POST /netcode/v1/_test/trigger``: ``send-sds``, ``send-fd``, ``fd-respond``
   (:meth:`EsnGateway.actions`).
 

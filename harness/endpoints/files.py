@@ -1,10 +1,10 @@
 """The reference content server of MCData file distribution over HTTP (esn.md 1.1, "The content server").
 
 - ``POST /netcode/v1/esn/files``: the raw octets with the file's ``Content-Type``, answered ``201 Created``
-  with an absolute ``Location`` (``{base}/files/{uuid}``); ``413`` above 1 MiB (binding rule 4); ``415``
-  without a ``Content-Type``.
-- ``GET /files/{uuid}``: ``200`` with the octets exactly, ``Content-Length`` and the ``Content-Type`` given
-  at upload; an unknown, deleted or expired file is ``404``
+  with an absolute ``Location`` (``{base}/netcode/v1/esn/files/{uuid}``); ``413`` above 1 MiB (binding
+  rule 4); ``415`` without a ``Content-Type``.
+- ``GET /netcode/v1/esn/files/{uuid}`` (also ``GET /files/{uuid}``): ``200`` with the octets exactly,
+  ``Content-Length`` and the ``Content-Type`` given at upload; an unknown, deleted or expired file is ``404``
   problem ``/not-found``.
 
 The ESN gateway also puts the files it offers in an FD message here (:meth:`FileServer.add`). The files are
@@ -23,11 +23,14 @@ from aiohttp import web
 from harness.endpoints.common import BODY, problem, read_body
 from harness.http import media_type
 
-__all__ = ["FILES_PATH", "UPLOAD_PATH", "FileServer", "StoredFile"]
+__all__ = ["FILES_PATH", "SHORT_PATH", "UPLOAD_PATH", "FileServer", "StoredFile"]
 
 UPLOAD_PATH = "/netcode/v1/esn/files"
-FILES_PATH = "/files"
-"""Files are served at ``{base}/files/{uuid}``: where the spec's outline has the harness serve them."""
+FILES_PATH = UPLOAD_PATH
+"""Files are served at ``{base}/netcode/v1/esn/files/{uuid}`` (binding rule 1: every path under ``/netcode/v1/``),
+the ``Location`` of an upload; also at ``{base}/files/{uuid}`` (:data:`SHORT_PATH`), where the outline of
+esn-core@1.1 has the harness serve them."""
+SHORT_PATH = "/files"
 MAX_FILES = 1000
 MAX_BYTES = 64 << 20
 
@@ -51,7 +54,11 @@ class FileServer:
         self._bytes = 0
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.post(UPLOAD_PATH, self.upload), web.get(FILES_PATH + "/{file_id}", self.download)]
+        return [
+            web.post(UPLOAD_PATH, self.upload),
+            web.get(FILES_PATH + "/{file_id}", self.download),
+            web.get(SHORT_PATH + "/{file_id}", self.download),
+        ]
 
     def reset(self) -> None:
         self.files.clear()

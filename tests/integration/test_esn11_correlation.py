@@ -149,7 +149,9 @@ async def test_content_server_and_fd_receiver_on_the_wire(catalog: Catalog) -> N
         async with session.post(url + "/netcode/v1/esn/files", data=octets, headers={"Content-Type": "x/y"}) as up:
             assert up.status == 201
             location = up.headers["Location"]
-        assert location.startswith(url + "/files/")
+        assert location.startswith(url + "/netcode/v1/esn/files/")
+        async with session.get(location.replace("/netcode/v1/esn/files/", "/files/")) as short:
+            assert (short.status, await short.read()) == (200, octets)  # where the outline has the harness serve
         async with session.get(location) as down:
             assert (down.status, await down.read(), down.headers["Content-Type"]) == (200, octets, "x/y")
         async with session.get(url + f"/files/{uuid.uuid4()}") as missing:
