@@ -414,15 +414,17 @@ async def fd_receiver(
 
 # -- sds_dispositions --------------------------------------------------------------------------------------
 
-_ALLOWED = {1: [["delivered"]], 2: [["read"]], 3: [["delivered-and-read"], ["delivered", "read"]]}
-"""The notifications a recipient sends, in order, for each SDS disposition request (esn.md 1.1)."""
+_ALLOWED = {1: [["delivered"]], 2: [["read"]], 3: [["delivered-and-read"], ["delivered"], ["delivered", "read"]]}
+"""The notifications a recipient may have sent, in order, for each SDS disposition request (esn.md 1.1): for
+DELIVERY AND READ, DELIVERED may stand alone (the READ comes when the user has seen the message, which a run
+cannot wait for), but only a READ may follow it."""
 
 
 async def sds_dispositions(
     runner: Runner, scenario: Scenario, step: Step, ctx: ScenarioContext, latencies: list[float]
 ) -> list[CheckFailure]:
     """The notifications at ``path`` answer the SDS sent by step ``answers`` in an allowed order: for DELIVERY AND
-    READ, 4 alone or 2 then 3; never 3 first; nothing after the last."""
+    READ, 4 alone, or 2 followed by nothing but a 3; never 3 first; nothing after the last (``quiet_s``)."""
     spec = ctx.expand(step.raw["sds_dispositions"])
     answers, path = str(spec["answers"]), str(spec["path"])
     within = float(spec.get("within_s", WITHIN_S))
