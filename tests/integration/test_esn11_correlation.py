@@ -14,8 +14,9 @@ from harness.catalog import Catalog
 from harness.endpoints import RECORDER, ReferenceServer, build_app, default_roles
 from harness.endpoints.correlation import KEEP_S, ORIGINALS, Correlator, Original
 from harness.endpoints.esn_gateway import FD_PATH, EsnGateway
+from harness.endpoints.sip_gateway import SipServer
 from harness.endpoints.store import MemoryStore, create_database, share_state
-from harness.families.esn.body import build_fd, parse_fd
+from harness.families.esn.body import build_fd, build_sds, parse_fd
 from harness.families.esn.mcdata import (
     Disposition,
     FdNotification,
@@ -29,6 +30,7 @@ from harness.families.esn.mcdata import (
     encode,
 )
 from harness.families.esn.messages import McdataParams, mcdata_info
+from harness.protocols.sip import SipMessage
 
 T0 = 1_790_775_600.0
 
@@ -207,3 +209,28 @@ def test_fd_notifications_answer_the_fd(catalog: Catalog) -> None:
         fd.message_id,
         4,
     )
+
+
+def _sip_message(content_type: str, body: bytes) -> SipMessage:
+    headers = [
+        ("Via", "SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-1"),
+        ("From", "<sip:harness@127.0.0.1>;tag=1"),
+        ("To", "<sip:gateway@127.0.0.1>"),
+        ("Call-ID", str(uuid.uuid4())),
+        ("CSeq", "1 MESSAGE"),
+        ("Content-Type", content_type),
+    ]
+    return SipMessage.request("MESSAGE", "sip:gateway@127.0.0.1", headers, body)
+
+
+def test_over_sip_an_uncorrelated_notification_is_403_with_the_warning_of_the_spec(catalog: Catalog) -> None:
+    """esn.md 1.1: ``403 Forbidden``, ``Warning: 399 <host> "216 unable to correlate the disposition notification"``;
+    played as 1.0, the same notification is accepted as before."""
+    sds = _sds(Disposition.DELIVERY)
+    notification = SdsNotification.echoing(sds, NotificationType.DELIVERED, int(T0))
+    info = mcdata_info(McdataParams("one-to-one-sds", "sip:a@x", "sip:b@x"))
+    message = _sip_message(*build_sds(info, encode(notification)))
+    status, headers = SipServer(catalog).answer(message)
+    assert status == 403
+    assert headers == [("Warning", '399 127.0.0.1 "216 unable to correlate the disposition notification"')]
+    assert SipServer(catalog.at({"esn": "1.0"})).answer(message) == (202, [])
