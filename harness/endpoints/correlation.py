@@ -64,24 +64,20 @@ class Original:
 
     @classmethod
     def of(cls, message: SdsSignalling | FdSignalling, now: float | None = None) -> Original:
-        kept_at = time.time() if now is None else now
+        """The record of ``message`` as sent or relayed at ``now`` (default: the current time)."""
         extended = message.extended_application_id
-        common = {
-            "conversation_id": str(message.conversation_id),
-            "message_id": str(message.message_id),
-            "date_time": message.date_time,
-            "kept_at": kept_at,
-            "application_id": message.application_id,
-            "extended_application_id": None if extended is None else extended.hex(),
-        }
-        if isinstance(message, SdsSignalling):
-            disposition = None if message.disposition is None else int(message.disposition)
-            return cls(kind="sds", disposition=disposition, **common)  # type: ignore[arg-type]
+        disposition = message.disposition if isinstance(message, SdsSignalling) else None
         return cls(
-            kind="fd",
-            completion=message.completion_requested,
-            mandatory=message.mandatory_download,
-            **common,  # type: ignore[arg-type]
+            kind="sds" if isinstance(message, SdsSignalling) else "fd",
+            conversation_id=str(message.conversation_id),
+            message_id=str(message.message_id),
+            date_time=message.date_time,
+            kept_at=time.time() if now is None else now,
+            disposition=None if disposition is None else int(disposition),
+            completion=isinstance(message, FdSignalling) and message.completion_requested,
+            mandatory=isinstance(message, FdSignalling) and message.mandatory_download,
+            application_id=message.application_id,
+            extended_application_id=None if extended is None else extended.hex(),
         )
 
     @property
