@@ -15,7 +15,7 @@ from harness.endpoints import RECORDER, ReferenceServer, build_app, default_role
 from harness.endpoints.correlation import KEEP_S, ORIGINALS, Correlator, Original
 from harness.endpoints.esn_gateway import FD_PATH, EsnGateway
 from harness.endpoints.sip_gateway import SipServer
-from harness.endpoints.store import MemoryStore, create_database, share_state
+from harness.endpoints.store import MemoryStore, SqliteStores, create_database
 from harness.families.esn.body import build_fd, build_sds, parse_fd
 from harness.families.esn.mcdata import (
     Disposition,
@@ -131,7 +131,7 @@ def test_memory_is_bounded_in_count_and_time() -> None:
 
 def test_records_are_shared_between_processes(tmp_path: Path) -> None:
     create_database(tmp_path / "state.db")
-    first, second = share_state(tmp_path / "state.db"), share_state(tmp_path / "state.db")
+    first, second = SqliteStores(tmp_path / "state.db"), SqliteStores(tmp_path / "state.db")  # two processes' views
     sds = _sds(Disposition.DELIVERY_AND_READ, application_id=3)
     Correlator(first.store("esn-gateway/originals", 10, ORIGINALS)).keep(sds, now=T0)
     other = Correlator(second.store("esn-gateway/originals", 10, ORIGINALS))
