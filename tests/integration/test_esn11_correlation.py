@@ -139,6 +139,8 @@ def test_records_are_shared_between_processes(tmp_path: Path) -> None:
     assert isinstance(held, Original) and held.disposition == 3 and held.application_id == 3
     assert other.judge(*_answer(sds, 4), now=T0 + 2).status == 202
     assert other.judge(*_answer(sds, 2), now=T0 + 2).status == 409
+    first.close()
+    second.close()
 
 
 async def test_content_server_and_fd_receiver_on_the_wire(catalog: Catalog) -> None:
