@@ -75,19 +75,18 @@ def scenario_schema(schema_path: Path) -> dict[str, Any]:
         schema: dict[str, Any] = json.loads(schema_path.read_bytes())
     except (OSError, ValueError) as exc:
         raise CatalogError(f"{schema_path}: cannot use the schema: {exc}".splitlines()[0]) from None
-    schema = copy.deepcopy(schema)
     defs = schema.get("$defs", {})
-    try:
+    try:  # each fragment copied: the composed schema is the caller's, the family's module data stays as it is
         for key, part in sorted(scenario_parts("message").items()):
-            defs["message"]["properties"][key] = resolve(part.schema)
+            defs["message"]["properties"][key] = copy.deepcopy(resolve(part.schema))
             defs["message"]["oneOf"].append({"required": [key]})
         for key, part in sorted(scenario_parts("step").items()):
-            defs["step"]["properties"][key] = resolve(part.schema)
+            defs["step"]["properties"][key] = copy.deepcopy(resolve(part.schema))
             for condition in defs["step"].get("allOf", ()):
                 if "anyOf" in condition:
                     condition["anyOf"].append({"required": [key]})
         for key, part in sorted(scenario_parts("expect").items()):
-            defs["expect"]["properties"][key] = resolve(part.schema)
+            defs["expect"]["properties"][key] = copy.deepcopy(resolve(part.schema))
     except (KeyError, TypeError) as exc:
         raise CatalogError(f"{schema_path}: no place for a family's scenario keys ({exc})") from None
     except RegistryError as exc:

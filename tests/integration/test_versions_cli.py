@@ -150,7 +150,10 @@ def test_a_retired_suite_refuses_to_certify_unless_not_certifying(playing_1_0: s
         encoding="utf-8",
     )
     documents = fixtures / "documents.yaml"
-    documents.write_text(documents.read_text(encoding="utf-8").replace('"1.0": superseded', '"1.0": retired'), "utf-8")
+    text = documents.read_text(encoding="utf-8")
+    alerts = text.index("\nalerts:")  # alerts 1.0 only (esn 1.0 is superseded too)
+    retired = text[alerts:].replace('"1.0": superseded', '"1.0": retired', 1)
+    documents.write_text(text[:alerts] + retired, "utf-8")
     env = {"HARNESS_CATALOG": str(fixtures)}
     reports = tmp_path / "reports"
     refused = harness("run", "--suite", "alerts-core@1.0", "--target", playing_1_0, "--reports", str(reports), env=env)

@@ -327,3 +327,20 @@ def test_the_fd_body_samples_exist_for_every_structural_rule() -> None:
     for rule in ("MCS-02", "MCS-03", "MCS-06", "MCD-11", "MCD-14"):
         assert f"[{rule}]" in manifest
     assert Path(FD_BODIES / "valid" / "spec-1.1-fd-one-to-one.multipart").is_file()
+
+
+def test_a_hostile_fd_message_gives_a_bounded_verdict(catalog: Catalog) -> None:
+    """Thousands of Payload IEs are one MCD-15 (at the second); a Metadata repeating an item is at most
+    MAX_PROBLEMS warnings: a problem document never grows with what an attacker repeats."""
+    from harness.families.esn.fd import MAX_PROBLEMS
+
+    validator = validator_for(catalog.format("mcdata-signalling/1.0"))
+    many = encode(FdSignalling(1, CONVERSATION, MESSAGE, payloads=tuple(FileUrl(URL) for _ in range(1500))))
+    verdict = validator.validate(many)
+    assert [(f.location, f.rule) for f in verdict.findings] == [("/octet/74", "MCD-15")]
+    assert "1500 Payload IEs" in verdict.findings[0].message
+    repeated = b"file-selector:" + b"size:1 " * 5000
+    fd = FdSignalling(1, CONVERSATION, MESSAGE, payloads=(FileUrl(URL),), metadata=repeated)
+    verdict = validator.validate(encode(fd))
+    assert verdict.valid and len(verdict.warnings) == MAX_PROBLEMS
+    assert verdict.warnings[-1].message.endswith("(reading stopped)")

@@ -8,8 +8,8 @@ Public API::
 A :data:`Judged` is ``(octet, rule, message)``: the octet of the message where the fault starts.
 
 - MCD-14 (error) an FD SIGNALLING PAYLOAD without a Payload IE: ``/octet/0``.
-- MCD-15 (error) a second (third, ...) Payload IE: at its ``0x78``; the first Payload not FILEURL: at its
-  content-type octet.
+- MCD-15 (error) more than one Payload IE: at the second ``0x78`` (once, however many follow); the first
+  Payload not FILEURL: at its content-type octet.
 - MCD-16 (error) the FILEURL's data is not an absolute ``http``/``https`` URI of printable US-ASCII
   (RFC 1738/3986, **profile**): at the URL's first octet (the content-type octet when the URL is empty).
 - MCD-17 (warning) Metadata ([282] 15.2.17) not UTF-8, or not readable as the profile reads it: the items
@@ -28,10 +28,12 @@ from urllib.parse import urlsplit
 from harness.families.esn.errors import Fault
 from harness.families.esn.mcdata import FdSignalling, FileUrl, Located
 
-__all__ = ["Judged", "Metadata", "fd_findings", "file_url_problem", "read_metadata"]
+__all__ = ["MAX_PROBLEMS", "Judged", "Metadata", "fd_findings", "file_url_problem", "read_metadata"]
 
 Judged = tuple[int, str, str]
 
+MAX_PROBLEMS = 10
+"""At most this many MCD-17 findings for one Metadata IE (a hostile one could repeat an item thousands of times)."""
 _KEYWORDS = ("file-selector", "file-date", "file-availability", "file-description")
 _SELECTOR_ATTRIBUTES = ("name", "size", "type", "hash")
 _KEYWORD_AT = re.compile(r"(file-selector|file-date|file-availability|file-description|[A-Za-z][A-Za-z0-9-]*):")
@@ -74,16 +76,16 @@ def _selector(value: str, problems: list[str]) -> dict[str, str | int]:
     """RFC 5547 selector attributes ``name:"..." size:N type:x/y hash:alg:...``, separated by spaces."""
     found: dict[str, str | int] = {}
     position = 0
-    while position < len(value):
+    while position < len(value) and len(problems) < MAX_PROBLEMS:
         if value[position] == " ":
             position += 1
             continue
-        name, colon, _ = value[position:].partition(":")
-        name = name.split(" ")[0]
-        if not colon or name not in _SELECTOR_ATTRIBUTES:
+        colon, space = value.find(":", position), value.find(" ", position)
+        name = value[position:colon] if colon >= 0 and (space < 0 or colon < space) else ""
+        if name not in _SELECTOR_ATTRIBUTES:
             problems.append(f"file-selector: {value[position : position + 24]!r} is not a selector attribute")
             break
-        start = position + len(name) + 1
+        start = colon + 1
         if name == "name" and value.startswith('"', start):
             end = value.find('"', start + 1)
             if end < 0:
@@ -117,7 +119,7 @@ def read_metadata(value: bytes) -> tuple[Metadata, list[str]]:
     items: dict[str, str] = {}
     rank = -1
     position = 0
-    while position < len(text):
+    while position < len(text) and len(problems) < MAX_PROBLEMS:
         separator = _SEPARATOR.match(text, position)
         if separator is not None:
             position = separator.end()
@@ -148,6 +150,8 @@ def read_metadata(value: bytes) -> tuple[Metadata, list[str]]:
         items.setdefault(keyword, text[start:end].strip(" "))
         position = end
     selector = _selector(items.get("file-selector", ""), problems)
+    if len(problems) >= MAX_PROBLEMS:
+        problems[MAX_PROBLEMS - 1 :] = ["... and more (reading stopped)"]
     size = selector.get("size")
     return (
         Metadata(
@@ -191,8 +195,9 @@ def fd_findings(located: Located) -> tuple[list[Judged], list[Judged]]:
         errors.append(
             (0, str(Fault.FD_NO_PAYLOAD), "an FD SIGNALLING PAYLOAD over HTTP carries the file's URL in a Payload IE")
         )
-    for number, at in enumerate(offsets[1:], 2):
-        errors.append((at, str(Fault.FD_PAYLOAD), f"Payload IE {number}: an FD message carries exactly one Payload IE"))
+    if len(offsets) > 1:  # located at the second 78 (the spec), once however many follow
+        repeated = f"{len(offsets)} Payload IEs: an FD message carries exactly one (the second starts here)"
+        errors.append((offsets[1], str(Fault.FD_PAYLOAD), repeated))
     if message.payloads:
         first = message.payloads[0]
         if not isinstance(first, FileUrl):

@@ -499,7 +499,6 @@ def _optional_ies(
             if not value_bytes:
                 raise CodecError(offset + 1, "Payload length 0 leaves no room for the content type", Fault.CONTENT_SIZE)
             payloads.append(decode_content(data, offset + 3, after))
-            fields[ie.field] = tuple(payloads)
             offset = after
         else:
             value_bytes, after = _tlv_e(data, offset, ie.name)
@@ -512,6 +511,8 @@ def _optional_ies(
             else:
                 fields[ie.field] = value_bytes
             offset = after
+    if payloads:  # one tuple at the end: a message may hold thousands of Payload IEs (MCD-15 judges how many)
+        fields[_PAYLOAD.field] = tuple(payloads)
 
 
 def _decode_signalling(data: bytes, version: str, located: list[tuple[str, int]]) -> Message:
