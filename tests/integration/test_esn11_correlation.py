@@ -4,6 +4,7 @@ content server and FD receiver on the wire (esn.md 1.1)."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -236,3 +237,35 @@ def test_over_sip_an_uncorrelated_notification_is_403_with_the_warning_of_the_sp
     assert status == 403
     assert headers == [("Warning", '399 127.0.0.1 "216 unable to correlate the disposition notification"')]
     assert SipServer(catalog.at({"esn": "1.0"})).answer(message) == (202, [])
+
+
+async def test_a_group_fd_is_relayed_unchanged_and_its_notifications_correlated(catalog: Catalog) -> None:
+    """A group FD goes to each affiliated member as it came (signalling octets unchanged, mcdata-info naming the
+    member and the group); the gateway then knows the FD: a member's notification is correlated, a stray one is
+    404 DSP-01."""
+    gateway = EsnGateway(catalog)
+    app = build_app(catalog, [gateway])
+    group = "sip:team@esn.example.police.uk"
+    async with ReferenceServer(app) as url, aiohttp.ClientSession() as session:
+        members = {"groups": [{"uri": group, "members": [{"uri": "sip:m@x", "url": f"{url}/members/m"}]}]}
+        async with session.put(url + "/netcode/v1/_test/groups", json=members) as loaded:
+            assert loaded.status == 204
+        fd = FdSignalling(int(T0), uuid.uuid4(), uuid.uuid4(), payloads=(FileUrl(b"http://127.0.0.1:9/f"),))
+        signalling = encode(fd)
+        content_type, body = build_fd(mcdata_info(McdataParams("group-fd", group, "sip:a@x")), signalling)
+        async with session.post(url + FD_PATH, data=body, headers={"Content-Type": content_type}) as offered:
+            assert offered.status == 202
+        for _ in range(100):
+            if gateway.sent:
+                break
+            await asyncio.sleep(0.05)
+        (relayed,) = [m for m in app[RECORDER].messages if m.path == "/members/m" + FD_PATH]
+        assert parse_fd(dict(relayed.headers)["Content-Type"], relayed.body).signalling == signalling
+        for notification, status in (
+            (FdNotification.answering(fd, FdNotificationType.ACCEPTED, int(time.time())), 202),
+            (FdNotification(FdNotificationType.ACCEPTED, int(time.time()), uuid.uuid4(), uuid.uuid4()), 404),
+        ):
+            info = mcdata_info(McdataParams("one-to-one-fd", "sip:a@x", "sip:m@x"))
+            content_type, body = build_fd(info, encode(notification))
+            async with session.post(url + FD_PATH, data=body, headers={"Content-Type": content_type}) as answer:
+                assert answer.status == status
