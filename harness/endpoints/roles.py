@@ -46,7 +46,14 @@ class RoleSpec:
 
 def default_roles(catalog: Catalog) -> list[Role]:
     """Every role of the profile, as the reference supplier plays them (test hooks on)."""
-    return [IntelHub(catalog), QueryResponder(catalog), AlertHub(catalog), EsnGateway(catalog), TestHooks()]
+    gateway = EsnGateway(catalog)
+    return [
+        IntelHub(catalog),
+        QueryResponder(catalog),
+        AlertHub(catalog),
+        gateway,
+        TestHooks(actions=gateway.actions()),
+    ]
 
 
 def _declare(name: str, port: int, build: Callable[[Catalog], list[Role]], summary: str) -> None:

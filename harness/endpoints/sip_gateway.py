@@ -7,6 +7,12 @@ when the SDS requests a disposition it sends the SDS NOTIFICATION back as a
 MESSAGE to the request's ``Contact`` (without an IMS core, the calling user's
 URI routes nowhere). ``OPTIONS`` is answered ``200``; other methods ``405``.
 Every request received is kept (bounded) with the status it was answered.
+
+Playing esn.md 1.1, an SDS NOTIFICATION is judged against what the server sent or relayed
+(:mod:`harness.endpoints.correlation`; it sends no SDS of its own, so every one is uncorrelated): ``403
+Forbidden`` with ``Warning: 399 <host> "216 unable to correlate the disposition notification"`` ([282] 12.2.3
+step 5), another DSP refusal ``403`` with a Warning naming the rule (**profile**); and the notifications it sends
+echo both application ids.
 """
 
 from __future__ import annotations
@@ -15,12 +21,15 @@ import asyncio
 import collections
 import contextlib
 import socket
+import time
 from dataclasses import dataclass
 from typing import cast
 
 from harness.catalog import Catalog
-from harness.families.esn.body import parse_sds
-from harness.families.esn.mcdata import SdsSignalling, decode
+from harness.endpoints.correlation import Correlator
+from harness.endpoints.store import MemoryStore
+from harness.families.esn.body import build_sds, parse_sds
+from harness.families.esn.mcdata import CodecError, SdsNotification, SdsSignalling, decode, encode, table_version
 from harness.families.esn.messages import notification_sds, notification_types, read_mcdata_info
 from harness.families.esn.validation import sds_validator
 from harness.http import media_type
@@ -64,7 +73,11 @@ class SipServer:
     """Receives SDS MESSAGEs on ``host`` (UDP and TCP, one port) and answers as the profile says."""
 
     def __init__(self, catalog: Catalog, host: str = "127.0.0.1", port: int = 0, timeout_s: float = 5.0) -> None:
-        self.validator = sds_validator(catalog.format("mcdata-sds/1.0"))
+        fmt = catalog.format("mcdata-sds/1.0")
+        self.validator = sds_validator(fmt)
+        self.version = table_version(fmt.rules_version)
+        self.correlator = Correlator(MemoryStore(10_000))
+        """esn.md 1.1: the SDSs sent or relayed, that notifications answer (the server sends none of its own)."""
         self.host = host
         self.port = port
         self.timeout_s = timeout_s
@@ -163,8 +176,30 @@ class SipServer:
             first = validation.findings[0]
             text = f"{first.rule} {first.location}: {first.message}".replace('"', "'")[:200]
             return 400, [("Warning", f'399 {self.host} "{text}"')]
+        refusal = self.correlation_refusal(content_type, message.body)
+        if refusal is not None:
+            return 403, [("Warning", f'399 {self.host} "{refusal}"')]
         self.after_accepting(message, content_type)
         return 202, []
+
+    def correlation_refusal(self, content_type: str, body: bytes) -> str | None:
+        """esn.md 1.1: why an SDS NOTIFICATION is refused (DSP-01..05), as a Warning's text; None to accept it."""
+        if self.version == "1.0":
+            return None
+        try:
+            sds = parse_sds(content_type, body)
+            notification = decode(sds.signalling, self.version)
+        except (ValueError, CodecError):
+            return None
+        if not isinstance(notification, SdsNotification):
+            return None
+        judged = self.correlator.judge(notification, sds.signalling)
+        if judged.accepted:
+            return None
+        if judged.status == 404:
+            return "216 unable to correlate the disposition notification"
+        first = judged.errors[0]
+        return f"{first.rule} {first.location}: {first.message}".replace('"', "'")[:200]
 
     def after_accepting(self, message: SipMessage, content_type: str) -> None:
         """Send the requested disposition notifications to the MESSAGE's Contact."""
@@ -180,6 +215,9 @@ class SipServer:
         info = read_mcdata_info(sds.info)
         for kind in notification_types(signalling.disposition):
             notification_type, body = notification_sds(info, signalling, kind)
+            if self.version != "1.0":  # 1.1: both application ids echoed, octet for octet
+                echoed = encode(SdsNotification.echoing(signalling, kind, int(time.time())))
+                notification_type, body = build_sds(parse_sds(notification_type, body).info, echoed)
             self._spawn(asyncio.create_task(self._notify(target, contact, notification_type, body)))
 
     async def _notify(self, target: SipTarget, contact: str, content_type: str, body: bytes) -> None:

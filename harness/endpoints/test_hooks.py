@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import re
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -45,6 +46,9 @@ _CAP_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,200}\Z")
 document's ``CapIdentifier`` says (a test-hook parameter, never markup)."""
 INTEL_MEDIA_TYPE = "application/vnd.netcode.intel-report+json"
 
+Action = Callable[[str, dict[str, Any], web.Request], Awaitable[web.StreamResponse]]
+"""A trigger action another role performs: ``(to, params, the hook request) -> the hook's answer``."""
+
 
 LOOPBACK_BASE_URL = re.compile(
     r"^https?://(localhost|127(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}|\[::1\])"
@@ -72,7 +76,9 @@ class TestHooks:
 
     cap_sender = "reference@netcode.example"
 
-    def __init__(self, sender: ReferenceSender | None = None) -> None:
+    def __init__(self, sender: ReferenceSender | None = None, actions: Mapping[str, Action] | None = None) -> None:
+        self.actions: dict[str, Action] = dict(actions or {})
+        """Actions of other roles (the ESN gateway's ``send-sds``, ``send-fd``, ``fd-respond``)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self.sent: collections.deque[tuple[str, int | str]] = collections.deque(maxlen=1000)  # bounded: soaks
         self.sender = sender or ReferenceSender()
@@ -101,8 +107,9 @@ class TestHooks:
             command = parse_json(body)
         except UnsafeJson as exc:
             return problem(400, "invalid-message", str(exc), [Finding("", "schema", str(exc))])
-        if not isinstance(command, dict) or command.get("action") not in ACTIONS:
-            finding = Finding("/action", "schema", f"action must be one of {', '.join(ACTIONS)}")
+        known = (*ACTIONS, *self.actions)
+        if not isinstance(command, dict) or command.get("action") not in known:
+            finding = Finding("/action", "schema", f"action must be one of {', '.join(known)}")
             return problem(400, "invalid-message", "unknown action", [finding])
         to = command.get("to")
         if not isinstance(to, str) or not _loopback_http_url(to):
@@ -115,6 +122,8 @@ class TestHooks:
         params: dict[str, Any] = given
         if command["action"] in ("send-intel-report", "send-cap-update"):
             return self.start_delivery(str(command["action"]), to.rstrip("/"), params)
+        if command["action"] in self.actions:
+            return await self.actions[command["action"]](to, params, request)
         if command["action"] == "send-person-query":
             path, message = PERSON_PATH, self.person_query(params)
         else:

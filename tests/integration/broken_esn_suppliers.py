@@ -9,8 +9,9 @@ from aiohttp import web
 
 from harness.catalog import Catalog
 from harness.codecs.multipart import BodyPart, MultipartError, MultipartFault, build_multipart, parse_multipart
-from harness.endpoints import build_app, default_roles
+from harness.endpoints import Role, build_app, default_roles
 from harness.endpoints.esn_gateway import EsnGateway, Member
+from harness.endpoints.test_hooks import TestHooks
 from harness.families.esn.body import MCDATA_INFO, MCDATA_PAYLOAD, MCDATA_SIGNALLING, Sds
 from harness.families.esn.mcdata import CodecError, NotificationType, SdsSignalling
 from harness.families.esn.messages import LocationInfo, McdataParams, McpttParams, location_report, notification_sds
@@ -188,5 +189,13 @@ VARIANTS: dict[str, type[EsnGateway]] = {
 
 def build_broken_gateway(catalog: Catalog, variant: str) -> web.Application:
     """The reference supplier with its ESN gateway replaced by the broken ``variant``."""
-    roles = [VARIANTS[variant](catalog) if isinstance(role, EsnGateway) else role for role in default_roles(catalog)]
+    gateway = VARIANTS[variant](catalog)
+    roles: list[Role] = []
+    for role in default_roles(catalog):
+        if isinstance(role, EsnGateway):
+            roles.append(gateway)
+        elif isinstance(role, TestHooks):  # the trigger actions (send-sds, send-fd, fd-respond) are the variant's
+            roles.append(TestHooks(actions=gateway.actions()))
+        else:
+            roles.append(role)
     return build_app(catalog, roles)

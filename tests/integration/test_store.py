@@ -389,9 +389,11 @@ def test_demo_then_matrix_and_catalogue_with_no_store_option(tmp_path: Path) -> 
     answer = harness("can-exchange", product, product)
     assert answer.returncode == 0, answer.stdout + answer.stderr
     lines = answer.stdout.splitlines()
-    # person and vehicle checks, and the two exchanges of resilience-core (reports, CAP updates), both sides
-    assert lines[-1].startswith(f"can-exchange {product} {product}: yes (4 of 11 exchanges covered; not covered")
+    # person and vehicle checks, both sides of an SDS (ESN-23..26: the originator) and of an FD (ESN-30..34), and
+    # the two exchanges of resilience-core (reports, CAP updates)
+    assert lines[-1].startswith(f"can-exchange {product} {product}: yes (6 of 12 exchanges covered; not covered")
     assert "yes          person-check" in lines and "yes          vehicle-check" in lines
+    assert "yes          mcdata-sds" in lines and "yes          mcdata-fd" in lines
     assert "not covered  intel-report" in lines and "intel-report" in lines[-1]
     for command in (["runs", "list"], ["certificates", "list"]):
         listed = harness(*command)

@@ -57,6 +57,7 @@ FORMATS_BY_OPERATION = {
     ("POST", "/netcode/v1/esn/emergency-alerts", "xml"): "mcptt-info/1.0",
     ("POST", "/netcode/v1/esn/location-info", "xml"): "mcptt-location-info/1.0",
     ("POST", "/netcode/v1/esn/sds", "multipart"): "mcdata-sds/1.0",
+    ("POST", "/netcode/v1/esn/fd", "multipart"): "mcdata-fd/1.0",
 }
 
 
@@ -123,7 +124,12 @@ def xml_text(ctx: Any, value: Any) -> bytes:
 
 def _acceptable(path: str, body: Any) -> bool:
     """Whether a valid message is one the operation takes: emergency-alerts takes an alert or a cancel, not the
-    acknowledgement that answers them (an mcptt-info all the same)."""
+    acknowledgement that answers them (an mcptt-info all the same); an SDS or FD body, not a notification (under
+    esn.md 1.1 a notification answering nothing the system sent is refused, DSP-01)."""
+    if path in ("/netcode/v1/esn/sds", "/netcode/v1/esn/fd") and isinstance(body, bytes):
+        content_type, entity = _entity(body)
+        signalling = _sds_parts(content_type, entity).get("signalling", "")
+        return not signalling or ord(signalling[0]) & 0x3F not in (5, 6, 9)
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
     return path != "/netcode/v1/esn/emergency-alerts" or "<alert-ind>" in text
 
@@ -291,5 +297,6 @@ def _valid_message(case: Any) -> Any:
             choices = [sample for sample in _valid_samples(format_id) if _acceptable(case.path, sample)]
             case.body = _pick(choices, case.body).decode("utf-8")
     else:
-        case.body = _sds_parts(*_entity(_pick(_valid_samples(format_id), case.body)))
+        choices = [sample for sample in _valid_samples(format_id) if _acceptable(case.path, sample)]
+        case.body = _sds_parts(*_entity(_pick(choices, case.body)))
     return case

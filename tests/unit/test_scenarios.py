@@ -67,6 +67,7 @@ def test_step_kinds_and_typed_access() -> None:
     kinds = {step.kind for suite in catalog.latest_suites() for s in suite.typed for step in s.steps}
     assert kinds == {"exchange", "repeat", "trigger", "await", *FAMILY_STEPS}  # a family's steps: ESN floor, resilience
     assert {"floor_send", "floor_await", "deliver", "resilience"} <= kinds
+    assert {"esn_originator", "fd_receiver", "sds_dispositions", "content_server"} <= kinds
 
 
 def test_misspelt_expect_in_ic05_is_refused_with_file_and_key(root: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,7 +19,11 @@ FAMILY = FormatFamily(
         "mcptt-location-info/1.0",
     ),
     rule_modules=("harness.families.esn.rules", "harness.families.esn.floor_format"),
-    check_modules=("harness.families.esn.checks", "harness.families.esn.floor_steps"),
+    check_modules=(
+        "harness.families.esn.checks",
+        "harness.families.esn.floor_steps",
+        "harness.families.esn.exchange_checks",
+    ),
     syntaxes=(
         ("binary", "harness.families.esn.validation:BINARY"),
         ("multipart", "harness.families.esn.validation:MULTIPART"),
@@ -61,6 +65,46 @@ FAMILY = FormatFamily(
             checks_itself=True,
         ),
         ScenarioPart("expect", "floor_packet", "harness.families.esn.floor_format:FLOOR_PACKET"),
+        # esn-core@1.1: disposition notifications end to end and file distribution (esnfd)
+        ScenarioPart(
+            "message",
+            "fd",
+            "harness.families.esn.exchange_parts:FD",
+            "harness.families.esn.exchange_steps:fd_message",
+            format="mcdata-fd/1.0",
+        ),
+        ScenarioPart(
+            "step",
+            "esn_originator",
+            "harness.families.esn.exchange_parts:ORIGINATOR",
+            "harness.families.esn.exchange_steps:esn_originator",
+            checks_itself=True,
+        ),
+        ScenarioPart(
+            "step",
+            "fd_receiver",
+            "harness.families.esn.exchange_parts:FD_RECEIVER",
+            "harness.families.esn.exchange_steps:fd_receiver",
+            checks_itself=True,
+        ),
+        ScenarioPart(
+            "step",
+            "sds_dispositions",
+            "harness.families.esn.exchange_parts:SDS_DISPOSITIONS",
+            "harness.families.esn.exchange_steps:sds_dispositions",
+            checks_itself=True,
+        ),
+        ScenarioPart(
+            "step",
+            "content_server",
+            "harness.families.esn.exchange_parts:CONTENT_SERVER",
+            "harness.families.esn.exchange_steps:content_server",
+            checks_itself=True,
+        ),
+        ScenarioPart("expect", "sds_echo", "harness.families.esn.exchange_parts:SDS_ECHO", reference="answers"),
+        ScenarioPart(
+            "expect", "fd_notification", "harness.families.esn.exchange_parts:FD_NOTIFICATION", reference="answers"
+        ),
     ),
 )
 FAMILIES.add(FAMILY.name, FAMILY)

@@ -20,6 +20,10 @@ SDS: dict[str, Any] = {
         "disposition": {"enum": ["none", "delivery", "read", "delivery-and-read"]},
         "notification": {"type": "string"},
         "date_time": {"type": ["integer", "string"]},
+        "application_id": {"type": "integer", "minimum": 0, "maximum": 255},
+        "extended_application_id_hex": {"type": "string"},
+        "user_location_hex": {"type": "string"},
+        "sender": {"type": "string"},
         "conversation_id": {"type": "string"},
         "message_id": {"type": "string"},
         "payload": {

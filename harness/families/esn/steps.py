@@ -43,8 +43,16 @@ def _signalling(spec: dict[str, Any]) -> SdsSignalling | SdsNotification:
     message_id = uuid.UUID(str(spec.get("message_id", uuid.uuid4())))
     if "notification" in spec:
         return SdsNotification(NOTIFICATION_TYPES[str(spec["notification"])], date_time, conversation_id, message_id)
+    extended, location = spec.get("extended_application_id_hex"), spec.get("user_location_hex")
     return SdsSignalling(
-        date_time, conversation_id, message_id, disposition=_DISPOSITIONS[str(spec.get("disposition", "none"))]
+        date_time,
+        conversation_id,
+        message_id,
+        application_id=None if spec.get("application_id") is None else int(spec["application_id"]),
+        disposition=_DISPOSITIONS[str(spec.get("disposition", "none"))],
+        extended_application_id=None if extended is None else bytes.fromhex(str(extended)),
+        user_location=None if location is None else bytes.fromhex(str(location)),
+        sender=None if spec.get("sender") is None else str(spec["sender"]),
     )
 
 
@@ -61,8 +69,9 @@ def sds_body(spec: dict[str, Any], info: bytes) -> tuple[str, bytes]:
 
     ``disposition`` (``none``, ``delivery``, ``read``, ``delivery-and-read``) or
     ``notification`` (``delivered``, ...: an SDS NOTIFICATION instead),
-    ``date_time`` (default now), ``conversation_id`` and ``message_id`` (default
-    fresh UUIDs), ``payload`` (``{text: ...}``, ``{binary_hex: ...}`` or
+    ``application_id``, ``extended_application_id_hex``, ``user_location_hex``, ``sender`` (the optional IEs
+    ``22``, ``7D``, ``7E``, ``51``; esn 1.1), ``date_time`` (default now), ``conversation_id`` and
+    ``message_id`` (default fresh UUIDs), ``payload`` (``{text: ...}``, ``{binary_hex: ...}`` or
     ``{hex: ...}``, the whole DATA PAYLOAD), ``truncate_signalling`` (keep that
     many octets), ``transfer_encoding`` (``binary`` or ``base64``) and ``parts``
     (which of ``info``, ``signalling``, ``payload`` to write, in that order).
