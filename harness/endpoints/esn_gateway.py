@@ -57,9 +57,9 @@ from aiohttp import web
 from harness.catalog import Catalog
 from harness.codecs.multipart import MultipartError, parse_multipart
 from harness.endpoints.common import BODY, LOG, problem, read_body
-from harness.endpoints.floor_control import FloorControl, plays_floor_control
 from harness.endpoints.correlation import ORIGINALS, Correlator, Judgement
 from harness.endpoints.files import FILES_PATH, FileServer
+from harness.endpoints.floor_control import FloorControl, plays_floor_control
 from harness.endpoints.store import JSON, Codec, Store, Stores, stores
 from harness.families.esn.body import MCDATA_SIGNALLING, Sds, build_fd, build_sds, parse_fd, parse_sds
 from harness.families.esn.fd import read_metadata
