@@ -131,11 +131,37 @@ def _start(command: list[str], stdout: int | object = subprocess.PIPE) -> tuple[
     return process, line.split(" on ", 1)[1].split()[0]
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and every process under it (the proxy's checker)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    seen = [pid]
+    while seen:
+        one = seen.pop()
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{one}/task").iterdir():
+                seen += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue  # a process that ended between two reads
+    return total
+
+
 def _rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def _proxy_loop() -> str:
+    """The event loop the proxy runs on: uvloop where installed (harness/proxy/loop.py), else asyncio's own."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
 
 
 def _stopped(process: subprocess.Popen[str]) -> dict[str, int]:
@@ -182,18 +208,27 @@ def main() -> int:
     proxy_cmd = [sys.executable, "-m", "harness.cli", "proxy", "--listen", "127.0.0.1:0", "--upstream", direct]
     proxy_cmd += ["--forward-only"] if args.forward_only else []
     proxy, proxied = _start([*proxy_cmd, "--reports", str(reports)])
+    load_before = os.getloadavg()
     try:
-        asyncio.run(_measure(direct, 200, 1))  # warm both paths (imports, validator compilation)
-        asyncio.run(_measure(proxied, 200, 1))
+        for url in (direct, proxied):  # warm both paths (imports, validator compilation, connection set-up)
+            asyncio.run(_measure(url, 200, 1))
+            asyncio.run(_measure(url, args.requests // 4, args.connections))
         rounds: list[dict[str, float]] = []
-        for _ in range(args.rounds):
+        for number in range(args.rounds):
             row: dict[str, float] = {}
-            for name, url in (("direct", direct), ("proxy", proxied)):
+            arms = [("direct", direct), ("proxy", proxied)]
+            for name, url in arms if number % 2 == 0 else arms[::-1]:  # alternate which arm goes first
                 _, latencies = asyncio.run(_measure(url, args.requests // 2, 1))
-                rate, _ = asyncio.run(_measure(url, args.requests, args.connections))
+                cpu = (time.process_time(), _cpu_s(server.pid), _cpu_s(proxy.pid))
+                rate, done = asyncio.run(_measure(url, args.requests, args.connections))
+                after = (time.process_time(), _cpu_s(server.pid), _cpu_s(proxy.pid))
                 row[f"{name}_p50_ms"] = _percentile(latencies, 0.50) * 1000
                 row[f"{name}_p99_ms"] = _percentile(latencies, 0.99) * 1000
                 row[f"{name}_per_s"] = rate
+                # CPU per exchange of each process in the throughput run: load-independent, unlike the rates
+                for part, index in (("client", 0), ("server", 1), ("proxy", 2)):
+                    if part != "proxy" or name == "proxy":
+                        row[f"{name}_{part}_cpu_us"] = (after[index] - cpu[index]) / len(done) * 1e6
             rounds.append(row)
         verdict = _stopped(proxy)
         proxy, proxied = _start(proxy_cmd)
@@ -227,7 +262,13 @@ def main() -> int:
         "added_p99_ms": median("proxy_p99_ms") - median("direct_p99_ms"),
         "checks": verdict,
         "soak": {"samples": soak, **soak_verdict},
+        "cpu_us_per_exchange": {
+            key.removesuffix("_cpu_us"): median(key) for key in rounds[0] if key.endswith("_cpu_us")
+        },
         "cpus": os.cpu_count(),
+        "load_before": [round(value, 2) for value in load_before],
+        "load_after": [round(value, 2) for value in os.getloadavg()],
+        "event_loop": _proxy_loop(),
     }
     if soak:
         rss = [sample["rss_kb"] for sample in soak]
@@ -241,7 +282,9 @@ def main() -> int:
             f"throughput {summary['proxy_per_s']:.0f}/s through the proxy vs {summary['direct_per_s']:.0f}/s direct "
             f"(ratio {summary['throughput_ratio']:.2f}); added latency p50 {summary['added_p50_ms']:.3f} ms, "
             f"p99 {summary['added_p99_ms']:.3f} ms; checked {verdict['checked']}, not checked "
-            f"{verdict['not_checked']}, findings {verdict['findings']}"
+            f"{verdict['not_checked']}, findings {verdict['findings']}; CPU us/exchange "
+            + ", ".join(f"{key} {value:.0f}" for key, value in summary["cpu_us_per_exchange"].items())
+            + f"; load {summary['load_before'][0]:.1f} -> {summary['load_after'][0]:.1f}"
         )
     return 0
 

@@ -16,6 +16,7 @@ import ssl
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from harness.protocols.http1 import Target, os_reason, tls_reason
 from harness.proxy.wire import UPGRADED, MessageCutter, SeenMessage
@@ -128,7 +129,7 @@ class _ClientSide(asyncio.Protocol):
     # -- client side ------------------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses of asyncio's
         self.client = transport
         self.proxy.counters.connections += 1
         self.proxy._open.add(self)
@@ -278,7 +279,7 @@ class _UpstreamSide(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses of asyncio's
         self.transport = transport
         self.client.upstream_ready(transport)
 
