@@ -131,21 +131,30 @@ def _start(command: list[str], stdout: int | object = subprocess.PIPE) -> tuple[
     return process, line.split(" on ", 1)[1].split()[0]
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) used so far by ``pid`` and every process under it (the proxy's checker)."""
+def _cpu_s(pid: int, *, children: bool = False) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` itself, or (``children``) by every process under it
+    (the proxy's checking process)."""
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
     seen = [pid]
     while seen:
         one = seen.pop()
         try:
-            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-            for task in Path(f"/proc/{one}/task").iterdir():
-                seen += [int(child) for child in (task / "children").read_text().split()]
+            if one != pid or not children:
+                fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+            if children or one != pid:
+                for task in Path(f"/proc/{one}/task").iterdir():
+                    seen += [int(child) for child in (task / "children").read_text().split()]
         except (OSError, ValueError):
             continue  # a process that ended between two reads
     return total
+
+
+def _cpu(server: int, proxy: int) -> tuple[float, ...]:
+    """CPU seconds so far of the client (this process), the server, the proxy's forwarding process and its
+    checking process."""
+    return time.process_time(), _cpu_s(server), _cpu_s(proxy), _cpu_s(proxy, children=True)
 
 
 def _rss_kb(pid: int) -> int:
@@ -219,15 +228,15 @@ def main() -> int:
             arms = [("direct", direct), ("proxy", proxied)]
             for name, url in arms if number % 2 == 0 else arms[::-1]:  # alternate which arm goes first
                 _, latencies = asyncio.run(_measure(url, args.requests // 2, 1))
-                cpu = (time.process_time(), _cpu_s(server.pid), _cpu_s(proxy.pid))
+                cpu = _cpu(server.pid, proxy.pid)
                 rate, done = asyncio.run(_measure(url, args.requests, args.connections))
-                after = (time.process_time(), _cpu_s(server.pid), _cpu_s(proxy.pid))
+                after = _cpu(server.pid, proxy.pid)
                 row[f"{name}_p50_ms"] = _percentile(latencies, 0.50) * 1000
                 row[f"{name}_p99_ms"] = _percentile(latencies, 0.99) * 1000
                 row[f"{name}_per_s"] = rate
                 # CPU per exchange of each process in the throughput run: load-independent, unlike the rates
-                for part, index in (("client", 0), ("server", 1), ("proxy", 2)):
-                    if part != "proxy" or name == "proxy":
+                for part, index in (("client", 0), ("server", 1), ("proxy", 2), ("checker", 3)):
+                    if index < 2 or name == "proxy":
                         row[f"{name}_{part}_cpu_us"] = (after[index] - cpu[index]) / len(done) * 1e6
             rounds.append(row)
         verdict = _stopped(proxy)

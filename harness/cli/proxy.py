@@ -128,7 +128,7 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
     # The checks run in a child process forked here, before the event loop exists, so that the forwarding keeps its
     # own interpreter and core (docs/proxy.md, decision 6); --forward-only (benchmarks) starts none.
     checking = None if args.forward_only else CheckingProcess(session)
-    forward = _counting if checking is None else checking.submit
+    forward = _counting if checking is None else checking.submit  # the plain fields: made into exchanges there
 
     async def serve() -> dict[str, int]:
         why = await probe_upstream(upstream, upstream_tls)
@@ -138,7 +138,8 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
             await checking.start()
         server = ProxyServer(
             upstream,
-            forward,
+            _counting,
+            on_raw=forward,
             upstream_tls=upstream_tls,
             listen_tls=listen_tls,
             on_problem=lambda text: say(printable(redactor.text(f"NOTE {text}"))),

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from harness.proxy.checks import ExchangeChecker, ProxyFinding, kind_name
+from harness.proxy.server import RawExchange, exchange_of
 from harness.recording.exchange import RecordedExchange
 from harness.reporting.redaction import Redactor, printable
 
@@ -278,21 +279,22 @@ class CheckingProcess:
         loop = asyncio.get_running_loop()
         self._transport, self._link = await loop.create_unix_connection(lambda: _Link(self), sock=self._socket)
 
-    def submit(self, exchange: RecordedExchange) -> None:
-        """Queue ``exchange`` for the checking process; never blocks (a full queue or a dead child drops it)."""
+    def submit(self, raw: RawExchange) -> None:
+        """Queue an exchange (its plain fields, ``ProxyServer(on_raw=...)``) for the checking process; never
+        blocks (a full queue or a dead child drops it, counted)."""
         link = self._link
         if link is None or link.lost or self.sent - self.acked >= self.queue_size:
             self.session.dropped += 1
             return
         self.sent += 1
-        self._send(exchange)
+        self._send(raw)
 
     def unframed(self, side: str, reason: str) -> None:
         """As :meth:`ProxySession.unframed`, judged in the child in order with the exchanges."""
         if self._link is None or self._link.lost:
             self.session.unframed(side, reason)  # the finding is never lost: made here when the child is gone
             return
-        self._send(("unframed", side, reason))
+        self._send(["unframed", side, reason])  # a list: exchanges are tuples
 
     def _send(self, item: Any) -> None:
         if not self._batch:
@@ -381,11 +383,15 @@ def _child(session: ProxySession, link: Any) -> None:
                 break
             batch = pickle.loads(reader.read(int.from_bytes(head, "big")))  # noqa: S301 - from our parent only
             for item in batch:
-                if isinstance(item, tuple):
+                if isinstance(item, list):
                     session.unframed(item[1], item[2])
                     continue
-                session.work_one(item)
                 done += 1
+                try:
+                    exchange = exchange_of(item)
+                except ValueError:  # as the forwarding in one process does: not an exchange that can be recorded
+                    continue
+                session.work_one(exchange)
             link.sendall(b"A" + done.to_bytes(8, "big"))
         if session.recorder is not None:
             session.recorder.close()
