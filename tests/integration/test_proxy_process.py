@@ -1,0 +1,120 @@
+"""The checks in a child process (``CheckingProcess``): the same findings as the thread, a bounded queue that drops
+and counts instead of waiting, and a child that dies making the session say traffic went unchecked."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from harness.catalog import Catalog
+from harness.proxy.checks import ExchangeChecker
+from harness.proxy.server import RawExchange, exchange_of
+from harness.proxy.session import CheckingProcess, ProxySession
+from harness.reporting.redaction import Redactor
+
+SECRET = "Bearer never-in-the-console-5678"
+QUERY = json.dumps(
+    {
+        "queryId": "5b0f7c3e-2a4d-4c1b-9e8f-0a1b2c3d4e5f",
+        "profile": "netcode.person-query/1.0",
+        "requestedBy": {"force": "met", "officerId": "PC4711", "purpose": "investigation"},
+        "criteria": {"familyName": "SMITH", "givenName": "John"},
+    }
+).encode()
+
+
+def _raw(status: int, answer: bytes = b"") -> RawExchange:
+    return (
+        time.time(),
+        "http://127.0.0.1:1",
+        "POST",
+        "/netcode/v1/queries/person",
+        "HTTP/1.1",
+        (("Content-Type", "application/json"), ("Authorization", SECRET)),
+        QUERY,
+        status,
+        "Teapot",
+        "HTTP/1.1",
+        (("Content-Type", "text/plain"),),
+        answer,
+        1.5,
+        0,
+        0,
+        True,
+    )
+
+
+def _session(catalog: Catalog, console: Path) -> ProxySession:
+    def print_line(line: str) -> None:  # runs in the child: its lines go to a file the test reads
+        with console.open("a") as out:
+            out.write(line + "\n")
+
+    return ProxySession(ExchangeChecker(catalog), Redactor(secrets=[SECRET]), print_line=print_line, start=False)
+
+
+def test_the_child_finds_what_the_thread_finds_and_hands_it_back(catalog: Catalog, tmp_path: Path) -> None:
+    console = tmp_path / "console.txt"
+    session = _session(catalog, console)
+    checking = CheckingProcess(session)
+
+    async def feed() -> None:
+        await checking.start()
+        checking.submit(_raw(418))  # a status the exchange table does not list
+        checking.unframed("answer", "not an HTTP/1.1 start line")
+        await asyncio.sleep(0)  # another turn of the loop: a second batch
+        checking.submit(_raw(418))
+        await checking.finish_async()
+
+    asyncio.run(feed())
+    checking.finish()
+    thread = ProxySession(ExchangeChecker(catalog), Redactor(secrets=[SECRET]), print_line=lambda line: None)
+    thread.submit(exchange_of(_raw(418)))
+    thread.finish()
+    assert session.findings.exchanges == 2
+    assert session.findings.by_rule["EX-STATUS"] == 2 * thread.findings.by_rule["EX-STATUS"] > 0
+    assert session.findings.by_rule["BR-1"] == 1
+    assert session.dropped == 0 and session.failures == []
+    lines = console.read_text().splitlines()
+    assert any(line.startswith("ERROR EX-STATUS #1 ") for line in lines), lines
+    assert any(line.startswith("ERROR BR-1 connection") for line in lines), lines
+    assert SECRET not in console.read_text()
+    assert not checking._process.is_alive()
+
+
+def test_a_full_queue_drops_and_counts_without_waiting(catalog: Catalog, tmp_path: Path) -> None:
+    session = _session(catalog, tmp_path / "console.txt")
+    checking = CheckingProcess(session, queue_size=2)
+
+    async def feed() -> None:
+        await checking.start()
+        for _ in range(5):  # one turn of the loop: nothing acknowledged yet, so only two fit
+            checking.submit(_raw(200, b"{}"))
+        await checking.finish_async()
+
+    asyncio.run(feed())
+    checking.finish()
+    assert (session.findings.exchanges, session.dropped) == (2, 3)
+
+
+def test_a_dead_child_leaves_its_exchanges_counted_unchecked(catalog: Catalog, tmp_path: Path) -> None:
+    session = _session(catalog, tmp_path / "console.txt")
+    checking = CheckingProcess(session)
+
+    async def feed() -> None:
+        await checking.start()
+        checking._process.kill()
+        for _ in range(50):  # until the link sees the end
+            await asyncio.sleep(0.05)
+            if checking._link is not None and checking._link.lost:
+                break
+        checking.submit(_raw(418))
+        checking.unframed("request", "a header line without a colon")  # made here: the child is gone
+        await checking.finish_async(timeout_s=1.0)
+
+    asyncio.run(feed())
+    checking.finish()
+    assert session.dropped == 1
+    assert session.findings.by_rule["BR-1"] == 1
+    assert session.failures == ["the checking process ended before reporting its findings"]
