@@ -1,10 +1,12 @@
 """A proxy session: the checker off the forwarding path, the findings it gathers, the console lines and the
 recording.
 
-The forwarding hands each exchange to :meth:`ProxySession.submit`, which only puts it in a bounded queue; one
-worker thread takes them in order (idempotency is judged in arrival order), checks them, prints one console line
-per finding, adds them to :class:`Findings` and to the recording. When the queue is full the exchange is dropped
-and counted (``dropped``): traffic never waits for the checker.
+:class:`ProxySession` does the checking: each exchange, in arrival order (idempotency is judged in that order), is
+checked, one console line is printed per finding, and it is added to :class:`Findings` and to the recording. It
+runs either in a worker thread of the forwarding process (``ProxySession.submit``: in-process uses, the tests) or,
+as ``harness proxy`` runs it, in a child process (:class:`CheckingProcess`) so that the checks never take the
+forwarding's interpreter lock. Either way the queue in between is bounded: when it is full the exchange is dropped
+and counted (``dropped``); traffic never waits for the checker.
 """
 
 from __future__ import annotations
