@@ -2,13 +2,19 @@
 straight to the same server in the same run; and a bounded soak showing the proxy's memory stays flat.
 
     python benchmarks/proxy.py [--json] [--rounds 3] [--requests 3000] [--connections 4] [--soak 50000]
+                               [--server raw|reference] [--forward-only] [--pin]
 
 The server is a raw asyncio server in its own process answering a valid person query with a valid person result
-(so the checker validates both messages, the status, the echoed queryId); the proxy is the real
-``harness proxy`` command in its own process; the client (this process) keeps its connections alive and sends
-one request at a time per connection. Latency is measured with one connection (no queueing), throughput with
-``--connections``. Direct and proxied rounds are interleaved. Loopback only. The proxy's RSS is read from
-/proc every ``--soak / 20`` exchanges during the soak.
+(so the checker validates both messages, the status, the echoed queryId), or the reference supplier; the proxy is
+the real ``harness proxy`` command in its own process (with its checking process); the client (this process) keeps
+its connections alive and sends one request at a time per connection. Client and server are the same in both arms.
+Latency is measured with one connection (no queueing), throughput with ``--connections`` (the same in both arms).
+Both paths are warmed first; each round runs the two arms back to back, alternating which goes first, and the
+ratio reported is the median of the rounds' own ratios. Each round also reads the CPU time per exchange of the
+client, the server, the proxy's forwarding process and its checking process from /proc (load-independent, unlike
+the rates), and the load average is recorded before and after. ``--pin`` keeps client and server on one CPU and the
+proxy on another. Loopback only. The proxy's RSS (and its checking process's) is read from /proc every
+``--soak / 20`` exchanges during the soak.
 """
 
 from __future__ import annotations
@@ -227,6 +233,9 @@ def main() -> int:
     if args.serve:
         serve()
         return 0
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.pin and len(cpus) < 2:
+        parser.error("--pin needs two CPUs")
     if args.server == "raw":
         server, direct = _start([sys.executable, __file__, "--serve"])
     else:
@@ -237,9 +246,9 @@ def main() -> int:
     proxy_cmd += ["--forward-only"] if args.forward_only else []
     proxy, proxied = _start([*proxy_cmd, "--reports", str(reports)])
     if args.pin:
-        _pin(os.getpid(), {0})
-        _pin(server.pid, {0})
-        _pin(proxy.pid, {1})
+        _pin(os.getpid(), {cpus[0]})
+        _pin(server.pid, {cpus[0]})
+        _pin(proxy.pid, {cpus[1]})
     load_before = os.getloadavg()
     try:
         for url in (direct, proxied):  # warm both paths (imports, validator compilation, connection set-up)
@@ -266,7 +275,7 @@ def main() -> int:
         verdict = _stopped(proxy)
         proxy, proxied = _start(proxy_cmd)
         if args.pin:
-            _pin(proxy.pid, {1})
+            _pin(proxy.pid, {cpus[1]})
         soak: list[dict[str, int]] = []
         done = 0
         step = max(1, args.soak // 20)
