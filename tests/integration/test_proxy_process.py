@@ -118,3 +118,44 @@ def test_a_dead_child_leaves_its_exchanges_counted_unchecked(catalog: Catalog, t
     assert session.dropped == 1
     assert session.findings.by_rule["BR-1"] == 1
     assert session.failures == ["the checking process ended before reporting its findings"]
+
+
+def test_ctrl_c_to_the_whole_process_group_stops_cleanly_with_every_exchange_checked(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the checking process too: it must leave the stopping to the proxy, so the
+    exchanges it holds are still checked and reported, with no traceback."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from tests.conftest import ROOT
+    from tests.integration.served import serve_process
+
+    harness = [sys.executable, "-m", "harness.cli"]
+    with serve_process([*harness, "serve", "--role", "query-responder", "--host", "127.0.0.1", "--port", "0"]) as up:
+        proxy = subprocess.Popen(
+            [*harness, "proxy", "--listen", "127.0.0.1:0", "--upstream", up, "--reports", str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            start_new_session=True,  # its own process group, as a terminal gives it
+        )
+        assert proxy.stdout is not None
+        url = proxy.stdout.readline().split(" on ", 1)[1].split()[0]
+        for _ in range(3):
+            request = urllib.request.Request(
+                f"{url}/netcode/v1/queries/person",
+                data=QUERY,
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                assert answer.status == 200
+        os.killpg(proxy.pid, signal.SIGINT)
+        out, err = proxy.communicate(timeout=30)
+    assert "Traceback" not in out + err
+    assert "stopped: 3 exchange(s), 0 finding(s)" in err, err
+    assert proxy.returncode == 0, out + err
+    assert json.loads((tmp_path / "results.json").read_text())["exchanges"] == 3
