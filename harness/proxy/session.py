@@ -321,8 +321,9 @@ class CheckingProcess:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(link.result), timeout_s)
         session = self.session
-        if link.result.done():
-            findings, dropped, failures = link.result.result()
+        result = link.result.result() if link.result.done() else None
+        if result is not None:
+            findings, dropped, failures = result
             session.findings, session.failures = findings, failures
             session.dropped += dropped
         else:  # the child died or hung: what it had not acknowledged went unchecked, and that is said
@@ -348,7 +349,8 @@ class _Link(asyncio.Protocol):
         self.owner = owner
         self.buffer = bytearray()
         self.lost = False
-        self.result: asyncio.Future[tuple[Findings, int, list[str]]] = asyncio.get_running_loop().create_future()
+        self.result: asyncio.Future[tuple[Findings, int, list[str]] | None] = asyncio.get_running_loop().create_future()
+        """The child's findings, dropped count and failures; None when the link ended without them."""
 
     def data_received(self, data: bytes) -> None:
         buffer = self.buffer
@@ -370,6 +372,8 @@ class _Link(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        if not self.result.done():  # the child is gone without its result: nobody waits the full time for it
+            self.result.set_result(None)
 
 
 def _child(session: ProxySession, link: Any) -> None:
