@@ -259,7 +259,7 @@ class CheckingProcess:
         if flush is not None:  # buffered bytes would otherwise be written twice, once by each process
             flush()
         context = multiprocessing.get_context("fork")  # the checker, catalog and recording are inherited, not pickled
-        self._process = context.Process(target=_child, args=(session, theirs), name="proxy-checker", daemon=True)
+        self._process = context.Process(target=_child, args=(session, theirs, ours), name="proxy-checker", daemon=True)
         self._process.start()
         theirs.close()
         session.recorder = None  # the child owns the recording from here on
@@ -376,8 +376,9 @@ class _Link(asyncio.Protocol):
             self.result.set_result(None)
 
 
-def _child(session: ProxySession, link: Any) -> None:
+def _child(session: ProxySession, link: Any, parents_end: Any) -> None:
     """The checking process: batches in, checks as the thread does, acknowledgements and finally the result out."""
+    parents_end.close()  # else the parent's death would never show here as the end of the input
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     reader = link.makefile("rb")

@@ -159,3 +159,47 @@ def test_ctrl_c_to_the_whole_process_group_stops_cleanly_with_every_exchange_che
     assert "stopped: 3 exchange(s), 0 finding(s)" in err, err
     assert proxy.returncode == 0, out + err
     assert json.loads((tmp_path / "results.json").read_text())["exchanges"] == 3
+
+
+def test_the_checking_process_ends_when_the_proxy_is_killed() -> None:
+    """SIGKILL leaves the proxy no time to say goodbye: its checking process must see the end of its input and go,
+    never linger (it ignores SIGINT and SIGTERM, so nothing else would end it)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from tests.integration.served import serve_process
+
+    harness = [sys.executable, "-m", "harness.cli"]
+    with serve_process([*harness, "serve", "--role", "query-responder", "--host", "127.0.0.1", "--port", "0"]) as up:
+        proxy = subprocess.Popen(
+            [*harness, "proxy", "--listen", "127.0.0.1:0", "--upstream", up],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        assert proxy.stdout is not None
+        assert "proxy listening" in proxy.stdout.readline()
+        children = [
+            int(pid)
+            for task in Path(f"/proc/{proxy.pid}/task").iterdir()
+            for pid in (task / "children").read_text().split()
+        ]
+        assert len(children) == 1
+        proxy.kill()
+        proxy.communicate(timeout=10)
+        for _ in range(100):
+            try:
+                os.kill(children[0], 0)
+            except ProcessLookupError:
+                break
+            with open(f"/proc/{children[0]}/stat") as stat:  # gone but not reaped (its parent is gone too) is gone
+                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.1)
+        else:
+            os.kill(children[0], signal.SIGKILL)
+            raise AssertionError("the checking process outlived the proxy")
