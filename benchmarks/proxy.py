@@ -2,13 +2,19 @@
 straight to the same server in the same run; and a bounded soak showing the proxy's memory stays flat.
 
     python benchmarks/proxy.py [--json] [--rounds 3] [--requests 3000] [--connections 4] [--soak 50000]
+                               [--server raw|reference] [--forward-only] [--pin]
 
 The server is a raw asyncio server in its own process answering a valid person query with a valid person result
-(so the checker validates both messages, the status, the echoed queryId); the proxy is the real
-``harness proxy`` command in its own process; the client (this process) keeps its connections alive and sends
-one request at a time per connection. Latency is measured with one connection (no queueing), throughput with
-``--connections``. Direct and proxied rounds are interleaved. Loopback only. The proxy's RSS is read from
-/proc every ``--soak / 20`` exchanges during the soak.
+(so the checker validates both messages, the status, the echoed queryId), or the reference supplier; the proxy is
+the real ``harness proxy`` command in its own process (with its checking process); the client (this process) keeps
+its connections alive and sends one request at a time per connection. Client and server are the same in both arms.
+Latency is measured with one connection (no queueing), throughput with ``--connections`` (the same in both arms).
+Both paths are warmed first; each round runs the two arms back to back, alternating which goes first, and the
+ratio reported is the median of the rounds' own ratios. Each round also reads the CPU time per exchange of the
+client, the server, the proxy's forwarding process and its checking process from /proc (load-independent, unlike
+the rates), and the load average is recorded before and after. ``--pin`` keeps client and server on one CPU and the
+proxy on another. Loopback only. The proxy's RSS (and its checking process's) is read from /proc every
+``--soak / 20`` exchanges during the soak.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from harness.proxy.loop import loop_name
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -131,11 +139,57 @@ def _start(command: list[str], stdout: int | object = subprocess.PIPE) -> tuple[
     return process, line.split(" on ", 1)[1].split()[0]
 
 
+def _cpu_s(pid: int, *, children: bool = False) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` itself, or (``children``) by every process under it
+    (the proxy's checking process)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    seen = [pid]
+    while seen:
+        one = seen.pop()
+        try:
+            if one != pid or not children:
+                fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+            if children or one != pid:
+                for task in Path(f"/proc/{one}/task").iterdir():
+                    seen += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue  # a process that ended between two reads
+    return total
+
+
+def _cpu(server: int, proxy: int) -> tuple[float, ...]:
+    """CPU seconds so far of the client (this process), the server, the proxy's forwarding process and its
+    checking process."""
+    return time.process_time(), _cpu_s(server), _cpu_s(proxy), _cpu_s(proxy, children=True)
+
+
 def _rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process under it."""
+    found, seen = [], [pid]
+    while seen:
+        one = seen.pop()
+        found.append(one)
+        try:
+            for task in Path(f"/proc/{one}/task").iterdir():
+                seen += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _pin(pid: int, cpus: set[int]) -> None:
+    """Keep ``pid`` and its processes (the proxy's checking process) on ``cpus``."""
+    for one in _descendants(pid):
+        os.sched_setaffinity(one, cpus)
 
 
 def _stopped(process: subprocess.Popen[str]) -> dict[str, int]:
@@ -168,11 +222,20 @@ def main() -> int:
         help="raw: a canned-answer asyncio server (the proxy's worst case); reference: harness serve",
     )
     parser.add_argument("--forward-only", action="store_true", help="the proxy forwards and cuts, checks nothing")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="the client and the server on CPU 0 in both arms, the proxy (and its checking process) on CPU 1: "
+        "the proxy with a core of its own, as on its own host",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve()
         return 0
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.pin and len(cpus) < 2:
+        parser.error("--pin needs two CPUs")
     if args.server == "raw":
         server, direct = _start([sys.executable, __file__, "--serve"])
     else:
@@ -182,28 +245,45 @@ def main() -> int:
     proxy_cmd = [sys.executable, "-m", "harness.cli", "proxy", "--listen", "127.0.0.1:0", "--upstream", direct]
     proxy_cmd += ["--forward-only"] if args.forward_only else []
     proxy, proxied = _start([*proxy_cmd, "--reports", str(reports)])
+    if args.pin:
+        _pin(os.getpid(), {cpus[0]})
+        _pin(server.pid, {cpus[0]})
+        _pin(proxy.pid, {cpus[1]})
+    load_before = os.getloadavg()
     try:
-        asyncio.run(_measure(direct, 200, 1))  # warm both paths (imports, validator compilation)
-        asyncio.run(_measure(proxied, 200, 1))
+        for url in (direct, proxied):  # warm both paths (imports, validator compilation, connection set-up)
+            asyncio.run(_measure(url, 200, 1))
+            asyncio.run(_measure(url, args.requests // 4, args.connections))
         rounds: list[dict[str, float]] = []
-        for _ in range(args.rounds):
+        for number in range(args.rounds):
             row: dict[str, float] = {}
-            for name, url in (("direct", direct), ("proxy", proxied)):
+            arms = [("direct", direct), ("proxy", proxied)]
+            for name, url in arms if number % 2 == 0 else arms[::-1]:  # alternate which arm goes first
                 _, latencies = asyncio.run(_measure(url, args.requests // 2, 1))
-                rate, _ = asyncio.run(_measure(url, args.requests, args.connections))
+                cpu = _cpu(server.pid, proxy.pid)
+                rate, answered = asyncio.run(_measure(url, args.requests, args.connections))
+                after = _cpu(server.pid, proxy.pid)
                 row[f"{name}_p50_ms"] = _percentile(latencies, 0.50) * 1000
                 row[f"{name}_p99_ms"] = _percentile(latencies, 0.99) * 1000
                 row[f"{name}_per_s"] = rate
+                # CPU per exchange of each process in the throughput run: load-independent, unlike the rates
+                for part, index in (("client", 0), ("server", 1), ("proxy", 2), ("checker", 3)):
+                    if index < 2 or name == "proxy":
+                        row[f"{name}_{part}_cpu_us"] = (after[index] - cpu[index]) / len(answered) * 1e6
+            row["ratio"] = row["proxy_per_s"] / row["direct_per_s"]  # two arms back to back: the same load, mostly
             rounds.append(row)
         verdict = _stopped(proxy)
         proxy, proxied = _start(proxy_cmd)
+        if args.pin:
+            _pin(proxy.pid, {cpus[1]})
         soak: list[dict[str, int]] = []
         done = 0
         step = max(1, args.soak // 20)
         while done < args.soak:
             asyncio.run(_measure(proxied, min(step, args.soak - done), args.connections))
             done += min(step, args.soak - done)
-            soak.append({"exchanges": done, "rss_kb": _rss_kb(proxy.pid)})
+            checking = sum(_rss_kb(one) for one in _descendants(proxy.pid)[1:])
+            soak.append({"exchanges": done, "rss_kb": _rss_kb(proxy.pid), "checker_rss_kb": checking})
         soak_verdict = _stopped(proxy) if args.soak else {}
     finally:
         for process in (server, proxy):
@@ -220,28 +300,48 @@ def main() -> int:
         "requests_per_round": args.requests,
         "connections": args.connections,
         "rounds": rounds,
-        "throughput_ratio": median("proxy_per_s") / median("direct_per_s"),
+        "throughput_ratio": median("ratio"),
+        "ratio_of_medians": median("proxy_per_s") / median("direct_per_s"),
         "direct_per_s": median("direct_per_s"),
         "proxy_per_s": median("proxy_per_s"),
         "added_p50_ms": median("proxy_p50_ms") - median("direct_p50_ms"),
         "added_p99_ms": median("proxy_p99_ms") - median("direct_p99_ms"),
         "checks": verdict,
         "soak": {"samples": soak, **soak_verdict},
+        # What one core each would sustain for the forwarding and for the checking process (CPU time, not wall
+        # clock: on a shared machine the scheduler gives a three-process arm more of the cores than a two-process
+        # one, so the rates' ratio can mislead either way), against the rate measured direct.
+        "proxy_capacity_per_s": 1e6 / max(median("proxy_proxy_cpu_us"), median("proxy_checker_cpu_us")),
+        "cpu_us_per_exchange": {
+            key.removesuffix("_cpu_us"): median(key) for key in rounds[0] if key.endswith("_cpu_us")
+        },
         "cpus": os.cpu_count(),
+        "load_before": [round(value, 2) for value in load_before],
+        "load_after": [round(value, 2) for value in os.getloadavg()],
+        "event_loop": loop_name(),
+        "pinned": args.pin,
     }
+    summary["capacity_ratio"] = summary["proxy_capacity_per_s"] / summary["direct_per_s"]
     if soak:
         rss = [sample["rss_kb"] for sample in soak]
         summary["soak"]["rss_first_kb"], summary["soak"]["rss_max_kb"] = rss[0], max(rss)
         half = rss[len(rss) // 2 :]
         summary["soak"]["rss_growth_second_half_kb"] = max(half) - half[0]
+        checker = [sample["checker_rss_kb"] for sample in soak]
+        summary["soak"]["checker_rss_first_kb"], summary["soak"]["checker_rss_max_kb"] = checker[0], max(checker)
+        half = checker[len(checker) // 2 :]
+        summary["soak"]["checker_rss_growth_second_half_kb"] = max(half) - half[0]
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(
             f"throughput {summary['proxy_per_s']:.0f}/s through the proxy vs {summary['direct_per_s']:.0f}/s direct "
-            f"(ratio {summary['throughput_ratio']:.2f}); added latency p50 {summary['added_p50_ms']:.3f} ms, "
+            f"(ratio {summary['throughput_ratio']:.2f}; capacity {summary['proxy_capacity_per_s']:.0f}/s, "
+            f"{summary['capacity_ratio']:.2f} of direct); added latency p50 {summary['added_p50_ms']:.3f} ms, "
             f"p99 {summary['added_p99_ms']:.3f} ms; checked {verdict['checked']}, not checked "
-            f"{verdict['not_checked']}, findings {verdict['findings']}"
+            f"{verdict['not_checked']}, findings {verdict['findings']}; CPU us/exchange "
+            + ", ".join(f"{key} {value:.0f}" for key, value in summary["cpu_us_per_exchange"].items())
+            + f"; load {summary['load_before'][0]:.1f} -> {summary['load_after'][0]:.1f}"
         )
     return 0
 

@@ -85,9 +85,10 @@ def _recorder(args: argparse.Namespace, redactor: Any) -> Any:
 def _cmd_proxy(args: argparse.Namespace) -> int:
     from harness.protocols.http1 import parse_target
     from harness.proxy.checks import ExchangeChecker
+    from harness.proxy.loop import run
     from harness.proxy.report import write_reports
     from harness.proxy.server import ProxyServer, probe_upstream
-    from harness.proxy.session import ProxySession
+    from harness.proxy.session import CheckingProcess, ProxySession
     from harness.reporting.redaction import Redactor, printable
     from harness.transport import tls_context
 
@@ -122,23 +123,27 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
         print_line=say,
         recorder=recorder,
         mask=masker.mask if masker is not None else None,  # the report shows what the recording shows
+        start=False,
     )
-    # The checker thread holds the GIL for up to the switch interval (5 ms by default) while the event loop waits
-    # to forward: a shorter interval bounds the delay a check can add to the traffic (benchmarks/proxy.py, p99).
-    sys.setswitchinterval(0.0005)
-    forward = _counting if args.forward_only else session.submit
+    # The checks run in a child process forked here, before the event loop exists, so that the forwarding keeps its
+    # own interpreter and core (docs/proxy.md, decision 6); --forward-only (benchmarks) starts none.
+    checking = None if args.forward_only else CheckingProcess(session)
+    forward = _counting if checking is None else checking.submit  # the plain fields: made into exchanges there
 
     async def serve() -> dict[str, int]:
         why = await probe_upstream(upstream, upstream_tls)
         if why is not None:
             raise TargetUnreachable(f"upstream unreachable: {why}")
+        if checking is not None:
+            await checking.start()
         server = ProxyServer(
             upstream,
-            forward,
+            _counting,
+            on_raw=forward,
             upstream_tls=upstream_tls,
             listen_tls=listen_tls,
             on_problem=lambda text: say(printable(redactor.text(f"NOTE {text}"))),
-            on_unframed=session.unframed,
+            on_unframed=session.unframed if checking is None else checking.unframed,
         )
         try:
             bound_host, bound_port = await server.start(host, port)
@@ -159,6 +164,8 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             await server.close()
+            if checking is not None:
+                await checking.finish_async()  # the child's findings, counts and failures come back here
         counters = server.counters
         return {
             "connections": counters.connections,
@@ -167,8 +174,10 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
         }
 
     try:
-        counters = asyncio.run(serve())
+        counters = run(serve())  # on uvloop when installed (harness/proxy/loop.py)
     finally:
+        if checking is not None:
+            checking.finish()
         session.finish()
     counters["dropped"] = session.dropped
     counters["checker_failures"] = len(session.failures)

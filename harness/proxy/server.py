@@ -16,17 +16,49 @@ import ssl
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import cast
 
 from harness.protocols.http1 import Target, os_reason, tls_reason
 from harness.proxy.wire import UPGRADED, MessageCutter, SeenMessage
 from harness.recording.exchange import RecordedExchange, rfc3339
 
-__all__ = ["MAX_PENDING", "MAX_PENDING_BYTES", "ProxyCounters", "ProxyServer", "probe_upstream"]
+__all__ = [
+    "MAX_PENDING",
+    "MAX_PENDING_BYTES",
+    "ProxyCounters",
+    "ProxyServer",
+    "RawExchange",
+    "exchange_of",
+    "probe_upstream",
+]
 
 MAX_PENDING = 256
 """Requests of one connection waiting for their answers that the proxy keeps; past it, it stops watching."""
 MAX_PENDING_BYTES = 4 << 20
 """Bodies of several requests waiting for their answers, kept at most per connection (one may hold 1 MiB)."""
+
+RawExchange = tuple[
+    float,
+    str,
+    str,
+    str,
+    str,
+    tuple[tuple[str, str], ...],
+    bytes,
+    int,
+    str,
+    str,
+    tuple[tuple[str, str], ...],
+    bytes,
+    float,
+    int,
+    int,
+    bool,
+]
+"""The fields of a :class:`RecordedExchange` in order, with ``started`` as ``time.time()``: what the forwarding
+hands over when the exchange is checked in another process (plain values pickle several times faster, and the
+date and the dataclass are made there, off the forwarding; :func:`exchange_of` makes the exchange)."""
 
 
 @dataclass(slots=True)
@@ -75,9 +107,12 @@ class ProxyServer:
         body_limit: int = 1 << 20,
         on_problem: Callable[[str], None] | None = None,
         on_unframed: Callable[[str, str], None] | None = None,
+        on_raw: Callable[[RawExchange], None] | None = None,
     ) -> None:
+        """``on_raw``, when given, is called instead of ``on_exchange`` with the exchange's plain fields."""
         self.upstream = upstream
         self.on_exchange = on_exchange
+        self.on_raw = on_raw
         self.upstream_tls = upstream_tls
         self.listen_tls = listen_tls
         self.body_limit = body_limit
@@ -128,7 +163,7 @@ class _ClientSide(asyncio.Protocol):
     # -- client side ------------------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses of asyncio's
         self.client = transport
         self.proxy.counters.connections += 1
         self.proxy._open.add(self)
@@ -246,11 +281,15 @@ class _ClientSide(asyncio.Protocol):
                 self.answers.stop(f"an answer ({answer.start[1]}) to no request", fault=True)  # reported after feed
             return
         request = self.pending.popleft()
-        try:
-            exchange = _exchange(self.proxy.upstream.origin, request, answer)
-        except ValueError:
-            return
-        self.proxy.on_exchange(exchange)
+        raw = _raw(self.proxy.upstream.origin, request, answer)
+        if self.proxy.on_raw is not None:
+            self.proxy.on_raw(raw)
+        else:
+            try:
+                exchange = exchange_of(raw)
+            except ValueError:
+                return
+            self.proxy.on_exchange(exchange)
         if self.client_eof and not self.pending and self.upstream is not None and not self.upstream.can_write_eof():
             self.upstream.close()
 
@@ -278,7 +317,7 @@ class _UpstreamSide(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses of asyncio's
         self.transport = transport
         self.client.upstream_ready(transport)
 
@@ -306,22 +345,27 @@ def _ignore(_: SeenMessage) -> None:
     """A request is complete: nothing to do (it was queued at its head; its body fills in place)."""
 
 
-def _exchange(origin: str, request: SeenMessage, answer: SeenMessage) -> RecordedExchange:
-    return RecordedExchange(
-        started=rfc3339(request.began_at),
-        origin=origin,
-        method=request.start[0],
-        target=request.start[1],
-        http_version=request.start[2],
-        request_headers=request.headers,
-        request_body=bytes(request.body),
-        answer_status=int(answer.start[1]),
-        answer_reason=answer.start[2],
-        answer_http_version=answer.start[0],
-        answer_headers=answer.headers,
-        answer_body=bytes(answer.body),
-        elapsed_ms=(answer.ended - request.began) * 1000.0,
-        request_dropped=request.dropped,
-        answer_dropped=answer.dropped,
-        request_complete=request.complete,
+def _raw(origin: str, request: SeenMessage, answer: SeenMessage) -> RawExchange:
+    return (
+        request.began_wall,
+        origin,
+        request.start[0],
+        request.start[1],
+        request.start[2],
+        request.headers,
+        bytes(request.body),
+        int(answer.start[1]),
+        answer.start[2],
+        answer.start[0],
+        answer.headers,
+        bytes(answer.body),
+        (answer.ended - request.began) * 1000.0,
+        request.dropped,
+        answer.dropped,
+        request.complete,
     )
+
+
+def exchange_of(raw: RawExchange) -> RecordedExchange:
+    """The :class:`RecordedExchange` of ``raw`` (the one place an exchange is made from what the cutters saw)."""
+    return RecordedExchange(rfc3339(datetime.fromtimestamp(raw[0], UTC)), *raw[1:])

@@ -40,12 +40,18 @@ class SeenMessage:
     start: tuple[str, str, str]
     headers: tuple[tuple[str, str], ...]
     began: float
-    """``time.perf_counter()`` when its first byte was seen."""
-    began_at: datetime
+    """``time.perf_counter()`` when its head was complete."""
+    began_wall: float
+    """``time.time()`` at the same moment (a float: the date is made only for the exchanges that need it)."""
     body: bytearray = field(default_factory=bytearray)
     dropped: int = 0
     complete: bool = False
     ended: float = 0.0
+
+    @property
+    def began_at(self) -> datetime:
+        """When its head was complete, as an aware UTC date."""
+        return datetime.fromtimestamp(self.began_wall, UTC)
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -214,8 +220,12 @@ class MessageCutter:
             self._go_blind(f"not an HTTP/1.1 start line: {lines[0][:80]!r}")
             return False
         headers: list[tuple[str, str]] = []
+        coding: str | None = None  # the framing headers' first values, found in the same pass (no second lookup)
+        length_text: str | None = None
+        folded = False
         for line in lines[1:]:
             if line[:1] in (" ", "\t") and headers:  # obsolete line folding: part of the previous value
+                folded = True
                 name, value = headers[-1]
                 headers[-1] = (name, value + " " + line.strip())
                 continue
@@ -223,17 +233,25 @@ class MessageCutter:
             if not sep:
                 self._go_blind(f"a header line without a colon: {line[:80]!r}")
                 return False
-            headers.append((name, value.strip(" \t")))
-        message = SeenMessage(start, tuple(headers), time.perf_counter(), datetime.now(UTC))
+            value = value.strip(" \t")
+            headers.append((name, value))
+            if len(name) in (14, 17):  # only Content-Length and Transfer-Encoding are lowered and compared
+                lowered = name.lower()
+                if lowered == "content-length" and length_text is None:
+                    length_text = value
+                elif lowered == "transfer-encoding" and coding is None:
+                    coding = value
+        message = SeenMessage(start, tuple(headers), time.perf_counter(), time.time())
         self._current = message
         if self._on_head is not None:
             self._on_head(message)
-        self._frame(message)
+        if folded:
+            # a folded framing header is rare: read it back as folded (the first value, as header() gives it)
+            coding, length_text = message.header("Transfer-Encoding"), message.header("Content-Length")
+        self._frame(message, (coding or "").lower(), length_text)
         return True
 
-    def _frame(self, message: SeenMessage) -> None:
-        coding = (message.header("Transfer-Encoding") or "").lower()
-        length_text = message.header("Content-Length")
+    def _frame(self, message: SeenMessage, coding: str, length_text: str | None) -> None:
         if self._answers:
             status = int(message.start[1])
             method = self._method_of()

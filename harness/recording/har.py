@@ -184,6 +184,11 @@ class HarWriter:
         self.recorded += 1
         return True
 
+    def flush(self) -> None:
+        """Hand what is buffered to the file (before a fork, so that only the checking process writes it after)."""
+        if self._file is not None:
+            self._file.flush()
+
     def close(self) -> None:
         """End the entries and the log (with what was left out, and whether it was masked); idempotent."""
         if self._file is None:
