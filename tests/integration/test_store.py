@@ -390,8 +390,8 @@ def test_demo_then_matrix_and_catalogue_with_no_store_option(tmp_path: Path) -> 
     assert answer.returncode == 0, answer.stdout + answer.stderr
     lines = answer.stdout.splitlines()
     # person and vehicle checks, both sides of an SDS (ESN-23..26: the originator) and of an FD (ESN-30..34), and
-    # the two exchanges of resilience-core (reports, CAP updates)
-    assert lines[-1].startswith(f"can-exchange {product} {product}: yes (6 of 12 exchanges covered; not covered")
+    # the two exchanges of resilience-core (reports, CAP updates); floor control has no requester side yet
+    assert lines[-1].startswith(f"can-exchange {product} {product}: yes (6 of 13 exchanges covered; not covered")
     assert "yes          person-check" in lines and "yes          vehicle-check" in lines
     assert "yes          mcdata-sds" in lines and "yes          mcdata-fd" in lines
     assert "not covered  intel-report" in lines and "intel-report" in lines[-1]
