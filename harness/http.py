@@ -1,10 +1,12 @@
-"""HTTP facts shared by the reference endpoints and the runner's checks: media types and negotiation."""
+"""HTTP facts shared by the reference endpoints and the runner's checks: media types, negotiation, Retry-After."""
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 from dataclasses import dataclass
 
-__all__ = ["MediaRange", "media_type", "negotiate", "parse_accept"]
+__all__ = ["MediaRange", "media_type", "negotiate", "parse_accept", "parse_retry_after"]
 
 
 def media_type(content_type: str | None) -> str:
@@ -75,3 +77,16 @@ def negotiate(header: str | None, offers: dict[str, str]) -> str | None:
         if best is None or score > best:
             best, chosen = score, offer
     return chosen
+
+
+def parse_retry_after(value: str) -> int | dt.datetime | None:
+    """A ``Retry-After`` value (RFC 9110 10.2.3): delta-seconds as an int, an HTTP-date as an aware datetime, or
+    None when it is neither (a date without a zone included: it names no instant)."""
+    value = value.strip()
+    if value.isascii() and value.isdigit():  # ASCII: "²".isdigit() holds, yet it is no delta-seconds
+        return int(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment if moment.tzinfo is not None else None

@@ -8,7 +8,6 @@ with the body key pinned in that store, and names exactly the certificate it is 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -16,8 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from harness.certification.records import Certificate
-from harness.evidence.dsse import EnvelopeError, envelope, parse_envelope, signature_holds
-from harness.evidence.keys import keyid
+from harness.evidence.signed import SignedRecordError, open_body_signed_text, sign_record
 
 __all__ = [
     "WITHDRAWAL_PAYLOAD_TYPE",
@@ -29,7 +27,6 @@ __all__ = [
 ]
 
 WITHDRAWAL_PAYLOAD_TYPE = "application/vnd.netcode.withdrawal+json"
-_MAX_RECORD = 64 << 10
 _MAX_REASON = 2000
 
 
@@ -76,42 +73,16 @@ def sign_withdrawal(certificate: Certificate, reason: str, at: str, key: Ed25519
         "reason": _clean_reason(reason),
         "withdrawn": at,
     }
-    raw = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
-    return json.dumps(envelope(raw, key, WITHDRAWAL_PAYLOAD_TYPE), sort_keys=True)
+    return sign_record(payload, key, WITHDRAWAL_PAYLOAD_TYPE)
 
 
 def check_withdrawal(record: str, body_key: Ed25519PublicKey, certificate: Certificate) -> WithdrawalRecord:
     """The record's content when it is signed by ``body_key`` and names ``certificate``; WithdrawalError otherwise."""
-    if len(record) > _MAX_RECORD:
-        raise WithdrawalError("record: too large")
     try:
-        document = json.loads(record)
-    except ValueError:
-        raise WithdrawalError("record: not JSON") from None
-    if not isinstance(document, dict):
-        raise WithdrawalError(f"record: not a DSSE envelope of type {WITHDRAWAL_PAYLOAD_TYPE}")
-    try:
-        parsed = parse_envelope(document)  # the one DSSE reader the verifier uses
-    except EnvelopeError as exc:
-        raise WithdrawalError(f"record: {str(exc).removeprefix('envelope: ')}") from None
-    if parsed.payload_type != WITHDRAWAL_PAYLOAD_TYPE:
-        raise WithdrawalError(f"record: not a DSSE envelope of type {WITHDRAWAL_PAYLOAD_TYPE}")
-    pinned = keyid(body_key)
-    by_body = [signature for signer, signature in parsed.signatures if signer == pinned]
-    if not by_body:
-        others = ", ".join(signer[:16] for signer, _ in parsed.signatures)
-        raise WithdrawalError(
-            f"record: signed by {others or 'no key'}, not by the certifying body's key {pinned[:16]} (pinned)"
-        )
-    if not signature_holds(body_key, by_body[0], parsed):
-        raise WithdrawalError("record: the signature by the certifying body's key does not verify")
-    payload = parsed.payload
-    try:
-        content = json.loads(payload)
-    except ValueError:
-        raise WithdrawalError("record: payload is not JSON") from None
-    if not isinstance(content, dict):
-        raise WithdrawalError("record: payload is not an object")
+        opened = open_body_signed_text(record, body_key, WITHDRAWAL_PAYLOAD_TYPE)
+    except SignedRecordError as exc:
+        raise WithdrawalError(str(exc)) from None
+    content, pinned = opened.content, opened.keyid
     fields = {name: content.get(name) for name in ("certificate", "bundle_sha256", "reason", "withdrawn")}
     if not all(isinstance(value, str) for value in fields.values()):
         raise WithdrawalError("record: certificate, bundle_sha256, reason and withdrawn must be strings")

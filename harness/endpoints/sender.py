@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime as dt
-import email.utils
 import random
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import Any
 import aiohttp
 
 from harness.endpoints.common import LOG
+from harness.http import parse_retry_after
 
 __all__ = ["Attempted", "Delivery", "ReferenceSender"]
 
@@ -164,16 +164,10 @@ class ReferenceSender:
         """The wait a ``Retry-After`` asks for (delta-seconds or HTTP-date), or None without a usable one."""
         if outcome.retry_after is None or outcome.status not in (429, 503):
             return None
-        value = outcome.retry_after.strip()
-        if value.isdigit():
-            return float(value)
-        try:
-            moment = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if moment.tzinfo is None:
-            return None
-        return max(0.0, (moment - dt.datetime.now(dt.UTC)).total_seconds())
+        asked = parse_retry_after(outcome.retry_after)
+        if asked is None or isinstance(asked, int):
+            return None if asked is None else float(asked)
+        return max(0.0, (asked - dt.datetime.now(dt.UTC)).total_seconds())
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff, jittered: 0.3 s, 0.6 s, 1.2 s, ... each +-20 % (RS-04: never shrinking)."""

@@ -25,16 +25,12 @@ close), in the messages recorded before it was known.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
-import hashlib
-import hmac
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from lxml import etree
@@ -42,11 +38,20 @@ from lxml import etree
 from harness.extensions import FAMILIES, PERSONAL_KINDS, PersonalField
 from harness.model import BadAnswer, UsageError
 from harness.recording.exchange import Header, RecordedExchange
+from harness.recording.pseudonyms import COORDINATE_KINDS, coordinate_number, format_kept
 from harness.transport import decode_body
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
-__all__ = ["KEY_VARIABLE", "MIN_KEY_BYTES", "MIN_VERBATIM", "Masker", "PersonalFields", "personal_fields"]
+__all__ = [
+    "COORDINATE_KINDS",
+    "KEY_VARIABLE",
+    "MIN_KEY_BYTES",
+    "MIN_VERBATIM",
+    "Masker",
+    "PersonalFields",
+    "personal_fields",
+]
 
 KEY_VARIABLE = "HARNESS_MASK_KEY"
 MIN_KEY_BYTES = 16
@@ -57,8 +62,6 @@ MAX_KNOWN = 100_000
 MAX_MASKED_BODY = 16 << 20
 
 _KIND = "\x00kind"
-_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_DIGITS = "0123456789"
 
 
 @dataclass(slots=True, frozen=True)
@@ -150,13 +153,6 @@ class Masker:
 
     # -- pseudonyms -----------------------------------------------------------------------------------------
 
-    def _stream(self, kind: str, normalized: str, round_: int) -> Iterator[int]:
-        counter = 0
-        while True:
-            message = f"{kind}\x00{round_}\x00{counter}\x00{normalized}".encode()
-            yield from hmac.new(self._key, message, hashlib.sha256).digest()
-            counter += 1
-
     def pseudonym(self, kind: str, value: str) -> str:
         """The pseudonym of ``value`` as a field of ``kind``: the same value always gives the same one."""
         stripped = value.strip()
@@ -165,41 +161,10 @@ class Masker:
         lead = value[: len(value) - len(value.lstrip())]
         trail = value[len(value.rstrip()) :]
         for round_ in range(16):
-            masked = self._generate(kind, stripped, round_)
+            masked = format_kept(self._key, kind, stripped, round_, stripped in self._later)
             if masked.casefold() != stripped.casefold():
                 return lead + masked + trail
         return lead + masked + trail  # sixteen draws all equal the value: only for a value of one or two symbols
-
-    def _generate(self, kind: str, value: str, round_: int) -> str:
-        if kind in COORDINATE_KINDS:
-            moved = _moved_coordinate(kind, value, self._stream(kind, _coordinate_key(value), round_))
-            if moved is not None:
-                return moved
-        if kind == "date":
-            days = next(iter(self._stream(kind, value, round_))) + 1
-            moved = _moved_date(value, days if value in self._later else -days)
-            if moved is not None:
-                return moved
-        if kind == "vrm":
-            normalized = value.replace(" ", "").upper()
-        elif kind in ("name", "text", "address"):
-            normalized = value.casefold()
-        else:
-            normalized = value.upper()
-        stream = self._stream(kind, normalized, round_)
-        keep = _kept_prefix(value) if kind == "phone" else 0
-        out: list[str] = []
-        for index, char in enumerate(value):
-            if index < keep:
-                out.append(char)
-            elif char.isdigit():
-                out.append(_DIGITS[next(stream) % 10])
-            elif char.isalpha():
-                letter = _LETTERS[next(stream) % 26]
-                out.append(letter if char.isupper() or (not char.islower() and kind == "vrm") else letter.lower())
-            else:
-                out.append(char)
-        return "".join(out)
 
     # -- the verbatim search --------------------------------------------------------------------------------
 
@@ -480,84 +445,3 @@ def _fixed(headers: tuple[Header, ...], body: bytes, before: bytes) -> tuple[Hea
     if body == before:
         return headers
     return tuple((n, str(len(body)) if n.lower() == "content-length" else v) for n, v in headers)
-
-
-def _moved_date(value: str, days: int) -> str | None:
-    """``value`` (a full-date) ``days`` days later (earlier when negative); None when it is not a full-date."""
-    if len(value) != 10:
-        return None
-    try:
-        date = dt.date.fromisoformat(value)
-    except ValueError:
-        return None
-    try:
-        return (date + dt.timedelta(days=days)).isoformat()
-    except OverflowError:
-        return (date - dt.timedelta(days=days)).isoformat()
-
-
-COORDINATE_KINDS = frozenset({"latitude", "longitude"})
-_COORDINATE_BOUND = {"latitude": Decimal(90), "longitude": Decimal(180)}
-MIN_SHIFT, MAX_SHIFT = Decimal("0.05"), Decimal("0.5")
-"""A coordinate moves by 0.05 to 0.5 degrees (about 5 to 55 km of latitude), keyed: far enough that the
-address it geolocated cannot be read back, near enough that the point stays in the region a lab's systems
-serve (a force area, a geofence) and relationships between points of one recording survive."""
-
-
-def _coordinate_key(value: str) -> str:
-    """A coordinate keyed by its number (``52``, ``52.0`` and ``52.00`` are one latitude, intel-report.md)."""
-    try:
-        number = Decimal(value.strip())
-    except InvalidOperation:
-        return value
-    return format(number.normalize(), "f") if number.is_finite() else value
-
-
-def _moved_coordinate(kind: str, value: str, stream: Iterator[int]) -> str | None:
-    """``value`` (a decimal number of degrees) moved by a keyed 0.05 to 0.5 degrees (at least one unit of its
-    last decimal), its decimal places kept, inside -90..90 (latitude) or -180..180 (longitude), or further out
-    when it was out (a message invalid for it stays so); None when it is no finite number."""
-    text = value.strip()
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        return None
-    bound = _COORDINATE_BOUND[kind]
-    if not number.is_finite():
-        return None
-    if "e" in text.lower():
-        text = format(number, "f")  # 1e-05, as a JSON float may be written
-    beyond = abs(number) > bound  # no place on Earth (an invalid message): it moves away, staying invalid
-    places = len(text.partition(".")[2]) if "." in text else 0
-    significant = max(-number.normalize().as_tuple().exponent, 0)  # type: ignore[operator]
-    unit = Decimal(1).scaleb(-significant)  # the normalised number's last decimal: 52.0 and 52 move alike
-    low, high = max(MIN_SHIFT, unit), max(MAX_SHIFT, unit)
-    steps = int((high - low) / unit)
-    draw = int.from_bytes(bytes(next(stream) for _ in range(4)), "big")
-    shift = low + unit * (draw % (steps + 1))
-    down = bool(draw & 1 << 31)
-    directions = ((1 if number > 0 else -1),) if beyond else ((-1, 1) if down else (1, -1))
-    for sign in directions:  # the drawn direction, the other one where it leaves the range
-        step = shift
-        moved = number + sign * step
-        while significant and moved.normalize().as_tuple().exponent != -significant:
-            # Its last decimal stays non-zero: a JSON float drops a trailing 0, and the renditions made one from
-            # the other's number would differ (50.848 in JSON, 50.8480 in the XML recorded).
-            step += unit
-            moved = number + sign * step
-        if beyond or abs(moved) <= bound:
-            break
-    return format(moved.quantize(Decimal(1).scaleb(-places)), "f")  # a multiple of unit: exact at its places
-
-
-def coordinate_number(masked: str, original: int | float) -> int | float:
-    """A masked coordinate as the JSON number type of the original (an integer stays an integer)."""
-    number = Decimal(masked)
-    return int(number) if isinstance(original, int) else float(number)
-
-
-def _kept_prefix(value: str) -> int:
-    """How much of a phone number stays: ``+`` and a two-digit country code, or a leading trunk ``0``."""
-    if value.startswith("+"):
-        return 3
-    return 1 if value.startswith("0") else 0

@@ -7,14 +7,13 @@ whose payload is the canonical JSON ``{"at", "root", "size"}`` (``root`` lowerca
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from harness.evidence.dsse import EnvelopeError, envelope, parse_envelope, signature_holds
-from harness.evidence.keys import keyid
+from harness.evidence.dsse import envelope
+from harness.evidence.signed import SignedRecordError, open_body_signed
 from harness.register.log import HASH_SIZE, canonical_json
 
 __all__ = [
@@ -64,25 +63,11 @@ def sign_checkpoint(checkpoint: Checkpoint, key: Ed25519PrivateKey) -> SignedChe
 
 def open_checkpoint(document: object, body_key: Ed25519PublicKey) -> Checkpoint:
     """The checkpoint of a DSSE envelope signed by ``body_key``; CheckpointError with the reason otherwise."""
-    if not isinstance(document, dict):
-        raise CheckpointError("the checkpoint is not a DSSE envelope")
     try:
-        parsed = parse_envelope(document)
-    except EnvelopeError as exc:
-        raise CheckpointError(f"checkpoint {exc}") from None
-    pinned = keyid(body_key)
-    by_body = [signature for signer, signature in parsed.signatures if signer == pinned]
-    if not by_body:
-        raise CheckpointError(f"the checkpoint is not signed by the certifying body's key {pinned[:16]}")
-    if not signature_holds(body_key, by_body[0], parsed):
-        raise CheckpointError("the checkpoint's signature by the certifying body's key does not verify")
-    if parsed.payload_type != CHECKPOINT_PAYLOAD_TYPE:
-        raise CheckpointError(f"the signed envelope is a {parsed.payload_type[:80]!r}, not a checkpoint")
-    try:
-        content = json.loads(parsed.payload)
-    except ValueError:
-        raise CheckpointError("the checkpoint's payload is not JSON") from None
-    if not isinstance(content, dict) or set(content) != {"at", "root", "size"}:
+        content = open_body_signed(document, body_key, CHECKPOINT_PAYLOAD_TYPE, "checkpoint").content
+    except SignedRecordError as exc:
+        raise CheckpointError(str(exc)) from None
+    if set(content) != {"at", "root", "size"}:
         raise CheckpointError("the checkpoint's payload is not an object of exactly size, root and at")
     size, root, at = content["size"], content["root"], content["at"]
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:

@@ -11,15 +11,13 @@ current -> superseded -> retired, never back (a retired version's certificates n
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from harness.evidence.dsse import EnvelopeError, envelope, parse_envelope, signature_holds
-from harness.evidence.keys import keyid
+from harness.evidence.signed import SignedRecordError, open_body_signed_text, sign_record
 
 __all__ = [
     "LIFECYCLE_PAYLOAD_TYPE",
@@ -37,7 +35,6 @@ LIFECYCLE_PAYLOAD_TYPE = "application/vnd.netcode.lifecycle+json"
 PUBLISHABLE = ("superseded", "retired")
 """The statuses a record may publish (``current`` is where every issued suite version starts)."""
 _STAGE = {"current": 0, "superseded": 1, "retired": 2}
-_MAX_RECORD = 64 << 10
 _MAX_TEXT = 2000
 
 
@@ -77,38 +74,18 @@ def sign_lifecycle(suite: str, version: str, status: str, reason: str, published
         "reason": _line(reason, "reason", True),
         "published": published,
     }
-    raw = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
-    return json.dumps(envelope(raw, key, LIFECYCLE_PAYLOAD_TYPE), sort_keys=True)
+    return sign_record(payload, key, LIFECYCLE_PAYLOAD_TYPE)
 
 
 def check_lifecycle(record: str, body_key: Ed25519PublicKey) -> LifecycleRecord:
     """The record's content when ``body_key`` signed it; LifecycleError with the reason otherwise."""
-    if len(record) > _MAX_RECORD:
-        raise LifecycleError("record: too large")
     try:
-        document = json.loads(record)
-    except ValueError:
-        raise LifecycleError("record: not JSON") from None
-    if not isinstance(document, dict):
-        raise LifecycleError(f"record: not a DSSE envelope of type {LIFECYCLE_PAYLOAD_TYPE}")
-    try:
-        parsed = parse_envelope(document)
-    except EnvelopeError as exc:
-        raise LifecycleError(f"record: {str(exc).removeprefix('envelope: ')}") from None
-    pinned = keyid(body_key)
-    by_body = [signature for signer, signature in parsed.signatures if signer == pinned]
-    if not by_body:
-        raise LifecycleError(f"record: not signed by the certifying body's key {pinned[:16]} (pinned)")
-    if not signature_holds(body_key, by_body[0], parsed):
-        raise LifecycleError("record: the signature by the certifying body's key does not verify")
-    if parsed.payload_type != LIFECYCLE_PAYLOAD_TYPE:
-        raise LifecycleError(f"record: not a DSSE envelope of type {LIFECYCLE_PAYLOAD_TYPE}")
-    try:
-        content = json.loads(parsed.payload)
-    except ValueError:
-        raise LifecycleError("record: payload is not JSON") from None
+        opened = open_body_signed_text(record, body_key, LIFECYCLE_PAYLOAD_TYPE)
+    except SignedRecordError as exc:
+        raise LifecycleError(str(exc)) from None
+    content, pinned = opened.content, opened.keyid
     names = ("suite", "version", "status", "reason", "published")
-    if not isinstance(content, dict) or not all(isinstance(content.get(name), str) for name in names):
+    if not all(isinstance(content.get(name), str) for name in names):
         raise LifecycleError(f"record: payload must be an object with string {', '.join(names)}")
     if content["status"] not in PUBLISHABLE:
         raise LifecycleError(f"record: status {content['status'][:40]!r} is not one of {', '.join(PUBLISHABLE)}")

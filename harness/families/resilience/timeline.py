@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import email.utils
 import itertools
 import json
 from collections.abc import Mapping, Sequence
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.families.resilience.faults import message_id
+from harness.http import parse_retry_after
 
 __all__ = [
     "ENDING",
@@ -159,16 +159,10 @@ def _retry_after_ms(attempt: TimedAttempt) -> int | None:
     """When the answer's ``Retry-After`` lets the next attempt go (ms since the epoch), or None without one."""
     if attempt.retry_after is None or attempt.status not in (429, 503) or attempt.ended_ms is None:
         return None
-    value = attempt.retry_after.strip()
-    if value.isdigit():
-        return attempt.ended_ms + int(value) * 1000
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:
-        return None
-    return int(moment.timestamp() * 1000)
+    asked = parse_retry_after(attempt.retry_after)
+    if asked is None or isinstance(asked, int):
+        return None if asked is None else attempt.ended_ms + asked * 1000
+    return int(asked.timestamp() * 1000)
 
 
 def _same_content(first: TimedAttempt, other: TimedAttempt) -> bool:
