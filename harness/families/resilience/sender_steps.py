@@ -144,7 +144,7 @@ async def run_deliver_step(
                 f"under test reports it {expected_state}"
             )
         expected_state = None  # no hook to ask (an operator sent): the timeline is judged, the state is not
-    failures = judge_delivery(attempts, messages, rules, reported, expected_state)
+    failures = judge_delivery(attempts, messages, rules, reported, expected_state, spec.get("faults") or ())
     return [
         CheckFailure(name, f"{failure.rule}: {failure.check}", failure.expected, failure.actual, failure.message)
         for failure in failures

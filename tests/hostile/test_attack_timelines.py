@@ -1,0 +1,111 @@
+"""A dishonest lab edits a resilience timeline, re-signs, and hopes re-judging agrees (docs/attacks.md).
+
+The lab holds a valid key, so any bytes it signs verify; what re-judging can still refuse is a record that no honest
+run of the ISSUED suite could have produced. The counterpart answers by the fault plan the issued scenario states,
+so a record whose attempts did not meet that plan was edited. Timings are the record's own; no wall clock is read.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.catalog import Catalog
+from harness.endpoints import build_app
+from harness.evidence.rejudge import rejudge
+from tests.integration.broken_senders import build_broken_sender
+from tests.integration.test_resilience_sender import SUITE, _bundle, _only, _plus_ms, _records
+
+
+def _passed(results: dict[str, Any]) -> dict[str, Any]:
+    forged: dict[str, Any] = json.loads(json.dumps(results))
+    for scenario in forged["scenarios"]:
+        scenario["verdict"], scenario["failures"] = "passed", []
+    return forged
+
+
+def _attempts(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if r["direction"] == "sut->reference"]
+
+
+def _answered(record: dict[str, Any], line: str) -> dict[str, Any]:
+    return {**record, "answer": {**record["answer"], "start_line": line, "body": ""}}
+
+
+def _reported(records: list[dict[str, Any]], state: str) -> list[dict[str, Any]]:
+    """Every deliveries-hook answer rewritten to ``state`` (the lie the SUT's hook would have had to tell)."""
+    out = []
+    for record in records:
+        if "/state:" in str(record["step"]):
+            body = json.loads(record["answer"]["body"])
+            body["state"] = state
+            record = {**record, "answer": {**record["answer"], "body": json.dumps(body)}}
+        out.append(record)
+    return out
+
+
+async def _recorded(catalog: Catalog, variant: str | None, ids: list[str], folder: Path) -> tuple[Any, Any, Any]:
+    app = build_app(catalog) if variant is None else build_broken_sender(catalog, variant)
+    bundle = await _bundle(catalog, app, ids, folder)
+    records, results = _records(bundle)
+    return records, results, _only(catalog.suite(SUITE), ids)
+
+
+async def test_dropping_the_faulted_attempt_of_a_sender_without_backoff_is_caught(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    """no-backoff retries 20 ms after the 503; drop the 503 (attempt 1) and renumber: one clean 201 is left."""
+    records, results, suite = await _recorded(catalog, "no-backoff", ["RS-S01"], tmp_path)
+    attempts = _attempts(records)
+    assert [a["answer"]["start_line"].split(" ")[1] for a in attempts][:1] == ["503"]
+    forged = [r for r in records if r is not attempts[0]]
+    forged = [{**r, "attempt": 1} if r["direction"] == "sut->reference" else r for r in forged]
+    differences = rejudge(catalog, suite, results["target"], iter(forged), _passed(results))
+    assert differences and "RS-S01" in differences[0] and "fault plan" in differences[0]
+
+
+async def test_a_sender_that_gave_up_cannot_turn_its_503_into_a_201(catalog: Catalog, tmp_path: Path) -> None:
+    """gives-up-after-one: its one attempt met the plan's 503; rewrite it to 201 and the hook to 'delivered'."""
+    records, results, suite = await _recorded(catalog, "gives-up-after-one", ["RS-S01"], tmp_path)
+    only = _attempts(records)[0]
+    forged = [_answered(r, "HTTP/1.1 201 Created") if r is only else r for r in _reported(records, "delivered")]
+    differences = rejudge(catalog, suite, results["target"], iter(forged), _passed(results))
+    assert differences and "RS-S01" in differences[0] and "fault plan" in differences[0]
+
+
+async def test_a_permanent_503_cannot_end_in_a_recorded_success(catalog: Catalog, tmp_path: Path) -> None:
+    """RS-S09's plan answers 503 to every attempt: a last attempt recorded 201 (to claim 'delivered') is an edit."""
+    records, results, suite = await _recorded(catalog, "reports-failed-as-delivered", ["RS-S09"], tmp_path)
+    last = _attempts(records)[-1]
+    forged = [_answered(r, "HTTP/1.1 201 Created") if r is last else r for r in records]
+    differences = rejudge(catalog, suite, results["target"], iter(forged), _passed(results))
+    assert differences and "RS-S09" in differences[0]
+
+
+async def test_the_honest_record_still_rejudges_to_its_verdicts(catalog: Catalog, tmp_path: Path) -> None:
+    """The plan check refuses edits only: every sender scenario of the reference re-judges unchanged."""
+    ids = ["RS-S01", "RS-S04", "RS-S06", "RS-S07", "RS-S08", "RS-S10", "RS-S11"]
+    records, results, suite = await _recorded(catalog, None, ids, tmp_path)
+    assert {s["verdict"] for s in results["scenarios"]} == {"passed"}
+    assert rejudge(catalog, suite, results["target"], iter(records), results) == []
+
+
+@pytest.mark.parametrize("shift_ms", [20, 400])
+async def test_a_retry_moved_in_time_is_judged_again_by_the_same_rules(
+    catalog: Catalog, tmp_path: Path, shift_ms: int
+) -> None:
+    """Moving the retry of a no-backoff sender later (a consistent edit) is what re-judging cannot prove false:
+    the signer's accreditation vouches for it (specs/evidence.md). Moving it earlier still fails RS-04. Kept so a
+    change that stops judging the recorded times shows here."""
+    records, results, suite = await _recorded(catalog, "no-backoff", ["RS-S01"], tmp_path)
+    first, second = _attempts(records)[:2]
+    moved = {**second, "sent": _plus_ms(first["answered"], shift_ms), "answered": _plus_ms(first["answered"], shift_ms)}
+    edited = [moved if r is second else r for r in records]
+    differences = rejudge(catalog, suite, results["target"], iter(edited), _passed(results))
+    if shift_ms < 150:
+        assert differences and "RS-04" in differences[0]
+    else:
+        assert differences == []  # documented limit: a consistent timeline forged by a trusted signer
