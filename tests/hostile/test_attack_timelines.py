@@ -15,6 +15,10 @@ import pytest
 
 from harness.catalog import Catalog
 from harness.endpoints import build_app
+from harness.endpoints.alert_hub import AlertHub
+from harness.endpoints.intel_hub import IntelHub
+from harness.endpoints.sender import Attempted, ReferenceSender
+from harness.endpoints.test_hooks import TestHooks
 from harness.evidence.rejudge import rejudge
 from tests.integration.broken_senders import build_broken_sender
 from tests.integration.test_resilience_sender import SUITE, _bundle, _only, _plus_ms, _records
@@ -109,3 +113,30 @@ async def test_a_retry_moved_in_time_is_judged_again_by_the_same_rules(
         assert differences and "RS-04" in differences[0]
     else:
         assert differences == []  # documented limit: a consistent timeline forged by a trusted signer
+
+
+class _QuietRetries400(ReferenceSender):
+    """RS-05 broken, cunningly: after the 400 it reports the delivery failed at once (so a harness that stops
+    watching at the reported state sees one attempt), then tries again a little later."""
+
+    def ends(self, status: int | None) -> bool:
+        return status is not None and 200 <= status < 300
+
+    def wait_before(self, attempt: int, outcome: Attempted) -> float | None:
+        if outcome.status is not None and 400 <= outcome.status < 500:
+            for delivery in self.deliveries.values():
+                delivery.state = "failed"
+            return 0.8
+        return super().wait_before(attempt, outcome)
+
+    def final_state(self, delivered: bool) -> str:
+        return "failed"
+
+
+async def test_a_sender_reporting_failed_before_its_retry_is_still_watched(catalog: Catalog) -> None:
+    """The deliveries hook says 'failed' right after the 400; the retry comes 0.8 s later. It must be seen."""
+    from tests.integration.test_resilience_sender import rules_failed, run_sender
+
+    app = build_app(catalog, [IntelHub(catalog), AlertHub(catalog), TestHooks(_QuietRetries400())])
+    run = await run_sender(catalog, app, ["RS-S07"])
+    assert "RS-05" in rules_failed(run).get("RS-S07", set())
