@@ -140,3 +140,29 @@ async def test_a_sender_reporting_failed_before_its_retry_is_still_watched(catal
     app = build_app(catalog, [IntelHub(catalog), AlertHub(catalog), TestHooks(_QuietRetries400())])
     run = await run_sender(catalog, app, ["RS-S07"])
     assert "RS-05" in rules_failed(run).get("RS-S07", set())
+
+
+@pytest.mark.parametrize("sequential", [False, True])
+async def test_a_concurrency_claim_is_read_off_the_record_times(
+    catalog: Catalog, tmp_path: Path, sequential: bool
+) -> None:
+    """RR-01 on 8 connections: a lab that sent the eight one after another (where a racy receiver stores once) and
+    signs the record as concurrent: re-judging reads the overlap off the record's own times and refuses it."""
+    records, results, suite = await _recorded(catalog, None, ["RR-01-concurrent"], tmp_path)
+    assert {s["verdict"] for s in results["scenarios"]} == {"passed"}
+    edited = []
+    for record in records:
+        step = str(record["step"])
+        if sequential and step.startswith("eight-at-once#"):
+            n = int(step.rsplit("#", 1)[1])
+            record = {
+                **record,
+                "sent": _plus_ms(record["sent"], 50 * n),
+                "answered": _plus_ms(record["sent"], 50 * n + 5),
+            }
+        edited.append(record)
+    differences = rejudge(catalog, suite, results["target"], iter(edited), results)
+    if sequential:
+        assert differences and "RR-01-concurrent" in differences[0] and "not concurrent" in differences[0]
+    else:
+        assert differences == []
