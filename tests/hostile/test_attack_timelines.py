@@ -91,7 +91,7 @@ async def test_a_permanent_503_cannot_end_in_a_recorded_success(catalog: Catalog
 
 async def test_the_honest_record_still_rejudges_to_its_verdicts(catalog: Catalog, tmp_path: Path) -> None:
     """The plan check refuses edits only: every sender scenario of the reference re-judges unchanged."""
-    ids = ["RS-S01", "RS-S04", "RS-S06", "RS-S07", "RS-S08", "RS-S10", "RS-S11"]
+    ids = ["RS-S01", "RS-S02", "RS-S03", "RS-S04", "RS-S06", "RS-S07", "RS-S08", "RS-S10", "RS-S11"]
     records, results, suite = await _recorded(catalog, None, ids, tmp_path)
     assert {s["verdict"] for s in results["scenarios"]} == {"passed"}
     assert rejudge(catalog, suite, results["target"], iter(records), results) == []
@@ -166,3 +166,21 @@ async def test_a_concurrency_claim_is_read_off_the_record_times(
         assert differences and "RR-01-concurrent" in differences[0] and "not concurrent" in differences[0]
     else:
         assert differences == []
+
+
+def _retry_after(record: dict[str, Any], value: str) -> dict[str, Any]:
+    headers = [[name, value] if name.lower() == "retry-after" else [name, v] for name, v in record["answer"]["headers"]]
+    return {**record, "answer": {**record["answer"], "headers": headers}}
+
+
+@pytest.mark.parametrize(("scenario", "value"), [("RS-S02", "0"), ("RS-S03", "Thu, 01 Jan 1970 00:00:00 GMT")])
+async def test_a_retry_after_shortened_in_the_record_is_caught(
+    catalog: Catalog, tmp_path: Path, scenario: str, value: str
+) -> None:
+    """ignores-retry-after came back too early; the lab rewrites the 503/429's Retry-After so the early retry looks
+    honoured. The plan states what the counterpart sent (2 s; an HTTP-date 2 s ahead)."""
+    records, results, suite = await _recorded(catalog, "ignores-retry-after", [scenario], tmp_path)
+    first = _attempts(records)[0]
+    forged = [_retry_after(r, value) if r is first else r for r in records]
+    differences = rejudge(catalog, suite, results["target"], iter(forged), _passed(results))
+    assert differences and scenario in differences[0] and "fault plan" in differences[0], differences

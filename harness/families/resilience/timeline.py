@@ -272,6 +272,26 @@ def _planned(action: Any) -> tuple[str, int | None] | None:
     return None
 
 
+PLANNED_DATE_TOLERANCE_MS = 500
+"""How much earlier than ``answered`` + N s a planned ``http-date+N`` may be recorded: the counterpart's ``now``
+and the record's ``answered`` are one clock a few ms apart (docs/attacks.md)."""
+
+
+def _asked_as_planned(attempt: TimedAttempt, asked: Any) -> bool:
+    """Whether the ``Retry-After`` recorded with a planned status is the one the plan makes the counterpart send."""
+    value = (attempt.retry_after or "").strip()
+    if isinstance(asked, int):
+        return value == str(asked)
+    if not isinstance(asked, str):
+        return True
+    if not asked.startswith("http-date+"):
+        return value == asked
+    allowed = _retry_after_ms(attempt)
+    if allowed is None or attempt.ended_ms is None:
+        return False
+    return allowed >= attempt.ended_ms + int(asked.split("+", 1)[1]) * 1000 - PLANNED_DATE_TOLERANCE_MS
+
+
 def _judge_plan(
     faults: Sequence[Mapping[str, Any]], groups: Mapping[str, list[TimedAttempt]], origin: int, fail: Any
 ) -> None:
@@ -293,19 +313,23 @@ def _judge_plan(
         end = len(group) if not isinstance(count, int) else min(len(group), start + count)
         used[ident] = end
         shown, status = planned
+        asked = rule["action"].get("retry_after") if isinstance(rule.get("action"), Mapping) else None
         for attempt in group[start:end]:
-            if attempt.status != status:
-                got = "no answer" if attempt.status is None else f"HTTP {attempt.status}"
-                fail(
-                    "plan",
-                    "fault plan",
-                    shown,
-                    got,
-                    f"{_at(attempt, origin)} of {ident} is recorded with {got}, but the counterpart answers it "
-                    f"{shown} by the scenario's fault plan: the record was edited",
-                    always=True,
-                )
-                return
+            got = "no answer" if attempt.status is None else f"HTTP {attempt.status}"
+            if attempt.status == status and asked is not None and not _asked_as_planned(attempt, asked):
+                shown, got = f"{shown} with Retry-After {asked}", f"Retry-After {attempt.retry_after}"
+            elif attempt.status == status:
+                continue
+            fail(
+                "plan",
+                "fault plan",
+                shown,
+                got,
+                f"{_at(attempt, origin)} of {ident} is recorded with {got}, but the counterpart answers it "
+                f"{shown} by the scenario's fault plan: the record was edited",
+                always=True,
+            )
+            return
 
 
 def _judge_group(message: str, group: list[TimedAttempt], origin: int, fail: Any) -> None:
