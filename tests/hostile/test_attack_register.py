@@ -6,17 +6,27 @@ what the store makes of them.
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from harness.catalog import Catalog
 from harness.certification.matrix import CellStatus, standing
 from harness.certification.withdrawal import sign_withdrawal
+from harness.cli import main
+from harness.endpoints import build_app
+from harness.evidence import Verifier
+from harness.evidence.keys import keyid
+from harness.evidence.trust import TrustEntry, TrustList
 from harness.evidence.verified import Outcome, OutcomeKind, ScenarioVerdict, Signer, SutRef, VerifiedBundle
 from harness.store import Registration, Store, open_store
+from tests.integration.evidence_helpers import forge, run_with_evidence
 
 SUPPLIER = Signer("2" * 64, "Example Ltd")
 PRODUCT = SutRef("Example Ltd", "ForceRMS", "4.2")
@@ -122,3 +132,47 @@ def test_a_failing_run_of_the_certified_role_is_listed_beside_it(store: Store, b
     (certificate,) = store.evidence().certificates
     assert [run.run_id for run in certificate.regressions] == ["run-responder-2"]
     store.close()
+
+
+@pytest.fixture(scope="module")
+def lab_bundle(catalog: Catalog, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Ed25519PrivateKey]:
+    """A real, passing run of checks-core signed by a lab key (the reference supplier on loopback)."""
+    key = Ed25519PrivateKey.generate()
+    folder = tmp_path_factory.mktemp("lab")
+    return asyncio.run(run_with_evidence(catalog, build_app(catalog), folder, key=key)), key
+
+
+def test_a_lab_whose_key_expired_cannot_back_date_its_way_into_the_register(
+    catalog: Catalog, lab_bundle: tuple[Path, Ed25519PrivateKey], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The key's entry ended yesterday; the lab re-signs a run with ``finished`` inside its old dates. Offline,
+    ``finished`` is all a verifier has (docs/decisions-evidence.md 1); a register has its own clock, and a key
+    outside its dates at that clock registers nothing (docs/attacks.md)."""
+    bundle, key = lab_bundle
+    now = dt.datetime.now(dt.UTC)
+    entry = TrustEntry(
+        keyid(key.public_key()), key.public_key(), "Lapsed Lab", ("*",), now - dt.timedelta(days=30),
+        now - dt.timedelta(days=1),
+    )  # fmt: skip
+    trust_file = tmp_path / "trust.json"
+    TrustList((entry,)).save(trust_file)
+    back = now - dt.timedelta(days=2)
+
+    def back_dated(document: dict[str, Any]) -> None:
+        for name, moment in (("started", back - dt.timedelta(minutes=1)), ("finished", back)):
+            if name in document:
+                document[name] = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    forged = forge(bundle, tmp_path / "back-dated.zip", key, results_edit=back_dated, predicate_edit=back_dated)
+    assert Verifier(catalog, TrustList((entry,))).verify(forged, rejudge=True).line() == "valid"  # offline: the claim
+    registering = Verifier(catalog, TrustList((entry,)), registering=True).verify(forged, rejudge=True)
+    assert registering.line().startswith("invalid: signer Lapsed Lab: the key's dates ended"), registering.line()
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    code = main(["runs", "import", "--store", store, "--trust-list", str(trust_file), str(forged)])
+    out = capsys.readouterr()
+    assert code == 1 and "the key's dates ended" in out.out + out.err
+    opened = open_store(store)
+    try:
+        assert opened.evidence().certificates == ()
+    finally:
+        opened.close()
