@@ -25,6 +25,7 @@ from harness.evidence import Verifier
 from harness.evidence.keys import keyid
 from harness.evidence.trust import TrustEntry, TrustList
 from harness.evidence.verified import Outcome, OutcomeKind, ScenarioVerdict, Signer, SutRef, VerifiedBundle
+from harness.model import ConfigurationError
 from harness.store import Registration, Store, open_store
 from tests.integration.evidence_helpers import forge, run_with_evidence
 
@@ -176,3 +177,18 @@ def test_a_lab_whose_key_expired_cannot_back_date_its_way_into_the_register(
         assert opened.evidence().certificates == ()
     finally:
         opened.close()
+
+
+def test_naming_every_role_is_a_whole_run_and_a_role_less_scenario_is_never_skipped(catalog: Catalog) -> None:
+    """A run naming every role must run every scenario (it is a whole run: covers nothing less); a suite with a
+    scenario of no role cannot be run by role at all, so no role-limited run skips a MUST scenario of no role."""
+    for versions in catalog.suites.values():
+        for suite in versions.values():
+            if not suite.roles:
+                continue
+            whole = suite.limited_to(suite.roles)
+            assert whole.covers == () and [s.id for s in whole.typed] == [s.id for s in suite.typed]
+            orphans = [s for s in suite.scenarios if not suite.role_of(s)]
+            if orphans and len(suite.roles) > 1:
+                with pytest.raises(ConfigurationError, match="has no role, so it cannot run by role"):
+                    suite.limited_to(suite.roles[:1])
