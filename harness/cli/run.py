@@ -350,7 +350,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     runs = asyncio.run(demo())
     store = open_store(args.store)
     try:
-        registered = register_bundles(store, Verifier(catalog, TrustList.load(trust_list)), bundles)
+        registered = register_bundles(store, Verifier(catalog, TrustList.load(trust_list), registering=True), bundles)
     finally:
         store.close()
     total = Summary()

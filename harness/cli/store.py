@@ -225,7 +225,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
         raise UsageError(f"{missing[0]}: no such file or folder")
     if not paths:
         raise UsageError("no bundle to import (the folders hold no *.zip)")
-    verifier = Verifier(load_catalog(), trust_from_args(args))
+    verifier = Verifier(load_catalog(), trust_from_args(args), registering=True)
     store = store_of(args)
     try:
         done = register_bundles(store, verifier, paths)

@@ -319,6 +319,9 @@ class Verifier:
     """The one verifier: the issued suites (``catalog`` with its register) and the ``trust`` list are its own.
 
     ``now`` gives the verifier's clock (a signing time in its future, beyond :data:`CLOCK_SKEW`, is refused).
+    ``registering``: the verifier judges for a registration (the register, ``runs import``, ``run --store``),
+    timed by its own clock: the signer's entry must hold at that clock too, not only at the ``finished`` the
+    bundle claims, so a key past its ``not_after`` cannot back-date its way into a register (docs/attacks.md).
     """
 
     def __init__(
@@ -328,8 +331,10 @@ class Verifier:
         *,
         now: Callable[[], dt.datetime] | None = None,
         rejudger: Rejudge | None = None,
+        registering: bool = False,
     ) -> None:
         self.catalog = catalog
+        self.registering = registering
         self.trust = trust
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self._rejudger = rejudger
@@ -401,6 +406,16 @@ class Verifier:
                 f"signer {show(entry.holder, 60)}: finished {show(finished, 40)} is outside the key's dates "
                 f"({entry.window()})"
             )
+        if self.registering:
+            now = self._now()
+            current = [entry for entry in timely if entry.within(now)]
+            if not current:
+                entry = timely[0]
+                raise Invalid(
+                    f"signer {show(entry.holder, 60)}: the key's dates ended before this registration "
+                    f"({entry.window()}); a registration needs a key valid at the register's clock"
+                )
+            timely = current
         return Signer(timely[0].keyid, timely[0].holder), parsed.payload_type
 
     def _statement(

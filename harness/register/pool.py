@@ -55,7 +55,7 @@ def start_worker(store_url: str, trust_lists: Sequence[str], catalog_folders: Se
     trust = TrustList.empty()
     for path in trust_lists:
         trust = trust.merged(TrustList.load(Path(path)))
-    _worker = _Worker(Verifier(load_catalog(), trust), open_store(store_url), max_bytes)
+    _worker = _Worker(Verifier(load_catalog(), trust, registering=True), open_store(store_url), max_bytes)
 
 
 def _current() -> _Worker:

@@ -42,12 +42,14 @@ from harness.runner.steps import as_sent
 from harness.transport import Request, Response
 from harness.validation.jsonsafe import UnsafeJson, parse_json
 
-__all__ = ["DELIVERY_BASE", "POLL_S", "run_deliver_step"]
+__all__ = ["DELIVERY_BASE", "POLL_S", "QUIET_S", "run_deliver_step"]
 
 DELIVERY_BASE = "/resilience/"
 """Where the counterpart serves every route again below a key (``harness.endpoints.DELIVERY_BASE``)."""
 POLL_S = 0.25
 """How often the deliveries hook (or, without it, the counterpart's attempts) is asked while a delivery runs."""
+QUIET_S = 2.0
+"""How long no new attempt may arrive, after every message was reported ended, before the attempts are judged."""
 FINAL = frozenset({"delivered", "failed"})
 
 
@@ -131,6 +133,8 @@ async def run_deliver_step(
         elif answer.status != 202:
             return [CheckFailure(name, "trigger: status", 202, answer.status, f"the {TRIGGER_HOOK} hook refused")]
         reported = await _outcome(runner, scenario, name, messages, base + path, within, hooked, recorded)
+        if not recorded:
+            await _settle(runner, base + path)
         records = await exchanges.attempts(scenario.id, name, base + path)
     finally:
         await exchanges.control("DELETE", "faults/" + key)  # nothing to remove in a record
@@ -144,7 +148,7 @@ async def run_deliver_step(
                 f"under test reports it {expected_state}"
             )
         expected_state = None  # no hook to ask (an operator sent): the timeline is judged, the state is not
-    failures = judge_delivery(attempts, messages, rules, reported, expected_state)
+    failures = judge_delivery(attempts, messages, rules, reported, expected_state, spec.get("faults") or ())
     return [
         CheckFailure(name, f"{failure.rule}: {failure.check}", failure.expected, failure.actual, failure.message)
         for failure in failures
@@ -188,6 +192,22 @@ async def _outcome(
             return states
         if all(state is None for state in states.values()) and await _ended(runner, messages, path):
             return states
+        await asyncio.sleep(POLL_S)
+
+
+async def _settle(runner: Any, path: str) -> None:
+    """Watch the counterpart until no attempt arrived for ``QUIET_S``: a sender may report a delivery ended (or
+    the operator say so) and still send again; those attempts are the step's too (RS-05, RS-06, docs/attacks.md)."""
+    loop = asyncio.get_running_loop()
+    seen = -1
+    quiet_since = loop.time()
+    while True:
+        listed = await runner.exchanges.control("GET", "attempts?" + urlencode({"path": path}))
+        count = len(listed) if isinstance(listed, list) else 0
+        if count != seen:
+            seen, quiet_since = count, loop.time()
+        elif loop.time() - quiet_since >= QUIET_S:
+            return
         await asyncio.sleep(POLL_S)
 
 

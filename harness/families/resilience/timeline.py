@@ -194,12 +194,14 @@ def judge_delivery(
     rules: Sequence[str],
     reported: Mapping[str, str | None],
     expected_state: str | None,
+    faults: Sequence[Mapping[str, Any]] = (),
 ) -> list[RuleFailure]:
     """Every failure of ``rules`` over the attempts of one delivery step (sorted by arrival).
 
     ``messages`` are the ids the SUT was asked to send, the first the original (later ones refer to it, RS-09);
     ``reported`` what the SUT's deliveries hook says of each (None: not asked); ``expected_state`` the state the
-    scenario expects the SUT to report for every message.
+    scenario expects the SUT to report for every message; ``faults`` the step's fault rules as the issued scenario
+    states them (``{id, count, action}``): attempts that did not meet them were not answered by the counterpart.
     """
     wanted = set(rules)
     failures: list[RuleFailure] = []
@@ -225,6 +227,7 @@ def judge_delivery(
                 attempt.message_id,
                 f"{_at(attempt, origin)} carried id {attempt.message_id!r}: a retry never mints a new id",
             )
+    _judge_plan(faults, groups, origin, fail)
     for message, group in groups.items():
         _judge_group(message, group, origin, fail)
         delivered = any(a.status is not None and 200 <= a.status < 300 for a in group)
@@ -251,6 +254,76 @@ def judge_delivery(
     if len(messages) > 1:
         _judge_order(messages, groups, origin, fail)
     return failures
+
+
+def _planned(action: Any) -> tuple[str, int | None] | None:
+    """What a fault action makes the counterpart answer, as (shown, status): a status, or no answer (reset);
+    None for actions whose answer the record cannot tell from a normal one (delay, close-before-body, ...)."""
+    if action == "reset":
+        return "no answer (reset)", None
+    if isinstance(action, Mapping) and isinstance(action.get("status"), int):
+        return f"HTTP {action['status']}", int(action["status"])
+    return None
+
+
+PLANNED_DATE_TOLERANCE_MS = 500
+"""How much earlier than ``answered`` + N s a planned ``http-date+N`` may be recorded: the counterpart's ``now``
+and the record's ``answered`` are one clock a few ms apart (docs/attacks.md)."""
+
+
+def _asked_as_planned(attempt: TimedAttempt, asked: Any) -> bool:
+    """Whether the ``Retry-After`` recorded with a planned status is the one the plan makes the counterpart send."""
+    value = (attempt.retry_after or "").strip()
+    if isinstance(asked, int):
+        return value == str(asked)
+    if not isinstance(asked, str):
+        return True
+    if not asked.startswith("http-date+"):
+        return value == asked
+    allowed = _retry_after_ms(attempt)
+    if allowed is None or attempt.ended_ms is None:
+        return False
+    return allowed >= attempt.ended_ms + int(asked.split("+", 1)[1]) * 1000 - PLANNED_DATE_TOLERANCE_MS
+
+
+def _judge_plan(
+    faults: Sequence[Mapping[str, Any]], groups: Mapping[str, list[TimedAttempt]], origin: int, fail: Any
+) -> None:
+    """The first attempts of each message met the faults the issued scenario plans for it, in order.
+
+    The counterpart answers by that plan, so a record in which they did not (the faulted attempt dropped, its
+    answer rewritten) was not made by an honest run: whoever signed it edited it (docs/attacks.md). A live run
+    always meets its own plan; this check speaks when a bundle is re-judged. Rules without an ``id`` or with an
+    action the record cannot show are not checked."""
+    used: dict[str, int] = {}
+    for rule in faults:
+        ident = rule.get("id")
+        planned = _planned(rule.get("action"))
+        if not isinstance(ident, str) or ident not in groups or planned is None:
+            continue
+        group = groups[ident]
+        start = used.get(ident, 0)
+        count = rule.get("count")
+        end = len(group) if not isinstance(count, int) else min(len(group), start + count)
+        used[ident] = end
+        shown, status = planned
+        asked = rule["action"].get("retry_after") if isinstance(rule.get("action"), Mapping) else None
+        for attempt in group[start:end]:
+            got = "no answer" if attempt.status is None else f"HTTP {attempt.status}"
+            if attempt.status == status and asked is not None and not _asked_as_planned(attempt, asked):
+                shown, got = f"{shown} with Retry-After {asked}", f"Retry-After {attempt.retry_after}"
+            elif attempt.status == status:
+                continue
+            fail(
+                "plan",
+                "fault plan",
+                shown,
+                got,
+                f"{_at(attempt, origin)} of {ident} is recorded with {got}, but the counterpart answers it "
+                f"{shown} by the scenario's fault plan: the record was edited",
+                always=True,
+            )
+            return
 
 
 def _judge_group(message: str, group: list[TimedAttempt], origin: int, fail: Any) -> None:
