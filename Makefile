@@ -28,8 +28,11 @@ lint: $(VENV)/.installed-test
 types: $(VENV)/.installed-test
 	$(BIN)/mypy
 
+# Two workers for everything but the container tests (which build one image and share one engine: serially).
+# Many tests wait on timers of the standard (retries, quiet windows), so two workers halve the wall time.
 unit: $(VENV)/.installed-test
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 -m "not containers"
+	$(BIN)/pytest -q -m containers
 
 suites: $(VENV)/.installed-test
 	$(BIN)/harness suites --check

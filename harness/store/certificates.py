@@ -204,6 +204,29 @@ class CertificatesMixin(StoreBase):
             return Registration(
                 True, f"registered as run {bundle.run_id}; certificate {live.id} stands already", bundle.run_id, live.id
             )
+        # A withdrawal binds the product version (docs/decisions-store.md 5): no later run of the same version, held
+        # back or re-signed under a new run id, issues again what the body withdrew; a new product version certifies.
+        withdrawn_rows = connection.execute(
+            sa.select(certificates.c.id, certificates.c.roles, withdrawals.c.reason)
+            .select_from(certificates.join(withdrawals, withdrawals.c.certificate_id == certificates.c.id))
+            .where(
+                certificates.c.sut_supplier == sut.supplier,
+                certificates.c.sut_product == sut.product,
+                certificates.c.sut_version == sut.version,
+                certificates.c.suite == bundle.suite,
+                certificates.c.suite_version == bundle.suite_version,
+            )
+            .order_by(certificates.c.issued, certificates.c.id)
+        ).all()
+        bound = next((row for row in withdrawn_rows if _overlap(_role_list(row.roles), bundle.roles)), None)
+        if bound is not None:
+            return Registration(
+                True,
+                f"registered as run {bundle.run_id}; no certificate issued: certificate {bound.id} of "
+                f"{sut.ref} {bundle.suite}@{bundle.suite_version} was withdrawn ({str(bound.reason)[:200]}); "
+                "a withdrawal binds the product version: certify a new version",
+                bundle.run_id,
+            )
         ident = certificate_id(bundle.sha256)
         connection.execute(
             sa.insert(certificates),

@@ -110,17 +110,30 @@ def test_a_role_limited_certificate_never_speaks_for_the_other_role_nor_blocks_a
 def test_a_role_limited_pass_after_a_withdrawal_shows_the_withdrawal_beside_it(
     store: Store, body: Ed25519PrivateKey
 ) -> None:
-    """Withdrawn whole, then a responder-only pass (a new run: docs/decisions-store.md 5 lets it issue). The new
-    certificate covers the responder only; the requester side stays withdrawn, never certified."""
+    """Withdrawn whole, then a responder-only pass of the same product version: a withdrawal binds the product
+    version (docs/decisions-store.md 5), so nothing is issued for either role and both stay withdrawn."""
     whole = _submit(store, "run-whole")
     assert whole.certificate is not None
     _withdraw(store, whole.certificate, body)
     limited = _submit(store, "run-responder", ("responder",))
-    assert limited.issued
-    requester = standing(store.evidence(), LIFE, role="requester")[(PRODUCT, "checks-core", "1.0")]
-    assert requester[0] is CellStatus.WITHDRAWN
-    responder = standing(store.evidence(), LIFE, role="responder")[(PRODUCT, "checks-core", "1.0")]
-    assert responder[0] is CellStatus.CERTIFIED and responder[1] is not None and responder[1].roles == ("responder",)
+    assert limited.accepted and not limited.issued and limited.certificate is None
+    assert f"certificate {whole.certificate}" in limited.line and "withdrawal binds the product version" in limited.line
+    for role in ("requester", "responder"):
+        cell = standing(store.evidence(), LIFE, role=role)[(PRODUCT, "checks-core", "1.0")]
+        assert cell[0] is CellStatus.WITHDRAWN, role
+    store.close()
+
+
+def test_other_evidence_of_a_withdrawn_product_version_issues_nothing(store: Store, body: Ed25519PrivateKey) -> None:
+    """The attack of docs/attacks.md: a supplier whose certificate was withdrawn submits another passing bundle of
+    the same product version (held back, or the old exchanges re-signed under a new run id). Nothing is issued; a
+    new product version certifies as usual."""
+    whole = _submit(store, "run-whole")
+    assert whole.certificate is not None
+    _withdraw(store, whole.certificate, body)
+    again = _submit(store, "run-held-back")
+    assert again.accepted and not again.issued and "withdrawal binds the product version" in again.line
+    assert [c.id for c in store.evidence().certificates] == [whole.certificate]
     store.close()
 
 
