@@ -571,6 +571,79 @@ def test_a_store_from_before_the_log_has_its_past_logged_as_backfilled(tmp_path:
         store.close()
 
 
+def _migrate(store: Store, direction: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(ROOT / "harness/store/migrations"))
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        getattr(command, direction)(config, revision)
+
+
+def _columns(store: Store, table: str) -> set[str]:
+    return {column["name"] for column in sa.inspect(store.engine).get_columns(table)}
+
+
+def _the_roles_migration_goes_down_and_up(url: str, body: Ed25519PrivateKey) -> None:
+    """Down to 0003 and up again with a certificate withdrawn: the roles columns go and come back, nothing is
+    lost, and foreign keys are enforced afterwards (dropping a column rebuilds ``certificates`` on SQLite)."""
+    store = open_store(url)
+    try:
+        done = _populate(store, body)
+        _migrate(store, "downgrade", "0003")
+        assert "roles" not in _columns(store, "certificates") and "roles" not in _columns(store, "registrations")
+    finally:
+        store.close()
+    store = open_store(url)  # migrated to the newest again
+    try:
+        assert "roles" in _columns(store, "certificates") and "roles" in _columns(store, "registrations")
+        first = store.certificate(done["first"].certificate)
+        assert first.withdrawal is not None and store.certificate(done["second"].certificate).withdrawal is None
+        with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as connection:
+            connection.execute(
+                sa.text("INSERT INTO withdrawals VALUES ('nosuchcert', 'r', '2026-01-01T00:00:00Z', 'k', '{}')")
+            )
+    finally:
+        store.close()
+
+
+def test_the_roles_migration_goes_down_and_up_on_sqlite(tmp_path: Path, body: Ed25519PrivateKey) -> None:
+    _the_roles_migration_goes_down_and_up(_sqlite(tmp_path), body)
+
+
+@pytest.mark.postgres
+def test_the_roles_migration_goes_down_and_up_on_postgresql(postgres: str, body: Ed25519PrivateKey) -> None:
+    _the_roles_migration_goes_down_and_up(_database(postgres, "roles_down_up"), body)
+
+
+def test_a_sqlite_migration_leaving_a_dangling_reference_changes_nothing(
+    tmp_path: Path, body: Ed25519PrivateKey
+) -> None:
+    """Foreign keys are off while SQLite migrates (a rebuilt table would trip them), so they are checked at the
+    end: a dangling reference fails the migration whole, the store stays at its revision, checks back on."""
+    store = open_store(_sqlite(tmp_path))
+    try:
+        _populate(store, body)
+        with store.engine.connect() as connection:  # a row a store with foreign keys off could have let in
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.exec_driver_sql(
+                "INSERT INTO withdrawals VALUES ('nosuchcert', 'r', '2026-01-01T00:00:00Z', 'k', '{}')"
+            )
+            connection.commit()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        with pytest.raises(RuntimeError, match="withdrawals referring to no row of certificates"):
+            _migrate(store, "downgrade", "0003")
+        assert "roles" in _columns(store, "certificates")
+        with store.engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0004"
+            assert connection.exec_driver_sql("SELECT count(*) FROM log_entries").scalar() == 6
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        store.close()
+
+
 def test_a_hostile_register_gets_one_line_never_a_traceback(
     tmp_path: Path, body: Ed25519PrivateKey, capsys: pytest.CaptureFixture[str]
 ) -> None:

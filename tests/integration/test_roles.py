@@ -113,6 +113,20 @@ def test_every_scenario_of_every_suite_has_a_role(catalog: Catalog) -> None:
                 assert suite.role_of(scenario) in suite.roles, (suite.ref, scenario["id"])
 
 
+def test_esn_core_1_1_splits_its_scenarios_by_the_side_of_each_exchange(catalog: Catalog) -> None:
+    """Two answering roles (receiver, responder): the register names each scenario's role, so a run of one role
+    runs exactly that side (floor control server; the originator that correlates notifications and serves files)."""
+    suite = catalog.suites["esn-core"]["1.1"]
+
+    def ids(role: str) -> set[str]:
+        return {str(s["id"]) for s in suite.limited_to([role]).scenarios}
+
+    assert ids("responder") == {f"ESN-{n}" for n in range(40, 47)}
+    assert ids("sender") == {"ESN-15", "ESN-22", "ESN-23", "ESN-24", "ESN-25", "ESN-26", "ESN-34", "ESN-35"}
+    assert ids("receiver") == {str(s["id"]) for s in suite.scenarios} - ids("responder") - ids("sender")
+    assert {"ESN-01", "ESN-20", "ESN-30", "ESN-33"} <= ids("receiver")
+
+
 def test_harness_run_by_role_on_the_command_line(tmp_path: Path) -> None:
     """``harness run --role`` end to end (the reference served in a process of its own): the receiver roles of
     resilience-core certify, results.json names them, the console says the run is role-limited; an unknown role
