@@ -16,7 +16,8 @@ A recorded ``PUT /netcode/v1/_test/dataset`` becomes the suite's data set (loade
 the scenarios, as the bundled suites load theirs). A binary request body (not UTF-8: an MCData SDS) is a step's
 ``body_base64``, sent octet for octet as recorded, the ids it holds included (they stay as recorded in the
 whole conversation). What cannot be a step is left out and said: an exchange without an answer, a text body
-that holds ``${`` (the scenario template syntax), other test hooks.
+that holds ``${`` (the scenario template syntax), a test hook that reads (deliveries), a retrieval of an id minted
+outside the recording. Test hooks that set state or make the target send are steps, their bodies as recorded.
 """
 
 from __future__ import annotations

@@ -225,7 +225,7 @@ def test_replaying_the_masked_recording_against_the_reference_changes_nothing(
     # state or make it send (groups, floor sessions, triggers: the notifications recorded after a send-sds answer
     # the ids it was given). Left out are only the hooks reading what the reference did with the recording run's
     # counterpart (its deliveries) and the file the reference minted and sent in an FD to that counterpart
-    # (docs/recordings.md, decisions 11 and 17).
+    # (docs/recordings.md, decisions 11 and 18).
     left = [line for line in out.splitlines() if line.startswith("left out:")]
     hooks = [line for line in left if " GET /netcode/v1/_test/" in line and ": a test hook reading" in line]
     minted = [
