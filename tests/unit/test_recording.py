@@ -22,6 +22,7 @@ from harness.recording.masking import KEY_VARIABLE, Masker, PersonalFields, pers
 from harness.recording.scenario_writer import suite_documents, volatile_fields
 from harness.runner.checks import CheckContext, evaluate
 from harness.runner.context import ScenarioContext
+from harness.runner.steps import judge
 from harness.transport import Response
 
 KEY = b"sixteen or more bytes of key"
@@ -493,3 +494,26 @@ def test_replay_refuses_a_missing_key_of_its_options(tmp_path: Path) -> None:
     assert main([*replay, "--sign-key", str(tmp_path / "missing.key")]) == 2
     assert main([*replay, "--sut", "no product"]) == 2
     assert main([*replay, "--sut-supplier", "A Lab"]) == 2
+
+
+def test_a_minted_location_is_checked_by_pattern_and_its_one_uuid_captured(catalog: Catalog) -> None:
+    pattern = "^/netcode/v1/esn/files/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    step = {
+        "expect": {"status": 201, "headers": {"Location": {"path_pattern": pattern}}},
+        "capture": {"minted1": "uuid:header:Location"},
+    }
+
+    def answer(location: str) -> Response:
+        return Response(201, "", (("Location", location),), b"", 1.0)
+
+    ctx = ScenarioContext(catalog, "http://127.0.0.1:9")
+    assert judge("R-1", "x1", step, answer(f"http://127.0.0.1:9/netcode/v1/esn/files/{ID_A}"), ctx, None) == []
+    assert ctx.captures["minted1"] == ID_A and ctx.expand("/f/${capture:minted1}") == f"/f/{ID_A}"
+    for wrong in (f"http://elsewhere:9/netcode/v1/esn/files/{ID_A}", "/netcode/v1/esn/files/not-an-id"):
+        other = ScenarioContext(catalog, "http://127.0.0.1:9")
+        assert [f.check for f in judge("R-1", "x1", step, answer(wrong), other, None)] == ["headers: header Location"]
+        assert "minted1" not in other.captures
+    two = {"expect": {"status": 201}, "capture": {"minted1": "uuid:header:Location"}}
+    other = ScenarioContext(catalog, "http://127.0.0.1:9")
+    failures = judge("R-1", "x1", two, answer(f"/a/{ID_A}/b/{ID_B}"), other, None)  # two ids: which one is unknown
+    assert [f.check for f in failures] == ["capture minted1"] and "minted1" not in other.captures
