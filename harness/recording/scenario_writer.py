@@ -237,7 +237,10 @@ def _reason_unknowable(exchange: RecordedExchange, carried: set[str]) -> str | N
     unknown = {found.lower() for found in _UUID.findall(urlsplit(_path(exchange)).path)} - carried
     if not unknown:
         return None
-    return "names an id the target minted and sent outside the recording (a replayed target mints another)"
+    return (
+        "names an id the target minted and sent outside the recording, or held before it began "
+        "(a replayed target mints another, or need not hold it)"
+    )
 
 
 def _path(exchange: RecordedExchange) -> str:
