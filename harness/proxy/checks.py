@@ -14,6 +14,7 @@ invalid message was accepted or an answer breaks its format; ``BR-2``..``BR-5`` 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -40,7 +41,7 @@ from harness.validation.jsonschema import is_date_time
 from harness.validation.validator import Validation, detect_format, validator_for
 from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
-__all__ = ["KINDS", "ExchangeChecker", "ExchangeKind", "ProxyFinding", "kind_name", "kind_of"]
+__all__ = ["KINDS", "ExchangeChecker", "ExchangeKind", "ProxyFinding", "kind_name", "kind_of", "kinds_for"]
 
 MAX_BODY = 1 << 20
 """Binding rule 4: bodies up to 1 MiB are accepted, larger ones answered ``413``."""
@@ -132,29 +133,47 @@ KINDS: tuple[ExchangeKind, ...] = (
         resilience=True,
         accepted=202, request_formats=("emsi/1.0",), idempotent=True,
     ),
+    # esn.md 1.1: a notification no record correlates is 404 (DSP-01), one that breaks the record's rules 409
+    # (DSP-02..05); an SDS NOTIFICATION comes to /esn/sds, an FD NOTIFICATION to /esn/fd.
     _kind(
-        "esn sds", "POST", r"/netcode/v1/esn/sds", {202, 400, 413, 415},
+        "esn sds", "POST", r"/netcode/v1/esn/sds", {202, 400, 404, 409, 413, 415},
         accepted=202, request_formats=("mcdata-sds/1.0",),
     ),
-    _kind("esn fd", "POST", r"/netcode/v1/esn/fd", {202, 400, 413, 415}),
+    _kind("esn fd", "POST", r"/netcode/v1/esn/fd", {202, 400, 404, 409, 413, 415}),
     _kind("esn emergency alert", "POST", r"/netcode/v1/esn/emergency-alerts", {200, 202, 400, 413, 415}),
     _kind("esn location", "POST", r"/netcode/v1/esn/location-info", {202, 400, 413, 415}),
     _kind("esn floor", "POST", r"/netcode/v1/esn/floor/[^/]+", {202, 400, 404, 413, 415}),
     _kind("esn file upload", "POST", r"/netcode/v1/esn/files", {201, 400, 413, 415}, accepted=201),
+    _kind("esn file download", "GET", r"/netcode/v1/esn/files/[^/]+", {200, 404}),
 )  # fmt: skip
-"""The exchanges of intel-report.md, queries.md, alerts.md and esn.md (HTTP binding), as the proxy judges them."""
+"""The exchanges of intel-report.md, queries.md, alerts.md and esn.md 1.1 (HTTP binding), as the proxy judges."""
+
+ESN_1_1_ONLY = frozenset({"esn fd", "esn floor", "esn file upload", "esn file download"})
+"""Exchanges esn.md 1.1 brought (file distribution, the content server, floor control): none in 1.0."""
+KINDS_ESN_1_0: tuple[ExchangeKind, ...] = tuple(
+    dataclasses.replace(kind, statuses=frozenset({202, 400, 413, 415})) if kind.name == "esn sds" else kind
+    for kind in KINDS
+    if kind.name not in ESN_1_1_ONLY
+)
+"""The tables as esn.md 1.0 has them (``--profile esn=1.0``): an SDS is answered 202, 400, 413 or 415."""
+
+
+def kinds_for(catalog: Catalog) -> tuple[ExchangeKind, ...]:
+    """The exchange tables of the esn document version ``catalog`` judges by (its current one by default)."""
+    return KINDS_ESN_1_0 if dict(catalog.in_force).get("esn") == "1.0" else KINDS
+
 
 TEST_HOOK = re.compile(r"/netcode/v1/_test(/|\Z)")
 
 
-def kind_of(method: str, target: str) -> ExchangeKind | None:
+def kind_of(method: str, target: str, kinds: tuple[ExchangeKind, ...] = KINDS) -> ExchangeKind | None:
     """The exchange kind of a request (None: not an exchange of the tables: test hooks, other paths)."""
     path = target.split("?", 1)[0].split("#", 1)[0]
     if "://" in path:  # absolute-form target
         path = "/" + path.split("://", 1)[1].partition("/")[2]
     if TEST_HOOK.match(path):
         return None
-    return next((kind for kind in KINDS if kind.method == method and kind.path.match(path)), None)
+    return next((kind for kind in kinds if kind.method == method and kind.path.match(path)), None)
 
 
 def kind_name(exchange: RecordedExchange) -> str:
@@ -187,6 +206,7 @@ class ExchangeChecker:
 
     def __init__(self, catalog: Catalog, remember: int = 100_000) -> None:
         self.catalog = catalog
+        self.kinds = kinds_for(catalog)
         self.formats = list(catalog.formats.values())
         self.remember = remember
         self._ids: OrderedDict[str, bytes] = OrderedDict()
@@ -197,7 +217,7 @@ class ExchangeChecker:
 
     def check(self, exchange: RecordedExchange) -> list[ProxyFinding]:
         """Every finding on ``exchange`` (empty: it conforms as far as the proxy can see)."""
-        kind = kind_of(exchange.method, exchange.target)
+        kind = kind_of(exchange.method, exchange.target, self.kinds)
         if kind is None:
             return []
         with self._lock:

@@ -16,7 +16,8 @@ A recorded ``PUT /netcode/v1/_test/dataset`` becomes the suite's data set (loade
 the scenarios, as the bundled suites load theirs). A binary request body (not UTF-8: an MCData SDS) is a step's
 ``body_base64``, sent octet for octet as recorded, the ids it holds included (they stay as recorded in the
 whole conversation). What cannot be a step is left out and said: an exchange without an answer, a text body
-that holds ``${`` (the scenario template syntax), other test hooks.
+that holds ``${`` (the scenario template syntax), a test hook that reads (deliveries), a retrieval of an id minted
+outside the recording. Test hooks that set state or make the target send are steps, their bodies as recorded.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ from harness.validation.xmlsafe import UnsafeXml, parse_xml
 
 __all__ = ["Left", "WrittenSuite", "suite_documents", "volatile_fields", "write_suite"]
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_UUID = re.compile(_UUID_PATTERN)
+_UUID_SPLIT = re.compile(f"({_UUID_PATTERN})")
 _SUITE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _DROPPED_HEADERS = frozenset(
     {
@@ -140,6 +143,21 @@ class _Ids:
         self.names: dict[str, str] = {}
         self.pinned: set[str] = set()
         """Ids a binary body holds: it is sent as recorded, so they stay as recorded everywhere."""
+        self.minted: dict[str, str] = {}
+        """Ids the answering system minted (a ``Location`` naming what a request created): the replayed
+        target mints its own, so later requests name the one captured from its answer (``${capture:mintedN}``)."""
+        self.minting: set[str] = set()
+        """Ids minted by the step whose expectation is being written: not comparable before they are captured."""
+
+    def mint(self, found: str) -> str:
+        name = self.minted.setdefault(found.lower(), f"minted{len(self.minted) + 1}")
+        self.names.pop(found.lower(), None)
+        self.pinned.discard(found.lower())
+        return name
+
+    def comparable(self, value: Any) -> bool:
+        """Whether an expected ``value`` can be compared (it names no id its own step minted)."""
+        return not (isinstance(value, str) and any(m.group().lower() in self.minting for m in _UUID.finditer(value)))
 
     def learn(self, text: str) -> None:
         for found in _UUID.findall(text):
@@ -151,16 +169,18 @@ class _Ids:
             self.names.pop(found.lower(), None)
 
     def template(self, text: str) -> str:
-        if not self.fresh or not self.names:
+        if not self.minted and (not self.fresh or not self.names):
             return text
-        return _UUID.sub(
-            lambda m: (
-                f"${{uuid:{self.names[m.group().lower()]}}}"
-                if m.group().lower() in self.names and m.group().lower() not in self.pinned
-                else m.group()
-            ),
-            text,
-        )
+
+        def one(m: re.Match[str]) -> str:
+            found = m.group().lower()
+            if found in self.minted:
+                return f"${{capture:{self.minted[found]}}}"
+            if self.fresh and found in self.names and found not in self.pinned:
+                return f"${{uuid:{self.names[found]}}}"
+            return m.group()
+
+        return _UUID.sub(one, text)
 
     def value(self, value: Any) -> Any:
         return self.template(value) if isinstance(value, str) else value
@@ -184,7 +204,9 @@ def _conversations(exchanges: Sequence[tuple[int, RecordedExchange]]) -> list[li
 
     owner: dict[str, int] = {}
     for index, (_, exchange) in enumerate(exchanges):
-        for found in _ids_of(exchange):
+        # A Location names what the request created: who later names it belongs to the same conversation.
+        location = urlsplit(exchange.header("Location", answer=True) or "").path
+        for found in _ids_of(exchange) | {found.lower() for found in _UUID.findall(location)}:
             if found in owner:
                 parent[root(index)] = root(owner[found])
             else:
@@ -193,6 +215,32 @@ def _conversations(exchanges: Sequence[tuple[int, RecordedExchange]]) -> list[li
     for index, item in enumerate(exchanges):
         groups.setdefault(root(index), []).append(item)
     return sorted(groups.values(), key=lambda group: group[0][0])
+
+
+def _answer_ids(exchange: RecordedExchange) -> set[str]:
+    text = (exchange.header("Location", answer=True) or "") + "\n" + exchange.answer_body.decode("latin-1")
+    return {found.lower() for found in _UUID.findall(text)}
+
+
+def _hook_with_body(exchange: RecordedExchange) -> bool:
+    """A test hook whose body names ids the target puts in what it then sends (``send-sds``'s Conversation
+    and Message IDs): sent as recorded, so the binary notifications recorded after it still answer it."""
+    return urlsplit(_path(exchange)).path.startswith(TEST_HOOKS) and bool(exchange.request_body)
+
+
+def _reason_unknowable(exchange: RecordedExchange, carried: set[str]) -> str | None:
+    """Why a retrieval cannot be replayed: it names an id no earlier exchange of the recording carried, and was
+    answered: the target minted it and told it outside the recording (the file URL of an FD it sent on a trigger,
+    to a system the recording does not hold), so a replayed target mints another that no replay can learn."""
+    if exchange.method.upper() not in ("GET", "HEAD") or not 200 <= exchange.answer_status < 300:
+        return None
+    unknown = {found.lower() for found in _UUID.findall(urlsplit(_path(exchange)).path)} - carried
+    if not unknown:
+        return None
+    return (
+        "names an id the target minted and sent outside the recording, or held before it began "
+        "(a replayed target mints another, or need not hold it)"
+    )
 
 
 def _path(exchange: RecordedExchange) -> str:
@@ -206,8 +254,8 @@ def _reason_left(exchange: RecordedExchange) -> str | None:
     if exchange.request_dropped or exchange.answer_dropped or not exchange.request_complete:
         return "the recording holds only part of a body (over the recorder's bound, or answered before it ended)"
     path = urlsplit(_path(exchange)).path
-    if path.startswith(TEST_HOOKS) and path != DATASET_HOOK:
-        return "a test hook (the SUT's own sending is not in a recording of what it was sent)"
+    if path.startswith(TEST_HOOKS) and exchange.method.upper() in ("GET", "HEAD"):
+        return "a test hook reading what the SUT did with a system the recording does not hold (its deliveries)"
     text = _text(exchange.request_body) or ""  # a binary body becomes body_base64: no template in it
     if "${" in text or "${" in exchange.target:
         return "the request holds '${' (the scenario template syntax)"
@@ -230,7 +278,7 @@ def _json_expect(document: Any, ids: _Ids, volatile: Sequence[tuple[str, ...]]) 
             expected[f"{pointer}/{len(node)}"] = {"present": False}  # no element beyond the recorded ones
         elif isinstance(node, str) and "${" in node:
             return  # a template in the answer's text cannot be compared literally
-        elif path:
+        elif path and ids.comparable(node):
             expected[pointer] = ids.value(node)
 
     visit(document, ())
@@ -268,13 +316,13 @@ def _xml_expect(root: etree._Element, ids: _Ids, volatile: frozenset[str]) -> di
             expected[f"count({path}/*)"] = len(children)
         else:
             text = (element.text or "").strip()
-            if "${" not in text:
+            if "${" not in text and ids.comparable(text):
                 expected[path] = ids.value(text)
         for name, value in sorted(element.attrib.items()):
             qname = etree.QName(name)
             if qname.namespace is not None:
                 continue
-            if "${" not in value:
+            if "${" not in value and ids.comparable(value):
                 expected[f"{path}/@{qname.localname}"] = ids.value(value.strip())
     if expected:
         expected["namespaces"] = {prefix: namespace for namespace, prefix in prefixes.items()}
@@ -293,7 +341,17 @@ def _expect(
         expect["media_type"] = media_type(content_type)
     location = exchange.header("Location", answer=True)
     if location is not None and "${" not in location:
-        expect["headers"] = {"Location": {"path": ids.template(urlsplit(location).path)}}
+        path = urlsplit(location).path
+        if ids.minting and _UUID.search(path):  # the target mints its own id there: any UUID, the rest as recorded
+            pattern = "".join(
+                (_UUID_PATTERN if part.lower() in ids.minting else ids.template(part))
+                if _UUID.fullmatch(part)
+                else re.escape(part)
+                for part in _UUID_SPLIT.split(path)
+            )
+            expect["headers"] = {"Location": {"path_pattern": f"^{pattern}$"}}
+        else:
+            expect["headers"] = {"Location": {"path": ids.template(path)}}
     body = exchange.answer_body
     if not body or exchange.header("Content-Encoding", answer=True):
         return expect
@@ -373,8 +431,10 @@ def suite_documents(
     left: list[Left] = []
     dataset: Any = None
     usable: list[tuple[int, RecordedExchange]] = []
+    carried: set[str] = set()  # every id the recording carried so far, in a request or an answer
     for number, exchange in enumerate(exchanges, 1):
-        reason = _reason_left(exchange)
+        reason = _reason_left(exchange) or _reason_unknowable(exchange, carried)
+        carried |= _ids_of(exchange) | _answer_ids(exchange)
         if reason is None and urlsplit(_path(exchange)).path == DATASET_HOOK and exchange.method.upper() == "PUT":
             try:
                 dataset = parse_json(exchange.request_body)
@@ -393,16 +453,21 @@ def suite_documents(
             text = _text(exchange.request_body)
             ids.learn(exchange.target + "\n" + (text if text is not None else ""))
         for _, exchange in group:
-            if _text(exchange.request_body) is None:
+            if _text(exchange.request_body) is None or _hook_with_body(exchange):
                 ids.pin(exchange.request_body)
-        steps = [
-            {
-                "id": f"x{number:05d}",
-                "request": _request(exchange, ids),
-                "expect": _expect(exchange, ids, catalog, volatile),
-            }
-            for number, exchange in group
-        ]
+        steps: list[dict[str, Any]] = []
+        requested: set[str] = set()
+        for number, exchange in group:
+            step: dict[str, Any] = {"id": f"x{number:05d}", "request": _request(exchange, ids)}
+            requested |= _ids_of(exchange)
+            location = exchange.header("Location", answer=True) or ""
+            ids.minting = {found.lower() for found in _UUID.findall(urlsplit(location).path)} - requested
+            step["expect"] = _expect(exchange, ids, catalog, volatile)
+            if len(ids.minting) == 1:  # one id minted: later requests name the one the target mints
+                [minted] = ids.minting
+                step["capture"] = {ids.mint(minted): "uuid:header:Location"}
+            ids.minting = set()
+            steps.append(step)
         first = group[0][1]
         numbers = ", ".join(str(number) for number, _ in group[:8]) + (", ..." if len(group) > 8 else "")
         scenarios.append(

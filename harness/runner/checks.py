@@ -174,6 +174,9 @@ def headers_are(expected: dict[str, Any], ctx: CheckContext) -> Iterator[Mismatc
         elif isinstance(spec, dict) and "path" in spec:
             if not _names_path(actual, ctx.response.url or ctx.scenario.target, ctx.scenario.target, spec["path"]):
                 yield Mismatch(field, spec["path"], actual, f"{name} does not name {spec['path']}")
+        elif isinstance(spec, dict) and "path_pattern" in spec:
+            if not _matches_path(actual, ctx.response.url or ctx.scenario.target, ctx.scenario.target, spec):
+                yield Mismatch(field, spec["path_pattern"], actual, f"{name} does not name a path like that")
         elif isinstance(spec, dict) and "media_type" in spec:
             if media_type(actual) != str(spec["media_type"]).lower():
                 yield Mismatch(field, spec["media_type"], actual, f"{name} names another media type")
@@ -202,6 +205,15 @@ def _names_path(reference: str, base: str, target: str, path: str) -> bool:
             return parts.path == path and parts.netloc == _netloc(target)
     resolved = urlsplit(urljoin(base, reference))
     return resolved.path == path and (not resolved.netloc or resolved.netloc == _netloc(target))
+
+
+def _matches_path(reference: str, base: str, target: str, spec: Mapping[str, Any]) -> bool:
+    """Whether ``reference`` (a Location), resolved against ``base``, names on the target's host a path that
+    ``spec["path_pattern"]`` (a regular expression) matches whole: an id the answering system minted."""
+    resolved = urlsplit(urljoin(base, reference))
+    if resolved.netloc and resolved.netloc != _netloc(target):
+        return False
+    return re.fullmatch(str(spec["path_pattern"]), resolved.path) is not None
 
 
 def _json_body(ctx: CheckContext, field: str) -> Iterator[Mismatch]:

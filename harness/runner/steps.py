@@ -25,6 +25,7 @@ from harness.validation.validator import sample_findings, validator_for
 __all__ = ["as_sent", "build_request", "capture", "check_outgoing", "judge"]
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+_UUID_ANYWHERE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def build_request(
@@ -124,14 +125,19 @@ def judge(
 def capture(
     spec: Mapping[str, str], check_ctx: CheckContext, ctx: ScenarioContext, step: str, failures: list[CheckFailure]
 ) -> None:
-    """Carry the values ``spec`` names (``header:NAME`` or a JSON pointer) into ``ctx.captures``."""
+    """Carry the values ``spec`` names (``header:NAME`` or a JSON pointer) into ``ctx.captures``; a source
+    prefixed ``uuid:`` carries the one UUID that value holds (the id in a ``Location``)."""
     for variable, source in spec.items():
-        if source.startswith("header:"):
-            value: Any = check_ctx.response.header(source[len("header:") :])
+        whole = source.removeprefix("uuid:")
+        if whole.startswith("header:"):
+            value: Any = check_ctx.response.header(whole[len("header:") :])
         else:
             document, _ = check_ctx.json()
-            value = resolve_pointer(document, source)
+            value = resolve_pointer(document, whole)
             value = None if is_missing(value) else value
+        if value is not None and whole != source:
+            found = _UUID_ANYWHERE.findall(value) if isinstance(value, str) else []
+            value = found[0] if len(found) == 1 else None
         if value is None:
             failures.append(
                 CheckFailure(step, f"capture {variable}", f"a value at {source}", None, "nothing to capture")

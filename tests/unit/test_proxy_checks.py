@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from harness.catalog import Catalog
-from harness.proxy.checks import ExchangeChecker, ProxyFinding, kind_of
+from harness.proxy.checks import ExchangeChecker, ProxyFinding, kind_of, kinds_for
 from harness.recording.exchange import RecordedExchange
 from harness.reporting.redaction import Redactor
 
@@ -110,6 +110,43 @@ def test_an_answer_status_outside_the_table_and_a_status_the_table_allows(catalo
     report_id = str(REPORT["reportId"])
     wrong = _submit(REPORT, 200, _ack(report_id), Content_Type="application/json", Location="/x")
     assert "EX-STATUS" in _rules(checker.check(wrong))
+
+
+def _esn(path: str, status: int) -> RecordedExchange:
+    problem = {"type": "urn:netcode:problems/not-found", "title": "Not found", "status": status}
+    return RecordedExchange(
+        started="2026-12-05T10:00:00.000Z",
+        origin="http://127.0.0.1:1",
+        method="POST",
+        target=path,
+        http_version="HTTP/1.1",
+        request_headers=(("Content-Type", "multipart/mixed; boundary=b"),),
+        request_body=b"--b--\r\n",
+        answer_status=status,
+        answer_reason="",
+        answer_http_version="HTTP/1.1",
+        answer_headers=(("Content-Type", "application/problem+json"),),
+        answer_body=json.dumps(problem).encode(),
+        elapsed_ms=1.0,
+    )
+
+
+def test_esn_tables_follow_the_esn_version_the_proxy_judges_by(catalog: Catalog) -> None:
+    # esn.md 1.1: an uncorrelated notification is 404 (DSP-01), one breaking its record's rules 409 (DSP-02..05),
+    # on /esn/sds and /esn/fd alike; 1.0 answers an SDS 202, 400, 413 or 415 only and has no FD, files or floor.
+    current, old = ExchangeChecker(catalog), ExchangeChecker(catalog.at({"esn": "1.0"}))
+    for status in (404, 409):
+        assert "EX-STATUS" not in _rules(current.check(_esn("/netcode/v1/esn/sds", status)))
+        assert "EX-STATUS" not in _rules(current.check(_esn("/netcode/v1/esn/fd", status)))
+        assert "EX-STATUS" in _rules(old.check(_esn("/netcode/v1/esn/sds", status)))
+    assert "EX-STATUS" in _rules(current.check(_esn("/netcode/v1/esn/sds", 410)))
+    old_kinds = kinds_for(catalog.at({"esn": "1.0"}))
+    for method, path in (
+        ("POST", "/netcode/v1/esn/fd"),
+        ("POST", "/netcode/v1/esn/floor/s1"),
+        ("GET", "/netcode/v1/esn/files/f1"),
+    ):
+        assert kind_of(method, path) is not None and kind_of(method, path, old_kinds) is None
 
 
 def test_only_exchanges_of_the_tables_are_judged() -> None:

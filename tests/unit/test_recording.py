@@ -22,6 +22,7 @@ from harness.recording.masking import KEY_VARIABLE, Masker, PersonalFields, pers
 from harness.recording.scenario_writer import suite_documents, volatile_fields
 from harness.runner.checks import CheckContext, evaluate
 from harness.runner.context import ScenarioContext
+from harness.runner.steps import judge
 from harness.transport import Response
 
 KEY = b"sixteen or more bytes of key"
@@ -367,15 +368,41 @@ def test_what_cannot_be_a_step_is_left_out_with_its_reason(catalog: Catalog) -> 
         _exchange(body=b"\xff\xfe binary ${uuid:a}"),  # binary: a step's body_base64, no template expanded in it
         _exchange(body=b'{"x": "${uuid:a}"}'),
         _exchange(status=0, answer=b""),
-        _exchange(target="/netcode/v1/_test/trigger"),
+        _exchange(target="/netcode/v1/_test/trigger"),  # a hook that makes the target send: a step (decision 18)
+        _exchange(body=b"", target=f"/netcode/v1/_test/deliveries/{ID_A}"),  # a hook that reads: left out
+        _exchange(body=b"", target=f"/netcode/v1/esn/files/{ID_B}", answer=b"file"),  # minted elsewhere
+        _exchange(body=b"", target=f"/netcode/v1/esn/files/{ID_B}", answer=b"", status=404),  # an unknown id: a step
         _exchange(body=b'{"persons": [], "vehicles": []}', target="/netcode/v1/_test/dataset"),
     ]
+    for index in (4, 5, 6):
+        exchanges[index] = dataclasses.replace(exchanges[index], method="GET")
     exchanges[-1] = dataclasses.replace(exchanges[-1], method="PUT")
     _, scenarios, dataset, left = suite_documents(exchanges, catalog, "s")
     assert dataset == {"persons": [], "vehicles": []}
-    assert [step["id"] for scenario in scenarios for step in scenario["steps"]] == ["x00001"]
-    assert [item.number for item in left] == [2, 3, 4]
-    assert "${" in left[0].reason and "no answer" in left[1].reason and "test hook" in left[2].reason
+    assert sorted(step["id"] for scenario in scenarios for step in scenario["steps"]) == ["x00001", "x00004", "x00007"]
+    assert [item.number for item in left] == [2, 3, 5, 6]
+    assert "${" in left[0].reason and "no answer" in left[1].reason and "a test hook reading" in left[2].reason
+    assert "minted" in left[3].reason
+
+
+def test_an_id_the_target_minted_is_captured_and_named_by_later_requests(catalog: Catalog) -> None:
+    """A Location naming an id no request named (POST /esn/files answered 201): the replayed target mints its own,
+    so the step captures it and later requests of the conversation name the capture (decision 18)."""
+    location = f"http://127.0.0.1:8080/netcode/v1/esn/files/{ID_B}"
+    upload = _exchange(
+        body=b"octets", target="/netcode/v1/esn/files", answer=b"", status=201, answer_headers=(("Location", location),)
+    )
+    fetch = dataclasses.replace(
+        _exchange(body=b"", target=f"/netcode/v1/esn/files/{ID_B}", answer=b"octets"), method="GET"
+    )
+    for fresh in (True, False):
+        _, scenarios, _, left = suite_documents([upload, fetch], catalog, "s", fresh_ids=fresh)
+        assert not left and len(scenarios) == 1  # the Location joins the upload and the fetch in one conversation
+        first, second = scenarios[0]["steps"]
+        assert first["capture"] == {"minted1": "uuid:header:Location"}
+        pattern = first["expect"]["headers"]["Location"]["path_pattern"]
+        assert re.fullmatch(pattern, f"/netcode/v1/esn/files/{ID_A}") and not re.fullmatch(pattern, "/netcode/v1/x")
+        assert second["request"]["path"] == "/netcode/v1/esn/files/${capture:minted1}"
 
 
 def _notification(kind: int, date: int, conversation: uuid.UUID, message: uuid.UUID) -> bytes:
@@ -467,3 +494,26 @@ def test_replay_refuses_a_missing_key_of_its_options(tmp_path: Path) -> None:
     assert main([*replay, "--sign-key", str(tmp_path / "missing.key")]) == 2
     assert main([*replay, "--sut", "no product"]) == 2
     assert main([*replay, "--sut-supplier", "A Lab"]) == 2
+
+
+def test_a_minted_location_is_checked_by_pattern_and_its_one_uuid_captured(catalog: Catalog) -> None:
+    pattern = "^/netcode/v1/esn/files/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    step = {
+        "expect": {"status": 201, "headers": {"Location": {"path_pattern": pattern}}},
+        "capture": {"minted1": "uuid:header:Location"},
+    }
+
+    def answer(location: str) -> Response:
+        return Response(201, "", (("Location", location),), b"", 1.0)
+
+    ctx = ScenarioContext(catalog, "http://127.0.0.1:9")
+    assert judge("R-1", "x1", step, answer(f"http://127.0.0.1:9/netcode/v1/esn/files/{ID_A}"), ctx, None) == []
+    assert ctx.captures["minted1"] == ID_A and ctx.expand("/f/${capture:minted1}") == f"/f/{ID_A}"
+    for wrong in (f"http://elsewhere:9/netcode/v1/esn/files/{ID_A}", "/netcode/v1/esn/files/not-an-id"):
+        other = ScenarioContext(catalog, "http://127.0.0.1:9")
+        assert [f.check for f in judge("R-1", "x1", step, answer(wrong), other, None)] == ["headers: header Location"]
+        assert "minted1" not in other.captures
+    two = {"expect": {"status": 201}, "capture": {"minted1": "uuid:header:Location"}}
+    other = ScenarioContext(catalog, "http://127.0.0.1:9")
+    failures = judge("R-1", "x1", two, answer(f"/a/{ID_A}/b/{ID_B}"), other, None)  # two ids: which one is unknown
+    assert [f.check for f in failures] == ["capture minted1"] and "minted1" not in other.captures
