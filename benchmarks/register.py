@@ -40,7 +40,7 @@ from harness.evidence.bundle import Sut
 from harness.evidence.keys import keyid
 from tests.integration.evidence_helpers import run_with_evidence
 
-SUITES = ("intel-core", "alerts-core@1.1", "checks-core", "esn-core")
+SUITES = ("intel-core", "alerts-core@1.1", "checks-core", "esn-core", "resilience-core")
 LAB = "Benchmark Lab"
 
 
