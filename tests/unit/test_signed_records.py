@@ -49,6 +49,8 @@ def test_a_record_the_body_signed_opens_to_its_content_and_signer() -> None:
         (json.dumps({"payloadType": KIND, "payload": "!", "signatures": []}), "record: payload is not base64"),
         (" " * (MAX_RECORD_CHARS + 1), "record: too large"),
     ],
+    # fixed ids: the keys are made at import, and xdist's workers must collect the same test names
+    ids=["supplier-key", "other-type", "array", "not-json-payload", "not-json", "not-envelope", "not-base64", "large"],
 )
 def test_what_the_body_did_not_sign_is_one_reason(record: str, reason: str) -> None:
     with pytest.raises(SignedRecordError) as caught:
