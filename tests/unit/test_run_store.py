@@ -162,9 +162,10 @@ def test_withdrawal_needs_the_pinned_body_key(store: Store, tmp_path: Path) -> N
     assert store.evidence().certificates[0].withdrawal == withdrawal
     with pytest.raises(WithdrawalRefused, match="withdrawn already"):
         store.withdraw(certificate.id, sign_withdrawal(certificate, "again", store.clock(), body))
-    # Withdrawn, the product and suite version can be certified again by a new passing run.
+    # Withdrawn, the product version stays withdrawn: a new passing run of it is registered, never certified
+    # (a withdrawal binds the product version: docs/decisions-store.md 5).
     again = store.register(_valid(_bundle(b"pass again", "run-3")), "again", b"pass again")
-    assert again.certificate not in (None, certificate.id)
+    assert again.accepted and again.certificate is None and "withdrawal binds the product version" in again.line
 
 
 def test_harness_run_records_a_run_but_never_a_certificate(store: Store) -> None:
