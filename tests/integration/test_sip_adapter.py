@@ -45,6 +45,10 @@ def transport() -> SipTransport:
 async def test_an_sds_is_accepted_and_its_notification_comes_back(catalog: Catalog, kind: str) -> None:
     async with SipServer(catalog) as gateway, SipServer(catalog) as sender:
         signalling, content_type, body = an_sds(Disposition.DELIVERY)
+        # The test's transport and ``sender`` together play the originating client: under esn.md 1.1 the
+        # originator keeps what it sent, and judges the notification that comes back against that record
+        # (an uncorrelated one is 403 "216 unable to correlate", tested in test_esn11_correlation.py).
+        sender.correlator.keep(signalling)
         headers = (("Content-Type", content_type), ("Contact", f"<{sender.uri('pc.1234', kind)}>"))
         answer = await transport().send(Request("MESSAGE", gateway.uri("pc.5678", kind), headers, body))
         assert (answer.status, answer.reason) == (202, "Accepted")
