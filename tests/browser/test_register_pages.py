@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
 
 from harness.catalog import Catalog
 from harness.cli import main
@@ -74,7 +75,7 @@ def test_catalogue_search_leads_to_a_product_and_its_evidence(page: Any, registe
     assert page.find_element(By.ID, "count").text.startswith("2 products")
     search = page.find_element(By.ID, "q")
     search.send_keys("acme", Keys.ENTER)  # a GET form: the server answers the search
-    assert urllib.parse.urlsplit(page.current_url).query == "q=acme"
+    WebDriverWait(page, 20).until(lambda driver: urllib.parse.urlsplit(driver.current_url).query == "q=acme")
     rows = page.find_elements(By.CSS_SELECTOR, "#catalogue tbody tr")
     assert len(rows) == 1 and "Acme Ltd" in rows[0].text
     rows[0].find_element(By.CSS_SELECTOR, "a.product").send_keys(Keys.ENTER)
@@ -124,6 +125,8 @@ def test_a_compatibility_answer_with_its_reasons(page: Any, register: dict[str, 
     page.find_element(By.XPATH, "//select[@id='a']/option[starts-with(., 'Acme')]").click()
     page.find_element(By.XPATH, "//select[@id='b']/option[starts-with(., 'Gamma')]").click()
     page.find_element(By.ID, "ask").click()
+    # the form's GET navigates: wait for the answer page (reading current_url at once can still give the form's)
+    WebDriverWait(page, 20).until(lambda driver: "a=" in urllib.parse.urlsplit(driver.current_url).query)
     query = urllib.parse.urlsplit(page.current_url).query
     document = _json(f"{register['url']}/register/v1/can-exchange?{query}")  # the same answer, as JSON
     assert document["a"].startswith("Acme") and document["b"].startswith("Gamma")
