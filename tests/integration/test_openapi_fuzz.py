@@ -32,6 +32,7 @@ import asyncio
 import collections
 import contextlib
 import copy
+import email
 import json
 import os
 import re
@@ -481,6 +482,24 @@ def multipart_cases(operation: Any, media_type: str, content: dict[str, Any]) ->
     return st.sampled_from(multipart_entities(content)).flatmap(around)
 
 
+NOTIFICATION_TYPES = frozenset({5, 6, 9})
+"""Signalling message types of a disposition or FD notification (the first octet's low six bits)."""
+
+
+def answers_a_message(body: Any, content_type: str) -> bool:
+    """Whether a multipart MCData body is a notification (its signalling part's message type says so)."""
+    if not isinstance(body, bytes) or not content_type.lower().startswith("multipart/"):
+        return False
+    message = email.message_from_bytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    if not message.is_multipart():
+        return False
+    for part in message.get_payload():
+        if part.get_content_type() == "application/vnd.3gpp.mcdata-signalling":
+            data = part.get_payload(decode=True)
+            return isinstance(data, bytes) and bool(data) and data[0] & 0x3F in NOTIFICATION_TYPES
+    return False
+
+
 def a_valid_body(label: str) -> tuple[str, Any, dict[str, str]] | None:
     """(media type, body, headers) of the operation's first documented request example."""
     for media_type, content in body_media_types(label).items():
@@ -581,7 +600,13 @@ def test_documented_examples_are_accepted(label: str, supplier: LiveSupplier) ->
             headers = {**reply_to_header(label), **headers}
             case = operation.Case(body=copy.deepcopy(body), media_type=media_type, headers=headers)
             response = send(label, "example", case, supplier)
-            if accepted:
+            if accepted and answers_a_message(body, headers.get("Content-Type", "")):
+                # esn.md 1.1: a notification answering no SDS/FD the gateway sent or relayed is refused (DSP-01)
+                assert response.status_code == 404 and "DSP-01" in response.text, (
+                    f"{label} {media_type}: an uncorrelated notification answered {response.status_code} "
+                    f"{response.text}"
+                )
+            elif accepted:
                 assert 200 <= response.status_code < 300, (
                     f"{label} {media_type}: {response.status_code} {response.text}"
                 )
