@@ -18,6 +18,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from harness.model import Finding
 from harness.profile import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 from harness.transport import credential_name
+from harness.validation.jsonsafe import UnsafeJson, parse_json
 
 __all__ = [
     "BODY",
@@ -34,6 +35,7 @@ __all__ = [
     "json_response",
     "problem",
     "read_body",
+    "read_json",
     "recording_middleware",
     "utc_now",
 ]
@@ -159,6 +161,17 @@ async def read_body(request: web.Request, limit: int = MAX_BODY) -> bytes:
     except (ConnectionError, HttpProcessingError):  # the sender went away mid-body: a half body is not a message
         raise BodyIncomplete from None
     return b"".join(chunks)
+
+
+async def read_json(request: web.Request, limit: int = MAX_BODY) -> tuple[Any, web.Response | None]:
+    """A hook's JSON body: read within ``limit`` (:func:`read_body`), kept for the recorder (:data:`BODY`) and parsed
+    with the bounded JSON parser. ``(document, None)``, or ``(None, the 400 problem saying why it is not JSON)``."""
+    body = await read_body(request, limit=limit)
+    request[BODY] = body
+    try:
+        return parse_json(body), None
+    except UnsafeJson as exc:
+        return None, problem(400, "invalid-message", str(exc), [Finding("", "schema", str(exc))])
 
 
 @dataclass(slots=True, frozen=True)

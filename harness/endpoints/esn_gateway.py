@@ -56,7 +56,7 @@ from aiohttp import web
 
 from harness.catalog import Catalog
 from harness.codecs.multipart import MultipartError, parse_multipart
-from harness.endpoints.common import BODY, LOG, problem, read_body
+from harness.endpoints.common import BODY, LOG, problem, read_body, read_json
 from harness.endpoints.correlation import ORIGINALS, Correlator, Judgement
 from harness.endpoints.files import FILES_PATH, FileServer
 from harness.endpoints.floor_control import FloorControl, plays_floor_control
@@ -102,7 +102,6 @@ from harness.families.esn.validation import sds_validator
 from harness.http import media_type
 from harness.model import Finding
 from harness.profile import ESN_ALERTS_PATH, GROUPS_HOOK, LOCATION_PATH, SDS_PATH
-from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.validator import Validation, validator_for
 
 __all__ = ["FD_PATH", "REPLY_TO", "EsnGateway", "Member", "PendingFd"]
@@ -423,12 +422,9 @@ class EsnGateway:
     async def load_groups(self, request: web.Request) -> web.StreamResponse:
         """``{"groups": [{"uri": G, "members": [{"uri": U, "url": BASE, "affiliated": true}]}]}``: each group
         listed is replaced, the others are kept."""
-        body = await read_body(request, limit=256 * 1024)
-        request[BODY] = body
-        try:
-            document = parse_json(body)
-        except UnsafeJson as exc:
-            return problem(400, "invalid-message", str(exc), [Finding("", "schema", str(exc))])
+        document, refused = await read_json(request, limit=256 * 1024)
+        if refused is not None:
+            return refused
         groups, findings = self._groups(document)
         if findings:
             return problem(400, "invalid-message", "not a group table", findings)

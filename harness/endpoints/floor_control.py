@@ -30,14 +30,13 @@ import aiohttp
 from aiohttp import web
 
 from harness.catalog import Catalog
-from harness.endpoints.common import BODY, LOG, problem, read_body
+from harness.endpoints.common import BODY, LOG, problem, read_body, read_json
 from harness.endpoints.store import MemoryStore
 from harness.endpoints.test_hooks import LOOPBACK_BASE_URL
 from harness.families.esn.floor import FLOOR_PATH, FLOOR_SESSIONS_HOOK, MEDIA_TYPE, encode, judge
 from harness.families.esn.floor_server import MAX_PARTICIPANTS, FloorSession, Outgoing, Participant
 from harness.http import media_type
 from harness.model import ConfigurationError, Finding
-from harness.validation.jsonsafe import UnsafeJson, parse_json
 
 __all__ = ["FLOOR_PATH", "FLOOR_SESSIONS_HOOK", "SESSIONS_HELD", "FloorControl", "plays_floor_control"]
 
@@ -120,12 +119,9 @@ class FloorControl:
 
     async def set_up(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["session"]
-        body = await read_body(request, limit=64 * 1024)
-        request[BODY] = body
-        try:
-            document = parse_json(body)
-        except UnsafeJson as exc:
-            return problem(400, "invalid-message", str(exc), [Finding("", "schema", str(exc))])
+        document, refused = await read_json(request, limit=64 * 1024)
+        if refused is not None:
+            return refused
         session, findings = self.session_from(document)
         if not SESSION_NAME.fullmatch(name):
             findings.append(Finding("", "schema", "a session name is 1 to 200 unreserved URI characters"))

@@ -12,13 +12,12 @@ from typing import Any
 from aiohttp import web
 
 from harness.catalog import Catalog
-from harness.endpoints.common import BODY, BodyTooLarge, json_response, problem, read_body
+from harness.endpoints.common import BODY, BodyTooLarge, json_response, problem, read_body, read_json
 from harness.endpoints.store import JSON, Store, Stores, stores
 from harness.families.queries.rules import expected_person_result, expected_vehicle_result
 from harness.http import media_type
 from harness.model import Finding, Format
 from harness.profile import DATASET_HOOK, PERSON_PATH, VEHICLE_PATH
-from harness.validation.jsonsafe import UnsafeJson, parse_json
 from harness.validation.jsonschema import SchemaValidator
 from harness.validation.validator import Validation, json_pointer, validator_for
 
@@ -100,14 +99,11 @@ class QueryResponder:
 
     async def load_dataset(self, request: web.Request) -> web.StreamResponse:
         try:
-            body = await read_body(request, limit=16 << 20)
+            document, refused = await read_json(request, limit=16 << 20)
         except BodyTooLarge:
             return problem(413, "too-large", "a data set is limited to 16 MiB")
-        request[BODY] = body
-        try:
-            document = parse_json(body)
-        except UnsafeJson as exc:
-            return problem(400, "invalid-message", str(exc), [Finding("", "schema", str(exc))])
+        if refused is not None:
+            return refused
         errors = self.dataset_schema.errors(document)
         if errors:
             findings = [Finding(json_pointer(path), "schema", message) for path, message in errors]

@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from harness.endpoints.common import BODY, LOG, BodyTooLarge, json_response, problem, read_body
+from harness.endpoints.common import LOG, BodyTooLarge, json_response, problem, read_json
 from harness.endpoints.sender import ReferenceSender
 from harness.model import Finding
 from harness.profile import (
@@ -35,7 +35,6 @@ from harness.profile import (
     TRIGGER_HOOK,
     VEHICLE_PATH,
 )
-from harness.validation.jsonsafe import UnsafeJson, parse_json
 
 __all__ = ["LOOPBACK_BASE_URL", "TestHooks"]
 
@@ -99,14 +98,11 @@ class TestHooks:
 
     async def trigger(self, request: web.Request) -> web.StreamResponse:
         try:
-            body = await read_body(request, limit=64 * 1024)
+            command, refused = await read_json(request, limit=64 * 1024)
         except BodyTooLarge:
             return problem(413, "too-large")
-        request[BODY] = body
-        try:
-            command = parse_json(body)
-        except UnsafeJson as exc:
-            return problem(400, "invalid-message", str(exc), [Finding("", "schema", str(exc))])
+        if refused is not None:
+            return refused
         known = (*ACTIONS, *self.actions)
         if not isinstance(command, dict) or command.get("action") not in known:
             finding = Finding("/action", "schema", f"action must be one of {', '.join(known)}")
