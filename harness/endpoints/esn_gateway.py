@@ -301,15 +301,26 @@ class EsnGateway:
 
     # -- SDS --------------------------------------------------------------------------------
 
-    async def receive_sds(self, request: web.Request) -> web.StreamResponse:
+    async def _valid_body(
+        self, request: web.Request, validate: Callable[[str, bytes], Validation]
+    ) -> tuple[str, bytes] | web.StreamResponse:
+        """The multipart body of an SDS or FD post (kept for the recorder) when ``validate`` accepts it; else the
+        answer that refuses it: 415 for another media type, 400 with every finding."""
         content_type = request.headers.get("Content-Type", "")
         if media_type(content_type) != "multipart/mixed":
             return _unsupported("multipart/mixed")
         body = await read_body(request)
         request[BODY] = body
-        validation = self.validate_sds(content_type, body)
+        validation = validate(content_type, body)
         if not validation.valid:
             return problem(400, "invalid-message", f"{len(validation.findings)} finding(s)", validation.findings)
+        return content_type, body
+
+    async def receive_sds(self, request: web.Request) -> web.StreamResponse:
+        accepted = await self._valid_body(request, self.validate_sds)
+        if isinstance(accepted, web.StreamResponse):
+            return accepted
+        content_type, body = accepted
         try:
             sds = self.parse(content_type, body)
             message = decode(sds.signalling)
@@ -461,14 +472,10 @@ class EsnGateway:
     # -- file distribution (1.1) --------------------------------------------------------------
 
     async def receive_fd(self, request: web.Request) -> web.StreamResponse:
-        content_type = request.headers.get("Content-Type", "")
-        if media_type(content_type) != "multipart/mixed":
-            return _unsupported("multipart/mixed")
-        body = await read_body(request)
-        request[BODY] = body
-        validation = self.validate_fd(content_type, body)
-        if not validation.valid:
-            return problem(400, "invalid-message", f"{len(validation.findings)} finding(s)", validation.findings)
+        accepted = await self._valid_body(request, self.validate_fd)
+        if isinstance(accepted, web.StreamResponse):
+            return accepted
+        content_type, body = accepted
         try:
             fd = parse_fd(content_type, body)
             message = decode(fd.signalling, self.version)
